@@ -1,0 +1,133 @@
+//! Channels: the platform-neutral message types and the `Channel` trait adapters implement.
+//! `console.rs` is the terminal channel; Slack and Discord adapters live beside it.
+
+pub mod console;
+
+use crate::domain::{Address, Millis, Platform, TicketNumber, TicketStatus, UserRef};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+/// Longest message text deskbot keeps from one inbound message, in bytes. Longer input is cut
+/// at a character boundary and marked, so a pasted log cannot blow up a transcript.
+pub const MAX_INBOUND_TEXT: usize = 8 * 1024;
+
+/// One event from a channel, already translated out of the platform's payload.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Inbound {
+    /// The platform's id for this event; together with the platform it is the dedupe key.
+    pub event_id: String,
+    /// Who sent it.
+    pub user: UserRef,
+    /// A human name for the sender, when the platform gives one.
+    #[serde(default)]
+    pub display_name: Option<String>,
+    /// Which conversation it belongs to (e.g. `console:alice`, `slack:D123:1700000000.1234`).
+    pub conversation: String,
+    /// Where replies go.
+    pub reply_to: Address,
+    pub kind: InboundKind,
+    /// When the platform says it happened.
+    pub at: Millis,
+}
+
+/// What happened.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum InboundKind {
+    /// A text message from the employee.
+    Message { text: String },
+    /// The employee pressed a button or picked an offered choice by its id.
+    Choice { id: String },
+    /// The desk resolved one of the employee's tickets: tell them and ask for a rating.
+    TicketResolved { number: TicketNumber, message: Option<String> },
+    /// Someone on the desk wrote to the employee about a ticket.
+    AgentReply { number: TicketNumber, agent: String, text: String },
+}
+
+/// A button or numbered option offered with a reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Choice {
+    pub id: String,
+    pub label: String,
+}
+
+impl Choice {
+    pub fn new(id: impl Into<String>, label: impl Into<String>) -> Self {
+        Self { id: id.into(), label: label.into() }
+    }
+}
+
+/// One message to deliver.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Outbound {
+    pub to: Address,
+    pub text: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub choices: Vec<Choice>,
+}
+
+/// A ticket as shown to its requester ("status of my tickets").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketSummary {
+    pub number: TicketNumber,
+    pub title: String,
+    pub status: TicketStatus,
+    pub updated_at: Millis,
+    pub resolved_at: Option<Millis>,
+}
+
+/// Why a delivery failed, and whether trying again can help.
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    /// The platform asked us to slow down.
+    #[error("rate limited; retry after {retry_after_ms} ms")]
+    RateLimited { retry_after_ms: u64 },
+    /// A network blip or a 5xx: try again later.
+    #[error("temporary failure: {0}")]
+    Temporary(String),
+    /// The platform refused the message (bad channel, no permission): never retry.
+    #[error("permanent failure: {0}")]
+    Permanent(String),
+}
+
+/// What the outbox worker delivers through.
+#[async_trait]
+pub trait Channel: Send + Sync {
+    fn platform(&self) -> Platform;
+    /// Deliver one message. `idempotency_key` is stable across retries of the same message.
+    async fn send(&self, idempotency_key: &str, message: &Outbound) -> Result<(), SendError>;
+}
+
+/// Clean text that came from outside: drop control characters (keeping newlines and tabs),
+/// trim, and bound its length. Returns the text and whether it was cut.
+pub fn sanitize_text(raw: &str) -> (String, bool) {
+    let mut out = String::with_capacity(raw.len().min(MAX_INBOUND_TEXT));
+    let mut truncated = false;
+    for c in raw.chars() {
+        if c.is_control() && c != '\n' && c != '\t' {
+            continue;
+        }
+        if out.len() + c.len_utf8() > MAX_INBOUND_TEXT {
+            truncated = true;
+            break;
+        }
+        out.push(c);
+    }
+    (out.trim().to_string(), truncated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sanitize_drops_control_characters_and_bounds_length() {
+        assert_eq!(sanitize_text("  hi\u{7}\u{1b}[31m there\r\n").0, "hi[31m there");
+        let huge = "é".repeat(1_000_000);
+        let (t, cut) = sanitize_text(&huge);
+        assert!(cut);
+        assert!(t.len() <= MAX_INBOUND_TEXT);
+        assert!(t.chars().all(|c| c == 'é'));
+        assert_eq!(sanitize_text("").0, "");
+    }
+}

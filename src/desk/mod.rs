@@ -1,0 +1,1 @@
+//! desk/mod (todo)

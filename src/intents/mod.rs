@@ -1,0 +1,124 @@
+//! Intents: the admin-edited catalog. `format` holds the file shapes, `loader` reads and
+//! validates a directory into a [`Catalog`] (every problem as `file:line:col: message`),
+//! `matcher` classifies a message, `template` fills `{slot}` placeholders, `reload` watches the
+//! directory and swaps the live catalog, `eval` runs the test cases.
+
+pub mod eval;
+pub mod format;
+pub mod loader;
+pub mod matcher;
+pub mod reload;
+pub mod template;
+
+use crate::domain::{Priority, QueueName};
+use crate::kb::{Article, KbHit, KbIndex};
+use regex::Regex;
+use std::fmt;
+use std::path::PathBuf;
+
+pub use loader::{load_catalog, LoadOptions};
+pub use matcher::{Match, Matcher, MatcherOptions};
+
+/// What the bot answers when an intent matches.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Answer {
+    /// `kb:ID`: send the article's excerpt.
+    Article(String),
+    /// Inline text, may hold `{slot}` placeholders filled from pattern captures.
+    Text(String),
+}
+
+/// A question the bot asks before filing a ticket for an intent.
+#[derive(Debug, Clone)]
+pub struct Slot {
+    pub name: String,
+    pub ask: String,
+    pub pattern: Option<Regex>,
+    /// Shown when an answer does not fit the pattern.
+    pub hint: Option<String>,
+}
+
+/// One intent, validated.
+#[derive(Debug, Clone)]
+pub struct Intent {
+    pub id: String,
+    pub description: String,
+    pub examples: Vec<String>,
+    pub patterns: Vec<String>,
+    pub answer: Answer,
+    pub queue: QueueName,
+    pub priority: Priority,
+    pub slots: Vec<Slot>,
+    /// Where it was defined, for messages to admins.
+    pub source: PathBuf,
+}
+
+/// A test case from `intents/tests/*.toml`. `intent == None` means "must go to a person".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestCase {
+    pub text: String,
+    pub intent: Option<String>,
+    pub source: String,
+}
+
+/// A problem in a file an admin edits, shown as `file:line:col: message`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: PathBuf,
+    pub line: usize,
+    pub col: usize,
+    pub message: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.col, self.message)
+    }
+}
+
+/// Everything a catalog load found wrong.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
+pub struct Diagnostics(pub Vec<Diagnostic>);
+
+/// An immutable snapshot of intents, articles and the trained matcher and index.
+/// Swapped whole on hot reload; a conversation in progress refers to intents by id.
+pub struct Catalog {
+    pub intents: Vec<Intent>,
+    pub articles: Vec<Article>,
+    pub cases: Vec<TestCase>,
+    /// Example messages labelled "no intent" (they must go to a person).
+    pub out_of_scope: Vec<String>,
+    pub matcher: Box<dyn Matcher>,
+    pub kb_index: Box<dyn KbIndex>,
+}
+
+impl Catalog {
+    pub fn intent(&self, id: &str) -> Option<&Intent> {
+        self.intents.iter().find(|i| i.id == id)
+    }
+
+    pub fn article(&self, id: &str) -> Option<&Article> {
+        self.articles.iter().find(|a| a.id == id)
+    }
+
+    /// Classify one message.
+    pub fn classify(&self, text: &str) -> Match {
+        self.matcher.classify(text)
+    }
+
+    /// The best `k` articles for a free-text question.
+    pub fn search_kb(&self, text: &str, k: usize) -> Vec<KbHit> {
+        self.kb_index.search(text, k)
+    }
+}
+
+impl fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Catalog")
+            .field("intents", &self.intents.len())
+            .field("articles", &self.articles.len())
+            .field("cases", &self.cases.len())
+            .finish()
+    }
+}

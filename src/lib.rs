@@ -1,0 +1,22 @@
+//! deskbot: a self-hosted, chat-first IT self-service bot.
+//!
+//! The data flow (see DESIGN.md): a channel adapter turns a platform payload into an
+//! [`channel::Inbound`]; [`service::Service`] loads the conversation, runs the pure
+//! [`engine::step`] against the current [`intents::Catalog`], and commits everything the
+//! event changed in one store transaction; the [`outbox`] worker delivers the replies.
+
+pub mod app;
+pub mod channel;
+pub mod config;
+pub mod desk;
+pub mod domain;
+pub mod engine;
+pub mod http;
+pub mod intents;
+pub mod kb;
+pub mod outbox;
+pub mod redact;
+pub mod service;
+pub mod store;
+pub mod telemetry;
+pub mod text;

@@ -1,0 +1,1 @@
+//! Text normalisation and tokenising shared by the matcher and KB search (stub).
