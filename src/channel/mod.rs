@@ -39,7 +39,7 @@ pub enum InboundKind {
     /// The employee pressed a button or picked an offered choice by its id.
     Choice { id: String },
     /// The desk resolved one of the employee's tickets: tell them and ask for a rating.
-    TicketResolved { number: TicketNumber, message: Option<String> },
+    TicketResolved { number: TicketNumber, by: String, message: Option<String> },
     /// Someone on the desk wrote to the employee about a ticket.
     AgentReply { number: TicketNumber, agent: String, text: String },
 }

@@ -1,0 +1,121 @@
+//! What the bot says. Kept in one place so wording stays consistent.
+
+use crate::channel::TicketSummary;
+use crate::domain::TicketStatus;
+use crate::store::TICKET_PLACEHOLDER;
+
+pub fn greeting(name: Option<&str>) -> String {
+    let hello = match name {
+        Some(n) if !n.is_empty() => format!("Hi {n}!"),
+        _ => "Hi!".to_string(),
+    };
+    format!(
+        "{hello} I'm the IT help bot. Tell me what's wrong in your own words (\"I forgot my password\", \
+         \"my VPN keeps dropping\") and I'll answer or file a ticket for the IT team. \
+         Say \"status\" to see your tickets."
+    )
+}
+
+pub fn help() -> String {
+    "Describe your problem or question in a sentence and I'll find an answer or file a ticket.\n\
+     • \"status\" shows your tickets, \"status IT-1042\" one of them\n\
+     • \"talk to a person\" files a ticket right away\n\
+     • \"cancel\" stops what we're doing"
+        .to_string()
+}
+
+pub const EMPTY: &str = "I didn't catch that. Tell me what's wrong in a sentence, or say \"help\".";
+pub const WELCOME: &str = "You're welcome! Message me any time.";
+pub const CANCELLED: &str = "OK, cancelled. Tell me if there's anything else.";
+pub const SOLVED: &str = "Glad that helped! Message me any time.";
+pub const TRUNCATED: &str = "(Your message was very long, so I kept only the first part.)";
+
+pub fn answer_footer() -> &'static str {
+    "Did that solve it?"
+}
+
+pub fn offer_articles() -> String {
+    "I'm not sure I understood, but these articles might help. Pick one, or choose the last option \
+     to talk to a person:"
+        .to_string()
+}
+
+pub fn offer_ticket() -> String {
+    "I couldn't find an answer to that. Shall I file a ticket so the IT team can help?".to_string()
+}
+
+pub fn filed(queue: &str) -> String {
+    format!(
+        "I've filed ticket {TICKET_PLACEHOLDER} for you and passed it to the {queue} team. \
+         You'll hear back right here. Say \"status\" any time to check on it."
+    )
+}
+
+pub fn slot_retry(ask: &str, hint: Option<&str>) -> String {
+    match hint {
+        Some(h) => format!("That doesn't look right. {h}\n{ask}"),
+        None => format!("That doesn't look right. {ask}"),
+    }
+}
+
+pub fn form_intro(ask: &str) -> String {
+    format!("I'll file a ticket for you. A quick question first (say \"cancel\" to stop):\n{ask}")
+}
+
+pub fn status_list(tickets: &[TicketSummary]) -> String {
+    let active: Vec<&TicketSummary> = tickets.iter().filter(|t| t.status.is_active()).collect();
+    if tickets.is_empty() {
+        return "You have no tickets with IT. Tell me what's wrong and I'll help.".to_string();
+    }
+    let shown: Vec<&TicketSummary> =
+        if active.is_empty() { tickets.iter().take(3).collect() } else { active.clone() };
+    let mut out = if active.is_empty() {
+        "You have no open tickets. Your latest:".to_string()
+    } else {
+        format!("You have {} open ticket{}:", active.len(), if active.len() == 1 { "" } else { "s" })
+    };
+    for t in shown.iter().take(10) {
+        out.push_str(&format!("\n• {} {} — {}", t.number, t.title, status_word(t.status)));
+    }
+    out
+}
+
+pub fn status_one(t: Option<&TicketSummary>, asked: &str) -> String {
+    match t {
+        Some(t) => format!("{} {} — {}", t.number, t.title, status_word(t.status)),
+        None => format!("I can't find ticket {asked} among yours. Say \"status\" to list your tickets."),
+    }
+}
+
+fn status_word(s: TicketStatus) -> &'static str {
+    match s {
+        TicketStatus::Open => "open, with the IT team",
+        TicketStatus::Pending => "waiting for your reply",
+        TicketStatus::Resolved => "resolved",
+        TicketStatus::Closed => "closed",
+    }
+}
+
+pub fn resolved(number: &str, message: Option<&str>) -> String {
+    let note = message.map(|m| format!(" The agent wrote: \"{m}\"")).unwrap_or_default();
+    format!(
+        "Your ticket {number} has been resolved.{note}\nHow would you rate the help you got, \
+         from 1 (poor) to 5 (great)? If it isn't fixed, just reply here and I'll reopen it."
+    )
+}
+
+pub fn rated(score: u8) -> String {
+    if score >= 4 {
+        "Thanks for the rating! Glad we could help.".to_string()
+    } else {
+        "Thanks for the rating. We'll use it to do better.".to_string()
+    }
+}
+
+pub fn reopened(number: &str) -> String {
+    format!("I've reopened ticket {number} and passed your message to the IT team.")
+}
+
+pub fn agent_says(number: &str, agent: &str, text: &str) -> String {
+    format!("{agent} (IT, on {number}): {text}")
+}

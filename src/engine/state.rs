@@ -1,0 +1,114 @@
+//! Per-conversation state, stored as JSON between events. Each variant knows which choices
+//! it offered, so a typed "2" and a pressed button resolve the same way.
+
+use crate::channel::Choice;
+use crate::domain::{Millis, TicketNumber};
+use crate::intents::Catalog;
+use crate::store::Turn;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The transcript kept for the case in progress is cut to this many turns (oldest dropped).
+pub const MAX_TRANSCRIPT_TURNS: usize = 40;
+
+/// Where the conversation stands.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum State {
+    /// Nothing in progress.
+    #[default]
+    Idle,
+    /// An answer was given; waiting for [That solved it] [Not solved] [Talk to a person].
+    Answered {
+        query: String,
+        intent: Option<String>,
+        article: Option<String>,
+        #[serde(default)]
+        captures: BTreeMap<String, String>,
+    },
+    /// KB articles were offered (no intent matched).
+    Offered { query: String, articles: Vec<String> },
+    /// Nothing matched: offered to file a ticket.
+    OfferTicket { query: String },
+    /// Asking the intent's form questions before filing.
+    Form {
+        query: String,
+        intent: Option<String>,
+        /// Index of the slot being asked.
+        next: usize,
+        values: BTreeMap<String, String>,
+        retries: u8,
+    },
+    /// Asked for a person with nothing described yet: the next message is the description.
+    Describe,
+    /// A ticket of this employee was resolved; a rating or a reply may follow.
+    Resolved { number: TicketNumber, resolved_at: Millis },
+}
+
+/// What is stored per conversation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct ConversationState {
+    #[serde(default)]
+    pub state: State,
+    /// The redacted transcript of the case in progress; becomes the ticket's transcript.
+    #[serde(default)]
+    pub transcript: Vec<Turn>,
+}
+
+impl ConversationState {
+    pub fn push_turn(&mut self, turn: Turn) {
+        self.transcript.push(turn);
+        if self.transcript.len() > MAX_TRANSCRIPT_TURNS {
+            let extra = self.transcript.len() - MAX_TRANSCRIPT_TURNS;
+            self.transcript.drain(..extra);
+        }
+    }
+}
+
+pub const SOLVED: &str = "solved";
+pub const NOT_SOLVED: &str = "not_solved";
+pub const PERSON: &str = "person";
+pub const NONE_OF_THESE: &str = "none";
+pub const FILE_TICKET: &str = "file_ticket";
+pub const CANCEL: &str = "cancel";
+pub const ARTICLE_PREFIX: &str = "article:";
+pub const RATE_PREFIX: &str = "rate:";
+
+/// The choices a state offers, in the order shown.
+pub fn choices_for(state: &State, catalog: &Catalog) -> Vec<Choice> {
+    match state {
+        State::Answered { .. } => vec![
+            Choice::new(SOLVED, "That solved it"),
+            Choice::new(NOT_SOLVED, "Not solved"),
+            Choice::new(PERSON, "Talk to a person"),
+        ],
+        State::Offered { articles, .. } => {
+            let mut c: Vec<Choice> = articles
+                .iter()
+                .map(|id| {
+                    let title = catalog.article(id).map(|a| a.title.clone()).unwrap_or_else(|| id.clone());
+                    Choice::new(format!("{ARTICLE_PREFIX}{id}"), title)
+                })
+                .collect();
+            c.push(Choice::new(NONE_OF_THESE, "None of these: talk to a person"));
+            c
+        }
+        State::OfferTicket { .. } => {
+            vec![Choice::new(FILE_TICKET, "File a ticket"), Choice::new(CANCEL, "Cancel")]
+        }
+        State::Resolved { .. } => {
+            (1..=5).map(|n| Choice::new(format!("{RATE_PREFIX}{n}"), n.to_string())).collect()
+        }
+        State::Idle | State::Form { .. } | State::Describe => Vec::new(),
+    }
+}
+
+/// Which offered choice a typed message picks: its number ("2"), its id, or its label
+/// ("not solved"), case-insensitively.
+pub fn pick_choice<'a>(choices: &'a [Choice], text: &str) -> Option<&'a Choice> {
+    let t = text.trim().trim_end_matches(['.', '!']).trim();
+    if let Ok(n) = t.parse::<usize>() {
+        return n.checked_sub(1).and_then(|i| choices.get(i));
+    }
+    choices.iter().find(|c| c.id.eq_ignore_ascii_case(t) || c.label.eq_ignore_ascii_case(t))
+}

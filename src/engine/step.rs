@@ -1,0 +1,391 @@
+//! The transitions of the default conversation (DESIGN.md, steps 1–4 and the employee side
+//! of 6). One `Stepper` per call collects the new state and the actions.
+
+use super::replies;
+use super::state::{self, choices_for, pick_choice, ConversationState, State};
+use super::words::{self, StatusQuery};
+use super::{Action, Context, Step};
+use crate::channel::{Inbound, InboundKind};
+use crate::domain::{TicketNumber, TicketStatus};
+use crate::intents::{template, Answer, Intent};
+use crate::store::{KbFeedback, NewTicket, Speaker, Turn};
+use std::collections::BTreeMap;
+
+/// Run one event through the conversation. Pure: same inputs, same outputs.
+pub fn step(prev: &ConversationState, inbound: &Inbound, ctx: &Context<'_>) -> Step {
+    let mut s = Stepper { st: prev.clone(), actions: Vec::new(), ctx, reset: false };
+    match &inbound.kind {
+        InboundKind::Message { text } => s.on_message(text),
+        InboundKind::Choice { id } => s.on_choice_event(id),
+        InboundKind::TicketResolved { number, by, message } => s.on_resolved(*number, by, message.as_deref()),
+        InboundKind::AgentReply { number, agent, text } => {
+            s.turn(Speaker::Agent(agent.clone()), text);
+            s.say(replies::agent_says(&number.to_string(), agent, text));
+        }
+    }
+    s.finish()
+}
+
+struct Stepper<'a, 'c> {
+    st: ConversationState,
+    actions: Vec<Action>,
+    ctx: &'a Context<'c>,
+    /// The case is closed: clear the transcript at the end of the step.
+    reset: bool,
+}
+
+impl Stepper<'_, '_> {
+    fn finish(mut self) -> Step {
+        if self.reset {
+            self.st.transcript.clear();
+        }
+        Step { state: self.st, actions: self.actions }
+    }
+
+    fn turn(&mut self, from: Speaker, text: &str) {
+        self.st.push_turn(Turn { from, text: text.to_string(), at: self.ctx.now });
+    }
+
+    fn say(&mut self, text: impl Into<String>) {
+        self.say_with(text, Vec::new());
+    }
+
+    fn say_with(&mut self, text: impl Into<String>, choices: Vec<crate::channel::Choice>) {
+        let text = text.into();
+        self.turn(Speaker::Bot, &text);
+        self.actions.push(Action::Reply { text, choices });
+    }
+
+    /// Say something and offer the current state's choices.
+    fn prompt(&mut self, text: impl Into<String>) {
+        let choices = choices_for(&self.st.state, self.ctx.catalog);
+        self.say_with(text, choices);
+    }
+
+    fn go(&mut self, state: State) {
+        self.st.state = state;
+    }
+
+    fn close_case(&mut self) {
+        self.st.state = State::Idle;
+        self.reset = true;
+    }
+
+    fn on_message(&mut self, text: &str) {
+        self.turn(Speaker::Employee, text);
+        if text.trim().is_empty() {
+            return self.say(replies::EMPTY);
+        }
+        if words::is_cancel(text) {
+            self.close_case();
+            return self.say(replies::CANCELLED);
+        }
+        if words::is_help(text) {
+            return self.say(replies::help());
+        }
+        if let Some(q) = words::status_query(text) {
+            return self.status(q);
+        }
+        match self.st.state.clone() {
+            State::Resolved { number, resolved_at } => {
+                if let Some(score) = words::rating(text) {
+                    return self.rate(number, score);
+                }
+                if self.ctx.now - resolved_at <= self.ctx.settings.reopen_window_ms {
+                    return self.reopen(number, text);
+                }
+                self.idle_message(text);
+            }
+            State::Form { query, intent, next, values, retries } => {
+                self.slot_answer(text, query, intent, next, values, retries)
+            }
+            State::Describe => self.escalate_new(text),
+            State::OfferTicket { query } if words::is_yes(text) => self.escalate(query, None, BTreeMap::new()),
+            State::OfferTicket { .. } if words::is_no(text) => {
+                self.close_case();
+                self.say(replies::CANCELLED)
+            }
+            State::Answered { .. } | State::Offered { .. } | State::OfferTicket { .. } => {
+                let choices = choices_for(&self.st.state, self.ctx.catalog);
+                if let Some(c) = pick_choice(&choices, text) {
+                    let id = c.id.clone();
+                    return self.on_choice(&id);
+                }
+                self.idle_message(text)
+            }
+            State::Idle => self.idle_message(text),
+        }
+    }
+
+    /// A message that starts something new.
+    fn idle_message(&mut self, text: &str) {
+        if words::is_greeting(text) {
+            self.go(State::Idle);
+            return self.say(replies::greeting(self.ctx.display_name));
+        }
+        if words::is_thanks(text) {
+            self.close_case();
+            return self.say(replies::WELCOME);
+        }
+        if words::wants_person(text) {
+            let query = match &self.st.state {
+                State::Answered { query, .. } | State::Offered { query, .. } | State::OfferTicket { query } => {
+                    Some(query.clone())
+                }
+                _ => None,
+            };
+            let intent = match &self.st.state {
+                State::Answered { intent, .. } => intent.clone(),
+                _ => None,
+            };
+            return match query {
+                Some(q) => self.escalate(q, intent, BTreeMap::new()),
+                None => {
+                    self.go(State::Describe);
+                    self.say("Sure. Briefly describe the problem and I'll file a ticket for the IT team.")
+                }
+            };
+        }
+        self.new_query(text);
+    }
+
+    fn new_query(&mut self, text: &str) {
+        // A new question starts a new case: keep only this message in the transcript.
+        let keep = self.st.transcript.len().saturating_sub(1);
+        self.st.transcript.drain(..keep);
+        let m = self.ctx.catalog.classify(text);
+        if let Some(intent) = m.intent.and_then(|i| self.ctx.catalog.intents.get(i)) {
+            let captures: BTreeMap<String, String> = m.captures.into_iter().collect();
+            return self.answer_intent(intent, text, captures);
+        }
+        let min = self.ctx.catalog.kb_index.min_score();
+        let articles: Vec<String> = self
+            .ctx
+            .catalog
+            .search_kb(text, self.ctx.settings.max_kb_offers)
+            .into_iter()
+            .filter(|h| h.score >= min)
+            .filter_map(|h| self.ctx.catalog.articles.get(h.article).map(|a| a.id.clone()))
+            .collect();
+        if !articles.is_empty() {
+            self.go(State::Offered { query: text.to_string(), articles });
+            return self.prompt(replies::offer_articles());
+        }
+        self.go(State::OfferTicket { query: text.to_string() });
+        self.prompt(replies::offer_ticket())
+    }
+
+    fn answer_intent(&mut self, intent: &Intent, query: &str, captures: BTreeMap<String, String>) {
+        let (body, article) = match &intent.answer {
+            Answer::Article(id) => (self.article_text(id), Some(id.clone())),
+            Answer::Text(t) => {
+                let values: Vec<(String, String)> = captures.clone().into_iter().collect();
+                (template::fill(t, &values), None)
+            }
+        };
+        self.go(State::Answered { query: query.to_string(), intent: Some(intent.id.clone()), article, captures });
+        self.prompt(format!("{body}\n\n{}", replies::answer_footer()))
+    }
+
+    fn article_text(&self, id: &str) -> String {
+        match self.ctx.catalog.article(id) {
+            Some(a) => {
+                let mut t = format!("{}\n{}", a.title, a.excerpt(self.ctx.settings.excerpt_chars));
+                if let Some(base) = &self.ctx.settings.kb_base_url {
+                    t.push_str(&format!("\nMore: {}/{}", base.trim_end_matches('/'), a.id));
+                }
+                t
+            }
+            None => "I have an article for that, but it is missing right now.".to_string(),
+        }
+    }
+
+    /// A button press (or stale button) arriving as its own event.
+    fn on_choice_event(&mut self, id: &str) {
+        let offered = choices_for(&self.st.state, self.ctx.catalog);
+        match offered.iter().find(|c| c.id == id) {
+            Some(c) => {
+                let label = format!("[{}]", c.label);
+                self.turn(Speaker::Employee, &label);
+                self.on_choice(id)
+            }
+            None => self.say("That option has expired. Tell me what's wrong and I'll help."),
+        }
+    }
+
+    fn on_choice(&mut self, id: &str) {
+        let current = self.st.state.clone();
+        match (id, current) {
+            (state::SOLVED, State::Answered { query, intent, article, .. }) => {
+                self.actions.push(Action::Feedback(KbFeedback { intent, article, query, helpful: true }));
+                self.close_case();
+                self.say(replies::SOLVED)
+            }
+            (state::NOT_SOLVED, State::Answered { query, intent, article, captures }) => {
+                self.actions.push(Action::Feedback(KbFeedback {
+                    intent: intent.clone(),
+                    article,
+                    query: query.clone(),
+                    helpful: false,
+                }));
+                self.escalate(query, intent, captures)
+            }
+            (state::PERSON, State::Answered { query, intent, captures, .. }) => {
+                self.escalate(query, intent, captures)
+            }
+            (state::NONE_OF_THESE, State::Offered { query, .. }) => self.escalate(query, None, BTreeMap::new()),
+            (state::FILE_TICKET, State::OfferTicket { query }) => self.escalate(query, None, BTreeMap::new()),
+            (state::CANCEL, _) => {
+                self.close_case();
+                self.say(replies::CANCELLED)
+            }
+            (id, State::Offered { query, .. }) if id.starts_with(state::ARTICLE_PREFIX) => {
+                let article = id.trim_start_matches(state::ARTICLE_PREFIX).to_string();
+                let body = self.article_text(&article);
+                self.go(State::Answered { query, intent: None, article: Some(article), captures: BTreeMap::new() });
+                self.prompt(format!("{body}\n\n{}", replies::answer_footer()))
+            }
+            (id, State::Resolved { number, .. }) if id.starts_with(state::RATE_PREFIX) => {
+                match id.trim_start_matches(state::RATE_PREFIX).parse::<u8>() {
+                    Ok(score) if (1..=5).contains(&score) => self.rate(number, score),
+                    _ => self.say("Please rate from 1 to 5."),
+                }
+            }
+            _ => self.say("That option has expired. Tell me what's wrong and I'll help."),
+        }
+    }
+
+    /// Escalate a description that arrived after "talk to a person".
+    fn escalate_new(&mut self, text: &str) {
+        let m = self.ctx.catalog.classify(text);
+        let intent = m.intent.and_then(|i| self.ctx.catalog.intents.get(i)).map(|i| i.id.clone());
+        self.escalate(text.to_string(), intent, m.captures.into_iter().collect())
+    }
+
+    /// Ask the intent's form questions that are still open, or file right away.
+    fn escalate(&mut self, query: String, intent: Option<String>, captures: BTreeMap<String, String>) {
+        let Some(def) = intent.as_deref().and_then(|id| self.ctx.catalog.intent(id)) else {
+            return self.file(query, None, BTreeMap::new());
+        };
+        let values: BTreeMap<String, String> =
+            captures.into_iter().filter(|(k, _)| def.slots.iter().any(|s| &s.name == k)).collect();
+        match def.slots.iter().position(|s| !values.contains_key(&s.name)) {
+            Some(next) => {
+                let ask = replies::form_intro(&def.slots[next].ask);
+                self.go(State::Form { query, intent, next, values, retries: 0 });
+                self.say(ask)
+            }
+            None => self.file(query, intent, values),
+        }
+    }
+
+    fn slot_answer(
+        &mut self,
+        text: &str,
+        query: String,
+        intent: Option<String>,
+        next: usize,
+        mut values: BTreeMap<String, String>,
+        retries: u8,
+    ) {
+        let def = intent.as_deref().and_then(|id| self.ctx.catalog.intent(id));
+        // The intent may have changed under a hot reload: file with what we have.
+        let Some(slot) = def.and_then(|d| d.slots.get(next)) else {
+            return self.file(query, intent, values);
+        };
+        let fits = slot.pattern.as_ref().is_none_or(|p| p.is_match(text));
+        if !fits && retries < self.ctx.settings.max_slot_retries {
+            let msg = replies::slot_retry(&slot.ask, slot.hint.as_deref());
+            self.go(State::Form { query, intent, next, values, retries: retries + 1 });
+            return self.say(msg);
+        }
+        values.insert(slot.name.clone(), text.to_string());
+        let following = def.and_then(|d| {
+            d.slots.iter().enumerate().skip(next + 1).find(|(_, s)| !values.contains_key(&s.name))
+        });
+        match following {
+            Some((i, s)) => {
+                let ask = s.ask.clone();
+                self.go(State::Form { query, intent, next: i, values, retries: 0 });
+                self.say(ask)
+            }
+            None => self.file(query, intent, values),
+        }
+    }
+
+    fn file(&mut self, query: String, intent: Option<String>, fields: BTreeMap<String, String>) {
+        let def = intent.as_deref().and_then(|id| self.ctx.catalog.intent(id));
+        let queue = def.map(|d| d.queue.clone()).unwrap_or_else(|| self.ctx.settings.default_queue.clone());
+        let priority = def.map(|d| d.priority).unwrap_or_default();
+        let title = title_from(&query, def.map(|d| d.description.as_str()));
+        let mut description = query.clone();
+        for (k, v) in &fields {
+            description.push_str(&format!("\n{k}: {v}"));
+        }
+        let msg = replies::filed(queue.as_str());
+        self.actions.push(Action::FileTicket(NewTicket {
+            title,
+            description,
+            intent: def.map(|d| d.id.clone()),
+            queue,
+            priority,
+            fields,
+            transcript: self.st.transcript.clone(),
+            requester_name: self.ctx.display_name.map(str::to_string),
+        }));
+        self.say(msg);
+        self.close_case();
+    }
+
+    fn status(&mut self, q: StatusQuery) {
+        let text = match q {
+            StatusQuery::All => replies::status_list(self.ctx.tickets),
+            StatusQuery::One(n) => {
+                replies::status_one(self.ctx.tickets.iter().find(|t| t.number == n), &n.to_string())
+            }
+        };
+        self.say(text)
+    }
+
+    fn on_resolved(&mut self, number: TicketNumber, by: &str, message: Option<&str>) {
+        self.actions.push(Action::SetTicketStatus {
+            number,
+            status: TicketStatus::Resolved,
+            actor: by.to_string(),
+            note: message.map(str::to_string),
+        });
+        self.go(State::Resolved { number, resolved_at: self.ctx.now });
+        self.prompt(replies::resolved(&number.to_string(), message));
+    }
+
+    fn rate(&mut self, number: TicketNumber, score: u8) {
+        self.actions.push(Action::Rate { number, score });
+        self.close_case();
+        self.say(replies::rated(score))
+    }
+
+    fn reopen(&mut self, number: TicketNumber, text: &str) {
+        self.actions.push(Action::SetTicketStatus {
+            number,
+            status: TicketStatus::Open,
+            actor: "requester".to_string(),
+            note: Some(text.to_string()),
+        });
+        self.close_case();
+        self.say(replies::reopened(&number.to_string()))
+    }
+}
+
+/// A ticket title: the first line of what the employee wrote, cut at a word near 80 chars.
+fn title_from(query: &str, fallback: Option<&str>) -> String {
+    let first = query.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    if first.is_empty() {
+        return fallback.unwrap_or("Help request").to_string();
+    }
+    if first.chars().count() <= 80 {
+        return first.to_string();
+    }
+    let cut: String = first.chars().take(80).collect();
+    let at = cut.rfind(' ').filter(|i| *i > 40).unwrap_or(cut.len());
+    format!("{}…", &cut[..at])
+}

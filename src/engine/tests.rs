@@ -1,0 +1,310 @@
+//! Table-driven tests of every engine transition, against a small hand-built catalog whose
+//! matcher and KB index are deterministic keyword fakes.
+
+use super::*;
+use crate::channel::{Inbound, InboundKind, TicketSummary};
+use crate::domain::{Address, Platform, Priority, QueueName, TicketNumber, TicketStatus, UserRef};
+use crate::intents::{Answer, Catalog, Intent, Match, Matcher, Slot};
+use crate::kb::{Article, KbHit, KbIndex};
+use crate::store::{Speaker, TICKET_PLACEHOLDER};
+use regex::Regex;
+
+struct KeywordMatcher(Vec<(&'static str, usize)>);
+
+impl Matcher for KeywordMatcher {
+    fn classify(&self, text: &str) -> Match {
+        let t = text.to_lowercase();
+        let hit = self.0.iter().find(|(k, _)| t.contains(k)).map(|(_, i)| *i);
+        let mut captures = Vec::new();
+        if let Some(c) = Regex::new(r"floor (?P<floor>\d+)").ok().and_then(|r| r.captures(&t)) {
+            captures.push(("floor".to_string(), c["floor"].to_string()));
+        }
+        Match { intent: hit, confidence: if hit.is_some() { 0.9 } else { 0.1 }, captures, ranked: vec![] }
+    }
+    fn threshold(&self) -> f32 {
+        0.5
+    }
+}
+
+struct KeywordKb;
+
+impl KbIndex for KeywordKb {
+    fn search(&self, query: &str, _k: usize) -> Vec<KbHit> {
+        if query.to_lowercase().contains("wifi") {
+            vec![KbHit { article: 1, score: 2.0 }, KbHit { article: 0, score: 0.1 }]
+        } else {
+            vec![]
+        }
+    }
+    fn min_score(&self) -> f32 {
+        0.5
+    }
+}
+
+fn q(s: &str) -> QueueName {
+    QueueName::parse(s).unwrap()
+}
+
+fn intent(id: &str, answer: Answer, queue: &str, slots: Vec<Slot>) -> Intent {
+    Intent {
+        id: id.into(),
+        description: format!("{id} description"),
+        examples: vec![],
+        patterns: vec![],
+        answer,
+        queue: q(queue),
+        priority: Priority::Normal,
+        slots,
+        source: "test.toml".into(),
+    }
+}
+
+fn article(id: &str, title: &str) -> Article {
+    Article {
+        id: id.into(),
+        title: title.into(),
+        tags: vec![],
+        examples: vec![],
+        body: format!("{title} body."),
+        source: format!("kb/{id}.md").into(),
+    }
+}
+
+fn catalog() -> Catalog {
+    let asset = Slot {
+        name: "asset".into(),
+        ask: "What is the asset tag?".into(),
+        pattern: Some(Regex::new(r"^LT-\d+$").unwrap()),
+        hint: Some("An asset tag looks like LT-1234.".into()),
+    };
+    let floor = Slot { name: "floor".into(), ask: "Which floor?".into(), pattern: None, hint: None };
+    let mut urgent = intent("security_incident", Answer::Text("Unplug it now.".into()), "security", vec![]);
+    urgent.priority = Priority::Urgent;
+    Catalog {
+        intents: vec![
+            intent("vpn_problem", Answer::Article("vpn".into()), "network", vec![]),
+            intent("password_reset", Answer::Text("Reset it at https://password.example.com".into()), "identity", vec![]),
+            intent("laptop_broken", Answer::Text("Try a restart.".into()), "hardware", vec![asset]),
+            intent("printer", Answer::Text("Printers on floor {floor} are managed by facilities.".into()), "hardware", vec![floor]),
+            urgent,
+        ],
+        articles: vec![article("vpn", "Fix VPN drops"), article("wifi", "Join the Wi-Fi")],
+        cases: vec![],
+        out_of_scope: vec![],
+        matcher: Box::new(KeywordMatcher(vec![
+            ("vpn", 0),
+            ("password", 1),
+            ("laptop", 2),
+            ("printer", 3),
+            ("malware", 4),
+        ])),
+        kb_index: Box::new(KeywordKb),
+    }
+}
+
+fn msg(text: &str) -> InboundKind {
+    InboundKind::Message { text: text.into() }
+}
+
+fn inbound(kind: InboundKind) -> Inbound {
+    Inbound {
+        event_id: "e".into(),
+        user: UserRef::new(Platform::Console, "alice"),
+        display_name: Some("Alice".into()),
+        conversation: "console:alice".into(),
+        reply_to: Address::new(Platform::Console, "alice"),
+        kind,
+        at: 0,
+    }
+}
+
+/// Runs a script of events from `start`, returning every step.
+fn run(start: State, script: Vec<(InboundKind, i64)>, tickets: &[TicketSummary]) -> Vec<Step> {
+    let cat = catalog();
+    let settings = Settings { reopen_window_ms: 1000, ..Settings::default() };
+    let mut st = ConversationState { state: start, transcript: vec![] };
+    let mut out = Vec::new();
+    for (kind, now) in script {
+        let ctx = Context { catalog: &cat, now, tickets, settings: &settings, display_name: Some("Alice") };
+        let s = step(&st, &inbound(kind), &ctx);
+        st = s.state.clone();
+        out.push(s);
+    }
+    out
+}
+
+fn name(s: &State) -> &'static str {
+    match s {
+        State::Idle => "idle",
+        State::Answered { .. } => "answered",
+        State::Offered { .. } => "offered",
+        State::OfferTicket { .. } => "offer_ticket",
+        State::Form { .. } => "form",
+        State::Describe => "describe",
+        State::Resolved { .. } => "resolved",
+    }
+}
+
+fn kinds(s: &Step) -> Vec<&'static str> {
+    s.actions
+        .iter()
+        .map(|a| match a {
+            Action::Reply { .. } => "reply",
+            Action::FileTicket(_) => "file",
+            Action::SetTicketStatus { status: TicketStatus::Open, .. } => "reopen",
+            Action::SetTicketStatus { .. } => "status",
+            Action::Rate { .. } => "rate",
+            Action::Feedback(f) if f.helpful => "helpful",
+            Action::Feedback(_) => "unhelpful",
+        })
+        .collect()
+}
+
+fn resolved() -> State {
+    State::Resolved { number: TicketNumber(1001), resolved_at: 0 }
+}
+
+#[test]
+fn every_transition_lands_in_the_expected_state_with_the_expected_actions() {
+    // (name, start state, script, last step: reply contains, state, action kinds)
+    type Row = (&'static str, State, Vec<&'static str>, &'static str, &'static str, Vec<&'static str>);
+    let rows: Vec<Row> = vec![
+        ("greeting", State::Idle, vec!["hi"], "IT help bot", "idle", vec!["reply"]),
+        ("empty message", State::Idle, vec!["   "], "didn't catch", "idle", vec!["reply"]),
+        ("thanks", State::Idle, vec!["thanks!"], "welcome", "idle", vec!["reply"]),
+        ("help", State::Idle, vec!["help"], "status", "idle", vec!["reply"]),
+        ("intent with article", State::Idle, vec!["my vpn keeps dropping"], "Fix VPN drops", "answered", vec!["reply"]),
+        ("intent with inline text", State::Idle, vec!["I forgot my password"], "password.example.com", "answered", vec!["reply"]),
+        ("captures fill template", State::Idle, vec!["printer on floor 3 jams"], "floor 3 are", "answered", vec!["reply"]),
+        ("kb offered", State::Idle, vec!["wifi is weird"], "articles might help", "offered", vec!["reply"]),
+        ("nothing matched", State::Idle, vec!["the coffee machine is leaking"], "file a ticket", "offer_ticket", vec!["reply"]),
+        ("solved", State::Idle, vec!["vpn drops", "1"], "Glad", "idle", vec!["helpful", "reply"]),
+        ("solved by label", State::Idle, vec!["vpn drops", "That solved it"], "Glad", "idle", vec!["helpful", "reply"]),
+        ("not solved files", State::Idle, vec!["vpn drops", "2"], "filed ticket", "idle", vec!["unhelpful", "file", "reply"]),
+        ("person files", State::Idle, vec!["vpn drops", "3"], "filed ticket", "idle", vec!["file", "reply"]),
+        ("person by words", State::Idle, vec!["vpn drops", "talk to a person"], "filed ticket", "idle", vec!["file", "reply"]),
+        ("not solved asks form", State::Idle, vec!["laptop is dead", "2"], "asset tag", "form", vec!["unhelpful", "reply"]),
+        ("bad slot re-asks with hint", State::Idle, vec!["laptop is dead", "2", "dunno"], "LT-1234", "form", vec!["reply"]),
+        ("good slot files", State::Idle, vec!["laptop is dead", "2", "LT-42"], "filed ticket", "idle", vec!["file", "reply"]),
+        ("slot retries run out", State::Idle, vec!["laptop is dead", "2", "a", "b", "c"], "filed ticket", "idle", vec!["file", "reply"]),
+        ("captured slot not asked", State::Idle, vec!["printer on floor 3 jams", "2"], "filed ticket", "idle", vec!["unhelpful", "file", "reply"]),
+        ("cancel in form", State::Idle, vec!["laptop is dead", "2", "cancel"], "cancelled", "idle", vec!["reply"]),
+        ("article picked", State::Idle, vec!["wifi is weird", "1"], "Join the Wi-Fi", "answered", vec!["reply"]),
+        ("none of these files", State::Idle, vec!["wifi is weird", "2"], "filed ticket", "idle", vec!["file", "reply"]),
+        ("offer accepted by number", State::Idle, vec!["coffee machine leaks", "1"], "filed ticket", "idle", vec!["file", "reply"]),
+        ("offer accepted by yes", State::Idle, vec!["coffee machine leaks", "yes"], "filed ticket", "idle", vec!["file", "reply"]),
+        ("offer declined", State::Idle, vec!["coffee machine leaks", "2"], "cancelled", "idle", vec!["reply"]),
+        ("new question replaces answer", State::Idle, vec!["vpn drops", "I forgot my password"], "password", "answered", vec!["reply"]),
+        ("person with nothing described", State::Idle, vec!["talk to a person"], "describe", "describe", vec!["reply"]),
+        ("description files", State::Idle, vec!["talk to a person", "the projector smells"], "filed ticket", "idle", vec!["file", "reply"]),
+        ("description with form", State::Idle, vec!["talk to a person", "laptop will not boot"], "asset tag", "form", vec!["reply"]),
+        ("rating", resolved(), vec!["4"], "Thanks for the rating", "idle", vec!["rate", "reply"]),
+        ("reopen within window", resolved(), vec!["it is broken again"], "reopened", "idle", vec!["reopen", "reply"]),
+        ("status", State::Idle, vec!["status"], "no tickets", "idle", vec!["reply"]),
+    ];
+    for (label, start, script, reply, state, actions) in rows {
+        let steps = run(start, script.iter().map(|t| (msg(t), 10)).collect(), &[]);
+        let last = steps.last().unwrap();
+        let text = last.replies().join("\n");
+        assert!(text.to_lowercase().contains(&reply.to_lowercase()), "{label}: reply {text:?} lacks {reply:?}");
+        assert_eq!(name(&last.state.state), state, "{label}: state");
+        assert_eq!(kinds(last), actions, "{label}: actions");
+    }
+}
+
+#[test]
+fn reply_after_reopen_window_is_a_new_question() {
+    let steps = run(resolved(), vec![(msg("my vpn drops"), 5000)], &[]);
+    assert_eq!(name(&steps[0].state.state), "answered");
+    assert_eq!(kinds(&steps[0]), vec!["reply"]);
+}
+
+#[test]
+fn filed_ticket_carries_transcript_queue_priority_and_form_answers() {
+    let steps = run(State::Idle, vec![(msg("laptop is dead"), 1), (msg("2"), 2), (msg("LT-42"), 3)], &[]);
+    let filed = steps[2]
+        .actions
+        .iter()
+        .find_map(|a| match a {
+            Action::FileTicket(t) => Some(t.clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(filed.title, "laptop is dead");
+    assert_eq!(filed.queue.as_str(), "hardware");
+    assert_eq!(filed.intent.as_deref(), Some("laptop_broken"));
+    assert_eq!(filed.fields.get("asset").map(String::as_str), Some("LT-42"));
+    assert!(filed.description.contains("asset: LT-42"));
+    let said: Vec<&str> = filed.transcript.iter().map(|t| t.text.as_str()).collect();
+    assert_eq!(said.first(), Some(&"laptop is dead"));
+    assert!(said.contains(&"LT-42"));
+    assert!(filed.transcript.iter().any(|t| t.from == Speaker::Bot));
+    assert!(steps[2].replies()[0].contains(TICKET_PLACEHOLDER));
+    assert!(steps[2].state.transcript.is_empty(), "a filed case starts a fresh transcript");
+}
+
+#[test]
+fn no_intent_ticket_goes_to_default_queue_and_urgent_intents_keep_priority() {
+    let steps = run(State::Idle, vec![(msg("coffee machine leaks"), 1), (msg("1"), 2)], &[]);
+    let t = steps[1].actions.iter().find_map(|a| if let Action::FileTicket(t) = a { Some(t) } else { None });
+    assert_eq!(t.map(|t| t.queue.as_str()), Some("service-desk"));
+    let steps = run(State::Idle, vec![(msg("I think I have malware"), 1), (msg("2"), 2)], &[]);
+    let t = steps[1].actions.iter().find_map(|a| if let Action::FileTicket(t) = a { Some(t) } else { None });
+    assert_eq!(t.map(|t| t.priority), Some(Priority::Urgent));
+}
+
+#[test]
+fn buttons_work_like_typed_choices_and_stale_buttons_are_refused() {
+    let choice = |id: &str| InboundKind::Choice { id: id.into() };
+    let steps = run(State::Idle, vec![(msg("vpn drops"), 1), (choice("solved"), 2)], &[]);
+    assert_eq!(kinds(&steps[1]), vec!["helpful", "reply"]);
+    let steps = run(State::Idle, vec![(choice("solved"), 1)], &[]);
+    assert!(steps[0].replies()[0].contains("expired"));
+    assert_eq!(name(&steps[0].state.state), "idle");
+    let steps = run(resolved(), vec![(choice("rate:5"), 1)], &[]);
+    assert_eq!(kinds(&steps[0]), vec!["rate", "reply"]);
+}
+
+#[test]
+fn resolution_notice_asks_for_rating_and_status_lists_tickets() {
+    let ev = InboundKind::TicketResolved { number: TicketNumber(1007), by: "bob".into(), message: Some("Replaced the cable".into()) };
+    let steps = run(State::Idle, vec![(ev, 1)], &[]);
+    assert_eq!(name(&steps[0].state.state), "resolved");
+    assert_eq!(kinds(&steps[0]), vec!["status", "reply"]);
+    assert!(steps[0].replies()[0].contains("IT-1007"));
+    let tickets = vec![
+        TicketSummary { number: TicketNumber(1002), title: "VPN drops".into(), status: TicketStatus::Open, updated_at: 0, resolved_at: None },
+        TicketSummary { number: TicketNumber(1001), title: "Printer".into(), status: TicketStatus::Resolved, updated_at: 0, resolved_at: Some(0) },
+    ];
+    let steps = run(State::Idle, vec![(msg("what's the status of my tickets?"), 1)], &tickets);
+    let text = steps[0].replies()[0];
+    assert!(text.contains("IT-1002") && !text.contains("IT-1001"), "{text}");
+    let steps = run(State::Idle, vec![(msg("any update on IT-1001?"), 1)], &tickets);
+    assert!(steps[0].replies()[0].contains("resolved"));
+    let steps = run(State::Idle, vec![(msg("status of IT-9"), 1)], &tickets);
+    assert!(steps[0].replies()[0].contains("can't find"));
+}
+
+#[test]
+fn agent_reply_is_relayed_without_changing_state() {
+    let ev = InboundKind::AgentReply { number: TicketNumber(1001), agent: "Bob".into(), text: "Try now".into() };
+    let steps = run(State::Idle, vec![(msg("vpn drops"), 1), (ev, 2)], &[]);
+    assert_eq!(name(&steps[1].state.state), "answered");
+    assert!(steps[1].replies()[0].contains("Bob") && steps[1].replies()[0].contains("Try now"));
+}
+
+#[test]
+fn transcript_is_bounded() {
+    let script: Vec<(InboundKind, i64)> = (0..100).map(|i| (msg("help"), i)).collect();
+    let steps = run(State::Idle, script, &[]);
+    assert!(steps.last().unwrap().state.transcript.len() <= MAX_TRANSCRIPT_TURNS);
+}
+
+#[test]
+fn state_round_trips_through_json() {
+    for s in [State::Idle, resolved(), State::Describe, State::OfferTicket { query: "x".into() }] {
+        let st = ConversationState { state: s, transcript: vec![] };
+        let back: ConversationState = serde_json::from_value(serde_json::to_value(&st).unwrap()).unwrap();
+        assert_eq!(back, st);
+    }
+}

@@ -1,0 +1,134 @@
+//! Small recognisers for what people type besides questions: greetings, thanks, "cancel",
+//! "talk to a person", asking about their tickets, a rating.
+
+use crate::domain::TicketNumber;
+use regex::Regex;
+use std::sync::LazyLock;
+
+fn norm(text: &str) -> String {
+    text.trim()
+        .trim_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace())
+        .to_lowercase()
+}
+
+fn one_of(text: &str, words: &[&str]) -> bool {
+    let t = norm(text);
+    words.iter().any(|w| t == *w)
+}
+
+pub fn is_greeting(text: &str) -> bool {
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(hi|hello|hey|hiya|yo|howdy|good (morning|afternoon|evening)|greetings)( there| deskbot| bot| team| all)?$")
+            .unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    RE.is_match(&norm(text))
+}
+
+pub fn is_thanks(text: &str) -> bool {
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(thanks|thank you|thx|ty|cheers|great|perfect|awesome|ok|okay|cool|got it|nice)( (so much|a lot|very much|again))?( thanks| thank you)?$")
+            .unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    RE.is_match(&norm(text))
+}
+
+pub fn is_cancel(text: &str) -> bool {
+    one_of(text, &["cancel", "stop", "never mind", "nevermind", "nvm", "forget it", "quit", "abort"])
+}
+
+pub fn is_help(text: &str) -> bool {
+    one_of(text, &["help", "?", "menu", "what can you do", "commands"])
+}
+
+pub fn is_yes(text: &str) -> bool {
+    one_of(text, &["yes", "y", "yeah", "yep", "sure", "please", "yes please", "ok", "okay", "do it"])
+}
+
+pub fn is_no(text: &str) -> bool {
+    one_of(text, &["no", "n", "nope", "no thanks", "not now"])
+}
+
+/// "talk to a person", "I need a human", "open a ticket", …
+pub fn wants_person(text: &str) -> bool {
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?i)^(please )?((talk|speak|chat) (to|with) (a |an |some)?(person|human|agent|someone|technician|tech)|(i )?(need|want) (a |an )?(human|person|agent|technician)|(human|agent|person) please|(open|file|create|raise|log|submit) (a |new )?(ticket|case|request|incident)|new ticket|escalate)$",
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    RE.is_match(&norm(text))
+}
+
+/// What a status question asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusQuery {
+    All,
+    One(TicketNumber),
+}
+
+/// "status", "what's the status of my ticket", "any update on IT-1042?", "my tickets".
+pub fn status_query(text: &str) -> Option<StatusQuery> {
+    static NUM: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"(?i)\b(?:it-|#)(\d{1,12})\b").unwrap_or_else(|e| unreachable!("{e}")));
+    static ASK: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?i)^(status|tickets|my tickets|my requests|open tickets)$|\b(status|update|progress|news)\b.*\b(ticket|tickets|request|requests|case|it-\d+|#\d+)\b|\b(my|open) (tickets|requests)\b|\bwhere is my (ticket|request)\b",
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    let t = norm(text);
+    if !ASK.is_match(&t) {
+        return None;
+    }
+    let one = NUM.captures(&t).and_then(|c| c.get(1)).and_then(|m| m.as_str().parse::<i64>().ok());
+    Some(match one {
+        Some(n) if n > 0 => StatusQuery::One(TicketNumber(n)),
+        _ => StatusQuery::All,
+    })
+}
+
+/// A 1–5 rating typed alone ("4", "4/5", "5 stars").
+pub fn rating(text: &str) -> Option<u8> {
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^([1-5])( ?/ ?5| stars?| out of 5)?$").unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    RE.captures(&norm(text)).and_then(|c| c.get(1)).and_then(|m| m.as_str().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recognisers_accept_what_people_type_and_nothing_else() {
+        let table: &[(&str, fn(&str) -> bool, bool)] = &[
+            ("hi", is_greeting, true),
+            ("Hello there!", is_greeting, true),
+            ("hi my vpn is broken", is_greeting, false),
+            ("thanks!", is_thanks, true),
+            ("thank you so much", is_thanks, true),
+            ("thanks but it still fails", is_thanks, false),
+            ("Cancel", is_cancel, true),
+            ("cancel my subscription", is_cancel, false),
+            ("talk to a person", wants_person, true),
+            ("I need a human", wants_person, true),
+            ("open a ticket", wants_person, true),
+            ("my person icon is gone", wants_person, false),
+        ];
+        for (text, f, want) in table {
+            assert_eq!(f(text), *want, "{text}");
+        }
+    }
+
+    #[test]
+    fn status_questions_and_ratings() {
+        assert_eq!(status_query("status"), Some(StatusQuery::All));
+        assert_eq!(status_query("what's the status of my ticket?"), Some(StatusQuery::All));
+        assert_eq!(status_query("any update on IT-1042?"), Some(StatusQuery::One(TicketNumber(1042))));
+        assert_eq!(status_query("my vpn status light is red"), None);
+        assert_eq!(rating("4"), Some(4));
+        assert_eq!(rating("5/5"), Some(5));
+        assert_eq!(rating("6"), None);
+        assert_eq!(rating("4 printers are down"), None);
+    }
+}
