@@ -1,1 +1,6 @@
-//! desk/mod (todo)
+//! The desk: queues and what agents work with. `queues.rs` holds queue definitions from
+//! config; the agent-side workflow builds on them.
+
+pub mod queues;
+
+pub use queues::{default_queues, QueueConfig};

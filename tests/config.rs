@@ -1,0 +1,81 @@
+//! Configuration layering: defaults, file, environment (wins), `*_FILE` secrets, and errors
+//! that name the offending key and file.
+
+use deskbot::config::{Config, Sources};
+use std::path::PathBuf;
+
+fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+}
+
+fn write(dir: &tempfile::TempDir, name: &str, text: &str) -> PathBuf {
+    let p = dir.path().join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+#[test]
+fn no_config_at_all_means_sqlite_in_the_working_directory() {
+    let cfg = Config::load_from(&Sources::default(), &[]).unwrap();
+    assert_eq!(cfg.database_url(), "sqlite:./deskbot.db");
+    assert_eq!(cfg.intents_dir, PathBuf::from("intents"));
+    assert!(cfg.queue_names().iter().any(|q| q.as_str() == "identity"));
+    let cfg = Config::load_from(&Sources { data_dir: Some("/var/lib/deskbot".into()), file: None }, &[]).unwrap();
+    assert_eq!(cfg.database_url(), "sqlite:/var/lib/deskbot/deskbot.db");
+}
+
+#[test]
+fn environment_overrides_the_file_and_unrelated_variables_are_ignored() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, "deskbot.toml", "intents_dir = \"from-file\"\n[http]\nlisten = \"0.0.0.0:9000\"\n");
+    let vars = env(&[
+        ("DESKBOT_INTENTS_DIR", "from-env"),
+        ("DESKBOT_DATABASE_URL", "sqlite:/tmp/other.db"),
+        ("DESKBOT_ENGINE__MAX_KB_OFFERS", "5"),
+        ("DESKBOT_TEST_POSTGRES_URL", "postgres://ignored"),
+        ("HOME", "/root"),
+    ]);
+    let cfg = Config::load_from(&Sources { file: Some(file), data_dir: None }, &vars).unwrap();
+    assert_eq!(cfg.intents_dir, PathBuf::from("from-env"));
+    assert_eq!(cfg.database_url(), "sqlite:/tmp/other.db");
+    assert_eq!(cfg.http.listen, "0.0.0.0:9000");
+    assert_eq!(cfg.engine.max_kb_offers, 5);
+}
+
+#[test]
+fn secrets_can_come_from_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = write(&dir, "db-url", "sqlite:/secret/path.db\n");
+    let vars = env(&[("DESKBOT_DATABASE_URL_FILE", secret.to_str().unwrap())]);
+    let cfg = Config::load_from(&Sources::default(), &vars).unwrap();
+    assert_eq!(cfg.database_url(), "sqlite:/secret/path.db");
+    let vars = env(&[("DESKBOT_DATABASE_URL_FILE", "/nonexistent/secret")]);
+    let err = Config::load_from(&Sources::default(), &vars).unwrap_err().to_string();
+    assert!(err.contains("/nonexistent/secret") && err.contains("DESKBOT_DATABASE_URL_FILE"), "{err}");
+}
+
+#[test]
+fn unknown_keys_are_errors_naming_the_key_and_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(&dir, "deskbot.toml", "[http]\nlisen = \"0.0.0.0:1\"\n");
+    let err = Config::load_from(&Sources { file: Some(file.clone()), data_dir: None }, &[]).unwrap_err().to_string();
+    assert!(err.contains("lisen"), "{err}");
+    assert!(err.contains(file.to_str().unwrap()), "{err}");
+}
+
+#[test]
+fn invalid_values_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, needle) in [
+        ("default_queue = \"nowhere\"\n", "nowhere"),
+        ("[matcher]\nthreshold = 3.0\n", "threshold"),
+        ("[[queue]]\nname = \"Bad Name\"\n", "Bad Name"),
+        ("[redact]\nrules = [{ name = \"x\", pattern = \"(\" }]\n", "redact rule"),
+    ] {
+        let file = write(&dir, "deskbot.toml", text);
+        let err = Config::load_from(&Sources { file: Some(file), data_dir: None }, &[]).unwrap_err().to_string();
+        assert!(err.contains(needle), "{text}: {err}");
+    }
+    let err = Config::load_from(&Sources { file: Some("/nope/deskbot.toml".into()), data_dir: None }, &[]).unwrap_err();
+    assert!(err.to_string().contains("does not exist"));
+}
