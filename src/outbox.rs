@@ -1,1 +1,129 @@
-//! outbox (todo)
+//! The outbox worker: claims due rows, delivers them through the channel for their platform,
+//! and records the outcome: done, retry later (exponential backoff, or the platform's
+//! Retry-After), or dead after too many attempts. Rows are claimed oldest first and sent one
+//! at a time, so replies keep their order within a conversation.
+
+use crate::channel::{Channel, SendError};
+use crate::domain::{Millis, Platform};
+use crate::service::Clock;
+use crate::store::{DynStore, StoreError};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// How long a claim lasts before another worker may take the row over.
+const LEASE_MS: i64 = 60_000;
+/// Rows claimed per round.
+const BATCH: i64 = 32;
+/// Longest wait between attempts.
+const MAX_BACKOFF_MS: i64 = 5 * 60_000;
+
+/// What one delivery round did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Round {
+    pub sent: usize,
+    pub retried: usize,
+    pub dead: usize,
+}
+
+pub struct Outbox {
+    store: DynStore,
+    channels: HashMap<Platform, Arc<dyn Channel>>,
+    worker: String,
+    max_attempts: i32,
+    clock: Clock,
+}
+
+impl Outbox {
+    pub fn new(store: DynStore, channels: Vec<Arc<dyn Channel>>, max_attempts: i32, clock: Clock) -> Self {
+        let worker = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_millis());
+        let channels = channels.into_iter().map(|c| (c.platform(), c)).collect();
+        Self { store, channels, worker, max_attempts, clock }
+    }
+
+    /// Deliver everything due now for the platforms this worker has channels for.
+    pub async fn deliver_due(&self) -> Result<Round, StoreError> {
+        let platforms: Vec<Platform> = self.channels.keys().copied().collect();
+        let mut round = Round::default();
+        if platforms.is_empty() {
+            return Ok(round);
+        }
+        loop {
+            let now = (self.clock)();
+            let items = self.store.claim_outbox(&platforms, &self.worker, now, LEASE_MS, BATCH).await?;
+            if items.is_empty() {
+                return Ok(round);
+            }
+            let n = items.len();
+            for item in items {
+                let Some(channel) = self.channels.get(&item.message.to.platform) else { continue };
+                match channel.send(&item.key, &item.message).await {
+                    Ok(()) => {
+                        self.store.outbox_done(item.id, (self.clock)()).await?;
+                        round.sent += 1;
+                    }
+                    Err(e) => {
+                        let retry_at = next_attempt((self.clock)(), item.attempts, self.max_attempts, &e);
+                        tracing::warn!(key = %item.key, attempts = item.attempts, error = %e, gave_up = retry_at.is_none(), "delivery failed");
+                        self.store.outbox_failed(item.id, &e.to_string(), retry_at).await?;
+                        if retry_at.is_some() {
+                            round.retried += 1;
+                        } else {
+                            round.dead += 1;
+                        }
+                    }
+                }
+            }
+            if (n as i64) < BATCH {
+                return Ok(round);
+            }
+        }
+    }
+
+    /// Deliver until cancelled, then do a last round so nothing due is left behind.
+    pub async fn run(self, poll: Duration, cancel: CancellationToken) {
+        loop {
+            if let Err(e) = self.deliver_due().await {
+                tracing::error!(error = %e, "outbox round failed");
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => break,
+                _ = tokio::time::sleep(poll) => {}
+            }
+        }
+        if let Err(e) = self.deliver_due().await {
+            tracing::error!(error = %e, "final outbox round failed");
+        }
+    }
+}
+
+/// When to try again, or `None` to give up. `attempts` counts the attempt that just failed.
+pub fn next_attempt(now: Millis, attempts: i32, max_attempts: i32, err: &SendError) -> Option<Millis> {
+    match err {
+        SendError::Permanent(_) => None,
+        _ if attempts >= max_attempts => None,
+        SendError::RateLimited { retry_after_ms } => Some(now + (*retry_after_ms as i64).max(1)),
+        SendError::Temporary(_) => {
+            let exp = 1000i64.saturating_mul(1i64 << attempts.clamp(0, 20));
+            Some(now + exp.min(MAX_BACKOFF_MS))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_honours_retry_after_and_gives_up() {
+        let t = SendError::Temporary("x".into());
+        assert_eq!(next_attempt(0, 1, 8, &t), Some(2000));
+        assert_eq!(next_attempt(0, 3, 8, &t), Some(8000));
+        assert_eq!(next_attempt(0, 7, 20, &t), Some(128_000));
+        assert_eq!(next_attempt(0, 12, 20, &t), Some(MAX_BACKOFF_MS));
+        assert_eq!(next_attempt(0, 8, 8, &t), None);
+        assert_eq!(next_attempt(100, 1, 8, &SendError::RateLimited { retry_after_ms: 3000 }), Some(3100));
+        assert_eq!(next_attempt(0, 1, 8, &SendError::Permanent("no".into())), None);
+    }
+}

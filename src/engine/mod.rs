@@ -18,6 +18,7 @@ use crate::intents::Catalog;
 use crate::store::{KbFeedback, NewTicket};
 
 pub use state::{ConversationState, State, MAX_TRANSCRIPT_TURNS};
+pub use replies::TRUNCATED_NOTICE;
 pub use step::step;
 
 /// Tunables from config that shape the conversation.

@@ -28,7 +28,7 @@ pub const EMPTY: &str = "I didn't catch that. Tell me what's wrong in a sentence
 pub const WELCOME: &str = "You're welcome! Message me any time.";
 pub const CANCELLED: &str = "OK, cancelled. Tell me if there's anything else.";
 pub const SOLVED: &str = "Glad that helped! Message me any time.";
-pub const TRUNCATED: &str = "(Your message was very long, so I kept only the first part.)";
+pub const TRUNCATED_NOTICE: &str = "(Your message was very long, so I kept only the first part.)";
 
 pub fn answer_footer() -> &'static str {
     "Did that solve it?"
