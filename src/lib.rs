@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod channel;
+pub mod commands;
 pub mod config;
 pub mod desk;
 pub mod domain;

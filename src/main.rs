@@ -1,1 +1,147 @@
-fn main() {}
+//! The `deskbot` command line. Parses arguments and calls into the library; nothing else.
+
+use clap::{Args, Parser, Subcommand};
+use deskbot::app::AppError;
+use deskbot::commands::{self, TicketListArgs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "deskbot", version, about = "Self-hosted, chat-first IT self-service bot")]
+#[command(after_help = "Examples:\n  deskbot chat                 talk to the bot in this terminal\n  deskbot run                  run the daemon (channels from deskbot.toml + HTTP)\n  deskbot tickets list         list open tickets")]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct Global {
+    /// Config file (default: ./deskbot.toml when it exists).
+    #[arg(long, global = true, env = "DESKBOT_CONFIG", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Directory for the default SQLite database (deskbot.db).
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Talk to the bot in the terminal, as an employee.
+    #[command(after_help = "Examples:\n  deskbot chat\n  deskbot chat --user alice\n  printf 'hi\\nmy vpn keeps dropping\\n2\\n' | deskbot chat")]
+    Chat {
+        /// Who you are (default: $USER).
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
+    },
+    /// Run the daemon: every channel enabled in config, the outbox worker and the HTTP server.
+    #[command(after_help = "Examples:\n  deskbot run\n  DESKBOT_HTTP__LISTEN=0.0.0.0:8080 deskbot run --config /etc/deskbot/deskbot.toml")]
+    Run,
+    /// Create or update the database schema.
+    #[command(after_help = "Examples:\n  deskbot migrate\n  DESKBOT_DATABASE_URL=sqlite:/var/lib/deskbot/deskbot.db deskbot migrate")]
+    Migrate,
+    /// Validate and test the intents directory.
+    #[command(subcommand)]
+    Intents(IntentsCommand),
+    /// Search the knowledge base.
+    #[command(subcommand)]
+    Kb(KbCommand),
+    /// List, show and resolve tickets.
+    #[command(subcommand)]
+    Tickets(TicketsCommand),
+}
+
+#[derive(Subcommand)]
+enum IntentsCommand {
+    /// Check every intent, article and test case; print problems as file:line:col.
+    #[command(after_help = "Examples:\n  deskbot intents check\n  deskbot intents check --dir ./intents")]
+    Check {
+        /// Intents directory (default: intents_dir from config).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+    },
+    /// Run the test cases and print accuracy and every miss.
+    #[command(after_help = "Examples:\n  deskbot intents test\n  deskbot intents test --json")]
+    Test {
+        /// Intents directory (default: intents_dir from config).
+        #[arg(long = "intents", value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Print one JSON object instead of a report.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum KbCommand {
+    /// Show the articles the bot would offer for a question.
+    #[command(after_help = "Examples:\n  deskbot kb search \"how do I connect to the vpn\"")]
+    Search {
+        query: String,
+        #[arg(long, default_value_t = 5)]
+        limit: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum TicketsCommand {
+    /// List tickets, newest first (default: open and pending).
+    #[command(after_help = "Examples:\n  deskbot tickets list\n  deskbot tickets list --status all --queue identity\n  deskbot tickets list --json")]
+    List(TicketListArgs),
+    /// Show one ticket with its transcript and history.
+    #[command(after_help = "Examples:\n  deskbot tickets show IT-1042\n  deskbot tickets show 1042 --json")]
+    Show {
+        number: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Resolve a ticket: the requester is told and asked for a rating.
+    #[command(after_help = "Examples:\n  deskbot tickets resolve IT-1042 --message \"Replaced the dock\"")]
+    Resolve {
+        number: String,
+        /// A note for the requester.
+        #[arg(long)]
+        message: Option<String>,
+        /// Who resolved it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.exit_code() as u8)
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> Result<u8, AppError> {
+    let sources = deskbot::config::Sources { file: cli.global.config, data_dir: cli.global.data_dir };
+    let quiet = matches!(cli.command, Command::Chat { .. } | Command::Intents(_) | Command::Kb(_) | Command::Tickets(_));
+    let config = commands::load_config(&sources, quiet)?;
+    match cli.command {
+        Command::Chat { user } => commands::chat(config, user).await,
+        Command::Run => commands::run(config).await,
+        Command::Migrate => commands::migrate(config).await,
+        Command::Intents(IntentsCommand::Check { dir }) => commands::intents_check(config, dir).await,
+        Command::Intents(IntentsCommand::Test { dir, json }) => commands::intents_test(config, dir, json).await,
+        Command::Kb(KbCommand::Search { query, limit }) => commands::kb_search(config, &query, limit).await,
+        Command::Tickets(TicketsCommand::List(args)) => commands::tickets_list(config, args).await,
+        Command::Tickets(TicketsCommand::Show { number, json }) => commands::tickets_show(config, &number, json).await,
+        Command::Tickets(TicketsCommand::Resolve { number, message, by }) => {
+            commands::tickets_resolve(config, &number, message, by).await
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! What each CLI command does and prints. `main.rs` parses arguments and calls these.
+
+use crate::app::{self, App, AppError, ChatOptions};
+use crate::config::{Config, Sources};
+use crate::domain::{QueueName, TicketNumber, TicketStatus, UserRef};
+use crate::intents;
+use crate::store::{Speaker, Ticket, TicketFilter};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use tokio_util::sync::CancellationToken;
+
+/// Load config and start logging. Commands that talk to a person (`quiet`) log warnings only,
+/// unless a level was configured.
+pub fn load_config(sources: &Sources, quiet: bool) -> Result<Config, AppError> {
+    let config = Config::load(sources)?;
+    let level = if quiet && config.log_level == "info" { "warn" } else { config.log_level.as_str() };
+    crate::telemetry::init(config.log_format, level);
+    Ok(config)
+}
+
+pub async fn chat(config: Config, user: Option<String>) -> Result<u8, AppError> {
+    let user = user
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "employee".to_string());
+    let app = App::build(config).await?;
+    let opts = ChatOptions { user, interactive: std::io::stdin().is_terminal() };
+    let input = tokio::io::BufReader::new(tokio::io::stdin());
+    app::chat(&app, &opts, input, Box::new(std::io::stdout())).await?;
+    Ok(0)
+}
+
+pub async fn run(config: Config) -> Result<u8, AppError> {
+    let app = App::build(config).await?;
+    let shutdown = CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        signal.cancel();
+    });
+    app::run(app, Vec::new(), shutdown).await?;
+    Ok(0)
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+pub async fn migrate(config: Config) -> Result<u8, AppError> {
+    app::open_store(&config).await?;
+    println!("database is up to date: {}", crate::store::redact_url(&config.database_url()));
+    Ok(0)
+}
+
+fn with_dir(mut config: Config, dir: Option<PathBuf>) -> Config {
+    if let Some(d) = dir {
+        config.intents_dir = d;
+    }
+    config
+}
+
+pub async fn intents_check(config: Config, dir: Option<PathBuf>) -> Result<u8, AppError> {
+    let config = with_dir(config, dir);
+    match app::load_catalog(&config).await {
+        Ok(c) => {
+            println!(
+                "{}: ok — {} intents, {} articles, {} test cases",
+                config.intents_dir.display(),
+                c.intents.len(),
+                c.articles.len(),
+                c.cases.len()
+            );
+            Ok(0)
+        }
+        Err(AppError::Catalog(d)) => {
+            for problem in &d.0 {
+                println!("{problem}");
+            }
+            eprintln!("{} problem{} found", d.0.len(), if d.0.len() == 1 { "" } else { "s" });
+            Ok(2)
+        }
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn intents_test(config: Config, dir: Option<PathBuf>, json: bool) -> Result<u8, AppError> {
+    let config = with_dir(config, dir);
+    let catalog = app::load_catalog(&config).await?;
+    if catalog.cases.is_empty() {
+        return Err(AppError::Usage(format!("no test cases under {}/tests", config.intents_dir.display())));
+    }
+    let report = intents::eval::evaluate(&catalog, &catalog.cases);
+    if json {
+        let text = serde_json::to_string(&report).map_err(|e| AppError::Runtime(e.to_string()))?;
+        println!("{text}");
+    } else {
+        print!("{}", report.render_text());
+    }
+    Ok(0)
+}
+
+pub async fn kb_search(config: Config, query: &str, limit: usize) -> Result<u8, AppError> {
+    let catalog = app::load_catalog(&config).await?;
+    let min = catalog.kb_index.min_score();
+    let hits = catalog.search_kb(query, limit.max(1));
+    if hits.is_empty() {
+        println!("no articles match");
+    }
+    for h in hits {
+        if let Some(a) = catalog.articles.get(h.article) {
+            let mark = if h.score >= min { "" } else { "  (below the offer threshold)" };
+            println!("{:>7.3}  {:<28} {}{mark}", h.score, a.id, a.title);
+        }
+    }
+    Ok(0)
+}
+
+/// Filters for `deskbot tickets list`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TicketListArgs {
+    /// open, pending, resolved, closed, active (open + pending) or all; comma-separated.
+    #[arg(long, default_value = "active")]
+    pub status: String,
+    #[arg(long)]
+    pub queue: Option<String>,
+    /// Requester as PLATFORM:ID, e.g. console:alice.
+    #[arg(long)]
+    pub user: Option<String>,
+    #[arg(long, default_value_t = 50)]
+    pub limit: i64,
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_statuses(s: &str) -> Result<Vec<TicketStatus>, AppError> {
+    let mut out = Vec::new();
+    for part in s.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        match part {
+            "all" => return Ok(Vec::new()),
+            "active" => out.extend([TicketStatus::Open, TicketStatus::Pending]),
+            p => out.push(p.parse().map_err(AppError::Usage)?),
+        }
+    }
+    Ok(out)
+}
+
+pub async fn tickets_list(config: Config, args: TicketListArgs) -> Result<u8, AppError> {
+    let filter = TicketFilter {
+        statuses: parse_statuses(&args.status)?,
+        queue: args.queue.as_deref().map(QueueName::parse).transpose().map_err(AppError::Usage)?,
+        requester: args.user.as_deref().map(str::parse::<UserRef>).transpose().map_err(AppError::Usage)?,
+        limit: args.limit,
+    };
+    let store = app::open_store(&config).await?;
+    let tickets = store.tickets(&filter).await?;
+    if args.json {
+        let text = serde_json::to_string_pretty(&tickets).map_err(|e| AppError::Runtime(e.to_string()))?;
+        println!("{text}");
+        return Ok(0);
+    }
+    if tickets.is_empty() {
+        println!("no tickets");
+        return Ok(0);
+    }
+    println!("{:<9} {:<9} {:<8} {:<13} {:<16} {:<20} TITLE", "NUMBER", "STATUS", "PRIORITY", "QUEUE", "CREATED", "REQUESTER");
+    for t in &tickets {
+        println!(
+            "{:<9} {:<9} {:<8} {:<13} {:<16} {:<20} {}",
+            t.number.to_string(),
+            t.status.as_str(),
+            t.priority.as_str(),
+            t.queue.as_str(),
+            when(t.created_at),
+            t.requester.to_string(),
+            t.title
+        );
+    }
+    Ok(0)
+}
+
+fn parse_number(s: &str) -> Result<TicketNumber, AppError> {
+    s.parse().map_err(AppError::Usage)
+}
+
+pub async fn tickets_show(config: Config, number: &str, json: bool) -> Result<u8, AppError> {
+    let number = parse_number(number)?;
+    let store = app::open_store(&config).await?;
+    let Some(t) = store.ticket(number).await? else {
+        return Err(AppError::Usage(format!("ticket {number} does not exist")));
+    };
+    let messages = store.ticket_messages(number).await?;
+    let events = store.ticket_events(number).await?;
+    if json {
+        let v = serde_json::json!({ "ticket": t, "transcript": messages, "events": events });
+        println!("{}", serde_json::to_string_pretty(&v).map_err(|e| AppError::Runtime(e.to_string()))?);
+        return Ok(0);
+    }
+    print_ticket(&t);
+    println!("\nTranscript:");
+    for m in &messages {
+        let who = match &m.turn.from {
+            Speaker::Employee => "employee".to_string(),
+            Speaker::Bot => "deskbot".to_string(),
+            Speaker::Agent(n) => n.clone(),
+            Speaker::System => "system".to_string(),
+        };
+        let note = if m.internal { " (internal)" } else { "" };
+        println!("  [{}] {who}{note}: {}", when(m.turn.at), m.turn.text.replace('\n', "\n      "));
+    }
+    println!("\nHistory:");
+    for e in &events {
+        let detail = e.detail.as_deref().map(|d| format!(" — {d}")).unwrap_or_default();
+        println!("  [{}] {} by {}{detail}", when(e.at), e.kind, e.actor);
+    }
+    Ok(0)
+}
+
+fn print_ticket(t: &Ticket) {
+    println!("{} {}", t.number, t.title);
+    println!("  status:    {}", t.status);
+    println!("  priority:  {}", t.priority);
+    println!("  queue:     {}", t.queue);
+    println!("  intent:    {}", t.intent.as_deref().unwrap_or("-"));
+    let name = t.requester_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
+    println!("  requester: {}{name}", t.requester);
+    println!("  assignee:  {}", t.assignee.as_deref().unwrap_or("-"));
+    println!("  created:   {}", when(t.created_at));
+    if let Some(r) = t.resolved_at {
+        println!("  resolved:  {}", when(r));
+    }
+    for (k, v) in &t.fields {
+        println!("  {k}: {v}");
+    }
+    println!("\n{}", t.description);
+}
+
+pub async fn tickets_resolve(
+    config: Config,
+    number: &str,
+    message: Option<String>,
+    by: Option<String>,
+) -> Result<u8, AppError> {
+    let number = parse_number(number)?;
+    let by = by.or_else(|| std::env::var("USER").ok()).unwrap_or_else(|| "admin".to_string());
+    let app = App::build(config).await?;
+    app.service.resolve_ticket(number, &by, message).await?;
+    println!("{number} resolved; the requester has been notified");
+    Ok(0)
+}
+
+fn when(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}
