@@ -1,0 +1,115 @@
+//! The `deskbot` binary as a newcomer and a script use it: exit codes, piped chat, ticket
+//! listing, and bad input that must be bounded and reported, never a panic.
+
+mod support;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+
+fn deskbot(dir: &Path, args: &[&str], stdin: &[u8]) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_deskbot"))
+        .args(args)
+        .current_dir(dir)
+        .env("DESKBOT_INTENTS_DIR", support::starter_pack())
+        .env("DESKBOT_HOT_RELOAD", "false")
+        .env_remove("DESKBOT_DATABASE_URL")
+        .env_remove("DESKBOT_CONFIG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    let data = stdin.to_vec();
+    let writer = std::thread::spawn(move || {
+        let _ = input.write_all(&data);
+    });
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    out
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn piped_chat_answers_files_and_tickets_list_shows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = deskbot(dir.path(), &["chat", "--user", "alice"], b"hi\nthe coffee machine on floor 3 is leaking\n1\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.contains("IT-1001"), "{said}");
+    assert!(dir.path().join("deskbot.db").exists());
+    let out = deskbot(dir.path(), &["tickets", "list"], b"");
+    assert_eq!(out.status.code(), Some(0));
+    let listing = text(&out.stdout);
+    assert!(listing.contains("IT-1001") && listing.contains("coffee machine"), "{listing}");
+    let out = deskbot(dir.path(), &["tickets", "show", "IT-1001", "--json"], b"");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ticket"]["queue"], "service-desk");
+}
+
+#[test]
+fn vpn_script_from_the_readme_works() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = deskbot(dir.path(), &["chat"], b"hi\nmy vpn keeps dropping\n2\n");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stdout).to_lowercase();
+    assert!(said.contains("vpn"), "{said}");
+}
+
+#[test]
+fn hostile_input_is_bounded_and_never_crashes() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut input = Vec::new();
+    input.extend(b"\n\n   \n");
+    input.extend(vec![b'x'; 1024 * 1024]);
+    input.extend(b"\n\x1b[31mred\x07 \x00 text\n\xff\xfe\xfd invalid utf8\n");
+    let out = deskbot(dir.path(), &["chat", "--user", "mallory"], &input);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = text(&out.stdout);
+    assert!(said.contains("didn't catch"), "{said}");
+    assert!(said.contains("very long"), "{said}");
+}
+
+#[test]
+fn broken_intents_file_is_reported_with_file_line_col_and_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let intents = dir.path().join("intents");
+    std::fs::create_dir_all(&intents).unwrap();
+    std::fs::write(
+        intents.join("broken.toml"),
+        "[[intent]]\nid = \"x\"\ndescription = \"d\"\nexamples = [\"a\"]\nanswer = \"hi\"\nqueue = \"netwrk\"\n",
+    )
+    .unwrap();
+    let out = deskbot(dir.path(), &["intents", "check", "--dir", intents.to_str().unwrap()], b"");
+    assert_eq!(out.status.code(), Some(2));
+    let report = text(&out.stdout);
+    assert!(report.contains("broken.toml:6:"), "{report}");
+    assert!(report.contains("netwrk"), "{report}");
+    let out = deskbot(dir.path(), &["intents", "check"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+}
+
+#[test]
+fn bad_usage_exits_2_and_help_has_examples() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(deskbot(dir.path(), &["frobnicate"], b"").status.code(), Some(2));
+    assert_eq!(deskbot(dir.path(), &["tickets", "show", "banana"], b"").status.code(), Some(2));
+    assert_eq!(deskbot(dir.path(), &["tickets", "show", "IT-9999"], b"").status.code(), Some(2));
+    for cmd in [&["chat", "--help"][..], &["tickets", "list", "--help"], &["intents", "check", "--help"], &["run", "--help"]] {
+        let out = deskbot(dir.path(), cmd, b"");
+        assert_eq!(out.status.code(), Some(0));
+        assert!(text(&out.stdout).contains("Examples:"), "{cmd:?}");
+    }
+}
+
+#[test]
+fn missing_data_directory_is_a_clear_runtime_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = deskbot(dir.path(), &["--data-dir", "/nonexistent/deskbot", "tickets", "list"], b"");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("/nonexistent/deskbot"), "{}", text(&out.stderr));
+}

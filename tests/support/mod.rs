@@ -1,0 +1,67 @@
+//! Shared test helpers: `TestApp` boots the real application from config with a fresh
+//! SQLite database and the shipped starter pack, and captures what the console prints.
+#![allow(dead_code)]
+
+use deskbot::app::{self, App, ChatOptions};
+use deskbot::config::{Config, Sources};
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+/// A `Write` whose bytes the test can read back.
+#[derive(Clone, Default)]
+pub struct Captured(pub Arc<Mutex<Vec<u8>>>);
+
+impl Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().map_err(|_| std::io::Error::other("poisoned"))?.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Captured {
+    /// Everything printed since the last call.
+    pub fn take(&self) -> String {
+        let mut v = self.0.lock().unwrap();
+        let s = String::from_utf8_lossy(&v).into_owned();
+        v.clear();
+        s
+    }
+}
+
+pub fn starter_pack() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("intents")
+}
+
+pub struct TestApp {
+    pub app: App,
+    pub dir: tempfile::TempDir,
+    pub out: Captured,
+}
+
+impl TestApp {
+    pub async fn new() -> TestApp {
+        Self::with_intents(starter_pack()).await
+    }
+
+    pub async fn with_intents(intents: PathBuf) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config::load_from(&Sources { file: None, data_dir: Some(dir.path().into()) }, &[]).unwrap();
+        config.intents_dir = intents;
+        config.hot_reload = false;
+        let app = App::build(config).await.unwrap();
+        TestApp { app, dir, out: Captured::default() }
+    }
+
+    /// Send lines as `user` through the console channel; returns what the bot printed.
+    pub async fn chat(&self, user: &str, lines: &[&str]) -> String {
+        let mut input = lines.join("\n").into_bytes();
+        input.push(b'\n');
+        let opts = ChatOptions { user: user.to_string(), interactive: false };
+        app::chat(&self.app, &opts, &input[..], Box::new(self.out.clone())).await.unwrap();
+        self.out.take()
+    }
+}
