@@ -1,7 +1,7 @@
 //! Criterion benchmarks of the hot path: intent matching, KB search, one engine step, and one
 //! inbound event through the service (engine + one SQLite transaction).
 
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{Criterion, criterion_group, criterion_main};
 use deskbot::app::App;
 use deskbot::channel::{Inbound, InboundKind};
 use deskbot::config::{Config, Sources};
@@ -59,8 +59,13 @@ fn bench(c: &mut Criterion) {
     c.bench_function("engine_step", |b| {
         let ev = inbound("e".into(), QUESTIONS[1]);
         b.iter(|| {
-            let ctx =
-                engine::Context { catalog: &catalog, now: 0, tickets: &[], settings: &settings, display_name: None };
+            let ctx = engine::Context {
+                catalog: &catalog,
+                now: 0,
+                tickets: &[],
+                settings: &settings,
+                display_name: None,
+            };
             black_box(engine::step(&state, &ev, &ctx))
         })
     });

@@ -2,14 +2,14 @@
 //! start hot reload, and run the console chat or the daemon. `main.rs` calls these; tests
 //! call the very same functions.
 
-use crate::channel::console::{read_line, ConsoleChannel};
+use crate::channel::console::{ConsoleChannel, read_line};
 use crate::channel::{Channel, Inbound, InboundKind};
 use crate::config::{Config, ConfigError};
 use crate::domain::{Address, Platform, UserRef};
 use crate::intents::{self, Catalog, Diagnostics, LoadOptions, MatcherOptions};
 use crate::outbox::Outbox;
 use crate::redact::Redactor;
-use crate::service::{safe_reply, system_clock, Clock, LiveCatalog, Service, ServiceError};
+use crate::service::{Clock, LiveCatalog, Service, ServiceError, safe_reply, system_clock};
 use crate::store::{self, DynStore, StoreError};
 use arc_swap::ArcSwap;
 use std::io::Write;
@@ -58,7 +58,8 @@ pub struct App {
 
 /// Open the configured database and bring its schema up to date.
 pub async fn open_store(config: &Config) -> Result<DynStore, AppError> {
-    if let Some(dir) = config.database_url().strip_prefix("sqlite:").and_then(|p| std::path::Path::new(p).parent())
+    if let Some(dir) =
+        config.database_url().strip_prefix("sqlite:").and_then(|p| std::path::Path::new(p).parent())
         && !dir.as_os_str().is_empty()
         && !dir.exists()
     {
@@ -147,7 +148,8 @@ pub async fn chat<R: AsyncBufRead + Unpin>(
     output: Box<dyn Write + Send>,
 ) -> Result<(), AppError> {
     let console: Arc<dyn Channel> = Arc::new(ConsoleChannel::new(opts.user.clone(), output));
-    let outbox = Outbox::new(app.store.clone(), vec![console], app.config.outbox.max_attempts, app.clock.clone());
+    let outbox =
+        Outbox::new(app.store.clone(), vec![console], app.config.outbox.max_attempts, app.clock.clone());
     let tracker = TaskTracker::new();
     let cancel = CancellationToken::new();
     if opts.interactive {
@@ -202,7 +204,11 @@ pub async fn chat<R: AsyncBufRead + Unpin>(
 }
 
 /// The daemon: HTTP server, outbox worker and hot reload, until `shutdown` fires.
-pub async fn run(app: App, channels: Vec<Arc<dyn Channel>>, shutdown: CancellationToken) -> Result<(), AppError> {
+pub async fn run(
+    app: App,
+    channels: Vec<Arc<dyn Channel>>,
+    shutdown: CancellationToken,
+) -> Result<(), AppError> {
     let tracker = TaskTracker::new();
     app.spawn_hot_reload(&tracker, shutdown.clone(), |ev| tracing::info!("{ev}"));
     let outbox = Outbox::new(app.store.clone(), channels, app.config.outbox.max_attempts, app.clock.clone());
@@ -213,7 +219,10 @@ pub async fn run(app: App, channels: Vec<Arc<dyn Channel>>, shutdown: Cancellati
             .map_err(|e| AppError::Runtime(format!("cannot listen on {}: {e}", app.config.http.listen)))?;
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         tracing::info!(%addr, "http server listening");
-        let router = crate::http::router(crate::http::HttpState { store: app.store.clone(), catalog: app.catalog.clone() });
+        let router = crate::http::router(crate::http::HttpState {
+            store: app.store.clone(),
+            catalog: app.catalog.clone(),
+        });
         let cancel = shutdown.clone();
         tracker.spawn(async move {
             if let Err(e) = crate::http::serve(listener, router, cancel).await {

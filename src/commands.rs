@@ -45,7 +45,7 @@ pub async fn run(config: Config) -> Result<u8, AppError> {
 async fn wait_for_signal() {
     #[cfg(unix)]
     {
-        use tokio::signal::unix::{signal, SignalKind};
+        use tokio::signal::unix::{SignalKind, signal};
         match signal(SignalKind::terminate()) {
             Ok(mut term) => {
                 tokio::select! {
@@ -180,7 +180,10 @@ pub async fn tickets_list(config: Config, args: TicketListArgs) -> Result<u8, Ap
         println!("no tickets");
         return Ok(0);
     }
-    println!("{:<9} {:<9} {:<8} {:<13} {:<16} {:<20} TITLE", "NUMBER", "STATUS", "PRIORITY", "QUEUE", "CREATED", "REQUESTER");
+    println!(
+        "{:<9} {:<9} {:<8} {:<13} {:<16} {:<20} TITLE",
+        "NUMBER", "STATUS", "PRIORITY", "QUEUE", "CREATED", "REQUESTER"
+    );
     for t in &tickets {
         println!(
             "{:<9} {:<9} {:<8} {:<13} {:<16} {:<20} {}",

@@ -3,11 +3,11 @@
 //! `DESKBOT_X_FILE=/run/secrets/x` sets `x` to the file's contents. Unknown keys are errors
 //! naming the key and the file.
 
-use crate::desk::{default_queues, QueueConfig};
+use crate::desk::{QueueConfig, default_queues};
 use crate::domain::QueueName;
 use crate::engine::Settings;
-use figment::providers::{Format, Serialized, Toml};
 use figment::Figment;
+use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -156,7 +156,13 @@ impl Default for HttpConfig {
 
 impl Default for EngineConfig {
     fn default() -> Self {
-        Self { reopen_window_hours: 168.0, max_kb_offers: 3, excerpt_chars: 600, kb_base_url: None, max_slot_retries: 2 }
+        Self {
+            reopen_window_hours: 168.0,
+            max_kb_offers: 3,
+            excerpt_chars: 600,
+            kb_base_url: None,
+            max_slot_retries: 2,
+        }
     }
 }
 
@@ -205,7 +211,9 @@ impl Config {
                 return Err(ConfigError::Invalid(format!("config file {} does not exist", path.display())));
             }
             Some(path) => fig = fig.merge(Toml::file_exact(path)),
-            None if Path::new(DEFAULT_CONFIG_FILE).exists() => fig = fig.merge(Toml::file_exact(DEFAULT_CONFIG_FILE)),
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                fig = fig.merge(Toml::file_exact(DEFAULT_CONFIG_FILE))
+            }
             None => {}
         }
         for (var, raw) in env {
@@ -300,4 +308,3 @@ fn top_key(k: &str) -> &str {
 fn describe(e: figment::Error) -> String {
     e.into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")
 }
-

@@ -72,9 +72,9 @@ impl FromStr for UserRef {
     type Err = String;
     /// `platform:id`, e.g. `slack:U123` or `console:alice`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let (p, id) = s
-            .split_once(':')
-            .ok_or_else(|| format!("`{s}` is not a user reference (expected PLATFORM:ID, e.g. console:alice)"))?;
+        let (p, id) = s.split_once(':').ok_or_else(|| {
+            format!("`{s}` is not a user reference (expected PLATFORM:ID, e.g. console:alice)")
+        })?;
         if id.is_empty() {
             return Err(format!("`{s}` has an empty user id"));
         }
@@ -204,9 +204,7 @@ impl FromStr for TicketNumber {
         let digits = t
             .strip_prefix('#')
             .or_else(|| {
-                t.split_once('-')
-                    .filter(|(p, _)| p.eq_ignore_ascii_case(TICKET_PREFIX))
-                    .map(|(_, d)| d)
+                t.split_once('-').filter(|(p, _)| p.eq_ignore_ascii_case(TICKET_PREFIX)).map(|(_, d)| d)
             })
             .unwrap_or(t);
         digits

@@ -8,7 +8,9 @@ use std::process::ExitCode;
 
 #[derive(Parser)]
 #[command(name = "deskbot", version, about = "Self-hosted, chat-first IT self-service bot")]
-#[command(after_help = "Examples:\n  deskbot chat                 talk to the bot in this terminal\n  deskbot run                  run the daemon (channels from deskbot.toml + HTTP)\n  deskbot tickets list         list open tickets")]
+#[command(
+    after_help = "Examples:\n  deskbot chat                 talk to the bot in this terminal\n  deskbot run                  run the daemon (channels from deskbot.toml + HTTP)\n  deskbot tickets list         list open tickets"
+)]
 struct Cli {
     #[command(flatten)]
     global: Global,
@@ -29,17 +31,23 @@ struct Global {
 #[derive(Subcommand)]
 enum Command {
     /// Talk to the bot in the terminal, as an employee.
-    #[command(after_help = "Examples:\n  deskbot chat\n  deskbot chat --user alice\n  printf 'hi\\nmy vpn keeps dropping\\n2\\n' | deskbot chat")]
+    #[command(
+        after_help = "Examples:\n  deskbot chat\n  deskbot chat --user alice\n  printf 'hi\\nmy vpn keeps dropping\\n2\\n' | deskbot chat"
+    )]
     Chat {
         /// Who you are (default: $USER).
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
     },
     /// Run the daemon: every channel enabled in config, the outbox worker and the HTTP server.
-    #[command(after_help = "Examples:\n  deskbot run\n  DESKBOT_HTTP__LISTEN=0.0.0.0:8080 deskbot run --config /etc/deskbot/deskbot.toml")]
+    #[command(
+        after_help = "Examples:\n  deskbot run\n  DESKBOT_HTTP__LISTEN=0.0.0.0:8080 deskbot run --config /etc/deskbot/deskbot.toml"
+    )]
     Run,
     /// Create or update the database schema.
-    #[command(after_help = "Examples:\n  deskbot migrate\n  DESKBOT_DATABASE_URL=sqlite:/var/lib/deskbot/deskbot.db deskbot migrate")]
+    #[command(
+        after_help = "Examples:\n  deskbot migrate\n  DESKBOT_DATABASE_URL=sqlite:/var/lib/deskbot/deskbot.db deskbot migrate"
+    )]
     Migrate,
     /// Validate and test the intents directory.
     #[command(subcommand)]
@@ -87,7 +95,9 @@ enum KbCommand {
 #[derive(Subcommand)]
 enum TicketsCommand {
     /// List tickets, newest first (default: open and pending).
-    #[command(after_help = "Examples:\n  deskbot tickets list\n  deskbot tickets list --status all --queue identity\n  deskbot tickets list --json")]
+    #[command(
+        after_help = "Examples:\n  deskbot tickets list\n  deskbot tickets list --status all --queue identity\n  deskbot tickets list --json"
+    )]
     List(TicketListArgs),
     /// Show one ticket with its transcript and history.
     #[command(after_help = "Examples:\n  deskbot tickets show IT-1042\n  deskbot tickets show 1042 --json")]
@@ -129,17 +139,24 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<u8, AppError> {
     let sources = deskbot::config::Sources { file: cli.global.config, data_dir: cli.global.data_dir };
-    let quiet = matches!(cli.command, Command::Chat { .. } | Command::Intents(_) | Command::Kb(_) | Command::Tickets(_));
+    let quiet = matches!(
+        cli.command,
+        Command::Chat { .. } | Command::Intents(_) | Command::Kb(_) | Command::Tickets(_)
+    );
     let config = commands::load_config(&sources, quiet)?;
     match cli.command {
         Command::Chat { user } => commands::chat(config, user).await,
         Command::Run => commands::run(config).await,
         Command::Migrate => commands::migrate(config).await,
         Command::Intents(IntentsCommand::Check { dir }) => commands::intents_check(config, dir).await,
-        Command::Intents(IntentsCommand::Test { dir, json }) => commands::intents_test(config, dir, json).await,
+        Command::Intents(IntentsCommand::Test { dir, json }) => {
+            commands::intents_test(config, dir, json).await
+        }
         Command::Kb(KbCommand::Search { query, limit }) => commands::kb_search(config, &query, limit).await,
         Command::Tickets(TicketsCommand::List(args)) => commands::tickets_list(config, args).await,
-        Command::Tickets(TicketsCommand::Show { number, json }) => commands::tickets_show(config, &number, json).await,
+        Command::Tickets(TicketsCommand::Show { number, json }) => {
+            commands::tickets_show(config, &number, json).await
+        }
         Command::Tickets(TicketsCommand::Resolve { number, message, by }) => {
             commands::tickets_resolve(config, &number, message, by).await
         }

@@ -23,12 +23,7 @@ pub struct Redactor {
 
 const BUILT_IN: &[(&str, &str, bool, bool)] = &[
     // Secrets first: a token may contain digits a phone rule would eat.
-    (
-        "secret",
-        r"(?i)\b((?:password|passwd|pwd|pw|passcode|pin)\s*(?:is|was|=|:)\s*)\S+",
-        false,
-        true,
-    ),
+    ("secret", r"(?i)\b((?:password|passwd|pwd|pw|passcode|pin)\s*(?:is|was|=|:)\s*)\S+", false, true),
     (
         "token",
         r"\b(?:xox[abposr]-[A-Za-z0-9-]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|AKIA[0-9A-Z]{16}|sk-[A-Za-z0-9_-]{20,}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})\b",
@@ -49,7 +44,12 @@ impl Redactor {
         let mut rules: Vec<Rule> = BUILT_IN
             .iter()
             .filter_map(|(name, pat, luhn, keep)| {
-                Regex::new(pat).ok().map(|re| Rule { name: name.to_string(), re, luhn: *luhn, keep_prefix: *keep })
+                Regex::new(pat).ok().map(|re| Rule {
+                    name: name.to_string(),
+                    re,
+                    luhn: *luhn,
+                    keep_prefix: *keep,
+                })
             })
             .collect();
         for r in &cfg.rules {
@@ -79,7 +79,8 @@ impl Redactor {
                     if (rule.luhn && !luhn_ok(whole)) || (rule.name == "phone" && !phone_like(whole)) {
                         return whole.to_string();
                     }
-                    let prefix = if rule.keep_prefix { c.get(1).map(|m| m.as_str()).unwrap_or("") } else { "" };
+                    let prefix =
+                        if rule.keep_prefix { c.get(1).map(|m| m.as_str()).unwrap_or("") } else { "" };
                     format!("{prefix}[{}]", rule.name)
                 })
                 .into_owned();

@@ -2,7 +2,7 @@
 //! engine against the live catalog, and commit everything the event changed in one store
 //! transaction (dedupe key, state, transcript, tickets, feedback, outbox rows).
 
-use crate::channel::{sanitize_text, Inbound, InboundKind, Outbound, TicketSummary};
+use crate::channel::{Inbound, InboundKind, Outbound, TicketSummary, sanitize_text};
 use crate::domain::{Millis, TicketNumber};
 use crate::engine::{self, Action, ConversationState, Settings};
 use crate::intents::Catalog;
@@ -40,7 +40,10 @@ pub enum ServiceError {
 /// What handling an event did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Handled {
-    Applied { created: Vec<TicketNumber>, replies: usize },
+    Applied {
+        created: Vec<TicketNumber>,
+        replies: usize,
+    },
     /// Seen before: nothing changed, nothing sent.
     Duplicate,
 }
@@ -65,7 +68,13 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn new(store: DynStore, catalog: LiveCatalog, settings: Settings, redactor: Redactor, clock: Clock) -> Self {
+    pub fn new(
+        store: DynStore,
+        catalog: LiveCatalog,
+        settings: Settings,
+        redactor: Redactor,
+        clock: Clock,
+    ) -> Self {
         Self { store, catalog, settings, redactor, clock }
     }
 
@@ -132,7 +141,8 @@ impl Service {
     }
 
     async fn ticket_summaries(&self, inbound: &Inbound) -> Result<Vec<TicketSummary>, StoreError> {
-        let filter = TicketFilter { requester: Some(inbound.user.clone()), limit: 20, ..TicketFilter::default() };
+        let filter =
+            TicketFilter { requester: Some(inbound.user.clone()), limit: 20, ..TicketFilter::default() };
         Ok(self
             .store
             .tickets(&filter)
@@ -189,7 +199,9 @@ fn to_commit(
     match &inbound.kind {
         InboundKind::Message { text } => messages.push(line(Speaker::Employee, text)),
         InboundKind::Choice { id } => messages.push(line(Speaker::Employee, &format!("[{id}]"))),
-        InboundKind::AgentReply { agent, text, .. } => messages.push(line(Speaker::Agent(agent.clone()), text)),
+        InboundKind::AgentReply { agent, text, .. } => {
+            messages.push(line(Speaker::Agent(agent.clone()), text))
+        }
         InboundKind::TicketResolved { .. } => {}
     }
     let mut tickets = Vec::new();

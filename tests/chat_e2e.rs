@@ -36,7 +36,9 @@ async fn unknown_problem_offers_a_ticket_and_files_it_with_the_transcript() {
     assert_eq!(ticket.status, TicketStatus::Open);
     assert_eq!(ticket.requester, UserRef::new(Platform::Console, "bob"));
     let transcript = t.app.store.ticket_messages(ticket.number).await.unwrap();
-    assert!(transcript.iter().any(|m| m.turn.from == Speaker::Employee && m.turn.text.contains("coffee machine")));
+    assert!(
+        transcript.iter().any(|m| m.turn.from == Speaker::Employee && m.turn.text.contains("coffee machine"))
+    );
     let out = t.chat("bob", &["status"]).await;
     assert!(out.contains("IT-1001") && out.contains("coffee machine"), "{out}");
 }
@@ -62,7 +64,8 @@ async fn scripted_vpn_conversation_files_a_network_ticket() {
 #[tokio::test]
 async fn pii_is_redacted_before_it_is_stored() {
     let t = TestApp::new().await;
-    t.chat("dave", &["talk to a person", "my card 4111 1111 1111 1111 was charged, mail dave@example.com"]).await;
+    t.chat("dave", &["talk to a person", "my card 4111 1111 1111 1111 was charged, mail dave@example.com"])
+        .await;
     let tickets = t.app.store.tickets(&TicketFilter::default()).await.unwrap();
     assert_eq!(tickets.len(), 1);
     let stored = format!("{}{}", tickets[0].title, tickets[0].description);
@@ -87,10 +90,12 @@ fn inbound(event_id: &str, text: &str) -> Inbound {
 #[tokio::test]
 async fn replayed_event_changes_nothing_and_sends_nothing() {
     let t = TestApp::new().await;
-    let first = t.app.service.handle(inbound("ev-1", "the coffee machine on floor 3 is leaking")).await.unwrap();
+    let first =
+        t.app.service.handle(inbound("ev-1", "the coffee machine on floor 3 is leaking")).await.unwrap();
     assert!(matches!(first, Handled::Applied { replies: 1, .. }));
     let depth = t.app.store.outbox_depth().await.unwrap();
-    let again = t.app.service.handle(inbound("ev-1", "the coffee machine on floor 3 is leaking")).await.unwrap();
+    let again =
+        t.app.service.handle(inbound("ev-1", "the coffee machine on floor 3 is leaking")).await.unwrap();
     assert_eq!(again, Handled::Duplicate);
     assert_eq!(t.app.store.outbox_depth().await.unwrap(), depth);
     t.app.service.handle(inbound("ev-2", "1")).await.unwrap();
@@ -111,8 +116,12 @@ async fn resolved_ticket_asks_for_rating_and_a_reply_reopens_it() {
     let out = t.chat("frank", &["it is leaking again"]).await;
     assert!(out.contains("reopened"), "{out}");
     assert_eq!(t.app.store.ticket(n).await.unwrap().unwrap().status, TicketStatus::Open);
-    let kinds: Vec<String> = t.app.store.ticket_events(n).await.unwrap().into_iter().map(|e| e.kind).collect();
-    assert!(kinds.iter().any(|k| k.contains("resolved")) && kinds.iter().any(|k| k.contains("reopen")), "{kinds:?}");
+    let kinds: Vec<String> =
+        t.app.store.ticket_events(n).await.unwrap().into_iter().map(|e| e.kind).collect();
+    assert!(
+        kinds.iter().any(|k| k.contains("resolved")) && kinds.iter().any(|k| k.contains("reopen")),
+        "{kinds:?}"
+    );
 }
 
 #[tokio::test]

@@ -37,7 +37,11 @@ fn text(b: &[u8]) -> String {
 #[test]
 fn piped_chat_answers_files_and_tickets_list_shows_it() {
     let dir = tempfile::tempdir().unwrap();
-    let out = deskbot(dir.path(), &["chat", "--user", "alice"], b"hi\nthe coffee machine on floor 3 is leaking\n1\n");
+    let out = deskbot(
+        dir.path(),
+        &["chat", "--user", "alice"],
+        b"hi\nthe coffee machine on floor 3 is leaking\n1\n",
+    );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let said = text(&out.stdout);
     assert!(said.contains("IT-1001"), "{said}");
@@ -99,7 +103,12 @@ fn bad_usage_exits_2_and_help_has_examples() {
     assert_eq!(deskbot(dir.path(), &["frobnicate"], b"").status.code(), Some(2));
     assert_eq!(deskbot(dir.path(), &["tickets", "show", "banana"], b"").status.code(), Some(2));
     assert_eq!(deskbot(dir.path(), &["tickets", "show", "IT-9999"], b"").status.code(), Some(2));
-    for cmd in [&["chat", "--help"][..], &["tickets", "list", "--help"], &["intents", "check", "--help"], &["run", "--help"]] {
+    for cmd in [
+        &["chat", "--help"][..],
+        &["tickets", "list", "--help"],
+        &["intents", "check", "--help"],
+        &["run", "--help"],
+    ] {
         let out = deskbot(dir.path(), cmd, b"");
         assert_eq!(out.status.code(), Some(0));
         assert!(text(&out.stdout).contains("Examples:"), "{cmd:?}");

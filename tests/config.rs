@@ -20,14 +20,16 @@ fn no_config_at_all_means_sqlite_in_the_working_directory() {
     assert_eq!(cfg.database_url(), "sqlite:./deskbot.db");
     assert_eq!(cfg.intents_dir, PathBuf::from("intents"));
     assert!(cfg.queue_names().iter().any(|q| q.as_str() == "identity"));
-    let cfg = Config::load_from(&Sources { data_dir: Some("/var/lib/deskbot".into()), file: None }, &[]).unwrap();
+    let cfg =
+        Config::load_from(&Sources { data_dir: Some("/var/lib/deskbot".into()), file: None }, &[]).unwrap();
     assert_eq!(cfg.database_url(), "sqlite:/var/lib/deskbot/deskbot.db");
 }
 
 #[test]
 fn environment_overrides_the_file_and_unrelated_variables_are_ignored() {
     let dir = tempfile::tempdir().unwrap();
-    let file = write(&dir, "deskbot.toml", "intents_dir = \"from-file\"\n[http]\nlisten = \"0.0.0.0:9000\"\n");
+    let file =
+        write(&dir, "deskbot.toml", "intents_dir = \"from-file\"\n[http]\nlisten = \"0.0.0.0:9000\"\n");
     let vars = env(&[
         ("DESKBOT_INTENTS_DIR", "from-env"),
         ("DESKBOT_DATABASE_URL", "sqlite:/tmp/other.db"),
@@ -58,7 +60,9 @@ fn secrets_can_come_from_files() {
 fn unknown_keys_are_errors_naming_the_key_and_file() {
     let dir = tempfile::tempdir().unwrap();
     let file = write(&dir, "deskbot.toml", "[http]\nlisen = \"0.0.0.0:1\"\n");
-    let err = Config::load_from(&Sources { file: Some(file.clone()), data_dir: None }, &[]).unwrap_err().to_string();
+    let err = Config::load_from(&Sources { file: Some(file.clone()), data_dir: None }, &[])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("lisen"), "{err}");
     assert!(err.contains(file.to_str().unwrap()), "{err}");
 }
@@ -73,9 +77,11 @@ fn invalid_values_are_reported() {
         ("[redact]\nrules = [{ name = \"x\", pattern = \"(\" }]\n", "redact rule"),
     ] {
         let file = write(&dir, "deskbot.toml", text);
-        let err = Config::load_from(&Sources { file: Some(file), data_dir: None }, &[]).unwrap_err().to_string();
+        let err =
+            Config::load_from(&Sources { file: Some(file), data_dir: None }, &[]).unwrap_err().to_string();
         assert!(err.contains(needle), "{text}: {err}");
     }
-    let err = Config::load_from(&Sources { file: Some("/nope/deskbot.toml".into()), data_dir: None }, &[]).unwrap_err();
+    let err = Config::load_from(&Sources { file: Some("/nope/deskbot.toml".into()), data_dir: None }, &[])
+        .unwrap_err();
     assert!(err.to_string().contains("does not exist"));
 }

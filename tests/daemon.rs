@@ -10,7 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 async fn get(addr: &str, path: &str) -> String {
     let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
-    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes()).await.unwrap();
+    s.write_all(format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").as_bytes())
+        .await
+        .unwrap();
     let mut buf = String::new();
     s.read_to_string(&mut buf).await.unwrap();
     buf
@@ -20,7 +22,8 @@ async fn get(addr: &str, path: &str) -> String {
 async fn daemon_serves_health_and_stops_on_signal() {
     let dir = tempfile::tempdir().unwrap();
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut config = Config::load_from(&Sources { file: None, data_dir: Some(dir.path().into()) }, &[]).unwrap();
+    let mut config =
+        Config::load_from(&Sources { file: None, data_dir: Some(dir.path().into()) }, &[]).unwrap();
     config.intents_dir = support::starter_pack();
     config.http.listen = format!("127.0.0.1:{port}");
     let app = App::build(config).await.unwrap();

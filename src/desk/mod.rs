@@ -3,4 +3,4 @@
 
 pub mod queues;
 
-pub use queues::{default_queues, QueueConfig};
+pub use queues::{QueueConfig, default_queues};

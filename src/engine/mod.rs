@@ -17,8 +17,8 @@ use crate::domain::{Millis, QueueName, TicketNumber, TicketStatus};
 use crate::intents::Catalog;
 use crate::store::{KbFeedback, NewTicket};
 
-pub use state::{ConversationState, State, MAX_TRANSCRIPT_TURNS};
 pub use replies::TRUNCATED_NOTICE;
+pub use state::{ConversationState, MAX_TRANSCRIPT_TURNS, State};
 pub use step::step;
 
 /// Tunables from config that shape the conversation.

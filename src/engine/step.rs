@@ -2,12 +2,12 @@
 //! of 6). One `Stepper` per call collects the new state and the actions.
 
 use super::replies;
-use super::state::{self, choices_for, pick_choice, ConversationState, State};
+use super::state::{self, ConversationState, State, choices_for, pick_choice};
 use super::words::{self, StatusQuery};
 use super::{Action, Context, Step};
 use crate::channel::{Inbound, InboundKind};
 use crate::domain::{TicketNumber, TicketStatus};
-use crate::intents::{template, Answer, Intent};
+use crate::intents::{Answer, Intent, template};
 use crate::store::{KbFeedback, NewTicket, Speaker, Turn};
 use std::collections::BTreeMap;
 
@@ -100,7 +100,9 @@ impl Stepper<'_, '_> {
                 self.slot_answer(text, query, intent, next, values, retries)
             }
             State::Describe => self.escalate_new(text),
-            State::OfferTicket { query } if words::is_yes(text) => self.escalate(query, None, BTreeMap::new()),
+            State::OfferTicket { query } if words::is_yes(text) => {
+                self.escalate(query, None, BTreeMap::new())
+            }
             State::OfferTicket { .. } if words::is_no(text) => {
                 self.close_case();
                 self.say(replies::CANCELLED)
@@ -129,9 +131,9 @@ impl Stepper<'_, '_> {
         }
         if words::wants_person(text) {
             let query = match &self.st.state {
-                State::Answered { query, .. } | State::Offered { query, .. } | State::OfferTicket { query } => {
-                    Some(query.clone())
-                }
+                State::Answered { query, .. }
+                | State::Offered { query, .. }
+                | State::OfferTicket { query } => Some(query.clone()),
                 _ => None,
             };
             let intent = match &self.st.state {
@@ -183,7 +185,12 @@ impl Stepper<'_, '_> {
                 (template::fill(t, &values), None)
             }
         };
-        self.go(State::Answered { query: query.to_string(), intent: Some(intent.id.clone()), article, captures });
+        self.go(State::Answered {
+            query: query.to_string(),
+            intent: Some(intent.id.clone()),
+            article,
+            captures,
+        });
         self.prompt(format!("{body}\n\n{}", replies::answer_footer()))
     }
 
@@ -233,7 +240,9 @@ impl Stepper<'_, '_> {
             (state::PERSON, State::Answered { query, intent, captures, .. }) => {
                 self.escalate(query, intent, captures)
             }
-            (state::NONE_OF_THESE, State::Offered { query, .. }) => self.escalate(query, None, BTreeMap::new()),
+            (state::NONE_OF_THESE, State::Offered { query, .. }) => {
+                self.escalate(query, None, BTreeMap::new())
+            }
             (state::FILE_TICKET, State::OfferTicket { query }) => self.escalate(query, None, BTreeMap::new()),
             (state::CANCEL, _) => {
                 self.close_case();
@@ -242,7 +251,12 @@ impl Stepper<'_, '_> {
             (id, State::Offered { query, .. }) if id.starts_with(state::ARTICLE_PREFIX) => {
                 let article = id.trim_start_matches(state::ARTICLE_PREFIX).to_string();
                 let body = self.article_text(&article);
-                self.go(State::Answered { query, intent: None, article: Some(article), captures: BTreeMap::new() });
+                self.go(State::Answered {
+                    query,
+                    intent: None,
+                    article: Some(article),
+                    captures: BTreeMap::new(),
+                });
                 self.prompt(format!("{body}\n\n{}", replies::answer_footer()))
             }
             (id, State::Resolved { number, .. }) if id.starts_with(state::RATE_PREFIX) => {

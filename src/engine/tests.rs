@@ -83,9 +83,19 @@ fn catalog() -> Catalog {
     Catalog {
         intents: vec![
             intent("vpn_problem", Answer::Article("vpn".into()), "network", vec![]),
-            intent("password_reset", Answer::Text("Reset it at https://password.example.com".into()), "identity", vec![]),
+            intent(
+                "password_reset",
+                Answer::Text("Reset it at https://password.example.com".into()),
+                "identity",
+                vec![],
+            ),
             intent("laptop_broken", Answer::Text("Try a restart.".into()), "hardware", vec![asset]),
-            intent("printer", Answer::Text("Printers on floor {floor} are managed by facilities.".into()), "hardware", vec![floor]),
+            intent(
+                "printer",
+                Answer::Text("Printers on floor {floor} are managed by facilities.".into()),
+                "hardware",
+                vec![floor],
+            ),
             urgent,
         ],
         articles: vec![article("vpn", "Fix VPN drops"), article("wifi", "Join the Wi-Fi")],
@@ -173,40 +183,204 @@ fn every_transition_lands_in_the_expected_state_with_the_expected_actions() {
         ("empty message", State::Idle, vec!["   "], "didn't catch", "idle", vec!["reply"]),
         ("thanks", State::Idle, vec!["thanks!"], "welcome", "idle", vec!["reply"]),
         ("help", State::Idle, vec!["help"], "status", "idle", vec!["reply"]),
-        ("intent with article", State::Idle, vec!["my vpn keeps dropping"], "Fix VPN drops", "answered", vec!["reply"]),
-        ("intent with inline text", State::Idle, vec!["I forgot my password"], "password.example.com", "answered", vec!["reply"]),
-        ("captures fill template", State::Idle, vec!["printer on floor 3 jams"], "floor 3 are", "answered", vec!["reply"]),
+        (
+            "intent with article",
+            State::Idle,
+            vec!["my vpn keeps dropping"],
+            "Fix VPN drops",
+            "answered",
+            vec!["reply"],
+        ),
+        (
+            "intent with inline text",
+            State::Idle,
+            vec!["I forgot my password"],
+            "password.example.com",
+            "answered",
+            vec!["reply"],
+        ),
+        (
+            "captures fill template",
+            State::Idle,
+            vec!["printer on floor 3 jams"],
+            "floor 3 are",
+            "answered",
+            vec!["reply"],
+        ),
         ("kb offered", State::Idle, vec!["wifi is weird"], "articles might help", "offered", vec!["reply"]),
-        ("nothing matched", State::Idle, vec!["the coffee machine is leaking"], "file a ticket", "offer_ticket", vec!["reply"]),
+        (
+            "nothing matched",
+            State::Idle,
+            vec!["the coffee machine is leaking"],
+            "file a ticket",
+            "offer_ticket",
+            vec!["reply"],
+        ),
         ("solved", State::Idle, vec!["vpn drops", "1"], "Glad", "idle", vec!["helpful", "reply"]),
-        ("solved by label", State::Idle, vec!["vpn drops", "That solved it"], "Glad", "idle", vec!["helpful", "reply"]),
-        ("not solved files", State::Idle, vec!["vpn drops", "2"], "filed ticket", "idle", vec!["unhelpful", "file", "reply"]),
+        (
+            "solved by label",
+            State::Idle,
+            vec!["vpn drops", "That solved it"],
+            "Glad",
+            "idle",
+            vec!["helpful", "reply"],
+        ),
+        (
+            "not solved files",
+            State::Idle,
+            vec!["vpn drops", "2"],
+            "filed ticket",
+            "idle",
+            vec!["unhelpful", "file", "reply"],
+        ),
         ("person files", State::Idle, vec!["vpn drops", "3"], "filed ticket", "idle", vec!["file", "reply"]),
-        ("person by words", State::Idle, vec!["vpn drops", "talk to a person"], "filed ticket", "idle", vec!["file", "reply"]),
-        ("not solved asks form", State::Idle, vec!["laptop is dead", "2"], "asset tag", "form", vec!["unhelpful", "reply"]),
-        ("bad slot re-asks with hint", State::Idle, vec!["laptop is dead", "2", "dunno"], "LT-1234", "form", vec!["reply"]),
-        ("good slot files", State::Idle, vec!["laptop is dead", "2", "LT-42"], "filed ticket", "idle", vec!["file", "reply"]),
-        ("slot retries run out", State::Idle, vec!["laptop is dead", "2", "a", "b", "c"], "filed ticket", "idle", vec!["file", "reply"]),
-        ("captured slot not asked", State::Idle, vec!["printer on floor 3 jams", "2"], "filed ticket", "idle", vec!["unhelpful", "file", "reply"]),
-        ("cancel in form", State::Idle, vec!["laptop is dead", "2", "cancel"], "cancelled", "idle", vec!["reply"]),
-        ("article picked", State::Idle, vec!["wifi is weird", "1"], "Join the Wi-Fi", "answered", vec!["reply"]),
-        ("none of these files", State::Idle, vec!["wifi is weird", "2"], "filed ticket", "idle", vec!["file", "reply"]),
-        ("offer accepted by number", State::Idle, vec!["coffee machine leaks", "1"], "filed ticket", "idle", vec!["file", "reply"]),
-        ("offer accepted by yes", State::Idle, vec!["coffee machine leaks", "yes"], "filed ticket", "idle", vec!["file", "reply"]),
-        ("offer declined", State::Idle, vec!["coffee machine leaks", "2"], "cancelled", "idle", vec!["reply"]),
-        ("new question replaces answer", State::Idle, vec!["vpn drops", "I forgot my password"], "password", "answered", vec!["reply"]),
-        ("person with nothing described", State::Idle, vec!["talk to a person"], "describe", "describe", vec!["reply"]),
-        ("description files", State::Idle, vec!["talk to a person", "the projector smells"], "filed ticket", "idle", vec!["file", "reply"]),
-        ("description with form", State::Idle, vec!["talk to a person", "laptop will not boot"], "asset tag", "form", vec!["reply"]),
+        (
+            "person by words",
+            State::Idle,
+            vec!["vpn drops", "talk to a person"],
+            "filed ticket",
+            "idle",
+            vec!["file", "reply"],
+        ),
+        (
+            "not solved asks form",
+            State::Idle,
+            vec!["laptop is dead", "2"],
+            "asset tag",
+            "form",
+            vec!["unhelpful", "reply"],
+        ),
+        (
+            "bad slot re-asks with hint",
+            State::Idle,
+            vec!["laptop is dead", "2", "dunno"],
+            "LT-1234",
+            "form",
+            vec!["reply"],
+        ),
+        (
+            "good slot files",
+            State::Idle,
+            vec!["laptop is dead", "2", "LT-42"],
+            "filed ticket",
+            "idle",
+            vec!["file", "reply"],
+        ),
+        (
+            "slot retries run out",
+            State::Idle,
+            vec!["laptop is dead", "2", "a", "b", "c"],
+            "filed ticket",
+            "idle",
+            vec!["file", "reply"],
+        ),
+        (
+            "captured slot not asked",
+            State::Idle,
+            vec!["printer on floor 3 jams", "2"],
+            "filed ticket",
+            "idle",
+            vec!["unhelpful", "file", "reply"],
+        ),
+        (
+            "cancel in form",
+            State::Idle,
+            vec!["laptop is dead", "2", "cancel"],
+            "cancelled",
+            "idle",
+            vec!["reply"],
+        ),
+        (
+            "article picked",
+            State::Idle,
+            vec!["wifi is weird", "1"],
+            "Join the Wi-Fi",
+            "answered",
+            vec!["reply"],
+        ),
+        (
+            "none of these files",
+            State::Idle,
+            vec!["wifi is weird", "2"],
+            "filed ticket",
+            "idle",
+            vec!["file", "reply"],
+        ),
+        (
+            "offer accepted by number",
+            State::Idle,
+            vec!["coffee machine leaks", "1"],
+            "filed ticket",
+            "idle",
+            vec!["file", "reply"],
+        ),
+        (
+            "offer accepted by yes",
+            State::Idle,
+            vec!["coffee machine leaks", "yes"],
+            "filed ticket",
+            "idle",
+            vec!["file", "reply"],
+        ),
+        (
+            "offer declined",
+            State::Idle,
+            vec!["coffee machine leaks", "2"],
+            "cancelled",
+            "idle",
+            vec!["reply"],
+        ),
+        (
+            "new question replaces answer",
+            State::Idle,
+            vec!["vpn drops", "I forgot my password"],
+            "password",
+            "answered",
+            vec!["reply"],
+        ),
+        (
+            "person with nothing described",
+            State::Idle,
+            vec!["talk to a person"],
+            "describe",
+            "describe",
+            vec!["reply"],
+        ),
+        (
+            "description files",
+            State::Idle,
+            vec!["talk to a person", "the projector smells"],
+            "filed ticket",
+            "idle",
+            vec!["file", "reply"],
+        ),
+        (
+            "description with form",
+            State::Idle,
+            vec!["talk to a person", "laptop will not boot"],
+            "asset tag",
+            "form",
+            vec!["reply"],
+        ),
         ("rating", resolved(), vec!["4"], "Thanks for the rating", "idle", vec!["rate", "reply"]),
-        ("reopen within window", resolved(), vec!["it is broken again"], "reopened", "idle", vec!["reopen", "reply"]),
+        (
+            "reopen within window",
+            resolved(),
+            vec!["it is broken again"],
+            "reopened",
+            "idle",
+            vec!["reopen", "reply"],
+        ),
         ("status", State::Idle, vec!["status"], "no tickets", "idle", vec!["reply"]),
     ];
     for (label, start, script, reply, state, actions) in rows {
         let steps = run(start, script.iter().map(|t| (msg(t), 10)).collect(), &[]);
         let last = steps.last().unwrap();
         let text = last.replies().join("\n");
-        assert!(text.to_lowercase().contains(&reply.to_lowercase()), "{label}: reply {text:?} lacks {reply:?}");
+        assert!(
+            text.to_lowercase().contains(&reply.to_lowercase()),
+            "{label}: reply {text:?} lacks {reply:?}"
+        );
         assert_eq!(name(&last.state.state), state, "{label}: state");
         assert_eq!(kinds(last), actions, "{label}: actions");
     }
@@ -267,14 +441,30 @@ fn buttons_work_like_typed_choices_and_stale_buttons_are_refused() {
 
 #[test]
 fn resolution_notice_asks_for_rating_and_status_lists_tickets() {
-    let ev = InboundKind::TicketResolved { number: TicketNumber(1007), by: "bob".into(), message: Some("Replaced the cable".into()) };
+    let ev = InboundKind::TicketResolved {
+        number: TicketNumber(1007),
+        by: "bob".into(),
+        message: Some("Replaced the cable".into()),
+    };
     let steps = run(State::Idle, vec![(ev, 1)], &[]);
     assert_eq!(name(&steps[0].state.state), "resolved");
     assert_eq!(kinds(&steps[0]), vec!["status", "reply"]);
     assert!(steps[0].replies()[0].contains("IT-1007"));
     let tickets = vec![
-        TicketSummary { number: TicketNumber(1002), title: "VPN drops".into(), status: TicketStatus::Open, updated_at: 0, resolved_at: None },
-        TicketSummary { number: TicketNumber(1001), title: "Printer".into(), status: TicketStatus::Resolved, updated_at: 0, resolved_at: Some(0) },
+        TicketSummary {
+            number: TicketNumber(1002),
+            title: "VPN drops".into(),
+            status: TicketStatus::Open,
+            updated_at: 0,
+            resolved_at: None,
+        },
+        TicketSummary {
+            number: TicketNumber(1001),
+            title: "Printer".into(),
+            status: TicketStatus::Resolved,
+            updated_at: 0,
+            resolved_at: Some(0),
+        },
     ];
     let steps = run(State::Idle, vec![(msg("what's the status of my tickets?"), 1)], &tickets);
     let text = steps[0].replies()[0];
@@ -287,7 +477,8 @@ fn resolution_notice_asks_for_rating_and_status_lists_tickets() {
 
 #[test]
 fn agent_reply_is_relayed_without_changing_state() {
-    let ev = InboundKind::AgentReply { number: TicketNumber(1001), agent: "Bob".into(), text: "Try now".into() };
+    let ev =
+        InboundKind::AgentReply { number: TicketNumber(1001), agent: "Bob".into(), text: "Try now".into() };
     let steps = run(State::Idle, vec![(msg("vpn drops"), 1), (ev, 2)], &[]);
     assert_eq!(name(&steps[1].state.state), "answered");
     assert!(steps[1].replies()[0].contains("Bob") && steps[1].replies()[0].contains("Try now"));

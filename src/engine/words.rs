@@ -6,9 +6,7 @@ use regex::Regex;
 use std::sync::LazyLock;
 
 fn norm(text: &str) -> String {
-    text.trim()
-        .trim_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace())
-        .to_lowercase()
+    text.trim().trim_matches(|c: char| c.is_ascii_punctuation() || c.is_whitespace()).to_lowercase()
 }
 
 fn one_of(text: &str, words: &[&str]) -> bool {

@@ -32,6 +32,10 @@ pub trait Matcher: Send + Sync {
     fn threshold(&self) -> f32;
 }
 
-pub fn build_matcher(_intents: &[Intent], _out_of_scope: &[String], _opts: &MatcherOptions) -> Box<dyn Matcher> {
+pub fn build_matcher(
+    _intents: &[Intent],
+    _out_of_scope: &[String],
+    _opts: &MatcherOptions,
+) -> Box<dyn Matcher> {
     unimplemented!()
 }

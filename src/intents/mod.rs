@@ -16,7 +16,7 @@ use regex::Regex;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use loader::{load_catalog, LoadOptions};
+pub use loader::{LoadOptions, load_catalog};
 pub use matcher::{Match, Matcher, MatcherOptions};
 
 /// What the bot answers when an intent matches.

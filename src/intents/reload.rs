@@ -14,7 +14,9 @@ pub enum ReloadEvent {
 impl std::fmt::Display for ReloadEvent {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ReloadEvent::Reloaded { intents, articles } => write!(f, "reloaded: {intents} intents, {articles} articles"),
+            ReloadEvent::Reloaded { intents, articles } => {
+                write!(f, "reloaded: {intents} intents, {articles} articles")
+            }
             ReloadEvent::Failed(d) => write!(f, "reload failed, keeping the previous catalog:\n{d}"),
         }
     }

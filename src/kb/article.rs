@@ -19,6 +19,9 @@ impl Article {
     }
 }
 
-pub fn parse_article(_path: &std::path::Path, _text: &str) -> Result<Article, super::super::intents::Diagnostic> {
+pub fn parse_article(
+    _path: &std::path::Path,
+    _text: &str,
+) -> Result<Article, super::super::intents::Diagnostic> {
     unimplemented!()
 }

@@ -4,7 +4,7 @@
 pub mod article;
 pub mod index;
 
-pub use article::{parse_article, Article};
+pub use article::{Article, parse_article};
 pub use index::build_index;
 
 /// One search result: an index into the catalog's articles and a relevance score

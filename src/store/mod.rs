@@ -3,6 +3,11 @@
 //! (`tests/store_conformance.rs`). Everything one inbound event changes is written by one
 //! [`Store::commit`] call, in one transaction, together with the event's dedupe key.
 
+mod commit;
+mod json;
+pub mod postgres;
+mod rows;
+mod sql;
 pub mod sqlite;
 
 use crate::channel::Outbound;
@@ -12,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
 /// Stands in outbound text and transcript lines for the number of the ticket the same commit
@@ -266,9 +272,7 @@ pub async fn open(url: &str) -> Result<DynStore> {
     if url.starts_with("sqlite:") {
         Ok(Arc::new(SqliteStore::open(url).await?))
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Err(StoreError::Connect(
-            "PostgreSQL support is not built into this version; use a sqlite: URL".into(),
-        ))
+        Ok(Arc::new(PostgresStore::open(url).await?))
     } else {
         Err(StoreError::Connect(format!(
             "unsupported database URL `{}` (expected sqlite:PATH or postgres://…)",

@@ -1,26 +1,120 @@
-//! SQLite store (stub).
-use super::*;
+//! The SQLite store, the default backend: one file, WAL journal, a small connection pool.
+//! This file holds what is SQLite-specific (opening, pragmas, error codes, claiming outbox
+//! rows); the SQL shared with PostgreSQL is stamped out by `sql.rs`. Every write runs in a
+//! `BEGIN IMMEDIATE` transaction, so concurrent writers queue on the busy timeout instead of
+//! failing when a read lock cannot be upgraded.
 
-pub struct SqliteStore {}
+use super::rows::OutboxRow;
+use super::sql::{error_detail, shared_sql};
+use super::{OutboxItem, Result, StoreError};
+use crate::domain::{Millis, Platform};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Sqlite, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How long a statement waits for another writer before reporting [`StoreError::Busy`].
+pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
 
 impl SqliteStore {
-    pub async fn open(_url: &str) -> Result<Self> {
-        unimplemented!()
+    /// Open (creating if missing) the database a `sqlite:PATH` URL names. Does not migrate:
+    /// call [`Store::migrate`](super::Store::migrate).
+    pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, DEFAULT_BUSY_TIMEOUT).await
+    }
+
+    /// [`SqliteStore::open`] with a chosen busy timeout.
+    pub async fn open_with(url: &str, busy_timeout: Duration) -> Result<Self> {
+        let cannot_open = |e: sqlx::Error| match map_err(e) {
+            StoreError::Busy => StoreError::Busy,
+            other => StoreError::Connect(format!("{url}: {}", error_detail(&other))),
+        };
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(cannot_open)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(busy_timeout);
+        let mut pool = SqlitePoolOptions::new().max_connections(8);
+        if url.contains(":memory:") || url.contains("mode=memory") {
+            // An in-memory database lives only as long as some connection to it.
+            pool = pool.min_connections(1).idle_timeout(None).max_lifetime(None);
+        }
+        let pool = pool.connect_with(options).await.map_err(cannot_open)?;
+        Ok(Self { pool })
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
+    }
+
+    /// Claim due rows in one `UPDATE … RETURNING` under the write lock.
+    async fn claim(
+        &self,
+        platforms: &[Platform],
+        worker: &str,
+        now: Millis,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxItem>> {
+        let mut qb = QueryBuilder::<Sqlite>::new("UPDATE outbox SET status = 'sending', claimed_by = ");
+        qb.push_bind(worker.to_string());
+        qb.push(", claimed_until = ").push_bind(now.saturating_add(lease_ms));
+        qb.push(", attempts = attempts + 1 WHERE id IN (SELECT id FROM outbox WHERE platform IN (");
+        let mut list = qb.separated(", ");
+        for p in platforms {
+            list.push_bind(p.as_str().to_string());
+        }
+        qb.push(") AND ((status = 'pending' AND next_attempt_at <= ").push_bind(now);
+        qb.push(") OR (status = 'sending' AND claimed_until < ").push_bind(now);
+        qb.push(")) ORDER BY id LIMIT ").push_bind(limit);
+        qb.push(") RETURNING id, key, payload, attempts");
+
+        let mut tx = self.begin_write().await?;
+        let rows: Vec<OutboxRow> = qb.build_query_as().fetch_all(&mut *tx).await.map_err(map_err)?;
+        shared::finish_claim(tx, rows).await
     }
 }
 
-#[async_trait]
-impl Store for SqliteStore {
-    async fn migrate(&self) -> Result<()> { unimplemented!() }
-    async fn ping(&self) -> Result<()> { unimplemented!() }
-    async fn load_conversation(&self, _key: &str) -> Result<Option<StoredConversation>> { unimplemented!() }
-    async fn commit(&self, _commit: Commit) -> Result<CommitOutcome> { unimplemented!() }
-    async fn ticket(&self, _number: TicketNumber) -> Result<Option<Ticket>> { unimplemented!() }
-    async fn tickets(&self, _filter: &TicketFilter) -> Result<Vec<Ticket>> { unimplemented!() }
-    async fn ticket_events(&self, _number: TicketNumber) -> Result<Vec<TicketEvent>> { unimplemented!() }
-    async fn ticket_messages(&self, _number: TicketNumber) -> Result<Vec<StoredMessage>> { unimplemented!() }
-    async fn claim_outbox(&self, _p: &[Platform], _w: &str, _now: Millis, _l: i64, _n: i64) -> Result<Vec<OutboxItem>> { unimplemented!() }
-    async fn outbox_done(&self, _id: i64, _now: Millis) -> Result<()> { unimplemented!() }
-    async fn outbox_failed(&self, _id: i64, _e: &str, _n: Option<Millis>) -> Result<()> { unimplemented!() }
-    async fn outbox_depth(&self) -> Result<i64> { unimplemented!() }
+shared_sql! {
+    db: Sqlite,
+    store: SqliteStore,
+    map_err: map_err,
+    migrations: "./migrations/sqlite",
+    next_ticket_sql: "UPDATE ticket_seq SET next = next + 1 WHERE id = 1 RETURNING next - 1",
+    lock_row_sql: "",
+}
+
+/// Map a sqlx error on SQLite to what the caller can act on, by the SQLite primary result code
+/// (the low byte of the extended code sqlx reports).
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().and_then(|c| c.parse::<i32>().ok()).unwrap_or(0);
+            let msg = db.message();
+            match code & 0xff {
+                5 | 6 => StoreError::Busy,
+                8 => StoreError::Unwritable(format!("the database file is read-only ({msg})")),
+                10 => StoreError::Unwritable(format!("disk I/O error ({msg})")),
+                13 => StoreError::Unwritable(format!("the disk is full ({msg})")),
+                14 => StoreError::Connect(format!(
+                    "{msg} (does the directory exist, and may deskbot create files in it?)"
+                )),
+                11 | 26 => StoreError::Corrupt(format!("the file is damaged or not a database ({msg})")),
+                _ => StoreError::Database(e.to_string()),
+            }
+        }
+        sqlx::Error::PoolTimedOut => StoreError::Busy,
+        sqlx::Error::Io(io) => StoreError::Connect(io.to_string()),
+        sqlx::Error::PoolClosed => StoreError::Connect("the store has been closed".into()),
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => StoreError::Corrupt(e.to_string()),
+        _ => StoreError::Database(e.to_string()),
+    }
 }

@@ -49,7 +49,8 @@ impl TestApp {
 
     pub async fn with_intents(intents: PathBuf) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
-        let mut config = Config::load_from(&Sources { file: None, data_dir: Some(dir.path().into()) }, &[]).unwrap();
+        let mut config =
+            Config::load_from(&Sources { file: None, data_dir: Some(dir.path().into()) }, &[]).unwrap();
         config.intents_dir = intents;
         config.hot_reload = false;
         let app = App::build(config).await.unwrap();

@@ -1,0 +1,163 @@
+//! The commit algorithm, written once for every backend. [`apply`] decides what one
+//! [`Commit`] writes and in which order; a backend supplies the SQL for each step by
+//! implementing [`CommitTx`] on its open transaction, then commits or rolls back depending on
+//! the outcome (any error drops the transaction, so nothing is half-written).
+
+use super::rows::{resolved_at_after, status_event_kind};
+use super::{
+    Commit, CommitOutcome, ConversationWrite, EventKey, KbFeedback, NewTicket, Result, StoreError, TicketOp,
+    Turn, fill_ticket_placeholder,
+};
+use crate::channel::Outbound;
+use crate::domain::{Millis, TicketNumber, TicketStatus};
+use async_trait::async_trait;
+
+/// The steps of a commit, each one statement inside the backend's open transaction.
+#[async_trait]
+pub(crate) trait CommitTx: Send {
+    /// Record an inbound event's dedupe key; `false` if it was recorded before.
+    async fn record_event(&mut self, event: &EventKey, now: Millis) -> Result<bool>;
+    /// Insert a new conversation at version 1; `false` if the key exists.
+    async fn insert_conversation(&mut self, conversation: &ConversationWrite, now: Millis) -> Result<bool>;
+    /// Bump the conversation from its expected version; `false` if the version moved on.
+    async fn update_conversation(&mut self, conversation: &ConversationWrite, now: Millis) -> Result<bool>;
+    /// Insert an open ticket under the next number and return it. The requester, conversation
+    /// and reply address come from `conversation`.
+    async fn insert_ticket(
+        &mut self,
+        ticket: &NewTicket,
+        conversation: &ConversationWrite,
+        now: Millis,
+    ) -> Result<TicketNumber>;
+    /// The ticket's status and `resolved_at` (locking the row where the backend can).
+    async fn ticket_status(&mut self, number: TicketNumber) -> Result<Option<(String, Option<Millis>)>>;
+    async fn set_ticket_status(
+        &mut self,
+        number: TicketNumber,
+        status: TicketStatus,
+        resolved_at: Option<Millis>,
+        now: Millis,
+    ) -> Result<()>;
+    async fn insert_ticket_event(
+        &mut self,
+        number: TicketNumber,
+        at: Millis,
+        kind: &str,
+        actor: &str,
+        detail: Option<&str>,
+    ) -> Result<()>;
+    async fn insert_message(
+        &mut self,
+        conversation: &str,
+        ticket: Option<TicketNumber>,
+        turn: &Turn,
+        internal: bool,
+    ) -> Result<()>;
+    async fn insert_csat(
+        &mut self,
+        number: TicketNumber,
+        score: u8,
+        comment: Option<&str>,
+        now: Millis,
+    ) -> Result<()>;
+    async fn insert_feedback(&mut self, feedback: &KbFeedback, now: Millis) -> Result<()>;
+    /// Queue a message for delivery; a row with the same key already queued is left alone.
+    async fn insert_outbox(&mut self, key: &str, message: &Outbound, now: Millis) -> Result<()>;
+}
+
+/// Write everything `commit` describes through `tx`. Returns `Duplicate` or `Conflict` without
+/// writing anything further; the caller must then roll back (and commit only on `Applied`).
+pub(crate) async fn apply<T: CommitTx + ?Sized>(tx: &mut T, commit: Commit) -> Result<CommitOutcome> {
+    let Commit { event, conversation: conv, messages, tickets, feedback, outbox, now } = commit;
+    if let Some(event) = &event
+        && !tx.record_event(event, now).await?
+    {
+        return Ok(CommitOutcome::Duplicate);
+    }
+
+    let written = if conv.expected_version == 0 {
+        tx.insert_conversation(&conv, now).await?
+    } else {
+        tx.update_conversation(&conv, now).await?
+    };
+    if !written {
+        return Ok(CommitOutcome::Conflict);
+    }
+
+    let requester = conv.user.to_string();
+    let mut created: Vec<TicketNumber> = Vec::new();
+    for op in &tickets {
+        match op {
+            TicketOp::Create(ticket) => {
+                let number = tx.insert_ticket(ticket, &conv, now).await?;
+                created.push(number);
+                for turn in &ticket.transcript {
+                    let turn = with_number(turn, created.first().copied());
+                    tx.insert_message(&conv.key, Some(number), &turn, false).await?;
+                }
+                let detail = format!("queue {}, priority {}", ticket.queue, ticket.priority);
+                tx.insert_ticket_event(number, now, "created", &requester, Some(&detail)).await?;
+            }
+            TicketOp::SetStatus { number, status, actor, note } => {
+                let number = resolve(*number, &created);
+                let (old, resolved_before) = existing(tx, number).await?;
+                let resolved_at = resolved_at_after(*status, resolved_before, now);
+                tx.set_ticket_status(number, *status, resolved_at, now).await?;
+                let kind = status_event_kind(old, *status);
+                tx.insert_ticket_event(number, now, &kind, actor, note.as_deref()).await?;
+            }
+            TicketOp::Csat { number, score, comment } => {
+                let number = resolve(*number, &created);
+                existing(tx, number).await?;
+                tx.insert_csat(number, *score, comment.as_deref(), now).await?;
+                let detail = match comment {
+                    Some(c) => format!("score {score}: {c}"),
+                    None => format!("score {score}"),
+                };
+                tx.insert_ticket_event(number, now, "csat", &requester, Some(&detail)).await?;
+            }
+        }
+    }
+
+    let first = created.first().copied();
+    for message in &messages {
+        let ticket = message.ticket.map(|n| resolve(n, &created));
+        let ticket = ticket.filter(|n| n.0 != 0);
+        tx.insert_message(&conv.key, ticket, &with_number(&message.turn, first), message.internal).await?;
+    }
+    for f in &feedback {
+        tx.insert_feedback(f, now).await?;
+    }
+    for item in &outbox {
+        let mut message = item.message.clone();
+        message.text = fill_ticket_placeholder(&message.text, first);
+        tx.insert_outbox(&item.key, &message, now).await?;
+    }
+    Ok(CommitOutcome::Applied { created })
+}
+
+/// `TicketNumber(0)` names the first ticket this commit creates.
+fn resolve(number: TicketNumber, created: &[TicketNumber]) -> TicketNumber {
+    match (number, created.first()) {
+        (TicketNumber(0), Some(first)) => *first,
+        _ => number,
+    }
+}
+
+fn with_number(turn: &Turn, created: Option<TicketNumber>) -> Turn {
+    Turn { from: turn.from.clone(), text: fill_ticket_placeholder(&turn.text, created), at: turn.at }
+}
+
+/// The current status of a ticket the commit changes; an unknown number fails the commit.
+async fn existing<T: CommitTx + ?Sized>(
+    tx: &mut T,
+    number: TicketNumber,
+) -> Result<(TicketStatus, Option<Millis>)> {
+    let (status, resolved_at) = tx
+        .ticket_status(number)
+        .await?
+        .ok_or_else(|| StoreError::Database(format!("ticket {number} does not exist")))?;
+    let status =
+        status.parse::<TicketStatus>().map_err(|e| StoreError::Corrupt(format!("ticket {number}: {e}")))?;
+    Ok((status, resolved_at))
+}

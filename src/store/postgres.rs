@@ -1,0 +1,113 @@
+//! The PostgreSQL store, for when one machine is not enough: several deskbot processes share
+//! one database. This file holds what is PostgreSQL-specific (connecting, SQLSTATE
+//! mapping, claiming outbox rows with `FOR UPDATE SKIP LOCKED`); the SQL shared with SQLite is
+//! stamped out by `sql.rs`. Duplicate events and conversation races are detected with
+//! `ON CONFLICT DO NOTHING` and row counts, so a transaction is never poisoned by a unique
+//! violation.
+
+use super::rows::OutboxRow;
+use super::sql::{error_detail, shared_sql};
+use super::{OutboxItem, Result, StoreError, redact_url};
+use crate::domain::{Millis, Platform};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::{Connection, PgConnection, Postgres, Transaction};
+use std::str::FromStr;
+use std::time::Duration;
+
+pub struct PostgresStore {
+    pool: PgPool,
+}
+
+impl PostgresStore {
+    /// Connect to the database a `postgres://…` URL names. Does not migrate: call
+    /// [`Store::migrate`](super::Store::migrate).
+    pub async fn open(url: &str) -> Result<Self> {
+        let cannot_open = |e: sqlx::Error| {
+            StoreError::Connect(format!("{}: {}", redact_url(url), error_detail(&map_err(e))))
+        };
+        let options = PgConnectOptions::from_str(url).map_err(cannot_open)?;
+        // Connect once directly: a pool retries an unreachable server until its acquire timeout
+        // and then reports only that it timed out.
+        let probe = PgConnection::connect_with(&options).await.map_err(cannot_open)?;
+        let _ = probe.close().await;
+        let pool = PgPoolOptions::new()
+            .max_connections(8)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options)
+            .await
+            .map_err(cannot_open)?;
+        Ok(Self { pool })
+    }
+
+    async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
+        self.pool.begin().await.map_err(map_err)
+    }
+
+    /// Claim due rows, skipping rows another worker is claiming right now.
+    async fn claim(
+        &self,
+        platforms: &[Platform],
+        worker: &str,
+        now: Millis,
+        lease_ms: i64,
+        limit: i64,
+    ) -> Result<Vec<OutboxItem>> {
+        let platforms: Vec<String> = platforms.iter().map(|p| p.as_str().to_string()).collect();
+        let mut tx = self.begin_write().await?;
+        let rows: Vec<OutboxRow> = sqlx::query_as(
+            "UPDATE outbox SET status = 'sending', claimed_by = $1, claimed_until = $2, \
+             attempts = attempts + 1 \
+             WHERE id IN (SELECT id FROM outbox WHERE platform = ANY($3) \
+               AND ((status = 'pending' AND next_attempt_at <= $4) \
+                 OR (status = 'sending' AND claimed_until < $4)) \
+               ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED) \
+             RETURNING id, key, payload, attempts",
+        )
+        .bind(worker)
+        .bind(now.saturating_add(lease_ms))
+        .bind(platforms)
+        .bind(now)
+        .bind(limit)
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_err)?;
+        shared::finish_claim(tx, rows).await
+    }
+}
+
+shared_sql! {
+    db: Postgres,
+    store: PostgresStore,
+    map_err: map_err,
+    migrations: "./migrations/postgres",
+    next_ticket_sql: "SELECT nextval('ticket_seq')",
+    lock_row_sql: " FOR UPDATE",
+}
+
+/// Map a sqlx error on PostgreSQL to what the caller can act on, by SQLSTATE.
+pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            let msg = db.message();
+            match code.as_str() {
+                // serialization failure, deadlock, lock not available, too many connections
+                "40001" | "40P01" | "55P03" | "53300" => StoreError::Busy,
+                "53100" => StoreError::Unwritable(format!("the database server's disk is full ({msg})")),
+                "25006" => StoreError::Unwritable(format!("the database is read-only ({msg})")),
+                "3D000" => StoreError::Connect(format!("the database does not exist ({msg})")),
+                c if c.starts_with("08") || c.starts_with("28") || c.starts_with("57P") => {
+                    StoreError::Connect(msg.to_string())
+                }
+                _ => StoreError::Database(e.to_string()),
+            }
+        }
+        sqlx::Error::PoolTimedOut => StoreError::Busy,
+        sqlx::Error::Io(io) => StoreError::Connect(format!("cannot reach the database server: {io}")),
+        sqlx::Error::Tls(tls) => StoreError::Connect(format!("TLS: {tls}")),
+        sqlx::Error::PoolClosed => StoreError::Connect("the store has been closed".into()),
+        sqlx::Error::Configuration(c) => StoreError::Connect(format!("bad database URL: {c}")),
+        sqlx::Error::ColumnDecode { .. } | sqlx::Error::Decode(_) => StoreError::Corrupt(e.to_string()),
+        _ => StoreError::Database(e.to_string()),
+    }
+}

@@ -1,0 +1,271 @@
+//! Row types and the conversions between stored columns and domain types, shared by the SQLite
+//! and PostgreSQL stores. JSON columns (TEXT in SQLite, JSONB in PostgreSQL) decode through
+//! `sqlx::types::Json`, so one `FromRow` type per table serves both; bad stored data becomes
+//! [`StoreError::Corrupt`], never a panic.
+
+use super::json::JsonText;
+use super::{
+    OutboxItem, Result, Speaker, StoreError, StoredConversation, StoredMessage, Ticket, TicketEvent,
+    TicketFilter, Turn,
+};
+use crate::channel::Outbound;
+use crate::domain::{Address, Millis, Platform, Priority, QueueName, TicketNumber, TicketStatus, UserRef};
+use sqlx::{Database, Encode, QueryBuilder, Type};
+
+/// Rows a ticket listing returns when the caller gives no (or a non-positive) limit.
+pub(crate) const DEFAULT_TICKET_LIMIT: i64 = 100;
+/// The most rows one ticket listing returns.
+pub(crate) const MAX_TICKET_LIMIT: i64 = 1000;
+
+/// The limit a listing uses: the default for 0 or less, capped at [`MAX_TICKET_LIMIT`].
+pub(crate) fn ticket_limit(requested: i64) -> i64 {
+    if requested <= 0 { DEFAULT_TICKET_LIMIT } else { requested.min(MAX_TICKET_LIMIT) }
+}
+
+fn parse<T: std::str::FromStr<Err = String>>(text: &str, what: &str) -> Result<T> {
+    text.parse().map_err(|e: String| StoreError::Corrupt(format!("{what}: {e}")))
+}
+
+/// How a transcript speaker is stored: `(speaker_kind, speaker_name)`.
+pub(crate) fn speaker_columns(speaker: &Speaker) -> (&'static str, Option<&str>) {
+    match speaker {
+        Speaker::Employee => ("employee", None),
+        Speaker::Bot => ("bot", None),
+        Speaker::Agent(name) => ("agent", Some(name.as_str())),
+        Speaker::System => ("system", None),
+    }
+}
+
+fn speaker_from_columns(kind: &str, name: Option<String>) -> Result<Speaker> {
+    match (kind, name) {
+        ("employee", _) => Ok(Speaker::Employee),
+        ("bot", _) => Ok(Speaker::Bot),
+        ("agent", Some(name)) => Ok(Speaker::Agent(name)),
+        ("system", _) => Ok(Speaker::System),
+        (other, _) => Err(StoreError::Corrupt(format!("message speaker `{other}` is not known"))),
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ConversationRow {
+    key: String,
+    platform: String,
+    user_id: String,
+    reply_to: JsonText,
+    state: JsonText,
+    version: i64,
+    updated_at: i64,
+}
+
+impl ConversationRow {
+    pub(crate) fn into_conversation(self) -> Result<StoredConversation> {
+        let what = format!("conversation `{}`", self.key);
+        Ok(StoredConversation {
+            user: UserRef::new(parse::<Platform>(&self.platform, &what)?, self.user_id),
+            reply_to: self.reply_to.parse(&format!("{what} reply address"))?,
+            state: self.state.parse(&format!("{what} state"))?,
+            version: self.version,
+            updated_at: self.updated_at,
+            key: self.key,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TicketRow {
+    number: i64,
+    title: String,
+    description: String,
+    requester_platform: String,
+    requester_id: String,
+    requester_name: Option<String>,
+    conversation: String,
+    reply_to: JsonText,
+    intent: Option<String>,
+    queue: String,
+    priority: String,
+    status: String,
+    assignee: Option<String>,
+    fields: JsonText,
+    created_at: i64,
+    updated_at: i64,
+    resolved_at: Option<i64>,
+}
+
+impl TicketRow {
+    pub(crate) fn into_ticket(self) -> Result<Ticket> {
+        let number = TicketNumber(self.number);
+        let what = format!("ticket {number}");
+        Ok(Ticket {
+            number,
+            title: self.title,
+            description: self.description,
+            requester: UserRef::new(parse::<Platform>(&self.requester_platform, &what)?, self.requester_id),
+            requester_name: self.requester_name,
+            conversation: self.conversation,
+            reply_to: self.reply_to.parse::<Address>(&format!("{what} reply address"))?,
+            intent: self.intent,
+            queue: QueueName::parse(&self.queue).map_err(|e| StoreError::Corrupt(format!("{what}: {e}")))?,
+            priority: parse::<Priority>(&self.priority, &what)?,
+            status: parse::<TicketStatus>(&self.status, &what)?,
+            assignee: self.assignee,
+            fields: self.fields.parse(&format!("{what} fields"))?,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+            resolved_at: self.resolved_at,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct TicketEventRow {
+    at: i64,
+    kind: String,
+    actor: String,
+    detail: Option<String>,
+}
+
+impl From<TicketEventRow> for TicketEvent {
+    fn from(r: TicketEventRow) -> Self {
+        TicketEvent { at: r.at, kind: r.kind, actor: r.actor, detail: r.detail }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct MessageRow {
+    conversation: String,
+    ticket_number: Option<i64>,
+    speaker_kind: String,
+    speaker_name: Option<String>,
+    text: String,
+    internal: bool,
+    created_at: i64,
+}
+
+impl MessageRow {
+    pub(crate) fn into_message(self) -> Result<StoredMessage> {
+        Ok(StoredMessage {
+            conversation: self.conversation,
+            ticket: self.ticket_number.map(TicketNumber),
+            turn: Turn {
+                from: speaker_from_columns(&self.speaker_kind, self.speaker_name)?,
+                text: self.text,
+                at: self.created_at,
+            },
+            internal: self.internal,
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OutboxRow {
+    pub(crate) id: i64,
+    key: String,
+    payload: JsonText,
+    attempts: i64,
+}
+
+impl OutboxRow {
+    pub(crate) fn into_item(self) -> Result<OutboxItem> {
+        let message: Outbound = self.payload.parse(&format!("outbox row {} message", self.id))?;
+        let attempts = i32::try_from(self.attempts).unwrap_or(i32::MAX);
+        Ok(OutboxItem { id: self.id, key: self.key, message, attempts })
+    }
+}
+
+/// Turn claimed rows into items, oldest first. Rows whose payload cannot be read are returned
+/// separately (id, reason) so the caller can mark them dead instead of retrying them forever.
+pub(crate) fn claimed_items(mut rows: Vec<OutboxRow>) -> (Vec<OutboxItem>, Vec<(i64, String)>) {
+    rows.sort_by_key(|r| r.id);
+    let mut items = Vec::with_capacity(rows.len());
+    let mut unreadable = Vec::new();
+    for row in rows {
+        let id = row.id;
+        match row.into_item() {
+            Ok(item) => items.push(item),
+            Err(e) => unreadable.push((id, e.to_string())),
+        }
+    }
+    (items, unreadable)
+}
+
+/// Append ` WHERE …` for a ticket filter plus ordering and limit to a `SELECT … FROM tickets`,
+/// with bound parameters in the backend's own placeholder syntax.
+pub(crate) fn push_ticket_filter<DB>(qb: &mut QueryBuilder<DB>, filter: &TicketFilter)
+where
+    DB: Database,
+    for<'t> String: Encode<'t, DB> + Type<DB>,
+    for<'t> i64: Encode<'t, DB> + Type<DB>,
+{
+    qb.push(" WHERE 1 = 1");
+    if !filter.statuses.is_empty() {
+        qb.push(" AND status IN (");
+        let mut list = qb.separated(", ");
+        for status in &filter.statuses {
+            list.push_bind(status.as_str().to_string());
+        }
+        qb.push(")");
+    }
+    if let Some(queue) = &filter.queue {
+        qb.push(" AND queue = ").push_bind(queue.as_str().to_string());
+    }
+    if let Some(user) = &filter.requester {
+        qb.push(" AND requester_platform = ").push_bind(user.platform.as_str().to_string());
+        qb.push(" AND requester_id = ").push_bind(user.id.clone());
+    }
+    qb.push(" ORDER BY number DESC LIMIT ").push_bind(ticket_limit(filter.limit));
+}
+
+/// When a status change leaves `resolved_at`: set on resolve, kept (or set) on close, cleared
+/// when the ticket becomes active again.
+pub(crate) fn resolved_at_after(new: TicketStatus, before: Option<Millis>, now: Millis) -> Option<Millis> {
+    match new {
+        TicketStatus::Resolved => Some(now),
+        TicketStatus::Closed => before.or(Some(now)),
+        TicketStatus::Open | TicketStatus::Pending => None,
+    }
+}
+
+/// The audit event kind for a status change: `reopened` when a finished ticket becomes open
+/// again, otherwise `status:<new>`.
+pub(crate) fn status_event_kind(old: TicketStatus, new: TicketStatus) -> String {
+    if new == TicketStatus::Open && !old.is_active() {
+        "reopened".to_string()
+    } else {
+        format!("status:{new}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_default_and_cap() {
+        assert_eq!(ticket_limit(0), DEFAULT_TICKET_LIMIT);
+        assert_eq!(ticket_limit(-5), DEFAULT_TICKET_LIMIT);
+        assert_eq!(ticket_limit(7), 7);
+        assert_eq!(ticket_limit(50_000), MAX_TICKET_LIMIT);
+    }
+
+    #[test]
+    fn status_changes_name_their_audit_kind_and_resolved_time() {
+        use TicketStatus::*;
+        assert_eq!(status_event_kind(Resolved, Open), "reopened");
+        assert_eq!(status_event_kind(Closed, Open), "reopened");
+        assert_eq!(status_event_kind(Open, Resolved), "status:resolved");
+        assert_eq!(status_event_kind(Pending, Open), "status:open");
+        assert_eq!(resolved_at_after(Resolved, None, 5), Some(5));
+        assert_eq!(resolved_at_after(Closed, Some(3), 5), Some(3));
+        assert_eq!(resolved_at_after(Open, Some(3), 5), None);
+    }
+
+    #[test]
+    fn speakers_round_trip_through_columns() {
+        for s in [Speaker::Employee, Speaker::Bot, Speaker::Agent("ana".into()), Speaker::System] {
+            let (kind, name) = speaker_columns(&s);
+            assert_eq!(speaker_from_columns(kind, name.map(str::to_string)).ok(), Some(s));
+        }
+        assert!(matches!(speaker_from_columns("robot", None), Err(StoreError::Corrupt(_))));
+    }
+}

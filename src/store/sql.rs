@@ -1,0 +1,399 @@
+//! The SQL both backends share, written once. sqlx binds `$1`-style parameters on SQLite as on
+//! PostgreSQL, and `sqlx::types::Json` binds as TEXT on SQLite and JSONB on PostgreSQL, so the
+//! statements below are valid in both dialects. sqlx has no practical way to be generic over
+//! the database type, so [`shared_sql!`] stamps out, for one backend:
+//!
+//! - `impl CommitTx for Transaction<'static, DB>`: the SQL of each commit step (the order and
+//!   the rules are in `commit.rs`);
+//! - `impl Store for TheStore`: reads, commit, and outbox bookkeeping.
+//!
+//! The backend supplies what differs: `pool`, `map_err`, its migrations folder, `begin_write()`
+//! (SQLite takes the write lock up front), `claim()` (PostgreSQL skips locked rows), how the
+//! next ticket number is allocated, and how a ticket row is locked for a status change.
+//! [`error_detail`] is a small error helper both backends use when they add context.
+
+macro_rules! shared_sql {
+    (
+        db: $db:ty,
+        store: $store:ty,
+        map_err: $map_err:path,
+        migrations: $migrations:literal,
+        next_ticket_sql: $next_ticket:literal,
+        lock_row_sql: $lock_row:literal $(,)?
+    ) => {
+        mod shared {
+            use super::*;
+            use $crate::channel::Outbound;
+            use $crate::domain::{Millis, Platform, TicketNumber, TicketStatus};
+            use $crate::store::commit::{CommitTx, apply};
+            use $crate::store::rows::{
+                ConversationRow, MessageRow, OutboxRow, TicketEventRow, TicketRow, claimed_items, push_ticket_filter,
+                speaker_columns,
+            };
+            use $crate::store::{
+                Commit, CommitOutcome, ConversationWrite, EventKey, KbFeedback, NewTicket, OutboxItem, Result,
+                Store, StoreError, StoredConversation, StoredMessage, Ticket, TicketEvent, TicketFilter, Turn,
+            };
+            use $crate::store::json::JsonText;
+            use sqlx::{QueryBuilder, Transaction};
+
+            const TICKET_SELECT: &str = "SELECT number, title, description, requester_platform, requester_id, \
+                requester_name, conversation, reply_to, intent, queue, priority, status, assignee, fields, \
+                created_at, updated_at, resolved_at FROM tickets";
+
+            type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>;
+
+            async fn write(q: Query<'_>, tx: &mut Transaction<'static, $db>) -> Result<u64> {
+                Ok(q.execute(&mut **tx).await.map_err($map_err)?.rows_affected())
+            }
+
+            /// Finish a claim: rows whose message cannot be read are marked dead (and logged)
+            /// instead of being retried forever; the rest are returned oldest first.
+            pub(super) async fn finish_claim(
+                mut tx: Transaction<'static, $db>,
+                rows: Vec<OutboxRow>,
+            ) -> Result<Vec<OutboxItem>> {
+                let (items, unreadable) = claimed_items(rows);
+                for (id, reason) in unreadable {
+                    tracing::warn!(outbox_id = id, error = %reason, "outbox row cannot be read; marking it dead");
+                    let q = sqlx::query("UPDATE outbox SET status = 'dead', last_error = $1 WHERE id = $2")
+                        .bind(reason)
+                        .bind(id);
+                    write(q, &mut tx).await?;
+                }
+                tx.commit().await.map_err($map_err)?;
+                Ok(items)
+            }
+
+            #[async_trait::async_trait]
+            impl CommitTx for Transaction<'static, $db> {
+                async fn record_event(&mut self, event: &EventKey, now: Millis) -> Result<bool> {
+                    let q = sqlx::query(
+                        "INSERT INTO inbound_events (platform, event_id, seen_at) VALUES ($1, $2, $3) \
+                         ON CONFLICT (platform, event_id) DO NOTHING",
+                    )
+                    .bind(event.platform.as_str())
+                    .bind(&event.event_id)
+                    .bind(now);
+                    Ok(write(q, self).await? == 1)
+                }
+
+                async fn insert_conversation(&mut self, c: &ConversationWrite, now: Millis) -> Result<bool> {
+                    let q = sqlx::query(
+                        "INSERT INTO conversations \
+                         (key, platform, user_id, reply_to, state, version, created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, 1, $6, $6) ON CONFLICT (key) DO NOTHING",
+                    )
+                    .bind(&c.key)
+                    .bind(c.user.platform.as_str())
+                    .bind(&c.user.id)
+                    .bind(JsonText::of(&c.reply_to, "reply address")?)
+                    .bind(JsonText::of(&c.state, "conversation state")?)
+                    .bind(now);
+                    Ok(write(q, self).await? == 1)
+                }
+
+                async fn update_conversation(&mut self, c: &ConversationWrite, now: Millis) -> Result<bool> {
+                    let q = sqlx::query(
+                        "UPDATE conversations SET reply_to = $1, state = $2, version = version + 1, \
+                         updated_at = $3 WHERE key = $4 AND version = $5",
+                    )
+                    .bind(JsonText::of(&c.reply_to, "reply address")?)
+                    .bind(JsonText::of(&c.state, "conversation state")?)
+                    .bind(now)
+                    .bind(&c.key)
+                    .bind(c.expected_version);
+                    Ok(write(q, self).await? == 1)
+                }
+
+                async fn insert_ticket(
+                    &mut self,
+                    t: &NewTicket,
+                    c: &ConversationWrite,
+                    now: Millis,
+                ) -> Result<TicketNumber> {
+                    let number: i64 =
+                        sqlx::query_scalar($next_ticket).fetch_one(&mut **self).await.map_err($map_err)?;
+                    let q = sqlx::query(
+                        "INSERT INTO tickets (number, title, description, requester_platform, requester_id, \
+                         requester_name, conversation, reply_to, intent, queue, priority, status, fields, \
+                         created_at, updated_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12, $13, $13)",
+                    )
+                    .bind(number)
+                    .bind(&t.title)
+                    .bind(&t.description)
+                    .bind(c.user.platform.as_str())
+                    .bind(&c.user.id)
+                    .bind(t.requester_name.as_deref())
+                    .bind(&c.key)
+                    .bind(JsonText::of(&c.reply_to, "reply address")?)
+                    .bind(t.intent.as_deref())
+                    .bind(t.queue.as_str())
+                    .bind(t.priority.as_str())
+                    .bind(JsonText::of(&t.fields, "ticket fields")?)
+                    .bind(now);
+                    write(q, self).await?;
+                    Ok(TicketNumber(number))
+                }
+
+                async fn ticket_status(
+                    &mut self,
+                    number: TicketNumber,
+                ) -> Result<Option<(String, Option<Millis>)>> {
+                    sqlx::query_as(concat!("SELECT status, resolved_at FROM tickets WHERE number = $1", $lock_row))
+                        .bind(number.0)
+                        .fetch_optional(&mut **self)
+                        .await
+                        .map_err($map_err)
+                }
+
+                async fn set_ticket_status(
+                    &mut self,
+                    number: TicketNumber,
+                    status: TicketStatus,
+                    resolved_at: Option<Millis>,
+                    now: Millis,
+                ) -> Result<()> {
+                    let q = sqlx::query(
+                        "UPDATE tickets SET status = $1, resolved_at = $2, updated_at = $3 WHERE number = $4",
+                    )
+                    .bind(status.as_str())
+                    .bind(resolved_at)
+                    .bind(now)
+                    .bind(number.0);
+                    write(q, self).await.map(drop)
+                }
+
+                async fn insert_ticket_event(
+                    &mut self,
+                    number: TicketNumber,
+                    at: Millis,
+                    kind: &str,
+                    actor: &str,
+                    detail: Option<&str>,
+                ) -> Result<()> {
+                    let q = sqlx::query(
+                        "INSERT INTO ticket_events (ticket_number, at, kind, actor, detail) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(number.0)
+                    .bind(at)
+                    .bind(kind)
+                    .bind(actor)
+                    .bind(detail);
+                    write(q, self).await.map(drop)
+                }
+
+                async fn insert_message(
+                    &mut self,
+                    conversation: &str,
+                    ticket: Option<TicketNumber>,
+                    turn: &Turn,
+                    internal: bool,
+                ) -> Result<()> {
+                    let (kind, name) = speaker_columns(&turn.from);
+                    let q = sqlx::query(
+                        "INSERT INTO messages \
+                         (conversation, ticket_number, speaker_kind, speaker_name, text, internal, created_at) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                    )
+                    .bind(conversation)
+                    .bind(ticket.map(|n| n.0))
+                    .bind(kind)
+                    .bind(name)
+                    .bind(&turn.text)
+                    .bind(internal)
+                    .bind(turn.at);
+                    write(q, self).await.map(drop)
+                }
+
+                async fn insert_csat(
+                    &mut self,
+                    number: TicketNumber,
+                    score: u8,
+                    comment: Option<&str>,
+                    now: Millis,
+                ) -> Result<()> {
+                    let q = sqlx::query(
+                        "INSERT INTO csat (ticket_number, score, comment, created_at) VALUES ($1, $2, $3, $4)",
+                    )
+                    .bind(number.0)
+                    .bind(i32::from(score))
+                    .bind(comment)
+                    .bind(now);
+                    write(q, self).await.map(drop)
+                }
+
+                async fn insert_feedback(&mut self, f: &KbFeedback, now: Millis) -> Result<()> {
+                    let q = sqlx::query(
+                        "INSERT INTO kb_feedback (intent, article, query, helpful, created_at) \
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(f.intent.as_deref())
+                    .bind(f.article.as_deref())
+                    .bind(&f.query)
+                    .bind(f.helpful)
+                    .bind(now);
+                    write(q, self).await.map(drop)
+                }
+
+                async fn insert_outbox(&mut self, key: &str, message: &Outbound, now: Millis) -> Result<()> {
+                    let q = sqlx::query(
+                        "INSERT INTO outbox (key, platform, payload, status, attempts, next_attempt_at, created_at) \
+                         VALUES ($1, $2, $3, 'pending', 0, $4, $4) ON CONFLICT (key) DO NOTHING",
+                    )
+                    .bind(key)
+                    .bind(message.to.platform.as_str())
+                    .bind(JsonText::of(message, "outbox message")?)
+                    .bind(now);
+                    write(q, self).await.map(drop)
+                }
+            }
+
+            #[async_trait::async_trait]
+            impl Store for $store {
+                async fn migrate(&self) -> Result<()> {
+                    sqlx::migrate!($migrations).run(&self.pool).await.map_err(|e| match e {
+                        sqlx::migrate::MigrateError::Execute(inner) => match $map_err(inner) {
+                            StoreError::Busy => StoreError::Busy,
+                            other => StoreError::Migrate(other.to_string()),
+                        },
+                        other => StoreError::Migrate(other.to_string()),
+                    })
+                }
+
+                async fn ping(&self) -> Result<()> {
+                    sqlx::query("SELECT 1").execute(&self.pool).await.map_err($map_err)?;
+                    Ok(())
+                }
+
+                async fn load_conversation(&self, key: &str) -> Result<Option<StoredConversation>> {
+                    let row: Option<ConversationRow> = sqlx::query_as(
+                        "SELECT key, platform, user_id, reply_to, state, version, updated_at \
+                         FROM conversations WHERE key = $1",
+                    )
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($map_err)?;
+                    row.map(ConversationRow::into_conversation).transpose()
+                }
+
+                async fn commit(&self, commit: Commit) -> Result<CommitOutcome> {
+                    let mut tx = self.begin_write().await?;
+                    // On error `tx` is dropped, which rolls everything back.
+                    let outcome = apply(&mut tx, commit).await?;
+                    if matches!(outcome, CommitOutcome::Applied { .. }) {
+                        tx.commit().await.map_err($map_err)?;
+                    } else {
+                        tx.rollback().await.map_err($map_err)?;
+                    }
+                    Ok(outcome)
+                }
+
+                async fn ticket(&self, number: TicketNumber) -> Result<Option<Ticket>> {
+                    let mut qb = QueryBuilder::<$db>::new(TICKET_SELECT);
+                    qb.push(" WHERE number = ").push_bind(number.0);
+                    let row: Option<TicketRow> =
+                        qb.build_query_as().fetch_optional(&self.pool).await.map_err($map_err)?;
+                    row.map(TicketRow::into_ticket).transpose()
+                }
+
+                async fn tickets(&self, filter: &TicketFilter) -> Result<Vec<Ticket>> {
+                    let mut qb = QueryBuilder::<$db>::new(TICKET_SELECT);
+                    push_ticket_filter(&mut qb, filter);
+                    let rows: Vec<TicketRow> =
+                        qb.build_query_as().fetch_all(&self.pool).await.map_err($map_err)?;
+                    rows.into_iter().map(TicketRow::into_ticket).collect()
+                }
+
+                async fn ticket_events(&self, number: TicketNumber) -> Result<Vec<TicketEvent>> {
+                    let rows: Vec<TicketEventRow> = sqlx::query_as(
+                        "SELECT at, kind, actor, detail FROM ticket_events WHERE ticket_number = $1 ORDER BY id",
+                    )
+                    .bind(number.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($map_err)?;
+                    Ok(rows.into_iter().map(TicketEvent::from).collect())
+                }
+
+                async fn ticket_messages(&self, number: TicketNumber) -> Result<Vec<StoredMessage>> {
+                    let rows: Vec<MessageRow> = sqlx::query_as(
+                        "SELECT conversation, ticket_number, speaker_kind, speaker_name, text, internal, \
+                         created_at FROM messages WHERE ticket_number = $1 ORDER BY created_at, id",
+                    )
+                    .bind(number.0)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($map_err)?;
+                    rows.into_iter().map(MessageRow::into_message).collect()
+                }
+
+                async fn claim_outbox(
+                    &self,
+                    platforms: &[Platform],
+                    worker: &str,
+                    now: Millis,
+                    lease_ms: i64,
+                    limit: i64,
+                ) -> Result<Vec<OutboxItem>> {
+                    if platforms.is_empty() || limit <= 0 {
+                        return Ok(Vec::new());
+                    }
+                    self.claim(platforms, worker, now, lease_ms, limit.min(1000)).await
+                }
+
+                async fn outbox_done(&self, id: i64, now: Millis) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    let q = sqlx::query(
+                        "UPDATE outbox SET status = 'done', sent_at = $1, claimed_by = NULL, \
+                         claimed_until = NULL WHERE id = $2",
+                    )
+                    .bind(now)
+                    .bind(id);
+                    write(q, &mut tx).await?;
+                    tx.commit().await.map_err($map_err)
+                }
+
+                async fn outbox_failed(&self, id: i64, error: &str, next_attempt_at: Option<Millis>) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    let q = sqlx::query(
+                        "UPDATE outbox SET status = CASE WHEN $1 IS NULL THEN 'dead' ELSE 'pending' END, \
+                         next_attempt_at = COALESCE($1, next_attempt_at), last_error = $2, \
+                         claimed_by = NULL, claimed_until = NULL WHERE id = $3",
+                    )
+                    .bind(next_attempt_at)
+                    .bind(error)
+                    .bind(id);
+                    write(q, &mut tx).await?;
+                    tx.commit().await.map_err($map_err)
+                }
+
+                async fn outbox_depth(&self) -> Result<i64> {
+                    sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE status IN ('pending', 'sending')")
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err($map_err)
+                }
+            }
+        }
+    };
+}
+
+pub(crate) use shared_sql;
+
+use super::StoreError;
+
+/// The part of an error's message worth repeating after a path or URL.
+pub(crate) fn error_detail(e: &StoreError) -> String {
+    match e {
+        StoreError::Unwritable(m)
+        | StoreError::Connect(m)
+        | StoreError::Migrate(m)
+        | StoreError::Corrupt(m)
+        | StoreError::Database(m) => m.clone(),
+        StoreError::Busy => e.to_string(),
+    }
+}

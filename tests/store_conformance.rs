@@ -1,0 +1,449 @@
+//! The store conformance suite: one set of stories every `Store` must tell the same way, run
+//! against a fresh SQLite file per test and, when `DESKBOT_TEST_POSTGRES_URL` is set, a fresh
+//! PostgreSQL database per test. SQLite-only behaviour (locking, opening files) is at the end.
+
+#[path = "support/store.rs"]
+mod support;
+
+use deskbot::domain::{Platform, TicketNumber, TicketStatus};
+use deskbot::store::{
+    CommitOutcome, DynStore, KbFeedback, NewMessage, Speaker, StoreError, TICKET_PLACEHOLDER, TicketFilter,
+    TicketOp, Turn,
+};
+use std::collections::HashSet;
+use support::{T0, applied, commit, new_ticket, outbox, queue, set_status};
+
+macro_rules! conformance {
+    ($($story:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $story() {
+                    let db = crate::support::sqlite().await;
+                    super::$story(&db.store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $story() {
+                    let Some(db) = crate::support::postgres().await else { return };
+                    super::$story(&db.store).await;
+                    db.finish().await;
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    conversation_is_created_then_updated_by_version,
+    replayed_event_changes_nothing_and_queues_nothing,
+    conflicting_conversation_write_is_rejected,
+    ticket_numbers_are_unique_and_increasing,
+    created_ticket_keeps_requester_transcript_and_audit,
+    placeholder_is_replaced_with_created_ticket_number,
+    duplicate_outbox_key_is_ignored,
+    outbox_row_is_claimed_by_one_worker_only,
+    claim_respects_platforms_and_due_time,
+    failed_delivery_is_retried_after_backoff_then_dead,
+    reopen_clears_resolved_at_and_audits,
+    failed_commit_leaves_nothing_half_written,
+    concurrent_commits_on_one_conversation_one_wins,
+    tickets_are_listed_newest_first_with_filters,
+);
+
+async fn conversation_is_created_then_updated_by_version(store: &DynStore) {
+    assert_eq!(store.load_conversation("c1").await.unwrap(), None);
+    applied(store.commit(commit("c1", 0, Some("e1"), T0)).await.unwrap());
+    let stored = store.load_conversation("c1").await.unwrap().expect("stored");
+    assert_eq!((stored.version, stored.updated_at), (1, T0));
+    assert_eq!(stored.user, support::user("U-c1"));
+    assert_eq!(stored.reply_to, support::address("D-c1"));
+    assert_eq!(stored.state["version_read"], 0);
+
+    let mut next = commit("c1", 1, Some("e2"), T0 + 5);
+    next.feedback.push(KbFeedback {
+        intent: None,
+        article: Some("vpn".into()),
+        query: "vpn".into(),
+        helpful: true,
+    });
+    applied(store.commit(next).await.unwrap());
+    let stored = store.load_conversation("c1").await.unwrap().expect("stored");
+    assert_eq!(
+        (stored.version, stored.updated_at, stored.state["version_read"].as_i64()),
+        (2, T0 + 5, Some(1))
+    );
+    store.ping().await.unwrap();
+    store.migrate().await.expect("migrating twice is harmless");
+}
+
+async fn replayed_event_changes_nothing_and_queues_nothing(store: &DynStore) {
+    let mut first = commit("c1", 0, Some("ev-1"), T0);
+    first.tickets.push(TicketOp::Create(new_ticket("VPN down")));
+    first.outbox.push(outbox("k1", Platform::Slack, "filed"));
+    assert_eq!(applied(store.commit(first.clone()).await.unwrap()), vec![TicketNumber(1001)]);
+
+    let mut replay = first.clone();
+    replay.conversation.expected_version = 1;
+    replay.outbox = vec![outbox("k2", Platform::Slack, "filed again")];
+    assert_eq!(store.commit(replay).await.unwrap(), CommitOutcome::Duplicate);
+    assert_eq!(store.commit(first).await.unwrap(), CommitOutcome::Duplicate);
+
+    assert_eq!(store.load_conversation("c1").await.unwrap().unwrap().version, 1);
+    assert_eq!(store.tickets(&TicketFilter::default()).await.unwrap().len(), 1);
+    assert_eq!(store.outbox_depth().await.unwrap(), 1);
+}
+
+async fn conflicting_conversation_write_is_rejected(store: &DynStore) {
+    applied(store.commit(commit("c1", 0, Some("e1"), T0)).await.unwrap());
+    for stale in [0, 2, 7] {
+        let mut c = commit("c1", stale, Some("e2"), T0 + 1);
+        c.tickets.push(TicketOp::Create(new_ticket("lost")));
+        c.outbox.push(outbox("k-lost", Platform::Slack, "lost"));
+        assert_eq!(store.commit(c).await.unwrap(), CommitOutcome::Conflict, "read at version {stale}");
+    }
+    assert_eq!(store.load_conversation("c1").await.unwrap().unwrap().version, 1);
+    assert!(store.tickets(&TicketFilter::default()).await.unwrap().is_empty());
+    assert_eq!(store.outbox_depth().await.unwrap(), 0);
+    // The rejected event was not recorded: retried with the right version, it applies.
+    applied(store.commit(commit("c1", 1, Some("e2"), T0 + 2)).await.unwrap());
+}
+
+async fn ticket_numbers_are_unique_and_increasing(store: &DynStore) {
+    let mut two = commit("c0", 0, Some("e0"), T0);
+    two.tickets = vec![TicketOp::Create(new_ticket("a")), TicketOp::Create(new_ticket("b"))];
+    assert_eq!(applied(store.commit(two).await.unwrap()), vec![TicketNumber(1001), TicketNumber(1002)]);
+
+    let tasks: Vec<_> = (1..=8)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut c = commit(&format!("c{i}"), 0, Some(&format!("e{i}")), T0 + i);
+                c.tickets.push(TicketOp::Create(new_ticket("parallel")));
+                applied(store.commit(c).await.unwrap())
+            })
+        })
+        .collect();
+    let mut numbers = vec![1001, 1002];
+    for task in tasks {
+        numbers.extend(task.await.unwrap().iter().map(|n| n.0));
+    }
+    let distinct: HashSet<_> = numbers.iter().collect();
+    assert_eq!(distinct.len(), 10, "numbers repeat: {numbers:?}");
+    assert!(numbers.iter().all(|n| *n >= 1001));
+    let listed: Vec<i64> =
+        store.tickets(&TicketFilter::default()).await.unwrap().iter().map(|t| t.number.0).collect();
+    assert!(listed.windows(2).all(|w| w[0] > w[1]), "not newest first: {listed:?}");
+}
+
+async fn created_ticket_keeps_requester_transcript_and_audit(store: &DynStore) {
+    let mut c = commit("c1", 0, Some("e1"), T0);
+    c.tickets.push(TicketOp::Create(new_ticket("VPN down")));
+    let note = Turn { from: Speaker::Agent("bo".into()), text: "checking".into(), at: T0 };
+    c.messages.push(NewMessage { turn: note.clone(), ticket: Some(TicketNumber(0)), internal: true });
+    c.messages.push(NewMessage { turn: note.clone(), ticket: None, internal: false });
+    let number = applied(store.commit(c).await.unwrap())[0];
+
+    let t = store.ticket(number).await.unwrap().expect("ticket");
+    assert_eq!(
+        (t.title.as_str(), t.status, t.requester_name.as_deref()),
+        ("VPN down", TicketStatus::Open, Some("Ana"))
+    );
+    assert_eq!((t.requester, t.reply_to), (support::user("U-c1"), support::address("D-c1")));
+    assert_eq!(
+        (t.conversation.as_str(), t.queue.as_str(), t.intent.as_deref()),
+        ("c1", "network", Some("vpn_down"))
+    );
+    assert_eq!(
+        (t.fields.get("device").map(String::as_str), t.created_at, t.resolved_at),
+        (Some("LT-0042"), T0, None)
+    );
+    assert_eq!(store.ticket(TicketNumber(4242)).await.unwrap(), None);
+
+    let lines = store.ticket_messages(number).await.unwrap();
+    let got: Vec<_> = lines.iter().map(|m| (m.turn.from.clone(), m.turn.text.as_str(), m.internal)).collect();
+    assert_eq!(
+        got,
+        vec![
+            (Speaker::Employee, "vpn is down", false),
+            (Speaker::Bot, "Did restarting help?", false),
+            (Speaker::Agent("bo".into()), "checking", true),
+        ]
+    );
+    assert!(lines.iter().all(|m| m.ticket == Some(number) && m.conversation == "c1"));
+    let events = store.ticket_events(number).await.unwrap();
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        (events[0].kind.as_str(), events[0].actor.as_str(), events[0].at),
+        ("created", "slack:U-c1", T0)
+    );
+}
+
+async fn placeholder_is_replaced_with_created_ticket_number(store: &DynStore) {
+    let mut c = commit("c1", 0, Some("e1"), T0);
+    c.tickets.push(TicketOp::Create(new_ticket("VPN down")));
+    let text = format!("Filed as {TICKET_PLACEHOLDER}.");
+    c.outbox.push(outbox("k1", Platform::Slack, &text));
+    let turn = Turn { from: Speaker::Bot, text: text.clone(), at: T0 };
+    c.messages.push(NewMessage { turn, ticket: Some(TicketNumber(0)), internal: false });
+    let number = applied(store.commit(c).await.unwrap())[0];
+
+    let claimed = store.claim_outbox(&[Platform::Slack], "w", T0, 1000, 10).await.unwrap();
+    assert_eq!(claimed[0].message.text, format!("Filed as {number}."));
+    let last = store.ticket_messages(number).await.unwrap().pop().expect("message row");
+    assert_eq!(last.turn.text, "Filed as IT-1001.");
+
+    let mut none = commit("c1", 1, Some("e2"), T0 + 1);
+    none.outbox.push(outbox("k2", Platform::Slack, &text));
+    applied(store.commit(none).await.unwrap());
+    let claimed = store.claim_outbox(&[Platform::Slack], "w", T0 + 1, 1000, 10).await.unwrap();
+    assert_eq!(claimed[0].message.text, "Filed as your ticket.");
+}
+
+async fn duplicate_outbox_key_is_ignored(store: &DynStore) {
+    let mut a = commit("c1", 0, Some("e1"), T0);
+    a.outbox = vec![outbox("same", Platform::Slack, "first"), outbox("same", Platform::Slack, "twice")];
+    applied(store.commit(a).await.unwrap());
+    let mut b = commit("c1", 1, Some("e2"), T0);
+    b.outbox.push(outbox("same", Platform::Slack, "second"));
+    applied(store.commit(b).await.unwrap());
+    assert_eq!(store.outbox_depth().await.unwrap(), 1);
+    let claimed = store.claim_outbox(&[Platform::Slack], "w", T0, 1000, 10).await.unwrap();
+    assert_eq!((claimed.len(), claimed[0].message.text.as_str()), (1, "first"));
+}
+
+async fn outbox_row_is_claimed_by_one_worker_only(store: &DynStore) {
+    queue(store, 3, Platform::Slack).await;
+    let a = store.claim_outbox(&[Platform::Slack], "a", T0, 1000, 2).await.unwrap();
+    let texts: Vec<_> = a.iter().map(|i| i.message.text.as_str()).collect();
+    assert_eq!((texts, a[0].attempts), (vec!["m0", "m1"], 1));
+    let b = store.claim_outbox(&[Platform::Slack], "b", T0, 1000, 10).await.unwrap();
+    assert_eq!(b.iter().map(|i| i.key.as_str()).collect::<Vec<_>>(), vec!["slack-2"]);
+    assert!(store.claim_outbox(&[Platform::Slack], "b", T0 + 999, 1000, 10).await.unwrap().is_empty());
+    // An expired lease is claimed again, counting the attempt.
+    let c = store.claim_outbox(&[Platform::Slack], "c", T0 + 1001, 1000, 10).await.unwrap();
+    assert_eq!((c.len(), c[0].attempts), (3, 2));
+    assert_eq!(store.outbox_depth().await.unwrap(), 3);
+
+    queue(store, 40, Platform::Discord).await;
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let batch =
+                        store.claim_outbox(&[Platform::Discord], &format!("w{w}"), T0, 60_000, 3).await;
+                    let batch = batch.unwrap();
+                    if batch.is_empty() {
+                        return got;
+                    }
+                    got.extend(batch.into_iter().map(|i| i.id));
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    let distinct: HashSet<_> = all.iter().collect();
+    assert_eq!((all.len(), distinct.len()), (40, 40), "a row was claimed twice or never");
+}
+
+async fn claim_respects_platforms_and_due_time(store: &DynStore) {
+    queue(store, 1, Platform::Discord).await;
+    assert!(store.claim_outbox(&[Platform::Slack], "w", T0, 1000, 10).await.unwrap().is_empty());
+    assert!(store.claim_outbox(&[], "w", T0, 1000, 10).await.unwrap().is_empty());
+    assert!(store.claim_outbox(&[Platform::Discord], "w", T0 - 1, 1000, 10).await.unwrap().is_empty());
+    assert!(store.claim_outbox(&[Platform::Discord], "w", T0, 1000, 0).await.unwrap().is_empty());
+    let both = [Platform::Slack, Platform::Discord];
+    assert_eq!(store.claim_outbox(&both, "w", T0, 1000, 10).await.unwrap().len(), 1);
+}
+
+async fn failed_delivery_is_retried_after_backoff_then_dead(store: &DynStore) {
+    queue(store, 1, Platform::Slack).await;
+    let item = store.claim_outbox(&[Platform::Slack], "w", T0, 1000, 1).await.unwrap().remove(0);
+    store.outbox_failed(item.id, "429", Some(T0 + 5000)).await.unwrap();
+    assert_eq!(store.outbox_depth().await.unwrap(), 1);
+    assert!(store.claim_outbox(&[Platform::Slack], "w", T0 + 4999, 1000, 1).await.unwrap().is_empty());
+    let again = store.claim_outbox(&[Platform::Slack], "w", T0 + 5000, 1000, 1).await.unwrap();
+    assert_eq!((again[0].id, again[0].attempts), (item.id, 2));
+    store.outbox_failed(item.id, "channel_not_found", None).await.unwrap();
+    assert_eq!(store.outbox_depth().await.unwrap(), 0);
+    assert!(store.claim_outbox(&[Platform::Slack], "w", T0 + 99_999, 1000, 1).await.unwrap().is_empty());
+
+    queue(store, 1, Platform::Discord).await;
+    let item = store.claim_outbox(&[Platform::Discord], "w", T0, 1000, 1).await.unwrap().remove(0);
+    store.outbox_done(item.id, T0 + 1).await.unwrap();
+    assert_eq!(store.outbox_depth().await.unwrap(), 0);
+    assert!(store.claim_outbox(&[Platform::Discord], "w", T0 + 99_999, 1000, 1).await.unwrap().is_empty());
+}
+
+async fn reopen_clears_resolved_at_and_audits(store: &DynStore) {
+    let mut c = commit("c1", 0, Some("e1"), T0);
+    c.tickets.push(TicketOp::Create(new_ticket("VPN down")));
+    let n = applied(store.commit(c).await.unwrap())[0];
+    let mut c = commit("c1", 1, Some("e2"), T0 + 10);
+    c.tickets.push(set_status(n, TicketStatus::Resolved, Some("reset the token")));
+    applied(store.commit(c).await.unwrap());
+    assert_eq!(store.ticket(n).await.unwrap().unwrap().resolved_at, Some(T0 + 10));
+
+    let mut c = commit("c1", 2, Some("e3"), T0 + 20);
+    c.tickets.push(set_status(n, TicketStatus::Open, None));
+    c.tickets.push(TicketOp::Csat { number: n, score: 2, comment: Some("came back".into()) });
+    applied(store.commit(c).await.unwrap());
+    let t = store.ticket(n).await.unwrap().unwrap();
+    assert_eq!((t.status, t.resolved_at, t.updated_at), (TicketStatus::Open, None, T0 + 20));
+
+    let events = store.ticket_events(n).await.unwrap();
+    let got: Vec<_> =
+        events.iter().map(|e| (e.kind.as_str(), e.actor.as_str(), e.detail.as_deref(), e.at)).collect();
+    assert_eq!(got[1], ("status:resolved", "slack:UAGENT", Some("reset the token"), T0 + 10));
+    assert_eq!(got[2], ("reopened", "slack:UAGENT", None, T0 + 20));
+    assert_eq!(got[3], ("csat", "slack:U-c1", Some("score 2: came back"), T0 + 20));
+}
+
+async fn failed_commit_leaves_nothing_half_written(store: &DynStore) {
+    let mut bad = commit("c1", 0, Some("e1"), T0);
+    bad.tickets.push(TicketOp::Create(new_ticket("VPN down")));
+    bad.tickets.push(set_status(TicketNumber(999_999), TicketStatus::Resolved, None));
+    bad.outbox.push(outbox("k1", Platform::Slack, "filed"));
+    let err = store.commit(bad.clone()).await.expect_err("unknown ticket must fail the commit");
+    assert!(err.to_string().contains("IT-999999"), "{err}");
+    assert_eq!(store.load_conversation("c1").await.unwrap(), None);
+    assert!(store.tickets(&TicketFilter::default()).await.unwrap().is_empty());
+    assert!(store.ticket_messages(TicketNumber(1001)).await.unwrap().is_empty());
+    assert_eq!(store.outbox_depth().await.unwrap(), 0);
+    bad.tickets.pop();
+    applied(store.commit(bad).await.unwrap());
+}
+
+async fn concurrent_commits_on_one_conversation_one_wins(store: &DynStore) {
+    for version in [0, 1] {
+        let tasks: Vec<_> = (0..8)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    let mut c = commit("c1", version, Some(&format!("e{version}-{i}")), T0 + i);
+                    c.outbox.push(outbox(&format!("k{version}-{i}"), Platform::Slack, "hi"));
+                    store.commit(c).await.unwrap()
+                })
+            })
+            .collect();
+        let mut wins = 0;
+        for task in tasks {
+            match task.await.unwrap() {
+                CommitOutcome::Applied { .. } => wins += 1,
+                CommitOutcome::Conflict => {}
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(wins, 1, "exactly one writer at version {version} wins");
+    }
+    assert_eq!(store.load_conversation("c1").await.unwrap().unwrap().version, 2);
+    assert_eq!(store.outbox_depth().await.unwrap(), 2);
+}
+
+async fn tickets_are_listed_newest_first_with_filters(store: &DynStore) {
+    for (i, key) in ["c1", "c2", "c3"].iter().enumerate() {
+        let mut c = commit(key, 0, None, T0 + i as i64);
+        c.tickets.push(TicketOp::Create(new_ticket(key)));
+        applied(store.commit(c).await.unwrap());
+    }
+    let mut c = commit("c2", 1, None, T0 + 9);
+    c.tickets.push(set_status(TicketNumber(1002), TicketStatus::Resolved, None));
+    applied(store.commit(c).await.unwrap());
+
+    let list = |filter: TicketFilter| async move {
+        store.tickets(&filter).await.unwrap().iter().map(|t| t.number.0).collect::<Vec<_>>()
+    };
+    assert_eq!(list(TicketFilter::default()).await, vec![1003, 1002, 1001]);
+    assert_eq!(list(TicketFilter { limit: 2, ..Default::default() }).await, vec![1003, 1002]);
+    let open =
+        TicketFilter { statuses: vec![TicketStatus::Open, TicketStatus::Pending], ..Default::default() };
+    assert_eq!(list(open).await, vec![1003, 1001]);
+    let mine = TicketFilter { requester: Some(support::user("U-c2")), ..Default::default() };
+    assert_eq!(list(mine).await, vec![1002]);
+    let queue = deskbot::domain::QueueName::parse("identity").unwrap();
+    assert!(list(TicketFilter { queue: Some(queue), ..Default::default() }).await.is_empty());
+}
+
+// ---- SQLite only -------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locked_database_reports_busy() {
+    use sqlx::Connection;
+    let db = support::sqlite_with(std::time::Duration::from_millis(200)).await;
+    let mut other = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    sqlx::query("BEGIN EXCLUSIVE").execute(&mut other).await.unwrap();
+
+    let mut c = commit("c1", 0, Some("e1"), T0);
+    c.tickets.push(TicketOp::Create(new_ticket("VPN down")));
+    c.outbox.push(outbox("k1", Platform::Slack, "filed"));
+    let err = db.store.commit(c.clone()).await.expect_err("the database is locked");
+    assert!(matches!(err, StoreError::Busy), "{err:?}");
+    let err = db.store.outbox_done(1, T0).await.expect_err("the database is locked");
+    assert!(matches!(err, StoreError::Busy), "{err:?}");
+
+    sqlx::query("ROLLBACK").execute(&mut other).await.unwrap();
+    assert_eq!(db.store.load_conversation("c1").await.unwrap(), None);
+    assert!(db.store.tickets(&TicketFilter::default()).await.unwrap().is_empty());
+    assert_eq!(db.store.outbox_depth().await.unwrap(), 0);
+    assert_eq!(applied(db.store.commit(c).await.unwrap()), vec![TicketNumber(1001)]);
+}
+
+#[tokio::test]
+async fn opening_in_a_missing_directory_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("no/such/dir/deskbot.db");
+    let url = format!("sqlite:{}", path.display());
+    let err = deskbot::store::open(&url).await.err().expect("cannot create the file");
+    let StoreError::Connect(msg) = &err else { panic!("expected a connect error, got {err:?}") };
+    assert!(msg.contains(&path.display().to_string()) && msg.contains("directory"), "{msg}");
+
+    let err = deskbot::store::open("mysql://db/deskbot").await.err().expect("unsupported");
+    assert!(matches!(err, StoreError::Connect(_)), "{err:?}");
+    let err =
+        deskbot::store::open("postgres://bot:hunter2@127.0.0.1:1/deskbot").await.err().expect("no server");
+    let StoreError::Connect(msg) = &err else { panic!("expected a connect error, got {err:?}") };
+    assert!(msg.contains("127.0.0.1:1") && !msg.contains("hunter2"), "{msg}");
+}
+
+#[tokio::test]
+async fn open_does_not_migrate() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite:{}", dir.path().join("deskbot.db").display());
+    let store = deskbot::store::open(&url).await.unwrap();
+    store.ping().await.unwrap();
+    assert!(store.outbox_depth().await.is_err(), "tables exist before migrate()");
+    store.migrate().await.unwrap();
+    assert_eq!(store.outbox_depth().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn unreadable_stored_data_is_reported_not_panicked() {
+    use sqlx::Connection;
+    let db = support::sqlite().await;
+    applied(db.store.commit(commit("c1", 0, None, T0)).await.unwrap());
+    queue(&db.store, 2, Platform::Slack).await;
+    let mut raw = sqlx::SqliteConnection::connect(&db.url).await.unwrap();
+    sqlx::query("UPDATE conversations SET state = '{not json' WHERE key = 'c1'")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE outbox SET payload = '{\"to\": 5}' WHERE key = 'slack-0'")
+        .execute(&mut raw)
+        .await
+        .unwrap();
+
+    let err = db.store.load_conversation("c1").await.expect_err("state is not JSON");
+    assert!(matches!(&err, StoreError::Corrupt(m) if m.contains("c1")), "{err:?}");
+    // The unreadable row is set aside as dead; the readable one is still delivered.
+    let claimed = db.store.claim_outbox(&[Platform::Slack], "w", T0, 1000, 10).await.unwrap();
+    assert_eq!(claimed.iter().map(|i| i.key.as_str()).collect::<Vec<_>>(), vec!["slack-1"]);
+    assert_eq!(db.store.outbox_depth().await.unwrap(), 1);
+}
