@@ -114,7 +114,7 @@ impl App {
         &self,
         tracker: &TaskTracker,
         cancel: CancellationToken,
-        report: impl Fn(&intents::reload::ReloadEvent) + Send + Sync + 'static,
+        report: impl Fn(intents::reload::ReloadEvent) + Send + 'static,
     ) {
         if !self.config.hot_reload {
             return;
@@ -123,11 +123,12 @@ impl App {
         let queues = self.config.queue_names();
         let opts = load_options(&self.config);
         let live = self.catalog.clone();
-        tracker.spawn(async move {
-            if let Err(e) = intents::reload::watch(dir, queues, opts, live, cancel, report).await {
-                tracing::error!(error = %e, "hot reload stopped");
+        match intents::reload::watch(dir, queues, opts, live, cancel, report) {
+            Ok(task) => {
+                tracker.spawn(task);
             }
-        });
+            Err(e) => tracing::error!(error = %e, "hot reload is off"),
+        }
     }
 }
 

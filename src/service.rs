@@ -5,17 +5,14 @@
 use crate::channel::{Inbound, InboundKind, Outbound, TicketSummary, sanitize_text};
 use crate::domain::{Millis, TicketNumber};
 use crate::engine::{self, Action, ConversationState, Settings};
-use crate::intents::Catalog;
 use crate::redact::Redactor;
 use crate::store::{
     Commit, CommitOutcome, ConversationWrite, DynStore, EventKey, NewMessage, NewOutbox, Speaker, StoreError,
     TicketFilter, TicketOp, Turn,
 };
-use arc_swap::ArcSwap;
 use std::sync::Arc;
 
-/// The catalog in use, swapped whole on hot reload.
-pub type LiveCatalog = Arc<ArcSwap<Catalog>>;
+pub use crate::intents::reload::LiveCatalog;
 
 /// Where "now" comes from; tests inject a fixed or stepping clock.
 pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;

@@ -99,7 +99,8 @@ mod tests {
 
     #[test]
     fn recognisers_accept_what_people_type_and_nothing_else() {
-        let table: &[(&str, fn(&str) -> bool, bool)] = &[
+        type Recogniser = fn(&str) -> bool;
+        let table: &[(&str, Recogniser, bool)] = &[
             ("hi", is_greeting, true),
             ("Hello there!", is_greeting, true),
             ("hi my vpn is broken", is_greeting, false),

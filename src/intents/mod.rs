@@ -1,14 +1,20 @@
 //! Intents: the admin-edited catalog. `format` holds the file shapes, `loader` reads and
 //! validates a directory into a [`Catalog`] (every problem as `file:line:col: message`),
 //! `matcher` classifies a message, `template` fills `{slot}` placeholders, `reload` watches the
-//! directory and swaps the live catalog, `eval` runs the test cases.
+//! directory and swaps the live catalog, `eval` runs the test cases. Helpers: `validate`
+//! (semantic checks), `spans` (byte offsets → line:col), `tfidf` + `classifier` (the
+//! statistical matcher, also used by KB search).
 
+pub mod classifier;
 pub mod eval;
 pub mod format;
 pub mod loader;
 pub mod matcher;
 pub mod reload;
+pub mod spans;
 pub mod template;
+pub mod tfidf;
+pub mod validate;
 
 use crate::domain::{Priority, QueueName};
 use crate::kb::{Article, KbHit, KbIndex};
@@ -16,8 +22,10 @@ use regex::Regex;
 use std::fmt;
 use std::path::PathBuf;
 
-pub use loader::{LoadOptions, load_catalog};
-pub use matcher::{Match, Matcher, MatcherOptions};
+pub use eval::{EvalReport, evaluate};
+pub use loader::{LoadOptions, Sources, check, load_catalog, load_sources};
+pub use matcher::{Match, Matcher, MatcherOptions, build_matcher};
+pub use reload::{LiveCatalog, ReloadEvent};
 
 /// What the bot answers when an intent matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,7 +69,8 @@ pub struct TestCase {
     pub source: String,
 }
 
-/// A problem in a file an admin edits, shown as `file:line:col: message`.
+/// A problem in a file an admin edits, shown as `file:line:col: message` (`file: message` when
+/// it concerns the whole file: `line == 0`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Diagnostic {
     pub file: PathBuf,
@@ -72,7 +81,11 @@ pub struct Diagnostic {
 
 impl fmt::Display for Diagnostic {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.col, self.message)
+        if self.line == 0 {
+            write!(f, "{}: {}", self.file.display(), self.message)
+        } else {
+            write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.col, self.message)
+        }
     }
 }
 

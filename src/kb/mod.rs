@@ -5,7 +5,7 @@ pub mod article;
 pub mod index;
 
 pub use article::{Article, parse_article};
-pub use index::build_index;
+pub use index::{build_index, build_index_with};
 
 /// One search result: an index into the catalog's articles and a relevance score
 /// (higher is better; comparable within one search only).

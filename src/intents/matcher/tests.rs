@@ -1,0 +1,118 @@
+//! Matcher behaviour on a small hand-made catalog.
+use super::*;
+use crate::domain::{Priority, QueueName};
+use crate::intents::Answer;
+
+fn intent(id: &str, examples: &[&str], patterns: &[&str]) -> Intent {
+    Intent {
+        id: id.to_string(),
+        description: String::new(),
+        examples: examples.iter().map(|s| s.to_string()).collect(),
+        patterns: patterns.iter().map(|s| s.to_string()).collect(),
+        answer: Answer::Text("ok".into()),
+        queue: QueueName::parse("general").unwrap_or_else(|e| panic!("{e}")),
+        priority: Priority::Normal,
+        slots: Vec::new(),
+        source: "test.toml".into(),
+    }
+}
+
+fn catalog() -> Vec<Intent> {
+    vec![
+        intent(
+            "password_reset",
+            &["I forgot my password", "reset my password", "my password expired", "need a new password"],
+            &[],
+        ),
+        intent(
+            "vpn_problem",
+            &["vpn will not connect", "vpn keeps dropping", "cannot reach the vpn from home", "vpn error"],
+            &[],
+        ),
+        intent(
+            "printer_problem",
+            &["printer is jammed", "the printer will not print", "printer out of toner", "paper jam"],
+            &[],
+        ),
+        intent(
+            "ticket_status",
+            &["status of my ticket", "any update on my request"],
+            &[r"(?i)\b(?P<ticket>INC\d{5,})\b"],
+        ),
+    ]
+}
+
+fn oos() -> Vec<String> {
+    ["the coffee machine is leaking", "what is for lunch", "book me a taxi"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+}
+
+fn name(intents: &[Intent], m: &Match) -> Option<String> {
+    m.intent.map(|i| intents[i].id.clone())
+}
+
+#[test]
+fn picks_the_right_intent_and_rejects_out_of_scope() {
+    let intents = catalog();
+    let matcher = build_matcher(&intents, &oos(), &MatcherOptions::default());
+    for (text, want) in [
+        ("I forgot my pasword again", Some("password_reset")),
+        ("my password has expired", Some("password_reset")),
+        ("the VPN won't connect from home", Some("vpn_problem")),
+        ("printer jammed again", Some("printer_problem")),
+        ("any update on INC0048123?", Some("ticket_status")),
+        ("the coffee machine is leaking again", None),
+        ("what's for lunch today", None),
+        ("tell me a joke", None),
+        ("asdfgh", None),
+        ("", None),
+        ("!!!", None),
+    ] {
+        let m = matcher.classify(text);
+        assert_eq!(name(&intents, &m).as_deref(), want, "{text:?}: {m:?}");
+        assert!((0.0..=1.0).contains(&m.confidence), "{text:?}: {m:?}");
+    }
+}
+
+#[test]
+fn a_pattern_hit_wins_with_full_confidence_and_named_captures() {
+    let intents = catalog();
+    let matcher = build_matcher(&intents, &[], &MatcherOptions::default());
+    let m = matcher.classify("printer broken, see INC0012345");
+    assert_eq!(name(&intents, &m).as_deref(), Some("ticket_status"));
+    assert_eq!(m.confidence, 1.0);
+    assert_eq!(m.captures, vec![("ticket".to_string(), "INC0012345".to_string())]);
+    assert_eq!(m.ranked.first(), Some(&(3, 1.0)));
+}
+
+#[test]
+fn ranked_holds_candidates_below_the_threshold_best_first() {
+    let intents = catalog();
+    let strict = build_matcher(&intents, &[], &MatcherOptions { threshold: 0.99 });
+    let m = strict.classify("printing trouble");
+    assert_eq!(m.intent, None);
+    assert_eq!(m.ranked.first().map(|r| r.0), Some(2));
+    assert!(m.ranked.windows(2).all(|w| w[0].1 >= w[1].1), "{:?}", m.ranked);
+    assert_eq!(strict.threshold(), 0.99);
+}
+
+#[test]
+fn bad_patterns_are_skipped_and_an_empty_catalog_matches_nothing() {
+    let mut intents = catalog();
+    intents[0].patterns.push("(unclosed".into());
+    let matcher = build_matcher(&intents, &[], &MatcherOptions::default());
+    assert_eq!(name(&intents, &matcher.classify("reset my password")).as_deref(), Some("password_reset"));
+    let empty = build_matcher(&[], &[], &MatcherOptions::default());
+    assert_eq!(empty.classify("anything"), Match::default());
+}
+
+#[test]
+fn calibration_is_monotone_and_maps_the_raw_floor_to_one_half() {
+    assert_eq!(calibrate(0.0), 0.0);
+    assert_eq!(calibrate(1.0), 1.0);
+    assert!((calibrate(RAW_AT_HALF) - 0.5).abs() < 1e-6);
+    let xs: Vec<f32> = (0..=20).map(|i| calibrate(i as f32 / 20.0)).collect();
+    assert!(xs.windows(2).all(|w| w[0] <= w[1]));
+}
