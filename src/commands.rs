@@ -167,6 +167,8 @@ pub async fn tickets_list(config: Config, args: TicketListArgs) -> Result<u8, Ap
         statuses: parse_statuses(&args.status)?,
         queue: args.queue.as_deref().map(QueueName::parse).transpose().map_err(AppError::Usage)?,
         requester: args.user.as_deref().map(str::parse::<UserRef>).transpose().map_err(AppError::Usage)?,
+        assignee: None,
+        created_before: None,
         limit: args.limit,
     };
     let store = app::open_store(&config).await?;

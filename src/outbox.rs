@@ -3,7 +3,7 @@
 //! Retry-After), or dead after too many attempts. Rows are claimed oldest first and sent one
 //! at a time, so replies keep their order within a conversation.
 
-use crate::channel::{Channel, SendError};
+use crate::channel::{Channel, Outbound, OutboundKind, SendError};
 use crate::domain::{Millis, Platform};
 use crate::service::Clock;
 use crate::store::{DynStore, StoreError};
@@ -58,8 +58,20 @@ impl Outbox {
             let n = items.len();
             for item in items {
                 let Some(channel) = self.channels.get(&item.message.to.platform) else { continue };
-                match channel.send(&item.key, &item.message).await {
-                    Ok(()) => {
+                let result = match self.anchor(&item.message).await? {
+                    Ok(message) => channel.send(&item.key, &message).await,
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(delivered) => {
+                        if let (OutboundKind::Card { card }, Some(id)) =
+                            (&item.message.kind, &delivered.message_id)
+                        {
+                            let to = &item.message.to;
+                            self.store
+                                .set_ticket_card(card.number, to.platform, &to.channel, id, (self.clock)())
+                                .await?;
+                        }
                         self.store.outbox_done(item.id, (self.clock)()).await?;
                         round.sent += 1;
                     }
@@ -78,6 +90,21 @@ impl Outbox {
             if (n as i64) < BATCH {
                 return Ok(round);
             }
+        }
+    }
+
+    /// Thread replies and card updates go under the ticket's card: find its message id.
+    /// A card not delivered yet is a temporary failure (the card is ahead in the queue).
+    async fn anchor(&self, message: &Outbound) -> Result<Result<Outbound, SendError>, StoreError> {
+        let Some(ticket) = message.kind.anchored_to() else { return Ok(Ok(message.clone())) };
+        let to = &message.to;
+        match self.store.ticket_card(ticket, to.platform, &to.channel).await? {
+            Some(id) => {
+                let mut m = message.clone();
+                m.to.thread = Some(id);
+                Ok(Ok(m))
+            }
+            None => Ok(Err(SendError::Temporary(format!("the card for {ticket} is not posted yet")))),
         }
     }
 

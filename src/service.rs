@@ -207,7 +207,7 @@ fn to_commit(
     let mut reply = |text: String, choices| {
         messages.push(line(Speaker::Bot, &text));
         let key = format!("{}:{}:{}", inbound.user.platform, inbound.event_id, outbox.len());
-        outbox.push(NewOutbox { key, message: Outbound { to: inbound.reply_to.clone(), text, choices } });
+        outbox.push(NewOutbox { key, message: Outbound::message(inbound.reply_to.clone(), text, choices) });
     };
     if truncated {
         reply(crate::engine::TRUNCATED_NOTICE.to_string(), Vec::new());

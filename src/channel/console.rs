@@ -2,7 +2,7 @@
 //! choices as numbered options you answer by number or by typing the label. It works with
 //! piped stdin too (one reply block per input line), so it can be scripted.
 
-use super::{Channel, Outbound, SendError};
+use super::{Channel, Delivered, Outbound, SendError};
 use crate::domain::Platform;
 use async_trait::async_trait;
 use std::io::Write;
@@ -44,7 +44,7 @@ impl Channel for ConsoleChannel {
         Platform::Console
     }
 
-    async fn send(&self, _key: &str, message: &Outbound) -> Result<(), SendError> {
+    async fn send(&self, _key: &str, message: &Outbound) -> Result<Delivered, SendError> {
         if message.to.channel != self.user {
             // Someone else's console: they get it the next time they open `deskbot chat`.
             return Err(SendError::Temporary(format!("{} is not at this console", message.to.channel)));
@@ -53,7 +53,8 @@ impl Channel for ConsoleChannel {
         let mut out = self.out.lock().map_err(|_| SendError::Temporary("console writer poisoned".into()))?;
         out.write_all(text.as_bytes())
             .and_then(|_| out.flush())
-            .map_err(|e| SendError::Temporary(format!("cannot write to the console: {e}")))
+            .map_err(|e| SendError::Temporary(format!("cannot write to the console: {e}")))?;
+        Ok(Delivered::default())
     }
 }
 
@@ -111,11 +112,11 @@ mod tests {
 
     #[test]
     fn choices_render_as_numbered_options() {
-        let m = Outbound {
-            to: Address::new(Platform::Console, "alice"),
-            text: "Answer\nmore".into(),
-            choices: vec![Choice::new("a", "That solved it"), Choice::new("b", "Not solved")],
-        };
+        let m = Outbound::message(
+            Address::new(Platform::Console, "alice"),
+            "Answer\nmore",
+            vec![Choice::new("a", "That solved it"), Choice::new("b", "Not solved")],
+        );
         assert_eq!(render(&m), "deskbot> Answer\n         more\n    1. That solved it\n    2. Not solved\n");
     }
 }

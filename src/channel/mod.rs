@@ -64,6 +64,67 @@ pub struct Outbound {
     pub text: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub choices: Vec<Choice>,
+    #[serde(default, skip_serializing_if = "OutboundKind::is_message")]
+    pub kind: OutboundKind,
+}
+
+impl Outbound {
+    /// A plain message, optionally with choices.
+    pub fn message(to: Address, text: impl Into<String>, choices: Vec<Choice>) -> Self {
+        Self { to, text: text.into(), choices, kind: OutboundKind::Message }
+    }
+}
+
+/// What kind of delivery an outbound row is. Cards anchor a ticket's thread in its queue's
+/// channel; thread replies and card updates find that anchor when they are sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum OutboundKind {
+    /// A plain message to a person or a channel.
+    #[default]
+    Message,
+    /// A new ticket card in a queue's channel; its message id becomes the ticket's thread.
+    Card { card: TicketCard },
+    /// Edit the ticket's card in place (`to.thread` is set to the card's id at send time).
+    CardUpdate { card: TicketCard },
+    /// A reply in the ticket's thread (`to.thread` is set to the card's id at send time).
+    ThreadReply { ticket: TicketNumber },
+}
+
+impl OutboundKind {
+    pub fn is_message(&self) -> bool {
+        matches!(self, OutboundKind::Message)
+    }
+    /// The ticket whose card this delivery needs, if any.
+    pub fn anchored_to(&self) -> Option<TicketNumber> {
+        match self {
+            OutboundKind::CardUpdate { card } => Some(card.number),
+            OutboundKind::ThreadReply { ticket } => Some(*ticket),
+            _ => None,
+        }
+    }
+}
+
+/// What a ticket card shows agents.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TicketCard {
+    pub number: TicketNumber,
+    pub title: String,
+    pub requester: String,
+    pub priority: crate::domain::Priority,
+    pub intent: Option<String>,
+    pub queue: String,
+    pub status: TicketStatus,
+    pub assignee: Option<String>,
+    /// When the next SLA target is due, if the queue has one.
+    pub sla_due: Option<Millis>,
+}
+
+/// What a platform reports after a delivery.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Delivered {
+    /// The platform's id of the message posted (needed for cards: it anchors the thread).
+    pub message_id: Option<String>,
 }
 
 /// A ticket as shown to its requester ("status of my tickets").
@@ -95,7 +156,7 @@ pub enum SendError {
 pub trait Channel: Send + Sync {
     fn platform(&self) -> Platform;
     /// Deliver one message. `idempotency_key` is stable across retries of the same message.
-    async fn send(&self, idempotency_key: &str, message: &Outbound) -> Result<(), SendError>;
+    async fn send(&self, idempotency_key: &str, message: &Outbound) -> Result<Delivered, SendError>;
 }
 
 /// Clean text that came from outside: drop control characters (keeping newlines and tabs),

@@ -3,6 +3,7 @@
 //! implementing [`CommitTx`] on its open transaction, then commits or rolls back depending on
 //! the outcome (any error drops the transaction, so nothing is half-written).
 
+use super::TicketChange;
 use super::rows::{resolved_at_after, status_event_kind};
 use super::{
     Commit, CommitOutcome, ConversationWrite, EventKey, KbFeedback, NewTicket, Result, StoreError, TicketOp,
@@ -14,7 +15,7 @@ use async_trait::async_trait;
 
 /// The steps of a commit, each one statement inside the backend's open transaction.
 #[async_trait]
-pub(crate) trait CommitTx: Send {
+pub(crate) trait CommitTx: super::desk_sql::DeskTx + Send {
     /// Record an inbound event's dedupe key; `false` if it was recorded before.
     async fn record_event(&mut self, event: &EventKey, now: Millis) -> Result<bool>;
     /// Insert a new conversation at version 1; `false` if the key exists.
@@ -105,6 +106,37 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(tx: &mut T, commit: Commit) -> R
                 tx.set_ticket_status(number, *status, resolved_at, now).await?;
                 let kind = status_event_kind(old, *status);
                 tx.insert_ticket_event(number, now, &kind, actor, note.as_deref()).await?;
+            }
+            TicketOp::Change { number, actor, change } => {
+                let number = resolve(*number, &created);
+                let (old, new) = tx
+                    .change_ticket(number, change, now)
+                    .await?
+                    .ok_or_else(|| StoreError::Database(format!("ticket {number} does not exist")))?;
+                let kind = match change {
+                    TicketChange::Assignee(_) => "assignee",
+                    TicketChange::Priority(_) => "priority",
+                    TicketChange::Queue(_) => "queue",
+                    TicketChange::Sla(_) => continue,
+                };
+                if old != new {
+                    tx.insert_ticket_event(number, now, kind, actor, Some(&format!("{old} → {new}"))).await?;
+                }
+            }
+            TicketOp::Schedule { number, kind, due_at } => {
+                tx.insert_timer(resolve(*number, &created), kind, *due_at, now).await?;
+            }
+            TicketOp::CancelTimers { number, kinds } => {
+                tx.cancel_timers(resolve(*number, &created), kinds, now).await?;
+            }
+            TicketOp::TimerFired { id } => {
+                if !tx.fire_timer(*id, now).await? {
+                    return Ok(CommitOutcome::Duplicate);
+                }
+            }
+            TicketOp::Audit { number, kind, actor, detail } => {
+                tx.insert_ticket_event(resolve(*number, &created), now, kind, actor, detail.as_deref())
+                    .await?;
             }
             TicketOp::Csat { number, score, comment } => {
                 let number = resolve(*number, &created);

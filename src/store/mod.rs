@@ -4,6 +4,8 @@
 //! [`Store::commit`] call, in one transaction, together with the event's dedupe key.
 
 mod commit;
+pub mod desk;
+pub(crate) mod desk_sql;
 mod json;
 pub mod postgres;
 mod rows;
@@ -17,6 +19,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use desk::{DeskStore, OutboxRecord, SlaState, TicketChange, Timer};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -128,8 +131,45 @@ pub struct NewTicket {
 #[derive(Debug, Clone, PartialEq)]
 pub enum TicketOp {
     Create(NewTicket),
-    SetStatus { number: TicketNumber, status: TicketStatus, actor: String, note: Option<String> },
-    Csat { number: TicketNumber, score: u8, comment: Option<String> },
+    SetStatus {
+        number: TicketNumber,
+        status: TicketStatus,
+        actor: String,
+        note: Option<String>,
+    },
+    Csat {
+        number: TicketNumber,
+        score: u8,
+        comment: Option<String>,
+    },
+    /// Change assignee, priority, queue or SLA state; audited with old and new value.
+    Change {
+        number: TicketNumber,
+        actor: String,
+        change: TicketChange,
+    },
+    /// Schedule a timer for the scheduler (`kind` names what it does).
+    Schedule {
+        number: TicketNumber,
+        kind: String,
+        due_at: Millis,
+    },
+    /// Cancel a ticket's pending timers of these kinds (all when empty).
+    CancelTimers {
+        number: TicketNumber,
+        kinds: Vec<String>,
+    },
+    /// The timer fired; a commit whose timer already fired changes nothing.
+    TimerFired {
+        id: i64,
+    },
+    /// Add an audit entry without changing the ticket (e.g. an SLA breach).
+    Audit {
+        number: TicketNumber,
+        kind: String,
+        actor: String,
+        detail: Option<String>,
+    },
 }
 
 /// Whether a KB answer or article helped.
@@ -191,6 +231,8 @@ pub struct Ticket {
     pub created_at: Millis,
     pub updated_at: Millis,
     pub resolved_at: Option<Millis>,
+    /// SLA bookkeeping, when the ticket's queue has targets.
+    pub sla: Option<SlaState>,
 }
 
 /// One audit entry about a ticket (append-only).
@@ -217,6 +259,10 @@ pub struct TicketFilter {
     pub statuses: Vec<TicketStatus>,
     pub queue: Option<QueueName>,
     pub requester: Option<UserRef>,
+    /// `Some(None)` = unassigned only.
+    pub assignee: Option<Option<String>>,
+    /// Only tickets created before this time (i.e. older than an age).
+    pub created_before: Option<Millis>,
     pub limit: i64,
 }
 
@@ -230,7 +276,7 @@ pub struct OutboxItem {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: DeskStore + Send + Sync {
     /// Bring the schema up to date.
     async fn migrate(&self) -> Result<()>;
     /// Is the database reachable?

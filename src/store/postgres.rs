@@ -75,6 +75,8 @@ impl PostgresStore {
     }
 }
 
+crate::store::desk_sql::desk_sql! { db: Postgres, store: PostgresStore, map_err: map_err }
+
 shared_sql! {
     db: Postgres,
     store: PostgresStore,

@@ -90,6 +90,7 @@ pub(crate) struct TicketRow {
     created_at: i64,
     updated_at: i64,
     resolved_at: Option<i64>,
+    sla: Option<JsonText>,
 }
 
 impl TicketRow {
@@ -113,6 +114,7 @@ impl TicketRow {
             created_at: self.created_at,
             updated_at: self.updated_at,
             resolved_at: self.resolved_at,
+            sla: self.sla.map(|s| s.parse(&format!("{what} SLA"))).transpose()?,
         })
     }
 }
@@ -212,6 +214,18 @@ where
     if let Some(user) = &filter.requester {
         qb.push(" AND requester_platform = ").push_bind(user.platform.as_str().to_string());
         qb.push(" AND requester_id = ").push_bind(user.id.clone());
+    }
+    match &filter.assignee {
+        Some(Some(a)) => {
+            qb.push(" AND assignee = ").push_bind(a.clone());
+        }
+        Some(None) => {
+            qb.push(" AND assignee IS NULL");
+        }
+        None => {}
+    }
+    if let Some(before) = filter.created_before {
+        qb.push(" AND created_at < ").push_bind(before);
     }
     qb.push(" ORDER BY number DESC LIMIT ").push_bind(ticket_limit(filter.limit));
 }

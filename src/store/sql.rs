@@ -39,7 +39,7 @@ macro_rules! shared_sql {
 
             const TICKET_SELECT: &str = "SELECT number, title, description, requester_platform, requester_id, \
                 requester_name, conversation, reply_to, intent, queue, priority, status, assignee, fields, \
-                created_at, updated_at, resolved_at FROM tickets";
+                created_at, updated_at, resolved_at, sla FROM tickets";
 
             type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>;
 

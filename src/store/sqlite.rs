@@ -83,6 +83,8 @@ impl SqliteStore {
     }
 }
 
+crate::store::desk_sql::desk_sql! { db: Sqlite, store: SqliteStore, map_err: map_err }
+
 shared_sql! {
     db: Sqlite,
     store: SqliteStore,

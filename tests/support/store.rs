@@ -135,11 +135,7 @@ pub fn new_ticket(title: &str) -> NewTicket {
 pub fn outbox(key: &str, platform: Platform, text: &str) -> NewOutbox {
     NewOutbox {
         key: key.to_string(),
-        message: Outbound {
-            to: Address::new(platform, "C-out"),
-            text: text.to_string(),
-            choices: Vec::new(),
-        },
+        message: Outbound::message(Address::new(platform, "C-out"), text, Vec::new()),
     }
 }
 
