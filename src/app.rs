@@ -5,6 +5,7 @@
 use crate::channel::console::{ConsoleChannel, read_line};
 use crate::channel::{Channel, Inbound, InboundKind};
 use crate::config::{Config, ConfigError};
+use crate::desk::Desk;
 use crate::domain::{Address, Platform, UserRef};
 use crate::intents::{self, Catalog, Diagnostics, LoadOptions, MatcherOptions};
 use crate::outbox::Outbox;
@@ -98,13 +99,19 @@ impl App {
         let catalog = load_catalog(&config).await?;
         let store = open_store(&config).await?;
         let catalog: LiveCatalog = Arc::new(ArcSwap::from_pointee(catalog));
-        let service = Arc::new(Service::new(
-            store.clone(),
-            catalog.clone(),
-            config.engine_settings(),
-            Redactor::new(&config.redact),
-            clock.clone(),
-        ));
+        let desk =
+            Arc::new(Desk::from_config(&config).map_err(|e| AppError::Config(ConfigError::Invalid(e)))?);
+        let service = Arc::new(
+            Service::new(
+                store.clone(),
+                catalog.clone(),
+                config.engine_settings(),
+                desk,
+                Redactor::new(&config.redact),
+                clock.clone(),
+            )
+            .with_drafts_dir(config.intents_dir.join("kb").join("drafts")),
+        );
         Ok(App { config, store, catalog, service, clock })
     }
 

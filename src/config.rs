@@ -3,7 +3,7 @@
 //! `DESKBOT_X_FILE=/run/secrets/x` sets `x` to the file's contents. Unknown keys are errors
 //! naming the key and the file.
 
-use crate::desk::{QueueConfig, default_queues};
+use crate::desk::{DeskSettings, QueueConfig, default_queues};
 use crate::domain::QueueName;
 use crate::engine::Settings;
 use figment::Figment;
@@ -30,6 +30,7 @@ const KEYS: &[&str] = &[
     "redact",
     "outbox",
     "queue",
+    "desk",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -57,6 +58,8 @@ pub struct Config {
     pub outbox: OutboxConfig,
     /// `[[queue]]` tables. Empty means the built-in starter queues.
     pub queue: Vec<QueueConfig>,
+    /// Desk-wide settings for agents' threads and ticket lifecycle.
+    pub desk: DeskSettings,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -144,6 +147,7 @@ impl Default for Config {
             redact: RedactConfig::default(),
             outbox: OutboxConfig::default(),
             queue: Vec::new(),
+            desk: DeskSettings::default(),
         }
     }
 }
@@ -254,6 +258,16 @@ impl Config {
                 self.default_queue,
                 queues.iter().map(|q| q.name.as_str()).collect::<Vec<_>>().join(", ")
             )));
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for q in &queues {
+            if !seen.insert(q.name.clone()) {
+                return Err(ConfigError::Invalid(format!("queue `{}` is defined twice", q.name)));
+            }
+            q.validate().map_err(ConfigError::Invalid)?;
+        }
+        if !(0.0..1.0).contains(&self.desk.sla_reminder_ratio) || self.desk.sla_reminder_ratio == 0.0 {
+            return Err(ConfigError::Invalid("desk.sla_reminder_ratio must be between 0 and 1".into()));
         }
         if let Some(t) = self.matcher.threshold
             && !(0.0..=1.0).contains(&t)

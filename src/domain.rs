@@ -17,6 +17,8 @@ pub enum Platform {
     Discord,
     /// The in-memory channel used by tests and the load bench.
     Test,
+    /// deskbot itself: timers and other events no person sent.
+    System,
 }
 
 impl Platform {
@@ -26,6 +28,7 @@ impl Platform {
             Platform::Slack => "slack",
             Platform::Discord => "discord",
             Platform::Test => "test",
+            Platform::System => "system",
         }
     }
 }
@@ -44,6 +47,7 @@ impl FromStr for Platform {
             "slack" => Ok(Platform::Slack),
             "discord" => Ok(Platform::Discord),
             "test" => Ok(Platform::Test),
+            "system" => Ok(Platform::System),
             other => Err(format!("unknown platform `{other}` (known: console, slack, discord)")),
         }
     }

@@ -38,10 +38,12 @@ pub enum InboundKind {
     Message { text: String },
     /// The employee pressed a button or picked an offered choice by its id.
     Choice { id: String },
-    /// The desk resolved one of the employee's tickets: tell them and ask for a rating.
-    TicketResolved { number: TicketNumber, by: String, message: Option<String> },
-    /// Someone on the desk wrote to the employee about a ticket.
+    /// An agent's reply to the requester of a ticket, from an integration (the same as
+    /// `!reply TEXT` in the ticket's thread).
     AgentReply { number: TicketNumber, agent: String, text: String },
+    /// A reaction (emoji name without colons, e.g. `eyes`) added to a message; `text` is the
+    /// reacted message's text when the platform gives it.
+    Reaction { emoji: String, message: String, text: Option<String> },
 }
 
 /// A button or numbered option offered with a reply.
@@ -95,6 +97,18 @@ impl OutboundKind {
     pub fn is_message(&self) -> bool {
         matches!(self, OutboundKind::Message)
     }
+    /// Replace `TicketNumber(0)` ("the ticket this commit creates") with its number.
+    pub fn fill_new_ticket(&mut self, created: Option<TicketNumber>) {
+        let Some(n) = created else { return };
+        match self {
+            OutboundKind::Card { card } | OutboundKind::CardUpdate { card } if card.number.0 == 0 => {
+                card.number = n
+            }
+            OutboundKind::ThreadReply { ticket } if ticket.0 == 0 => *ticket = n,
+            _ => {}
+        }
+    }
+
     /// The ticket whose card this delivery needs, if any.
     pub fn anchored_to(&self) -> Option<TicketNumber> {
         match self {
@@ -131,6 +145,9 @@ pub struct Delivered {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketSummary {
     pub number: TicketNumber,
+    pub queue: crate::domain::QueueName,
+    /// The conversation it was filed from.
+    pub conversation: String,
     pub title: String,
     pub status: TicketStatus,
     pub updated_at: Millis,

@@ -17,8 +17,8 @@ use crate::domain::{Millis, QueueName, TicketNumber, TicketStatus};
 use crate::intents::Catalog;
 use crate::store::{KbFeedback, NewTicket};
 
-pub use replies::TRUNCATED_NOTICE;
-pub use state::{ConversationState, MAX_TRANSCRIPT_TURNS, State};
+pub use replies::{TRUNCATED_NOTICE, resolved_notice};
+pub use state::{ConversationState, MAX_TRANSCRIPT_TURNS, State, rating_choices};
 pub use step::step;
 
 /// Tunables from config that shape the conversation.
@@ -74,6 +74,10 @@ pub enum Action {
     SetTicketStatus { number: TicketNumber, status: TicketStatus, actor: String, note: Option<String> },
     /// The employee rated how a ticket was handled (1–5).
     Rate { number: TicketNumber, score: u8 },
+    /// The employee's comment on their rating.
+    RateComment { number: TicketNumber, comment: String },
+    /// Pass the employee's message to the ticket's thread.
+    Relay { number: TicketNumber, text: String },
     /// The employee said whether an answer helped.
     Feedback(KbFeedback),
 }

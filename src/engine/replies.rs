@@ -96,26 +96,31 @@ fn status_word(s: TicketStatus) -> &'static str {
     }
 }
 
-pub fn resolved(number: &str, message: Option<&str>) -> String {
-    let note = message.map(|m| format!(" The agent wrote: \"{m}\"")).unwrap_or_default();
+pub fn rated(score: u8) -> String {
+    let thanks = if score >= 4 {
+        "Thanks for the rating! Glad we could help."
+    } else {
+        "Thanks for the rating. We'll use it to do better."
+    };
+    format!("{thanks} Anything you'd like to add? (Reply with a comment, or \"no\".)")
+}
+
+pub const COMMENT_THANKS: &str = "Thanks for the feedback!";
+pub const NEW_QUESTION: &str = "Sure. What's the new problem?";
+
+pub fn relayed(number: &str) -> String {
+    format!("Added to {number}. The IT team will answer here.")
+}
+
+/// What the employee sees when a ticket is resolved, with rating buttons.
+pub fn resolved_notice(number: &str, agent: &str, message: Option<&str>) -> String {
+    let note = message.map(|m| format!("\n{agent} wrote: \"{m}\"")).unwrap_or_default();
     format!(
         "Your ticket {number} has been resolved.{note}\nHow would you rate the help you got, \
          from 1 (poor) to 5 (great)? If it isn't fixed, just reply here and I'll reopen it."
     )
 }
 
-pub fn rated(score: u8) -> String {
-    if score >= 4 {
-        "Thanks for the rating! Glad we could help.".to_string()
-    } else {
-        "Thanks for the rating. We'll use it to do better.".to_string()
-    }
-}
-
 pub fn reopened(number: &str) -> String {
     format!("I've reopened ticket {number} and passed your message to the IT team.")
-}
-
-pub fn agent_says(number: &str, agent: &str, text: &str) -> String {
-    format!("{agent} (IT, on {number}): {text}")
 }

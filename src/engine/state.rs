@@ -2,7 +2,7 @@
 //! it offered, so a typed "2" and a pressed button resolve the same way.
 
 use crate::channel::Choice;
-use crate::domain::{Millis, TicketNumber};
+use crate::domain::TicketNumber;
 use crate::intents::Catalog;
 use crate::store::Turn;
 use serde::{Deserialize, Serialize};
@@ -41,8 +41,13 @@ pub enum State {
     },
     /// Asked for a person with nothing described yet: the next message is the description.
     Describe,
-    /// A ticket of this employee was resolved; a rating or a reply may follow.
-    Resolved { number: TicketNumber, resolved_at: Millis },
+    /// A ticket was filed from this conversation: further messages go to its thread, and once
+    /// it is resolved a rating or a reply (which reopens it) may follow.
+    /// The ticket is the newest one filed from this conversation (its number is allocated
+    /// when the filing commits, so it is looked up rather than stored).
+    Ticket,
+    /// The employee rated a ticket; an optional comment may follow.
+    Comment { number: TicketNumber },
 }
 
 /// What is stored per conversation.
@@ -96,11 +101,15 @@ pub fn choices_for(state: &State, catalog: &Catalog) -> Vec<Choice> {
         State::OfferTicket { .. } => {
             vec![Choice::new(FILE_TICKET, "File a ticket"), Choice::new(CANCEL, "Cancel")]
         }
-        State::Resolved { .. } => {
-            (1..=5).map(|n| Choice::new(format!("{RATE_PREFIX}{n}"), n.to_string())).collect()
+        State::Idle | State::Form { .. } | State::Describe | State::Ticket | State::Comment { .. } => {
+            Vec::new()
         }
-        State::Idle | State::Form { .. } | State::Describe => Vec::new(),
     }
+}
+
+/// The 1–5 rating buttons sent with a resolution notice.
+pub fn rating_choices() -> Vec<Choice> {
+    (1..=5).map(|n| Choice::new(format!("{RATE_PREFIX}{n}"), n.to_string())).collect()
 }
 
 /// Which offered choice a typed message picks: its number ("2"), its id, or its label

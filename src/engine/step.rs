@@ -13,15 +13,18 @@ use std::collections::BTreeMap;
 
 /// Run one event through the conversation. Pure: same inputs, same outputs.
 pub fn step(prev: &ConversationState, inbound: &Inbound, ctx: &Context<'_>) -> Step {
-    let mut s = Stepper { st: prev.clone(), actions: Vec::new(), ctx, reset: false };
+    let mut s = Stepper {
+        st: prev.clone(),
+        actions: Vec::new(),
+        ctx,
+        reset: false,
+        conversation: &inbound.conversation,
+    };
     match &inbound.kind {
         InboundKind::Message { text } => s.on_message(text),
         InboundKind::Choice { id } => s.on_choice_event(id),
-        InboundKind::TicketResolved { number, by, message } => s.on_resolved(*number, by, message.as_deref()),
-        InboundKind::AgentReply { number, agent, text } => {
-            s.turn(Speaker::Agent(agent.clone()), text);
-            s.say(replies::agent_says(&number.to_string(), agent, text));
-        }
+        // Desk-side events never reach the employee's conversation engine.
+        InboundKind::AgentReply { .. } | InboundKind::Reaction { .. } => {}
     }
     s.finish()
 }
@@ -32,6 +35,7 @@ struct Stepper<'a, 'c> {
     ctx: &'a Context<'c>,
     /// The case is closed: clear the transcript at the end of the step.
     reset: bool,
+    conversation: &'a str,
 }
 
 impl Stepper<'_, '_> {
@@ -87,14 +91,13 @@ impl Stepper<'_, '_> {
             return self.status(q);
         }
         match self.st.state.clone() {
-            State::Resolved { number, resolved_at } => {
-                if let Some(score) = words::rating(text) {
-                    return self.rate(number, score);
+            State::Ticket => self.ticket_message(text),
+            State::Comment { number } => {
+                if !words::is_no(text) && !words::is_thanks(text) {
+                    self.actions.push(Action::RateComment { number, comment: text.to_string() });
                 }
-                if self.ctx.now - resolved_at <= self.ctx.settings.reopen_window_ms {
-                    return self.reopen(number, text);
-                }
-                self.idle_message(text);
+                self.close_case();
+                self.say(replies::COMMENT_THANKS)
             }
             State::Form { query, intent, next, values, retries } => {
                 self.slot_answer(text, query, intent, next, values, retries)
@@ -209,6 +212,15 @@ impl Stepper<'_, '_> {
 
     /// A button press (or stale button) arriving as its own event.
     fn on_choice_event(&mut self, id: &str) {
+        if let (State::Ticket, Some(score)) = (&self.st.state, id.strip_prefix(state::RATE_PREFIX)) {
+            self.turn(Speaker::Employee, &format!("[{score}]"));
+            return match (self.my_ticket(), score.parse::<u8>()) {
+                (Some(t), Ok(score)) if t.status == TicketStatus::Resolved && (1..=5).contains(&score) => {
+                    self.rate(t.number, score)
+                }
+                _ => self.say("That option has expired. Tell me what's wrong and I'll help."),
+            };
+        }
         let offered = choices_for(&self.st.state, self.ctx.catalog);
         match offered.iter().find(|c| c.id == id) {
             Some(c) => {
@@ -258,12 +270,6 @@ impl Stepper<'_, '_> {
                     captures: BTreeMap::new(),
                 });
                 self.prompt(format!("{body}\n\n{}", replies::answer_footer()))
-            }
-            (id, State::Resolved { number, .. }) if id.starts_with(state::RATE_PREFIX) => {
-                match id.trim_start_matches(state::RATE_PREFIX).parse::<u8>() {
-                    Ok(score) if (1..=5).contains(&score) => self.rate(number, score),
-                    _ => self.say("Please rate from 1 to 5."),
-                }
             }
             _ => self.say("That option has expired. Tell me what's wrong and I'll help."),
         }
@@ -349,6 +355,7 @@ impl Stepper<'_, '_> {
         }));
         self.say(msg);
         self.close_case();
+        self.st.state = State::Ticket;
     }
 
     fn status(&mut self, q: StatusQuery) {
@@ -361,20 +368,61 @@ impl Stepper<'_, '_> {
         self.say(text)
     }
 
-    fn on_resolved(&mut self, number: TicketNumber, by: &str, message: Option<&str>) {
-        self.actions.push(Action::SetTicketStatus {
-            number,
-            status: TicketStatus::Resolved,
-            actor: by.to_string(),
-            note: message.map(str::to_string),
-        });
-        self.go(State::Resolved { number, resolved_at: self.ctx.now });
-        self.prompt(replies::resolved(&number.to_string(), message));
+    /// The newest ticket filed from this conversation.
+    fn my_ticket(&self) -> Option<&crate::channel::TicketSummary> {
+        self.ctx.tickets.iter().filter(|t| t.conversation == self.conversation).max_by_key(|t| t.number)
+    }
+
+    /// A message while this conversation has a ticket: relay it, rate it, reopen it, or, once
+    /// the ticket is closed, start something new.
+    fn ticket_message(&mut self, text: &str) {
+        let Some(t) = self.my_ticket().cloned() else {
+            self.go(State::Idle);
+            return self.idle_message(text);
+        };
+        if words::is_new_question(text) {
+            self.close_case();
+            return self.say(replies::NEW_QUESTION);
+        }
+        match t.status {
+            TicketStatus::Open | TicketStatus::Pending => {
+                if t.status == TicketStatus::Pending {
+                    self.actions.push(Action::SetTicketStatus {
+                        number: t.number,
+                        status: TicketStatus::Open,
+                        actor: "requester".to_string(),
+                        note: Some("the requester replied".to_string()),
+                    });
+                }
+                self.actions.push(Action::Relay { number: t.number, text: text.to_string() });
+                self.say(replies::relayed(&t.number.to_string()))
+            }
+            TicketStatus::Resolved => {
+                if let Some(score) = words::rating(text) {
+                    return self.rate(t.number, score);
+                }
+                if words::is_thanks(text) {
+                    return self.say(replies::WELCOME);
+                }
+                let within =
+                    t.resolved_at.is_some_and(|at| self.ctx.now - at <= self.ctx.settings.reopen_window_ms);
+                if within {
+                    self.reopen(t.number, text)
+                } else {
+                    self.close_case();
+                    self.idle_message(text)
+                }
+            }
+            TicketStatus::Closed => {
+                self.close_case();
+                self.idle_message(text)
+            }
+        }
     }
 
     fn rate(&mut self, number: TicketNumber, score: u8) {
         self.actions.push(Action::Rate { number, score });
-        self.close_case();
+        self.go(State::Comment { number });
         self.say(replies::rated(score))
     }
 
@@ -385,7 +433,8 @@ impl Stepper<'_, '_> {
             actor: "requester".to_string(),
             note: Some(text.to_string()),
         });
-        self.close_case();
+        self.actions.push(Action::Relay { number, text: text.to_string() });
+        self.go(State::Ticket);
         self.say(replies::reopened(&number.to_string()))
     }
 }

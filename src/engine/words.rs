@@ -38,6 +38,22 @@ pub fn is_help(text: &str) -> bool {
     one_of(text, &["help", "?", "menu", "what can you do", "commands"])
 }
 
+/// "new question", "something else": leave the ticket and start over.
+pub fn is_new_question(text: &str) -> bool {
+    one_of(
+        text,
+        &[
+            "new",
+            "new question",
+            "new issue",
+            "new problem",
+            "something else",
+            "another question",
+            "new request",
+        ],
+    )
+}
+
 pub fn is_yes(text: &str) -> bool {
     one_of(text, &["yes", "y", "yeah", "yep", "sure", "please", "yes please", "ok", "okay", "do it"])
 }

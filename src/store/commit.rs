@@ -163,6 +163,7 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(tx: &mut T, commit: Commit) -> R
     for item in &outbox {
         let mut message = item.message.clone();
         message.text = fill_ticket_placeholder(&message.text, first);
+        message.kind.fill_new_ticket(first);
         tx.insert_outbox(&item.key, &message, now).await?;
     }
     Ok(CommitOutcome::Applied { created })

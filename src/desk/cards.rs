@@ -1,0 +1,109 @@
+//! What the desk posts: the ticket card, the transcript as the card's first thread reply, and
+//! the outbound rows that carry them to every channel of the ticket's queue.
+
+use crate::channel::{Choice, Outbound, OutboundKind, TicketCard};
+use crate::domain::{Address, Millis, TicketNumber};
+use crate::store::{Speaker, TICKET_PLACEHOLDER, Ticket, Turn};
+
+/// Buttons on a card (ids are handled by the desk workflow).
+pub const CLAIM: &str = "desk:claim";
+pub const RESOLVE: &str = "desk:resolve";
+pub const REPLY: &str = "desk:reply";
+
+pub fn card_of(t: &Ticket) -> TicketCard {
+    let requester = match &t.requester_name {
+        Some(n) => format!("{n} ({})", t.requester),
+        None => t.requester.to_string(),
+    };
+    let sla_due = t.sla.as_ref().and_then(|s| {
+        if s.first_response_at.is_none() {
+            s.first_response_due.or(s.resolution_due)
+        } else {
+            s.resolution_due
+        }
+    });
+    TicketCard {
+        number: t.number,
+        title: t.title.clone(),
+        requester,
+        priority: t.priority,
+        intent: t.intent.clone(),
+        queue: t.queue.to_string(),
+        status: t.status,
+        assignee: t.assignee.clone(),
+        sla_due: if t.status.is_active() { sla_due } else { None },
+    }
+}
+
+/// The card as text (platforms with rich layouts render `TicketCard` themselves).
+pub fn card_text(c: &TicketCard) -> String {
+    let due = c.sla_due.map(|d| format!(" · due {}", when(d))).unwrap_or_default();
+    let number = if c.number.0 == 0 { TICKET_PLACEHOLDER.to_string() } else { c.number.to_string() };
+    format!(
+        "🎫 {} {}\nRequester: {} · Priority: {} · Queue: {} · Intent: {}\nStatus: {} · Assignee: {}{due}",
+        number,
+        c.title,
+        c.requester,
+        c.priority,
+        c.queue,
+        c.intent.as_deref().unwrap_or("-"),
+        c.status,
+        c.assignee.as_deref().unwrap_or("nobody"),
+    )
+}
+
+fn card_choices() -> Vec<Choice> {
+    vec![
+        Choice::new(CLAIM, "Claim"),
+        Choice::new(RESOLVE, "Resolve"),
+        Choice::new(REPLY, "Reply to requester"),
+    ]
+}
+
+/// A new card in one channel.
+pub fn new_card(to: Address, t: &Ticket) -> Outbound {
+    let card = card_of(t);
+    Outbound { to, text: card_text(&card), choices: card_choices(), kind: OutboundKind::Card { card } }
+}
+
+/// The card edited in place.
+pub fn card_update(to: Address, t: &Ticket) -> Outbound {
+    let card = card_of(t);
+    Outbound { to, text: card_text(&card), choices: card_choices(), kind: OutboundKind::CardUpdate { card } }
+}
+
+/// A message in the ticket's thread.
+pub fn thread_reply(to: Address, number: TicketNumber, text: impl Into<String>) -> Outbound {
+    Outbound {
+        to,
+        text: text.into(),
+        choices: Vec::new(),
+        kind: OutboundKind::ThreadReply { ticket: number },
+    }
+}
+
+/// The transcript, as the card's first thread reply.
+pub fn transcript_text(turns: &[Turn], description: &str) -> String {
+    let mut out = String::from("Transcript:\n");
+    for t in turns {
+        let who = match &t.from {
+            Speaker::Employee => "employee".to_string(),
+            Speaker::Bot => "deskbot".to_string(),
+            Speaker::Agent(n) => n.clone(),
+            Speaker::System => "system".to_string(),
+        };
+        let first_line = t.text.lines().next().unwrap_or("");
+        let more = if t.text.lines().nth(1).is_some() { " …" } else { "" };
+        out.push_str(&format!("> {who}: {first_line}{more}\n"));
+    }
+    if turns.is_empty() {
+        out.push_str(&format!("> {description}\n"));
+    }
+    out
+}
+
+fn when(ms: Millis) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
+        .unwrap_or_else(|| ms.to_string())
+}

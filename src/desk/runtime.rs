@@ -1,0 +1,65 @@
+//! The desk as configured: every queue with its parsed business hours, SLA policy, agents and
+//! leads, plus desk-wide settings. Built once from config; pure lookups afterwards.
+
+use super::hours::BusinessHours;
+use super::queues::QueueConfig;
+use super::settings::DeskSettings;
+use super::sla::SlaPolicy;
+use crate::config::Config;
+use crate::domain::{Address, QueueName, UserRef};
+use std::collections::BTreeMap;
+
+pub struct QueueRuntime {
+    pub cfg: QueueConfig,
+    pub hours: BusinessHours,
+    pub sla: SlaPolicy,
+    pub agents: Vec<UserRef>,
+    pub leads: Vec<UserRef>,
+}
+
+impl QueueRuntime {
+    /// The queue's agents' channels, as addresses.
+    pub fn channels(&self) -> Vec<Address> {
+        self.cfg.channel.iter().map(|(p, c)| Address::new(*p, c.clone())).collect()
+    }
+}
+
+pub struct Desk {
+    pub queues: BTreeMap<QueueName, QueueRuntime>,
+    pub settings: DeskSettings,
+    pub reopen_window_ms: i64,
+    pub default_queue: QueueName,
+}
+
+impl Desk {
+    pub fn from_config(config: &Config) -> Result<Desk, String> {
+        let mut queues = BTreeMap::new();
+        for cfg in config.queues() {
+            let (hours, sla) = cfg.policy().map_err(|e| format!("queue `{}`: {e}", cfg.name))?;
+            let (agents, leads) = (cfg.agent_refs(), cfg.lead_refs());
+            queues.insert(cfg.name.clone(), QueueRuntime { cfg, hours, sla, agents, leads });
+        }
+        Ok(Desk {
+            queues,
+            settings: config.desk.clone(),
+            reopen_window_ms: config.engine_settings().reopen_window_ms,
+            default_queue: config.default_queue.clone(),
+        })
+    }
+
+    /// The queue, or the default queue when it no longer exists (config changed).
+    pub fn queue(&self, name: &QueueName) -> Option<&QueueRuntime> {
+        self.queues.get(name).or_else(|| self.queues.get(&self.default_queue))
+    }
+
+    /// May `actor`, writing in `origin`, act on tickets of `queue`? Listed agents and leads
+    /// may; with `agents = "channel-members"`, anyone posting in one of the queue's channels.
+    pub fn may_act(&self, queue: &QueueName, actor: &UserRef, origin: &Address) -> bool {
+        let Some(q) = self.queue(queue) else { return false };
+        if q.agents.contains(actor) || q.leads.contains(actor) {
+            return true;
+        }
+        q.cfg.channel_members_act()
+            && q.cfg.channel.get(&origin.platform).is_some_and(|c| *c == origin.channel)
+    }
+}

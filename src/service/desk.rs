@@ -1,0 +1,176 @@
+//! The desk side of the pipeline: events in a ticket's thread (agents' messages, card
+//! buttons, reactions), resolutions from outside the thread, and fired timers. Each commits
+//! against the ticket's own `desk:IT-n` conversation row, so concurrent actions on one ticket
+//! are applied one after the other.
+
+use super::{Handled, Service, ServiceError, keyed};
+use crate::channel::{Inbound, InboundKind};
+use crate::desk::workflow::{self, Actor, AgentInput, Outcome};
+use crate::domain::{Address, Millis, Platform, TicketNumber, UserRef};
+use crate::store::{Commit, ConversationWrite, EventKey, TicketOp, Timer};
+use serde_json::json;
+
+impl Service {
+    /// Which ticket's thread (or card) an event belongs to, if any.
+    pub(super) async fn desk_ticket(&self, inbound: &Inbound) -> Result<Option<TicketNumber>, ServiceError> {
+        let to = &inbound.reply_to;
+        let anchor = match &inbound.kind {
+            InboundKind::AgentReply { number, .. } => return Ok(Some(*number)),
+            InboundKind::Reaction { message, .. } => Some(to.thread.as_deref().unwrap_or(message)),
+            InboundKind::Message { .. } | InboundKind::Choice { .. } => to.thread.as_deref(),
+        };
+        let Some(anchor) = anchor else { return Ok(None) };
+        Ok(self.store.ticket_by_thread(to.platform, &to.channel, anchor).await?)
+    }
+
+    pub(super) async fn handle_desk(
+        &self,
+        number: TicketNumber,
+        inbound: &Inbound,
+    ) -> Result<Handled, ServiceError> {
+        let name = inbound.display_name.clone().unwrap_or_else(|| inbound.user.id.clone());
+        let event = EventKey { platform: inbound.user.platform, event_id: inbound.event_id.clone() };
+        self.desk_commit(number, Some(event), |desk, t, now| {
+            let actor = Actor { user: &inbound.user, name: &name, origin: &inbound.reply_to };
+            match &inbound.kind {
+                InboundKind::Message { text } => {
+                    workflow::act(desk, t, &actor, AgentInput::Text(text), None, now)
+                }
+                InboundKind::Choice { id } => {
+                    workflow::act(desk, t, &actor, AgentInput::Button(id), None, now)
+                }
+                InboundKind::Reaction { emoji, text, .. } => {
+                    let input = AgentInput::Reaction { emoji, text: text.as_deref() };
+                    workflow::act(desk, t, &actor, input, None, now)
+                }
+                InboundKind::AgentReply { agent, text, .. } => {
+                    let actor = Actor { user: &inbound.user, name: agent, origin: &inbound.reply_to };
+                    let cmd = crate::desk::commands::Command::Reply(text.clone());
+                    workflow::act(desk, t, &actor, AgentInput::Text(""), Some(cmd), now)
+                }
+            }
+        })
+        .await
+    }
+
+    /// Resolve a ticket from outside its thread (the CLI, an integration): the requester is told
+    /// and asked for a rating, in the same transaction as the status change.
+    pub async fn resolve_ticket(
+        &self,
+        number: TicketNumber,
+        by: &str,
+        message: Option<String>,
+    ) -> Result<Handled, ServiceError> {
+        let actor = UserRef::new(Platform::System, by);
+        let event =
+            EventKey { platform: Platform::System, event_id: format!("resolve:{number}:{}", self.now()) };
+        self.desk_commit(number, Some(event), |desk, t, now| {
+            workflow::resolve(desk, t, &actor, by, message.clone(), now)
+        })
+        .await
+    }
+
+    /// Fire one due timer, exactly once (its id is the dedupe key).
+    pub async fn fire_timer(&self, timer: &Timer) -> Result<Handled, ServiceError> {
+        let event = EventKey { platform: Platform::System, event_id: format!("timer:{}", timer.id) };
+        let id = timer.id;
+        let kind = timer.kind.clone();
+        self.desk_commit(timer.ticket, Some(event), move |desk, t, now| {
+            let mut out = workflow::fire(desk, t, &kind, now);
+            out.ops.insert(0, TicketOp::TimerFired { id });
+            out
+        })
+        .await
+    }
+
+    async fn desk_commit<F>(
+        &self,
+        number: TicketNumber,
+        event: Option<EventKey>,
+        f: F,
+    ) -> Result<Handled, ServiceError>
+    where
+        F: Fn(&crate::desk::Desk, &crate::store::Ticket, Millis) -> Outcome,
+    {
+        let key = format!("desk:{number}");
+        let draft = std::sync::Mutex::new(None);
+        let result = self
+            .commit_with_retry(|| async {
+                let t = self.store.ticket(number).await?.ok_or(ServiceError::NoSuchTicket(number))?;
+                let version = self.store.load_conversation(&key).await?.map(|c| c.version).unwrap_or(0);
+                let now = self.now();
+                let out = f(&self.desk, &t, now);
+                if let Ok(mut d) = draft.lock() {
+                    *d = out.kb_draft.clone();
+                }
+                let prefix = match &event {
+                    Some(e) => format!("{}:{}", e.platform, e.event_id),
+                    None => format!("desk:{number}:{now}"),
+                };
+                Ok(Some(Commit {
+                    event: event.clone(),
+                    conversation: ConversationWrite {
+                        key: key.clone(),
+                        user: UserRef::new(Platform::System, "desk"),
+                        reply_to: Address::new(Platform::System, key.clone()),
+                        state: json!({ "ticket": number.0 }),
+                        expected_version: version,
+                    },
+                    messages: out.messages,
+                    tickets: out.ops,
+                    feedback: Vec::new(),
+                    outbox: keyed(&prefix, out.outbox),
+                    now,
+                }))
+            })
+            .await?;
+        let draft = draft.into_inner().ok().flatten();
+        if let (Handled::Applied { .. }, Some((title, body))) = (&result, draft) {
+            self.write_draft(number, &title, &body).await;
+        }
+        Ok(result)
+    }
+
+    /// Write a draft KB article for an admin to review; failures are logged, not fatal.
+    async fn write_draft(&self, number: TicketNumber, title: &str, body: &str) {
+        let Some(dir) = &self.drafts_dir else { return };
+        let slug: String = title
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
+            .collect::<String>()
+            .split('-')
+            .filter(|s| !s.is_empty())
+            .take(8)
+            .collect::<Vec<_>>()
+            .join("-");
+        let id = format!("draft-{}-{slug}", number.0);
+        let text = format!(
+            "+++\nid = \"{id}\"\ntitle = {}\ntags = [\"draft\"]\n+++\n{body}\n\n(Drafted from {number}; review before moving it into the knowledge base.)\n",
+            toml_string(title)
+        );
+        let path = dir.join(format!("{id}.md"));
+        let result = async {
+            tokio::fs::create_dir_all(dir).await?;
+            tokio::fs::write(&path, text).await
+        }
+        .await;
+        match result {
+            Ok(()) => tracing::info!(ticket = %number, path = %path.display(), "draft KB article written"),
+            Err(e) => tracing::warn!(ticket = %number, error = %e, "cannot write draft KB article"),
+        }
+    }
+}
+
+fn toml_string(s: &str) -> String {
+    let escaped: String = s
+        .chars()
+        .flat_map(|c| match c {
+            '"' => vec!['\\', '"'],
+            '\\' => vec!['\\', '\\'],
+            c if c.is_control() => vec![' '],
+            c => vec![c],
+        })
+        .collect();
+    format!("\"{escaped}\"")
+}

@@ -1,0 +1,219 @@
+//! The employee side: load the conversation, run the engine, and turn its actions into one
+//! commit — including what the desk does when a ticket is filed (card, transcript, SLA
+//! clocks, auto-assignment) or when the employee's message goes to a ticket's thread.
+
+use super::{Handled, Service, ServiceError, keyed};
+use crate::channel::{Inbound, InboundKind, Outbound, TicketSummary};
+use crate::desk::queues::Assignment;
+use crate::desk::workflow::{self, Outcome};
+use crate::domain::{Millis, QueueName, TicketNumber, TicketStatus, UserRef};
+use crate::engine::{self, Action, ConversationState};
+use crate::store::{
+    Commit, ConversationWrite, EventKey, NewMessage, NewTicket, Speaker, StoreError, Ticket, TicketFilter,
+    TicketOp, Turn,
+};
+
+impl Service {
+    pub(super) async fn handle_employee(
+        &self,
+        inbound: &Inbound,
+        truncated: bool,
+    ) -> Result<Handled, ServiceError> {
+        self.commit_with_retry(|| async {
+            let stored = self.store.load_conversation(&inbound.conversation).await?;
+            let (state, version) = match &stored {
+                Some(c) => match serde_json::from_value::<ConversationState>(c.state.clone()) {
+                    Ok(s) => (s, c.version),
+                    Err(e) => {
+                        tracing::warn!(conversation = %inbound.conversation, error = %e, "unreadable conversation state; starting over");
+                        (ConversationState::default(), c.version)
+                    }
+                },
+                None => (ConversationState::default(), 0),
+            };
+            let tickets = self.ticket_summaries(&inbound.user).await?;
+            let now = self.now();
+            let catalog = self.catalog.load();
+            let ctx = engine::Context {
+                catalog: &catalog,
+                now,
+                tickets: &tickets,
+                settings: &self.settings,
+                display_name: inbound.display_name.as_deref(),
+            };
+            let step = engine::step(&state, inbound, &ctx);
+            self.to_commit(inbound, step, version, now, truncated).await.map(Some)
+        })
+        .await
+    }
+
+    async fn ticket_summaries(&self, user: &UserRef) -> Result<Vec<TicketSummary>, StoreError> {
+        let filter = TicketFilter { requester: Some(user.clone()), limit: 20, ..TicketFilter::default() };
+        Ok(self
+            .store
+            .tickets(&filter)
+            .await?
+            .into_iter()
+            .map(|t| TicketSummary {
+                number: t.number,
+                queue: t.queue,
+                conversation: t.conversation,
+                title: t.title,
+                status: t.status,
+                updated_at: t.updated_at,
+                resolved_at: t.resolved_at,
+            })
+            .collect())
+    }
+
+    async fn ticket_or_err(&self, number: TicketNumber) -> Result<Ticket, ServiceError> {
+        self.store.ticket(number).await?.ok_or(ServiceError::NoSuchTicket(number))
+    }
+
+    /// Who gets a new ticket in `queue`, when the queue assigns automatically.
+    async fn auto_assignee(&self, queue: &QueueName) -> Result<Option<UserRef>, StoreError> {
+        let Some(q) = self.desk.queue(queue) else { return Ok(None) };
+        if q.agents.is_empty() {
+            return Ok(None);
+        }
+        match q.cfg.assignment {
+            Assignment::None => Ok(None),
+            Assignment::LeastLoaded => {
+                let loads = self.store.assignee_loads(queue).await?;
+                let load = |a: &UserRef| {
+                    let key = a.to_string();
+                    loads.iter().find(|(k, _)| *k == key).map(|(_, n)| *n).unwrap_or(0)
+                };
+                Ok(q.agents.iter().min_by_key(|a| load(a)).cloned())
+            }
+            Assignment::RoundRobin => {
+                let filter =
+                    TicketFilter { queue: Some(queue.clone()), limit: 50, ..TicketFilter::default() };
+                let recent = self.store.tickets(&filter).await?;
+                let last = recent.iter().find_map(|t| t.assignee.clone());
+                let next = match last.and_then(|l| q.agents.iter().position(|a| a.to_string() == l)) {
+                    Some(i) => (i + 1) % q.agents.len(),
+                    None => 0,
+                };
+                Ok(q.agents.get(next).cloned())
+            }
+        }
+    }
+
+    /// Turn the engine's actions into one commit.
+    async fn to_commit(
+        &self,
+        inbound: &Inbound,
+        step: engine::Step,
+        version: i64,
+        now: Millis,
+        truncated: bool,
+    ) -> Result<Commit, ServiceError> {
+        let state = serde_json::to_value(&step.state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let line = |from: Speaker, text: &str, ticket: Option<TicketNumber>| NewMessage {
+            turn: Turn { from, text: text.to_string(), at: now },
+            ticket,
+            internal: false,
+        };
+        let mut messages = Vec::new();
+        match &inbound.kind {
+            InboundKind::Message { text } => messages.push(line(Speaker::Employee, text, None)),
+            InboundKind::Choice { id } => messages.push(line(Speaker::Employee, &format!("[{id}]"), None)),
+            InboundKind::AgentReply { .. } | InboundKind::Reaction { .. } => {}
+        }
+        let mut tickets = Vec::new();
+        let mut feedback = Vec::new();
+        let mut outbound: Vec<Outbound> = Vec::new();
+        let mut desk = Outcome::default();
+        if truncated {
+            outbound.push(Outbound::message(inbound.reply_to.clone(), engine::TRUNCATED_NOTICE, Vec::new()));
+        }
+        for action in step.actions {
+            match action {
+                Action::Reply { text, choices } => {
+                    messages.push(line(Speaker::Bot, &text, None));
+                    outbound.push(Outbound::message(inbound.reply_to.clone(), text, choices));
+                }
+                Action::FileTicket(t) => {
+                    let assignee = self.auto_assignee(&t.queue).await?;
+                    let provisional = provisional_ticket(&t, inbound, now);
+                    merge(
+                        &mut desk,
+                        workflow::on_filed(&self.desk, &provisional, &t.transcript, assignee, now),
+                    );
+                    tickets.push(TicketOp::Create(t));
+                }
+                Action::SetTicketStatus { number, status, actor: _, note } => {
+                    let t = self.ticket_or_err(number).await?;
+                    merge(&mut desk, workflow::requester_status(&self.desk, &t, status, note, now));
+                }
+                Action::Relay { number, text } => {
+                    let t = self.ticket_or_err(number).await?;
+                    messages.push(line(Speaker::Employee, &text, Some(number)));
+                    merge(&mut desk, workflow::relay_from_requester(&self.desk, &t, &text, now));
+                }
+                Action::Rate { number, score } => {
+                    tickets.push(TicketOp::Csat { number, score, comment: None })
+                }
+                Action::RateComment { number, comment } => tickets.push(TicketOp::Audit {
+                    number,
+                    kind: "csat_comment".into(),
+                    actor: inbound.user.to_string(),
+                    detail: Some(comment),
+                }),
+                Action::Feedback(f) => feedback.push(f),
+            }
+        }
+        // The ticket's own rows come after its creation; the desk's after the engine's.
+        tickets.extend(desk.ops);
+        messages.extend(desk.messages);
+        outbound.extend(desk.outbox);
+        Ok(Commit {
+            event: Some(EventKey { platform: inbound.user.platform, event_id: inbound.event_id.clone() }),
+            conversation: ConversationWrite {
+                key: inbound.conversation.clone(),
+                user: inbound.user.clone(),
+                reply_to: inbound.reply_to.clone(),
+                state,
+                expected_version: version,
+            },
+            messages,
+            tickets,
+            feedback,
+            outbox: keyed(&format!("{}:{}", inbound.user.platform, inbound.event_id), outbound),
+            now,
+        })
+    }
+}
+
+fn merge(into: &mut Outcome, from: Outcome) {
+    into.ops.extend(from.ops);
+    into.outbox.extend(from.outbox);
+    into.messages.extend(from.messages);
+    if from.kb_draft.is_some() {
+        into.kb_draft = from.kb_draft;
+    }
+}
+
+/// The ticket a `NewTicket` becomes, before the commit gives it a number.
+fn provisional_ticket(t: &NewTicket, inbound: &Inbound, now: Millis) -> Ticket {
+    Ticket {
+        number: TicketNumber(0),
+        title: t.title.clone(),
+        description: t.description.clone(),
+        requester: inbound.user.clone(),
+        requester_name: t.requester_name.clone(),
+        conversation: inbound.conversation.clone(),
+        reply_to: inbound.reply_to.clone(),
+        intent: t.intent.clone(),
+        queue: t.queue.clone(),
+        priority: t.priority,
+        status: TicketStatus::Open,
+        assignee: None,
+        fields: t.fields.clone(),
+        created_at: now,
+        updated_at: now,
+        resolved_at: None,
+        sla: None,
+    }
+}

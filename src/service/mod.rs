@@ -1,0 +1,152 @@
+//! The inbound pipeline: sanitise and redact the text, then either run the employee's
+//! conversation through the pure engine (`employee.rs`) or, for messages in a ticket's
+//! thread, the desk workflow (`desk.rs`); everything one event changes is committed in one
+//! store transaction (dedupe key, state, transcript, tickets, timers, outbox rows).
+
+mod desk;
+mod employee;
+
+use crate::channel::{Inbound, InboundKind, sanitize_text};
+use crate::desk::Desk;
+use crate::domain::{Millis, TicketNumber};
+use crate::engine::Settings;
+use crate::redact::Redactor;
+use crate::store::{Commit, CommitOutcome, DynStore, NewOutbox, StoreError};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+pub use crate::intents::reload::LiveCatalog;
+
+/// Where "now" comes from; tests inject a fixed or stepping clock.
+pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;
+
+pub fn system_clock() -> Clock {
+    Arc::new(|| chrono::Utc::now().timestamp_millis())
+}
+
+/// How many times a commit is retried when another writer changed the conversation first.
+const MAX_CONFLICT_RETRIES: usize = 8;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServiceError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the conversation kept changing under concurrent events; gave up after {0} tries")]
+    Contention(usize),
+    #[error("ticket {0} does not exist")]
+    NoSuchTicket(TicketNumber),
+}
+
+/// What handling an event did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handled {
+    Applied {
+        created: Vec<TicketNumber>,
+        replies: usize,
+    },
+    /// Seen before: nothing changed, nothing sent.
+    Duplicate,
+}
+
+/// The text an employee sees when something failed on our side. Raw database or network
+/// errors are logged, never shown in chat.
+pub fn safe_reply(err: &ServiceError) -> &'static str {
+    match err {
+        ServiceError::Store(StoreError::Busy) | ServiceError::Contention(_) => {
+            "Sorry, I'm very busy right now. Please send that again in a minute."
+        }
+        _ => "Sorry, something went wrong on my side and your message was not saved. Please try again later.",
+    }
+}
+
+pub struct Service {
+    store: DynStore,
+    catalog: LiveCatalog,
+    settings: Settings,
+    desk: Arc<Desk>,
+    redactor: Redactor,
+    clock: Clock,
+    /// Where draft KB articles from agents' 📖 reactions are written.
+    drafts_dir: Option<PathBuf>,
+}
+
+impl Service {
+    pub fn new(
+        store: DynStore,
+        catalog: LiveCatalog,
+        settings: Settings,
+        desk: Arc<Desk>,
+        redactor: Redactor,
+        clock: Clock,
+    ) -> Self {
+        Self { store, catalog, settings, desk, redactor, clock, drafts_dir: None }
+    }
+
+    /// Write draft KB articles under this directory (e.g. `intents/kb/drafts`).
+    pub fn with_drafts_dir(mut self, dir: PathBuf) -> Self {
+        self.drafts_dir = Some(dir);
+        self
+    }
+
+    pub fn store(&self) -> &DynStore {
+        &self.store
+    }
+
+    pub fn catalog(&self) -> &LiveCatalog {
+        &self.catalog
+    }
+
+    pub fn desk(&self) -> &Desk {
+        &self.desk
+    }
+
+    pub fn now(&self) -> Millis {
+        (self.clock)()
+    }
+
+    /// Handle one inbound event end to end (up to the outbox).
+    pub async fn handle(&self, mut inbound: Inbound) -> Result<Handled, ServiceError> {
+        let mut truncated = false;
+        if let InboundKind::Message { text } = &mut inbound.kind {
+            let (clean, cut) = sanitize_text(text);
+            truncated = cut;
+            *text = self.redactor.redact(&clean);
+        }
+        if let Some(number) = self.desk_ticket(&inbound).await? {
+            return self.handle_desk(number, &inbound).await;
+        }
+        self.handle_employee(&inbound, truncated).await
+    }
+
+    /// Commit, retrying with a fresh read when another writer changed the conversation.
+    async fn commit_with_retry<F, Fut>(&self, mut build: F) -> Result<Handled, ServiceError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<Option<Commit>, ServiceError>>,
+    {
+        for _ in 0..MAX_CONFLICT_RETRIES {
+            let Some(commit) = build().await? else { return Ok(Handled::Duplicate) };
+            let replies = commit.outbox.len();
+            match self.store.commit(commit).await? {
+                CommitOutcome::Applied { created } => {
+                    for n in &created {
+                        tracing::info!(ticket = %n, "ticket filed");
+                    }
+                    return Ok(Handled::Applied { created, replies });
+                }
+                CommitOutcome::Duplicate => return Ok(Handled::Duplicate),
+                CommitOutcome::Conflict => continue,
+            }
+        }
+        Err(ServiceError::Contention(MAX_CONFLICT_RETRIES))
+    }
+}
+
+/// Outbox rows keyed by the event that produced them: stable across retries of that event.
+fn keyed(prefix: &str, messages: Vec<crate::channel::Outbound>) -> Vec<NewOutbox> {
+    messages
+        .into_iter()
+        .enumerate()
+        .map(|(i, message)| NewOutbox { key: format!("{prefix}:{i}"), message })
+        .collect()
+}
