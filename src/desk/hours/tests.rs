@@ -71,7 +71,7 @@ fn new_york_dst_weeks_keep_local_opening_times() {
     let rows = [
         ("2026-03-06 16:00", 2 * H, "2026-03-09 10:00"),
         ("2026-10-30 16:00", 2 * H, "2026-11-02 10:00"),
-        ("2026-03-06 16:00", 9 * H, "2026-03-10 09:00"),
+        ("2026-03-06 16:00", 9 * H, "2026-03-09 17:00"),
     ];
     for (start, ms, due) in rows {
         assert_eq!(h.add(at(ny, start), ms), at(ny, due), "{start} + {ms}");
