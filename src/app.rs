@@ -221,6 +221,12 @@ pub async fn run(
     app.spawn_hot_reload(&tracker, shutdown.clone(), |ev| tracing::info!("{ev}"));
     let outbox = Outbox::new(app.store.clone(), channels, app.config.outbox.max_attempts, app.clock.clone());
     tracker.spawn(outbox.run(Duration::from_millis(app.config.outbox.poll_ms.max(10)), shutdown.clone()));
+    tracker.spawn(crate::desk::scheduler::run(
+        app.service.clone(),
+        Duration::from_secs(1),
+        shutdown.clone(),
+        || true,
+    ));
     if app.config.http.enabled {
         let listener = tokio::net::TcpListener::bind(&app.config.http.listen)
             .await

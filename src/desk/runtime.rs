@@ -55,6 +55,10 @@ impl Desk {
     /// May `actor`, writing in `origin`, act on tickets of `queue`? Listed agents and leads
     /// may; with `agents = "channel-members"`, anyone posting in one of the queue's channels.
     pub fn may_act(&self, queue: &QueueName, actor: &UserRef, origin: &Address) -> bool {
+        // deskbot itself and its operators (the CLI) act as System.
+        if actor.platform == crate::domain::Platform::System {
+            return true;
+        }
         let Some(q) = self.queue(queue) else { return false };
         if q.agents.contains(actor) || q.leads.contains(actor) {
             return true;

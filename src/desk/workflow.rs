@@ -67,7 +67,7 @@ impl<'d> Ctx<'d> {
         }
     }
 
-    fn to_requester(&mut self, text: impl Into<String>, choices: Vec<crate::channel::Choice>) {
+    fn tell_requester(&mut self, text: impl Into<String>, choices: Vec<crate::channel::Choice>) {
         self.out.outbox.push(Outbound::message(self.t.reply_to.clone(), text, choices));
     }
 
@@ -377,7 +377,7 @@ fn command_effects(c: &mut Ctx<'_>, actor: &Actor<'_>, cmd: Command) {
                 None => format!("The IT team is waiting for your reply on {n}. Just answer here."),
             };
             c.record(Speaker::Agent(actor.name.to_string()), &text, false);
-            c.to_requester(text, Vec::new());
+            c.tell_requester(text, Vec::new());
             c.thread(format!("⏸ {} set {n} to pending", actor.name));
         }
         Command::Resolve(msg) => {
@@ -387,7 +387,7 @@ fn command_effects(c: &mut Ctx<'_>, actor: &Actor<'_>, cmd: Command) {
             c.transition(TicketStatus::Resolved, &who, msg.clone());
             let text = crate::engine::resolved_notice(&n.to_string(), actor.name, msg.as_deref());
             c.record(Speaker::Agent(actor.name.to_string()), &text, false);
-            c.to_requester(text, rating_choices());
+            c.tell_requester(text, rating_choices());
             c.thread(format!("✅ {} resolved {n}", actor.name));
         }
         Command::Reopen => {
@@ -401,7 +401,7 @@ fn command_effects(c: &mut Ctx<'_>, actor: &Actor<'_>, cmd: Command) {
         Command::Reply(text) => {
             let msg = format!("{} (IT) on {n}: {text}", actor.name);
             c.record(Speaker::Agent(actor.name.to_string()), &text, false);
-            c.to_requester(msg, Vec::new());
+            c.tell_requester(msg, Vec::new());
             let mut state = c.t.sla.clone().unwrap_or_default();
             if state.first_response_at.is_none() && c.t.sla.is_some() {
                 state.first_response_at = Some(c.now);
@@ -452,7 +452,7 @@ pub fn fire(desk: &Desk, t: &Ticket, kind: &str, now: Millis) -> Outcome {
             }
         }
         PENDING_REMINDER if t.status == TicketStatus::Pending => {
-            c.to_requester(
+            c.tell_requester(
                 format!("Reminder: the IT team is waiting for your reply on {n} ({}).", t.title),
                 Vec::new(),
             );
@@ -464,7 +464,7 @@ pub fn fire(desk: &Desk, t: &Ticket, kind: &str, now: Millis) -> Outcome {
                 "deskbot",
                 Some("We didn't hear back, so we've resolved this. Reply to reopen it."),
             );
-            c.to_requester(text, rating_choices());
+            c.tell_requester(text, rating_choices());
             c.thread(format!("✅ {n} resolved automatically: no reply from the requester"));
         }
         AUTO_CLOSE if t.status == TicketStatus::Resolved => {

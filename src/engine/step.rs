@@ -96,7 +96,9 @@ impl Stepper<'_, '_> {
                 if !words::is_no(text) && !words::is_thanks(text) {
                     self.actions.push(Action::RateComment { number, comment: text.to_string() });
                 }
+                // Back to the ticket: a reply within the reopen window still reopens it.
                 self.close_case();
+                self.go(State::Ticket);
                 self.say(replies::COMMENT_THANKS)
             }
             State::Form { query, intent, next, values, retries } => {

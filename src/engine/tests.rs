@@ -494,7 +494,7 @@ fn a_filed_ticket_takes_replies_ratings_and_reopens() {
     let tickets = vec![summary(1001, TicketStatus::Resolved, Some(0))];
     let steps = run(State::Ticket, vec![(msg("5"), 1), (msg("Quick and friendly"), 2)], &tickets);
     assert_eq!(kinds(&steps[1]), vec!["comment", "reply"]);
-    assert_eq!(name(&steps[1].state.state), "idle");
+    assert_eq!(name(&steps[1].state.state), "ticket");
     let steps = run(State::Ticket, vec![(msg("5"), 1), (msg("no"), 2)], &tickets);
     assert_eq!(kinds(&steps[1]), vec!["reply"]);
 }

@@ -2,6 +2,8 @@
 //! SQLite database and the shipped starter pack, and captures what the console prints.
 #![allow(dead_code)]
 
+pub mod test_channel;
+
 use deskbot::app::{self, App, ChatOptions};
 use deskbot::config::{Config, Sources};
 use std::io::Write;
@@ -47,6 +49,19 @@ impl TestApp {
         Self::with_intents(starter_pack()).await
     }
 
+    /// The app from a `deskbot.toml` text, with a clock the test controls.
+    pub async fn with_config(toml: &str, clock: deskbot::service::Clock) -> TestApp {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("deskbot.toml");
+        std::fs::write(&file, toml).unwrap();
+        let mut config =
+            Config::load_from(&Sources { file: Some(file), data_dir: Some(dir.path().into()) }, &[]).unwrap();
+        config.intents_dir = starter_pack();
+        config.hot_reload = false;
+        let app = App::build_with_clock(config, clock).await.unwrap();
+        TestApp { app, dir, out: Captured::default() }
+    }
+
     pub async fn with_intents(intents: PathBuf) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let mut config =
@@ -60,9 +75,31 @@ impl TestApp {
     /// Send lines as `user` through the console channel; returns what the bot printed.
     pub async fn chat(&self, user: &str, lines: &[&str]) -> String {
         let mut input = lines.join("\n").into_bytes();
-        input.push(b'\n');
+        if !lines.is_empty() {
+            input.push(b'\n');
+        }
         let opts = ChatOptions { user: user.to_string(), interactive: false };
         app::chat(&self.app, &opts, &input[..], Box::new(self.out.clone())).await.unwrap();
         self.out.take()
+    }
+}
+
+/// A clock the test moves by hand.
+#[derive(Clone)]
+pub struct TestClock(pub Arc<std::sync::atomic::AtomicI64>);
+
+impl TestClock {
+    pub fn at(ms: i64) -> Self {
+        TestClock(Arc::new(std::sync::atomic::AtomicI64::new(ms)))
+    }
+    pub fn set(&self, ms: i64) {
+        self.0.store(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn advance(&self, ms: i64) {
+        self.0.fetch_add(ms, std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn clock(&self) -> deskbot::service::Clock {
+        let t = self.0.clone();
+        Arc::new(move || t.load(std::sync::atomic::Ordering::SeqCst))
     }
 }
