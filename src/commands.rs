@@ -144,6 +144,12 @@ pub struct TicketListArgs {
     /// Requester as PLATFORM:ID, e.g. console:alice.
     #[arg(long)]
     pub user: Option<String>,
+    /// Assignee as PLATFORM:ID, or `none` for unassigned tickets.
+    #[arg(long)]
+    pub assignee: Option<String>,
+    /// Only tickets older than this, e.g. `2d`, `36h`.
+    #[arg(long, value_name = "AGE")]
+    pub older_than: Option<String>,
     #[arg(long, default_value_t = 50)]
     pub limit: i64,
     #[arg(long)]
@@ -167,8 +173,19 @@ pub async fn tickets_list(config: Config, args: TicketListArgs) -> Result<u8, Ap
         statuses: parse_statuses(&args.status)?,
         queue: args.queue.as_deref().map(QueueName::parse).transpose().map_err(AppError::Usage)?,
         requester: args.user.as_deref().map(str::parse::<UserRef>).transpose().map_err(AppError::Usage)?,
-        assignee: None,
-        created_before: None,
+        assignee: match args.assignee.as_deref() {
+            None => None,
+            Some("none") => Some(None),
+            Some(a) => Some(Some(a.parse::<UserRef>().map_err(AppError::Usage)?.to_string())),
+        },
+        created_before: match args.older_than.as_deref() {
+            None => None,
+            Some(age) => {
+                let d = humantime::parse_duration(age)
+                    .map_err(|e| AppError::Usage(format!("--older-than `{age}`: {e} (e.g. 2d, 36h)")))?;
+                Some(chrono::Utc::now().timestamp_millis() - d.as_millis() as i64)
+            }
+        },
         limit: args.limit,
     };
     let store = app::open_store(&config).await?;
@@ -275,4 +292,48 @@ fn when(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|d| d.format("%Y-%m-%d %H:%M").to_string())
         .unwrap_or_else(|| ms.to_string())
+}
+
+pub async fn outbox_list(config: Config, status: &str, limit: i64, json: bool) -> Result<u8, AppError> {
+    let status = match status {
+        "all" => None,
+        s @ ("pending" | "sending" | "done" | "dead") => Some(s),
+        other => {
+            return Err(AppError::Usage(format!(
+                "unknown status `{other}` (pending, sending, done, dead, all)"
+            )));
+        }
+    };
+    let store = app::open_store(&config).await?;
+    let rows = store.outbox_list(status, limit).await?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&rows).map_err(|e| AppError::Runtime(e.to_string()))?);
+        return Ok(0);
+    }
+    if rows.is_empty() {
+        println!("no deliveries");
+    }
+    for r in rows {
+        let err = r.last_error.as_deref().map(|e| format!("  error: {e}")).unwrap_or_default();
+        println!(
+            "{:>6} {:<8} {:<8} tries {:<2} {}  {}{err}",
+            r.id,
+            r.status,
+            r.platform,
+            r.attempts,
+            when(r.created_at),
+            r.preview
+        );
+    }
+    Ok(0)
+}
+
+pub async fn outbox_retry(config: Config, id: Option<i64>, all: bool) -> Result<u8, AppError> {
+    if id.is_none() && !all {
+        return Err(AppError::Usage("name a delivery id, or pass --all".into()));
+    }
+    let store = app::open_store(&config).await?;
+    let n = store.outbox_retry(id, chrono::Utc::now().timestamp_millis()).await?;
+    println!("{n} deliver{} queued again", if n == 1 { "y" } else { "ies" });
+    Ok(if n == 0 && id.is_some() { 2 } else { 0 })
 }

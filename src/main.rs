@@ -58,6 +58,33 @@ enum Command {
     /// List, show and resolve tickets.
     #[command(subcommand)]
     Tickets(TicketsCommand),
+    /// Inspect and retry outbound deliveries.
+    #[command(subcommand)]
+    Outbox(OutboxCommand),
+}
+
+#[derive(Subcommand)]
+enum OutboxCommand {
+    /// List deliveries, newest first (default: dead letters).
+    #[command(after_help = "Examples:\n  deskbot outbox list\n  deskbot outbox list --status pending --json")]
+    List {
+        /// pending, sending, done, dead or all.
+        #[arg(long, default_value = "dead")]
+        status: String,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Put dead deliveries back in the queue.
+    #[command(after_help = "Examples:\n  deskbot outbox retry 42\n  deskbot outbox retry --all")]
+    Retry {
+        /// The delivery's id (from `outbox list`).
+        id: Option<i64>,
+        /// Every dead delivery.
+        #[arg(long, conflicts_with = "id")]
+        all: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -139,10 +166,7 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<u8, AppError> {
     let sources = deskbot::config::Sources { file: cli.global.config, data_dir: cli.global.data_dir };
-    let quiet = matches!(
-        cli.command,
-        Command::Chat { .. } | Command::Intents(_) | Command::Kb(_) | Command::Tickets(_)
-    );
+    let quiet = !matches!(cli.command, Command::Run | Command::Migrate);
     let config = commands::load_config(&sources, quiet)?;
     match cli.command {
         Command::Chat { user } => commands::chat(config, user).await,
@@ -157,6 +181,10 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
         Command::Tickets(TicketsCommand::Show { number, json }) => {
             commands::tickets_show(config, &number, json).await
         }
+        Command::Outbox(OutboxCommand::List { status, limit, json }) => {
+            commands::outbox_list(config, &status, limit, json).await
+        }
+        Command::Outbox(OutboxCommand::Retry { id, all }) => commands::outbox_retry(config, id, all).await,
         Command::Tickets(TicketsCommand::Resolve { number, message, by }) => {
             commands::tickets_resolve(config, &number, message, by).await
         }

@@ -297,3 +297,45 @@ async fn undelivered_messages_survive_a_restart_and_are_sent_once() {
     assert_eq!(app.store.outbox_depth().await.unwrap(), 0);
     assert_eq!(app.store.tickets(&TicketFilter::default()).await.unwrap().len(), 1);
 }
+
+struct Refusing;
+
+#[async_trait::async_trait]
+impl Channel for Refusing {
+    fn platform(&self) -> Platform {
+        Platform::Test
+    }
+    async fn send(
+        &self,
+        _: &str,
+        _: &deskbot::channel::Outbound,
+    ) -> Result<deskbot::channel::Delivered, deskbot::channel::SendError> {
+        Err(deskbot::channel::SendError::Permanent("channel_not_found".into()))
+    }
+}
+
+#[tokio::test]
+async fn dead_letters_are_listed_and_can_be_retried() {
+    let d = Desk::new("reply_only").await;
+    let refusing: Arc<dyn Channel> = Arc::new(Refusing);
+    let outbox = Outbox::new(d.t.app.store.clone(), vec![refusing], 8, d.clock.clock());
+    let inbound = Inbound {
+        event_id: "dl-1".into(),
+        user: UserRef::new(Platform::Test, "erin"),
+        display_name: None,
+        conversation: "test:erin".into(),
+        reply_to: Address::new(Platform::Test, "erin-dm"),
+        kind: InboundKind::Message { text: "hi".into() },
+        at: 0,
+    };
+    d.t.app.service.handle(inbound).await.unwrap();
+    let round = outbox.deliver_due().await.unwrap();
+    assert_eq!(round.dead, 1);
+    let dead = d.t.app.store.outbox_list(Some("dead"), 10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].last_error.as_deref(), Some("permanent failure: channel_not_found"));
+    assert_eq!(d.t.app.store.outbox_retry(None, d.clock.clock()()).await.unwrap(), 1);
+    d.deliver().await;
+    assert_eq!(d.chan.texts("erin-dm").len(), 1);
+    assert!(d.t.app.store.outbox_list(Some("dead"), 10).await.unwrap().is_empty());
+}
