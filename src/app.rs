@@ -219,6 +219,12 @@ pub async fn run(
 ) -> Result<(), AppError> {
     let tracker = TaskTracker::new();
     app.spawn_hot_reload(&tracker, shutdown.clone(), |ev| tracing::info!("{ev}"));
+    let mut channels = channels;
+    if !app.config.webhook.is_empty() {
+        let hooks =
+            crate::channel::webhook::WebhookChannel::new(&app.config.webhook).map_err(AppError::Runtime)?;
+        channels.push(Arc::new(hooks));
+    }
     let outbox = Outbox::new(app.store.clone(), channels, app.config.outbox.max_attempts, app.clock.clone());
     tracker.spawn(outbox.run(Duration::from_millis(app.config.outbox.poll_ms.max(10)), shutdown.clone()));
     tracker.spawn(crate::desk::scheduler::run(

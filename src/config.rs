@@ -31,6 +31,7 @@ const KEYS: &[&str] = &[
     "outbox",
     "queue",
     "desk",
+    "webhook",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -60,6 +61,8 @@ pub struct Config {
     pub queue: Vec<QueueConfig>,
     /// Desk-wide settings for agents' threads and ticket lifecycle.
     pub desk: DeskSettings,
+    /// `[[webhook]]` tables: ticket events POSTed to other systems.
+    pub webhook: Vec<crate::channel::webhook::WebhookConfig>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -148,6 +151,7 @@ impl Default for Config {
             outbox: OutboxConfig::default(),
             queue: Vec::new(),
             desk: DeskSettings::default(),
+            webhook: Vec::new(),
         }
     }
 }
@@ -268,6 +272,9 @@ impl Config {
         }
         if !(0.0..1.0).contains(&self.desk.sla_reminder_ratio) || self.desk.sla_reminder_ratio == 0.0 {
             return Err(ConfigError::Invalid("desk.sla_reminder_ratio must be between 0 and 1".into()));
+        }
+        for w in &self.webhook {
+            w.validate().map_err(ConfigError::Invalid)?;
         }
         if let Some(t) = self.matcher.threshold
             && !(0.0..=1.0).contains(&t)

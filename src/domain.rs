@@ -19,6 +19,8 @@ pub enum Platform {
     Test,
     /// deskbot itself: timers and other events no person sent.
     System,
+    /// Outgoing webhooks to other systems of record.
+    Webhook,
 }
 
 impl Platform {
@@ -29,6 +31,7 @@ impl Platform {
             Platform::Discord => "discord",
             Platform::Test => "test",
             Platform::System => "system",
+            Platform::Webhook => "webhook",
         }
     }
 }
@@ -48,6 +51,7 @@ impl FromStr for Platform {
             "discord" => Ok(Platform::Discord),
             "test" => Ok(Platform::Test),
             "system" => Ok(Platform::System),
+            "webhook" => Ok(Platform::Webhook),
             other => Err(format!("unknown platform `{other}` (known: console, slack, discord)")),
         }
     }

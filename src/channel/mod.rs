@@ -2,6 +2,7 @@
 //! `console.rs` is the terminal channel; Slack and Discord adapters live beside it.
 
 pub mod console;
+pub mod webhook;
 
 use crate::domain::{Address, Millis, Platform, TicketNumber, TicketStatus, UserRef};
 use async_trait::async_trait;
@@ -91,6 +92,8 @@ pub enum OutboundKind {
     CardUpdate { card: TicketCard },
     /// A reply in the ticket's thread (`to.thread` is set to the card's id at send time).
     ThreadReply { ticket: TicketNumber },
+    /// A JSON event for an outgoing webhook (`to.channel` names the webhook).
+    Webhook { event: String, body: serde_json::Value },
 }
 
 impl OutboundKind {
@@ -105,6 +108,13 @@ impl OutboundKind {
                 card.number = n
             }
             OutboundKind::ThreadReply { ticket } if ticket.0 == 0 => *ticket = n,
+            OutboundKind::Webhook { body, .. } => {
+                if let Some(num) = body.pointer_mut("/ticket/number")
+                    && num.as_i64() == Some(0)
+                {
+                    *num = serde_json::Value::from(n.0);
+                }
+            }
             _ => {}
         }
     }

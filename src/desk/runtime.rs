@@ -29,6 +29,8 @@ pub struct Desk {
     pub settings: DeskSettings,
     pub reopen_window_ms: i64,
     pub default_queue: QueueName,
+    /// Configured webhooks: name and the events each wants.
+    pub webhooks: Vec<crate::channel::webhook::WebhookConfig>,
 }
 
 impl Desk {
@@ -44,6 +46,7 @@ impl Desk {
             settings: config.desk.clone(),
             reopen_window_ms: config.engine_settings().reopen_window_ms,
             default_queue: config.default_queue.clone(),
+            webhooks: config.webhook.clone(),
         })
     }
 

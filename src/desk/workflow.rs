@@ -49,11 +49,13 @@ struct Ctx<'d> {
     now: Millis,
     out: Outcome,
     card_changed: bool,
+    /// The webhook event this outcome announces, if any.
+    event: Option<&'static str>,
 }
 
 impl<'d> Ctx<'d> {
     fn new(desk: &'d Desk, t: &Ticket, now: Millis) -> Self {
-        Ctx { desk, t: t.clone(), now, out: Outcome::default(), card_changed: false }
+        Ctx { desk, t: t.clone(), now, out: Outcome::default(), card_changed: false, event: None }
     }
 
     fn queue(&self) -> Option<&'d QueueRuntime> {
@@ -136,6 +138,9 @@ impl<'d> Ctx<'d> {
         });
         self.t.status = status;
         self.card_changed = true;
+        if status == TicketStatus::Resolved {
+            self.event = Some("ticket.resolved");
+        }
         let s = self.desk.settings.clone();
         match status {
             TicketStatus::Pending => {
@@ -176,7 +181,28 @@ impl<'d> Ctx<'d> {
         }
     }
 
+    /// Queue the webhook event for every webhook that wants it.
+    fn announce(&mut self) {
+        let event = match self.event {
+            Some(e) => e,
+            None if self.card_changed => "ticket.updated",
+            None => return,
+        };
+        let body = serde_json::json!({ "event": event, "at": self.now, "ticket": self.t });
+        for w in self.desk.webhooks.iter().filter(|w| w.wants(event)) {
+            let to = Address::new(crate::domain::Platform::Webhook, w.name.clone());
+            let kind = crate::channel::OutboundKind::Webhook { event: event.to_string(), body: body.clone() };
+            self.out.outbox.push(Outbound {
+                to,
+                text: format!("{event} {}", self.t.number),
+                choices: Vec::new(),
+                kind,
+            });
+        }
+    }
+
     fn finish(mut self) -> Outcome {
+        self.announce();
         if self.card_changed {
             let t = self.t.clone();
             for to in self.queue().map(QueueRuntime::channels).unwrap_or_default() {
@@ -205,6 +231,8 @@ pub fn on_filed(desk: &Desk, t: &Ticket, turns: &[Turn], assignee: Option<UserRe
     }
     c.thread(cards::transcript_text(turns, &t.description));
     c.card_changed = false;
+    c.event = Some("ticket.created");
+    c.announce();
     c.out
 }
 

@@ -65,6 +65,7 @@ impl Channel for TestChannel {
             OutboundKind::Card { .. } => "card",
             OutboundKind::CardUpdate { .. } => "card_update",
             OutboundKind::ThreadReply { .. } => "thread",
+            OutboundKind::Webhook { .. } => "webhook",
         };
         let place = match (&m.kind, &m.to.thread) {
             (OutboundKind::CardUpdate { .. }, _) | (_, None) => m.to.channel.clone(),
