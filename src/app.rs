@@ -110,7 +110,13 @@ impl App {
                 Redactor::new(&config.redact),
                 clock.clone(),
             )
-            .with_drafts_dir(config.intents_dir.join("kb").join("drafts")),
+            .with_drafts_dir(
+                config
+                    .desk
+                    .kb_drafts_dir
+                    .clone()
+                    .unwrap_or_else(|| config.intents_dir.join("kb").join("drafts")),
+            ),
         );
         Ok(App { config, store, catalog, service, clock })
     }

@@ -339,3 +339,35 @@ async fn dead_letters_are_listed_and_can_be_retried() {
     assert_eq!(d.chan.texts("erin-dm").len(), 1);
     assert!(d.t.app.store.outbox_list(Some("dead"), 10).await.unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn book_reaction_on_an_answer_writes_a_draft_article() {
+    let drafts = tempfile::tempdir().unwrap();
+    let toml = format!("{}\n[desk]\nkb_drafts_dir = \"{}\"\n", config("reply_only"), drafts.path().display());
+    let clock = TestClock::at(FRIDAY_1630);
+    let t = TestApp::with_config(&toml, clock.clock()).await;
+    let d = Desk { t, clock, chan: Arc::new(TestChannel::default()), n: AtomicU64::new(0) };
+    d.employee("the coffee machine on floor 3 is leaking").await;
+    d.employee("1").await;
+    let card = d.chan.card_id("agents").unwrap();
+    let to = Address::new(Platform::Test, "agents").in_thread(card.clone());
+    let kind = InboundKind::Reaction {
+        emoji: "book".into(),
+        message: "m9".into(),
+        text: Some("Turn the valve under the sink clockwise, then call facilities.".into()),
+    };
+    d.send("kim", to, &format!("test:agents:{card}"), kind).await;
+    let files: Vec<_> = std::fs::read_dir(drafts.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let text = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(text.starts_with("+++\nid = \"draft-1001-"), "{text}");
+    assert!(text.contains("Turn the valve under the sink"), "{text}");
+    let article = deskbot::kb::parse_article(&files[0], &text);
+    assert!(article.is_ok(), "the draft is a valid article: {article:?}");
+    // Someone outside the queue cannot write drafts.
+    let to = Address::new(Platform::Test, "agents").in_thread(card.clone());
+    let kind =
+        InboundKind::Reaction { emoji: "book".into(), message: "m9".into(), text: Some("spam".into()) };
+    d.send("mallory", to, &format!("test:agents:{card}"), kind).await;
+    assert_eq!(std::fs::read_dir(drafts.path()).unwrap().count(), 1);
+}

@@ -22,6 +22,9 @@ pub struct DeskSettings {
     pub pending_auto_resolve_days: f64,
     /// SLA reminders fire at this share of a target (0–1).
     pub sla_reminder_ratio: f64,
+    /// Where 📖 drafts are written (default: `<intents_dir>/kb/drafts`, which the catalog
+    /// does not load: an admin reviews a draft and moves it into `kb/`).
+    pub kb_drafts_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for DeskSettings {
@@ -35,6 +38,7 @@ impl Default for DeskSettings {
             pending_reminder_hours: 48.0,
             pending_auto_resolve_days: 7.0,
             sla_reminder_ratio: 0.75,
+            kb_drafts_dir: None,
         }
     }
 }
