@@ -87,3 +87,26 @@ fn invalid_values_are_reported() {
         .unwrap_err();
     assert!(err.to_string().contains("does not exist"));
 }
+
+#[test]
+fn the_example_config_parses_and_its_commented_queue_is_valid() {
+    let example =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deskbot.example.toml")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let plain = write(&dir, "deskbot.toml", &example);
+    Config::load_from(&Sources { file: Some(plain), data_dir: None }, &[]).unwrap();
+    // Uncomment the documented queue, SLA, hours and webhook blocks: they must load too.
+    let uncommented: String = example
+        .lines()
+        .map(|l| if l.starts_with("# ") && !l.starts_with("# #") { &l[2..] } else { l })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let secret = write(&dir, "secret", "s3cret");
+    let uncommented = uncommented.replace("/run/secrets/deskbot-webhook", secret.to_str().unwrap());
+    let full = write(&dir, "full.toml", &uncommented);
+    let err = Config::load_from(&Sources { file: Some(full), data_dir: None }, &[]);
+    let cfg = err.unwrap();
+    let q = cfg.queues().into_iter().find(|q| q.name.as_str() == "service-desk").unwrap();
+    assert!(q.sla.is_some() && q.hours.is_some());
+    assert_eq!(cfg.webhook.len(), 1);
+}
