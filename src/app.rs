@@ -212,6 +212,9 @@ pub async fn run(
 ) -> Result<(), AppError> {
     let tracker = TaskTracker::new();
     app.spawn_hot_reload(&tracker, shutdown.clone(), |ev| tracing::info!("{ev}"));
+    // Timers run only on the leader; see leader.rs.
+    let _leadership =
+        crate::leader::Leadership::start_tracked(&app.config.database_url(), shutdown.clone(), &tracker);
     let outbox = Outbox::new(app.store.clone(), channels, app.config.outbox.max_attempts, app.clock.clone());
     tracker.spawn(outbox.run(Duration::from_millis(app.config.outbox.poll_ms.max(10)), shutdown.clone()));
     if app.config.http.enabled {
