@@ -231,13 +231,16 @@ pub async fn run(
             crate::channel::webhook::WebhookChannel::new(&app.config.webhook).map_err(AppError::Runtime)?;
         channels.push(Arc::new(hooks));
     }
+    // Timers run only on the leader; see leader.rs.
+    let leadership =
+        crate::leader::Leadership::start_tracked(&app.config.database_url(), shutdown.clone(), &tracker);
     let outbox = Outbox::new(app.store.clone(), channels, app.config.outbox.max_attempts, app.clock.clone());
     tracker.spawn(outbox.run(Duration::from_millis(app.config.outbox.poll_ms.max(10)), shutdown.clone()));
     tracker.spawn(crate::desk::scheduler::run(
         app.service.clone(),
         Duration::from_secs(1),
         shutdown.clone(),
-        || true,
+        move || leadership.is_leader(),
     ));
     if app.config.http.enabled {
         let listener = tokio::net::TcpListener::bind(&app.config.http.listen)

@@ -70,6 +70,34 @@ pub async fn migrate(config: Config) -> Result<u8, AppError> {
     Ok(0)
 }
 
+/// `deskbot migrate --from A --to B [--force]`: copy a whole database (either side defaults to
+/// the configured one), verify the row counts and print them.
+pub async fn migrate_copy(
+    config: Config,
+    from: Option<String>,
+    to: Option<String>,
+    force: bool,
+) -> Result<u8, AppError> {
+    use crate::store::copy::{CopyError, copy_database};
+    use crate::store::redact_url;
+    let from = from.unwrap_or_else(|| config.database_url());
+    let to = to.unwrap_or_else(|| config.database_url());
+    let report = copy_database(&from, &to, force).await.map_err(|e| match e {
+        CopyError::Store(s) => AppError::Store(s),
+        e @ (CopyError::TargetNotEmpty(_) | CopyError::SameDatabase) => AppError::Usage(e.to_string()),
+        e => AppError::Runtime(e.to_string()),
+    })?;
+    println!("copied {} → {}", redact_url(&from), redact_url(&to));
+    if report.replaced > 0 {
+        println!("  (replaced {} rows that were in the target)", report.replaced);
+    }
+    for (table, rows) in &report.tables {
+        println!("  {table:<16} {rows:>9} rows  ✓");
+    }
+    println!("  next ticket number: {}", TicketNumber(report.next_ticket));
+    Ok(0)
+}
+
 fn with_dir(mut config: Config, dir: Option<PathBuf>) -> Config {
     if let Some(d) = dir {
         config.intents_dir = d;

@@ -15,6 +15,7 @@ pub mod engine;
 pub mod http;
 pub mod intents;
 pub mod kb;
+pub mod leader;
 pub mod outbox;
 pub mod redact;
 pub mod service;

@@ -44,11 +44,21 @@ enum Command {
         after_help = "Examples:\n  deskbot run\n  DESKBOT_HTTP__LISTEN=0.0.0.0:8080 deskbot run --config /etc/deskbot/deskbot.toml"
     )]
     Run,
-    /// Create or update the database schema.
+    /// Create or update the database schema; with --from/--to, copy a whole database.
     #[command(
-        after_help = "Examples:\n  deskbot migrate\n  DESKBOT_DATABASE_URL=sqlite:/var/lib/deskbot/deskbot.db deskbot migrate"
+        after_help = "Examples:\n  deskbot migrate\n  DESKBOT_DATABASE_URL=sqlite:/var/lib/deskbot/deskbot.db deskbot migrate\n  deskbot migrate --from sqlite:./deskbot.db --to postgres://deskbot@db/deskbot"
     )]
-    Migrate,
+    Migrate {
+        /// Copy every table FROM this database (default: the configured one).
+        #[arg(long, value_name = "URL")]
+        from: Option<String>,
+        /// Copy INTO this database (default: the configured one). Must be empty unless --force.
+        #[arg(long, value_name = "URL")]
+        to: Option<String>,
+        /// Replace whatever the target already holds.
+        #[arg(long)]
+        force: bool,
+    },
     /// Validate and test the intents directory.
     #[command(subcommand)]
     Intents(IntentsCommand),
@@ -166,12 +176,13 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<u8, AppError> {
     let sources = deskbot::config::Sources { file: cli.global.config, data_dir: cli.global.data_dir };
-    let quiet = !matches!(cli.command, Command::Run | Command::Migrate);
+    let quiet = !matches!(cli.command, Command::Run | Command::Migrate { .. });
     let config = commands::load_config(&sources, quiet)?;
     match cli.command {
         Command::Chat { user } => commands::chat(config, user).await,
         Command::Run => commands::run(config).await,
-        Command::Migrate => commands::migrate(config).await,
+        Command::Migrate { from: None, to: None, .. } => commands::migrate(config).await,
+        Command::Migrate { from, to, force } => commands::migrate_copy(config, from, to, force).await,
         Command::Intents(IntentsCommand::Check { dir }) => commands::intents_check(config, dir).await,
         Command::Intents(IntentsCommand::Test { dir, json }) => {
             commands::intents_test(config, dir, json).await

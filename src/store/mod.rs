@@ -4,6 +4,8 @@
 //! [`Store::commit`] call, in one transaction, together with the event's dedupe key.
 
 mod commit;
+pub mod copy;
+mod copy_sql;
 pub mod desk;
 pub(crate) mod desk_sql;
 mod json;
