@@ -47,7 +47,8 @@ pub fn offer_ticket() -> String {
 pub fn filed(queue: &str) -> String {
     format!(
         "I've filed ticket {TICKET_PLACEHOLDER} for you and passed it to the {queue} team. \
-         You'll hear back right here. Say \"status\" any time to check on it."
+         You'll hear back right here, and anything you add here goes to the ticket \
+         (say \"new question\" for something else, \"status\" to check on it)."
     )
 }
 
