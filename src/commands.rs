@@ -365,3 +365,131 @@ pub async fn outbox_retry(config: Config, id: Option<i64>, all: bool) -> Result<
     println!("{n} deliver{} queued again", if n == 1 { "y" } else { "ies" });
     Ok(if n == 0 && id.is_some() { 2 } else { 0 })
 }
+
+/// `deskbot intents import`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct IntentsImportArgs {
+    #[arg(long, value_enum)]
+    pub format: crate::import::Format,
+    /// Input files, read in order.
+    #[arg(required = true, value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+    /// Directory to write the intents into (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+}
+
+pub fn intents_import(args: &IntentsImportArgs) -> Result<u8, AppError> {
+    let mut records = Vec::new();
+    for f in &args.files {
+        records.extend(crate::import::read_labelled(args.format, f).map_err(usage)?);
+    }
+    let s = crate::import::write_intents(&records, &args.out).map_err(usage)?;
+    println!(
+        "{}: {} intents ({} examples), {} out-of-scope messages, {} repeats dropped",
+        args.out.display(),
+        s.intents,
+        s.examples,
+        s.out_of_scope,
+        s.duplicates
+    );
+    println!(
+        "next: write real answers, pick queues, then `deskbot intents check --dir {}`",
+        args.out.display()
+    );
+    Ok(0)
+}
+
+/// `deskbot kb import`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KbImportArgs {
+    /// Only `jsonl`: one {"id","title","body"} object per line.
+    #[arg(long, default_value = "jsonl", value_parser = ["jsonl"])]
+    pub format: String,
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+    /// Directory whose kb/ receives the articles.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// {"query","article"} lines added to the articles' example questions.
+    #[arg(long, value_name = "FILE")]
+    pub examples: Option<PathBuf>,
+}
+
+pub fn kb_import(args: &KbImportArgs) -> Result<u8, AppError> {
+    let s = crate::import::import_kb(&args.file, args.examples.as_deref(), &args.out).map_err(usage)?;
+    println!(
+        "{}: {} articles, {} example questions, {} ids rewritten",
+        s.dir.display(),
+        s.articles,
+        s.examples,
+        s.renamed.len()
+    );
+    Ok(0)
+}
+
+/// `deskbot kb eval`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KbEvalArgs {
+    /// An intents directory (its kb/ is used) or a directory of *.md articles
+    /// (default: intents_dir from config).
+    #[arg(long, value_name = "DIR")]
+    pub kb: Option<PathBuf>,
+    /// {"query","article"} lines to search for.
+    #[arg(long, value_name = "FILE")]
+    pub cases: PathBuf,
+    /// {"query","article"} lines added as example questions before indexing.
+    #[arg(long, value_name = "FILE")]
+    pub examples: Option<PathBuf>,
+    /// Hold out: split the cases into K folds, index the examples minus each fold's queries.
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    pub folds: usize,
+    /// Print one JSON object instead of a report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub async fn kb_eval(config: Config, args: KbEvalArgs) -> Result<u8, AppError> {
+    let dir = args.kb.clone().unwrap_or_else(|| config.intents_dir.clone());
+    let min_score = config.kb.min_score;
+    let report = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
+        let articles = crate::kb::eval::load_articles(&dir).map_err(AppError::Catalog)?;
+        let cases = crate::import::kb::read_pairs(&args.cases).map_err(usage)?;
+        let examples = match &args.examples {
+            Some(p) => crate::import::kb::read_pairs(p).map_err(usage)?,
+            None => Vec::new(),
+        };
+        crate::kb::eval::evaluate_kb(&articles, &cases, &examples, args.folds, min_score).map_err(usage)
+    })
+    .await
+    .map_err(|e| AppError::Runtime(format!("kb eval crashed: {e}")))??;
+    print_report(&report, args.json, crate::kb::eval::KbEvalReport::render_text)
+}
+
+/// `deskbot intents test --cases`: the catalog's matcher on cases from a file or directory.
+pub async fn intents_test_cases(
+    config: Config,
+    dir: Option<PathBuf>,
+    cases: &std::path::Path,
+    json: bool,
+) -> Result<u8, AppError> {
+    let config = with_dir(config, dir);
+    let catalog = app::load_catalog(&config).await?;
+    let cases = crate::import::read_cases(cases).map_err(usage)?;
+    let report = intents::eval::evaluate(&catalog, &cases);
+    print_report(&report, json, intents::EvalReport::render_text)
+}
+
+fn print_report<R: serde::Serialize>(report: &R, json: bool, text: fn(&R) -> String) -> Result<u8, AppError> {
+    if json {
+        let s = serde_json::to_string(report).map_err(|e| AppError::Runtime(e.to_string()))?;
+        println!("{s}");
+    } else {
+        print!("{}", text(report));
+    }
+    Ok(0)
+}
+
+fn usage(e: crate::import::ImportError) -> AppError {
+    AppError::Usage(e.to_string())
+}

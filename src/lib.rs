@@ -13,6 +13,7 @@ pub mod desk;
 pub mod domain;
 pub mod engine;
 pub mod http;
+pub mod import;
 pub mod intents;
 pub mod kb;
 pub mod leader;

@@ -112,10 +112,19 @@ enum IntentsCommand {
         /// Intents directory (default: intents_dir from config).
         #[arg(long = "intents", value_name = "DIR")]
         dir: Option<PathBuf>,
+        /// Cases to run instead of DIR/tests: a {"text","intent"} JSON-lines file, or a directory
+        /// of such files and tests/*.toml-style files.
+        #[arg(long, value_name = "FILE|DIR")]
+        cases: Option<PathBuf>,
         /// Print one JSON object instead of a report.
         #[arg(long)]
         json: bool,
     },
+    /// Turn labelled messages from other tools into an intents directory.
+    #[command(
+        after_help = "Examples:\n  deskbot intents import --format jsonl train.jsonl --out ./imported\n  deskbot intents import --format rasa data/nlu.yml data/faq.yml --out ./imported"
+    )]
+    Import(commands::IntentsImportArgs),
 }
 
 #[derive(Subcommand)]
@@ -127,6 +136,16 @@ enum KbCommand {
         #[arg(long, default_value_t = 5)]
         limit: usize,
     },
+    /// Turn help articles from JSON lines into kb/*.md.
+    #[command(
+        after_help = "Examples:\n  deskbot kb import --format jsonl articles.jsonl --out ./imported --examples questions.jsonl"
+    )]
+    Import(commands::KbImportArgs),
+    /// Measure KB search: P@1, MRR, recall@3 and latency on {"query","article"} cases.
+    #[command(
+        after_help = "Examples:\n  deskbot kb eval --kb ./imported --cases dev.jsonl\n  deskbot kb eval --kb ./imported --cases dev.jsonl --examples dev.jsonl --folds 4 --json"
+    )]
+    Eval(commands::KbEvalArgs),
 }
 
 #[derive(Subcommand)]
@@ -184,9 +203,15 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
         Command::Migrate { from: None, to: None, .. } => commands::migrate(config).await,
         Command::Migrate { from, to, force } => commands::migrate_copy(config, from, to, force).await,
         Command::Intents(IntentsCommand::Check { dir }) => commands::intents_check(config, dir).await,
-        Command::Intents(IntentsCommand::Test { dir, json }) => {
+        Command::Intents(IntentsCommand::Test { dir, cases: Some(cases), json }) => {
+            commands::intents_test_cases(config, dir, &cases, json).await
+        }
+        Command::Intents(IntentsCommand::Test { dir, cases: None, json }) => {
             commands::intents_test(config, dir, json).await
         }
+        Command::Intents(IntentsCommand::Import(args)) => commands::intents_import(&args),
+        Command::Kb(KbCommand::Import(args)) => commands::kb_import(&args),
+        Command::Kb(KbCommand::Eval(args)) => commands::kb_eval(config, args).await,
         Command::Kb(KbCommand::Search { query, limit }) => commands::kb_search(config, &query, limit).await,
         Command::Tickets(TicketsCommand::List(args)) => commands::tickets_list(config, args).await,
         Command::Tickets(TicketsCommand::Show { number, json }) => {

@@ -50,7 +50,7 @@ const NONE: &str = "none";
 
 pub fn evaluate(catalog: &Catalog, cases: &[TestCase]) -> EvalReport {
     let mut latencies: Vec<u64> = Vec::with_capacity(cases.len());
-    let (mut correct, mut in_scope, mut in_scope_ok, mut oos, mut oos_ok, mut said_none) = (0, 0, 0, 0, 0, 0);
+    let mut outcomes: Vec<(Option<&str>, Option<&str>)> = Vec::with_capacity(cases.len());
     let mut misses = Vec::new();
     let mut pairs: BTreeMap<(String, String), usize> = BTreeMap::new();
     for case in cases {
@@ -58,17 +58,8 @@ pub fn evaluate(catalog: &Catalog, cases: &[TestCase]) -> EvalReport {
         let m = catalog.classify(&case.text);
         latencies.push(u64::try_from(start.elapsed().as_micros()).unwrap_or(u64::MAX));
         let got = m.intent.and_then(|i| catalog.intents.get(i)).map(|i| i.id.as_str());
-        let ok = got == case.intent.as_deref();
-        correct += usize::from(ok);
-        said_none += usize::from(got.is_none());
-        if case.intent.is_some() {
-            in_scope += 1;
-            in_scope_ok += usize::from(ok);
-        } else {
-            oos += 1;
-            oos_ok += usize::from(ok);
-        }
-        if !ok {
+        outcomes.push((case.intent.as_deref(), got));
+        if got != case.intent.as_deref() {
             let expected = case.intent.clone().unwrap_or_else(|| NONE.to_string());
             let got = got.unwrap_or(NONE).to_string();
             *pairs.entry((expected.clone(), got.clone())).or_insert(0) += 1;
@@ -81,14 +72,15 @@ pub fn evaluate(catalog: &Catalog, cases: &[TestCase]) -> EvalReport {
         pairs.into_iter().map(|((expected, got), count)| Confusion { expected, got, count }).collect();
     confusions.sort_by_key(|c| std::cmp::Reverse(c.count));
     confusions.truncate(WORST_CONFUSIONS);
+    let s = ScopeMetrics::of(&outcomes);
     EvalReport {
         cases: cases.len(),
-        accuracy: ratio(correct, cases.len()),
-        in_scope_cases: in_scope,
-        in_scope_accuracy: ratio(in_scope_ok, in_scope),
-        oos_cases: oos,
-        oos_recall: ratio(oos_ok, oos),
-        oos_precision: ratio(oos_ok, said_none),
+        accuracy: s.accuracy,
+        in_scope_cases: s.in_scope_cases,
+        in_scope_accuracy: s.in_scope_accuracy,
+        oos_cases: s.oos_cases,
+        oos_recall: s.oos_recall,
+        oos_precision: s.oos_precision,
         threshold: catalog.matcher.threshold(),
         p50_us: percentile(&latencies, 50),
         p99_us: percentile(&latencies, 99),
@@ -97,12 +89,53 @@ pub fn evaluate(catalog: &Catalog, cases: &[TestCase]) -> EvalReport {
     }
 }
 
+/// The accuracy figures of (expected, predicted) pairs; `None` is "goes to a person".
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScopeMetrics {
+    pub accuracy: f64,
+    pub in_scope_cases: usize,
+    /// In-scope cases given their intent.
+    pub in_scope_accuracy: f64,
+    pub oos_cases: usize,
+    /// Out-of-scope cases predicted `none`.
+    pub oos_recall: f64,
+    /// `none` predictions that were out-of-scope cases.
+    pub oos_precision: f64,
+}
+
+impl ScopeMetrics {
+    pub fn of(outcomes: &[(Option<&str>, Option<&str>)]) -> Self {
+        let (mut correct, mut in_scope, mut in_scope_ok, mut oos, mut oos_ok, mut said_none) =
+            (0, 0, 0, 0, 0, 0);
+        for &(want, got) in outcomes {
+            let ok = want == got;
+            correct += usize::from(ok);
+            said_none += usize::from(got.is_none());
+            if want.is_some() {
+                in_scope += 1;
+                in_scope_ok += usize::from(ok);
+            } else {
+                oos += 1;
+                oos_ok += usize::from(ok);
+            }
+        }
+        Self {
+            accuracy: ratio(correct, outcomes.len()),
+            in_scope_cases: in_scope,
+            in_scope_accuracy: ratio(in_scope_ok, in_scope),
+            oos_cases: oos,
+            oos_recall: ratio(oos_ok, oos),
+            oos_precision: ratio(oos_ok, said_none),
+        }
+    }
+}
+
 fn ratio(num: usize, den: usize) -> f64 {
     if den == 0 { 1.0 } else { num as f64 / den as f64 }
 }
 
 /// Nearest-rank percentile of sorted values (0 when empty).
-fn percentile(sorted: &[u64], p: usize) -> u64 {
+pub fn percentile(sorted: &[u64], p: usize) -> u64 {
     if sorted.is_empty() {
         return 0;
     }
@@ -149,7 +182,22 @@ impl EvalReport {
 
 #[cfg(test)]
 mod tests {
-    use super::percentile;
+    use super::{ScopeMetrics, percentile};
+
+    #[test]
+    fn scope_metrics_on_a_hand_computed_example() {
+        // 3 in scope (2 right, 1 sent to a person), 2 out of scope (1 caught, 1 given "vpn").
+        let outcomes = [
+            (Some("vpn"), Some("vpn")),
+            (Some("mail"), Some("mail")),
+            (Some("vpn"), None),
+            (None, None),
+            (None, Some("vpn")),
+        ];
+        let m = ScopeMetrics::of(&outcomes);
+        assert_eq!((m.accuracy, m.in_scope_cases, m.oos_cases), (0.6, 3, 2));
+        assert_eq!((m.in_scope_accuracy, m.oos_recall, m.oos_precision), (2.0 / 3.0, 0.5, 0.5));
+    }
 
     #[test]
     fn percentile_uses_nearest_rank() {

@@ -2,10 +2,13 @@
 //! search index over their title, body, tags and example questions.
 
 pub mod article;
+pub mod eval;
 pub mod index;
+pub mod snippet;
 
 pub use article::{Article, parse_article};
 pub use index::{build_index, build_index_with};
+pub use snippet::snippet;
 
 /// One search result: an index into the catalog's articles and a relevance score
 /// (higher is better; comparable within one search only).
