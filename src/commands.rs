@@ -493,3 +493,36 @@ fn print_report<R: serde::Serialize>(report: &R, json: bool, text: fn(&R) -> Str
 fn usage(e: crate::import::ImportError) -> AppError {
     AppError::Usage(e.to_string())
 }
+
+/// `deskbot bench`: run the load (or, with the hidden `--child`, one process of it) and print
+/// the report.
+pub async fn bench(config: Config, args: crate::bench::BenchArgs) -> Result<u8, AppError> {
+    if let Some(child) = &args.child {
+        let report = crate::bench::run_child(config, &args, child).await?;
+        println!("{}", serde_json::to_string(&report).map_err(|e| AppError::Runtime(e.to_string()))?);
+        return Ok(0);
+    }
+    let report = crate::bench::run(config, &args).await?;
+    if args.json {
+        println!("{}", serde_json::to_string(&report).map_err(|e| AppError::Runtime(e.to_string()))?);
+    } else {
+        print!("{}", report.render_text());
+    }
+    Ok(0)
+}
+
+/// `deskbot healthcheck`: for container health checks (the runtime image has no curl).
+pub async fn healthcheck(config: Config, url: Option<String>) -> Result<u8, AppError> {
+    let url = url.unwrap_or_else(|| crate::healthcheck::local_url(&config.http.listen, "/healthz"));
+    match crate::healthcheck::probe(&url, std::time::Duration::from_secs(3)).await {
+        Ok(200) => Ok(0),
+        Ok(status) => {
+            eprintln!("{url}: HTTP {status}");
+            Ok(1)
+        }
+        Err(e) => {
+            eprintln!("{url}: {e}");
+            Ok(1)
+        }
+    }
+}

@@ -6,12 +6,14 @@
 //! event changed in one store transaction; the [`outbox`] worker delivers the replies.
 
 pub mod app;
+pub mod bench;
 pub mod channel;
 pub mod commands;
 pub mod config;
 pub mod desk;
 pub mod domain;
 pub mod engine;
+pub mod healthcheck;
 pub mod http;
 pub mod import;
 pub mod intents;

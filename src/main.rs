@@ -71,6 +71,20 @@ enum Command {
     /// Inspect and retry outbound deliveries.
     #[command(subcommand)]
     Outbox(OutboxCommand),
+    /// Load-test the pipeline (engine, store, outbox) with synthetic events; no network.
+    #[command(
+        after_help = "Examples:\n  deskbot bench --duration 10s --workers 4\n  deskbot bench --count 20000 --json\n  deskbot bench --database-url postgres://localhost/deskbot_bench --processes 2 --workers 4"
+    )]
+    Bench(deskbot::bench::BenchArgs),
+    /// Exit 0 when the local daemon's /healthz answers 200 (for container health checks).
+    #[command(
+        after_help = "Examples:\n  deskbot healthcheck\n  deskbot healthcheck --url http://127.0.0.1:8080/readyz"
+    )]
+    Healthcheck {
+        /// What to ask (default: /healthz on the configured http.listen address).
+        #[arg(long, value_name = "URL")]
+        url: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -224,5 +238,7 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
         Command::Tickets(TicketsCommand::Resolve { number, message, by }) => {
             commands::tickets_resolve(config, &number, message, by).await
         }
+        Command::Bench(args) => commands::bench(config, args).await,
+        Command::Healthcheck { url } => commands::healthcheck(config, url).await,
     }
 }

@@ -33,13 +33,21 @@ pub struct Outbox {
     worker: String,
     max_attempts: i32,
     clock: Clock,
+    lease_ms: i64,
 }
 
 impl Outbox {
     pub fn new(store: DynStore, channels: Vec<Arc<dyn Channel>>, max_attempts: i32, clock: Clock) -> Self {
         let worker = format!("{}-{}", std::process::id(), chrono::Utc::now().timestamp_millis());
         let channels = channels.into_iter().map(|c| (c.platform(), c)).collect();
-        Self { store, channels, worker, max_attempts, clock }
+        Self { store, channels, worker, max_attempts, clock, lease_ms: LEASE_MS }
+    }
+
+    /// How long a claim lasts before another worker may take the row over (default 60 s): the
+    /// longest a row stays stuck when its worker dies mid-delivery.
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease_ms = i64::try_from(lease.as_millis()).unwrap_or(LEASE_MS).max(1);
+        self
     }
 
     /// Deliver everything due now for the platforms this worker has channels for.
@@ -51,11 +59,15 @@ impl Outbox {
         }
         loop {
             let now = (self.clock)();
-            let items = self.store.claim_outbox(&platforms, &self.worker, now, LEASE_MS, BATCH).await?;
+            let items = self.store.claim_outbox(&platforms, &self.worker, now, self.lease_ms, BATCH).await?;
             if items.is_empty() {
                 return Ok(round);
             }
             let n = items.len();
+            // Delivered rows are marked done together after the batch: one transaction instead
+            // of one per message. A crash before that resends them under the same
+            // idempotency key, which platforms dedupe.
+            let mut delivered_ids = Vec::with_capacity(n);
             for item in items {
                 let Some(channel) = self.channels.get(&item.message.to.platform) else { continue };
                 let result = match self.anchor(&item.message).await? {
@@ -72,7 +84,7 @@ impl Outbox {
                                 .set_ticket_card(card.number, to.platform, &to.channel, id, (self.clock)())
                                 .await?;
                         }
-                        self.store.outbox_done(item.id, (self.clock)()).await?;
+                        delivered_ids.push(item.id);
                         round.sent += 1;
                     }
                     Err(e) => {
@@ -87,6 +99,7 @@ impl Outbox {
                     }
                 }
             }
+            self.store.outbox_done_many(&delivered_ids, (self.clock)()).await?;
             if (n as i64) < BATCH {
                 return Ok(round);
             }

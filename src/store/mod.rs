@@ -307,6 +307,13 @@ pub trait Store: DeskStore + Send + Sync {
     ) -> Result<Vec<OutboxItem>>;
     /// Delivered: never send again.
     async fn outbox_done(&self, id: i64, now: Millis) -> Result<()>;
+    /// Several delivered, recorded in one transaction (one disk flush instead of one per row).
+    async fn outbox_done_many(&self, ids: &[i64], now: Millis) -> Result<()> {
+        for id in ids {
+            self.outbox_done(*id, now).await?;
+        }
+        Ok(())
+    }
     /// Failed: try again at `next_attempt_at`, or give up for good when it is `None`.
     async fn outbox_failed(&self, id: i64, error: &str, next_attempt_at: Option<Millis>) -> Result<()>;
     /// Rows waiting to be delivered.

@@ -357,6 +357,23 @@ macro_rules! shared_sql {
                     tx.commit().await.map_err($map_err)
                 }
 
+                async fn outbox_done_many(&self, ids: &[i64], now: Millis) -> Result<()> {
+                    if ids.is_empty() {
+                        return Ok(());
+                    }
+                    let mut tx = self.begin_write().await?;
+                    let mut qb = QueryBuilder::<$db>::new("UPDATE outbox SET status = 'done', sent_at = ");
+                    qb.push_bind(now);
+                    qb.push(", claimed_by = NULL, claimed_until = NULL WHERE id IN (");
+                    let mut list = qb.separated(", ");
+                    for id in ids {
+                        list.push_bind(*id);
+                    }
+                    qb.push(")");
+                    qb.build().execute(&mut *tx).await.map_err($map_err)?;
+                    tx.commit().await.map_err($map_err)
+                }
+
                 async fn outbox_failed(&self, id: i64, error: &str, next_attempt_at: Option<Millis>) -> Result<()> {
                     let mut tx = self.begin_write().await?;
                     let q = sqlx::query(
