@@ -231,6 +231,15 @@ pub async fn run(
             crate::channel::webhook::WebhookChannel::new(&app.config.webhook).map_err(AppError::Runtime)?;
         channels.push(Arc::new(hooks));
     }
+    // Platform endpoints mounted beside /healthz.
+    let mut routes = axum::Router::new();
+    if let Some(discord) = &app.config.discord {
+        let d = crate::channel::discord::connect::start(app.service.clone(), discord, &tracker, shutdown.clone())
+            .await
+            .map_err(AppError::Runtime)?;
+        channels.push(d.channel);
+        routes = routes.merge(d.router);
+    }
     // Timers run only on the leader; see leader.rs.
     let leadership =
         crate::leader::Leadership::start_tracked(&app.config.database_url(), shutdown.clone(), &tracker);
@@ -251,7 +260,8 @@ pub async fn run(
         let router = crate::http::router(crate::http::HttpState {
             store: app.store.clone(),
             catalog: app.catalog.clone(),
-        });
+        })
+        .merge(routes);
         let cancel = shutdown.clone();
         tracker.spawn(async move {
             if let Err(e) = crate::http::serve(listener, router, cancel).await {

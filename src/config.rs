@@ -32,6 +32,15 @@ const KEYS: &[&str] = &[
     "queue",
     "desk",
     "webhook",
+    "discord",
+];
+
+/// Flat environment names for nested keys: `DESKBOT_DISCORD_TOKEN` sets `discord.token`.
+const ALIASES: &[(&str, &str)] = &[
+    ("discord_token", "discord.token"),
+    ("discord_application_id", "discord.application_id"),
+    ("discord_public_key", "discord.public_key"),
+    ("discord_api_url", "discord.api_url"),
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -63,6 +72,8 @@ pub struct Config {
     pub desk: DeskSettings,
     /// `[[webhook]]` tables: ticket events POSTed to other systems.
     pub webhook: Vec<crate::channel::webhook::WebhookConfig>,
+    /// `[discord]`: connect to Discord when present.
+    pub discord: Option<crate::channel::discord::DiscordConfig>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -152,6 +163,7 @@ impl Default for Config {
             queue: Vec::new(),
             desk: DeskSettings::default(),
             webhook: Vec::new(),
+            discord: None,
         }
     }
 }
@@ -231,6 +243,7 @@ impl Config {
                 None => (name, false),
             };
             let key = name.to_lowercase().replace("__", ".");
+            let key = ALIASES.iter().find(|(flat, _)| *flat == key).map_or(key, |(_, k)| k.to_string());
             if !KEYS.contains(&top_key(&key)) {
                 continue;
             }
@@ -272,6 +285,9 @@ impl Config {
         }
         if !(0.0..1.0).contains(&self.desk.sla_reminder_ratio) || self.desk.sla_reminder_ratio == 0.0 {
             return Err(ConfigError::Invalid("desk.sla_reminder_ratio must be between 0 and 1".into()));
+        }
+        if let Some(d) = &self.discord {
+            d.settings().map_err(ConfigError::Invalid)?;
         }
         for w in &self.webhook {
             w.validate().map_err(ConfigError::Invalid)?;

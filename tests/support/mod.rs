@@ -2,6 +2,8 @@
 //! SQLite database and the shipped starter pack, and captures what the console prints.
 #![allow(dead_code)]
 
+pub mod discord_spec;
+pub mod fake_discord;
 pub mod test_channel;
 
 use deskbot::app::{self, App, ChatOptions};

@@ -1,0 +1,631 @@
+//! The Discord channel end to end: the real daemon (`app::run`) with serenity's gateway and
+//! REST clients pointed at the fake Discord in `tests/support/fake_discord.rs`. Employees
+//! write DMs, mention the bot, react 🎫, use `/helpdesk`, "Create ticket", buttons and modals
+//! (over the gateway and the signed HTTP endpoint); agents work the ticket from its card and
+//! thread. Every REST body and answer is checked against Discord's OpenAPI spec.
+
+mod support;
+
+use deskbot::app::{self, App};
+use deskbot::channel::Channel;
+use deskbot::config::{Config, Sources};
+use deskbot::domain::{Platform, TicketNumber, TicketStatus, UserRef};
+use deskbot::service::Service;
+use deskbot::store::{DynStore, TicketFilter};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+use support::fake_discord::{BOT_ID, FakeDiscord, GUILD, TOKEN};
+use support::test_channel::TestChannel;
+use tokio_util::sync::CancellationToken;
+
+const QUEUE: u64 = 920_000_000_000_000_001;
+const GENERAL: u64 = 920_000_000_000_000_002;
+const ERIN: (u64, &str) = (800_000_000_000_000_001, "erin");
+const KIM: (u64, &str) = (800_000_000_000_000_002, "kim");
+const MAX: (u64, &str) = (800_000_000_000_000_003, "max");
+
+struct Env {
+    fake: FakeDiscord,
+    base: String,
+    store: DynStore,
+    service: Arc<Service>,
+    shutdown: CancellationToken,
+    task: tokio::task::JoinHandle<Result<(), deskbot::app::AppError>>,
+    http: reqwest::Client,
+    _dir: tempfile::TempDir,
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// The agents' channel of the service-desk queue, as TOML.
+fn discord_queue() -> String {
+    format!(r#"channel = {{ discord = "{QUEUE}" }}
+agents = ["discord:{}"]"#, KIM.0)
+}
+
+impl Env {
+    async fn start() -> Env {
+        Self::start_with(&discord_queue(), Vec::new()).await
+    }
+
+    /// The daemon with the fake Discord; `queue` is the service-desk queue's channel and
+    /// agents; `channels` are extra channels (e.g. the test channel as another platform).
+    async fn start_with(queue: &str, channels: Vec<Arc<dyn Channel>>) -> Env {
+        let fake = FakeDiscord::start().await;
+        fake.text_channel(QUEUE, "it-agents");
+        fake.text_channel(GENERAL, "general");
+        let port = free_port();
+        let mut toml = format!(
+            r#"
+hot_reload = false
+[http]
+listen = "127.0.0.1:{port}"
+[outbox]
+poll_ms = 20
+[discord]
+token = "{TOKEN}"
+application_id = "{app}"
+public_key = "{key}"
+api_url = "{api}"
+guilds = ["{GUILD}"]
+[[queue]]
+name = "service-desk"
+{queue}
+"#,
+            app = support::fake_discord::APP_ID,
+            key = FakeDiscord::public_key_hex(),
+            api = fake.api_url(),
+        );
+        for q in ["identity", "network", "hardware", "software", "access", "security", "facilities"] {
+            toml.push_str(&format!("\n[[queue]]\nname = \"{q}\"\n"));
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("deskbot.toml");
+        std::fs::write(&file, toml).unwrap();
+        let mut config =
+            Config::load_from(&Sources { file: Some(file), data_dir: Some(dir.path().into()) }, &[]).unwrap();
+        config.intents_dir = support::starter_pack();
+        let app = App::build(config).await.unwrap();
+        let (store, service) = (app.store.clone(), app.service.clone());
+        let shutdown = CancellationToken::new();
+        let task = tokio::spawn(app::run(app, channels, shutdown.clone()));
+        fake.ready().await;
+        let env = Env {
+            fake,
+            base: format!("http://127.0.0.1:{port}"),
+            store,
+            service,
+            shutdown,
+            task,
+            http: reqwest::Client::new(),
+            _dir: dir,
+        };
+        env.wait_http().await;
+        env
+    }
+
+    async fn wait_http(&self) {
+        for _ in 0..200 {
+            if self.http.get(format!("{}/healthz", self.base)).send().await.is_ok() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("deskbot's HTTP server did not come up");
+    }
+
+    /// POST a signed interaction to deskbot's endpoint.
+    async fn signed(&self, body: &Value) -> (u16, Value) {
+        let bytes = serde_json::to_vec(body).unwrap();
+        let ts = chrono::Utc::now().timestamp().to_string();
+        let sig = self.fake.sign(&ts, &bytes);
+        self.raw_interaction(&bytes, Some(&sig), Some(&ts)).await
+    }
+
+    async fn raw_interaction(&self, body: &[u8], sig: Option<&str>, ts: Option<&str>) -> (u16, Value) {
+        let mut req = self
+            .http
+            .post(format!("{}/discord/interactions", self.base))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(s) = sig {
+            req = req.header("X-Signature-Ed25519", s);
+        }
+        if let Some(t) = ts {
+            req = req.header("X-Signature-Timestamp", t);
+        }
+        let resp = req.send().await.unwrap();
+        let status = resp.status().as_u16();
+        let text = resp.text().await.unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    }
+
+    async fn tickets(&self) -> Vec<deskbot::store::Ticket> {
+        self.store.tickets(&TicketFilter::default()).await.unwrap()
+    }
+
+    async fn wait_tickets(&self, n: usize) -> Vec<deskbot::store::Ticket> {
+        for _ in 0..500 {
+            let t = self.tickets().await;
+            if t.len() >= n {
+                return t;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("expected {n} tickets, have {:?}", self.tickets().await);
+    }
+
+    /// Texts posted to a channel once at least `n` are there.
+    async fn texts(&self, channel: u64, n: usize) -> Vec<String> {
+        self.fake.until(&format!("{n} messages in {channel}"), |f| f.texts(channel).len() >= n).await;
+        self.fake.texts(channel)
+    }
+
+    /// Stop the daemon and check all REST traffic against Discord's spec.
+    async fn finish(self) {
+        self.shutdown.cancel();
+        let result = tokio::time::timeout(Duration::from_secs(10), self.task).await;
+        assert!(matches!(result, Ok(Ok(Ok(())))), "daemon did not stop cleanly: {result:?}");
+        let problems = self.fake.spec_problems();
+        assert!(problems.is_empty(), "REST traffic does not match Discord's spec:\n{}", problems.join("\n"));
+        assert!(self.fake.calls().iter().all(|c| c.auth.as_deref() == Some(&format!("Bot {TOKEN}"))));
+    }
+}
+
+/// The message ids of buttons in a posted message, by label.
+fn button(message: &Value, label: &str) -> String {
+    message["components"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|row| row["components"].as_array().cloned().unwrap_or_default())
+        .find(|b| b["label"] == json!(label))
+        .and_then(|b| b["custom_id"].as_str().map(str::to_string))
+        .unwrap_or_else(|| panic!("no button `{label}` in {message}"))
+}
+
+fn id_of(message: &Value) -> u64 {
+    message["id"].as_str().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn dm_question_is_answered_with_buttons_and_a_button_press_continues_it() {
+    let env = Env::start().await;
+    assert!(env.fake.ws_url().starts_with("ws://127.0.0.1"));
+    // serenity took its gateway URL from the fake, and registered the commands in the guild.
+    assert_eq!(env.fake.identifies(), 1);
+    env.fake
+        .until("commands registered", |f| {
+            f.calls().iter().any(|c| c.method == "PUT" && c.path.ends_with(&format!("/guilds/{GUILD}/commands")))
+        })
+        .await;
+
+    let dm = env.fake.dm_channel(ERIN.0, ERIN.1);
+    env.fake.post(dm, false, ERIN, "I forgot my password");
+    let texts = env.texts(dm, 1).await;
+    assert!(texts[0].to_lowercase().contains("password"), "{texts:?}");
+    let answer = env.fake.posted(dm)[0].clone();
+    let solved = button(&answer, "That solved it");
+
+    let press = env.fake.button(dm, false, ERIN, id_of(&answer), &solved);
+    env.fake.dispatch("INTERACTION_CREATE", press.clone());
+    let texts = env.texts(dm, 2).await;
+    assert!(texts[1].contains("Glad that helped"), "{texts:?}");
+    let callbacks = env.fake.callbacks();
+    assert_eq!(callbacks.len(), 1);
+    assert_eq!(callbacks[0].0, press["id"].as_str().unwrap());
+    assert_eq!(callbacks[0].1["type"], 6, "a button press is acknowledged without a new message");
+    assert!(env.tickets().await.is_empty());
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn mention_is_answered_in_a_thread_started_on_that_message() {
+    let env = Env::start().await;
+    let m = env.fake.post(GENERAL, true, ERIN, &format!("<@{BOT_ID}> my vpn keeps dropping"));
+    let texts = env.texts(m, 1).await;
+    assert!(texts[0].to_lowercase().contains("vpn"), "{texts:?}");
+    let thread = env.fake.channel(m).expect("a thread on the message");
+    assert_eq!(thread["parent_id"], json!(GENERAL.to_string()));
+    assert_eq!(thread["owner_id"], json!(BOT_ID.to_string()));
+    assert!(thread["name"].as_str().unwrap().contains("vpn keeps dropping"), "{thread}");
+    assert!(env.fake.texts(GENERAL).is_empty(), "nothing is posted in the channel itself");
+
+    // The employee answers in the thread without mentioning the bot; the bot follows.
+    env.fake.post(m, true, ERIN, "Not solved");
+    env.texts(m, 2).await;
+    // Talk that does not mention the bot in a plain channel is ignored.
+    env.fake.post(GENERAL, true, MAX, "lunch anyone?");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(env.fake.texts(GENERAL).is_empty());
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn ticket_reaction_files_a_ticket_crediting_the_author() {
+    let env = Env::start().await;
+    let m = env.fake.post(GENERAL, true, ERIN, "the printer on floor 2 eats every page");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(env.fake.texts(GENERAL).is_empty(), "a plain message is not for the bot");
+
+    env.fake.react(GENERAL, true, m, MAX, "🎫");
+    let tickets = env.wait_tickets(1).await;
+    assert_eq!(tickets[0].requester, UserRef::new(Platform::Discord, ERIN.0.to_string()));
+    assert!(tickets[0].title.contains("printer on floor 2"), "{:?}", tickets[0].title);
+    // The card reaches the agents' channel, with buttons and a thread for the ticket.
+    let cards = env.texts(QUEUE, 1).await;
+    assert!(cards[0].contains("IT-1001") && cards[0].contains("printer"), "{cards:?}");
+    let card = env.fake.posted(QUEUE)[0].clone();
+    button(&card, "Claim");
+    let card_thread = env.fake.channel(id_of(&card)).expect("a thread on the card");
+    assert_eq!(card_thread["parent_id"], json!(QUEUE.to_string()));
+    assert!(card_thread["name"].as_str().unwrap().starts_with("IT-1001"), "{card_thread}");
+    let transcript = env.texts(id_of(&card), 1).await;
+    assert!(transcript[0].contains("printer"), "{transcript:?}");
+    // The confirmation goes in a thread on the reacted message.
+    let confirm = env.texts(m, 1).await;
+    assert!(confirm.iter().any(|t| t.contains("IT-1001")), "{confirm:?}");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn slash_command_modal_and_message_command_work_over_the_gateway() {
+    let env = Env::start().await;
+    let dm = env.fake.dm_channel(ERIN.0, ERIN.1);
+
+    let help = env.fake.slash(GENERAL, true, ERIN, "help");
+    env.fake.dispatch("INTERACTION_CREATE", help);
+    env.fake.until("help callback", |f| f.callbacks().len() == 1).await;
+    assert_eq!(env.fake.callbacks()[0].1["type"], 4);
+    assert_eq!(env.fake.callbacks()[0].1["data"]["flags"], 64, "the acknowledgement is ephemeral");
+    let texts = env.texts(dm, 1).await;
+    assert!(texts[0].contains("\"status\" shows your tickets"), "{texts:?}");
+
+    let new = env.fake.slash(GENERAL, true, ERIN, "new");
+    env.fake.dispatch("INTERACTION_CREATE", new);
+    env.fake.until("modal callback", |f| f.callbacks().len() == 2).await;
+    let modal = env.fake.callbacks()[1].1.clone();
+    assert_eq!(modal["type"], 9, "{modal}");
+    let form_id = modal["data"]["custom_id"].as_str().unwrap().to_string();
+    let submit = env.fake.modal_submit(
+        GENERAL,
+        true,
+        ERIN,
+        &form_id,
+        &[("summary", "Docking station is dead"), ("details", "No display, no USB since this morning")],
+    );
+    env.fake.dispatch("INTERACTION_CREATE", submit);
+    let tickets = env.wait_tickets(1).await;
+    assert_eq!(tickets[0].requester, UserRef::new(Platform::Discord, ERIN.0.to_string()));
+    assert!(tickets[0].title.contains("Docking station"), "{:?}", tickets[0].title);
+    env.fake.until("ticket confirmed in the DM", |f| f.texts(dm).iter().any(|t| t.contains("IT-1001"))).await;
+
+    let status = env.fake.slash(dm, false, ERIN, "status");
+    env.fake.dispatch("INTERACTION_CREATE", status);
+    env.fake
+        .until("status answered", |f| f.texts(dm).iter().any(|t| t.contains("IT-1001") && t.contains("Docking")))
+        .await;
+
+    // "Create ticket" on someone's message files it for its author.
+    let m = env.fake.post(GENERAL, true, MAX, "the wifi in room 4 drops every few minutes");
+    let cmd = env.fake.message_command(GENERAL, KIM, m);
+    env.fake.dispatch("INTERACTION_CREATE", cmd);
+    let tickets = env.wait_tickets(2).await;
+    let t = tickets.iter().find(|t| t.title.contains("wifi")).expect("ticket from the message command");
+    assert_eq!(t.requester, UserRef::new(Platform::Discord, MAX.0.to_string()));
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn slash_command_buttons_and_modal_work_through_the_signed_endpoint() {
+    let env = Env::start().await;
+    let dm = env.fake.dm_channel(ERIN.0, ERIN.1);
+    let (status, body) = env.signed(&json!({"id": "1", "type": 1, "application_id": "1", "token": "t", "version": 1})).await;
+    assert_eq!((status, body), (200, json!({"type": 1})));
+
+    let (status, body) = env.signed(&env.fake.slash(dm, false, ERIN, "new")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["type"], 9, "{body}");
+    let form_id = body["data"]["custom_id"].as_str().unwrap().to_string();
+    let submit = env.fake.modal_submit(dm, false, ERIN, &form_id, &[("summary", "Outlook crashes on start"), ("details", "")]);
+    let (status, body) = env.signed(&submit).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["type"], 4, "{body}");
+    let tickets = env.wait_tickets(1).await;
+    assert!(tickets[0].title.contains("Outlook"), "{tickets:?}");
+    env.fake.until("confirmation", |f| f.texts(dm).iter().any(|t| t.contains("IT-1001"))).await;
+
+    // A rating button after the ticket is resolved, pressed through the endpoint.
+    env.service.resolve_ticket(TicketNumber(1001), "ops", None).await.unwrap();
+    env.fake
+        .until("rating request", |f| f.posted(dm).iter().any(|m| m["components"].as_array().is_some_and(|c| !c.is_empty()) && m["content"].as_str().unwrap_or("").contains("resolved")))
+        .await;
+    let ask = env.fake.posted(dm).into_iter().rev().find(|m| m["content"].as_str().unwrap_or("").contains("resolved")).unwrap();
+    let five = button(&ask, "5");
+    let (status, body) = env.signed(&env.fake.button(dm, false, ERIN, id_of(&ask), &five)).await;
+    assert_eq!((status, body["type"].clone()), (200, json!(6)));
+    for _ in 0..200 {
+        let events = env.store.ticket_events(TicketNumber(1001)).await.unwrap();
+        if events.iter().any(|e| e.kind == "csat" && e.detail.as_deref() == Some("score 5")) {
+            env.finish().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the rating was not recorded");
+}
+
+#[tokio::test]
+async fn forged_stale_or_unsigned_interactions_get_401() {
+    let env = Env::start().await;
+    let dm = env.fake.dm_channel(ERIN.0, ERIN.1);
+    let body = serde_json::to_vec(&env.fake.slash(dm, false, ERIN, "help")).unwrap();
+    let ts = chrono::Utc::now().timestamp().to_string();
+    let good = env.fake.sign(&ts, &body);
+    // Signed by someone else, for other bytes, or with a tampered body.
+    let other = env.fake.sign(&ts, b"{}");
+    let (s, _) = env.raw_interaction(&body, Some(&other), Some(&ts)).await;
+    assert_eq!(s, 401);
+    let mut tampered = body.clone();
+    tampered[10] ^= 1;
+    assert_eq!(env.raw_interaction(&tampered, Some(&good), Some(&ts)).await.0, 401);
+    assert_eq!(env.raw_interaction(&body, Some("zz"), Some(&ts)).await.0, 401);
+    assert_eq!(env.raw_interaction(&body, None, None).await.0, 401);
+    let old = (chrono::Utc::now().timestamp() - 3600).to_string();
+    let stale = env.fake.sign(&old, &body);
+    assert_eq!(env.raw_interaction(&body, Some(&stale), Some(&old)).await.0, 401);
+    // Malformed but signed: refused, not a crash.
+    let junk = b"{\"type\": 2, \"nonsense\": true}";
+    let sig = env.fake.sign(&ts, junk);
+    assert_eq!(env.raw_interaction(junk, Some(&sig), Some(&ts)).await.0, 400);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(env.fake.texts(dm).is_empty(), "nothing was acted on");
+    assert_eq!(env.raw_interaction(&body, Some(&good), Some(&ts)).await.0, 200);
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn a_repeated_dispatch_produces_one_reply() {
+    let env = Env::start().await;
+    let dm = env.fake.dm_channel(ERIN.0, ERIN.1);
+    env.fake.post(dm, false, ERIN, "I forgot my password");
+    let message = env.fake.last_seq();
+    env.texts(dm, 1).await;
+    env.fake.redispatch(message);
+    env.fake.redispatch(message);
+    let help = env.fake.dispatch("INTERACTION_CREATE", env.fake.slash(dm, false, ERIN, "help"));
+    env.texts(dm, 2).await;
+    env.fake.redispatch(help);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(env.fake.texts(dm).len(), 2, "{:?}", env.fake.texts(dm));
+    assert_eq!(env.fake.callbacks().len(), 1, "a replayed interaction is not answered twice");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn a_dropped_socket_resumes_and_missed_events_are_replayed() {
+    let env = Env::start().await;
+    let dm = env.fake.dm_channel(ERIN.0, ERIN.1);
+    env.fake.drop_socket();
+    // Sent while the client is away: it arrives with the replay after RESUME.
+    env.fake.post(dm, false, ERIN, "I forgot my password");
+    env.fake.until("a resume", |f| !f.resumes().is_empty()).await;
+    let resume = env.fake.resumes()[0].clone();
+    assert_eq!(resume["session_id"], "session-1");
+    assert_eq!(resume["token"], format!("Bot {TOKEN}"));
+    let texts = env.texts(dm, 1).await;
+    assert!(texts[0].to_lowercase().contains("password"), "{texts:?}");
+    assert_eq!(env.fake.identifies(), 1, "resumed, not identified again");
+
+    // Discord asks for a reconnect: the session is resumed again.
+    env.fake.request_reconnect();
+    env.fake.until("a second resume", |f| f.resumes().len() == 2).await;
+    env.fake.post(dm, false, ERIN, "thanks");
+    env.texts(dm, 2).await;
+    assert_eq!(env.fake.texts(dm).len(), 2, "the replayed message was answered once");
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn agents_work_the_ticket_from_its_card_and_thread() {
+    let env = Env::start().await;
+    let dm = env.fake.dm_channel(ERIN.0, ERIN.1);
+    env.fake.post(dm, false, ERIN, "the coffee machine on floor 3 is leaking");
+    let offer = env.texts(dm, 1).await;
+    assert!(offer[0].contains("file a ticket"), "{offer:?}");
+    let file = button(&env.fake.posted(dm)[0], "File a ticket");
+    env.fake.dispatch("INTERACTION_CREATE", env.fake.button(dm, false, ERIN, id_of(&env.fake.posted(dm)[0]), &file));
+    env.fake.until("ticket confirmed", |f| f.texts(dm).iter().any(|t| t.contains("IT-1001"))).await;
+    env.texts(QUEUE, 1).await;
+    let card = env.fake.posted(QUEUE)[0].clone();
+    let (card_id, thread) = (id_of(&card), id_of(&card));
+    env.texts(thread, 1).await;
+
+    // Claim from the card's button: the card is edited in place, the thread hears about it.
+    let claim = button(&card, "Claim");
+    env.fake.dispatch("INTERACTION_CREATE", env.fake.button(QUEUE, true, KIM, card_id, &claim));
+    env.fake
+        .until("card edited", |f| f.message(card_id).is_some_and(|m| m["content"].as_str().unwrap().contains(&KIM.0.to_string())))
+        .await;
+    assert!(env.fake.calls().iter().any(|c| c.method == "PATCH" && c.path.ends_with(&format!("/messages/{card_id}"))));
+    env.fake.until("claim notice", |f| f.texts(thread).iter().any(|t| t.contains("claimed IT-1001"))).await;
+
+    // Thread talk is internal; `!reply` reaches the employee; the answer comes back.
+    env.fake.post(thread, true, KIM, "checking with facilities");
+    env.fake.post(thread, true, KIM, "!reply A plumber is on the way");
+    env.fake.until("reply relayed", |f| f.texts(dm).iter().any(|t| t.contains("A plumber is on the way"))).await;
+    assert!(!env.fake.texts(dm).iter().any(|t| t.contains("facilities")));
+    env.fake.post(dm, false, ERIN, "thanks, it is still dripping");
+    env.fake.until("answer relayed", |f| f.texts(thread).iter().any(|t| t.contains("still dripping"))).await;
+
+    // "Reply to requester" opens a modal; its text reaches the employee.
+    let reply = button(&env.fake.message(card_id).unwrap(), "Reply to requester");
+    let s = env.fake.dispatch("INTERACTION_CREATE", env.fake.button(QUEUE, true, KIM, card_id, &reply));
+    let _ = s;
+    env.fake.until("reply modal", |f| f.callbacks().iter().any(|(_, b)| b["type"] == 9)).await;
+    let form = env.fake.callbacks().into_iter().find(|(_, b)| b["type"] == 9).unwrap().1;
+    let form_id = form["data"]["custom_id"].as_str().unwrap().to_string();
+    let submit = env.fake.modal_submit(QUEUE, true, KIM, &form_id, &[("text", "Fixed the hose, try it now")]);
+    env.fake.dispatch("INTERACTION_CREATE", submit);
+    env.fake.until("modal reply relayed", |f| f.texts(dm).iter().any(|t| t.contains("Fixed the hose"))).await;
+
+    // ✅ on the card resolves it; the employee is asked for a rating.
+    env.fake.react(QUEUE, true, card_id, KIM, "✅");
+    env.fake.until("resolved notice", |f| f.texts(dm).iter().any(|t| t.contains("IT-1001 has been resolved"))).await;
+    assert_eq!(env.store.ticket(TicketNumber(1001)).await.unwrap().unwrap().status, TicketStatus::Resolved);
+    // Someone who is not an agent cannot act.
+    env.fake.post(thread, true, MAX, "!reopen");
+    env.fake.until("refusal", |f| f.texts(thread).iter().any(|t| t.contains("only agents"))).await;
+    assert_eq!(env.store.ticket(TicketNumber(1001)).await.unwrap().unwrap().status, TicketStatus::Resolved);
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn a_rate_limited_send_is_retried_and_long_replies_are_split() {
+    let env = Env::start().await;
+    let dm = env.fake.dm_channel(ERIN.0, ERIN.1);
+    env.fake.rate_limit_next(1);
+    env.fake.post(dm, false, ERIN, "I forgot my password");
+    env.texts(dm, 1).await;
+    let statuses: Vec<u16> = env.fake.calls().iter().filter(|c| c.path.ends_with(&format!("{dm}/messages"))).map(|c| c.status).collect();
+    assert_eq!(statuses, vec![429, 200], "one 429, then the retry");
+
+    // An agent's long reply reaches the employee in clean parts under 2,000 characters.
+    env.fake.post(dm, false, ERIN, "the coffee machine on floor 3 is leaking");
+    env.texts(dm, 2).await;
+    env.fake.post(dm, false, ERIN, "File a ticket");
+    env.fake.until("ticket", |f| f.texts(dm).iter().any(|t| t.contains("IT-1001"))).await;
+    env.texts(QUEUE, 1).await;
+    let card = id_of(&env.fake.posted(QUEUE)[0]);
+    env.texts(card, 1).await;
+    let long: String = (1..=300).map(|i| format!("Step {i}: do the thing.\n")).collect();
+    let before = env.fake.texts(dm).len();
+    env.fake.post(card, true, KIM, &format!("!reply {long}"));
+    env.fake.until("long reply", |f| f.texts(dm).len() >= before + 2 && f.texts(dm).last().unwrap().contains("Step 300")).await;
+    let parts: Vec<String> = env.fake.texts(dm).into_iter().skip(before).collect();
+    assert!(parts.len() >= 3, "{} parts", parts.len());
+    for p in &parts {
+        assert!(p.encode_utf16().count() <= 2000);
+        assert!(p.ends_with("do the thing."), "cut mid-line: …{}", &p[p.len().saturating_sub(30)..]);
+    }
+    let joined = parts.join("\n");
+    for i in [1, 150, 300] {
+        assert!(joined.contains(&format!("Step {i}: do the thing.")));
+    }
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn a_discord_ticket_is_worked_by_agents_on_another_platform() {
+    // The agents' queue lives on another platform (the in-memory test channel stands in for
+    // it); the desk relays both ways without knowing where either side is.
+    let agents = Arc::new(TestChannel::default());
+    let queue = r#"channel = { test = "agents" }
+agents = ["test:kim"]"#;
+    let env = Env::start_with(queue, vec![agents.clone() as Arc<dyn Channel>]).await;
+    let dm = env.fake.dm_channel(ERIN.0, ERIN.1);
+    env.fake.post(dm, false, ERIN, "the coffee machine on floor 3 is leaking");
+    env.texts(dm, 1).await;
+    env.fake.post(dm, false, ERIN, "File a ticket");
+    env.fake.until("ticket confirmed", |f| f.texts(dm).iter().any(|t| t.contains("IT-1001"))).await;
+    for _ in 0..200 {
+        if agents.card_id("agents").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let card = agents.card_id("agents").expect("card on the agents' platform");
+    assert!(env.fake.texts(QUEUE).is_empty());
+    let inbound = deskbot::channel::Inbound {
+        event_id: "agent-1".into(),
+        user: UserRef::new(Platform::Test, "kim"),
+        display_name: Some("kim".into()),
+        conversation: format!("test:agents:{card}"),
+        reply_to: deskbot::domain::Address::new(Platform::Test, "agents").in_thread(card.clone()),
+        kind: deskbot::channel::InboundKind::Message { text: "!reply Facilities are on it".into() },
+        at: 0,
+        message_id: None,
+        attachments: Vec::new(),
+    };
+    env.service.handle(inbound).await.unwrap();
+    env.fake.until("reply relayed to Discord", |f| f.texts(dm).iter().any(|t| t.contains("Facilities are on it"))).await;
+    env.fake.post(dm, false, ERIN, "great, thanks");
+    for _ in 0..200 {
+        if agents.texts(&format!("agents/{card}")).iter().any(|t| t.contains("great, thanks")) {
+            env.finish().await;
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the employee's answer did not reach the agents: {:?}", agents.all());
+}
+
+fn deskbot_cmd(dir: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_deskbot"));
+    c.arg("run")
+        .current_dir(dir)
+        .env("DESKBOT_INTENTS_DIR", support::starter_pack())
+        .env("DESKBOT_HOT_RELOAD", "false")
+        .env("DESKBOT_DATA_DIR", dir)
+        .env_remove("DESKBOT_DATABASE_URL")
+        .env_remove("DESKBOT_CONFIG")
+        .env_remove("DESKBOT_DISCORD_TOKEN")
+        .env_remove("DESKBOT_DISCORD_APPLICATION_ID")
+        .env_remove("DESKBOT_DISCORD_PUBLIC_KEY")
+        .env_remove("DESKBOT_DISCORD_API_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    c
+}
+
+#[tokio::test]
+async fn deskbot_run_with_discord_settings_connects() {
+    let fake = FakeDiscord::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("discord_public_key");
+    std::fs::write(&key_file, format!("{}\n", FakeDiscord::public_key_hex())).unwrap();
+    let port = free_port();
+    let mut child = deskbot_cmd(dir.path())
+        .env("DESKBOT_HTTP__LISTEN", format!("127.0.0.1:{port}"))
+        .env("DESKBOT_DISCORD_TOKEN", TOKEN)
+        .env("DESKBOT_DISCORD_APPLICATION_ID", support::fake_discord::APP_ID.to_string())
+        .env("DESKBOT_DISCORD_PUBLIC_KEY_FILE", &key_file)
+        .env("DESKBOT_DISCORD_API_URL", fake.api_url())
+        .spawn()
+        .unwrap();
+    fake.ready().await;
+    assert_eq!(fake.identifies(), 1);
+    let identify = fake.sent().into_iter().find(|s| s.op == 2).unwrap().d;
+    assert_eq!(identify["token"], format!("Bot {TOKEN}"));
+    let intents = identify["intents"].as_u64().unwrap();
+    for bit in [1 << 0, 1 << 9, 1 << 10, 1 << 12, 1 << 13, 1 << 15] {
+        assert!(intents & bit != 0, "intent bit {bit} missing from {intents}");
+    }
+    fake.until("global commands", |f| f.calls().iter().any(|c| c.method == "PUT" && c.path.ends_with(&format!("/applications/{}/commands", support::fake_discord::APP_ID)))).await;
+    let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.unwrap();
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["channels"]["discord"]["up"], true, "{body}");
+    let pid = child.id().to_string();
+    std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "{status:?}");
+    let problems = fake.spec_problems();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn missing_discord_settings_fail_with_a_clear_message() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = deskbot_cmd(dir.path()).env("DESKBOT_DISCORD_TOKEN", TOKEN).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("DESKBOT_DISCORD_APPLICATION_ID"), "{err}");
+    std::fs::write(dir.path().join("deskbot.toml"), "[discord]\ntoken = \"x\"\napplication_id = 12\npublic_key = \"abc\"\n").unwrap();
+    let out = deskbot_cmd(dir.path()).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("public_key"), "{err}");
+}
