@@ -42,8 +42,11 @@ fn free_port() -> u16 {
 
 /// The agents' channel of the service-desk queue, as TOML.
 fn discord_queue() -> String {
-    format!(r#"channel = {{ discord = "{QUEUE}" }}
-agents = ["discord:{}"]"#, KIM.0)
+    format!(
+        r#"channel = {{ discord = "{QUEUE}" }}
+agents = ["discord:{}"]"#,
+        KIM.0
+    )
 }
 
 impl Env {
@@ -199,7 +202,9 @@ async fn dm_question_is_answered_with_buttons_and_a_button_press_continues_it() 
     assert_eq!(env.fake.identifies(), 1);
     env.fake
         .until("commands registered", |f| {
-            f.calls().iter().any(|c| c.method == "PUT" && c.path.ends_with(&format!("/guilds/{GUILD}/commands")))
+            f.calls()
+                .iter()
+                .any(|c| c.method == "PUT" && c.path.ends_with(&format!("/guilds/{GUILD}/commands")))
         })
         .await;
 
@@ -306,7 +311,9 @@ async fn slash_command_modal_and_message_command_work_over_the_gateway() {
     let status = env.fake.slash(dm, false, ERIN, "status");
     env.fake.dispatch("INTERACTION_CREATE", status);
     env.fake
-        .until("status answered", |f| f.texts(dm).iter().any(|t| t.contains("IT-1001") && t.contains("Docking")))
+        .until("status answered", |f| {
+            f.texts(dm).iter().any(|t| t.contains("IT-1001") && t.contains("Docking"))
+        })
         .await;
 
     // "Create ticket" on someone's message files it for its author.
@@ -323,14 +330,21 @@ async fn slash_command_modal_and_message_command_work_over_the_gateway() {
 async fn slash_command_buttons_and_modal_work_through_the_signed_endpoint() {
     let env = Env::start().await;
     let dm = env.fake.dm_channel(ERIN.0, ERIN.1);
-    let (status, body) = env.signed(&json!({"id": "1", "type": 1, "application_id": "1", "token": "t", "version": 1})).await;
+    let (status, body) =
+        env.signed(&json!({"id": "1", "type": 1, "application_id": "1", "token": "t", "version": 1})).await;
     assert_eq!((status, body), (200, json!({"type": 1})));
 
     let (status, body) = env.signed(&env.fake.slash(dm, false, ERIN, "new")).await;
     assert_eq!(status, 200);
     assert_eq!(body["type"], 9, "{body}");
     let form_id = body["data"]["custom_id"].as_str().unwrap().to_string();
-    let submit = env.fake.modal_submit(dm, false, ERIN, &form_id, &[("summary", "Outlook crashes on start"), ("details", "")]);
+    let submit = env.fake.modal_submit(
+        dm,
+        false,
+        ERIN,
+        &form_id,
+        &[("summary", "Outlook crashes on start"), ("details", "")],
+    );
     let (status, body) = env.signed(&submit).await;
     assert_eq!(status, 200);
     assert_eq!(body["type"], 4, "{body}");
@@ -341,9 +355,20 @@ async fn slash_command_buttons_and_modal_work_through_the_signed_endpoint() {
     // A rating button after the ticket is resolved, pressed through the endpoint.
     env.service.resolve_ticket(TicketNumber(1001), "ops", None).await.unwrap();
     env.fake
-        .until("rating request", |f| f.posted(dm).iter().any(|m| m["components"].as_array().is_some_and(|c| !c.is_empty()) && m["content"].as_str().unwrap_or("").contains("resolved")))
+        .until("rating request", |f| {
+            f.posted(dm).iter().any(|m| {
+                m["components"].as_array().is_some_and(|c| !c.is_empty())
+                    && m["content"].as_str().unwrap_or("").contains("resolved")
+            })
+        })
         .await;
-    let ask = env.fake.posted(dm).into_iter().rev().find(|m| m["content"].as_str().unwrap_or("").contains("resolved")).unwrap();
+    let ask = env
+        .fake
+        .posted(dm)
+        .into_iter()
+        .rev()
+        .find(|m| m["content"].as_str().unwrap_or("").contains("resolved"))
+        .unwrap();
     let five = button(&ask, "5");
     let (status, body) = env.signed(&env.fake.button(dm, false, ERIN, id_of(&ask), &five)).await;
     assert_eq!((status, body["type"].clone()), (200, json!(6)));
@@ -437,7 +462,10 @@ async fn agents_work_the_ticket_from_its_card_and_thread() {
     let offer = env.texts(dm, 1).await;
     assert!(offer[0].contains("file a ticket"), "{offer:?}");
     let file = button(&env.fake.posted(dm)[0], "File a ticket");
-    env.fake.dispatch("INTERACTION_CREATE", env.fake.button(dm, false, ERIN, id_of(&env.fake.posted(dm)[0]), &file));
+    env.fake.dispatch(
+        "INTERACTION_CREATE",
+        env.fake.button(dm, false, ERIN, id_of(&env.fake.posted(dm)[0]), &file),
+    );
     env.fake.until("ticket confirmed", |f| f.texts(dm).iter().any(|t| t.contains("IT-1001"))).await;
     env.texts(QUEUE, 1).await;
     let card = env.fake.posted(QUEUE)[0].clone();
@@ -448,15 +476,24 @@ async fn agents_work_the_ticket_from_its_card_and_thread() {
     let claim = button(&card, "Claim");
     env.fake.dispatch("INTERACTION_CREATE", env.fake.button(QUEUE, true, KIM, card_id, &claim));
     env.fake
-        .until("card edited", |f| f.message(card_id).is_some_and(|m| m["content"].as_str().unwrap().contains(&KIM.0.to_string())))
+        .until("card edited", |f| {
+            f.message(card_id).is_some_and(|m| m["content"].as_str().unwrap().contains(&KIM.0.to_string()))
+        })
         .await;
-    assert!(env.fake.calls().iter().any(|c| c.method == "PATCH" && c.path.ends_with(&format!("/messages/{card_id}"))));
+    assert!(
+        env.fake
+            .calls()
+            .iter()
+            .any(|c| c.method == "PATCH" && c.path.ends_with(&format!("/messages/{card_id}")))
+    );
     env.fake.until("claim notice", |f| f.texts(thread).iter().any(|t| t.contains("claimed IT-1001"))).await;
 
     // Thread talk is internal; `!reply` reaches the employee; the answer comes back.
     env.fake.post(thread, true, KIM, "checking with facilities");
     env.fake.post(thread, true, KIM, "!reply A plumber is on the way");
-    env.fake.until("reply relayed", |f| f.texts(dm).iter().any(|t| t.contains("A plumber is on the way"))).await;
+    env.fake
+        .until("reply relayed", |f| f.texts(dm).iter().any(|t| t.contains("A plumber is on the way")))
+        .await;
     assert!(!env.fake.texts(dm).iter().any(|t| t.contains("facilities")));
     env.fake.post(dm, false, ERIN, "thanks, it is still dripping");
     env.fake.until("answer relayed", |f| f.texts(thread).iter().any(|t| t.contains("still dripping"))).await;
@@ -474,7 +511,9 @@ async fn agents_work_the_ticket_from_its_card_and_thread() {
 
     // ✅ on the card resolves it; the employee is asked for a rating.
     env.fake.react(QUEUE, true, card_id, KIM, "✅");
-    env.fake.until("resolved notice", |f| f.texts(dm).iter().any(|t| t.contains("IT-1001 has been resolved"))).await;
+    env.fake
+        .until("resolved notice", |f| f.texts(dm).iter().any(|t| t.contains("IT-1001 has been resolved")))
+        .await;
     assert_eq!(env.store.ticket(TicketNumber(1001)).await.unwrap().unwrap().status, TicketStatus::Resolved);
     // Someone who is not an agent cannot act.
     env.fake.post(thread, true, MAX, "!reopen");
@@ -490,7 +529,13 @@ async fn a_rate_limited_send_is_retried_and_long_replies_are_split() {
     env.fake.rate_limit_next(1);
     env.fake.post(dm, false, ERIN, "I forgot my password");
     env.texts(dm, 1).await;
-    let statuses: Vec<u16> = env.fake.calls().iter().filter(|c| c.path.ends_with(&format!("{dm}/messages"))).map(|c| c.status).collect();
+    let statuses: Vec<u16> = env
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.path.ends_with(&format!("{dm}/messages")))
+        .map(|c| c.status)
+        .collect();
     assert_eq!(statuses, vec![429, 200], "one 429, then the retry");
 
     // An agent's long reply reaches the employee in clean parts under 2,000 characters.
@@ -504,7 +549,11 @@ async fn a_rate_limited_send_is_retried_and_long_replies_are_split() {
     let long: String = (1..=300).map(|i| format!("Step {i}: do the thing.\n")).collect();
     let before = env.fake.texts(dm).len();
     env.fake.post(card, true, KIM, &format!("!reply {long}"));
-    env.fake.until("long reply", |f| f.texts(dm).len() >= before + 2 && f.texts(dm).last().unwrap().contains("Step 300")).await;
+    env.fake
+        .until("long reply", |f| {
+            f.texts(dm).len() >= before + 2 && f.texts(dm).last().unwrap().contains("Step 300")
+        })
+        .await;
     let parts: Vec<String> = env.fake.texts(dm).into_iter().skip(before).collect();
     assert!(parts.len() >= 3, "{} parts", parts.len());
     for p in &parts {
@@ -551,7 +600,9 @@ agents = ["test:kim"]"#;
         attachments: Vec::new(),
     };
     env.service.handle(inbound).await.unwrap();
-    env.fake.until("reply relayed to Discord", |f| f.texts(dm).iter().any(|t| t.contains("Facilities are on it"))).await;
+    env.fake
+        .until("reply relayed to Discord", |f| f.texts(dm).iter().any(|t| t.contains("Facilities are on it")))
+        .await;
     env.fake.post(dm, false, ERIN, "great, thanks");
     for _ in 0..200 {
         if agents.texts(&format!("agents/{card}")).iter().any(|t| t.contains("great, thanks")) {
@@ -604,7 +655,13 @@ async fn deskbot_run_with_discord_settings_connects() {
     for bit in [1 << 0, 1 << 9, 1 << 10, 1 << 12, 1 << 13, 1 << 15] {
         assert!(intents & bit != 0, "intent bit {bit} missing from {intents}");
     }
-    fake.until("global commands", |f| f.calls().iter().any(|c| c.method == "PUT" && c.path.ends_with(&format!("/applications/{}/commands", support::fake_discord::APP_ID)))).await;
+    fake.until("global commands", |f| {
+        f.calls().iter().any(|c| {
+            c.method == "PUT"
+                && c.path.ends_with(&format!("/applications/{}/commands", support::fake_discord::APP_ID))
+        })
+    })
+    .await;
     let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.unwrap();
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["channels"]["discord"]["up"], true, "{body}");
@@ -623,9 +680,39 @@ fn missing_discord_settings_fail_with_a_clear_message() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("DESKBOT_DISCORD_APPLICATION_ID"), "{err}");
-    std::fs::write(dir.path().join("deskbot.toml"), "[discord]\ntoken = \"x\"\napplication_id = 12\npublic_key = \"abc\"\n").unwrap();
+    std::fs::write(
+        dir.path().join("deskbot.toml"),
+        "[discord]\ntoken = \"x\"\napplication_id = 12\npublic_key = \"abc\"\n",
+    )
+    .unwrap();
     let out = deskbot_cmd(dir.path()).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("public_key"), "{err}");
+}
+
+#[tokio::test]
+async fn a_forum_queue_gets_a_post_per_ticket_edited_on_changes() {
+    const FORUM: u64 = 920_000_000_000_000_009;
+    let queue = format!("channel = {{ discord = \"{FORUM}\" }}\nagents = [\"discord:{}\"]", KIM.0);
+    let env = Env::start_with(&queue, Vec::new()).await;
+    env.fake.forum_channel(FORUM, "it-tickets");
+    let dm = env.fake.dm_channel(ERIN.0, ERIN.1);
+    env.fake.post(dm, false, ERIN, "the coffee machine on floor 3 is leaking");
+    env.texts(dm, 1).await;
+    env.fake.post(dm, false, ERIN, "File a ticket");
+    env.fake
+        .until("forum post", |f| f.calls().iter().any(|c| c.path.ends_with(&format!("/channels/{FORUM}/threads")) && c.status == 201))
+        .await;
+    let post = env.fake.calls().into_iter().find(|c| c.path.ends_with("/threads")).unwrap().response;
+    let thread = post["id"].as_str().unwrap().parse::<u64>().unwrap();
+    assert!(post["name"].as_str().unwrap().starts_with("IT-1001"), "{post}");
+    let transcript = env.texts(thread, 1).await;
+    assert!(transcript[0].starts_with("Transcript:"), "{transcript:?}");
+    env.fake.post(thread, true, KIM, "!claim");
+    env.fake
+        .until("post edited", |f| f.message(thread).is_some_and(|m| m["content"].as_str().unwrap().contains(&KIM.0.to_string())))
+        .await;
+    assert!(env.fake.calls().iter().any(|c| c.method == "PATCH" && c.path.ends_with(&format!("/channels/{thread}/messages/{thread}"))));
+    env.finish().await;
 }

@@ -13,8 +13,9 @@ fn spec() -> &'static Value {
         let path = std::env::var("DESKBOT_DISCORD_SPEC").unwrap_or_else(|_| {
             format!("{}/../shared/specs/discord/openapi.json", env!("CARGO_MANIFEST_DIR"))
         });
-        let text = std::fs::read_to_string(&path)
-            .unwrap_or_else(|e| panic!("Discord's OpenAPI spec is needed at {path} (or DESKBOT_DISCORD_SPEC): {e}"));
+        let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!("Discord's OpenAPI spec is needed at {path} (or DESKBOT_DISCORD_SPEC): {e}")
+        });
         serde_json::from_str(&text).expect("the spec is JSON")
     })
 }
@@ -27,7 +28,12 @@ fn validator(schema: &Value) -> jsonschema::Validator {
     jsonschema::draft202012::new(&root).expect("spec schemas compile")
 }
 
-fn validate(cache: &mut HashMap<String, jsonschema::Validator>, key: String, schema: &Value, v: &Value) -> Vec<String> {
+fn validate(
+    cache: &mut HashMap<String, jsonschema::Validator>,
+    key: String,
+    schema: &Value,
+    v: &Value,
+) -> Vec<String> {
     let val = cache.entry(key).or_insert_with(|| validator(schema));
     val.iter_errors(v).map(|e| format!("{} at {}", e, e.instance_path())).collect()
 }
@@ -35,10 +41,15 @@ fn validate(cache: &mut HashMap<String, jsonschema::Validator>, key: String, sch
 /// The spec's path template matching a concrete path (`/channels/1/messages`).
 fn template(path: &str) -> Option<&'static str> {
     let segs: Vec<&str> = path.split('/').collect();
-    spec()["paths"].as_object()?.keys().find(|t| {
-        let ts: Vec<&str> = t.split('/').collect();
-        ts.len() == segs.len() && ts.iter().zip(&segs).all(|(a, b)| (a.starts_with('{') && a.ends_with('}')) || a == b)
-    }).map(String::as_str)
+    spec()["paths"]
+        .as_object()?
+        .keys()
+        .find(|t| {
+            let ts: Vec<&str> = t.split('/').collect();
+            ts.len() == segs.len()
+                && ts.iter().zip(&segs).all(|(a, b)| (a.starts_with('{') && a.ends_with('}')) || a == b)
+        })
+        .map(String::as_str)
 }
 
 pub fn check(calls: &[Call]) -> Vec<String> {
@@ -72,7 +83,8 @@ pub fn check(calls: &[Call]) -> Vec<String> {
                 if let Some(schema) = r.pointer("/content/application~1json/schema")
                     && c.status < 300
                 {
-                    for e in validate(&mut cache, format!("resp {method} {t} {status}"), schema, &c.response) {
+                    for e in validate(&mut cache, format!("resp {method} {t} {status}"), schema, &c.response)
+                    {
                         problems.push(format!("response {} {path}: {e}", c.method));
                     }
                 }

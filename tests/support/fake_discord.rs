@@ -86,7 +86,14 @@ pub fn user(id: u64, name: &str) -> Value {
 }
 
 /// A message object as Discord documents it.
-pub fn message(id: u64, channel: u64, guild: Option<u64>, author: Value, content: &str, mentions: Vec<Value>) -> Value {
+pub fn message(
+    id: u64,
+    channel: u64,
+    guild: Option<u64>,
+    author: Value,
+    content: &str,
+    mentions: Vec<Value>,
+) -> Value {
     let mut m = json!({
         "id": id.to_string(), "channel_id": channel.to_string(), "author": author, "content": content,
         "timestamp": TIMESTAMP, "edited_timestamp": null, "tts": false, "mention_everyone": false,
@@ -104,7 +111,8 @@ impl FakeDiscord {
         let rest_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let gw_l = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let st = Arc::new(Mutex::new(State_ { next_id: 1_000_000_000_000_000_000, ..State_::default() }));
-        let fake = FakeDiscord { rest: rest_l.local_addr().unwrap(), gateway: gw_l.local_addr().unwrap(), st };
+        let fake =
+            FakeDiscord { rest: rest_l.local_addr().unwrap(), gateway: gw_l.local_addr().unwrap(), st };
         let app = Router::new().fallback(rest).with_state(fake.clone());
         tokio::spawn(async move { axum::serve(rest_l, app).await.ok() });
         let f = fake.clone();
@@ -137,6 +145,15 @@ impl FakeDiscord {
     pub fn text_channel(&self, id: u64, name: &str) {
         let c = json!({"id": id.to_string(), "type": 0, "flags": 0, "guild_id": GUILD.to_string(),
             "name": name, "position": 0, "parent_id": null, "nsfw": false, "permission_overwrites": []});
+        self.st.lock().unwrap().channels.insert(id, c);
+    }
+
+    /// A guild forum channel: posts are threads whose first message is the post.
+    pub fn forum_channel(&self, id: u64, name: &str) {
+        let c = json!({"id": id.to_string(), "type": 15, "flags": 0, "guild_id": GUILD.to_string(),
+            "name": name, "position": 0, "parent_id": null, "nsfw": false, "permission_overwrites": [],
+            "available_tags": [], "default_reaction_emoji": null, "default_sort_order": null,
+            "default_forum_layout": 0, "default_thread_rate_limit_per_user": 0});
         self.st.lock().unwrap().channels.insert(id, c);
     }
 
@@ -226,7 +243,10 @@ impl FakeDiscord {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        panic!("timed out waiting for: {what}\ncalls: {:#?}", self.calls().iter().map(|c| format!("{} {} {}", c.method, c.path, c.status)).collect::<Vec<_>>());
+        panic!(
+            "timed out waiting for: {what}\ncalls: {:#?}",
+            self.calls().iter().map(|c| format!("{} {} {}", c.method, c.path, c.status)).collect::<Vec<_>>()
+        );
     }
 
     /// Wait for a live, identified or resumed session.
@@ -294,7 +314,8 @@ impl FakeDiscord {
         let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else { return };
         let (mut tx, mut rx) = ws.split();
         let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel();
-        if tx.send(Ws::text(json!({"op": 10, "d": {"heartbeat_interval": 41250}}).to_string())).await.is_err() {
+        if tx.send(Ws::text(json!({"op": 10, "d": {"heartbeat_interval": 41250}}).to_string())).await.is_err()
+        {
             return;
         }
         loop {
@@ -371,12 +392,14 @@ impl FakeDiscord {
     /// A person posts a message (stored so deskbot can fetch it) and the gateway dispatches it.
     pub fn post(&self, channel: u64, guild: bool, author: (u64, &str), content: &str) -> u64 {
         let id = self.id();
-        let mentions = if content.contains(&format!("<@{BOT_ID}>")) { vec![user(BOT_ID, "deskbot")] } else { vec![] };
+        let mentions =
+            if content.contains(&format!("<@{BOT_ID}>")) { vec![user(BOT_ID, "deskbot")] } else { vec![] };
         let m = message(id, channel, guild.then_some(GUILD), user(author.0, author.1), content, mentions);
         self.st.lock().unwrap().messages.insert(id, m.clone());
         let mut d = m;
         if guild {
-            d["member"] = json!({"roles": [], "joined_at": TIMESTAMP, "deaf": false, "mute": false, "flags": 0});
+            d["member"] =
+                json!({"roles": [], "joined_at": TIMESTAMP, "deaf": false, "mute": false, "flags": 0});
         }
         self.dispatch("MESSAGE_CREATE", d);
         id
@@ -437,14 +460,29 @@ impl FakeDiscord {
         self.interaction(2, channel, true, who, data)
     }
 
-    pub fn button(&self, channel: u64, guild: bool, who: (u64, &str), message_id: u64, custom_id: &str) -> Value {
+    pub fn button(
+        &self,
+        channel: u64,
+        guild: bool,
+        who: (u64, &str),
+        message_id: u64,
+        custom_id: &str,
+    ) -> Value {
         let m = self.message(message_id).expect("message with the button");
-        let mut i = self.interaction(3, channel, guild, who, json!({"custom_id": custom_id, "component_type": 2}));
+        let mut i =
+            self.interaction(3, channel, guild, who, json!({"custom_id": custom_id, "component_type": 2}));
         i["message"] = m;
         i
     }
 
-    pub fn modal_submit(&self, channel: u64, guild: bool, who: (u64, &str), custom_id: &str, fields: &[(&str, &str)]) -> Value {
+    pub fn modal_submit(
+        &self,
+        channel: u64,
+        guild: bool,
+        who: (u64, &str),
+        custom_id: &str,
+        fields: &[(&str, &str)],
+    ) -> Value {
         let rows: Vec<Value> = fields
             .iter()
             .map(|(id, v)| json!({"type": 1, "components": [{"type": 4, "custom_id": id, "value": v}]}))
@@ -471,9 +509,13 @@ impl FakeDiscord {
         let m = method.as_str();
         match (m, seg.as_slice()) {
             ("GET", ["gateway"]) => (200, json!({"url": self.ws_url()})),
-            ("GET", ["gateway", "bot"]) => (200, json!({"url": self.ws_url(), "shards": 1,
-                "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}})),
-            ("PUT", ["applications", app, "commands"]) | ("PUT", ["applications", app, "guilds", _, "commands"]) => {
+            ("GET", ["gateway", "bot"]) => (
+                200,
+                json!({"url": self.ws_url(), "shards": 1,
+                "session_start_limit": {"total": 1000, "remaining": 999, "reset_after": 0, "max_concurrency": 1}}),
+            ),
+            ("PUT", ["applications", app, "commands"])
+            | ("PUT", ["applications", app, "guilds", _, "commands"]) => {
                 let guild = seg.get(3).map(|g| g.to_string());
                 let list: Vec<Value> = body.as_array().cloned().unwrap_or_default().into_iter().map(|c| {
                     let mut r = json!({"id": self.id().to_string(), "application_id": app, "version": "1",
@@ -500,9 +542,13 @@ impl FakeDiscord {
                 match s.messages.get_mut(&parse(id)) {
                     Some(msg) if msg["channel_id"] == json!(c) => {
                         for k in ["content", "embeds"] {
-                            if let Some(v) = body.get(k) { msg[k] = v.clone(); }
+                            if let Some(v) = body.get(k) {
+                                msg[k] = v.clone();
+                            }
                         }
-                        if let Some(c) = body.get("components") { msg["components"] = numbered(c); }
+                        if let Some(c) = body.get("components") {
+                            msg["components"] = numbered(c);
+                        }
                         msg["edited_timestamp"] = json!(TIMESTAMP);
                         (200, msg.clone())
                     }
@@ -526,6 +572,25 @@ impl FakeDiscord {
                 }
                 (201, t)
             }
+            ("POST", ["channels", c, "threads"]) => {
+                let forum = parse(c);
+                if self.channel(forum).is_none_or(|ch| ch["type"] != json!(15)) {
+                    return error(400, 50024, "Cannot execute action on this channel type");
+                }
+                let id = self.id();
+                let t = thread(id, forum, BOT_ID, body["name"].as_str().unwrap_or("post"));
+                let msg = &body["message"];
+                let mut starter = message(id, id, Some(GUILD), user(BOT_ID, "deskbot"), msg["content"].as_str().unwrap_or(""), vec![]);
+                if let Some(c) = msg.get("components") {
+                    starter["components"] = numbered(c);
+                }
+                let mut s = self.st.lock().unwrap();
+                s.channels.insert(id, t.clone());
+                s.messages.insert(id, starter.clone());
+                let mut out = t;
+                out["message"] = starter;
+                (201, out)
+            }
             ("PUT", ["channels", c, "messages", id, "reactions", _, "@me"]) => {
                 match self.message(parse(id)) {
                     Some(msg) if msg["channel_id"] == json!(c) => (204, Value::Null),
@@ -548,7 +613,10 @@ impl FakeDiscord {
             let mut s = self.st.lock().unwrap();
             if s.rate_limited > 0 {
                 s.rate_limited -= 1;
-                return (429, json!({"message": "You are being rate limited.", "retry_after": 0.2, "global": false}));
+                return (
+                    429,
+                    json!({"message": "You are being rate limited.", "retry_after": 0.2, "global": false}),
+                );
             }
             if !s.channels.contains_key(&channel) {
                 return error(404, 10003, "Unknown Channel");
@@ -562,7 +630,14 @@ impl FakeDiscord {
             }
         }
         let id = self.id();
-        let mut m = message(id, channel, None, user(BOT_ID, "deskbot"), body["content"].as_str().unwrap_or(""), vec![]);
+        let mut m = message(
+            id,
+            channel,
+            None,
+            user(BOT_ID, "deskbot"),
+            body["content"].as_str().unwrap_or(""),
+            vec![],
+        );
         if let Some(c) = body.get("components") {
             m["components"] = numbered(c);
         }
@@ -622,9 +697,31 @@ fn thread(id: u64, parent: u64, owner: u64, name: &str) -> Value {
         "message_count": 0, "member_count": 1, "total_message_sent": 0})
 }
 
-async fn rest(State(f): State<FakeDiscord>, method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Response {
+/// The `payload_json` part of a multipart/form-data body (how Discord takes JSON next to
+/// files), if the request is multipart.
+fn payload_json(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+    let ct = headers.get("content-type")?.to_str().ok()?;
+    let boundary = ct.strip_prefix("multipart/form-data")?.split("boundary=").nth(1)?.trim_matches('"');
+    let text = String::from_utf8_lossy(body);
+    text.split(&format!("--{boundary}")).find(|p| p.contains("name=\"payload_json\"")).and_then(|p| {
+        let (_, content) = p.split_once("\r\n\r\n")?;
+        Some(content.trim_end_matches("\r\n").to_string())
+    })
+}
+
+async fn rest(
+    State(f): State<FakeDiscord>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let path = uri.path().to_string();
-    let json_body: Value = if body.is_empty() { Value::Null } else { serde_json::from_slice(&body).unwrap_or(Value::Null) };
+    let json_body: Value = match payload_json(&headers, &body) {
+        Some(part) => serde_json::from_str(&part).unwrap_or(Value::Null),
+        None if body.is_empty() => Value::Null,
+        None => serde_json::from_slice(&body).unwrap_or(Value::Null),
+    };
     let (status, response) = f.answer(&method, &path, &json_body);
     let auth = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
     f.st.lock().unwrap().calls.push(Call {

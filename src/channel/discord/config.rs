@@ -65,7 +65,6 @@ impl Default for DiscordConfig {
 }
 
 impl DiscordConfig {
-
     /// Check every setting; errors name the environment variable and the key to set.
     pub fn settings(&self) -> Result<DiscordSettings, String> {
         let missing = |var: &str, key: &str| {
@@ -90,10 +89,10 @@ impl DiscordConfig {
             .map(str::trim)
             .filter(|k| !k.is_empty())
             .ok_or_else(|| missing("DESKBOT_DISCORD_PUBLIC_KEY", "public_key"))?;
-        let public_key = hex::decode(key)
-            .ok()
-            .and_then(|b| <[u8; 32]>::try_from(b).ok())
-            .ok_or_else(|| "discord: public_key must be 64 hex characters (the application's Ed25519 key)".to_string())?;
+        let public_key =
+            hex::decode(key).ok().and_then(|b| <[u8; 32]>::try_from(b).ok()).ok_or_else(|| {
+                "discord: public_key must be 64 hex characters (the application's Ed25519 key)".to_string()
+            })?;
         serenity::interactions_endpoint::Verifier::try_new(public_key)
             .map_err(|e| format!("discord: public_key is not a valid Ed25519 key: {e}"))?;
         let api_url = match self.api_url.as_deref().map(|u| u.trim().trim_end_matches('/')) {
@@ -104,7 +103,8 @@ impl DiscordConfig {
         };
         let mut guilds = Vec::new();
         for g in &self.guilds {
-            guilds.push(parse_snowflake(g).ok_or_else(|| format!("discord: guild `{g}` is not a Discord id"))?);
+            guilds
+                .push(parse_snowflake(g).ok_or_else(|| format!("discord: guild `{g}` is not a Discord id"))?);
         }
         Ok(DiscordSettings {
             token: SecretString::from(token.to_string()),

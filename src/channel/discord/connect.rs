@@ -36,7 +36,8 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> Result<Discord, String> {
     let s = cfg.settings()?;
-    let mut http = HttpBuilder::new(s.token.expose_secret()).application_id(ApplicationId::new(s.application_id));
+    let mut http =
+        HttpBuilder::new(s.token.expose_secret()).application_id(ApplicationId::new(s.application_id));
     if let Some(url) = &s.api_url {
         // A proxy does the rate limiting for every process behind it.
         http = http.proxy(url.clone()).ratelimiter_disabled(true);

@@ -36,7 +36,8 @@ fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
 }
 
 async fn interactions(State(s): State<EndpointState>, headers: HeaderMap, body: Bytes) -> Response {
-    let (Some(sig), Some(ts)) = (header(&headers, "x-signature-ed25519"), header(&headers, "x-signature-timestamp"))
+    let (Some(sig), Some(ts)) =
+        (header(&headers, "x-signature-ed25519"), header(&headers, "x-signature-timestamp"))
     else {
         tracing::warn!("discord interaction without signature headers refused");
         return (StatusCode::UNAUTHORIZED, "missing signature").into_response();

@@ -75,13 +75,14 @@ impl Adapter {
                 )
             }
             Place::Channel if self.mentions_me(&m) && !self.is_queue_channel(channel) => {
-                self.places.name_thread(m.id.get(), short(if text.is_empty() { "IT help" } else { &text }, 80));
+                self.places
+                    .name_thread(m.id.get(), short(if text.is_empty() { "IT help" } else { &text }, 80));
                 (
                     format!("discord:{channel}:{}", m.id),
                     Address::new(Platform::Discord, channel.to_string()).in_thread(m.id.to_string()),
                 )
             }
-            Place::Channel => return,
+            Place::Channel | Place::Forum => return,
         };
         if text.is_empty() && m.attachments.is_empty() {
             return;
@@ -105,7 +106,9 @@ impl Adapter {
             return;
         }
         let emoji = match &r.emoji {
-            ReactionType::Unicode(u) => crate::channel::intake::emoji_name(u).map(str::to_string).unwrap_or_else(|| u.clone()),
+            ReactionType::Unicode(u) => {
+                crate::channel::intake::emoji_name(u).map(str::to_string).unwrap_or_else(|| u.clone())
+            }
             ReactionType::Custom { name: Some(n), .. } => n.clone(),
             _ => return,
         };
@@ -113,10 +116,10 @@ impl Adapter {
         let message = r.message_id.get();
         let place = self.place_of(channel, r.guild_id.is_some()).await;
         let desk_place = match &place {
-            Place::Thread { parent, .. } if self.is_queue_channel(*parent) => Some(
-                Address::new(Platform::Discord, parent.to_string()).in_thread(channel.to_string()),
-            ),
-            Place::Channel if self.is_queue_channel(channel) => {
+            Place::Thread { parent, .. } if self.is_queue_channel(*parent) => {
+                Some(Address::new(Platform::Discord, parent.to_string()).in_thread(channel.to_string()))
+            }
+            Place::Channel | Place::Forum if self.is_queue_channel(channel) => {
                 Some(Address::new(Platform::Discord, channel.to_string()))
             }
             _ => None,
@@ -125,7 +128,9 @@ impl Adapter {
         let name = r
             .member
             .as_ref()
-            .map(|m| m.nick.clone().or_else(|| m.user.global_name.clone()).unwrap_or_else(|| m.user.name.clone()))
+            .map(|m| {
+                m.nick.clone().or_else(|| m.user.global_name.clone()).unwrap_or_else(|| m.user.name.clone())
+            })
             .unwrap_or_else(|| user.to_string());
         let reactor = user.get();
         if let Some(reply_to) = desk_place {
@@ -163,6 +168,7 @@ impl Adapter {
                 Address::new(Platform::Discord, parent.to_string()).in_thread(channel.to_string())
             }
             Place::Dm => Address::new(Platform::Discord, channel.to_string()),
+            Place::Forum => return,
             Place::Channel => {
                 self.places.name_thread(message, short(&m.content, 80));
                 Address::new(Platform::Discord, channel.to_string()).in_thread(message.to_string())

@@ -35,9 +35,7 @@ fn say(text: &str) -> CreateInteractionResponse {
 }
 
 fn name_of(user: &User, nick: Option<&str>) -> String {
-    nick.map(str::to_string)
-        .or_else(|| user.global_name.clone())
-        .unwrap_or_else(|| user.name.clone())
+    nick.map(str::to_string).or_else(|| user.global_name.clone()).unwrap_or_else(|| user.name.clone())
 }
 
 impl Adapter {
@@ -71,7 +69,9 @@ impl Adapter {
             Some("new") => return Plan { response: ticket_form(), inbound: None },
             Some("status") => "status",
             Some("help") | None => "help",
-            Some(_) => return Plan { response: say("Try `/helpdesk new`, `status` or `help`."), inbound: None },
+            Some(_) => {
+                return Plan { response: say("Try `/helpdesk new`, `status` or `help`."), inbound: None };
+            }
         };
         let guild = c.guild_id.is_some();
         let user = c.user.id.get();
@@ -154,10 +154,13 @@ impl Adapter {
                 let a = Address::new(Platform::Discord, parent.to_string()).in_thread(channel.to_string());
                 (a, format!("discord:{parent}:{channel}"))
             }
-            Place::Dm => (Address::new(Platform::Discord, channel.to_string()), format!("discord:dm:{}", c.user.id)),
-            Place::Channel => {
-                (Address::new(Platform::Discord, channel.to_string()), format!("discord:{channel}:{}", c.user.id))
+            Place::Dm => {
+                (Address::new(Platform::Discord, channel.to_string()), format!("discord:dm:{}", c.user.id))
             }
+            Place::Channel | Place::Forum => (
+                Address::new(Platform::Discord, channel.to_string()),
+                format!("discord:{channel}:{}", c.user.id),
+            ),
         };
         let inbound = self.inbound(
             c.id.to_string(),
@@ -187,7 +190,10 @@ impl Adapter {
         if let Some(card) = m.data.custom_id.strip_prefix(REPLY_FORM) {
             let Some((channel, message)) = card.split_once(':') else {
                 tracing::warn!(id = %m.data.custom_id, "malformed reply form id");
-                return Plan { response: say("That form is broken; use `!reply` in the thread."), inbound: None };
+                return Plan {
+                    response: say("That form is broken; use `!reply` in the thread."),
+                    inbound: None,
+                };
             };
             let text = field("text");
             if text.trim().is_empty() {
@@ -209,7 +215,9 @@ impl Adapter {
         }
         let (summary, details) = (field("summary"), field("details"));
         let text = match (summary.trim(), details.trim()) {
-            ("", "") => return Plan { response: say("The form was empty; nothing was filed."), inbound: None },
+            ("", "") => {
+                return Plan { response: say("The form was empty; nothing was filed."), inbound: None };
+            }
             (s, "") => s.to_string(),
             ("", d) => d.to_string(),
             (s, d) => format!("{s}\n\n{d}"),
@@ -228,7 +236,11 @@ impl Adapter {
                 author_name: Some(name),
             },
         );
-        let ack = if guild { "Thanks: filing your ticket. I'll confirm in a direct message." } else { "Thanks: filing your ticket." };
+        let ack = if guild {
+            "Thanks: filing your ticket. I'll confirm in a direct message."
+        } else {
+            "Thanks: filing your ticket."
+        };
         Plan { response: say(ack), inbound: Some(inbound) }
     }
 }

@@ -5,8 +5,8 @@
 //! ids are, `text.rs` splits long messages. `config.rs` is the `[discord]` table.
 
 pub mod commands;
-pub mod connect;
 pub mod config;
+pub mod connect;
 pub mod endpoint;
 pub mod gateway;
 pub mod interactions;
@@ -92,12 +92,14 @@ impl Adapter {
                 ) =>
             {
                 match gc.parent_id {
-                    Some(parent) => {
-                        Place::Thread { parent: parent.get(), ours: gc.owner_id.is_some_and(|o| o.get() == self.me()) }
-                    }
+                    Some(parent) => Place::Thread {
+                        parent: parent.get(),
+                        ours: gc.owner_id.is_some_and(|o| o.get() == self.me()),
+                    },
                     None => Place::Channel,
                 }
             }
+            Ok(serenity::all::Channel::Guild(gc)) if gc.kind == ChannelType::Forum => Place::Forum,
             Ok(serenity::all::Channel::Private(_)) => Place::Dm,
             Ok(_) => Place::Channel,
             Err(e) => {

@@ -16,6 +16,8 @@ pub enum Place {
     Thread { parent: u64, ours: bool },
     /// A DM with a person.
     Dm,
+    /// A forum channel: its "messages" are posts, each a thread.
+    Forum,
     /// Any other channel.
     Channel,
 }

@@ -9,7 +9,7 @@ use crate::desk::cards::card_text;
 use crate::domain::{Address, Platform};
 use async_trait::async_trait;
 use serenity::all::{
-    AutoArchiveDuration, ChannelId, CreateAllowedMentions, CreateMessage, CreateThread, EditMessage,
+    AutoArchiveDuration, ChannelId, ChannelType, CreateAllowedMentions, CreateForumPost, CreateMessage, CreateThread, EditMessage,
     MessageId, Nonce, ReactionType, UserId,
 };
 use serenity::http::{Http, HttpError};
@@ -65,11 +65,11 @@ impl DiscordChannel {
 
     /// Start a thread on a message (a thread started on a message has the message's id).
     async fn start_thread(&self, parent: ChannelId, message: u64, name: &str) -> Result<(), SendError> {
-        let builder =
-            CreateThread::new(short(name, 100)).auto_archive_duration(AutoArchiveDuration::OneWeek);
+        let builder = CreateThread::new(short(name, 100)).auto_archive_duration(AutoArchiveDuration::OneWeek);
         match parent.create_thread_from_message(&*self.http, MessageId::new(message), builder).await {
             Ok(_) => {}
-            Err(serenity::Error::Http(HttpError::UnsuccessfulRequest(r))) if r.error.code == THREAD_EXISTS => {}
+            Err(serenity::Error::Http(HttpError::UnsuccessfulRequest(r)))
+                if r.error.code == THREAD_EXISTS => {}
             Err(e) => return Err(classify(e)),
         }
         self.places.set(message, Place::Thread { parent: parent.get(), ours: true });
@@ -97,6 +97,23 @@ impl DiscordChannel {
         first.ok_or_else(|| SendError::Permanent("nothing to send".into()))
     }
 
+    /// Whether a queue's channel is a forum (asked once, then remembered).
+    async fn is_forum(&self, channel: ChannelId) -> Result<bool, SendError> {
+        match self.places.get(channel.get()) {
+            Some(Place::Forum) => return Ok(true),
+            Some(_) => return Ok(false),
+            None => {}
+        }
+        let forum = match self.http.get_channel(channel).await.map_err(classify)? {
+            serenity::all::Channel::Guild(gc) => gc.kind == ChannelType::Forum,
+            _ => false,
+        };
+        self.places.set(channel.get(), if forum { Place::Forum } else { Place::Channel });
+        Ok(forum)
+    }
+
+    /// A card: a message with buttons and a thread started on it, or in a forum channel a
+    /// post (a thread whose first message is the card; it has the thread's id).
     async fn card(&self, key: &str, m: &Outbound, card: &TicketCard) -> Result<u64, SendError> {
         let channel = self.channel_of(&m.to.channel).await?;
         let body = card_body(m, card);
@@ -106,21 +123,29 @@ impl DiscordChannel {
             .enforce_nonce(true)
             .allowed_mentions(CreateAllowedMentions::new())
             .components(button_rows(&m.choices));
+        let name = short(&format!("{} {}", card.number, card.title), 100);
+        if self.is_forum(channel).await? {
+            let post = CreateForumPost::new(name, b).auto_archive_duration(AutoArchiveDuration::OneWeek);
+            let thread = channel.create_forum_post(&*self.http, post).await.map_err(classify)?;
+            self.places.set(thread.id.get(), Place::Thread { parent: channel.get(), ours: true });
+            return Ok(thread.id.get());
+        }
         let sent = channel.send_message(&*self.http, b).await.map_err(classify)?;
-        let name = format!("{} {}", card.number, card.title);
         self.start_thread(channel, sent.id.get(), &name).await?;
         Ok(sent.id.get())
     }
 
     async fn edit_card(&self, m: &Outbound, card: &TicketCard) -> Result<u64, SendError> {
         let channel = self.channel_of(&m.to.channel).await?;
-        let message = m
-            .to
-            .thread
-            .as_deref()
-            .ok_or_else(|| SendError::Permanent("card update without the card's id".into()))?;
+        let message =
+            m.to.thread
+                .as_deref()
+                .ok_or_else(|| SendError::Permanent("card update without the card's id".into()))?;
         let b = EditMessage::new().content(card_body(m, card)).components(button_rows(&m.choices));
-        let edited = channel.edit_message(&*self.http, MessageId::new(id(message)?), b).await.map_err(classify)?;
+        // A forum post's first message lives in the post's own thread.
+        let channel = if self.is_forum(channel).await? { ChannelId::new(id(message)?) } else { channel };
+        let edited =
+            channel.edit_message(&*self.http, MessageId::new(id(message)?), b).await.map_err(classify)?;
         Ok(edited.id.get())
     }
 
@@ -156,14 +181,17 @@ pub fn classify(e: serenity::Error) -> SendError {
     match e {
         serenity::Error::Http(HttpError::UnsuccessfulRequest(r)) => {
             let status = r.status_code.as_u16();
-            let what = format!("discord answered {status} to {} {}: {}", r.method, path_of(&r.url), r.error.message);
+            let what =
+                format!("discord answered {status} to {} {}: {}", r.method, path_of(&r.url), r.error.message);
             match status {
                 429 => SendError::RateLimited { retry_after_ms: DEFAULT_RETRY_AFTER_MS },
                 408 | 500..=599 => SendError::Temporary(what),
                 _ => SendError::Permanent(what),
             }
         }
-        serenity::Error::Http(HttpError::Request(e)) => SendError::Temporary(format!("discord unreachable: {e}")),
+        serenity::Error::Http(HttpError::Request(e)) => {
+            SendError::Temporary(format!("discord unreachable: {e}"))
+        }
         serenity::Error::Http(e) => SendError::Permanent(format!("discord request failed: {e}")),
         serenity::Error::Model(e) => SendError::Permanent(format!("discord refused the message: {e}")),
         e => SendError::Temporary(format!("discord: {e}")),
@@ -207,7 +235,10 @@ impl Channel for DiscordChannel {
 mod tests {
     #[test]
     fn error_paths_drop_the_host_and_query() {
-        assert_eq!(super::path_of("https://discord.com/api/v10/channels/1/messages?x=y"), "/api/v10/channels/1/messages");
+        assert_eq!(
+            super::path_of("https://discord.com/api/v10/channels/1/messages?x=y"),
+            "/api/v10/channels/1/messages"
+        );
         assert_eq!(super::path_of("nonsense"), "/");
     }
 }
