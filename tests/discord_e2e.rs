@@ -51,12 +51,12 @@ agents = ["discord:{}"]"#,
 
 impl Env {
     async fn start() -> Env {
-        Self::start_with(&discord_queue(), Vec::new()).await
+        Self::start_with(&discord_queue(), "", Vec::new()).await
     }
 
     /// The daemon with the fake Discord; `queue` is the service-desk queue's channel and
     /// agents; `channels` are extra channels (e.g. the test channel as another platform).
-    async fn start_with(queue: &str, channels: Vec<Arc<dyn Channel>>) -> Env {
+    async fn start_with(queue: &str, extra: &str, channels: Vec<Arc<dyn Channel>>) -> Env {
         let fake = FakeDiscord::start().await;
         fake.text_channel(QUEUE, "it-agents");
         fake.text_channel(GENERAL, "general");
@@ -74,6 +74,7 @@ application_id = "{app}"
 public_key = "{key}"
 api_url = "{api}"
 guilds = ["{GUILD}"]
+{extra}
 [[queue]]
 name = "service-desk"
 {queue}
@@ -190,6 +191,31 @@ fn button(message: &Value, label: &str) -> String {
         .unwrap_or_else(|| panic!("no button `{label}` in {message}"))
 }
 
+/// Reactions deskbot added, as (path, emoji).
+fn reactions(f: &FakeDiscord) -> Vec<(String, String)> {
+    f.calls()
+        .into_iter()
+        .filter(|c| c.method == "PUT" && c.path.contains("/reactions/"))
+        .map(|c| {
+            let enc = c.path.split("/reactions/").nth(1).unwrap_or("").trim_end_matches("/@me").to_string();
+            let bytes: Vec<u8> = enc
+                .split('%')
+                .enumerate()
+                .flat_map(|(i, p)| {
+                    if i == 0 {
+                        p.as_bytes().to_vec()
+                    } else {
+                        let mut v = vec![u8::from_str_radix(&p[..2], 16).unwrap()];
+                        v.extend_from_slice(&p.as_bytes()[2..]);
+                        v
+                    }
+                })
+                .collect();
+            (c.path.clone(), String::from_utf8(bytes).unwrap())
+        })
+        .collect()
+}
+
 fn id_of(message: &Value) -> u64 {
     message["id"].as_str().unwrap().parse().unwrap()
 }
@@ -224,6 +250,10 @@ async fn dm_question_is_answered_with_buttons_and_a_button_press_continues_it() 
     assert_eq!(callbacks[0].0, press["id"].as_str().unwrap());
     assert_eq!(callbacks[0].1["type"], 6, "a button press is acknowledged without a new message");
     assert!(env.tickets().await.is_empty());
+    // Status reactions on the employee's message: 👀 when taken up, ✅ when solved.
+    env.fake.until("✅ on the question", |f| reactions(f).iter().any(|(_, e)| e == "✅")).await;
+    let marks: Vec<String> = reactions(&env.fake).into_iter().map(|(_, e)| e).collect();
+    assert_eq!(marks, vec!["👀", "✅"]);
     env.finish().await;
 }
 
@@ -252,27 +282,34 @@ async fn mention_is_answered_in_a_thread_started_on_that_message() {
 #[tokio::test]
 async fn ticket_reaction_files_a_ticket_crediting_the_author() {
     let env = Env::start().await;
-    let m = env.fake.post(GENERAL, true, ERIN, "the printer on floor 2 eats every page");
+    let m = env.fake.post(GENERAL, true, ERIN, "the coffee machine on floor 2 eats every cup");
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(env.fake.texts(GENERAL).is_empty(), "a plain message is not for the bot");
 
     env.fake.react(GENERAL, true, m, MAX, "🎫");
     let tickets = env.wait_tickets(1).await;
     assert_eq!(tickets[0].requester, UserRef::new(Platform::Discord, ERIN.0.to_string()));
-    assert!(tickets[0].title.contains("printer on floor 2"), "{:?}", tickets[0].title);
+    assert!(tickets[0].title.contains("coffee machine on floor 2"), "{:?}", tickets[0].title);
     // The card reaches the agents' channel, with buttons and a thread for the ticket.
     let cards = env.texts(QUEUE, 1).await;
-    assert!(cards[0].contains("IT-1001") && cards[0].contains("printer"), "{cards:?}");
+    assert!(cards[0].contains("IT-1001") && cards[0].contains("coffee machine"), "{cards:?}");
     let card = env.fake.posted(QUEUE)[0].clone();
     button(&card, "Claim");
     let card_thread = env.fake.channel(id_of(&card)).expect("a thread on the card");
     assert_eq!(card_thread["parent_id"], json!(QUEUE.to_string()));
     assert!(card_thread["name"].as_str().unwrap().starts_with("IT-1001"), "{card_thread}");
     let transcript = env.texts(id_of(&card), 1).await;
-    assert!(transcript[0].contains("printer"), "{transcript:?}");
+    assert!(transcript[0].contains("coffee machine"), "{transcript:?}");
     // The confirmation goes in a thread on the reacted message.
     let confirm = env.texts(m, 1).await;
     assert!(confirm.iter().any(|t| t.contains("IT-1001")), "{confirm:?}");
+    env.fake.until("🎫 on the message", |f| !reactions(f).is_empty()).await;
+    let marks = reactions(&env.fake);
+    assert!(
+        marks.iter().all(|(p, _)| p.contains(&format!("/channels/{GENERAL}/messages/{m}/"))),
+        "{marks:?}"
+    );
+    assert!(marks.iter().any(|(_, e)| e == "🎫"), "{marks:?}");
     env.finish().await;
 }
 
@@ -343,13 +380,13 @@ async fn slash_command_buttons_and_modal_work_through_the_signed_endpoint() {
         false,
         ERIN,
         &form_id,
-        &[("summary", "Outlook crashes on start"), ("details", "")],
+        &[("summary", "The badge reader at the side door beeps red"), ("details", "")],
     );
     let (status, body) = env.signed(&submit).await;
     assert_eq!(status, 200);
     assert_eq!(body["type"], 4, "{body}");
     let tickets = env.wait_tickets(1).await;
-    assert!(tickets[0].title.contains("Outlook"), "{tickets:?}");
+    assert!(tickets[0].title.contains("badge reader"), "{tickets:?}");
     env.fake.until("confirmation", |f| f.texts(dm).iter().any(|t| t.contains("IT-1001"))).await;
 
     // A rating button after the ticket is resolved, pressed through the endpoint.
@@ -574,7 +611,7 @@ async fn a_discord_ticket_is_worked_by_agents_on_another_platform() {
     let agents = Arc::new(TestChannel::default());
     let queue = r#"channel = { test = "agents" }
 agents = ["test:kim"]"#;
-    let env = Env::start_with(queue, vec![agents.clone() as Arc<dyn Channel>]).await;
+    let env = Env::start_with(queue, "", vec![agents.clone() as Arc<dyn Channel>]).await;
     let dm = env.fake.dm_channel(ERIN.0, ERIN.1);
     env.fake.post(dm, false, ERIN, "the coffee machine on floor 3 is leaking");
     env.texts(dm, 1).await;
@@ -597,6 +634,7 @@ agents = ["test:kim"]"#;
         kind: deskbot::channel::InboundKind::Message { text: "!reply Facilities are on it".into() },
         at: 0,
         message_id: None,
+        message_channel: None,
         attachments: Vec::new(),
     };
     env.service.handle(inbound).await.unwrap();
@@ -695,14 +733,18 @@ fn missing_discord_settings_fail_with_a_clear_message() {
 async fn a_forum_queue_gets_a_post_per_ticket_edited_on_changes() {
     const FORUM: u64 = 920_000_000_000_000_009;
     let queue = format!("channel = {{ discord = \"{FORUM}\" }}\nagents = [\"discord:{}\"]", KIM.0);
-    let env = Env::start_with(&queue, Vec::new()).await;
+    let env = Env::start_with(&queue, "", Vec::new()).await;
     env.fake.forum_channel(FORUM, "it-tickets");
     let dm = env.fake.dm_channel(ERIN.0, ERIN.1);
     env.fake.post(dm, false, ERIN, "the coffee machine on floor 3 is leaking");
     env.texts(dm, 1).await;
     env.fake.post(dm, false, ERIN, "File a ticket");
     env.fake
-        .until("forum post", |f| f.calls().iter().any(|c| c.path.ends_with(&format!("/channels/{FORUM}/threads")) && c.status == 201))
+        .until("forum post", |f| {
+            f.calls()
+                .iter()
+                .any(|c| c.path.ends_with(&format!("/channels/{FORUM}/threads")) && c.status == 201)
+        })
         .await;
     let post = env.fake.calls().into_iter().find(|c| c.path.ends_with("/threads")).unwrap().response;
     let thread = post["id"].as_str().unwrap().parse::<u64>().unwrap();
@@ -711,8 +753,42 @@ async fn a_forum_queue_gets_a_post_per_ticket_edited_on_changes() {
     assert!(transcript[0].starts_with("Transcript:"), "{transcript:?}");
     env.fake.post(thread, true, KIM, "!claim");
     env.fake
-        .until("post edited", |f| f.message(thread).is_some_and(|m| m["content"].as_str().unwrap().contains(&KIM.0.to_string())))
+        .until("post edited", |f| {
+            f.message(thread).is_some_and(|m| m["content"].as_str().unwrap().contains(&KIM.0.to_string()))
+        })
         .await;
-    assert!(env.fake.calls().iter().any(|c| c.method == "PATCH" && c.path.ends_with(&format!("/channels/{thread}/messages/{thread}"))));
+    assert!(
+        env.fake.calls().iter().any(
+            |c| c.method == "PATCH" && c.path.ends_with(&format!("/channels/{thread}/messages/{thread}"))
+        )
+    );
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn request_channel_messages_are_grouped_into_threads_and_pleasantries_ignored() {
+    const REQUESTS: u64 = 920_000_000_000_000_005;
+    let env =
+        Env::start_with(&discord_queue(), "[intake]\nrequest_channels = [\"it-help\"]\n", Vec::new()).await;
+    env.fake.text_channel(REQUESTS, "it-help");
+    env.fake.post(REQUESTS, true, ERIN, "good morning!");
+    let first = env.fake.post(REQUESTS, true, ERIN, "my vpn keeps dropping");
+    let answers = env.texts(first, 1).await;
+    assert!(answers[0].to_lowercase().contains("vpn"), "{answers:?}");
+    // A second message within the grouping window joins the same conversation and thread.
+    let second = env.fake.post(REQUESTS, true, ERIN, "Not solved");
+    env.texts(first, 2).await;
+    assert!(env.fake.channel(second).is_none(), "no second thread");
+    assert!(env.fake.texts(REQUESTS).is_empty(), "answers go in the thread");
+    // Someone else's message starts their own thread.
+    let other = env.fake.post(REQUESTS, true, MAX, "the coffee machine on floor 3 is leaking");
+    env.texts(other, 1).await;
+    // The greeting got nothing: no thread, no reaction.
+    let greeting = first - 1;
+    assert!(env.fake.channel(greeting).is_none());
+    assert!(!reactions(&env.fake).iter().any(|(p, _)| p.contains(&format!("/messages/{greeting}/"))));
+    assert!(
+        reactions(&env.fake).iter().any(|(p, e)| p.contains(&format!("/messages/{first}/")) && e == "👀")
+    );
     env.finish().await;
 }

@@ -580,7 +580,14 @@ impl FakeDiscord {
                 let id = self.id();
                 let t = thread(id, forum, BOT_ID, body["name"].as_str().unwrap_or("post"));
                 let msg = &body["message"];
-                let mut starter = message(id, id, Some(GUILD), user(BOT_ID, "deskbot"), msg["content"].as_str().unwrap_or(""), vec![]);
+                let mut starter = message(
+                    id,
+                    id,
+                    Some(GUILD),
+                    user(BOT_ID, "deskbot"),
+                    msg["content"].as_str().unwrap_or(""),
+                    vec![],
+                );
                 if let Some(c) = msg.get("components") {
                     starter["components"] = numbered(c);
                 }

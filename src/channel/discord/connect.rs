@@ -10,6 +10,8 @@ use super::places::Places;
 use super::send::DiscordChannel;
 use super::{Adapter, intents};
 use crate::channel::Channel;
+use crate::channel::intake::IntakeConfig;
+use crate::channel::status::ChannelStatuses;
 use crate::service::Service;
 use secrecy::ExposeSecret;
 use serenity::all::ApplicationId;
@@ -32,6 +34,8 @@ pub struct Discord {
 pub async fn start(
     service: Arc<Service>,
     cfg: &DiscordConfig,
+    intake: &IntakeConfig,
+    statuses: Arc<ChannelStatuses>,
     tracker: &TaskTracker,
     shutdown: CancellationToken,
 ) -> Result<Discord, String> {
@@ -53,7 +57,8 @@ pub async fn start(
         .event_handler(Handler { adapter: cell.clone() })
         .await
         .map_err(|e| format!("discord: cannot build the client: {e}"))?;
-    let adapter = Arc::new(Adapter::new(service, client.http.clone(), places.clone()));
+    let adapter =
+        Arc::new(Adapter::new(service, client.http.clone(), places.clone(), intake.clone(), statuses));
     let _ = cell.set(adapter.clone());
     let ws_url = client.ws_url.lock().await.clone();
     tracing::info!(gateway = %ws_url, "discord gateway url");

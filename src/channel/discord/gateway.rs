@@ -4,7 +4,9 @@
 
 use super::Adapter;
 use super::places::Place;
+use super::send::DM_PREFIX;
 use super::text::short;
+use crate::channel::intake::is_pleasantry;
 use crate::channel::{Attachment, InboundKind};
 use crate::domain::{Address, Platform, UserRef};
 use crate::service::safe_reply;
@@ -33,7 +35,7 @@ impl Handler {
 pub(crate) fn attachments(m: &Message) -> Vec<Attachment> {
     m.attachments
         .iter()
-        .map(|a| Attachment { name: a.filename.clone(), size: u64::from(a.size), url: a.url.clone() })
+        .map(|a| Attachment { name: a.filename.clone(), size: u64::from(a.size), url: Some(a.url.clone()) })
         .collect()
 }
 
@@ -56,48 +58,72 @@ impl Adapter {
             return;
         }
         let channel = m.channel_id.get();
-        let in_guild = m.guild_id.is_some();
+        let user = m.author.id.get();
         let nick = m.member.as_ref().and_then(|mm| mm.nick.clone());
         let name = nick.or_else(|| m.author.global_name.clone()).unwrap_or_else(|| m.author.name.clone());
         let text = without_mention(&m.content, self.me());
-        let (conversation, reply_to) = match self.place_of(channel, in_guild).await {
+        if text.is_empty() && m.attachments.is_empty() {
+            return;
+        }
+        // Where the conversation lives, where answers go, and whether the message sits in a
+        // channel other than the one answers go to (for status reactions).
+        let (conversation, reply_to, elsewhere) = match self.place_of(channel, m.guild_id.is_some()).await {
             Place::Dm => {
-                self.places.set_dm(m.author.id.get(), channel);
-                (format!("discord:dm:{}", m.author.id), Address::new(Platform::Discord, channel.to_string()))
+                self.places.set_dm(user, channel);
+                (format!("discord:dm:{user}"), Address::new(Platform::Discord, channel.to_string()), false)
             }
             Place::Thread { parent, ours } => {
                 if !(ours || self.is_queue_channel(parent) || self.mentions_me(&m)) {
                     return;
                 }
-                (
-                    format!("discord:{parent}:{channel}"),
-                    Address::new(Platform::Discord, parent.to_string()).in_thread(channel.to_string()),
-                )
+                let to = Address::new(Platform::Discord, parent.to_string()).in_thread(channel.to_string());
+                (format!("discord:{parent}:{channel}"), to, true)
             }
-            Place::Channel if self.mentions_me(&m) && !self.is_queue_channel(channel) => {
-                self.places
-                    .name_thread(m.id.get(), short(if text.is_empty() { "IT help" } else { &text }, 80));
-                (
-                    format!("discord:{channel}:{}", m.id),
-                    Address::new(Platform::Discord, channel.to_string()).in_thread(m.id.to_string()),
-                )
+            Place::Channel if self.is_queue_channel(channel) => return,
+            Place::Channel if self.is_request_channel(channel) => {
+                if is_pleasantry(&text) && m.attachments.is_empty() {
+                    return;
+                }
+                let at = m.timestamp.unix_timestamp().saturating_mul(1000);
+                let p = self.grouper.place(
+                    Platform::Discord,
+                    &channel.to_string(),
+                    &user.to_string(),
+                    &m.id.to_string(),
+                    at,
+                );
+                if p.new {
+                    self.places.name_thread(m.id.get(), short(&text, 80));
+                }
+                let to = Address::new(Platform::Discord, channel.to_string()).in_thread(p.thread);
+                (p.conversation, to, false)
+            }
+            Place::Channel if self.mentions_me(&m) => {
+                self.places.name_thread(m.id.get(), short(&text, 80));
+                let to = Address::new(Platform::Discord, channel.to_string()).in_thread(m.id.to_string());
+                (format!("discord:{channel}:{}", m.id), to, false)
             }
             Place::Channel | Place::Forum => return,
         };
-        if text.is_empty() && m.attachments.is_empty() {
-            return;
+        let mut inbound =
+            self.inbound(m.id.to_string(), user, name, conversation, reply_to, InboundKind::Message { text });
+        if elsewhere {
+            inbound.message_channel = Some(channel.to_string());
         }
-        let mut inbound = self.inbound(
-            m.id.to_string(),
-            m.author.id.get(),
-            name,
-            conversation,
-            reply_to,
-            InboundKind::Message { text },
-        );
+        if self.intake.answer_in_dm && m.guild_id.is_some() && !self.in_desk(&inbound.reply_to) {
+            // Keep the details private: answer by DM, mark the public message.
+            inbound.conversation = format!("discord:dm:{user}");
+            inbound.message_channel = Some(channel.to_string());
+            inbound.reply_to = Address::new(Platform::Discord, format!("{DM_PREFIX}{user}"));
+        }
         inbound.message_id = Some(m.id.to_string());
         inbound.attachments = attachments(&m);
         let _ = self.handle(inbound).await;
+    }
+
+    /// Whether an address is in a queue's channel (agents at work, never redirected).
+    fn in_desk(&self, to: &Address) -> bool {
+        super::config::parse_snowflake(&to.channel).is_some_and(|c| self.is_queue_channel(c))
     }
 
     pub async fn on_reaction(&self, r: Reaction) {
@@ -163,6 +189,7 @@ impl Adapter {
         if m.author.bot {
             return;
         }
+        let in_thread = matches!(place, Place::Thread { .. });
         let reply_to = match place {
             Place::Thread { parent, .. } => {
                 Address::new(Platform::Discord, parent.to_string()).in_thread(channel.to_string())
@@ -185,6 +212,9 @@ impl Adapter {
         };
         let mut inbound = self.inbound(event_id, reactor, name, conversation, reply_to, kind);
         inbound.message_id = Some(message.to_string());
+        if in_thread {
+            inbound.message_channel = Some(channel.to_string());
+        }
         inbound.attachments = attachments(&m);
         let _ = self.handle(inbound).await;
     }

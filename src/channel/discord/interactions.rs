@@ -127,6 +127,9 @@ impl Adapter {
             },
         );
         inbound.message_id = Some(m.id.to_string());
+        if inbound.reply_to.thread.as_deref().is_some_and(|t| t == channel.to_string()) {
+            inbound.message_channel = Some(channel.to_string());
+        }
         inbound.attachments = super::gateway::attachments(m);
         Plan { response: say("Filing a ticket for that message…"), inbound: Some(inbound) }
     }

@@ -17,6 +17,8 @@ pub mod text;
 pub use config::DiscordConfig;
 pub use send::DiscordChannel;
 
+use crate::channel::intake::{Grouper, IntakeConfig};
+use crate::channel::status::ChannelStatuses;
 use crate::channel::{Inbound, InboundKind};
 use crate::domain::{Address, Platform, UserRef};
 use crate::service::{Handled, Service, ServiceError};
@@ -47,10 +49,19 @@ pub struct Adapter {
     me: AtomicU64,
     /// The queues' agents' channels on Discord.
     queue_channels: HashSet<u64>,
+    pub(crate) intake: IntakeConfig,
+    pub(crate) grouper: Grouper,
+    statuses: Arc<ChannelStatuses>,
 }
 
 impl Adapter {
-    pub fn new(service: Arc<Service>, http: Arc<Http>, places: Arc<Places>) -> Self {
+    pub fn new(
+        service: Arc<Service>,
+        http: Arc<Http>,
+        places: Arc<Places>,
+        intake: IntakeConfig,
+        statuses: Arc<ChannelStatuses>,
+    ) -> Self {
         let queue_channels = service
             .desk()
             .queues
@@ -58,7 +69,24 @@ impl Adapter {
             .filter_map(|q| q.cfg.channel.get(&Platform::Discord))
             .filter_map(|c| config::parse_snowflake(c))
             .collect();
-        Self { service, http, places, me: AtomicU64::new(0), queue_channels }
+        // The window was checked when the config was loaded.
+        let grouper = Grouper::new(intake.grouping_window_ms().unwrap_or(10 * 60_000));
+        Self { service, http, places, me: AtomicU64::new(0), queue_channels, intake, grouper, statuses }
+    }
+
+    /// Report the gateway's state for `/readyz`.
+    pub(crate) fn status(&self, up: bool, detail: &str) {
+        self.statuses.set(gateway::STATUS_NAME, up, detail);
+    }
+
+    pub(crate) fn file_ticket_emoji(&self) -> &str {
+        &self.intake.file_ticket_emoji
+    }
+
+    /// Whether a guild channel is a request channel (by id, or by its name when known).
+    pub(crate) fn is_request_channel(&self, channel: u64) -> bool {
+        let name = self.places.name_of(channel);
+        self.intake.is_request_channel(&channel.to_string(), name.as_deref())
     }
 
     pub fn me(&self) -> u64 {
@@ -100,6 +128,10 @@ impl Adapter {
                 }
             }
             Ok(serenity::all::Channel::Guild(gc)) if gc.kind == ChannelType::Forum => Place::Forum,
+            Ok(serenity::all::Channel::Guild(gc)) => {
+                self.places.set_name(channel, gc.name.clone());
+                Place::Channel
+            }
             Ok(serenity::all::Channel::Private(_)) => Place::Dm,
             Ok(_) => Place::Channel,
             Err(e) => {
@@ -130,6 +162,7 @@ impl Adapter {
             kind,
             at: self.service.now(),
             message_id: None,
+            message_channel: None,
             attachments: Vec::new(),
         }
     }
@@ -149,15 +182,6 @@ impl Adapter {
                 Err(e)
             }
         }
-    }
-}
-
-impl Adapter {
-    pub(crate) fn status(&self, up: bool, detail: &str) {
-        tracing::info!(up, detail, "discord status");
-    }
-    pub(crate) fn file_ticket_emoji(&self) -> String {
-        "ticket".into()
     }
 }
 

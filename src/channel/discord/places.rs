@@ -27,6 +27,7 @@ pub struct Places {
     kinds: Mutex<Bounded<u64, Place>>,
     dms: Mutex<Bounded<u64, u64>>,
     thread_names: Mutex<Bounded<u64, String>>,
+    names: Mutex<Bounded<u64, String>>,
     seen: Mutex<Bounded<String, ()>>,
 }
 
@@ -38,6 +39,17 @@ impl Places {
     pub fn set(&self, channel: u64, place: Place) {
         if let Ok(mut m) = self.kinds.lock() {
             m.insert(channel, place);
+        }
+    }
+
+    /// A guild channel's name, when it was looked up.
+    pub fn name_of(&self, channel: u64) -> Option<String> {
+        self.names.lock().ok()?.get(&channel).cloned()
+    }
+
+    pub fn set_name(&self, channel: u64, name: String) {
+        if let Ok(mut m) = self.names.lock() {
+            m.insert(channel, name);
         }
     }
 

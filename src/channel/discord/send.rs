@@ -9,8 +9,8 @@ use crate::desk::cards::card_text;
 use crate::domain::{Address, Platform};
 use async_trait::async_trait;
 use serenity::all::{
-    AutoArchiveDuration, ChannelId, ChannelType, CreateAllowedMentions, CreateForumPost, CreateMessage, CreateThread, EditMessage,
-    MessageId, Nonce, ReactionType, UserId,
+    AutoArchiveDuration, ChannelId, ChannelType, CreateAllowedMentions, CreateForumPost, CreateMessage,
+    CreateThread, EditMessage, MessageId, Nonce, ReactionType, UserId,
 };
 use serenity::http::{Http, HttpError};
 use std::sync::Arc;
