@@ -29,8 +29,10 @@ pub fn split(text: &str, limit: usize) -> Vec<String> {
     let mut rest = text.to_string();
     loop {
         if units(&rest) <= limit {
-            if !rest.trim().is_empty() || parts.is_empty() {
+            if parts.is_empty() {
                 parts.push(rest);
+            } else if !rest.trim().is_empty() {
+                parts.push(rest.trim_end().to_string());
             }
             return parts;
         }
