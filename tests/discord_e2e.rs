@@ -274,7 +274,21 @@ async fn mention_is_answered_in_a_thread_started_on_that_message() {
     env.texts(m, 2).await;
     // Talk that does not mention the bot in a plain channel is ignored.
     env.fake.post(GENERAL, true, MAX, "lunch anyone?");
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // A thread people start themselves (THREAD_CREATE): ignored unless the bot is mentioned.
+    let theirs = env.fake.foreign_thread(GENERAL, MAX.0);
+    env.fake.announce_thread(theirs);
+    env.fake.post(theirs, true, MAX, "does anyone know the wifi password?");
+    env.fake.post(theirs, true, MAX, &format!("<@{BOT_ID}> I forgot my password"));
+    let answer = env.texts(theirs, 1).await;
+    assert!(answer[0].to_lowercase().contains("password"), "{answer:?}");
+    assert_eq!(env.fake.texts(theirs).len(), 1, "only the mention was answered");
+    let lookups = env
+        .fake
+        .calls()
+        .iter()
+        .filter(|c| c.method == "GET" && c.path.ends_with(&format!("/channels/{theirs}")))
+        .count();
+    assert_eq!(lookups, 0, "THREAD_CREATE told deskbot what the thread is");
     assert!(env.fake.texts(GENERAL).is_empty());
     env.finish().await;
 }
@@ -385,9 +399,13 @@ async fn slash_command_buttons_and_modal_work_through_the_signed_endpoint() {
     let (status, body) = env.signed(&submit).await;
     assert_eq!(status, 200);
     assert_eq!(body["type"], 4, "{body}");
+    // The same interaction again (a retry): acknowledged, not acted on twice.
+    let (status, body) = env.signed(&submit).await;
+    assert_eq!((status, body["type"].clone()), (200, json!(6)));
     let tickets = env.wait_tickets(1).await;
     assert!(tickets[0].title.contains("badge reader"), "{tickets:?}");
     env.fake.until("confirmation", |f| f.texts(dm).iter().any(|t| t.contains("IT-1001"))).await;
+    assert_eq!(env.tickets().await.len(), 1, "the repeated submission filed nothing");
 
     // A rating button after the ticket is resolved, pressed through the endpoint.
     env.service.resolve_ticket(TicketNumber(1001), "ops", None).await.unwrap();
@@ -772,6 +790,8 @@ async fn request_channel_messages_are_grouped_into_threads_and_pleasantries_igno
         Env::start_with(&discord_queue(), "[intake]\nrequest_channels = [\"it-help\"]\n", Vec::new()).await;
     env.fake.text_channel(REQUESTS, "it-help");
     env.fake.post(REQUESTS, true, ERIN, "good morning!");
+    // A malformed dispatch is logged and skipped; the connection carries on.
+    env.fake.dispatch("MESSAGE_CREATE", json!({"id": "not-a-snowflake", "content": 5}));
     let first = env.fake.post(REQUESTS, true, ERIN, "my vpn keeps dropping");
     let answers = env.texts(first, 1).await;
     assert!(answers[0].to_lowercase().contains("vpn"), "{answers:?}");
