@@ -302,6 +302,8 @@ async fn ticket_reaction_files_a_ticket_crediting_the_author() {
 
     env.fake.react(GENERAL, true, m, MAX, "🎫");
     let tickets = env.wait_tickets(1).await;
+    // A second person's 🎫 on the same message files nothing more.
+    env.fake.react(GENERAL, true, m, KIM, "🎫");
     assert_eq!(tickets[0].requester, UserRef::new(Platform::Discord, ERIN.0.to_string()));
     assert!(tickets[0].title.contains("coffee machine on floor 2"), "{:?}", tickets[0].title);
     // The card reaches the agents' channel, with buttons and a thread for the ticket.
@@ -324,6 +326,7 @@ async fn ticket_reaction_files_a_ticket_crediting_the_author() {
         "{marks:?}"
     );
     assert!(marks.iter().any(|(_, e)| e == "🎫"), "{marks:?}");
+    assert_eq!(env.tickets().await.len(), 1);
     env.finish().await;
 }
 

@@ -210,6 +210,8 @@ impl Adapter {
             author: UserRef::new(Platform::Discord, m.author.id.to_string()),
             author_name: Some(m.author.global_name.clone().unwrap_or_else(|| m.author.name.clone())),
         };
+        // One ticket per message, however many people react (and however often it is replayed).
+        let event_id = format!("ticket-from:{message}");
         let mut inbound = self.inbound(event_id, reactor, name, conversation, reply_to, kind);
         inbound.message_id = Some(message.to_string());
         if in_thread {
