@@ -43,7 +43,9 @@ impl Adapter {
     /// does not use (autocomplete) or a ping (answered by the HTTP endpoint).
     pub async fn plan(&self, interaction: &Interaction) -> Option<Plan> {
         match interaction {
-            Interaction::Command(c) if c.data.kind == CommandType::Message => Some(self.message_command(c)),
+            Interaction::Command(c) if c.data.kind == CommandType::Message => {
+                Some(self.message_command(c).await)
+            }
             Interaction::Command(c) => Some(self.slash(c)),
             Interaction::Component(c) => Some(self.component(c).await),
             Interaction::Modal(m) => Some(self.modal(m)),
@@ -76,7 +78,7 @@ impl Adapter {
         let guild = c.guild_id.is_some();
         let user = c.user.id.get();
         let nick = c.member.as_ref().and_then(|m| m.nick.as_deref());
-        let mut inbound = self.inbound(
+        let inbound = self.inbound(
             c.id.to_string(),
             c.user.id.get(),
             name_of(&c.user, nick),
@@ -84,12 +86,11 @@ impl Adapter {
             self.employee_address(guild, c.channel_id.get(), user),
             InboundKind::Message { text: text.into() },
         );
-        inbound.message_id = None;
         let ack = if guild { "On it: I'll answer in a direct message." } else { "On it." };
         Plan { response: say(ack), inbound: Some(inbound) }
     }
 
-    fn message_command(&self, c: &CommandInteraction) -> Plan {
+    async fn message_command(&self, c: &CommandInteraction) -> Plan {
         let target = c.data.target_id.map(|t| t.get());
         let message = target.and_then(|t| c.data.resolved.messages.iter().find(|(id, _)| id.get() == t));
         let Some((_, m)) = message else {
@@ -97,14 +98,14 @@ impl Adapter {
             return Plan { response: say("I could not read that message."), inbound: None };
         };
         let channel = c.channel_id.get();
-        let reply_to = match self.places.get(channel) {
-            Some(Place::Thread { parent, .. }) => {
+        let reply_to = match self.place_of(channel, c.guild_id.is_some()).await {
+            Place::Thread { parent, .. } => {
                 Address::new(Platform::Discord, parent.to_string()).in_thread(channel.to_string())
             }
-            _ if c.guild_id.is_some() => {
+            Place::Channel | Place::Forum => {
                 Address::new(Platform::Discord, channel.to_string()).in_thread(m.id.to_string())
             }
-            _ => Address::new(Platform::Discord, channel.to_string()),
+            Place::Dm => Address::new(Platform::Discord, channel.to_string()),
         };
         let conversation = match &reply_to.thread {
             Some(t) => format!("discord:{}:{t}", reply_to.channel),
