@@ -815,3 +815,28 @@ async fn request_channel_messages_are_grouped_into_threads_and_pleasantries_igno
     );
     env.finish().await;
 }
+
+#[tokio::test]
+async fn serenitys_rate_limiter_waits_out_a_429_before_the_outbox_sees_it() {
+    use deskbot::channel::discord::places::Places;
+    use deskbot::channel::{Outbound, discord::DiscordChannel};
+    // Production REST (no api_url): serenity's rate limiter against discord.com, here the fake
+    // over TLS. A 429 with Retry-After is waited out and retried inside one delivery, under
+    // the same nonce.
+    let fake = FakeDiscord::start().await;
+    fake.text_channel(GENERAL, "general");
+    let addr = fake.serve_tls().await;
+    let http = serenity::http::HttpBuilder::new(TOKEN).client(FakeDiscord::tls_client(addr)).build();
+    assert!(http.ratelimiter.is_some());
+    let channel = DiscordChannel::new(Arc::new(http), Arc::new(Places::default()));
+    fake.rate_limit_next(1);
+    let to = deskbot::domain::Address::new(Platform::Discord, GENERAL.to_string());
+    let sent = channel.send("discord:ev-1:0", &Outbound::message(to, "hello", Vec::new())).await.unwrap();
+    let posts: Vec<_> =
+        fake.calls().into_iter().filter(|c| c.path.ends_with(&format!("{GENERAL}/messages"))).collect();
+    assert_eq!(posts.iter().map(|c| c.status).collect::<Vec<_>>(), vec![429, 200]);
+    assert_eq!(posts[0].body["nonce"], posts[1].body["nonce"]);
+    assert_eq!(sent.message_id.as_deref(), posts[1].response["id"].as_str());
+    let problems = fake.spec_problems();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

@@ -7,6 +7,8 @@
 
 #[path = "fake_discord_rest.rs"]
 mod rest;
+#[path = "fake_discord_tls.rs"]
+mod tls;
 
 use axum::Router;
 use ed25519_dalek::{Signer, SigningKey};
@@ -112,7 +114,7 @@ impl FakeDiscord {
         let st = Arc::new(Mutex::new(State_ { next_id: 1_000_000_000_000_000_000, ..State_::default() }));
         let fake =
             FakeDiscord { rest: rest_l.local_addr().unwrap(), gateway: gw_l.local_addr().unwrap(), st };
-        let app = Router::new().fallback(rest::rest).with_state(fake.clone());
+        let app = fake.router();
         tokio::spawn(async move { axum::serve(rest_l, app).await.ok() });
         let f = fake.clone();
         tokio::spawn(async move {
@@ -122,6 +124,11 @@ impl FakeDiscord {
             }
         });
         fake
+    }
+
+    /// The REST routes, as an axum router.
+    fn router(&self) -> Router {
+        Router::new().fallback(rest::rest).with_state(self.clone())
     }
 
     pub fn api_url(&self) -> String {
