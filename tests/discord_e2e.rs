@@ -509,6 +509,11 @@ async fn a_dropped_socket_resumes_and_missed_events_are_replayed() {
     env.fake.post(dm, false, ERIN, "thanks");
     env.texts(dm, 2).await;
     assert_eq!(env.fake.texts(dm).len(), 2, "the replayed message was answered once");
+    // Heartbeats are answered, and /readyz reports the gateway up again.
+    env.fake.until("a heartbeat", |f| f.sent().iter().any(|s| s.op == 1)).await;
+    let ready: Value =
+        env.http.get(format!("{}/readyz", env.base)).send().await.unwrap().json().await.unwrap();
+    assert_eq!(ready["channels"]["discord"]["up"], true, "{ready}");
     env.finish().await;
 }
 

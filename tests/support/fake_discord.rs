@@ -27,6 +27,8 @@ pub const APP_ID: u64 = 900_000_000_000_000_002;
 pub const GUILD: u64 = 910_000_000_000_000_001;
 pub const TOKEN: &str = "fake-bot-token";
 const SIGNING_SEED: [u8; 32] = [7; 32];
+/// Short, so tests see heartbeats (Discord says about 41 s).
+const HEARTBEAT_MS: u64 = 400;
 const TIMESTAMP: &str = "2026-11-25T07:00:00.000000+00:00";
 
 /// One REST call deskbot made, and the answer it got.
@@ -320,7 +322,10 @@ impl FakeDiscord {
         let Ok(ws) = tokio_tungstenite::accept_async(tcp).await else { return };
         let (mut tx, mut rx) = ws.split();
         let (ctl_tx, mut ctl_rx) = mpsc::unbounded_channel();
-        if tx.send(Ws::text(json!({"op": 10, "d": {"heartbeat_interval": 41250}}).to_string())).await.is_err()
+        if tx
+            .send(Ws::text(json!({"op": 10, "d": {"heartbeat_interval": HEARTBEAT_MS}}).to_string()))
+            .await
+            .is_err()
         {
             return;
         }
