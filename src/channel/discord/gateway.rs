@@ -233,7 +233,8 @@ impl Adapter {
         let Some(plan) = self.plan(&interaction).await else { return };
         let response = self.commit_plan(plan).await;
         if let Err(e) = self.http.create_interaction_response(id, &token, &response, Vec::new()).await {
-            tracing::warn!(interaction = %id, error = %e, "cannot answer the interaction");
+            let error = super::send::classify(e);
+            tracing::warn!(interaction = %id, %error, "cannot answer the interaction");
         }
     }
 

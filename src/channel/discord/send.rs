@@ -190,7 +190,8 @@ pub fn classify(e: serenity::Error) -> SendError {
             }
         }
         serenity::Error::Http(HttpError::Request(e)) => {
-            SendError::Temporary(format!("discord unreachable: {e}"))
+            // The URL can carry an interaction token: leave it out.
+            SendError::Temporary(format!("discord unreachable: {}", e.without_url()))
         }
         serenity::Error::Http(e) => SendError::Permanent(format!("discord request failed: {e}")),
         serenity::Error::Model(e) => SendError::Permanent(format!("discord refused the message: {e}")),
@@ -198,11 +199,13 @@ pub fn classify(e: serenity::Error) -> SendError {
     }
 }
 
-/// The path of a REST URL (never the query, which could carry tokens).
-fn path_of(url: &str) -> &str {
+/// The path of a REST URL for logs: no query, and long segments (interaction and webhook
+/// tokens) replaced by `…`.
+fn path_of(url: &str) -> String {
     let no_scheme = url.split_once("://").map(|(_, r)| r).unwrap_or(url);
     let path = no_scheme.find('/').map(|i| &no_scheme[i..]).unwrap_or("/");
-    path.split('?').next().unwrap_or(path)
+    let path = path.split('?').next().unwrap_or(path);
+    path.split('/').map(|s| if s.len() > 40 { "…" } else { s }).collect::<Vec<_>>().join("/")
 }
 
 #[async_trait]
@@ -240,5 +243,10 @@ mod tests {
             "/api/v10/channels/1/messages"
         );
         assert_eq!(super::path_of("nonsense"), "/");
+        let token = "a".repeat(150);
+        assert_eq!(
+            super::path_of(&format!("https://discord.com/api/v10/interactions/12/{token}/callback")),
+            "/api/v10/interactions/12/…/callback"
+        );
     }
 }
