@@ -788,6 +788,19 @@ async fn a_forum_queue_gets_a_post_per_ticket_edited_on_changes() {
             |c| c.method == "PATCH" && c.path.ends_with(&format!("/channels/{thread}/messages/{thread}"))
         )
     );
+    // The card's "Reply to requester" button works inside the post too.
+    let card = env.fake.message(thread).unwrap();
+    let reply = button(&card, "Reply to requester");
+    env.fake.dispatch("INTERACTION_CREATE", env.fake.button(thread, true, KIM, thread, &reply));
+    env.fake.until("reply modal", |f| f.callbacks().iter().any(|(_, b)| b["type"] == 9)).await;
+    let form = env.fake.callbacks().into_iter().find(|(_, b)| b["type"] == 9).unwrap().1;
+    let form_id = form["data"]["custom_id"].as_str().unwrap().to_string();
+    let submit =
+        env.fake.modal_submit(thread, true, KIM, &form_id, &[("text", "A new machine arrives Monday")]);
+    env.fake.dispatch("INTERACTION_CREATE", submit);
+    env.fake
+        .until("reply relayed", |f| f.texts(dm).iter().any(|t| t.contains("A new machine arrives Monday")))
+        .await;
     env.finish().await;
 }
 

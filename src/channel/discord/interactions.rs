@@ -139,15 +139,6 @@ impl Adapter {
         let id = c.data.custom_id.as_str();
         let channel = c.channel_id.get();
         let message = c.message.id.get();
-        if id == cards::REPLY {
-            let form = CreateModal::new(format!("{REPLY_FORM}{channel}:{message}"), "Reply to the requester")
-                .components(vec![CreateActionRow::InputText(
-                    CreateInputText::new(InputTextStyle::Paragraph, "Your reply", "text")
-                        .required(true)
-                        .max_length(2000),
-                )]);
-            return Plan { response: CreateInteractionResponse::Modal(form), inbound: None };
-        }
         let nick = c.member.as_ref().and_then(|m| m.nick.as_deref());
         let (reply_to, conversation) = match self.place_of(channel, c.guild_id.is_some()).await {
             _ if self.is_queue_channel(channel) => {
@@ -166,6 +157,22 @@ impl Adapter {
                 format!("discord:{channel}:{}", c.user.id),
             ),
         };
+        if id == cards::REPLY {
+            // The form carries the card's address (queue channel and thread), where the
+            // reply is then handled like `!reply` in the ticket's thread.
+            let Some(thread) = &reply_to.thread else {
+                return Plan { response: say("That button works on ticket cards only."), inbound: None };
+            };
+            let form_id = format!("{REPLY_FORM}{}:{thread}", reply_to.channel);
+            let form = CreateModal::new(form_id, "Reply to the requester").components(vec![
+                CreateActionRow::InputText(
+                    CreateInputText::new(InputTextStyle::Paragraph, "Your reply", "text")
+                        .required(true)
+                        .max_length(2000),
+                ),
+            ]);
+            return Plan { response: CreateInteractionResponse::Modal(form), inbound: None };
+        }
         let inbound = self.inbound(
             c.id.to_string(),
             c.user.id.get(),
