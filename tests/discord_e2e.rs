@@ -813,6 +813,17 @@ async fn request_channel_messages_are_grouped_into_threads_and_pleasantries_igno
     env.fake.post(REQUESTS, true, ERIN, "good morning!");
     // A malformed dispatch is logged and skipped; the connection carries on.
     env.fake.dispatch("MESSAGE_CREATE", json!({"id": "not-a-snowflake", "content": 5}));
+    // A system notice (a pin, type 6) is not a request.
+    let mut pin = support::fake_discord::message(
+        REQUESTS + 100,
+        REQUESTS,
+        Some(GUILD),
+        support::fake_discord::user(ERIN.0, ERIN.1),
+        "pinned a message",
+        vec![],
+    );
+    pin["type"] = json!(6);
+    env.fake.dispatch("MESSAGE_CREATE", pin);
     let first = env.fake.post(REQUESTS, true, ERIN, "my vpn keeps dropping");
     let answers = env.texts(first, 1).await;
     assert!(answers[0].to_lowercase().contains("vpn"), "{answers:?}");
@@ -824,6 +835,8 @@ async fn request_channel_messages_are_grouped_into_threads_and_pleasantries_igno
     // Someone else's message starts their own thread.
     let other = env.fake.post(REQUESTS, true, MAX, "the coffee machine on floor 3 is leaking");
     env.texts(other, 1).await;
+    let pin_id = (REQUESTS + 100).to_string();
+    assert!(!env.fake.calls().iter().any(|c| c.path.contains(&pin_id)), "the pin notice got no answer");
     // The greeting got nothing: no thread, no reaction.
     let greeting = first - 1;
     assert!(env.fake.channel(greeting).is_none());

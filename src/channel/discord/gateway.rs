@@ -13,7 +13,7 @@ use crate::service::safe_reply;
 use async_trait::async_trait;
 use serenity::all::{
     Context, CreateInteractionResponse, CreateInteractionResponseMessage, EventHandler, GuildChannel,
-    Interaction, Message, Reaction, ReactionType, Ready, ResumedEvent,
+    Interaction, Message, MessageType, Reaction, ReactionType, Ready, ResumedEvent,
 };
 use serenity::gateway::{ConnectionStage, ShardStageUpdateEvent};
 use std::sync::Arc;
@@ -55,6 +55,10 @@ impl Adapter {
 
     pub async fn on_message(&self, m: Message) {
         if m.author.bot || m.author.id.get() == self.me() {
+            return;
+        }
+        // People's messages only, not system notices (pins, joins, thread announcements).
+        if !matches!(m.kind, MessageType::Regular | MessageType::InlineReply) {
             return;
         }
         let channel = m.channel_id.get();
