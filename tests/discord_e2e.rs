@@ -112,7 +112,7 @@ name = "service-desk"
     }
 
     async fn wait_http(&self) {
-        for _ in 0..200 {
+        for _ in 0..1500 {
             if self.http.get(format!("{}/healthz", self.base)).send().await.is_ok() {
                 return;
             }
@@ -152,7 +152,7 @@ name = "service-desk"
     }
 
     async fn wait_tickets(&self, n: usize) -> Vec<deskbot::store::Ticket> {
-        for _ in 0..500 {
+        for _ in 0..1500 {
             let t = self.tickets().await;
             if t.len() >= n {
                 return t;
@@ -430,7 +430,7 @@ async fn slash_command_buttons_and_modal_work_through_the_signed_endpoint() {
     let five = button(&ask, "5");
     let (status, body) = env.signed(&env.fake.button(dm, false, ERIN, id_of(&ask), &five)).await;
     assert_eq!((status, body["type"].clone()), (200, json!(6)));
-    for _ in 0..200 {
+    for _ in 0..1500 {
         let events = env.store.ticket_events(TicketNumber(1001)).await.unwrap();
         if events.iter().any(|e| e.kind == "csat" && e.detail.as_deref() == Some("score 5")) {
             env.finish().await;
@@ -643,7 +643,7 @@ agents = ["test:kim"]"#;
     env.texts(dm, 1).await;
     env.fake.post(dm, false, ERIN, "File a ticket");
     env.fake.until("ticket confirmed", |f| f.texts(dm).iter().any(|t| t.contains("IT-1001"))).await;
-    for _ in 0..200 {
+    for _ in 0..1500 {
         if agents.card_id("agents").is_some() {
             break;
         }
@@ -668,7 +668,7 @@ agents = ["test:kim"]"#;
         .until("reply relayed to Discord", |f| f.texts(dm).iter().any(|t| t.contains("Facilities are on it")))
         .await;
     env.fake.post(dm, false, ERIN, "great, thanks");
-    for _ in 0..200 {
+    for _ in 0..1500 {
         if agents.texts(&format!("agents/{card}")).iter().any(|t| t.contains("great, thanks")) {
             env.finish().await;
             return;

@@ -243,9 +243,9 @@ impl FakeDiscord {
         self.sent().into_iter().filter(|s| s.op == 6).map(|s| s.d).collect()
     }
 
-    /// Wait until `f` holds (polling), or panic with `what` after 10 s.
+    /// Wait until `f` holds (polling), or panic with `what` after 30 s (slow machines).
     pub async fn until(&self, what: &str, f: impl Fn(&FakeDiscord) -> bool) {
-        for _ in 0..500 {
+        for _ in 0..1500 {
             if f(self) {
                 return;
             }
