@@ -115,6 +115,8 @@ pub struct RedactConfig {
     pub enabled: bool,
     /// Extra rules: `{ name = "employee-id", pattern = 'E\d{6}' }` → `[employee-id]`.
     pub rules: Vec<RedactRule>,
+    /// Also redact IPv4 and IPv6 addresses (`[ip]`). Off by default: agents often need them.
+    pub ip_addresses: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -176,7 +178,7 @@ impl Default for EngineConfig {
 
 impl Default for RedactConfig {
     fn default() -> Self {
-        Self { enabled: true, rules: Vec::new() }
+        Self { enabled: true, rules: Vec::new(), ip_addresses: false }
     }
 }
 
