@@ -32,6 +32,9 @@ const KEYS: &[&str] = &[
     "queue",
     "desk",
     "webhook",
+    "retention",
+    "roles",
+    "limits",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -63,6 +66,12 @@ pub struct Config {
     pub desk: DeskSettings,
     /// `[[webhook]]` tables: ticket events POSTed to other systems.
     pub webhook: Vec<crate::channel::webhook::WebhookConfig>,
+    /// `[retention]`: how long transcripts and closed tickets are kept.
+    pub retention: crate::compliance::RetentionConfig,
+    /// `[roles]`: admins and the grant review period.
+    pub roles: crate::compliance::RolesConfig,
+    /// `[limits]`: message length, rate and attachment bounds.
+    pub limits: crate::compliance::LimitsConfig,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -154,6 +163,9 @@ impl Default for Config {
             queue: Vec::new(),
             desk: DeskSettings::default(),
             webhook: Vec::new(),
+            retention: Default::default(),
+            roles: Default::default(),
+            limits: Default::default(),
         }
     }
 }
@@ -286,6 +298,8 @@ impl Config {
         if self.engine.reopen_window_hours < 0.0 {
             return Err(ConfigError::Invalid("engine.reopen_window_hours must not be negative".into()));
         }
+        crate::compliance::validate(&self.retention, &self.roles, &self.limits, &self.queue_names())
+            .map_err(ConfigError::Invalid)?;
         for r in &self.redact.rules {
             regex::Regex::new(&r.pattern)
                 .map_err(|e| ConfigError::Invalid(format!("redact rule `{}`: bad pattern: {e}", r.name)))?;

@@ -54,14 +54,22 @@ const BUILT_IN: &[(&str, &str, Kind)] = &[
         r"\b(?:xox[abposr]-[A-Za-z0-9-]{10,}|xapp-[A-Za-z0-9-]{10,}|gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,}|glpat-[A-Za-z0-9_-]{20,}|(?:AKIA|ASIA)[0-9A-Z]{16}|sk-(?:proj-|ant-)?[A-Za-z0-9_-]{20,}|[sprk]k_(?:live|test)_[A-Za-z0-9]{16,}|AIza[0-9A-Za-z_-]{35}|eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,})",
         Kind::Plain,
     ),
-    ("token", r"(?i)\b(bearer\s+|api[_ -]?key\s*[:=]\s*|token\s*[:=]\s*)[A-Za-z0-9._~+/-]{16,}=*", Kind::KeepPrefix),
+    (
+        "token",
+        r"(?i)\b(bearer\s+|api[_ -]?key\s*[:=]\s*|token\s*[:=]\s*)[A-Za-z0-9._~+/-]{16,}=*",
+        Kind::KeepPrefix,
+    ),
     ("email", r"(?i)\b[a-z0-9._%+-]+@[a-z0-9-]+(?:\.[a-z0-9-]+)*\.[a-z]{2,}\b", Kind::Plain),
     ("iban", r"(?i)\b[A-Z]{2}\d{2}(?: ?[A-Z0-9]{4}){2,7}(?: ?[A-Z0-9]{1,3})?\b", Kind::Iban),
     ("card", r"\b(?:\d[ -]?){12,18}\d\b", Kind::Luhn),
     ("ssn", r"\b\d{3}([- ])\d{2}[- ]\d{4}\b", Kind::Ssn),
     ("ip", r"[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*", Kind::Ipv6),
     ("ip", r"\b(?:\d{1,3}\.){3}\d{1,3}\b", Kind::Ipv4),
-    ("phone", r"(?:\+\d{1,3}[ -]?)?(?:\(\d{2,4}\)[ -]?)?\b\d{1,4}(?:[ -]\d{1,9}){1,5}\b|\+\d{9,14}\b", Kind::Phone),
+    (
+        "phone",
+        r"(?:\+\d{1,3}[ -]?)?(?:\(\d{2,4}\)[ -]?)?\b\d{1,4}(?:[ -]\d{1,9}){1,5}\b|\+\d{9,14}\b",
+        Kind::Phone,
+    ),
 ];
 
 impl Redactor {
@@ -139,7 +147,11 @@ fn replacement(rule: &Rule, c: &Captures<'_>, hay: &str) -> String {
         Kind::Ipv4 if checks::ipv4_ok(whole) => tag,
         Kind::Ipv6 => {
             let trimmed = whole.trim_end_matches('.');
-            if checks::ipv6_ok(trimmed) { format!("{tag}{}", &whole[trimmed.len()..]) } else { whole.to_string() }
+            if checks::ipv6_ok(trimmed) {
+                format!("{tag}{}", &whole[trimmed.len()..])
+            } else {
+                whole.to_string()
+            }
         }
         Kind::Luhn | Kind::Ssn | Kind::Phone | Kind::Ipv4 => whole.to_string(),
     }

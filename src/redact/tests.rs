@@ -41,7 +41,8 @@ fn redacts_pii_and_keeps_the_rest() {
 /// Placeholders (`[card]`, …) in a text, counted by type.
 fn placeholders(text: &str) -> BTreeMap<String, usize> {
     let mut out = BTreeMap::new();
-    let re = Regex::new(r"\[(secret|token|email|iban|card|ssn|ip|phone|employee-id)\]").unwrap_or_else(|_| unreachable!());
+    let re = Regex::new(r"\[(secret|token|email|iban|card|ssn|ip|phone|employee-id)\]")
+        .unwrap_or_else(|_| unreachable!());
     for c in re.captures_iter(text) {
         *out.entry(c[1].to_string()).or_insert(0) += 1;
     }

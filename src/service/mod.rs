@@ -5,6 +5,7 @@
 
 mod desk;
 mod employee;
+pub mod limits;
 
 use crate::channel::{Inbound, InboundKind, sanitize_text};
 use crate::desk::Desk;
@@ -68,6 +69,8 @@ pub struct Service {
     clock: Clock,
     /// Where draft KB articles from agents' 📖 reactions are written.
     drafts_dir: Option<PathBuf>,
+    /// Message length, rate and attachment bounds.
+    limits: limits::Limits,
 }
 
 impl Service {
@@ -79,12 +82,27 @@ impl Service {
         redactor: Redactor,
         clock: Clock,
     ) -> Self {
-        Self { store, catalog, settings, desk, redactor, clock, drafts_dir: None }
+        Self {
+            store,
+            catalog,
+            settings,
+            desk,
+            redactor,
+            clock,
+            drafts_dir: None,
+            limits: limits::Limits::new(Default::default()),
+        }
     }
 
     /// Write draft KB articles under this directory (e.g. `intents/kb/drafts`).
     pub fn with_drafts_dir(mut self, dir: PathBuf) -> Self {
         self.drafts_dir = Some(dir);
+        self
+    }
+
+    /// Bound message length, rate and attachments (`[limits]`).
+    pub fn with_limits(mut self, cfg: crate::compliance::LimitsConfig) -> Self {
+        self.limits = limits::Limits::new(cfg);
         self
     }
 
@@ -107,13 +125,25 @@ impl Service {
     /// Handle one inbound event end to end (up to the outbox).
     pub async fn handle(&self, mut inbound: Inbound) -> Result<Handled, ServiceError> {
         let mut truncated = false;
-        if let InboundKind::Message { text } = &mut inbound.kind {
-            let (clean, cut) = sanitize_text(text);
-            truncated = cut;
-            *text = self.redactor.redact(&clean);
+        // Every text that came from outside is redacted before anything stores or forwards it.
+        match &mut inbound.kind {
+            InboundKind::Message { text } => {
+                let (mut clean, cut) = sanitize_text(text);
+                truncated = cut | self.limits.cut(&mut clean);
+                *text = self.redactor.redact(&clean);
+            }
+            InboundKind::Reaction { text: Some(text), .. } | InboundKind::AgentReply { text, .. } => {
+                *text = self.redactor.redact(&sanitize_text(text).0);
+            }
+            InboundKind::Reaction { text: None, .. } | InboundKind::Choice { .. } => {}
         }
         if let Some(number) = self.desk_ticket(&inbound).await? {
             return self.handle_desk(number, &inbound).await;
+        }
+        if matches!(inbound.kind, InboundKind::Message { .. })
+            && let limits::Rate::Slow { warn } = self.limits.check(&inbound.user, self.now())
+        {
+            return self.handle_slow(&inbound, warn).await;
         }
         self.handle_employee(&inbound, truncated).await
     }

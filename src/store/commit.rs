@@ -124,7 +124,8 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(tx: &mut T, commit: Commit) -> R
                     TicketChange::Sla(_) => continue,
                 };
                 if old != new {
-                    audited(tx, &mut audit, number, now, kind, actor, Some(&format!("{old} → {new}"))).await?;
+                    audited(tx, &mut audit, number, now, kind, actor, Some(&format!("{old} → {new}")))
+                        .await?;
                 }
             }
             TicketOp::Schedule { number, kind, due_at } => {

@@ -287,7 +287,12 @@ pub trait ComplianceStore: Send + Sync {
     /// last sequence number and hash.
     async fn audit_head(&self) -> Result<(i64, String)>;
     /// Entries after `after_seq` (and at or after `since`), oldest first, at most `limit`.
-    async fn audit_entries(&self, after_seq: i64, since: Option<Millis>, limit: i64) -> Result<Vec<AuditEntry>>;
+    async fn audit_entries(
+        &self,
+        after_seq: i64,
+        since: Option<Millis>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>>;
 
     /// Record a grant (or renew the same active grant's justification), audited.
     async fn grant_role(&self, grant: &NewGrant, now: Millis) -> Result<GrantOutcome>;
