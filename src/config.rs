@@ -35,6 +35,7 @@ const KEYS: &[&str] = &[
     "retention",
     "roles",
     "limits",
+    "intake",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -72,6 +73,8 @@ pub struct Config {
     pub roles: crate::compliance::RolesConfig,
     /// `[limits]`: message length, rate and attachment bounds.
     pub limits: crate::compliance::LimitsConfig,
+    /// How chat platforms take requests: request channels, grouping, status reactions.
+    pub intake: crate::channel::intake::IntakeConfig,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -166,6 +169,7 @@ impl Default for Config {
             retention: Default::default(),
             roles: Default::default(),
             limits: Default::default(),
+            intake: crate::channel::intake::IntakeConfig::default(),
         }
     }
 }
@@ -300,6 +304,7 @@ impl Config {
         }
         crate::compliance::validate(&self.retention, &self.roles, &self.limits, &self.queue_names())
             .map_err(ConfigError::Invalid)?;
+        self.intake.grouping_window_ms().map_err(ConfigError::Invalid)?;
         for r in &self.redact.rules {
             regex::Regex::new(&r.pattern)
                 .map_err(|e| ConfigError::Invalid(format!("redact rule `{}`: bad pattern: {e}", r.name)))?;

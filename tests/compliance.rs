@@ -6,7 +6,7 @@
 mod support;
 
 use deskbot::app::App;
-use deskbot::channel::{Channel, Inbound, InboundKind};
+use deskbot::channel::{Attachment, Channel, Inbound, InboundKind};
 use deskbot::compliance::person;
 use deskbot::config::{Config, Sources};
 use deskbot::domain::{Address, Platform, UserRef};
@@ -49,6 +49,10 @@ impl Desk {
 
     /// `user` (shown as `name`) says `text` in their DM.
     async fn say(&self, user: &str, name: &str, text: &str) {
+        self.say_with(user, name, text, Vec::new()).await
+    }
+
+    async fn say_with(&self, user: &str, name: &str, text: &str, attachments: Vec<Attachment>) {
         let n = self.n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let inbound = Inbound {
             event_id: format!("ev-{n}"),
@@ -58,6 +62,9 @@ impl Desk {
             reply_to: Address::new(Platform::Test, "DM-7"),
             kind: InboundKind::Message { text: text.to_string() },
             at: 0,
+            message_id: None,
+            message_channel: None,
+            attachments,
         };
         let inbound = Inbound { conversation: "test:DM-7".into(), ..inbound };
         self.t.app.service.handle(inbound).await.unwrap();
@@ -342,4 +349,19 @@ async fn long_messages_are_cut_to_the_configured_length_and_the_employee_told() 
         first.turn.text.chars().count() <= 40 && first.turn.text.starts_with("printer broken"),
         "{first:?}"
     );
+}
+
+#[tokio::test]
+async fn attachments_beyond_the_limit_are_dropped_and_the_employee_told() {
+    let d = Desk::new("[limits]\nmax_attachments = 2\n").await;
+    let files: Vec<Attachment> =
+        (0..5).map(|i| Attachment { name: format!("screenshot-{i}.png"), size: 1000, url: None }).collect();
+    d.say_with("U0DAN", "Dan", "my screen flickers, screenshots attached", files.clone()).await;
+    let to_dan: Vec<String> =
+        d.chan.all().into_iter().filter(|s| s.place == "DM-7").map(|s| s.text).collect();
+    assert!(to_dan.iter().any(|t| t.contains("kept only the first 2")), "{to_dan:?}");
+    d.say_with("U0DAN", "Dan", "one more", files[..2].to_vec()).await;
+    let again =
+        d.chan.all().into_iter().filter(|s| s.place == "DM-7" && s.text.contains("kept only")).count();
+    assert_eq!(again, 1, "two attachments are within the limit");
 }

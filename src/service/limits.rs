@@ -85,6 +85,15 @@ impl Limits {
         Rate::Slow { warn }
     }
 
+    /// Keep the first `max_attachments`; `Some(kept)` when some were dropped.
+    pub fn bound_attachments<T>(&self, attachments: &mut Vec<T>) -> Option<usize> {
+        let max = self.cfg.max_attachments;
+        (attachments.len() > max).then(|| {
+            attachments.truncate(max);
+            max
+        })
+    }
+
     /// Cut `text` to the configured length; true if it was cut.
     pub fn cut(&self, text: &mut String) -> bool {
         match text.char_indices().nth(self.cfg.max_message_chars) {
@@ -162,5 +171,10 @@ mod tests {
         assert!(short.cut(&mut t));
         assert_eq!(t, "éééé");
         assert!(!short.cut(&mut t));
+        let few = Limits::new(LimitsConfig { max_attachments: 2, ..LimitsConfig::default() });
+        let mut files = vec![1, 2, 3, 4];
+        assert_eq!(few.bound_attachments(&mut files), Some(2));
+        assert_eq!(files, vec![1, 2]);
+        assert_eq!(few.bound_attachments(&mut files), None);
     }
 }

@@ -7,6 +7,7 @@ mod desk;
 mod employee;
 pub mod limits;
 
+use crate::channel::intake::IntakeConfig;
 use crate::channel::{Inbound, InboundKind, sanitize_text};
 use crate::desk::Desk;
 use crate::domain::{Millis, TicketNumber};
@@ -71,6 +72,8 @@ pub struct Service {
     drafts_dir: Option<PathBuf>,
     /// Message length, rate and attachment bounds.
     limits: limits::Limits,
+    /// Status reactions and their emoji.
+    intake: IntakeConfig,
 }
 
 impl Service {
@@ -91,6 +94,7 @@ impl Service {
             clock,
             drafts_dir: None,
             limits: limits::Limits::new(Default::default()),
+            intake: IntakeConfig::default(),
         }
     }
 
@@ -103,6 +107,12 @@ impl Service {
     /// Bound message length, rate and attachments (`[limits]`).
     pub fn with_limits(mut self, cfg: crate::compliance::LimitsConfig) -> Self {
         self.limits = limits::Limits::new(cfg);
+        self
+    }
+
+    /// Status reactions (on by default, for events that carry a `message_id`) and their emoji.
+    pub fn with_intake(mut self, intake: IntakeConfig) -> Self {
+        self.intake = intake;
         self
     }
 
@@ -127,7 +137,7 @@ impl Service {
         let mut truncated = false;
         // Every text that came from outside is redacted before anything stores or forwards it.
         match &mut inbound.kind {
-            InboundKind::Message { text } => {
+            InboundKind::Message { text } | InboundKind::FileTicket { text, .. } => {
                 let (mut clean, cut) = sanitize_text(text);
                 truncated = cut | self.limits.cut(&mut clean);
                 *text = self.redactor.redact(&clean);
@@ -145,7 +155,17 @@ impl Service {
         {
             return self.handle_slow(&inbound, warn).await;
         }
-        self.handle_employee(&inbound, truncated).await
+        let mut notices = Vec::new();
+        if truncated {
+            notices.push(crate::engine::TRUNCATED_NOTICE.to_string());
+        }
+        if let Some(kept) = self.limits.bound_attachments(&mut inbound.attachments) {
+            notices.push(limits::attachments_notice(kept));
+        }
+        for a in &mut inbound.attachments {
+            a.name = self.redactor.redact(&sanitize_text(&a.name).0);
+        }
+        self.handle_employee(&inbound, &notices).await
     }
 
     /// Commit, retrying with a fresh read when another writer changed the conversation.
