@@ -332,7 +332,7 @@ async fn messages_over_the_rate_get_a_polite_reply_and_are_still_stored() {
     }
     d.clock.advance(61_000);
     d.say("U0BEN", "Ben", "thanks").await;
-    let last = d.chan.all().into_iter().filter(|s| s.place == "DM-7").last().unwrap().text;
+    let last = d.chan.all().into_iter().rfind(|s| s.place == "DM-7").unwrap().text;
     assert!(!last.contains("faster than"), "the window slid: {last}");
 }
 
