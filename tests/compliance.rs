@@ -365,3 +365,56 @@ async fn attachments_beyond_the_limit_are_dropped_and_the_employee_told() {
         d.chan.all().into_iter().filter(|s| s.place == "DM-7" && s.text.contains("kept only")).count();
     assert_eq!(again, 1, "two attachments are within the limit");
 }
+
+#[tokio::test]
+async fn the_daily_purge_runs_once_a_day_on_the_leader_only_and_is_audited() {
+    use deskbot::compliance::retention::run_daily;
+    use std::time::Duration;
+    let d = Desk::new("[retention]\ntranscripts_days = 1\n").await;
+    d.say("U0EVE", "Eve", "hello there").await;
+    d.clock.advance(3 * 86_400_000);
+    let store = d.t.app.store.clone();
+    let purges = || async {
+        store.audit_entries(0, None, 1000).await.unwrap().into_iter().filter(|e| e.kind == "purge").count()
+    };
+    let spawn = |leader: bool| {
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let task = tokio::spawn(run_daily(
+            store.clone(),
+            d.t.app.config.retention.clone(),
+            d.t.app.config.queue_names(),
+            d.clock.clock(),
+            Duration::from_millis(10),
+            cancel.clone(),
+            move || leader,
+        ));
+        (cancel, task)
+    };
+    let (cancel, task) = spawn(false);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    cancel.cancel();
+    task.await.unwrap();
+    assert_eq!(purges().await, 0, "a follower does not purge");
+
+    let (cancel, task) = spawn(true);
+    for _ in 0..200 {
+        if purges().await > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(purges().await, 1, "once a day, not once per poll");
+    d.clock.advance(86_400_000);
+    for _ in 0..200 {
+        if purges().await > 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    cancel.cancel();
+    task.await.unwrap();
+    assert_eq!(purges().await, 2, "the next day it runs again");
+    let data = person::export(&store, &UserRef::new(Platform::Test, "U0EVE"), &[]).await.unwrap();
+    assert!(data.messages.is_empty(), "expired chat is gone: {:?}", data.messages);
+}
