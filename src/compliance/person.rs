@@ -6,7 +6,7 @@
 
 use crate::domain::{Millis, UserRef};
 use crate::engine::ConversationState;
-use crate::store::compliance::{Erasure, ErasureReport, PersonData};
+use crate::store::person::{Erasure, ErasureReport, PersonData};
 use crate::store::{DynStore, StoreError};
 use sha2::{Digest, Sha256};
 use std::hash::{BuildHasher, Hasher};

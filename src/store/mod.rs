@@ -11,6 +11,8 @@ mod copy_sql;
 pub mod desk;
 pub(crate) mod desk_sql;
 mod json;
+pub mod person;
+pub(crate) mod person_sql;
 pub mod postgres;
 mod rows;
 mod sql;
@@ -25,6 +27,7 @@ use std::sync::Arc;
 
 pub use compliance::ComplianceStore;
 pub use desk::{DeskStore, OutboxRecord, SlaState, TicketChange, Timer};
+pub use person::PersonStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -281,7 +284,7 @@ pub struct OutboxItem {
 }
 
 #[async_trait]
-pub trait Store: DeskStore + ComplianceStore + Send + Sync {
+pub trait Store: DeskStore + ComplianceStore + PersonStore + Send + Sync {
     /// Bring the schema up to date.
     async fn migrate(&self) -> Result<()>;
     /// Is the database reachable?

@@ -82,6 +82,12 @@ crate::store::compliance_sql::compliance_sql! {
     store: PostgresStore,
     map_err: map_err,
     lock: " FOR UPDATE",
+}
+
+crate::store::person_sql::person_sql! {
+    db: Postgres,
+    store: PostgresStore,
+    map_err: map_err,
     after_erase: "",
 }
 

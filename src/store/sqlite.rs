@@ -108,6 +108,12 @@ crate::store::compliance_sql::compliance_sql! {
     store: SqliteStore,
     map_err: map_err,
     lock: "",
+}
+
+crate::store::person_sql::person_sql! {
+    db: Sqlite,
+    store: SqliteStore,
+    map_err: map_err,
     after_erase: "PRAGMA wal_checkpoint(TRUNCATE)",
 }
 

@@ -5,7 +5,7 @@
 use crate::support::{self, T0, applied, commit, new_ticket, set_status};
 use deskbot::channel::Outbound;
 use deskbot::compliance::{audit, person};
-use deskbot::domain::{Address, Platform, TicketNumber, TicketStatus, UserRef};
+use deskbot::domain::{Address, Platform, TicketStatus, UserRef};
 use deskbot::store::compliance::{
     GENESIS_HASH, GrantOutcome, NewAuditEntry, NewGrant, PurgePlan, QueueCutoffs, Role,
 };
@@ -262,7 +262,6 @@ async fn person_export_then_erase_leaves_only_the_erasure_record(store: &DynStor
     assert_eq!(audit::verify(store).await.unwrap().broken, None, "the erasure re-links the chain");
     assert!(person::export(store, &zed, &[]).await.unwrap().tickets.is_empty());
     assert_eq!(store.ticket(other_n).await.unwrap().unwrap().requester.id, "U-other");
-    let _ = TicketNumber(0);
 }
 
 async fn recurring_job_is_claimed_once_per_period(store: &DynStore) {
