@@ -194,32 +194,35 @@ macro_rules! compliance_sql {
 
                 async fn grant_role(&self, g: &NewGrant, now: Millis) -> Result<GrantOutcome> {
                     let mut tx = self.begin_write().await?;
+                    // Insert first: a concurrent grant of the same role (two processes recording
+                    // config grants at start) then waits and renews instead of failing.
                     let q = sqlx::query(
-                        "UPDATE role_grants SET justification = $1, reviewed_at = $2 WHERE platform = $3 \
-                         AND user_id = $4 AND role = $5 AND scope = $6 AND revoked_at IS NULL",
+                        "INSERT INTO role_grants (platform, user_id, role, scope, granted_by, justification, \
+                         granted_at, reviewed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+                         ON CONFLICT (platform, user_id, role, scope) WHERE revoked_at IS NULL DO NOTHING",
                     )
-                    .bind(&g.justification)
-                    .bind(now)
                     .bind(g.user.platform.as_str())
                     .bind(&g.user.id)
                     .bind(g.role.as_str())
-                    .bind(&g.scope);
-                    let outcome = if exec(q, &mut tx).await? > 0 {
-                        GrantOutcome::Rejustified
+                    .bind(&g.scope)
+                    .bind(&g.by)
+                    .bind(&g.justification)
+                    .bind(now);
+                    let outcome = if exec(q, &mut tx).await? == 1 {
+                        GrantOutcome::Granted
                     } else {
                         let q = sqlx::query(
-                            "INSERT INTO role_grants (platform, user_id, role, scope, granted_by, justification, \
-                             granted_at, reviewed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                            "UPDATE role_grants SET justification = $1, reviewed_at = $2 WHERE platform = $3 \
+                             AND user_id = $4 AND role = $5 AND scope = $6 AND revoked_at IS NULL",
                         )
+                        .bind(&g.justification)
+                        .bind(now)
                         .bind(g.user.platform.as_str())
                         .bind(&g.user.id)
                         .bind(g.role.as_str())
-                        .bind(&g.scope)
-                        .bind(&g.by)
-                        .bind(&g.justification)
-                        .bind(now);
+                        .bind(&g.scope);
                         exec(q, &mut tx).await?;
-                        GrantOutcome::Granted
+                        GrantOutcome::Rejustified
                     };
                     let kind = match outcome {
                         GrantOutcome::Granted => "role_granted",

@@ -20,6 +20,7 @@ conformance!(
     purge_dry_run_changes_nothing_and_apply_expires_and_audits,
     person_export_then_erase_leaves_only_the_erasure_record,
     recurring_job_is_claimed_once_per_period,
+    concurrent_grants_of_one_role_record_it_once,
 );
 
 fn entry(kind: &str, at: i64) -> NewAuditEntry {
@@ -269,4 +270,29 @@ async fn recurring_job_is_claimed_once_per_period(store: &DynStore) {
     assert!(!store.claim_job("purge", T0 + 1, T0 + 1 + DAY).await.unwrap());
     assert!(store.claim_job("other", T0 + 1, T0 + DAY).await.unwrap());
     assert!(store.claim_job("purge", T0 + DAY, T0 + 2 * DAY).await.unwrap());
+}
+
+async fn concurrent_grants_of_one_role_record_it_once(store: &DynStore) {
+    let grant = NewGrant {
+        user: support::user("U-kim"),
+        role: Role::Lead,
+        scope: "*".into(),
+        by: "config".into(),
+        justification: "listed in deskbot.toml".into(),
+    };
+    let tasks: Vec<_> = (0..6)
+        .map(|i| {
+            let (s, g) = (store.clone(), grant.clone());
+            tokio::spawn(async move { s.grant_role(&g, T0 + i).await.unwrap() })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in tasks {
+        if t.await.unwrap() == GrantOutcome::Granted {
+            granted += 1;
+        }
+    }
+    assert_eq!(granted, 1);
+    assert_eq!(store.role_grants(true).await.unwrap().len(), 1);
+    assert_eq!(audit::verify(store).await.unwrap().entries, 6);
 }
