@@ -2,7 +2,8 @@
 //! reactions, threads) into `Inbound`s, `interactions.rs` slash commands, buttons and modals,
 //! `endpoint.rs` the signed `/discord/interactions` HTTP endpoint, `send.rs` delivers outbox
 //! rows, `commands.rs` registers the application commands, `places.rs` remembers what channel
-//! ids are, `text.rs` splits long messages. `config.rs` is the `[discord]` table.
+//! ids are, `text.rs` splits long messages. `config.rs` is the `[discord]` table and
+//! `connect.rs` starts it all from config for `deskbot run`.
 
 pub mod commands;
 pub mod config;
