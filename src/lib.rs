@@ -21,6 +21,7 @@ pub mod kb;
 pub mod leader;
 pub mod outbox;
 pub mod redact;
+pub mod reports;
 pub mod service;
 pub mod store;
 pub mod telemetry;

@@ -121,6 +121,7 @@ impl Service {
                     feedback: Vec::new(),
                     outbox: keyed(&prefix, out.outbox),
                     now,
+                    cases: Vec::new(),
                 }))
             })
             .await?;

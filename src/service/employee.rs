@@ -42,7 +42,16 @@ impl Service {
                 display_name: inbound.display_name.as_deref(),
             };
             let step = engine::step(&state, inbound, &ctx);
-            self.to_commit(inbound, step, version, now, truncated).await.map(Some)
+            let cases = crate::reports::cases::case_events(
+                &state.state,
+                &step,
+                inbound,
+                &catalog,
+                &self.settings.default_queue,
+            );
+            let mut commit = self.to_commit(inbound, step, version, now, truncated).await?;
+            commit.cases = cases;
+            Ok(Some(commit))
         })
         .await
     }
@@ -182,6 +191,7 @@ impl Service {
             feedback,
             outbox: keyed(&format!("{}:{}", inbound.user.platform, inbound.event_id), outbound),
             now,
+            cases: Vec::new(),
         })
     }
 }

@@ -34,6 +34,8 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec { name: "csat", key: &[] },
     TableSpec { name: "ticket_cards", key: &["ticket_number", "platform", "channel"] },
     TableSpec { name: "timers", key: &["id"] },
+    TableSpec { name: "case_events", key: &["id"] },
+    TableSpec { name: "test_conversations", key: &["key"] },
 ];
 
 /// Tables the copy knows are not data.

@@ -10,6 +10,7 @@ pub mod desk;
 pub(crate) mod desk_sql;
 mod json;
 pub mod postgres;
+pub mod reports;
 mod rows;
 mod sql;
 pub mod sqlite;
@@ -23,6 +24,7 @@ use std::sync::Arc;
 
 pub use desk::{DeskStore, OutboxRecord, SlaState, TicketChange, Timer};
 pub use postgres::PostgresStore;
+pub use reports::{CaseEvent, CaseKind, CaseRecord, CsatRecord, ReportStore, TicketFacts};
 pub use sqlite::SqliteStore;
 
 /// Stands in outbound text and transcript lines for the number of the ticket the same commit
@@ -201,6 +203,8 @@ pub struct Commit {
     pub feedback: Vec<KbFeedback>,
     pub outbox: Vec<NewOutbox>,
     pub now: Millis,
+    /// What happened to the employee's questions, for the reports.
+    pub cases: Vec<CaseEvent>,
 }
 
 /// What a commit did.
@@ -278,7 +282,7 @@ pub struct OutboxItem {
 }
 
 #[async_trait]
-pub trait Store: DeskStore + Send + Sync {
+pub trait Store: DeskStore + ReportStore + Send + Sync {
     /// Bring the schema up to date.
     async fn migrate(&self) -> Result<()>;
     /// Is the database reachable?

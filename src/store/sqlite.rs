@@ -99,6 +99,7 @@ impl SqliteStore {
 }
 
 crate::store::desk_sql::desk_sql! { db: Sqlite, store: SqliteStore, map_err: map_err }
+crate::store::reports::reports_sql! { db: Sqlite, store: SqliteStore, map_err: map_err }
 
 shared_sql! {
     db: Sqlite,
