@@ -224,6 +224,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
     let tracker = TaskTracker::new();
+    crate::observe::install();
     app.spawn_hot_reload(&tracker, shutdown.clone(), |ev| tracing::info!("{ev}"));
     let mut channels = channels;
     if !app.config.webhook.is_empty() {
@@ -251,7 +252,13 @@ pub async fn run(
         let router = crate::http::router(crate::http::HttpState {
             store: app.store.clone(),
             catalog: app.catalog.clone(),
-        });
+        })
+        .merge(crate::http::reports::router(crate::http::reports::ReportsState::new(
+            &app.config,
+            app.store.clone(),
+            app.catalog.clone(),
+            app.clock.clone(),
+        )));
         let cancel = shutdown.clone();
         tracker.spawn(async move {
             if let Err(e) = crate::http::serve(listener, router, cancel).await {

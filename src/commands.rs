@@ -526,3 +526,49 @@ pub async fn healthcheck(config: Config, url: Option<String>) -> Result<u8, AppE
         }
     }
 }
+
+/// `deskbot report`: the figures of the `/reports` page, as text or JSON.
+pub async fn report(config: Config, since: &str, queue: Option<String>, json: bool) -> Result<u8, AppError> {
+    let app = App::build(config).await?;
+    let period = crate::reports::parse_since(since, (app.clock)())
+        .map_err(|e| AppError::Usage(format!("--since {e}")))?;
+    let queue = match queue {
+        None => None,
+        Some(q) => {
+            let q = QueueName::parse(&q).map_err(|e| AppError::Usage(format!("--queue: {e}")))?;
+            if !app.config.queue_names().contains(&q) {
+                let known: Vec<String> = app.config.queue_names().iter().map(|q| q.to_string()).collect();
+                return Err(AppError::Usage(format!(
+                    "--queue: no queue `{q}` (known: {})",
+                    known.join(", ")
+                )));
+            }
+            Some(q)
+        }
+    };
+    let testers = app.config.reports.tester_refs().map_err(AppError::Usage)?;
+    let opts = crate::reports::ReportOptions {
+        period,
+        queue,
+        testers,
+        kb_base_url: app.config.engine.kb_base_url.clone(),
+    };
+    let catalog = app.catalog.load_full();
+    let report = crate::reports::build(&app.store, &catalog, &opts).await?;
+    print_report(&report, json, crate::reports::text::render)
+}
+
+/// `deskbot chat --test`: flag this console conversation as test traffic, then chat.
+pub async fn chat_test(config: Config, user: Option<String>) -> Result<u8, AppError> {
+    let user = user
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| "employee".to_string());
+    let app = App::build(config).await?;
+    app.store.mark_test_conversation(&format!("console:{user}"), (app.clock)()).await?;
+    eprintln!("deskbot: this conversation is test traffic and is left out of reports.");
+    let opts = ChatOptions { user, interactive: std::io::stdin().is_terminal() };
+    let input = tokio::io::BufReader::new(tokio::io::stdin());
+    app::chat(&app, &opts, input, Box::new(std::io::stdout())).await?;
+    Ok(0)
+}

@@ -32,6 +32,7 @@ const KEYS: &[&str] = &[
     "queue",
     "desk",
     "webhook",
+    "reports",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -63,6 +64,8 @@ pub struct Config {
     pub desk: DeskSettings,
     /// `[[webhook]]` tables: ticket events POSTed to other systems.
     pub webhook: Vec<crate::channel::webhook::WebhookConfig>,
+    /// `[reports]`: who may see `/reports`, and which users are testers.
+    pub reports: crate::reports::ReportsConfig,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -152,6 +155,7 @@ impl Default for Config {
             queue: Vec::new(),
             desk: DeskSettings::default(),
             webhook: Vec::new(),
+            reports: Default::default(),
         }
     }
 }
@@ -230,7 +234,7 @@ impl Config {
                 Some(n) => (n, true),
                 None => (name, false),
             };
-            let key = name.to_lowercase().replace("__", ".");
+            let key = crate::reports::env_key(&name.to_lowercase().replace("__", "."));
             if !KEYS.contains(&top_key(&key)) {
                 continue;
             }
@@ -273,6 +277,7 @@ impl Config {
         if !(0.0..1.0).contains(&self.desk.sla_reminder_ratio) || self.desk.sla_reminder_ratio == 0.0 {
             return Err(ConfigError::Invalid("desk.sla_reminder_ratio must be between 0 and 1".into()));
         }
+        self.reports.validate().map_err(ConfigError::Invalid)?;
         for w in &self.webhook {
             w.validate().map_err(ConfigError::Invalid)?;
         }

@@ -19,6 +19,7 @@ pub mod import;
 pub mod intents;
 pub mod kb;
 pub mod leader;
+pub mod observe;
 pub mod outbox;
 pub mod redact;
 pub mod reports;

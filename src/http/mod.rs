@@ -1,6 +1,8 @@
 //! deskbot's HTTP server (axum): `/healthz` (the process is alive) and `/readyz` (the
 //! database answers and a catalog is loaded). Platform endpoints are mounted beside these.
 
+pub mod reports;
+
 use crate::service::LiveCatalog;
 use crate::store::DynStore;
 use axum::extract::State;

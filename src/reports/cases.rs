@@ -21,7 +21,10 @@ pub fn case_events(
         _ => None,
     };
     let queue = |intent: Option<&str>| {
-        intent.and_then(|id| catalog.intent(id)).map(|i| i.queue.clone()).unwrap_or_else(|| default_queue.clone())
+        intent
+            .and_then(|id| catalog.intent(id))
+            .map(|i| i.queue.clone())
+            .unwrap_or_else(|| default_queue.clone())
     };
     let event = |kind, intent: Option<String>, article: Option<String>, query: &str| CaseEvent {
         kind,

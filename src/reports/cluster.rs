@@ -118,10 +118,13 @@ fn closest(members: &[&CaseRecord], catalog: Option<&Catalog>) -> Vec<Closest> {
     let (Some(catalog), Some(first)) = (catalog, members.first()) else { return Vec::new() };
     let mut out = Vec::new();
     let m = catalog.classify(&first.query);
-    if let Some(intent) = m.ranked.first().filter(|(_, s)| *s > 0.0).and_then(|(i, _)| catalog.intents.get(*i)) {
+    if let Some(intent) =
+        m.ranked.first().filter(|(_, s)| *s > 0.0).and_then(|(i, _)| catalog.intents.get(*i))
+    {
         out.push(Closest { kind: "intent", id: intent.id.clone(), name: intent.description.clone() });
     }
-    if let Some(a) = catalog.search_kb(&first.query, 1).first().and_then(|h| catalog.articles.get(h.article)) {
+    if let Some(a) = catalog.search_kb(&first.query, 1).first().and_then(|h| catalog.articles.get(h.article))
+    {
         out.push(Closest { kind: "article", id: a.id.clone(), name: a.title.clone() });
     }
     out
@@ -159,10 +162,16 @@ mod tests {
         assert_eq!(got.len(), 2, "{got:?}");
         assert_eq!(got[0].count, 3);
         assert_eq!(got[0].no_match, 3);
-        assert_eq!(got[0].examples, ["the coffee machine is broken", "coffee machine broken again", "Coffee machine is broken!"]);
+        assert_eq!(
+            got[0].examples,
+            ["the coffee machine is broken", "coffee machine broken again", "Coffee machine is broken!"]
+        );
         assert_eq!(got[1].count, 1);
         assert_eq!(got[1].not_solved, 1);
-        assert_eq!(got[1].closest, [Closest { kind: "article", id: "projector".into(), name: "projector".into() }]);
+        assert_eq!(
+            got[1].closest,
+            [Closest { kind: "article", id: "projector".into(), name: "projector".into() }]
+        );
     }
 
     #[test]

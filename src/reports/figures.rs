@@ -42,7 +42,8 @@ fn day(ms: Millis) -> String {
 
 fn breached(t: &TicketFacts) -> bool {
     let Some(sla) = &t.sla else { return false };
-    let late = |done: Option<Millis>, due: Option<Millis>| matches!((done, due), (Some(d), Some(due)) if d > due);
+    let late =
+        |done: Option<Millis>, due: Option<Millis>| matches!((done, due), (Some(d), Some(due)) if d > due);
     t.sla_breaches > 0
         || late(t.first_response_at.or(sla.first_response_at), sla.first_response_due)
         || late(t.resolved_at, sla.resolution_due)
@@ -144,8 +145,12 @@ pub fn compute(data: &ReportData, opts: &ReportOptions, catalog: Option<&Catalog
     let intent_name = |id: &str| catalog.and_then(|c| c.intent(id)).map(|i| i.description.clone());
     let article_name = |id: &str| catalog.and_then(|c| c.article(id)).map(|a| a.title.clone());
     let top_intents = deflection_rows(&cases, |e| e.intent.as_deref(), &[CaseKind::Answered], intent_name);
-    let articles =
-        deflection_rows(&cases, |e| e.article.as_deref(), &[CaseKind::Answered, CaseKind::Picked], article_name);
+    let articles = deflection_rows(
+        &cases,
+        |e| e.article.as_deref(),
+        &[CaseKind::Answered, CaseKind::Picked],
+        article_name,
+    );
 
     let daily = daily_rows(&cases, &tickets);
 

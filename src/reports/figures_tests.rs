@@ -12,7 +12,15 @@ fn opts(queue: Option<&str>) -> ReportOptions {
     }
 }
 
-fn ticket(n: i64, q: &str, user: &str, fr: Option<i64>, res: Option<i64>, sla: Option<SlaState>, breaches: i64) -> TicketFacts {
+fn ticket(
+    n: i64,
+    q: &str,
+    user: &str,
+    fr: Option<i64>,
+    res: Option<i64>,
+    sla: Option<SlaState>,
+    breaches: i64,
+) -> TicketFacts {
     TicketFacts {
         number: TicketNumber(n),
         conversation: format!("c{n}"),
@@ -42,15 +50,21 @@ fn nearest_rank_percentiles() {
 
 #[test]
 fn sla_breach_is_a_recorded_breach_or_a_late_response_or_resolution() {
-    let due = |fr, res| Some(SlaState { first_response_due: Some(1000 + fr), resolution_due: Some(1000 + res), ..SlaState::default() });
+    let due = |fr, res| {
+        Some(SlaState {
+            first_response_due: Some(1000 + fr),
+            resolution_due: Some(1000 + res),
+            ..SlaState::default()
+        })
+    };
     let data = ReportData {
         tickets: vec![
             ticket(1, "network", "UA", Some(10), Some(50), due(20, 100), 0), // met
             ticket(2, "network", "UB", Some(30), Some(50), due(20, 100), 0), // late first response
             ticket(3, "network", "UC", Some(10), Some(150), due(20, 100), 0), // late resolution
-            ticket(4, "network", "UD", None, None, due(20, 100), 1),          // breach recorded
-            ticket(5, "network", "UE", Some(10), None, None, 0),               // no SLA
-            ticket(6, "network", "UTEST", Some(99), None, due(20, 100), 1),    // tester: left out
+            ticket(4, "network", "UD", None, None, due(20, 100), 1),         // breach recorded
+            ticket(5, "network", "UE", Some(10), None, None, 0),             // no SLA
+            ticket(6, "network", "UTEST", Some(99), None, due(20, 100), 1),  // tester: left out
         ],
         ..ReportData::default()
     };

@@ -7,6 +7,7 @@
 
 pub mod cases;
 pub mod cluster;
+mod config;
 mod figures;
 pub mod html;
 pub mod period;
@@ -20,6 +21,7 @@ use serde::Serialize;
 use std::collections::HashSet;
 
 pub use cluster::Cluster;
+pub use config::{ReportsConfig, env_key};
 pub use figures::compute;
 pub use period::{Period, parse_since};
 

@@ -38,7 +38,10 @@ mod tests {
     #[test]
     fn periods_end_now_and_reach_back() {
         let day = 24 * 3_600_000;
-        assert_eq!(parse_since("7d", 10 * day).unwrap(), Period { from: 3 * day, to: 10 * day + 1, label: "7d".into() });
+        assert_eq!(
+            parse_since("7d", 10 * day).unwrap(),
+            Period { from: 3 * day, to: 10 * day + 1, label: "7d".into() }
+        );
         assert_eq!(parse_since("24h", 2 * day).unwrap().from, day);
         assert_eq!(parse_since("2w", 20 * day).unwrap().from, 6 * day);
         assert!(parse_since("soon", 0).unwrap_err().contains("not a period"));

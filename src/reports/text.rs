@@ -84,8 +84,14 @@ pub fn render(r: &Report) -> String {
     }
     for c in &r.unanswered {
         let closest: Vec<String> = c.closest.iter().map(|x| format!("{} {}", x.kind, x.id)).collect();
-        let closest = if closest.is_empty() { String::new() } else { format!("  → closest: {}", closest.join(", ")) };
-        let _ = writeln!(o, "  {:>3}× \"{}\"{closest}", c.count, c.examples.first().map(String::as_str).unwrap_or(""));
+        let closest =
+            if closest.is_empty() { String::new() } else { format!("  → closest: {}", closest.join(", ")) };
+        let _ = writeln!(
+            o,
+            "  {:>3}× \"{}\"{closest}",
+            c.count,
+            c.examples.first().map(String::as_str).unwrap_or("")
+        );
         for e in c.examples.iter().skip(1) {
             let _ = writeln!(o, "        \"{e}\"");
         }
