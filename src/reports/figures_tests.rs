@@ -50,7 +50,7 @@ fn nearest_rank_percentiles() {
 
 #[test]
 fn sla_breach_is_a_recorded_breach_or_a_late_response_or_resolution() {
-    let due = |fr, res| {
+    let due = |fr: i64, res: i64| {
         Some(SlaState {
             first_response_due: Some(1000 + fr),
             resolution_due: Some(1000 + res),

@@ -60,11 +60,20 @@ fn case(kind: CaseKind, intent: Option<&str>, article: Option<&str>, q: &str, qu
 }
 
 impl Seeder<'_> {
-    async fn commit(&mut self, key: &str, user: &UserRef, at: Millis, f: impl FnOnce(&mut Commit)) -> Vec<TicketNumber> {
+    async fn commit(
+        &mut self,
+        key: &str,
+        user: &UserRef,
+        at: Millis,
+        f: impl FnOnce(&mut Commit),
+    ) -> Vec<TicketNumber> {
         let version = self.versions.get(key).copied().unwrap_or(0);
         self.n += 1;
         let mut c = Commit {
-            event: Some(deskbot::store::EventKey { platform: user.platform, event_id: format!("seed-{}", self.n) }),
+            event: Some(deskbot::store::EventKey {
+                platform: user.platform,
+                event_id: format!("seed-{}", self.n),
+            }),
             conversation: ConversationWrite {
                 key: key.to_string(),
                 user: user.clone(),
@@ -94,7 +103,14 @@ impl Seeder<'_> {
     }
 
     /// File a ticket from conversation `key` at `at`, with optional SLA due times.
-    async fn file(&mut self, key: &str, user: &UserRef, at: Millis, q: &str, sla: Option<(i64, i64)>) -> TicketNumber {
+    async fn file(
+        &mut self,
+        key: &str,
+        user: &UserRef,
+        at: Millis,
+        q: &str,
+        sla: Option<(i64, i64)>,
+    ) -> TicketNumber {
         let created = self
             .commit(key, user, at, |c| {
                 c.tickets.push(TicketOp::Create(NewTicket {
@@ -154,7 +170,8 @@ impl Seeder<'_> {
     }
 
     async fn rate(&mut self, key: &str, user: &UserRef, n: TicketNumber, at: Millis, score: u8) {
-        self.commit(key, user, at, |c| c.tickets.push(TicketOp::Csat { number: n, score, comment: None })).await;
+        self.commit(key, user, at, |c| c.tickets.push(TicketOp::Csat { number: n, score, comment: None }))
+            .await;
     }
 }
 
@@ -219,7 +236,12 @@ pub async fn seed(store: &DynStore, base: Millis) {
     s.rate("c7", &tess, t4, base + 3 * H, 1).await;
 
     let tester_console = UserRef::new(Platform::Console, "qa");
-    s.cases("c8", &tester_console, base + 70 * M, vec![case(NoMatch, None, None, "service-desk", "test message")])
-        .await;
+    s.cases(
+        "c8",
+        &tester_console,
+        base + 70 * M,
+        vec![case(NoMatch, None, None, "service-desk", "test message")],
+    )
+    .await;
     store.mark_test_conversation("c8", base).await.expect("flag test conversation");
 }
