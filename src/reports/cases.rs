@@ -1,5 +1,5 @@
 //! Which case events one engine step produces: a new question answered, offered articles or
-//! matched nothing; an offered article picked; an answer marked solved or not solved. Derived
+//! matched nothing; a ticket asked for straight away; an offered article picked; an answer marked solved or not solved. Derived
 //! from the step (the state before and after, and its actions), so the engine stays as it is.
 
 use crate::channel::{Inbound, InboundKind};
@@ -40,6 +40,17 @@ pub fn case_events(
             let kind = if f.helpful { CaseKind::Solved } else { CaseKind::NotSolved };
             out.push(event(kind, f.intent.clone(), f.article.clone(), &f.query));
         }
+    }
+    // A ticket filed straight from a message (🎫 reaction, message shortcut): a new case.
+    if let InboundKind::FileTicket { text, .. } = &inbound.kind
+        && (files_ticket || matches!(step.state.state, State::Form { .. }))
+    {
+        let intent = step.actions.iter().find_map(|a| match a {
+            Action::FileTicket(t) => t.intent.clone(),
+            _ => None,
+        });
+        out.push(event(CaseKind::Direct, intent, None, text));
+        return out;
     }
     match (prev, &step.state.state) {
         (_, State::Answered { query, intent, article, .. }) if text == Some(query.as_str()) => {

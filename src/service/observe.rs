@@ -14,6 +14,7 @@ pub(super) fn event_span(inbound: &Inbound) -> tracing::Span {
         InboundKind::Choice { .. } => "choice",
         InboundKind::AgentReply { .. } => "agent_reply",
         InboundKind::Reaction { .. } => "reaction",
+        InboundKind::FileTicket { .. } => "file_ticket",
     };
     let channel = inbound.user.platform.as_str();
     metrics::counter!("deskbot_inbound_events_total", "channel" => channel, "kind" => kind).increment(1);
