@@ -152,7 +152,7 @@ pub fn compute(data: &ReportData, opts: &ReportOptions, catalog: Option<&Catalog
         article_name,
     );
 
-    let daily = daily_rows(&cases, &tickets);
+    let daily = daily_rows(opts.period.from, opts.period.to, &cases, &tickets);
 
     Report {
         from: opts.period.from,
@@ -177,9 +177,19 @@ pub fn compute(data: &ReportData, opts: &ReportOptions, catalog: Option<&Catalog
     }
 }
 
-/// Conversations, deflections and tickets per UTC day, oldest first.
-fn daily_rows(cases: &[&CaseRecord], tickets: &[&TicketFacts]) -> Vec<DayRow> {
+/// Conversations, deflections and tickets per UTC day of the period, oldest first (days
+/// without any are there too, so the chart's axis is the period).
+fn daily_rows(from: Millis, to: Millis, cases: &[&CaseRecord], tickets: &[&TicketFacts]) -> Vec<DayRow> {
+    const DAY: Millis = 24 * 3_600_000;
+    const MAX_DAYS: i64 = 120;
     let mut days: BTreeMap<String, DayRow> = BTreeMap::new();
+    if to > from && (to - from) / DAY <= MAX_DAYS {
+        let mut t = from - from.rem_euclid(DAY);
+        while t < to {
+            days.insert(day(t), DayRow { day: day(t), ..DayRow::default() });
+            t += DAY;
+        }
+    }
     fn at(days: &mut BTreeMap<String, DayRow>, ms: Millis) -> &mut DayRow {
         let d = day(ms);
         days.entry(d.clone()).or_insert_with(|| DayRow { day: d, ..DayRow::default() })

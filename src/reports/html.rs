@@ -56,7 +56,8 @@ td.n,th.n{text-align:right}
 ul.unanswered{list-style:none;padding:0;margin:0}ul.unanswered li{padding:8px 0;border-bottom:1px solid #f3f4f6}
 .count{display:inline-block;min-width:2em;padding:0 6px;border-radius:10px;background:#fee2e2;color:#991b1b;font-weight:600;text-align:center;margin-right:6px}
 .legend span{display:inline-block;margin-right:10px;font-size:12px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
-a{color:#1d4ed8}
+a{color:#1d4ed8}.scroll{overflow-x:auto}
+@media (max-width:480px){main{padding:8px}table{font-size:12px}th,td{padding:3px 4px}.big{font-size:24px}}
 "#;
 
 fn head(title: &str) -> String {
@@ -89,15 +90,22 @@ fn options(items: impl IntoIterator<Item = (String, String)>, selected: &str) ->
         .collect()
 }
 
-fn deflection_table(id: &str, rows: &[DeflectionRow], link: impl Fn(&str) -> Option<String>) -> String {
+/// `show_ids`: name rows by id (intents) rather than by title (articles).
+fn deflection_table(
+    id: &str,
+    rows: &[DeflectionRow],
+    show_ids: bool,
+    link: impl Fn(&str) -> Option<String>,
+) -> String {
     if rows.is_empty() {
         return r#"<p class="muted">No answers in this period.</p>"#.to_string();
     }
     let mut s = format!(
-        r#"<table id="{id}"><thead><tr><th>Name</th><th class="n">Shown</th><th class="n">Solved</th><th class="n">Not solved</th><th class="n">Deflection</th></tr></thead><tbody>"#
+        r#"<div class="scroll"><table id="{id}"><thead><tr><th>Name</th><th class="n">Shown</th><th class="n">Solved</th><th class="n">Not solved</th><th class="n">Solved %</th></tr></thead><tbody>"#
     );
     for r in rows.iter().take(15) {
-        let name = r.name.as_deref().unwrap_or(&r.id);
+        let name = if show_ids { &r.id } else { r.name.as_deref().unwrap_or(&r.id) };
+        let title = r.name.as_deref().unwrap_or(&r.id);
         let cell = match link(&r.id) {
             Some(href) => format!(r#"<a href="{}">{}</a>"#, esc(&href), esc(name)),
             None => esc(name),
@@ -106,14 +114,14 @@ fn deflection_table(id: &str, rows: &[DeflectionRow], link: impl Fn(&str) -> Opt
             s,
             r#"<tr data-id="{}"><td title="{}">{cell}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
             esc(&r.id),
-            esc(&r.id),
+            esc(title),
             r.shown,
             r.solved,
             r.not_solved,
             percent(r.deflection_rate)
         );
     }
-    s.push_str("</tbody></table>");
+    s.push_str("</tbody></table></div>");
     s
 }
 
@@ -224,12 +232,12 @@ pub fn render(page: &Page<'_>) -> String {
         s,
         r#"<div class="card"><h2>Top intents</h2>{}{}</div>"#,
         svg::bars("chart-intents", "Top intents", &intent_rows, None),
-        deflection_table("intents", &r.top_intents, |_| None)
+        deflection_table("intents", &r.top_intents, true, |_| None)
     );
     let _ = write!(
         s,
         r#"<div class="card"><h2>Deflection per KB article</h2>{}</div>"#,
-        deflection_table("articles", &r.articles, article_link)
+        deflection_table("articles", &r.articles, false, article_link)
     );
     s.push_str("</section>");
 

@@ -76,6 +76,10 @@ pub fn daily(id: &str, days: &[(String, u64, u64, u64)]) -> String {
                 y = base - bh,
             );
         }
+        // At most about eight date labels, however long the period.
+        if i % days.len().div_ceil(8).max(1) != 0 {
+            continue;
+        }
         let _ = write!(
             s,
             r##"<text x="{x:.1}" y="148" font-size="10" text-anchor="middle" fill="#374151">{d}</text>"##,
