@@ -39,7 +39,7 @@ async fn seeded(port: u16) -> Seeded {
     std::fs::write(
         &config,
         format!(
-            "database_url = \"{db}\"\nintents_dir = \"{}\"\nhot_reload = false\nlog_format = \"json\"\n\
+            "database_url = \"{db}\"\nintents_dir = \"{}\"\nhot_reload = false\nlog_format = \"human\"\n\
              [http]\nlisten = \"127.0.0.1:{port}\"\n\
              [engine]\nkb_base_url = \"https://wiki.example.com/kb\"\n\
              [reports]\ntoken = \"{TOKEN}\"\ntesters = [\"slack:UTESS\"]\n",
@@ -239,6 +239,7 @@ async fn reports_page_needs_a_login_and_metrics_and_readyz_answer() {
     let port = free_port();
     let s = seeded(port).await;
     let app = app_for(&s).await;
+    let channels = app.channels.clone();
     let shutdown = CancellationToken::new();
     let daemon = tokio::spawn(app::run(app, Vec::new(), shutdown.clone()));
     let base = format!("http://127.0.0.1:{port}");
@@ -304,6 +305,11 @@ async fn reports_page_needs_a_login_and_metrics_and_readyz_answer() {
     let v: serde_json::Value = ready.json().await.unwrap();
     assert_eq!(v["ready"], true, "{v}");
     assert_eq!(v["not_ready"], serde_json::json!([]));
+    channels.set("slack", false, "socket closed: reconnecting");
+    let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(ready.status(), 503);
+    let v: serde_json::Value = ready.json().await.unwrap();
+    assert_eq!(v["not_ready"], serde_json::json!(["channel:slack"]), "{v}");
 
     shutdown.cancel();
     daemon.await.unwrap().unwrap();
@@ -316,4 +322,57 @@ fn prometheus_checker_rejects_what_is_not_exposition_format() {
     assert!(bad.is_err());
     let bad = std::panic::catch_unwind(|| assert_prometheus_exposition("# TYPE a gauge\na three\n"));
     assert!(bad.is_err());
+}
+
+#[tokio::test]
+async fn json_logs_carry_the_conversation_and_ticket_of_each_event() {
+    let s = seeded(0).await;
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_deskbot"))
+        .args(["--config", s.config.to_str().unwrap(), "chat", "--user", "lee"])
+        .current_dir(s.dir.path())
+        // The config file says `human`; the environment wins.
+        .env("DESKBOT_LOG_FORMAT", "json")
+        .env("RUST_LOG", "deskbot=info")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use tokio::io::AsyncWriteExt;
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(b"zxqv blorp quux\n1\n").await.unwrap();
+    }
+    let out = child.wait_with_output().await.unwrap();
+    assert!(out.status.success());
+    let logs = String::from_utf8_lossy(&out.stderr);
+    let filed = logs
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "ticket filed")
+        .unwrap_or_else(|| panic!("no JSON 'ticket filed' line in:\n{logs}"));
+    assert_eq!(filed["span"]["conversation"], "console:lee", "{filed}");
+    assert_eq!(filed["span"]["channel"], "console");
+    assert!(filed["span"]["ticket"].as_str().is_some_and(|t| !t.is_empty()), "{filed}");
+}
+
+/// The README's Operate section: its scrape config and alert rules are YAML and the rules use
+/// metrics deskbot exports.
+#[test]
+fn readme_operate_section_has_scrape_config_and_alert_rules_on_real_metrics() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let operate = &readme[readme.find("\n## Operate\n").expect("README has an Operate section")..];
+    assert!(operate.contains("/metrics") && operate.contains("/readyz"));
+    let blocks: Vec<&str> =
+        operate.split("```yaml\n").skip(1).map(|b| b.split("```").next().unwrap_or("")).collect();
+    assert_eq!(blocks.len(), 2, "a scrape config and the alert rules");
+    let scrape = &yaml_rust2::YamlLoader::load_from_str(blocks[0]).unwrap()[0];
+    assert_eq!(scrape["scrape_configs"][0]["job_name"].as_str(), Some("deskbot"));
+    let rules = &yaml_rust2::YamlLoader::load_from_str(blocks[1]).unwrap()[0]["groups"][0]["rules"];
+    let exprs: Vec<&str> = rules.as_vec().unwrap().iter().map(|r| r["expr"].as_str().unwrap()).collect();
+    let exported = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/src/observe.rs")).unwrap();
+    for (expr, metric) in exprs.iter().zip(["deskbot_sla_breaches_total", "deskbot_outbox_depth_messages"]) {
+        assert!(expr.contains(metric), "{expr}");
+        assert!(exported.contains(&format!("\"{metric}\"")), "{metric} is not described in observe.rs");
+    }
 }

@@ -459,7 +459,7 @@ async fn report_reads_cover_the_period_with_first_replies_breaches_and_ratings(s
     let (from, to) = (base - 7 * D, base + D);
 
     let cases = store.case_events(from, to).await.unwrap();
-    assert_eq!(cases.len(), 17, "c0 is outside the period: {cases:#?}");
+    assert_eq!(cases.len(), 14, "c0 is outside the period: {cases:#?}");
     assert_eq!(cases[0].kind, CaseKind::Answered);
     assert_eq!((cases[0].conversation.as_str(), cases[0].at), ("c1", base));
     assert_eq!(cases[0].user.to_string(), "slack:UALICE");

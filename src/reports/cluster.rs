@@ -84,7 +84,7 @@ pub fn cluster(events: &[&CaseRecord], catalog: Option<&Catalog>) -> Vec<Cluster
         })
         .collect();
     // Stable: equal sizes keep first-seen order.
-    out.sort_by(|a, b| b.count.cmp(&a.count));
+    out.sort_by_key(|c| std::cmp::Reverse(c.count));
     out
 }
 
@@ -108,7 +108,7 @@ fn closest(members: &[&CaseRecord], catalog: Option<&Catalog>) -> Vec<Closest> {
     }
     if !given.is_empty() {
         let mut v: Vec<_> = given.into_iter().collect();
-        v.sort_by(|a, b| b.1.cmp(&a.1));
+        v.sort_by_key(|e| std::cmp::Reverse(e.1));
         return v
             .into_iter()
             .take(2)
