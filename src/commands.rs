@@ -18,11 +18,15 @@ pub fn load_config(sources: &Sources, quiet: bool) -> Result<Config, AppError> {
     Ok(config)
 }
 
-pub async fn chat(config: Config, user: Option<String>) -> Result<u8, AppError> {
-    let user = user
-        .or_else(|| std::env::var("USER").ok())
+/// Who `deskbot chat` talks as: `--user`, else `$USER`, else `employee`.
+fn console_user(user: Option<String>) -> String {
+    user.or_else(|| std::env::var("USER").ok())
         .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "employee".to_string());
+        .unwrap_or_else(|| "employee".to_string())
+}
+
+pub async fn chat(config: Config, user: Option<String>) -> Result<u8, AppError> {
+    let user = console_user(user);
     let app = App::build(config).await?;
     let opts = ChatOptions { user, interactive: std::io::stdin().is_terminal() };
     let input = tokio::io::BufReader::new(tokio::io::stdin());
@@ -560,15 +564,10 @@ pub async fn report(config: Config, since: &str, queue: Option<String>, json: bo
 
 /// `deskbot chat --test`: flag this console conversation as test traffic, then chat.
 pub async fn chat_test(config: Config, user: Option<String>) -> Result<u8, AppError> {
-    let user = user
-        .or_else(|| std::env::var("USER").ok())
-        .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "employee".to_string());
-    let app = App::build(config).await?;
-    app.store.mark_test_conversation(&format!("console:{user}"), (app.clock)()).await?;
+    let user = console_user(user);
+    let store = app::open_store(&config).await?;
+    store.mark_test_conversation(&format!("console:{user}"), chrono::Utc::now().timestamp_millis()).await?;
+    drop(store);
     eprintln!("deskbot: this conversation is test traffic and is left out of reports.");
-    let opts = ChatOptions { user, interactive: std::io::stdin().is_terminal() };
-    let input = tokio::io::BufReader::new(tokio::io::stdin());
-    app::chat(&app, &opts, input, Box::new(std::io::stdout())).await?;
-    Ok(0)
+    chat(config, Some(user)).await
 }

@@ -181,26 +181,38 @@ async fn questions_in_chat_become_case_events_and_chat_test_is_left_out() {
     );
     assert_eq!(events[0].queue.as_str(), "identity");
 
-    let bin = env!("CARGO_BIN_EXE_deskbot");
-    let mut child = tokio::process::Command::new(bin)
-        .args(["--config", s.config.to_str().unwrap(), "chat", "--test", "--user", "qa"])
-        .current_dir(s.dir.path())
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use tokio::io::AsyncWriteExt;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"I forgot my password\n1\n").await.unwrap();
-    }
-    let out = child.wait_with_output().await.unwrap();
+    let out =
+        deskbot_with_input(&s, &["chat", "--test", "--user", "qa"], &[], b"I forgot my password\n1\n").await;
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(app.store.test_conversations().await.unwrap().contains(&"console:qa".to_string()));
     let r = reports::build(&app.store, &app.catalog.load_full(), &opts(&app, None)).await.unwrap();
     assert_eq!(r.conversations, 6 + 2, "alice and bob count, qa does not");
     assert_eq!(r.deflected, 3);
+}
+
+/// Run `deskbot ARGS` in the seeded directory with `input` on stdin.
+async fn deskbot_with_input(
+    s: &Seeded,
+    args: &[&str],
+    env: &[(&str, &str)],
+    input: &[u8],
+) -> std::process::Output {
+    use tokio::io::AsyncWriteExt;
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_deskbot"));
+    cmd.arg("--config").arg(&s.config).args(args).current_dir(s.dir.path());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(input).await.unwrap();
+    drop(stdin);
+    child.wait_with_output().await.unwrap()
 }
 
 /// A port nobody listens on right now.
@@ -240,6 +252,7 @@ async fn reports_page_needs_a_login_and_metrics_and_readyz_answer() {
     let s = seeded(port).await;
     let app = app_for(&s).await;
     let channels = app.channels.clone();
+    let service = app.service.clone();
     let shutdown = CancellationToken::new();
     let daemon = tokio::spawn(app::run(app, Vec::new(), shutdown.clone()));
     let base = format!("http://127.0.0.1:{port}");
@@ -287,15 +300,37 @@ async fn reports_page_needs_a_login_and_metrics_and_readyz_answer() {
     // 30 days reach the question asked ten days before the seeded day (c0).
     assert!(with_cookie.text().await.unwrap().contains(r#"data-figure="conversations">3<"#));
 
+    // One question that matches nothing, handled by the running daemon's service.
+    let user = deskbot::domain::UserRef::new(deskbot::domain::Platform::Console, "mia");
+    service
+        .handle(deskbot::channel::Inbound {
+            event_id: "metrics-1".into(),
+            user: user.clone(),
+            display_name: None,
+            conversation: "console:mia".into(),
+            reply_to: deskbot::domain::Address::new(user.platform, "mia"),
+            kind: deskbot::channel::InboundKind::Message { text: "zxqv blorp quux".into() },
+            at: now(),
+            message_id: None,
+            message_channel: None,
+            attachments: Vec::new(),
+        })
+        .await
+        .unwrap();
     let metrics = client.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.unwrap();
     assert_prometheus_exposition(&text);
     for name in [
         "deskbot_outbox_depth_messages",
-        "deskbot_build_info",
+        "deskbot_build_info{version=",
         "deskbot_process_uptime_seconds",
         "deskbot_catalog_intents",
+        "deskbot_inbound_events_total{channel=\"console\",kind=\"message\"}",
+        "deskbot_questions_total{outcome=\"no_match\"}",
+        "deskbot_matcher_duration_seconds_bucket{le=",
+        "deskbot_store_commit_duration_seconds_count",
+        "# TYPE deskbot_store_commit_duration_seconds histogram",
     ] {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
@@ -327,23 +362,9 @@ fn prometheus_checker_rejects_what_is_not_exposition_format() {
 #[tokio::test]
 async fn json_logs_carry_the_conversation_and_ticket_of_each_event() {
     let s = seeded(0).await;
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_deskbot"))
-        .args(["--config", s.config.to_str().unwrap(), "chat", "--user", "lee"])
-        .current_dir(s.dir.path())
-        // The config file says `human`; the environment wins.
-        .env("DESKBOT_LOG_FORMAT", "json")
-        .env("RUST_LOG", "deskbot=info")
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    {
-        use tokio::io::AsyncWriteExt;
-        let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(b"zxqv blorp quux\n1\n").await.unwrap();
-    }
-    let out = child.wait_with_output().await.unwrap();
+    // The config file says `human`; the environment wins.
+    let env = [("DESKBOT_LOG_FORMAT", "json"), ("RUST_LOG", "deskbot=info")];
+    let out = deskbot_with_input(&s, &["chat", "--user", "lee"], &env, b"zxqv blorp quux\n1\n").await;
     assert!(out.status.success());
     let logs = String::from_utf8_lossy(&out.stderr);
     let filed = logs

@@ -66,3 +66,41 @@ pub fn env_key(key: &str) -> String {
         other => other.to_string(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::config::{Config, Sources};
+
+    fn load(env: &[(&str, &str)]) -> Result<Config, String> {
+        let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Config::load_from(&Sources { file: None, data_dir: None }, &env).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn reports_token_comes_from_the_environment_and_never_shows_in_debug_output() {
+        let token = "a-long-reports-token-1234";
+        let cfg = load(&[("DESKBOT_REPORTS_TOKEN", token)]).unwrap();
+        assert_eq!(cfg.reports.token.as_deref(), Some(token));
+        assert!(!format!("{cfg:?}").contains(token), "the token leaks through Debug");
+        let file = tempfile::NamedTempFile::new().unwrap();
+        std::fs::write(file.path(), format!("{token}\n")).unwrap();
+        let path = file.path().to_str().unwrap();
+        assert_eq!(
+            load(&[("DESKBOT_REPORTS_TOKEN_FILE", path)]).unwrap().reports.token.as_deref(),
+            Some(token)
+        );
+        let proxied = load(&[("DESKBOT_REPORTS__USER_HEADER", "X-Forwarded-User")]).unwrap();
+        assert_eq!(proxied.reports.user_header.as_deref(), Some("X-Forwarded-User"));
+    }
+
+    #[test]
+    fn weak_tokens_bad_headers_and_bad_testers_are_refused() {
+        assert!(load(&[("DESKBOT_REPORTS_TOKEN", "short")]).unwrap_err().contains("at least 16"));
+        assert!(load(&[("DESKBOT_REPORTS_USER_HEADER", "bad header")]).unwrap_err().contains("user_header"));
+        let mut cfg = Config::default();
+        cfg.reports.testers = vec!["nobody".into()];
+        assert!(cfg.reports.validate().unwrap_err().contains("reports.testers"));
+        cfg.reports.testers = vec!["slack:U1".into(), "console:qa".into()];
+        assert_eq!(cfg.reports.tester_refs().unwrap().len(), 2);
+    }
+}
