@@ -266,7 +266,8 @@ pub async fn run(
             app.store.clone(),
             app.catalog.clone(),
             app.clock.clone(),
-        )));
+        )))
+        .merge(crate::http::metrics::router(app.store.clone(), app.catalog.clone()));
         let cancel = shutdown.clone();
         tracker.spawn(async move {
             if let Err(e) = crate::http::serve(listener, router, cancel).await {

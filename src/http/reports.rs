@@ -1,4 +1,4 @@
-//! `/reports` (the reports page), `/reports/login` and `/metrics`. The page needs a login: the
+//! `/reports` (the reports page) and `/reports/login`. The page needs a login: the
 //! admin token (`Authorization: Bearer …`, or entered once in the form, which sets an
 //! HttpOnly cookie holding a keyed hash of the token, never the token) or, when configured, the
 //! authenticated user header of a reverse proxy. Without either, no figures are shown.
@@ -32,7 +32,6 @@ pub struct ReportsState {
     testers: Vec<UserRef>,
     queues: Vec<String>,
     kb_base_url: Option<String>,
-    metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl ReportsState {
@@ -46,7 +45,6 @@ impl ReportsState {
             testers: config.reports.tester_refs().unwrap_or_default(),
             queues: config.queue_names().iter().map(|q| q.to_string()).collect(),
             kb_base_url: config.engine.kb_base_url.clone(),
-            metrics: crate::observe::install(),
         }
     }
 }
@@ -55,24 +53,7 @@ pub fn router(state: ReportsState) -> Router {
     Router::new()
         .route("/reports", get(page))
         .route("/reports/login", get(login_form).post(login))
-        .route("/metrics", get(metrics))
         .with_state(state)
-}
-
-async fn metrics(State(s): State<ReportsState>) -> Response {
-    let Some(handle) = &s.metrics else {
-        return (StatusCode::SERVICE_UNAVAILABLE, "metrics recorder not installed\n").into_response();
-    };
-    let started = std::time::Instant::now();
-    match s.store.outbox_depth().await {
-        Ok(depth) => metrics::gauge!("deskbot_outbox_depth_messages").set(depth as f64),
-        Err(e) => tracing::warn!(error = %e, "metrics: cannot read the outbox depth"),
-    }
-    metrics::histogram!("deskbot_store_query_duration_seconds", "query" => "outbox_depth")
-        .record(started.elapsed().as_secs_f64());
-    metrics::gauge!("deskbot_catalog_intents").set(s.catalog.load().intents.len() as f64);
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], crate::observe::render(handle))
-        .into_response()
 }
 
 /// The value the login cookie holds: HMAC-SHA256 of a fixed label under the token.
