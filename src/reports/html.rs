@@ -138,7 +138,11 @@ pub fn render(page: &Page<'_>) -> String {
         esc(&r.period),
         if queue.is_empty() { "all queues".to_string() } else { format!("queue {}", esc(&queue)) }
     );
-    let periods = PERIODS.iter().map(|(v, l)| (v.to_string(), l.to_string()));
+    let mut periods: Vec<(String, String)> =
+        PERIODS.iter().map(|(v, l)| (v.to_string(), l.to_string())).collect();
+    if !periods.iter().any(|(v, _)| *v == r.period) {
+        periods.push((r.period.clone(), format!("Last {}", r.period)));
+    }
     let mut queues = vec![(String::new(), "All queues".to_string())];
     queues.extend(page.queues.iter().map(|q| (q.clone(), q.clone())));
     let _ = write!(
@@ -310,4 +314,55 @@ pub fn login(error: Option<&str>) -> String {
         r#"<body><header><h1>deskbot reports</h1></header><main><div class="card" style="max-width:420px;margin:24px auto"><h2>Sign in</h2>{err}<form method="post" action="/reports/login"><p><label>Reports token<br><input type="password" name="token" autocomplete="current-password" style="width:100%"></label></p><button type="submit">Sign in</button></form><p class="muted">The token is DESKBOT_REPORTS_TOKEN in the server's configuration.</p></div></main></body></html>"#
     );
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reports::Cluster;
+    use crate::reports::cluster::Closest;
+
+    #[test]
+    fn employee_text_is_escaped_and_figures_are_tagged() {
+        let report = Report {
+            period: "14d".into(),
+            conversations: 4,
+            deflected: 1,
+            deflection_rate: Some(0.25),
+            unanswered: vec![Cluster {
+                count: 1,
+                no_match: 1,
+                not_solved: 0,
+                examples: vec!["<script>alert('x')</script> & \"vpn\"".into()],
+                closest: vec![Closest {
+                    kind: "article",
+                    id: "vpn-setup".into(),
+                    name: "VPN <setup>".into(),
+                }],
+            }],
+            ..Report::default()
+        };
+        let queues = ["identity".to_string()];
+        let page =
+            Page { report: &report, queues: &queues, kb_base_url: Some("https://kb.example/"), viewer: None };
+        let html = render(&page);
+        assert!(!html.contains("<script>"), "raw employee text in the page");
+        assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;vpn&quot;"));
+        assert!(
+            html.contains(r#"<a href="https://kb.example/vpn-setup">VPN &lt;setup&gt; (vpn-setup)</a>"#),
+            "{html}"
+        );
+        assert!(html.contains(r#"data-figure="conversations">4<"#));
+        assert!(html.contains(r#"data-figure="deflection_rate">25%<"#));
+        assert!(
+            html.contains(r#"<option value="14d" selected>Last 14d</option>"#),
+            "a custom period stays selected"
+        );
+        assert!(
+            !html.contains("http://") && !html.contains("<link") && !html.contains("<script"),
+            "self-contained"
+        );
+        let login = login(Some("<bad>"));
+        assert!(login.contains("&lt;bad&gt;") && !login.contains("data-figure"));
+    }
 }
