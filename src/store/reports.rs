@@ -288,23 +288,39 @@ macro_rules! reports_sql {
                 }
             }
 
+            /// Rows of `sql` (which binds the period as `$1 <= t < $2`), each turned into `T`.
+            async fn in_period<R, T>(
+                store: &$store,
+                sql: &'static str,
+                from: Millis,
+                to: Millis,
+                into: fn(R) -> Result<T>,
+            ) -> Result<Vec<T>>
+            where
+                R: for<'r> sqlx::FromRow<'r, <$db as sqlx::Database>::Row> + Send + Unpin,
+            {
+                let rows: Vec<R> =
+                    sqlx::query_as(sql).bind(from).bind(to).fetch_all(&store.pool).await.map_err($map_err)?;
+                rows.into_iter().map(into).collect()
+            }
+
             #[async_trait::async_trait]
             impl ReportStore for $store {
                 async fn case_events(&self, from: Millis, to: Millis) -> Result<Vec<CaseRecord>> {
-                    let rows: Vec<CaseRow> = sqlx::query_as(
+                    in_period(
+                        self,
                         "SELECT conversation, platform, user_id, kind, intent, article, queue, query, created_at \
                          FROM case_events WHERE created_at >= $1 AND created_at < $2 ORDER BY created_at, id",
+                        from,
+                        to,
+                        CaseRow::into_record,
                     )
-                    .bind(from)
-                    .bind(to)
-                    .fetch_all(&self.pool)
                     .await
-                    .map_err($map_err)?;
-                    rows.into_iter().map(CaseRow::into_record).collect()
                 }
 
                 async fn ticket_facts(&self, from: Millis, to: Millis) -> Result<Vec<TicketFacts>> {
-                    let rows: Vec<TicketFactsRow> = sqlx::query_as(
+                    in_period(
+                        self,
                         "SELECT t.number, t.conversation, t.requester_platform, t.requester_id, t.intent, \
                          t.queue, t.priority, t.status, t.created_at, t.resolved_at, t.sla, \
                          (SELECT MIN(m.created_at) FROM messages m WHERE m.ticket_number = t.number \
@@ -312,27 +328,24 @@ macro_rules! reports_sql {
                          (SELECT COUNT(*) FROM ticket_events e WHERE e.ticket_number = t.number \
                             AND e.kind = 'sla_breach') AS sla_breaches \
                          FROM tickets t WHERE t.created_at >= $1 AND t.created_at < $2 ORDER BY t.number",
+                        from,
+                        to,
+                        TicketFactsRow::into_facts,
                     )
-                    .bind(from)
-                    .bind(to)
-                    .fetch_all(&self.pool)
                     .await
-                    .map_err($map_err)?;
-                    rows.into_iter().map(TicketFactsRow::into_facts).collect()
                 }
 
                 async fn csat_scores(&self, from: Millis, to: Millis) -> Result<Vec<CsatRecord>> {
-                    let rows: Vec<CsatRow> = sqlx::query_as(
+                    in_period(
+                        self,
                         "SELECT c.ticket_number, t.conversation, t.requester_platform, t.requester_id, \
                          t.queue, c.score, c.created_at FROM csat c JOIN tickets t ON t.number = c.ticket_number \
                          WHERE c.created_at >= $1 AND c.created_at < $2 ORDER BY c.created_at, c.ticket_number",
+                        from,
+                        to,
+                        CsatRow::into_record,
                     )
-                    .bind(from)
-                    .bind(to)
-                    .fetch_all(&self.pool)
                     .await
-                    .map_err($map_err)?;
-                    rows.into_iter().map(CsatRow::into_record).collect()
                 }
 
                 async fn mark_test_conversation(&self, key: &str, now: Millis) -> Result<()> {
