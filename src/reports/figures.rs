@@ -10,6 +10,8 @@
 //!   from the ticket's creation; median and p90 are nearest-rank;
 //! - a ticket with SLA targets is *breached* when a breach was recorded or its first response
 //!   or resolution came after the due time; compliance is met / tickets with targets;
+//! - the period selects questions asked, tickets created and ratings given within it; a
+//!   ticket's times count even when its reply or resolution came after the period;
 //! - test traffic (flagged conversations, configured testers) is left out of everything.
 
 use super::{CsatFigures, DayRow, DeflectionRow, Durations, Report, ReportData, ReportOptions, SlaFigures};
