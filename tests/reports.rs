@@ -13,6 +13,7 @@ use deskbot::reports::{self, Durations, ReportOptions};
 use deskbot::store::CaseKind;
 use reports_seed::{D, H, M};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -215,6 +216,23 @@ async fn deskbot_with_input(
     child.wait_with_output().await.unwrap()
 }
 
+/// A console channel whose every delivery fails for now.
+struct Refusing;
+
+#[async_trait::async_trait]
+impl deskbot::channel::Channel for Refusing {
+    fn platform(&self) -> deskbot::domain::Platform {
+        deskbot::domain::Platform::Console
+    }
+    async fn send(
+        &self,
+        _key: &str,
+        _message: &deskbot::channel::Outbound,
+    ) -> Result<deskbot::channel::Delivered, deskbot::channel::SendError> {
+        Err(deskbot::channel::SendError::Temporary("terminal unavailable".into()))
+    }
+}
+
 /// A port nobody listens on right now.
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -253,6 +271,7 @@ async fn reports_page_needs_a_login_and_metrics_and_readyz_answer() {
     let app = app_for(&s).await;
     let channels = app.channels.clone();
     let service = app.service.clone();
+    let store = app.store.clone();
     let shutdown = CancellationToken::new();
     let daemon = tokio::spawn(app::run(app, Vec::new(), shutdown.clone()));
     let base = format!("http://127.0.0.1:{port}");
@@ -317,6 +336,12 @@ async fn reports_page_needs_a_login_and_metrics_and_readyz_answer() {
         })
         .await
         .unwrap();
+    // Its replies wait in the outbox (the daemon has no console channel); a console channel
+    // that refuses them counts failures and retries.
+    let failing =
+        deskbot::outbox::Outbox::new(store, vec![Arc::new(Refusing)], 8, deskbot::service::system_clock());
+    let round = failing.deliver_due().await.unwrap();
+    assert!(round.retried >= 1, "{round:?}");
     let metrics = client.get(format!("{base}/metrics")).send().await.unwrap();
     assert_eq!(metrics.status(), 200);
     let text = metrics.text().await.unwrap();
@@ -331,9 +356,13 @@ async fn reports_page_needs_a_login_and_metrics_and_readyz_answer() {
         "deskbot_matcher_duration_seconds_bucket{le=",
         "deskbot_store_commit_duration_seconds_count",
         "# TYPE deskbot_store_commit_duration_seconds histogram",
+        "deskbot_outbox_send_failures_total{platform=\"console\",outcome=\"retry\"}",
+        "deskbot_outbox_retries_total{platform=\"console\"}",
     ] {
         assert!(text.contains(name), "{name} missing from:\n{text}");
     }
+    let depth = text.lines().find_map(|l| l.strip_prefix("deskbot_outbox_depth_messages ")).unwrap();
+    assert!(depth.parse::<f64>().unwrap() >= 1.0, "the waiting replies count: {depth}");
 
     let ready = client.get(format!("{base}/readyz")).send().await.unwrap();
     assert_eq!(ready.status(), 200);
