@@ -498,3 +498,6 @@ async fn report_reads_cover_the_period_with_first_replies_breaches_and_ratings(s
     store.mark_test_conversation("c9", base + 1).await.unwrap();
     assert_eq!(store.test_conversations().await.unwrap(), ["c8", "c9"], "flagging twice is harmless");
 }
+
+#[path = "conformance/compliance.rs"]
+mod compliance;
