@@ -497,6 +497,17 @@ async fn report_reads_cover_the_period_with_first_replies_breaches_and_ratings(s
     store.mark_test_conversation("c8", base + 1).await.unwrap();
     store.mark_test_conversation("c9", base + 1).await.unwrap();
     assert_eq!(store.test_conversations().await.unwrap(), ["c8", "c9"], "flagging twice is harmless");
+
+    // Erasing a person keeps the counts but not their words or id.
+    let carol = deskbot::domain::UserRef::new(Platform::Slack, "UCAROL");
+    deskbot::compliance::person::erase(store, &carol, &[], "dpo", base + D).await.unwrap();
+    let after = store.case_events(from, to).await.unwrap();
+    assert_eq!(after.len(), 14);
+    let theirs: Vec<_> = after.iter().filter(|c| c.conversation == "c3").collect();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].query, "[erased]");
+    assert!(theirs[0].user.id.starts_with("erased-"), "{:?}", theirs[0].user);
+    assert_eq!(theirs[0].kind, CaseKind::NoMatch);
 }
 
 #[path = "conformance/compliance.rs"]
