@@ -238,7 +238,8 @@ async fn run(chromium: PathBuf) {
     );
     let base = format!("http://127.0.0.1:{port}");
     let mut up = false;
-    for _ in 0..200 {
+    // Up to 30 s: CI machines are busy.
+    for _ in 0..600 {
         if deskbot::healthcheck::probe(&format!("{base}/healthz"), Duration::from_secs(1)).await == Ok(200) {
             up = true;
             break;
