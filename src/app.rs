@@ -234,6 +234,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
     let tracker = TaskTracker::new();
+    crate::observe::install();
     app.spawn_hot_reload(&tracker, shutdown.clone(), |ev| tracing::info!("{ev}"));
     let mut channels = channels;
     if !app.config.webhook.is_empty() {
@@ -291,6 +292,13 @@ pub async fn run(
             catalog: app.catalog.clone(),
             channels: app.channels.clone(),
         })
+        .merge(crate::http::reports::router(crate::http::reports::ReportsState::new(
+            &app.config,
+            app.store.clone(),
+            app.catalog.clone(),
+            app.clock.clone(),
+        )))
+        .merge(crate::http::metrics::router(app.store.clone(), app.catalog.clone()))
         .merge(routes);
         let cancel = shutdown.clone();
         tracker.spawn(async move {

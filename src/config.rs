@@ -36,6 +36,7 @@ const KEYS: &[&str] = &[
     "roles",
     "limits",
     "intake",
+    "reports",
     "discord",
 ];
 
@@ -84,6 +85,8 @@ pub struct Config {
     pub limits: crate::compliance::LimitsConfig,
     /// How chat platforms take requests: request channels, grouping, status reactions.
     pub intake: crate::channel::intake::IntakeConfig,
+    /// `[reports]`: who may see `/reports`, and which users are testers.
+    pub reports: crate::reports::ReportsConfig,
     /// `[discord]`: connect to Discord when present.
     pub discord: Option<crate::channel::discord::DiscordConfig>,
 }
@@ -181,6 +184,7 @@ impl Default for Config {
             roles: Default::default(),
             limits: Default::default(),
             intake: crate::channel::intake::IntakeConfig::default(),
+            reports: Default::default(),
             discord: None,
         }
     }
@@ -260,7 +264,7 @@ impl Config {
                 Some(n) => (n, true),
                 None => (name, false),
             };
-            let key = name.to_lowercase().replace("__", ".");
+            let key = crate::reports::env_key(&name.to_lowercase().replace("__", "."));
             let key = ALIASES.iter().find(|(flat, _)| *flat == key).map_or(key, |(_, k)| k.to_string());
             if !KEYS.contains(&top_key(&key)) {
                 continue;
@@ -304,6 +308,7 @@ impl Config {
         if !(0.0..1.0).contains(&self.desk.sla_reminder_ratio) || self.desk.sla_reminder_ratio == 0.0 {
             return Err(ConfigError::Invalid("desk.sla_reminder_ratio must be between 0 and 1".into()));
         }
+        self.reports.validate().map_err(ConfigError::Invalid)?;
         if let Some(d) = &self.discord {
             d.settings().map_err(ConfigError::Invalid)?;
         }

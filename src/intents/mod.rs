@@ -117,7 +117,10 @@ impl Catalog {
 
     /// Classify one message.
     pub fn classify(&self, text: &str) -> Match {
-        self.matcher.classify(text)
+        let started = std::time::Instant::now();
+        let m = self.matcher.classify(text);
+        metrics::histogram!("deskbot_matcher_duration_seconds").record(started.elapsed().as_secs_f64());
+        m
     }
 
     /// The best `k` articles for a free-text question.
