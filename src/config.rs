@@ -286,7 +286,9 @@ impl Config {
         if let Some(m) = self.matcher.ambiguity_margin
             && !(0.0..=1.0).contains(&m)
         {
-            return Err(ConfigError::Invalid(format!("matcher.ambiguity_margin must be between 0 and 1, not {m}")));
+            return Err(ConfigError::Invalid(format!(
+                "matcher.ambiguity_margin must be between 0 and 1, not {m}"
+            )));
         }
         if self.engine.reopen_window_hours < 0.0 {
             return Err(ConfigError::Invalid("engine.reopen_window_hours must not be negative".into()));

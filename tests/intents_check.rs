@@ -116,7 +116,11 @@ fn clinc150_generalisation() {
         .collect();
     let oos: Vec<String> = train.iter().filter(|(_, l)| is_oos(l)).map(|(t, _)| t.clone()).collect();
     let start = Instant::now();
-    let matcher = deskbot::intents::build_matcher(&intents, &oos, &MatcherOptions { threshold: 0.0, ..MatcherOptions::default() });
+    let matcher = deskbot::intents::build_matcher(
+        &intents,
+        &oos,
+        &MatcherOptions { threshold: 0.0, ..MatcherOptions::default() },
+    );
     println!("trained on {} examples in {} ms", train.len(), start.elapsed().as_millis());
     let verdicts: Vec<(f32, Option<usize>, Option<usize>, &str)> = val
         .iter()
@@ -152,8 +156,10 @@ fn clinc150_generalisation() {
 #[test]
 #[ignore = "tuning aid"]
 fn sweep_threshold_on_starter_pack() {
-    let catalog =
-        starter_pack_with(LoadOptions { matcher: MatcherOptions { threshold: 0.0, ..MatcherOptions::default() }, kb_min_score: None });
+    let catalog = starter_pack_with(LoadOptions {
+        matcher: MatcherOptions { threshold: 0.0, ..MatcherOptions::default() },
+        kb_min_score: None,
+    });
     let rows: Vec<(f32, Option<usize>, bool, Option<String>)> = catalog
         .cases
         .iter()

@@ -279,7 +279,9 @@ impl Stepper<'_, '_> {
             (state::NONE_OF_THESE, State::Offered { query, .. }) => {
                 self.escalate(query, None, BTreeMap::new())
             }
-            (state::NONE_OF_THESE, State::Clarify { query, .. }) => self.escalate(query, None, BTreeMap::new()),
+            (state::NONE_OF_THESE, State::Clarify { query, .. }) => {
+                self.escalate(query, None, BTreeMap::new())
+            }
             (id, State::Clarify { query, .. }) if id.starts_with(state::INTENT_PREFIX) => {
                 let id = id.trim_start_matches(state::INTENT_PREFIX);
                 match self.ctx.catalog.intent(id) {

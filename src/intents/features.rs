@@ -103,15 +103,28 @@ pub struct Vocabulary {
 }
 
 impl Vocabulary {
-    /// Every feature of `docs`; ids are given in first-seen order, so training is deterministic.
-    pub fn fit<'a>(docs: impl IntoIterator<Item = &'a str>) -> Self {
-        let mut ids = IdMap::default();
+    /// The features of `docs` seen in at least `min_docs` of them (a feature seen once cannot
+    /// tell classes apart and only slows scoring down); ids are given in first-seen order, so
+    /// training is deterministic.
+    pub fn fit<'a>(docs: impl IntoIterator<Item = &'a str> + Clone, min_docs: u32) -> Self {
+        let mut counts = IdMap::default();
         let mut buf = Vec::new();
+        for doc in docs.clone() {
+            hashed(doc, &mut buf);
+            buf.sort_unstable();
+            buf.dedup();
+            for &h in &buf {
+                *counts.entry(h).or_insert(0u32) += 1;
+            }
+        }
+        let mut ids = IdMap::default();
         for doc in docs {
             hashed(doc, &mut buf);
             for &h in &buf {
-                let next = ids.len() as u32;
-                ids.entry(h).or_insert(next);
+                if counts.get(&h).is_some_and(|&c| c >= min_docs) {
+                    let next = ids.len() as u32;
+                    ids.entry(h).or_insert(next);
+                }
             }
         }
         Self { ids }
@@ -148,9 +161,12 @@ impl Vocabulary {
             }
             i = j;
         }
-        let scale: [f32; 3] = std::array::from_fn(|b| {
-            if norms[b] > 0.0 { BLOCK_WEIGHTS[b].sqrt() / norms[b].sqrt() } else { 0.0 }
-        });
+        let scale: [f32; 3] =
+            std::array::from_fn(
+                |b| {
+                    if norms[b] > 0.0 { BLOCK_WEIGHTS[b].sqrt() / norms[b].sqrt() } else { 0.0 }
+                },
+            );
         known.sort_unstable_by_key(|k| k.0);
         Sparse {
             ids: known.iter().map(|k| k.0).collect(),
@@ -179,8 +195,10 @@ pub fn named(text: &str) -> Vec<(u64, String)> {
     let mut out: Vec<(u64, String)> =
         stems.iter().map(|s| (tag(0, fnv(b'w', s.chars())), format!("word \"{s}\""))).collect();
     if stems.len() > 1 {
-        let seq: Vec<&str> =
-            std::iter::once("<s>").chain(stems.iter().map(String::as_str)).chain(std::iter::once("</s>")).collect();
+        let seq: Vec<&str> = std::iter::once("<s>")
+            .chain(stems.iter().map(String::as_str))
+            .chain(std::iter::once("</s>"))
+            .collect();
         for pair in seq.windows(2) {
             let joined = format!("{} {}", pair[0], pair[1]);
             out.push((tag(1, fnv(b'b', joined.chars())), format!("words \"{joined}\"")));
@@ -206,7 +224,7 @@ mod tests {
 
     #[test]
     fn a_known_text_has_unit_length_and_ascending_ids() {
-        let v = Vocabulary::fit(["reset my password", "vpn will not connect"]);
+        let v = Vocabulary::fit(["reset my password", "vpn will not connect"], 1);
         let x = v.vectorize("Reset my password!");
         assert!((dot(&x, &x) - 1.0).abs() < 1e-4, "{x:?}");
         assert!(x.ids.windows(2).all(|w| w[0] < w[1]));
@@ -214,7 +232,7 @@ mod tests {
 
     #[test]
     fn typos_and_casing_keep_most_of_the_similarity() {
-        let v = Vocabulary::fit(["reset my password", "printer is jammed"]);
+        let v = Vocabulary::fit(["reset my password", "printer is jammed"], 1);
         let a = v.vectorize("reset my password");
         let typo = v.vectorize("RESET my pasword");
         let other = v.vectorize("printer is jammed");
@@ -224,7 +242,7 @@ mod tests {
 
     #[test]
     fn unseen_words_shrink_the_vector_and_empty_text_gives_nothing() {
-        let v = Vocabulary::fit(["vpn will not connect"]);
+        let v = Vocabulary::fit(["vpn will not connect"], 1);
         let full = v.vectorize("vpn will not connect");
         let diluted = v.vectorize("vpn will not connect coffee machine leaking");
         assert!(dot(&diluted, &diluted) < dot(&full, &full));

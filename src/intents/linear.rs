@@ -54,7 +54,13 @@ impl SplitMix {
 
 impl Linear {
     /// Fit on `xs` (feature ids below `n_features`) with labels `ys` (below `n_classes`).
-    pub fn train(xs: &[Sparse], ys: &[u32], n_features: usize, n_classes: usize, opts: &TrainOptions) -> Self {
+    pub fn train(
+        xs: &[Sparse],
+        ys: &[u32],
+        n_features: usize,
+        n_classes: usize,
+        opts: &TrainOptions,
+    ) -> Self {
         let mut model =
             Self { n_classes, weights: vec![0.0; n_features * n_classes], bias: vec![0.0; n_classes] };
         if n_classes == 0 || xs.is_empty() {
@@ -84,7 +90,8 @@ impl Linear {
                 // Classes the model already gets (almost) right need no update: after the
                 // first epochs that is nearly all of them, which makes training fast.
                 active.clear();
-                active.extend((0..n_classes).filter(|&c| probs[c].abs() > MIN_GRADIENT).map(|c| (c, probs[c])));
+                active
+                    .extend((0..n_classes).filter(|&c| probs[c].abs() > MIN_GRADIENT).map(|c| (c, probs[c])));
                 for (&f, &v) in x.ids.iter().zip(&x.vals) {
                     let start = f as usize * n_classes;
                     let row = &mut model.weights[start..start + n_classes];

@@ -158,7 +158,8 @@ impl IntentMatcher {
         };
         let needed = self.thresholds.get(best).copied().unwrap_or(self.threshold);
         let in_scope = confidence >= needed && confidence > reject;
-        let ambiguous = in_scope && ranked.get(1).is_some_and(|&(_, second)| confidence - second < self.margin);
+        let ambiguous =
+            in_scope && ranked.get(1).is_some_and(|&(_, second)| confidence - second < self.margin);
         Match { intent: in_scope.then_some(best), confidence, captures: Vec::new(), ranked, ambiguous }
     }
 }

@@ -1,11 +1,12 @@
 //! Intents: the admin-edited catalog. `format` holds the file shapes, `loader` reads and
 //! validates a directory into a [`Catalog`] (every problem as `file:line:col: message`),
 //! `matcher` classifies a message, `template` fills `{slot}` placeholders, `reload` watches the
-//! directory and swaps the live catalog, `eval` runs the test cases. Helpers: `validate`
+//! directory and swaps the live catalog, `eval` runs the test cases, `explain` shows why a message gets its intent. Helpers: `validate`
 //! (semantic checks), `spans` (byte offsets → line:col), `features` + `linear` + `model` (the
 //! matcher's statistical model), `tfidf` (KB example search).
 
 pub mod eval;
+pub mod explain;
 pub mod features;
 pub mod format;
 pub mod linear;

@@ -25,7 +25,7 @@ impl IntentModel {
     /// `classes[i]` holds the training texts of intent `i`.
     pub fn train(classes: &[Vec<&str>], out_of_scope: &[&str]) -> Self {
         let all = classes.iter().flatten().chain(out_of_scope).copied();
-        let vocab = Vocabulary::fit(all);
+        let vocab = Vocabulary::fit(all, min_docs(classes.iter().map(Vec::len).sum()));
         let n_intents = classes.len();
         let labelled = classes
             .iter()
@@ -62,7 +62,9 @@ impl IntentModel {
             .ids
             .iter()
             .zip(&x.vals)
-            .map(|(&f, &v)| (names.get(&f).cloned().unwrap_or_else(|| format!("#{f}")), v * self.linear.weight(f, class)))
+            .map(|(&f, &v)| {
+                (names.get(&f).cloned().unwrap_or_else(|| format!("#{f}")), v * self.linear.weight(f, class))
+            })
             .filter(|(_, c)| *c > 0.0)
             .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
@@ -83,6 +85,13 @@ impl IntentModel {
         out.truncate(k);
         out
     }
+}
+
+/// Features must occur in this many training texts to count: 2 on big catalogs (thousands of
+/// examples, where single-use character n-grams are mostly noise), 1 on small ones, where one
+/// example may be all an intent has.
+fn min_docs(examples: usize) -> u32 {
+    if examples >= 5_000 { 2 } else { 1 }
 }
 
 /// Dot product of two sparse vectors with ascending ids.
