@@ -37,7 +37,8 @@ impl IntentModel {
         let xs: Vec<Sparse> = examples.iter().map(|e| e.1.clone()).collect();
         let ys: Vec<u32> = examples.iter().map(|e| e.0).collect();
         let n_classes = n_intents + usize::from(!out_of_scope.is_empty());
-        let linear = Linear::train(&xs, &ys, vocab.len(), n_classes, &TrainOptions::default());
+        let opts = TrainOptions::for_examples(xs.len());
+        let linear = Linear::train(&xs, &ys, vocab.len(), n_classes, &opts);
         Self { vocab, linear, n_intents, examples }
     }
 
