@@ -32,6 +32,7 @@ const KEYS: &[&str] = &[
     "queue",
     "desk",
     "webhook",
+    "intake",
 ];
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -63,6 +64,8 @@ pub struct Config {
     pub desk: DeskSettings,
     /// `[[webhook]]` tables: ticket events POSTed to other systems.
     pub webhook: Vec<crate::channel::webhook::WebhookConfig>,
+    /// How chat platforms take requests: request channels, grouping, status reactions.
+    pub intake: crate::channel::intake::IntakeConfig,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -154,6 +157,7 @@ impl Default for Config {
             queue: Vec::new(),
             desk: DeskSettings::default(),
             webhook: Vec::new(),
+            intake: crate::channel::intake::IntakeConfig::default(),
         }
     }
 }
@@ -293,6 +297,7 @@ impl Config {
         if self.engine.reopen_window_hours < 0.0 {
             return Err(ConfigError::Invalid("engine.reopen_window_hours must not be negative".into()));
         }
+        self.intake.grouping_window_ms().map_err(ConfigError::Invalid)?;
         for r in &self.redact.rules {
             regex::Regex::new(&r.pattern)
                 .map_err(|e| ConfigError::Invalid(format!("redact rule `{}`: bad pattern: {e}", r.name)))?;
