@@ -9,9 +9,9 @@ use std::time::Instant;
 const QUEUES: [&str; 8] =
     ["access", "facilities", "hardware", "identity", "network", "security", "service-desk", "software"];
 
-/// A regression floor, not the goal: the target is 0.95; the pack measured 0.887 when this was
-/// written (most misses are out-of-scope messages, which the pack has no examples of yet).
-const ACCURACY_FLOOR: f64 = 0.85;
+/// A regression floor, not the goal: the target is 0.95; the pack measured 0.931 with the
+/// logistic-regression matcher at the default threshold (in scope 93.5%, out of scope 91.5%).
+const ACCURACY_FLOOR: f64 = 0.92;
 
 fn starter_pack() -> Catalog {
     starter_pack_with(LoadOptions::default())

@@ -10,13 +10,19 @@
 //! `ambiguous` and the engine asks which one the employee meant.
 use super::Intent;
 use super::model::IntentModel;
-use regex::{Regex, RegexSet};
+use regex::{Regex, RegexSet, RegexSetBuilder};
 
-/// The default threshold: chosen on CLINC150's validation split (train on train, the smallest
-/// threshold whose out-of-scope recall reaches 75%) and checked on the starter pack's cases.
-pub const DEFAULT_THRESHOLD: f32 = 0.3;
+/// The default threshold, chosen on CLINC150's validation split (trained on its train split):
+/// the smallest threshold whose out-of-scope recall reaches 75% (0.40: in-scope accuracy 91.2%,
+/// out-of-scope recall 76%; 0.30 gives 92.1% / 72%). The starter pack scores about the same
+/// from 0.25 to 0.40.
+pub const DEFAULT_THRESHOLD: f32 = 0.4;
 /// The default ambiguity margin (difference of the two best probabilities).
 pub const DEFAULT_AMBIGUITY_MARGIN: f32 = 0.1;
+/// Cache of the patterns' lazy DFA. Case-insensitive patterns with word boundaries need many
+/// states; with the regex crate's default the cache is cleared over and over and matching the
+/// starter pack's 67 patterns takes ~110 µs a message instead of ~4 µs.
+const PATTERN_DFA_BYTES: usize = 8 << 20;
 /// How many candidates `Match::ranked` carries.
 const RANKED: usize = 5;
 
@@ -214,7 +220,10 @@ impl PatternLayer {
                 }
             }
         }
-        let set = RegexSet::new(regexes.iter().map(Regex::as_str)).unwrap_or_else(|_| RegexSet::empty());
+        let set = RegexSetBuilder::new(regexes.iter().map(Regex::as_str))
+            .dfa_size_limit(PATTERN_DFA_BYTES)
+            .build()
+            .unwrap_or_else(|_| RegexSet::empty());
         Self { set, regexes, owner }
     }
 
