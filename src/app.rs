@@ -79,6 +79,9 @@ pub fn load_options(config: &Config) -> LoadOptions {
     if let Some(t) = config.matcher.threshold {
         matcher.threshold = t;
     }
+    if let Some(m) = config.matcher.ambiguity_margin {
+        matcher.ambiguity_margin = m;
+    }
     LoadOptions { matcher, kb_min_score: config.kb.min_score }
 }
 

@@ -484,6 +484,17 @@ pub async fn intents_test_cases(
     print_report(&report, json, intents::EvalReport::render_text)
 }
 
+/// `deskbot intents explain`.
+pub async fn intents_explain(
+    config: Config,
+    dir: Option<PathBuf>,
+    text: &str,
+    json: bool,
+) -> Result<u8, AppError> {
+    let catalog = app::load_catalog(&with_dir(config, dir)).await?;
+    print_report(&catalog.explain(text), json, intents::explain::ExplainReport::render_text)
+}
+
 fn print_report<R: serde::Serialize>(report: &R, json: bool, text: fn(&R) -> String) -> Result<u8, AppError> {
     if json {
         let s = serde_json::to_string(report).map_err(|e| AppError::Runtime(e.to_string()))?;

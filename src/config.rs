@@ -125,6 +125,8 @@ pub struct EngineConfig {
 pub struct MatcherConfig {
     /// Confidence (0–1) below which a message has no intent. Unset: the matcher's default.
     pub threshold: Option<f32>,
+    /// When the two best intents are closer than this (0–1), ask which one is meant.
+    pub ambiguity_margin: Option<f32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -319,6 +321,13 @@ impl Config {
             && !(0.0..=1.0).contains(&t)
         {
             return Err(ConfigError::Invalid(format!("matcher.threshold must be between 0 and 1, not {t}")));
+        }
+        if let Some(m) = self.matcher.ambiguity_margin
+            && !(0.0..=1.0).contains(&m)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "matcher.ambiguity_margin must be between 0 and 1, not {m}"
+            )));
         }
         if self.engine.reopen_window_hours < 0.0 {
             return Err(ConfigError::Invalid("engine.reopen_window_hours must not be negative".into()));

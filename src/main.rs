@@ -266,6 +266,19 @@ enum IntentsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show why a message gets its intent: the best intents, their scores and what drove them.
+    #[command(
+        after_help = "Examples:\n  deskbot intents explain \"my vpn keeps dropping\"\n  deskbot intents explain --json \"printer jammed\""
+    )]
+    Explain {
+        text: String,
+        /// Intents directory (default: intents_dir from config).
+        #[arg(long = "intents", value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Print one JSON object instead of a report.
+        #[arg(long)]
+        json: bool,
+    },
     /// Turn labelled messages from other tools into an intents directory.
     #[command(
         after_help = "Examples:\n  deskbot intents import --format jsonl train.jsonl --out ./imported\n  deskbot intents import --format rasa data/nlu.yml data/faq.yml --out ./imported"
@@ -356,6 +369,9 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
         }
         Command::Intents(IntentsCommand::Test { dir, cases: None, json }) => {
             commands::intents_test(config, dir, json).await
+        }
+        Command::Intents(IntentsCommand::Explain { text, dir, json }) => {
+            commands::intents_explain(config, dir, &text, json).await
         }
         Command::Intents(IntentsCommand::Import(args)) => commands::intents_import(&args),
         Command::Kb(KbCommand::Import(args)) => commands::kb_import(&args),
