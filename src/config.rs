@@ -32,7 +32,17 @@ const KEYS: &[&str] = &[
     "queue",
     "desk",
     "webhook",
+    "slack",
 ];
+
+/// Flat environment names for nested keys: `DESKBOT_SLACK_BOT_TOKEN` → `slack.bot_token`,
+/// `DESKBOT_HTTP_ADDR` → `http.listen`.
+fn env_alias(key: &str) -> Option<String> {
+    if key == "http_addr" {
+        return Some("http.listen".into());
+    }
+    key.strip_prefix("slack_").map(|rest| format!("slack.{rest}"))
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -63,6 +73,8 @@ pub struct Config {
     pub desk: DeskSettings,
     /// `[[webhook]]` tables: ticket events POSTed to other systems.
     pub webhook: Vec<crate::channel::webhook::WebhookConfig>,
+    /// `[slack]`: the Slack app's mode, tokens and endpoints.
+    pub slack: crate::channel::slack::SlackConfig,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -152,6 +164,7 @@ impl Default for Config {
             queue: Vec::new(),
             desk: DeskSettings::default(),
             webhook: Vec::new(),
+            slack: Default::default(),
         }
     }
 }
@@ -231,6 +244,7 @@ impl Config {
                 None => (name, false),
             };
             let key = name.to_lowercase().replace("__", ".");
+            let key = env_alias(&key).unwrap_or(key);
             if !KEYS.contains(&top_key(&key)) {
                 continue;
             }
@@ -273,6 +287,7 @@ impl Config {
         if !(0.0..1.0).contains(&self.desk.sla_reminder_ratio) || self.desk.sla_reminder_ratio == 0.0 {
             return Err(ConfigError::Invalid("desk.sla_reminder_ratio must be between 0 and 1".into()));
         }
+        self.slack.settings().map_err(ConfigError::Invalid)?;
         for w in &self.webhook {
             w.validate().map_err(ConfigError::Invalid)?;
         }
