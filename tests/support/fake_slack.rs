@@ -221,7 +221,13 @@ impl FakeSlack {
     }
 
     /// POST a signed request to deskbot; returns status and body.
-    pub async fn post_signed(&self, url: &str, content_type: &str, body: String, sign: Sign) -> (u16, String) {
+    pub async fn post_signed(
+        &self,
+        url: &str,
+        content_type: &str,
+        body: String,
+        sign: Sign,
+    ) -> (u16, String) {
         let ts = match sign {
             Sign::Stale => now_secs() - 600,
             _ => now_secs(),
@@ -235,7 +241,8 @@ impl FakeSlack {
             .header("x-slack-request-timestamp", &ts)
             .header("x-slack-signature", signature(secret, &ts, &body));
         if let Sign::Retry(n) = sign {
-            req = req.header("x-slack-retry-num", n.to_string()).header("x-slack-retry-reason", "http_timeout");
+            req =
+                req.header("x-slack-retry-num", n.to_string()).header("x-slack-retry-reason", "http_timeout");
         }
         let res = req.body(body).send().await.expect("deskbot answers");
         let status = res.status().as_u16();
@@ -264,7 +271,9 @@ pub fn form(pairs: &[(&str, &str)]) -> String {
     fn enc(s: &str) -> String {
         s.bytes()
             .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                    (b as char).to_string()
+                }
                 b' ' => "+".to_string(),
                 _ => format!("%{b:02X}"),
             })
@@ -294,7 +303,9 @@ fn decode(s: &str) -> String {
         match bytes[i] {
             b'+' => out.push(b' '),
             b'%' if i + 2 < bytes.len() => {
-                let h = std::str::from_utf8(&bytes[i + 1..i + 3]).ok().and_then(|h| u8::from_str_radix(h, 16).ok());
+                let h = std::str::from_utf8(&bytes[i + 1..i + 3])
+                    .ok()
+                    .and_then(|h| u8::from_str_radix(h, 16).ok());
                 match h {
                     Some(b) => {
                         out.push(b);
@@ -323,7 +334,8 @@ async fn web_api(
 ) -> Response {
     let mut params = parse_form(query.as_deref().unwrap_or(""));
     let body = String::from_utf8_lossy(&body).into_owned();
-    let json_body = headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("json"));
+    let json_body =
+        headers.get("content-type").and_then(|v| v.to_str().ok()).is_some_and(|c| c.contains("json"));
     if json_body {
         if let Ok(Value::Object(m)) = serde_json::from_str::<Value>(&body) {
             params.extend(m);
@@ -407,7 +419,9 @@ fn answer(inner: &Inner, method: &str, p: &Value, token: Option<&str>) -> Value 
             let user = p["users"]
                 .as_str()
                 .map(str::to_string)
-                .or_else(|| p["users"].as_array().and_then(|a| a.first()).and_then(|u| u.as_str()).map(str::to_string))
+                .or_else(|| {
+                    p["users"].as_array().and_then(|a| a.first()).and_then(|u| u.as_str()).map(str::to_string)
+                })
                 .unwrap_or_default();
             if user.is_empty() {
                 return err("users_list_not_supplied");
@@ -447,8 +461,11 @@ fn answer(inner: &Inner, method: &str, p: &Value, token: Option<&str>) -> Value 
                     c.method == "reactions.add"
                         && c.status == 200
                         && c.response["ok"] == true
-                        && (c.params["channel"].as_str().unwrap_or(""), c.params["timestamp"].as_str().unwrap_or(""), c.params["name"].as_str().unwrap_or(""))
-                            == (key.0.as_str(), key.1.as_str(), key.2.as_str())
+                        && (
+                            c.params["channel"].as_str().unwrap_or(""),
+                            c.params["timestamp"].as_str().unwrap_or(""),
+                            c.params["name"].as_str().unwrap_or(""),
+                        ) == (key.0.as_str(), key.1.as_str(), key.2.as_str())
                 })
             };
             if seen { err("already_reacted") } else { json!({ "ok": true }) }

@@ -116,10 +116,12 @@ mod tests {
 
     #[test]
     fn choices_become_buttons_carrying_their_ids() {
-        let blocks =
-            message_blocks("Try this <now>", &[Choice::new("solved", "That solved it"), Choice::new("rate:5", "5")])
-                .unwrap()
-                .unwrap();
+        let blocks = message_blocks(
+            "Try this <now>",
+            &[Choice::new("solved", "That solved it"), Choice::new("rate:5", "5")],
+        )
+        .unwrap()
+        .unwrap();
         let v = serde_json::to_value(&blocks).unwrap();
         assert_eq!(v[0]["text"]["text"], "Try this &lt;now&gt;");
         assert_eq!(v[1]["elements"][1]["action_id"], "rate:5");

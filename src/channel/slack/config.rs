@@ -101,8 +101,8 @@ impl SlackConfig {
         }
         let mode = self.mode.unwrap_or_default();
         let why = format!("Slack is on (mode {})", mode_name(mode));
-        let bot = present(&self.bot_token)
-            .ok_or_else(|| missing("bot_token", "DESKBOT_SLACK_BOT_TOKEN", &why))?;
+        let bot =
+            present(&self.bot_token).ok_or_else(|| missing("bot_token", "DESKBOT_SLACK_BOT_TOKEN", &why))?;
         let app = present(&self.app_token);
         let secret = present(&self.signing_secret);
         match mode {

@@ -44,7 +44,10 @@ impl Handler {
         match ev.event {
             SlackEventCallbackBody::Message(m) => {
                 use SlackMessageEventType as T;
-                if !matches!(m.subtype, None | Some(T::FileShare) | Some(T::ThreadBroadcast) | Some(T::MeMessage)) {
+                if !matches!(
+                    m.subtype,
+                    None | Some(T::FileShare) | Some(T::ThreadBroadcast) | Some(T::MeMessage)
+                ) {
                     return Ok(());
                 }
                 let Some(user) = m.sender.user.as_ref().map(|u| u.to_string()) else { return Ok(()) };
@@ -55,7 +58,8 @@ impl Handler {
                 let Some(channel) = m.origin.channel.as_ref().map(|c| c.to_string()) else { return Ok(()) };
                 let ts = m.origin.ts.to_string();
                 let thread = m.origin.thread_ts.as_ref().map(|t| t.to_string());
-                let is_dm = m.origin.channel_type.as_ref().is_some_and(|t| t.0 == "im") || channel.starts_with('D');
+                let is_dm =
+                    m.origin.channel_type.as_ref().is_some_and(|t| t.0 == "im") || channel.starts_with('D');
                 let msg = Msg {
                     channel: &channel,
                     ts: &ts,
@@ -88,7 +92,9 @@ impl Handler {
             }
             SlackEventCallbackBody::ReactionAdded(r) => {
                 let SlackReactionsItem::Message(item) = &r.item else { return Ok(()) };
-                let Some(channel) = item.origin.channel.as_ref().map(|c| c.to_string()) else { return Ok(()) };
+                let Some(channel) = item.origin.channel.as_ref().map(|c| c.to_string()) else {
+                    return Ok(());
+                };
                 let ts = item.origin.ts.to_string();
                 let item_user = r.item_user.as_ref().map(|u| u.to_string());
                 self.on_reaction(&r.user.to_string(), &r.reaction.0, &channel, &ts, item_user.as_deref(), at)
@@ -116,7 +122,10 @@ impl Handler {
     }
 
     /// Buttons, the message shortcut and the ticket modal.
-    pub async fn interaction(&self, ev: SlackInteractionEvent) -> Result<SlackInteractionResponse, HandleError> {
+    pub async fn interaction(
+        &self,
+        ev: SlackInteractionEvent,
+    ) -> Result<SlackInteractionResponse, HandleError> {
         match ev {
             SlackInteractionEvent::BlockActions(b) => {
                 self.on_block_actions(b).await?;
@@ -147,7 +156,12 @@ impl Handler {
         }
     }
 
-    async fn open_modal(&self, trigger: &SlackTriggerId, text: &str, origin: &ModalOrigin) -> Result<(), HandleError> {
+    async fn open_modal(
+        &self,
+        trigger: &SlackTriggerId,
+        text: &str,
+        origin: &ModalOrigin,
+    ) -> Result<(), HandleError> {
         let meta = serde_json::to_string(origin).map_err(|e| HandleError::Slack(e.to_string()))?;
         let view = ticket_modal(text, &meta).map_err(HandleError::Slack)?;
         let session = self.client.open_session(&self.token);
@@ -176,7 +190,8 @@ impl Handler {
             .and_then(|b| b.get(&SlackActionId::new(TICKET_INPUT.into())))
             .and_then(|val| val.value.clone())
             .unwrap_or_default();
-        let origin: ModalOrigin = meta.as_deref().and_then(|m| serde_json::from_str(m).ok()).unwrap_or_default();
+        let origin: ModalOrigin =
+            meta.as_deref().and_then(|m| serde_json::from_str(m).ok()).unwrap_or_default();
         let user = v.user.id.to_string();
         let author = origin.author.clone().unwrap_or_else(|| user.clone());
         let event_id = format!("view:{}", v.view.state_params.id);
@@ -211,7 +226,8 @@ impl Handler {
         let name = self.names.get(&user).await;
         for action in b.actions.unwrap_or_default() {
             let id = action.value.clone().unwrap_or_else(|| action.action_id.to_string());
-            let stamp = action.action_ts.as_ref().map(|t| t.to_string()).unwrap_or_else(|| b.trigger_id.to_string());
+            let stamp =
+                action.action_ts.as_ref().map(|t| t.to_string()).unwrap_or_else(|| b.trigger_id.to_string());
             let event_id = format!("action:{channel}:{message_ts}:{}:{user}:{stamp}", action.action_id);
             let at = ts_millis(&stamp).unwrap_or_else(|| self.service.now());
             let mut inbound = self.base(event_id, &user, name.clone(), at);
@@ -241,12 +257,16 @@ impl Handler {
         let text = text.trim();
         let (word, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
         let now = self.service.now();
-        let mut inbound = self.base(format!("cmd:{}", ev.trigger_id), &user, self.names.get(&user).await, now);
+        let mut inbound =
+            self.base(format!("cmd:{}", ev.trigger_id), &user, self.names.get(&user).await, now);
         inbound.kind = match word.to_lowercase().as_str() {
             "" | "help" => InboundKind::Message { text: "help".into() },
             "status" => InboundKind::Message { text: "status".into() },
             "new" if rest.trim().is_empty() => {
-                return Ok(format!("Describe the problem after `new`, e.g. `{} new my laptop will not boot`", ev.command));
+                return Ok(format!(
+                    "Describe the problem after `new`, e.g. `{} new my laptop will not boot`",
+                    ev.command
+                ));
             }
             "new" => InboundKind::FileTicket {
                 text: rest.trim().to_string(),

@@ -5,8 +5,8 @@
 //! when that is quick, otherwise the ack goes out and the work finishes behind it. An error
 //! answers 500 so Slack retries (`X-Slack-Retry-Num`); the store's dedupe keeps it once.
 
-use super::handler::{HandleError, Handler};
 use super::Client;
+use super::handler::{HandleError, Handler};
 use axum::Router;
 use axum::extract::{Extension, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -68,7 +68,11 @@ fn retry_info(headers: &HeaderMap) -> Option<String> {
     Some(format!("{num} ({reason})"))
 }
 
-async fn push(State(h): State<Arc<Handler>>, headers: HeaderMap, Extension(ev): Extension<SlackPushEvent>) -> Response {
+async fn push(
+    State(h): State<Arc<Handler>>,
+    headers: HeaderMap,
+    Extension(ev): Extension<SlackPushEvent>,
+) -> Response {
     match ev {
         SlackPushEvent::UrlVerification(v) => Json(json!({ "challenge": v.challenge })).into_response(),
         SlackPushEvent::EventCallback(cb) => {
@@ -84,7 +88,10 @@ async fn push(State(h): State<Arc<Handler>>, headers: HeaderMap, Extension(ev): 
     }
 }
 
-async fn interaction(State(h): State<Arc<Handler>>, Extension(ev): Extension<SlackInteractionEvent>) -> Response {
+async fn interaction(
+    State(h): State<Arc<Handler>>,
+    Extension(ev): Extension<SlackInteractionEvent>,
+) -> Response {
     within_ack(async move { h.interaction(ev).await }, |r| match r {
         SlackInteractionResponse::Empty => StatusCode::OK.into_response(),
         other => Json(other).into_response(),
@@ -102,21 +109,27 @@ async fn command(State(h): State<Arc<Handler>>, Extension(ev): Extension<SlackCo
 /// The three endpoints, for deskbot's router.
 pub fn routes(client: Arc<Client>, handler: Arc<Handler>, secret: &SlackSigningSecret) -> Router {
     let env = Arc::new(SlackClientEventsListenerEnvironment::new(client).with_error_handler(on_error));
-    let listener: SlackEventsAxumListener<super::HttpsConn> =
-        SlackEventsAxumListener::new(env);
+    let listener: SlackEventsAxumListener<super::HttpsConn> = SlackEventsAxumListener::new(env);
     Router::new()
         .route(
             "/slack/events",
-            post(push).layer(listener.events_layer(secret).with_event_extractor(SlackEventsExtractors::push_event())),
+            post(push).layer(
+                listener.events_layer(secret).with_event_extractor(SlackEventsExtractors::push_event()),
+            ),
         )
         .route(
             "/slack/interactivity",
-            post(interaction)
-                .layer(listener.events_layer(secret).with_event_extractor(SlackEventsExtractors::interaction_event())),
+            post(interaction).layer(
+                listener
+                    .events_layer(secret)
+                    .with_event_extractor(SlackEventsExtractors::interaction_event()),
+            ),
         )
         .route(
             "/slack/commands",
-            post(command).layer(listener.events_layer(secret).with_event_extractor(SlackEventsExtractors::command_event())),
+            post(command).layer(
+                listener.events_layer(secret).with_event_extractor(SlackEventsExtractors::command_event()),
+            ),
         )
         .with_state(handler)
 }

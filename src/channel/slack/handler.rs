@@ -138,14 +138,22 @@ impl Handler {
             // Agents in a ticket's thread, or the employee in the thread of an answer.
             let conversation = thread_conversation(m.channel, thread);
             let known = self.queue_channels.contains(m.channel)
-                || self.service.store().load_conversation(&conversation).await.map_err(ServiceError::from)?.is_some();
+                || self
+                    .service
+                    .store()
+                    .load_conversation(&conversation)
+                    .await
+                    .map_err(ServiceError::from)?
+                    .is_some();
             if !known {
                 return Ok(());
             }
             inbound.conversation = conversation;
             inbound.reply_to = Address::new(Platform::Slack, m.channel).in_thread(thread);
         } else if self.is_request_channel(m.channel).await {
-            if self.intake.is_pleasantry(&m.text) || m.text.trim().is_empty() && inbound.attachments.is_empty() {
+            if self.intake.is_pleasantry(&m.text)
+                || m.text.trim().is_empty() && inbound.attachments.is_empty()
+            {
                 return Ok(());
             }
             let place = self.intake.place(m.channel, m.user, m.ts, at);
@@ -200,7 +208,8 @@ impl Handler {
             let mut inbound = self.base(format!("reaction:{channel}:{ts}:{user}:{emoji}"), user, None, at);
             inbound.conversation = thread_conversation(channel, ts);
             inbound.reply_to = Address::new(Platform::Slack, channel);
-            inbound.kind = InboundKind::Reaction { emoji: emoji.to_string(), message: ts.to_string(), text: None };
+            inbound.kind =
+                InboundKind::Reaction { emoji: emoji.to_string(), message: ts.to_string(), text: None };
             inbound.display_name = self.names.get(user).await;
             return self.commit(inbound).await;
         }
@@ -236,7 +245,8 @@ impl Handler {
         inbound.reply_to = reply_to;
         inbound.message_id = Some(ts.to_string());
         inbound.display_name = self.names.get(user).await;
-        let author_name = if author == user { inbound.display_name.clone() } else { self.names.get(author).await };
+        let author_name =
+            if author == user { inbound.display_name.clone() } else { self.names.get(author).await };
         inbound.kind = InboundKind::FileTicket { text, author: self.user_ref(author), author_name };
         self.commit(inbound).await
     }
@@ -253,10 +263,7 @@ impl Handler {
         let res = session.conversations_history(&req).await.map_err(|e| HandleError::Slack(short(&e)))?;
         let found = res.messages.into_iter().find(|m| m.origin.ts.0 == ts);
         match found {
-            Some(m) => Ok((
-                m.content.text.unwrap_or_default(),
-                m.sender.user.map(|u| u.to_string()),
-            )),
+            Some(m) => Ok((m.content.text.unwrap_or_default(), m.sender.user.map(|u| u.to_string()))),
             None => Ok((String::new(), None)),
         }
     }
@@ -299,10 +306,7 @@ impl Handler {
     pub(super) async fn publish_home(&self, user: &str) -> Result<(), HandleError> {
         let filter = crate::store::TicketFilter {
             requester: Some(self.user_ref(user)),
-            statuses: vec![
-                crate::domain::TicketStatus::Open,
-                crate::domain::TicketStatus::Pending,
-            ],
+            statuses: vec![crate::domain::TicketStatus::Open, crate::domain::TicketStatus::Pending],
             limit: 40,
             ..Default::default()
         };
@@ -328,7 +332,9 @@ impl Handler {
 }
 
 fn looks_like_id(s: &str) -> bool {
-    s.len() > 1 && (s.starts_with('C') || s.starts_with('G')) && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+    s.len() > 1
+        && (s.starts_with('C') || s.starts_with('G'))
+        && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
 }
 
 pub(super) fn short(e: &dyn std::fmt::Display) -> String {

@@ -111,12 +111,12 @@ pub async fn start(
     let channel: Arc<dyn Channel> = Arc::new(SlackChannel::new(client.clone(), token));
     let routes = match settings.mode {
         SlackMode::Socket => {
-            let app_token = settings
-                .app_token
-                .as_ref()
-                .ok_or("slack.app_token is not set (DESKBOT_SLACK_APP_TOKEN)")?;
-            let app_token = SlackApiToken::new(SlackApiTokenValue::new(app_token.expose_secret().to_string()));
-            socket::start(client, handler, status, app_token, settings.socket_connections, tracker, cancel).await?;
+            let app_token =
+                settings.app_token.as_ref().ok_or("slack.app_token is not set (DESKBOT_SLACK_APP_TOKEN)")?;
+            let app_token =
+                SlackApiToken::new(SlackApiTokenValue::new(app_token.expose_secret().to_string()));
+            socket::start(client, handler, status, app_token, settings.socket_connections, tracker, cancel)
+                .await?;
             None
         }
         SlackMode::Events => {

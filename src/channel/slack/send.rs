@@ -78,12 +78,16 @@ pub fn map_error(e: SlackClientError) -> SendError {
         },
         SlackClientError::ApiError(a) => match a.code.as_str() {
             "ratelimited" | "rate_limited" => SendError::RateLimited { retry_after_ms: 30_000 },
-            "internal_error" | "fatal_error" | "service_unavailable" | "request_timeout" | "team_added_to_org" => {
-                SendError::Temporary(format!("slack: {}", a.code))
-            }
+            "internal_error"
+            | "fatal_error"
+            | "service_unavailable"
+            | "request_timeout"
+            | "team_added_to_org" => SendError::Temporary(format!("slack: {}", a.code)),
             code => SendError::Permanent(format!("slack: {code}")),
         },
-        SlackClientError::HttpError(h) if h.status_code.is_server_error() || h.status_code.as_u16() == 408 => {
+        SlackClientError::HttpError(h)
+            if h.status_code.is_server_error() || h.status_code.as_u16() == 408 =>
+        {
             SendError::Temporary(format!("slack answered {}", h.status_code))
         }
         SlackClientError::HttpError(h) => SendError::Permanent(format!("slack answered {}", h.status_code)),
@@ -111,7 +115,10 @@ impl Channel for SlackChannel {
             },
             OutboundKind::CardUpdate { card } => {
                 let Some(ts) = &m.to.thread else {
-                    return Err(SendError::Temporary(format!("the card for {} is not posted yet", card.number)));
+                    return Err(SendError::Temporary(format!(
+                        "the card for {} is not posted yet",
+                        card.number
+                    )));
                 };
                 let channel = self.channel_for(&m.to.channel).await?;
                 let req = SlackApiChatUpdateRequest::new(channel, content(m)?, SlackTs::new(ts.clone()));
@@ -129,11 +136,15 @@ impl Channel for SlackChannel {
                 let session = self.client.open_session(&self.token);
                 match session.reactions_add(&req).await {
                     Ok(_) => Ok(Delivered::default()),
-                    Err(SlackClientError::ApiError(a)) if a.code == "already_reacted" => Ok(Delivered::default()),
+                    Err(SlackClientError::ApiError(a)) if a.code == "already_reacted" => {
+                        Ok(Delivered::default())
+                    }
                     Err(e) => Err(map_error(e)),
                 }
             }
-            OutboundKind::Webhook { .. } => Err(SendError::Permanent("a webhook event is not a Slack message".into())),
+            OutboundKind::Webhook { .. } => {
+                Err(SendError::Permanent("a webhook event is not a Slack message".into()))
+            }
         }
     }
 }

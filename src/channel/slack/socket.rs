@@ -29,7 +29,11 @@ fn boxed(e: HandleError) -> BoxError {
     Box::new(e)
 }
 
-async fn on_push(ev: SlackPushEventCallback, _c: Arc<Client>, s: SlackClientEventsUserState) -> UserCallbackResult<()> {
+async fn on_push(
+    ev: SlackPushEventCallback,
+    _c: Arc<Client>,
+    s: SlackClientEventsUserState,
+) -> UserCallbackResult<()> {
     let st = state(&s).await?;
     st.handler.push(ev).await.map_err(boxed)
 }
@@ -71,7 +75,9 @@ fn on_error(err: BoxError, _c: Arc<Client>, s: SlackClientEventsUserState) -> ax
     tracing::warn!(error = %text, "slack socket mode error");
     if let Some(Ok(guard)) = Some(s.try_read())
         && let Some(st) = guard.get_user_state::<State>()
-        && err.downcast_ref::<SlackClientError>().is_some_and(|e| matches!(e, SlackClientError::SocketModeProtocolError(_)))
+        && err
+            .downcast_ref::<SlackClientError>()
+            .is_some_and(|e| matches!(e, SlackClientError::SocketModeProtocolError(_)))
     {
         st.status.down(&format!("socket: {text}"));
     }
@@ -103,7 +109,10 @@ pub async fn start(
         .with_initial_backoff_in_seconds(1)
         .with_reconnect_timeout_in_seconds(2);
     let listener = SlackClientSocketModeListener::new(&config, env, callbacks);
-    listener.listen_for(&app_token).await.map_err(|e| format!("slack socket mode: {}", super::handler::short(&e)))?;
+    listener
+        .listen_for(&app_token)
+        .await
+        .map_err(|e| format!("slack socket mode: {}", super::handler::short(&e)))?;
     listener.start().await;
     tracker.spawn(async move {
         cancel.cancelled().await;
