@@ -231,6 +231,24 @@ pub async fn run(
             crate::channel::webhook::WebhookChannel::new(&app.config.webhook).map_err(AppError::Runtime)?;
         channels.push(Arc::new(hooks));
     }
+    let mut routes = Vec::new();
+    if let Some(settings) =
+        app.config.slack.settings().map_err(|e| AppError::Config(ConfigError::Invalid(e)))?
+    {
+        let status = crate::channel::slack::StatusHandle::new(|up, detail| {
+            tracing::debug!(up, detail, "slack connection");
+        });
+        let slack = crate::channel::slack::start(&app, &settings, status, &tracker, shutdown.clone())
+            .await
+            .map_err(AppError::Runtime)?;
+        if slack.routes.is_some() && !app.config.http.enabled {
+            return Err(AppError::Config(ConfigError::Invalid(
+                "slack.mode = events needs deskbot's HTTP server: set http.enabled = true".into(),
+            )));
+        }
+        channels.push(slack.channel);
+        routes.extend(slack.routes);
+    }
     // Timers run only on the leader; see leader.rs.
     let leadership =
         crate::leader::Leadership::start_tracked(&app.config.database_url(), shutdown.clone(), &tracker);
@@ -252,6 +270,7 @@ pub async fn run(
             store: app.store.clone(),
             catalog: app.catalog.clone(),
         });
+        let router = routes.into_iter().fold(router, |r, extra| r.merge(extra));
         let cancel = shutdown.clone();
         tracker.spawn(async move {
             if let Err(e) = crate::http::serve(listener, router, cancel).await {

@@ -2,6 +2,7 @@
 //! `console.rs` is the terminal channel; Slack and Discord adapters live beside it.
 
 pub mod console;
+pub mod slack;
 pub mod webhook;
 
 use crate::domain::{Address, Millis, Platform, TicketNumber, TicketStatus, UserRef};
