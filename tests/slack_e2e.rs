@@ -432,3 +432,40 @@ fn missing_tokens_fail_with_a_message_naming_the_setting() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("DESKBOT_SLACK_APP_TOKEN"), "{err}");
 }
+
+#[test]
+fn the_app_manifest_asks_for_exactly_the_scopes_and_events_used() {
+    let text =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/slack-app-manifest.yaml"))
+            .unwrap();
+    let docs = yaml_rust2::YamlLoader::load_from_str(&text).unwrap();
+    let m = &docs[0];
+    let list = |y: &yaml_rust2::Yaml| -> Vec<String> {
+        let mut v: Vec<String> =
+            y.as_vec().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+        v.sort();
+        v
+    };
+    let sorted = |s: &[&str]| -> Vec<String> {
+        let mut v: Vec<String> = s.iter().map(|s| s.to_string()).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(list(&m["oauth_config"]["scopes"]["bot"]), sorted(deskbot::channel::slack::BOT_SCOPES));
+    assert_eq!(
+        list(&m["settings"]["event_subscriptions"]["bot_events"]),
+        sorted(deskbot::channel::slack::BOT_EVENTS)
+    );
+    assert_eq!(m["features"]["slash_commands"][0]["command"].as_str(), Some("/helpdesk"));
+    assert_eq!(
+        m["features"]["shortcuts"][0]["callback_id"].as_str(),
+        Some(deskbot::channel::slack::blocks::CREATE_TICKET_SHORTCUT)
+    );
+    assert_eq!(m["settings"]["socket_mode_enabled"].as_bool(), Some(true));
+    assert_eq!(m["settings"]["interactivity"]["is_enabled"].as_bool(), Some(true));
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(readme.contains("## Connect to Slack"));
+    for scope in deskbot::channel::slack::BOT_SCOPES {
+        assert!(readme.contains(scope), "README explains {scope}");
+    }
+}

@@ -252,6 +252,10 @@ impl Handler {
     /// `/helpdesk help | new <text> | status | <question>`: answered in the person's DM.
     /// Returns the short note shown only to them right away.
     pub async fn command(&self, ev: SlackCommandEvent) -> Result<String, HandleError> {
+        if !ev.command.0.eq_ignore_ascii_case(&self.slash_command) {
+            tracing::warn!(command = %ev.command.0, "unknown slash command");
+            return Ok(format!("This app answers {} only.", self.slash_command));
+        }
         let user = ev.user_id.to_string();
         let text = ev.text.clone().unwrap_or_default();
         let text = text.trim();

@@ -35,6 +35,8 @@ pub struct Handler {
     /// Queues' agents' channels on Slack.
     pub(super) queue_channels: HashSet<String>,
     pub(super) intake: super::intake::Intake,
+    /// The slash command this app answers (`/helpdesk`).
+    pub(super) slash_command: String,
     /// Channel id → name, for request channels configured by name.
     pub(super) channel_names: Mutex<HashMap<String, Option<String>>>,
 }

@@ -32,6 +32,26 @@ pub type HttpsConn = HttpsConnector<HttpConnector>;
 pub type Connector = SlackClientHyperConnector<HttpsConn>;
 pub type Client = SlackClient<Connector>;
 
+/// The bot scopes deskbot uses (`deploy/slack-app-manifest.yaml` asks for exactly these).
+pub const BOT_SCOPES: &[&str] = &[
+    "app_mentions:read", // app_mention
+    "channels:history",  // message.channels, conversations.history
+    "channels:read",     // conversations.info (request channels by name)
+    "chat:write",        // chat.postMessage, chat.update
+    "commands",          // the slash command and the message shortcut
+    "groups:history",    // message.groups, conversations.history in private channels
+    "groups:read",       // conversations.info for private channels
+    "im:history",        // message.im
+    "im:write",          // conversations.open
+    "reactions:read",    // reaction_added
+    "reactions:write",   // reactions.add
+    "users:read",        // users.info
+];
+
+/// The events deskbot subscribes to.
+pub const BOT_EVENTS: &[&str] =
+    &["app_home_opened", "app_mention", "message.channels", "message.groups", "message.im", "reaction_added"];
+
 /// Reports the connection's state to `/readyz`.
 #[derive(Clone)]
 pub struct StatusHandle(Arc<dyn Fn(bool, &str) + Send + Sync>);
@@ -107,6 +127,7 @@ pub async fn start(
         queue_channels,
         intake: intake::Intake::from_config(&app.config),
         channel_names: Default::default(),
+        slash_command: settings.slash_command.clone(),
     });
     let channel: Arc<dyn Channel> = Arc::new(SlackChannel::new(client.clone(), token));
     let routes = match settings.mode {
