@@ -276,6 +276,13 @@ async fn forged_and_stale_signatures_are_rejected_and_change_nothing() {
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert!(bot.fake.posts().is_empty(), "{:?}", bot.fake.posts());
     assert!(bot.store.load_conversation(&format!("slack:dm:{ERIN}")).await.unwrap().is_none());
+    // An oversized body is refused before it is read.
+    let huge = format!("{{\"type\":\"event_callback\",\"pad\":\"{}\"}}", "x".repeat(2 * 1024 * 1024));
+    let (status, _) = bot
+        .fake
+        .post_signed(&format!("{}/slack/events", bot.base), "application/json", huge, Sign::Good)
+        .await;
+    assert_eq!(status, 413);
     // A well-signed malformed body is refused without harm, and the real one still works.
     let (status, _) = bot
         .fake

@@ -19,6 +19,9 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+/// Slack's payloads are a few kilobytes; anything far larger is refused before it is read.
+const MAX_BODY: usize = 1024 * 1024;
+
 /// How long a request may work before it is acknowledged anyway (Slack allows 3 s).
 const ACK_WITHIN: Duration = Duration::from_millis(2500);
 
@@ -132,4 +135,5 @@ pub fn routes(client: Arc<Client>, handler: Arc<Handler>, secret: &SlackSigningS
             ),
         )
         .with_state(handler)
+        .layer(tower_http::limit::RequestBodyLimitLayer::new(MAX_BODY))
 }
