@@ -55,6 +55,9 @@ fn bench(c: &mut Criterion) {
         reply_to: Address::new(Platform::Test, "bench"),
         kind: InboundKind::Message { text: text.into() },
         at: 0,
+        message_id: None,
+        message_channel: None,
+        attachments: Vec::new(),
     };
     c.bench_function("engine_step", |b| {
         let ev = inbound("e".into(), QUESTIONS[1]);

@@ -3,6 +3,7 @@
 //! call the very same functions.
 
 use crate::channel::console::{ConsoleChannel, read_line};
+use crate::channel::status::ChannelStatuses;
 use crate::channel::{Channel, Inbound, InboundKind};
 use crate::config::{Config, ConfigError};
 use crate::desk::Desk;
@@ -55,6 +56,8 @@ pub struct App {
     pub catalog: LiveCatalog,
     pub service: Arc<Service>,
     pub clock: Clock,
+    /// Whether each chat channel is connected (for `/readyz`).
+    pub channels: Arc<ChannelStatuses>,
 }
 
 /// Open the configured database and bring its schema up to date.
@@ -110,6 +113,7 @@ impl App {
                 Redactor::new(&config.redact),
                 clock.clone(),
             )
+            .with_intake(config.intake.clone())
             .with_drafts_dir(
                 config
                     .desk
@@ -118,7 +122,7 @@ impl App {
                     .unwrap_or_else(|| config.intents_dir.join("kb").join("drafts")),
             ),
         );
-        Ok(App { config, store, catalog, service, clock })
+        Ok(App { config, store, catalog, service, clock, channels: ChannelStatuses::new() })
     }
 
     /// Watch the intents directory and swap the catalog on change, until `cancel`.
@@ -198,6 +202,9 @@ pub async fn chat<R: AsyncBufRead + Unpin>(
             reply_to: Address::new(Platform::Console, opts.user.clone()),
             kind: InboundKind::Message { text: line },
             at: (app.clock)(),
+            message_id: None,
+            message_channel: None,
+            attachments: Vec::new(),
         };
         if let Err(e) = app.service.handle(inbound).await {
             tracing::error!(error = %e, "message not handled");
@@ -235,9 +242,10 @@ pub async fn run(
     if let Some(settings) =
         app.config.slack.settings().map_err(|e| AppError::Config(ConfigError::Invalid(e)))?
     {
-        let status = crate::channel::slack::StatusHandle::new(|up, detail| {
-            tracing::debug!(up, detail, "slack connection");
-        });
+        let statuses = app.channels.clone();
+        statuses.set("slack", false, "connecting");
+        let status =
+            crate::channel::slack::StatusHandle::new(move |up, detail| statuses.set("slack", up, detail));
         let slack = crate::channel::slack::start(&app, &settings, status, &tracker, shutdown.clone())
             .await
             .map_err(AppError::Runtime)?;
@@ -269,6 +277,7 @@ pub async fn run(
         let router = crate::http::router(crate::http::HttpState {
             store: app.store.clone(),
             catalog: app.catalog.clone(),
+            channels: app.channels.clone(),
         });
         let router = routes.into_iter().fold(router, |r, extra| r.merge(extra));
         let cancel = shutdown.clone();

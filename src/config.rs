@@ -33,6 +33,7 @@ const KEYS: &[&str] = &[
     "desk",
     "webhook",
     "slack",
+    "intake",
 ];
 
 /// Flat environment names for nested keys: `DESKBOT_SLACK_BOT_TOKEN` → `slack.bot_token`,
@@ -75,6 +76,8 @@ pub struct Config {
     pub webhook: Vec<crate::channel::webhook::WebhookConfig>,
     /// `[slack]`: the Slack app's mode, tokens and endpoints.
     pub slack: crate::channel::slack::SlackConfig,
+    /// How chat platforms take requests: request channels, grouping, status reactions.
+    pub intake: crate::channel::intake::IntakeConfig,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -165,6 +168,7 @@ impl Default for Config {
             desk: DeskSettings::default(),
             webhook: Vec::new(),
             slack: Default::default(),
+            intake: crate::channel::intake::IntakeConfig::default(),
         }
     }
 }
@@ -299,6 +303,7 @@ impl Config {
         if self.engine.reopen_window_hours < 0.0 {
             return Err(ConfigError::Invalid("engine.reopen_window_hours must not be negative".into()));
         }
+        self.intake.grouping_window_ms().map_err(ConfigError::Invalid)?;
         for r in &self.redact.rules {
             regex::Regex::new(&r.pattern)
                 .map_err(|e| ConfigError::Invalid(format!("redact rule `{}`: bad pattern: {e}", r.name)))?;

@@ -84,6 +84,9 @@ fn inbound(event_id: &str, text: &str) -> Inbound {
         reply_to: Address::new(Platform::Test, "erin"),
         kind: InboundKind::Message { text: text.into() },
         at: 0,
+        message_id: None,
+        message_channel: None,
+        attachments: Vec::new(),
     }
 }
 

@@ -50,6 +50,9 @@ fn script(c: usize) -> [Inbound; 2] {
         reply_to: Address::new(Platform::Test, user.clone()),
         kind: InboundKind::Message { text: text.to_string() },
         at: 0,
+        message_id: None,
+        message_channel: None,
+        attachments: Vec::new(),
     };
     let opener = OPENERS[c % OPENERS.len()];
     let second = if opener == "talk to a person" { "the coffee machine on floor 3 is leaking" } else { "1" };

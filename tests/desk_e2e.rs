@@ -69,6 +69,9 @@ impl Desk {
             reply_to: to,
             kind,
             at: 0,
+            message_id: None,
+            message_channel: None,
+            attachments: Vec::new(),
         };
         self.t.app.service.handle(inbound).await.unwrap();
         self.deliver().await;
@@ -276,6 +279,9 @@ async fn undelivered_messages_survive_a_restart_and_are_sent_once() {
             reply_to: Address::new(Platform::Test, "erin-dm"),
             kind: InboundKind::Message { text: text.to_string() },
             at: 0,
+            message_id: None,
+            message_channel: None,
+            attachments: Vec::new(),
         };
         t.app.service.handle(inbound).await.unwrap();
     }
@@ -327,6 +333,9 @@ async fn dead_letters_are_listed_and_can_be_retried() {
         reply_to: Address::new(Platform::Test, "erin-dm"),
         kind: InboundKind::Message { text: "hi".into() },
         at: 0,
+        message_id: None,
+        message_channel: None,
+        attachments: Vec::new(),
     };
     d.t.app.service.handle(inbound).await.unwrap();
     let round = outbox.deliver_due().await.unwrap();

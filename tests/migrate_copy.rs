@@ -32,6 +32,9 @@ fn message(user: &str, n: u32, text: &str) -> Inbound {
         reply_to: Address::new(Platform::Test, user),
         kind: InboundKind::Message { text: text.to_string() },
         at: 0,
+        message_id: None,
+        message_channel: None,
+        attachments: Vec::new(),
     }
 }
 

@@ -59,6 +59,9 @@ async fn ticket_events_are_signed_retried_and_delivered_once() {
             reply_to: Address::new(Platform::Test, "erin-dm"),
             kind: InboundKind::Message { text: text.to_string() },
             at: 0,
+            message_id: None,
+            message_channel: None,
+            attachments: Vec::new(),
         };
         t.app.service.handle(inbound).await.unwrap();
     }

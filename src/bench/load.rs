@@ -161,6 +161,9 @@ impl Worker {
             reply_to: Address::new(Platform::Test, user),
             kind,
             at: self.service.now(),
+            message_id: None,
+            message_channel: None,
+            attachments: Vec::new(),
         };
         let started = Instant::now();
         let result = self.service.handle(inbound).await;

@@ -49,6 +49,10 @@ impl Channel for ConsoleChannel {
             // Someone else's console: they get it the next time they open `deskbot chat`.
             return Err(SendError::Temporary(format!("{} is not at this console", message.to.channel)));
         }
+        if matches!(message.kind, crate::channel::OutboundKind::Reaction { .. }) {
+            // A terminal has no message to react on.
+            return Ok(Delivered::default());
+        }
         let text = render(message);
         let mut out = self.out.lock().map_err(|_| SendError::Temporary("console writer poisoned".into()))?;
         out.write_all(text.as_bytes())

@@ -2,7 +2,9 @@
 //! `console.rs` is the terminal channel; Slack and Discord adapters live beside it.
 
 pub mod console;
+pub mod intake;
 pub mod slack;
+pub mod status;
 pub mod webhook;
 
 use crate::domain::{Address, Millis, Platform, TicketNumber, TicketStatus, UserRef};
@@ -30,6 +32,28 @@ pub struct Inbound {
     pub kind: InboundKind,
     /// When the platform says it happened.
     pub at: Millis,
+    /// The platform's id of the employee's message this event carries (Slack `ts`, Discord
+    /// message id). Status reactions (👀 ✅ 🎫) go on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// The channel `message_id` is in, when it is not `reply_to.channel` (answers sent by DM
+    /// for a question asked in a public channel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_channel: Option<String>,
+    /// Files attached to the message (names and sizes only; deskbot does not download them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
+}
+
+/// A file attached to an inbound message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Attachment {
+    pub name: String,
+    /// Size in bytes, as the platform reports it.
+    pub size: u64,
+    /// Where the platform serves it (needs the platform's credentials to fetch).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
 }
 
 /// What happened.
@@ -46,6 +70,10 @@ pub enum InboundKind {
     /// A reaction (emoji name without colons, e.g. `eyes`) added to a message; `text` is the
     /// reacted message's text when the platform gives it.
     Reaction { emoji: String, message: String, text: Option<String> },
+    /// File a ticket from a message for its author (the 🎫 reaction, the "Create ticket" message
+    /// shortcut). `Inbound::user` is who asked for it; `author` becomes the requester and the
+    /// conversation is theirs; `Inbound::message_id` is the message it came from.
+    FileTicket { text: String, author: UserRef, author_name: Option<String> },
 }
 
 /// A button or numbered option offered with a reply.
@@ -95,6 +123,9 @@ pub enum OutboundKind {
     ThreadReply { ticket: TicketNumber },
     /// A JSON event for an outgoing webhook (`to.channel` names the webhook).
     Webhook { event: String, body: serde_json::Value },
+    /// Add the reaction `emoji` (a name without colons: `eyes`, `white_check_mark`, `ticket`)
+    /// to the message `message` in `to.channel`. Adding one that is already there succeeds.
+    Reaction { emoji: String, message: String },
 }
 
 impl OutboundKind {

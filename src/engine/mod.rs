@@ -18,8 +18,13 @@ use crate::intents::Catalog;
 use crate::store::{KbFeedback, NewTicket};
 
 pub use replies::{TRUNCATED_NOTICE, resolved_notice};
-pub use state::{ConversationState, MAX_TRANSCRIPT_TURNS, State, rating_choices};
+pub use state::{ConversationState, MAX_TRANSCRIPT_TURNS, Origin, State, rating_choices};
 pub use step::step;
+
+/// Greetings and thanks: small talk that is not a request (request channels ignore it).
+pub fn is_pleasantry(text: &str) -> bool {
+    words::is_greeting(text) || words::is_thanks(text)
+}
 
 /// Tunables from config that shape the conversation.
 #[derive(Debug, Clone, PartialEq)]

@@ -58,6 +58,16 @@ pub struct ConversationState {
     /// The redacted transcript of the case in progress; becomes the ticket's transcript.
     #[serde(default)]
     pub transcript: Vec<Turn>,
+    /// The employee's message the case started from, for status reactions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub origin: Option<Origin>,
+}
+
+/// A platform message: the channel it is in and its id.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Origin {
+    pub channel: String,
+    pub message: String,
 }
 
 impl ConversationState {

@@ -23,6 +23,7 @@ pub fn step(prev: &ConversationState, inbound: &Inbound, ctx: &Context<'_>) -> S
     match &inbound.kind {
         InboundKind::Message { text } => s.on_message(text),
         InboundKind::Choice { id } => s.on_choice_event(id),
+        InboundKind::FileTicket { text, .. } => s.on_file_ticket(text),
         // Desk-side events never reach the employee's conversation engine.
         InboundKind::AgentReply { .. } | InboundKind::Reaction { .. } => {}
     }
@@ -122,6 +123,17 @@ impl Stepper<'_, '_> {
             }
             State::Idle => self.idle_message(text),
         }
+    }
+
+    /// A ticket asked for from a message (a reaction or shortcut): the message is the
+    /// description; the intent's form questions still come first.
+    fn on_file_ticket(&mut self, text: &str) {
+        self.st.transcript.clear();
+        self.turn(Speaker::Employee, text);
+        if text.trim().is_empty() {
+            return self.say(replies::EMPTY);
+        }
+        self.escalate_new(text)
     }
 
     /// A message that starts something new.

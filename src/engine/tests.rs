@@ -125,6 +125,9 @@ fn inbound(kind: InboundKind) -> Inbound {
         reply_to: Address::new(Platform::Console, "alice"),
         kind,
         at: 0,
+        message_id: None,
+        message_channel: None,
+        attachments: Vec::new(),
     }
 }
 
@@ -132,7 +135,7 @@ fn inbound(kind: InboundKind) -> Inbound {
 fn run(start: State, script: Vec<(InboundKind, i64)>, tickets: &[TicketSummary]) -> Vec<Step> {
     let cat = catalog();
     let settings = Settings { reopen_window_ms: 1000, ..Settings::default() };
-    let mut st = ConversationState { state: start, transcript: vec![] };
+    let mut st = ConversationState { state: start, transcript: vec![], origin: None };
     let mut out = Vec::new();
     for (kind, now) in script {
         let ctx = Context { catalog: &cat, now, tickets, settings: &settings, display_name: Some("Alice") };
@@ -584,7 +587,7 @@ fn state_round_trips_through_json() {
         State::Describe,
         State::OfferTicket { query: "x".into() },
     ] {
-        let st = ConversationState { state: s, transcript: vec![] };
+        let st = ConversationState { state: s, transcript: vec![], origin: None };
         let back: ConversationState = serde_json::from_value(serde_json::to_value(&st).unwrap()).unwrap();
         assert_eq!(back, st);
     }

@@ -1,6 +1,7 @@
 //! deskbot's HTTP server (axum): `/healthz` (the process is alive) and `/readyz` (the
-//! database answers and a catalog is loaded). Platform endpoints are mounted beside these.
+//! database answers, a catalog is loaded and every chat channel is connected). Platform endpoints are mounted beside these.
 
+use crate::channel::status::ChannelStatuses;
 use crate::service::LiveCatalog;
 use crate::store::DynStore;
 use axum::extract::State;
@@ -9,6 +10,7 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
+use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -16,6 +18,8 @@ use tokio_util::sync::CancellationToken;
 pub struct HttpState {
     pub store: DynStore,
     pub catalog: LiveCatalog,
+    /// Chat channels report their connection here.
+    pub channels: Arc<ChannelStatuses>,
 }
 
 pub fn router(state: HttpState) -> Router {
@@ -38,10 +42,16 @@ async fn readyz(State(s): State<HttpState>) -> impl IntoResponse {
     if intents == 0 {
         not_ready.push("catalog");
     }
+    let channels = s.channels.snapshot();
+    let down: Vec<String> =
+        channels.iter().filter(|(_, c)| !c.up).map(|(n, _)| format!("channel:{n}")).collect();
+    let mut not_ready: Vec<String> = not_ready.into_iter().map(str::to_string).collect();
+    not_ready.extend(down);
     let body = json!({
         "ready": not_ready.is_empty(),
         "database": db.is_ok(),
         "catalog": { "intents": intents, "articles": catalog.articles.len() },
+        "channels": channels,
         "not_ready": not_ready,
     });
     let code = if not_ready.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };

@@ -18,6 +18,8 @@ impl Service {
             InboundKind::AgentReply { number, .. } => return Ok(Some(*number)),
             InboundKind::Reaction { message, .. } => Some(to.thread.as_deref().unwrap_or(message)),
             InboundKind::Message { .. } | InboundKind::Choice { .. } => to.thread.as_deref(),
+            // Always the employee's side, even when asked for inside a ticket's thread.
+            InboundKind::FileTicket { .. } => None,
         };
         let Some(anchor) = anchor else { return Ok(None) };
         Ok(self.store.ticket_by_thread(to.platform, &to.channel, anchor).await?)
@@ -43,6 +45,8 @@ impl Service {
                     let input = AgentInput::Reaction { emoji, text: text.as_deref() };
                     workflow::act(desk, t, &actor, input, None, now)
                 }
+                // `desk_ticket` never sends these here: they are the employee's side.
+                InboundKind::FileTicket { .. } => Outcome::default(),
                 InboundKind::AgentReply { agent, text, .. } => {
                     let actor = Actor { user: &inbound.user, name: agent, origin: &inbound.reply_to };
                     let cmd = crate::desk::commands::Command::Reply(text.clone());

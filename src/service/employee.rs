@@ -3,11 +3,12 @@
 //! clocks, auto-assignment) or when the employee's message goes to a ticket's thread.
 
 use super::{Handled, Service, ServiceError, keyed};
-use crate::channel::{Inbound, InboundKind, Outbound, TicketSummary};
+use crate::channel::intake::Status;
+use crate::channel::{Inbound, InboundKind, Outbound, OutboundKind, TicketSummary};
 use crate::desk::queues::Assignment;
 use crate::desk::workflow::{self, Outcome};
-use crate::domain::{Millis, QueueName, TicketNumber, TicketStatus, UserRef};
-use crate::engine::{self, Action, ConversationState};
+use crate::domain::{Address, Millis, QueueName, TicketNumber, TicketStatus, UserRef};
+use crate::engine::{self, Action, ConversationState, Origin, State};
 use crate::store::{
     Commit, ConversationWrite, EventKey, NewMessage, NewTicket, Speaker, StoreError, Ticket, TicketFilter,
     TicketOp, Turn,
@@ -31,7 +32,8 @@ impl Service {
                 },
                 None => (ConversationState::default(), 0),
             };
-            let tickets = self.ticket_summaries(&inbound.user).await?;
+            let (requester, display_name) = requester(inbound);
+            let tickets = self.ticket_summaries(requester).await?;
             let now = self.now();
             let catalog = self.catalog.load();
             let ctx = engine::Context {
@@ -39,12 +41,75 @@ impl Service {
                 now,
                 tickets: &tickets,
                 settings: &self.settings,
-                display_name: inbound.display_name.as_deref(),
+                display_name,
             };
-            let step = engine::step(&state, inbound, &ctx);
-            self.to_commit(inbound, step, version, now, truncated).await.map(Some)
+            let mut step = engine::step(&state, inbound, &ctx);
+            let reactions = self.status_reactions(&state, &mut step, inbound);
+            self.to_commit(inbound, step, version, now, truncated, reactions).await.map(Some)
         })
         .await
+    }
+
+    /// Status reactions for this step (👀 when a question is taken up, ✅ when the answer
+    /// solved it, 🎫 when a ticket was filed), on the message the case started from. Records
+    /// that message in the new state so later steps (a button press) can react on it.
+    fn status_reactions(
+        &self,
+        prev: &ConversationState,
+        step: &mut engine::Step,
+        inbound: &Inbound,
+    ) -> Vec<Outbound> {
+        if !self.intake.status_reactions {
+            return Vec::new();
+        }
+        let here = inbound.message_id.as_ref().map(|m| Origin {
+            channel: inbound.message_channel.clone().unwrap_or_else(|| inbound.reply_to.channel.clone()),
+            message: m.clone(),
+        });
+        let asked = matches!(inbound.kind, InboundKind::Message { .. } | InboundKind::FileTicket { .. });
+        let taken_up = asked
+            && here.is_some()
+            && matches!(
+                step.state.state,
+                State::Answered { .. }
+                    | State::Offered { .. }
+                    | State::OfferTicket { .. }
+                    | State::Form { .. }
+                    | State::Describe
+            )
+            && !matches!(
+                (&prev.state, &step.state.state),
+                (State::Form { .. }, State::Form { .. }) | (State::Describe, _)
+            );
+        let mut marks = Vec::new();
+        step.state.origin = if taken_up { here.clone() } else { prev.origin.clone() };
+        if taken_up {
+            marks.push(Status::Working);
+        }
+        for a in &step.actions {
+            match a {
+                Action::Feedback(f) if f.helpful => marks.push(Status::Solved),
+                Action::FileTicket(_) => marks.push(Status::Ticket),
+                _ => {}
+            }
+        }
+        // A ticket filed straight from a message marks that message.
+        let target = match (&inbound.kind, &here) {
+            (InboundKind::FileTicket { .. }, Some(h)) => Some(h.clone()),
+            _ => step.state.origin.clone(),
+        };
+        let Some(origin) = target else { return Vec::new() };
+        marks
+            .into_iter()
+            .map(|s| {
+                let to = Address::new(inbound.reply_to.platform, origin.channel.clone());
+                let kind = OutboundKind::Reaction {
+                    emoji: self.intake.emoji(s).to_string(),
+                    message: origin.message.clone(),
+                };
+                Outbound { to, text: String::new(), choices: Vec::new(), kind }
+            })
+            .collect()
     }
 
     async fn ticket_summaries(&self, user: &UserRef) -> Result<Vec<TicketSummary>, StoreError> {
@@ -108,6 +173,7 @@ impl Service {
         version: i64,
         now: Millis,
         truncated: bool,
+        reactions: Vec<Outbound>,
     ) -> Result<Commit, ServiceError> {
         let state = serde_json::to_value(&step.state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let line = |from: Speaker, text: &str, ticket: Option<TicketNumber>| NewMessage {
@@ -119,12 +185,14 @@ impl Service {
         match &inbound.kind {
             InboundKind::Message { text } => messages.push(line(Speaker::Employee, text, None)),
             InboundKind::Choice { id } => messages.push(line(Speaker::Employee, &format!("[{id}]"), None)),
+            InboundKind::FileTicket { text, .. } => messages.push(line(Speaker::Employee, text, None)),
             InboundKind::AgentReply { .. } | InboundKind::Reaction { .. } => {}
         }
         let mut tickets = Vec::new();
         let mut feedback = Vec::new();
         let mut outbound: Vec<Outbound> = Vec::new();
         let mut desk = Outcome::default();
+        outbound.extend(reactions);
         if truncated {
             outbound.push(Outbound::message(inbound.reply_to.clone(), engine::TRUNCATED_NOTICE, Vec::new()));
         }
@@ -172,7 +240,7 @@ impl Service {
             event: Some(EventKey { platform: inbound.user.platform, event_id: inbound.event_id.clone() }),
             conversation: ConversationWrite {
                 key: inbound.conversation.clone(),
-                user: inbound.user.clone(),
+                user: requester(inbound).0.clone(),
                 reply_to: inbound.reply_to.clone(),
                 state,
                 expected_version: version,
@@ -183,6 +251,15 @@ impl Service {
             outbox: keyed(&format!("{}:{}", inbound.user.platform, inbound.event_id), outbound),
             now,
         })
+    }
+}
+
+/// Whose conversation an event belongs to, and their name: the sender's, except for a ticket
+/// filed from someone else's message, which is its author's.
+fn requester(inbound: &Inbound) -> (&UserRef, Option<&str>) {
+    match &inbound.kind {
+        InboundKind::FileTicket { author, author_name, .. } => (author, author_name.as_deref()),
+        _ => (&inbound.user, inbound.display_name.as_deref()),
     }
 }
 
@@ -201,7 +278,7 @@ fn provisional_ticket(t: &NewTicket, inbound: &Inbound, now: Millis) -> Ticket {
         number: TicketNumber(0),
         title: t.title.clone(),
         description: t.description.clone(),
-        requester: inbound.user.clone(),
+        requester: requester(inbound).0.clone(),
         requester_name: t.requester_name.clone(),
         conversation: inbound.conversation.clone(),
         reply_to: inbound.reply_to.clone(),

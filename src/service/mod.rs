@@ -6,6 +6,7 @@
 mod desk;
 mod employee;
 
+use crate::channel::intake::IntakeConfig;
 use crate::channel::{Inbound, InboundKind, sanitize_text};
 use crate::desk::Desk;
 use crate::domain::{Millis, TicketNumber};
@@ -68,6 +69,8 @@ pub struct Service {
     clock: Clock,
     /// Where draft KB articles from agents' 📖 reactions are written.
     drafts_dir: Option<PathBuf>,
+    /// Status reactions and their emoji.
+    intake: IntakeConfig,
 }
 
 impl Service {
@@ -79,12 +82,27 @@ impl Service {
         redactor: Redactor,
         clock: Clock,
     ) -> Self {
-        Self { store, catalog, settings, desk, redactor, clock, drafts_dir: None }
+        Self {
+            store,
+            catalog,
+            settings,
+            desk,
+            redactor,
+            clock,
+            drafts_dir: None,
+            intake: IntakeConfig::default(),
+        }
     }
 
     /// Write draft KB articles under this directory (e.g. `intents/kb/drafts`).
     pub fn with_drafts_dir(mut self, dir: PathBuf) -> Self {
         self.drafts_dir = Some(dir);
+        self
+    }
+
+    /// Status reactions (on by default, for events that carry a `message_id`) and their emoji.
+    pub fn with_intake(mut self, intake: IntakeConfig) -> Self {
+        self.intake = intake;
         self
     }
 
@@ -107,7 +125,7 @@ impl Service {
     /// Handle one inbound event end to end (up to the outbox).
     pub async fn handle(&self, mut inbound: Inbound) -> Result<Handled, ServiceError> {
         let mut truncated = false;
-        if let InboundKind::Message { text } = &mut inbound.kind {
+        if let InboundKind::Message { text } | InboundKind::FileTicket { text, .. } = &mut inbound.kind {
             let (clean, cut) = sanitize_text(text);
             truncated = cut;
             *text = self.redactor.redact(&clean);

@@ -15,7 +15,7 @@ pub struct Seen {
     pub place: String,
     pub text: String,
     pub choices: Vec<String>,
-    /// `message`, `card`, `card_update` or `thread`.
+    /// `message`, `card`, `card_update`, `thread`, `webhook` or `reaction` (text `:emoji: on ID`).
     pub kind: &'static str,
 }
 
@@ -66,6 +66,7 @@ impl Channel for TestChannel {
             OutboundKind::CardUpdate { .. } => "card_update",
             OutboundKind::ThreadReply { .. } => "thread",
             OutboundKind::Webhook { .. } => "webhook",
+            OutboundKind::Reaction { .. } => "reaction",
         };
         let place = match (&m.kind, &m.to.thread) {
             (OutboundKind::CardUpdate { .. }, _) | (_, None) => m.to.channel.clone(),
@@ -73,7 +74,10 @@ impl Channel for TestChannel {
         };
         seen.push(Seen {
             place,
-            text: m.text.clone(),
+            text: match &m.kind {
+                OutboundKind::Reaction { emoji, message } => format!(":{emoji}: on {message}"),
+                _ => m.text.clone(),
+            },
             choices: m.choices.iter().map(|c| c.label.clone()).collect(),
             kind,
         });

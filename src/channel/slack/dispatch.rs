@@ -29,7 +29,8 @@ fn files(content: Option<&SlackMessageContent>) -> Vec<Attachment> {
             fs.iter()
                 .map(|f| Attachment {
                     name: f.name.clone().or_else(|| f.title.clone()).unwrap_or_else(|| f.id.to_string()),
-                    size: None,
+                    // slack-morphism's file model drops Slack's `size`; 0 means unknown.
+                    size: 0,
                     url: f.url_private.as_ref().or(f.permalink.as_ref()).map(|u| u.to_string()),
                 })
                 .collect()

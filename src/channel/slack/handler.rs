@@ -7,6 +7,7 @@
 use super::Client;
 use super::names::Names;
 use super::send::is_user_id;
+use crate::channel::intake::{Grouper, IntakeConfig, is_pleasantry};
 use crate::channel::{Inbound, InboundKind};
 use crate::domain::{Address, Millis, Platform, UserRef};
 use crate::service::{Handled, Service, ServiceError};
@@ -34,7 +35,9 @@ pub struct Handler {
     pub(super) names: Names,
     /// Queues' agents' channels on Slack.
     pub(super) queue_channels: HashSet<String>,
-    pub(super) intake: super::intake::Intake,
+    pub(super) intake: IntakeConfig,
+    /// Groups a person's messages in a request channel into one conversation.
+    pub(super) grouper: Grouper,
     /// The slash command this app answers (`/helpdesk`).
     pub(super) slash_command: String,
     /// Channel id → name, for request channels configured by name.
@@ -108,6 +111,7 @@ impl Handler {
             kind: InboundKind::Message { text: String::new() },
             at,
             message_id: None,
+            message_channel: None,
             attachments: Vec::new(),
         }
     }
@@ -119,6 +123,13 @@ impl Handler {
             (dm_conversation(user), Address::new(Platform::Slack, user))
         } else {
             (thread_conversation(channel, thread), Address::new(Platform::Slack, channel).in_thread(thread))
+        }
+    }
+
+    /// Where the employee's message sits, when answers go elsewhere (status reactions need it).
+    fn mark_origin(inbound: &mut Inbound, channel: &str) {
+        if inbound.reply_to.channel != channel {
+            inbound.message_channel = Some(channel.to_string());
         }
     }
 
@@ -153,19 +164,19 @@ impl Handler {
             inbound.conversation = conversation;
             inbound.reply_to = Address::new(Platform::Slack, m.channel).in_thread(thread);
         } else if self.is_request_channel(m.channel).await {
-            if self.intake.is_pleasantry(&m.text)
-                || m.text.trim().is_empty() && inbound.attachments.is_empty()
-            {
+            if inbound.attachments.is_empty() && is_pleasantry(&m.text) {
                 return Ok(());
             }
-            let place = self.intake.place(m.channel, m.user, m.ts, at);
+            let place = self.grouper.place(Platform::Slack, m.channel, m.user, m.ts, at);
             let (conversation, reply_to) = self.answer_place(m.channel, &place.thread, m.user);
-            inbound.conversation = conversation;
+            inbound.conversation =
+                if reply_to.channel == m.channel { place.conversation } else { conversation };
             inbound.reply_to = reply_to;
         } else {
             // Other channels: only @mentions (their own event) concern deskbot.
             return Ok(());
         }
+        Self::mark_origin(&mut inbound, m.channel);
         inbound.display_name = self.names.get(m.user).await;
         self.commit(inbound).await
     }
@@ -187,6 +198,7 @@ impl Handler {
             inbound.conversation = conversation;
             inbound.reply_to = reply_to;
         }
+        Self::mark_origin(&mut inbound, m.channel);
         inbound.display_name = self.names.get(m.user).await;
         self.commit(inbound).await
     }
@@ -246,6 +258,7 @@ impl Handler {
         inbound.conversation = conversation;
         inbound.reply_to = reply_to;
         inbound.message_id = Some(ts.to_string());
+        Self::mark_origin(&mut inbound, channel);
         inbound.display_name = self.names.get(user).await;
         let author_name =
             if author == user { inbound.display_name.clone() } else { self.names.get(author).await };
@@ -276,7 +289,7 @@ impl Handler {
         if wanted.is_empty() {
             return false;
         }
-        if wanted.iter().any(|w| w == channel) {
+        if self.intake.is_request_channel(channel, None) {
             return true;
         }
         if wanted.iter().all(|w| looks_like_id(w)) {
@@ -301,7 +314,7 @@ impl Handler {
                 name
             }
         };
-        name.is_some_and(|n| wanted.iter().any(|w| w.trim_start_matches('#') == n))
+        self.intake.is_request_channel(channel, name.as_deref())
     }
 
     /// Publish the App Home tab: the person's open tickets.

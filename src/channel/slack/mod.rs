@@ -8,7 +8,6 @@ pub mod config;
 mod dispatch;
 mod events;
 pub mod handler;
-mod intake;
 mod names;
 pub mod send;
 mod socket;
@@ -125,7 +124,10 @@ pub async fn start(
         bot_id: me.bot_id.as_ref().map(|b| b.to_string()),
         names: names::Names::new(client.clone(), token.clone()),
         queue_channels,
-        intake: intake::Intake::from_config(&app.config),
+        intake: app.config.intake.clone(),
+        grouper: crate::channel::intake::Grouper::new(
+            app.config.intake.grouping_window_ms().unwrap_or(600_000),
+        ),
         channel_names: Default::default(),
         slash_command: settings.slash_command.clone(),
     });
