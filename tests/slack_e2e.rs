@@ -471,3 +471,80 @@ fn the_app_manifest_asks_for_exactly_the_scopes_and_events_used() {
         assert!(readme.contains(scope), "README explains {scope}");
     }
 }
+
+async fn request_channel_groups_a_persons_messages_and_ignores_pleasantries(mode: &str) {
+    let bot = SlackBot::start_with(mode, "[intake]\nrequest_channels = [\"#it-help\"]\n").await;
+    bot.event(message(HELP, ERIN, "good morning", &bot.fake.ts(), None)).await;
+    let first = bot.fake.ts();
+    bot.event(message(HELP, ERIN, "I forgot my password", &first, None)).await;
+    bot.wait_post(HELP, "password").await;
+    // Her next message within the window joins the same conversation and thread.
+    bot.event(message(HELP, ERIN, "help", &bot.fake.ts(), None)).await;
+    bot.wait_post(HELP, "status").await;
+    bot.event(message(HELP, BOB, "thanks!", &bot.fake.ts(), None)).await;
+    // Messages in other channels are not requests.
+    bot.event(message(GENERAL, BOB, "I forgot my password", &bot.fake.ts(), None)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let posts = bot.posts_in(HELP, None);
+    assert_eq!(posts.len(), 2, "{posts:#?}");
+    assert!(posts.iter().all(|c| c.params["thread_ts"] == first.as_str()), "{posts:#?}");
+    assert!(bot.posts_in(GENERAL, None).is_empty());
+    // The channel was recognised by name.
+    assert!(bot.fake.calls_to("conversations.info").iter().any(|c| c.params["channel"] == HELP));
+    bot.stop().await;
+}
+both_modes!(request_channel_groups_a_persons_messages_and_ignores_pleasantries: request_channel_socket, request_channel_events);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn answers_can_go_by_dm_while_the_status_reaction_stays_on_the_question() {
+    let bot = SlackBot::start_with(
+        "socket",
+        &format!("[intake]\nrequest_channels = [\"{HELP}\"]\nanswer_in_dm = true\n"),
+    )
+    .await;
+    let ts = bot.fake.ts();
+    bot.event(message(HELP, ERIN, "I forgot my password", &ts, None)).await;
+    bot.wait_post(&dm_of(ERIN), "password").await;
+    assert!(bot.posts_in(HELP, None).is_empty(), "nothing is answered in the public channel");
+    bot.wait_for("the eyes reaction on the question", |calls| {
+        calls
+            .iter()
+            .find(|c| {
+                c.method == "reactions.add"
+                    && c.params["channel"] == HELP
+                    && c.params["timestamp"] == ts.as_str()
+            })
+            .cloned()
+    })
+    .await;
+    bot.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn readyz_reports_the_slack_connection() {
+    let bot = SlackBot::start("socket").await;
+    let body = reqwest::get(format!("{}/readyz", bot.base)).await.unwrap().text().await.unwrap();
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(v["channels"]["slack"]["up"], true, "{body}");
+    bot.stop().await;
+}
+
+async fn agents_claim_with_the_eyes_reaction_on_the_card(mode: &str) {
+    let bot = SlackBot::start(mode).await;
+    file_by_reaction(&bot).await;
+    let card = bot.posts_in(AGENTS, None).into_iter().find(|c| c.params.get("thread_ts").is_none()).unwrap();
+    let card_ts = card.response["ts"].as_str().unwrap().to_string();
+    bot.event(json!({
+        "type": "reaction_added", "user": KIM, "reaction": "eyes", "item_user": BOT_USER,
+        "item": { "type": "message", "channel": AGENTS, "ts": card_ts }, "event_ts": bot.fake.ts(),
+    }))
+    .await;
+    bot.wait_for("the card updated", |calls| {
+        calls.iter().find(|c| c.method == "chat.update" && c.params["ts"] == card_ts.as_str()).cloned()
+    })
+    .await;
+    let t = bot.store.tickets(&TicketFilter { limit: 1, ..Default::default() }).await.unwrap();
+    assert_eq!(t[0].assignee.as_deref(), Some(format!("slack:{KIM}").as_str()));
+    bot.stop().await;
+}
+both_modes!(agents_claim_with_the_eyes_reaction_on_the_card: eyes_claims_socket, eyes_claims_events);

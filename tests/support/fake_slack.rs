@@ -439,10 +439,20 @@ fn answer(inner: &Inner, method: &str, p: &Value, token: Option<&str>) -> Value 
                 None => err("message_not_found"),
             }
         }
-        "conversations.info" => json!({
-            "ok": true,
-            "channel": { "id": s("channel"), "name": if s("channel") == "C0ITHELP01" { "it-help" } else { "general" }, "is_channel": true },
-        }),
+        "conversations.info" => {
+            let name = if s("channel") == "C0ITHELP01" { "it-help" } else { "general" };
+            let topic = json!({ "value": "", "creator": "", "last_set": 0 });
+            json!({
+                "ok": true,
+                "channel": {
+                    "id": s("channel"), "name": name, "name_normalized": name, "created": 1_600_000_000,
+                    "creator": "U0ADMIN01", "is_archived": false, "is_channel": true, "is_general": false,
+                    "is_mpim": false, "is_group": false, "is_org_shared": false, "is_im": false,
+                    "is_shared": false, "is_private": false, "is_member": true,
+                    "topic": topic, "purpose": topic,
+                },
+            })
+        }
         "users.info" => {
             let id = s("user");
             let name = inner.names.lock().unwrap().get(&id).cloned().unwrap_or_else(|| id.to_lowercase());
