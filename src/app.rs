@@ -242,10 +242,8 @@ pub async fn run(
     if let Some(settings) =
         app.config.slack.settings().map_err(|e| AppError::Config(ConfigError::Invalid(e)))?
     {
-        let statuses = app.channels.clone();
-        statuses.set("slack", false, "connecting");
-        let status =
-            crate::channel::slack::StatusHandle::new(move |up, detail| statuses.set("slack", up, detail));
+        let status = crate::channel::slack::StatusHandle::new(app.channels.clone());
+        status.down("connecting");
         let slack = crate::channel::slack::start(&app, &settings, status, &tracker, shutdown.clone())
             .await
             .map_err(AppError::Runtime)?;

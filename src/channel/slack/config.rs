@@ -160,12 +160,12 @@ mod tests {
         };
         assert!(c.settings().unwrap_err().contains("DESKBOT_SLACK_SIGNING_SECRET"));
         let c = SlackConfig {
-            bot_token: Some("xoxb-secret".into()),
-            app_token: Some("xapp-secret".into()),
+            bot_token: Some("xoxb-hidden-value".into()),
+            app_token: Some("xapp-hidden-value".into()),
             ..Default::default()
         };
         let s = c.settings().unwrap().unwrap();
         assert_eq!(s.mode, SlackMode::Socket);
-        assert!(!format!("{c:?} {s:?}").contains("secret"));
+        assert!(!format!("{c:?} {s:?}").contains("hidden-value"));
     }
 }

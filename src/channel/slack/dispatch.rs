@@ -98,7 +98,7 @@ impl Handler {
                 };
                 let ts = item.origin.ts.to_string();
                 let item_user = r.item_user.as_ref().map(|u| u.to_string());
-                self.on_reaction(&r.user.to_string(), &r.reaction.0, &channel, &ts, item_user.as_deref(), at)
+                self.on_reaction(r.user.as_ref(), &r.reaction.0, &channel, &ts, item_user.as_deref(), at)
                     .await
             }
             SlackEventCallbackBody::AppHomeOpened(h) => {

@@ -50,7 +50,7 @@ pub fn ts_millis(ts: &str) -> Option<Millis> {
     let secs: i64 = secs.parse().ok()?;
     let frac = format!("{frac:0<3}");
     let ms: i64 = frac.get(..3)?.parse().ok()?;
-    Some(secs.checked_mul(1000)?.checked_add(ms)?)
+    secs.checked_mul(1000)?.checked_add(ms)
 }
 
 /// The mention of `bot` removed from a message's text.

@@ -17,6 +17,7 @@ pub use send::SlackChannel;
 
 use crate::app::App;
 use crate::channel::Channel;
+use crate::channel::status::ChannelStatuses;
 use crate::domain::Platform;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
@@ -51,19 +52,19 @@ pub const BOT_SCOPES: &[&str] = &[
 pub const BOT_EVENTS: &[&str] =
     &["app_home_opened", "app_mention", "message.channels", "message.groups", "message.im", "reaction_added"];
 
-/// Reports the connection's state to `/readyz`.
+/// Reports the connection's state to `/readyz` (as channel `slack`).
 #[derive(Clone)]
-pub struct StatusHandle(Arc<dyn Fn(bool, &str) + Send + Sync>);
+pub struct StatusHandle(Arc<ChannelStatuses>);
 
 impl StatusHandle {
-    pub fn new(f: impl Fn(bool, &str) + Send + Sync + 'static) -> Self {
-        Self(Arc::new(f))
+    pub fn new(statuses: Arc<ChannelStatuses>) -> Self {
+        Self(statuses)
     }
     pub fn up(&self, detail: &str) {
-        (self.0)(true, detail)
+        self.0.set("slack", true, detail)
     }
     pub fn down(&self, detail: &str) {
-        (self.0)(false, detail)
+        self.0.set("slack", false, detail)
     }
 }
 
