@@ -548,3 +548,26 @@ async fn agents_claim_with_the_eyes_reaction_on_the_card(mode: &str) {
     bot.stop().await;
 }
 both_modes!(agents_claim_with_the_eyes_reaction_on_the_card: eyes_claims_socket, eyes_claims_events);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reaction_on_a_reply_in_a_thread_files_that_reply() {
+    let bot = SlackBot::start("events").await;
+    let ts = bot.fake.ts();
+    bot.fake.remember_reply(GENERAL, &ts, ERIN, "the **kitchen tap** on floor 5 drips all day");
+    bot.event(json!({
+        "type": "reaction_added", "user": ERIN, "reaction": "ticket", "item_user": ERIN,
+        "item": { "type": "message", "channel": GENERAL, "ts": ts }, "event_ts": bot.fake.ts(),
+    }))
+    .await;
+    let card = bot.wait_post(AGENTS, "kitchen tap").await;
+    assert!(
+        bot.fake
+            .calls_to("conversations.replies")
+            .iter()
+            .any(|c| c.status == 200 && c.params["ts"] == ts.as_str())
+    );
+    // Markdown from the text shows as Slack mrkdwn.
+    assert!(card.params["text"].as_str().unwrap().contains("*kitchen tap*"), "{card:?}");
+    support::slack_spec::assert_calls_match_spec(&bot.fake.calls());
+    bot.stop().await;
+}

@@ -61,6 +61,8 @@ struct Inner {
     /// Messages known to `conversations.history`: (channel, ts) → (user, text).
     history: Mutex<HashMap<(String, String), (String, String)>>,
     names: Mutex<HashMap<String, String>>,
+    /// Remembered messages that are replies inside a thread.
+    threaded: Mutex<std::collections::HashSet<(String, String)>>,
     ws_port: Mutex<u16>,
 }
 
@@ -114,6 +116,12 @@ impl FakeSlack {
             .lock()
             .unwrap()
             .insert((channel.to_string(), ts.to_string()), (user.to_string(), text.to_string()));
+    }
+
+    /// Remember a reply inside a thread (found by `conversations.replies`, not history).
+    pub fn remember_reply(&self, channel: &str, ts: &str, user: &str, text: &str) {
+        self.remember(channel, ts, user, text);
+        self.inner.threaded.lock().unwrap().insert((channel.to_string(), ts.to_string()));
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -428,9 +436,26 @@ fn answer(inner: &Inner, method: &str, p: &Value, token: Option<&str>) -> Value 
             }
             json!({ "ok": true, "channel": { "id": dm_of(&user) } })
         }
-        "conversations.history" => {
-            let key = (s("channel"), s("latest"));
+        "conversations.history" | "conversations.replies" => {
+            let key = (s("channel"), if method == "conversations.replies" { s("ts") } else { s("latest") });
+            let in_thread = inner.threaded.lock().unwrap().contains(&key);
+            if in_thread && method == "conversations.history" {
+                // History lists top-level messages only: the nearest earlier one comes back.
+                return json!({
+                    "ok": true,
+                    "messages": [{ "type": "message", "user": "U0ADMIN01", "text": "an earlier message", "ts": "1600000000.000100" }],
+                    "has_more": true, "pin_count": 0, "channel_actions_ts": null, "channel_actions_count": 0,
+                });
+            }
+            if !in_thread && method == "conversations.replies" {
+                return err("thread_not_found");
+            }
             match inner.history.lock().unwrap().get(&key) {
+                Some((user, text)) if method == "conversations.replies" => json!({
+                    "ok": true,
+                    "messages": [{ "type": "message", "user": user, "text": text, "ts": key.1, "thread_ts": "1600000000.000100" }],
+                    "has_more": false,
+                }),
                 Some((user, text)) => json!({
                     "ok": true,
                     "messages": [{ "type": "message", "user": user, "text": text, "ts": key.1 }],

@@ -3,8 +3,10 @@
 //! parsed into slack-morphism's types, so a layout Slack would refuse fails here first.
 
 use crate::channel::{Choice, TicketSummary};
+use regex::Regex;
 use serde_json::{Value, json};
 use slack_morphism::prelude::*;
+use std::sync::OnceLock;
 
 /// The modal's callback id and its one input.
 pub const TICKET_MODAL: &str = "deskbot_ticket";
@@ -31,6 +33,20 @@ pub fn escape(s: &str) -> String {
     s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
+/// Markdown as deskbot's answers are written (`**bold**`, `[text](https://…)`) in Slack's
+/// mrkdwn (`*bold*`, `<https://…|text>`), with Slack's control characters escaped.
+pub fn mrkdwn(text: &str) -> String {
+    static BOLD: OnceLock<Regex> = OnceLock::new();
+    static LINK: OnceLock<Regex> = OnceLock::new();
+    let bold = BOLD.get_or_init(|| Regex::new(r"\*\*([^*\n]+?)\*\*").unwrap_or_else(|_| unreachable!()));
+    let link = LINK.get_or_init(|| {
+        Regex::new(r"\[([^\]\n]+)\]\((https?://[^)\s|]+)\)").unwrap_or_else(|_| unreachable!())
+    });
+    let escaped = escape(text);
+    let linked = link.replace_all(&escaped, "<$2|$1>");
+    bold.replace_all(&linked, "*$1*").into_owned()
+}
+
 /// Blocks for a message: the text, then one button per choice (`action_id` = `value` = the
 /// choice's id). `None` without choices: the plain text is enough.
 pub fn message_blocks(text: &str, choices: &[Choice]) -> Result<Option<Vec<SlackBlock>>, String> {
@@ -50,7 +66,7 @@ pub fn message_blocks(text: &str, choices: &[Choice]) -> Result<Option<Vec<Slack
         })
         .collect();
     let blocks = json!([
-        { "type": "section", "text": { "type": "mrkdwn", "text": cut(&escape(text), MAX_SECTION) } },
+        { "type": "section", "text": { "type": "mrkdwn", "text": cut(&mrkdwn(text), MAX_SECTION) } },
         { "type": "actions", "block_id": "choices", "elements": buttons },
     ]);
     parse(blocks).map(Some)
@@ -131,6 +147,15 @@ mod tests {
         let b = message_blocks("t", &[Choice::new("a", long)]).unwrap().unwrap();
         let v = serde_json::to_value(&b).unwrap();
         assert_eq!(v[1]["elements"][0]["text"]["text"].as_str().unwrap().chars().count(), MAX_LABEL);
+    }
+
+    #[test]
+    fn markdown_becomes_mrkdwn() {
+        assert_eq!(
+            mrkdwn("After **10 failed** tries see [the portal](https://pw.example.com) <now> & later"),
+            "After *10 failed* tries see <https://pw.example.com|the portal> &lt;now&gt; &amp; later"
+        );
+        assert_eq!(mrkdwn("a ** b"), "a ** b");
     }
 
     #[test]

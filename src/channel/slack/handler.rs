@@ -276,11 +276,25 @@ impl Handler {
             .with_inclusive(true)
             .with_limit(1);
         let res = session.conversations_history(&req).await.map_err(|e| HandleError::Slack(short(&e)))?;
-        let found = res.messages.into_iter().find(|m| m.origin.ts.0 == ts);
-        match found {
-            Some(m) => Ok((m.content.text.unwrap_or_default(), m.sender.user.map(|u| u.to_string()))),
-            None => Ok((String::new(), None)),
+        let mut found = res.messages.into_iter().find(|m| m.origin.ts.0 == ts);
+        if found.is_none() {
+            // A reply inside a thread: history lists only top-level messages.
+            let req = SlackApiConversationsRepliesRequest::new(
+                SlackChannelId::new(channel.to_string()),
+                SlackTs::new(ts.to_string()),
+            )
+            .with_latest(SlackTs::new(ts.to_string()))
+            .with_inclusive(true)
+            .with_limit(1);
+            match session.conversations_replies(&req).await {
+                Ok(res) => found = res.messages.into_iter().find(|m| m.origin.ts.0 == ts),
+                Err(e) => tracing::warn!(channel, ts, error = %short(&e), "conversations.replies failed"),
+            }
         }
+        Ok(match found {
+            Some(m) => (m.content.text.unwrap_or_default(), m.sender.user.map(|u| u.to_string())),
+            None => (String::new(), None),
+        })
     }
 
     /// Is this one of the intake's request channels (by id, or by name via `conversations.info`)?

@@ -35,7 +35,7 @@ pub type Client = SlackClient<Connector>;
 /// The bot scopes deskbot uses (`deploy/slack-app-manifest.yaml` asks for exactly these).
 pub const BOT_SCOPES: &[&str] = &[
     "app_mentions:read", // app_mention
-    "channels:history",  // message.channels, conversations.history
+    "channels:history",  // message.channels, conversations.history / replies
     "channels:read",     // conversations.info (request channels by name)
     "chat:write",        // chat.postMessage, chat.update
     "commands",          // the slash command and the message shortcut

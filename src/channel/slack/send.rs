@@ -4,7 +4,7 @@
 //! Slack's errors map onto the outbox's retry rules; 429 carries Retry-After.
 
 use super::Client;
-use super::blocks::{escape, message_blocks};
+use super::blocks::{message_blocks, mrkdwn};
 use crate::channel::{Channel, Delivered, Outbound, OutboundKind, SendError};
 use crate::domain::Platform;
 use async_trait::async_trait;
@@ -63,7 +63,7 @@ pub fn is_user_id(s: &str) -> bool {
 
 fn content(m: &Outbound) -> Result<SlackMessageContent, SendError> {
     let blocks = message_blocks(&m.text, &m.choices).map_err(SendError::Permanent)?;
-    let mut content = SlackMessageContent::new().with_text(escape(&m.text));
+    let mut content = SlackMessageContent::new().with_text(mrkdwn(&m.text));
     if let Some(b) = blocks {
         content = content.with_blocks(b);
     }
