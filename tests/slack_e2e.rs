@@ -227,6 +227,16 @@ async fn dropped_socket_reconnects_and_the_next_event_is_handled() {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
     assert!(bot.fake.connects() >= 3, "reconnected after disconnect");
+    // An event on its way when the socket drops is not lost: Slack sends it again on the
+    // next connection, and it is handled once whether or not it was seen before the drop.
+    let dm_kim = dm_of(KIM);
+    let cb = bot.fake.callback(message(&dm_kim, KIM, "I forgot my password", &bot.fake.ts(), None));
+    let env = bot.fake.envelope("events_api", cb, false);
+    bot.fake.drop_sockets();
+    bot.fake.wait_ack(&env).await;
+    bot.wait_post(&dm_kim, "password").await;
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(bot.posts_in(&dm_kim, None).len(), 1);
     let dm_bob = dm_of(BOB);
     bot.event(message(&dm_bob, BOB, "my vpn keeps dropping", &bot.fake.ts(), None)).await;
     bot.wait_for("an answer to Bob", |calls| {

@@ -55,6 +55,8 @@ struct Inner {
     limits: Mutex<HashMap<String, (u32, u64)>>,
     sockets: Mutex<Vec<(usize, mpsc::UnboundedSender<WsCmd>)>>,
     acks: Mutex<Vec<Value>>,
+    /// Envelopes sent but not acknowledged: sent again on the next connection, as Slack does.
+    pending: Mutex<Vec<(String, String)>>,
     connects: AtomicUsize,
     next_ts: AtomicU64,
     next_id: AtomicU64,
@@ -191,9 +193,11 @@ impl FakeSlack {
             env["retry_attempt"] = json!(0);
             env["retry_reason"] = json!("");
         }
+        self.inner.pending.lock().unwrap().push((id.clone(), env.to_string()));
         let socks = self.inner.sockets.lock().unwrap();
-        let (_, s) = socks.iter().rev().find(|(_, s)| !s.is_closed()).expect("a live socket");
-        s.send(WsCmd::Text(env.to_string())).expect("socket open");
+        if let Some((_, s)) = socks.iter().rev().find(|(_, s)| !s.is_closed()) {
+            let _ = s.send(WsCmd::Text(env.to_string()));
+        }
         id
     }
 
@@ -540,6 +544,13 @@ async fn socket(inner: Arc<Inner>, stream: tokio::net::TcpStream) {
     if ws.send(Message::Text(hello.to_string().into())).await.is_err() {
         return;
     }
+    // Unacknowledged envelopes are delivered again on the new connection.
+    let pending: Vec<String> = inner.pending.lock().unwrap().iter().map(|(_, e)| e.clone()).collect();
+    for e in pending {
+        if ws.send(Message::Text(e.into())).await.is_err() {
+            return;
+        }
+    }
     inner.sockets.lock().unwrap().push((n, tx));
     loop {
         tokio::select! {
@@ -554,6 +565,9 @@ async fn socket(inner: Arc<Inner>, stream: tokio::net::TcpStream) {
             msg = ws.next() => match msg {
                 Some(Ok(Message::Text(t))) => {
                     if let Ok(v) = serde_json::from_str::<Value>(&t) {
+                        if let Some(id) = v["envelope_id"].as_str() {
+                            inner.pending.lock().unwrap().retain(|(p, _)| p != id);
+                        }
                         inner.acks.lock().unwrap().push(v);
                     }
                 }
