@@ -333,25 +333,9 @@ impl Handler {
 
     /// Publish the App Home tab: the person's open tickets.
     pub(super) async fn publish_home(&self, user: &str) -> Result<(), HandleError> {
-        let filter = crate::store::TicketFilter {
-            requester: Some(self.user_ref(user)),
-            statuses: vec![crate::domain::TicketStatus::Open, crate::domain::TicketStatus::Pending],
-            limit: 40,
-            ..Default::default()
-        };
-        let tickets = self.service.store().tickets(&filter).await.map_err(ServiceError::from)?;
-        let summaries: Vec<crate::channel::TicketSummary> = tickets
-            .into_iter()
-            .map(|t| crate::channel::TicketSummary {
-                number: t.number,
-                queue: t.queue,
-                conversation: t.conversation,
-                title: t.title,
-                status: t.status,
-                updated_at: t.updated_at,
-                resolved_at: t.resolved_at,
-            })
-            .collect();
+        let mut summaries =
+            self.service.ticket_summaries(&self.user_ref(user)).await.map_err(ServiceError::from)?;
+        summaries.retain(|t| t.status.is_active());
         let view = super::blocks::home_view(&summaries).map_err(HandleError::Slack)?;
         let session = self.client.open_session(&self.token);
         let req = SlackApiViewsPublishRequest::new(SlackUserId::new(user.to_string()), view);
