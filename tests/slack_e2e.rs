@@ -138,6 +138,8 @@ async fn agents_work_the_ticket_in_its_thread_and_csat_buttons_rate_it(mode: &st
     bot.event(message(GENERAL, ERIN, "still jammed, sorry", &bot.fake.ts(), Some(&ts))).await;
     let relayed = bot.wait_post(AGENTS, "still jammed").await;
     assert_eq!(relayed.params["thread_ts"], card_ts.as_str());
+    // A bystander in Erin's thread is not talking to deskbot.
+    bot.event(message(GENERAL, BOB, "same here on floor 4", &bot.fake.ts(), Some(&ts))).await;
     // An internal note stays in the thread.
     bot.event(message(AGENTS, KIM, "probably the fuser", &bot.fake.ts(), Some(&card_ts))).await;
 
@@ -159,6 +161,7 @@ async fn agents_work_the_ticket_in_its_thread_and_csat_buttons_rate_it(mode: &st
     assert!(events.iter().any(|e| e.kind == "csat" && e.detail.as_deref() == Some("score 5")), "{events:?}");
     let t = bot.store.ticket(number).await.unwrap().unwrap();
     assert_eq!(t.status, TicketStatus::Resolved);
+    assert!(!bot.fake.posts().iter().any(|c| c.params["text"].as_str().unwrap_or("").contains("floor 4")));
     assert!(
         !bot.posts_in(GENERAL, None)
             .iter()

@@ -148,7 +148,8 @@ impl Handler {
                 inbound.reply_to = inbound.reply_to.in_thread(t);
             }
         } else if let Some(thread) = in_thread {
-            // Agents in a ticket's thread, or the employee in the thread of an answer.
+            // Agents in a ticket's thread, or the employee in the thread of their conversation
+            // (bystanders chiming in there are not talking to deskbot).
             let conversation = thread_conversation(m.channel, thread);
             let known = self.queue_channels.contains(m.channel)
                 || self
@@ -157,7 +158,7 @@ impl Handler {
                     .load_conversation(&conversation)
                     .await
                     .map_err(ServiceError::from)?
-                    .is_some();
+                    .is_some_and(|c| c.user == self.user_ref(m.user));
             if !known {
                 return Ok(());
             }

@@ -73,7 +73,7 @@ fn on_error(err: BoxError, _c: Arc<Client>, s: SlackClientEventsUserState) -> ax
     }
     let text = super::handler::short(&err);
     tracing::warn!(error = %text, "slack socket mode error");
-    if let Some(Ok(guard)) = Some(s.try_read())
+    if let Ok(guard) = s.try_read()
         && let Some(st) = guard.get_user_state::<State>()
         && err
             .downcast_ref::<SlackClientError>()
