@@ -120,8 +120,11 @@ impl App {
                     .kb_drafts_dir
                     .clone()
                     .unwrap_or_else(|| config.intents_dir.join("kb").join("drafts")),
-            ),
+            )
+            .with_limits(config.limits.clone()),
         );
+        // Roles from the config file are recorded as grants by "config".
+        crate::compliance::roles::sync_config_grants(&store, &config, clock()).await?;
         Ok(App { config, store, catalog, service, clock, channels: ChannelStatuses::new() })
     }
 
@@ -258,6 +261,18 @@ pub async fn run(
     // Timers run only on the leader; see leader.rs.
     let leadership =
         crate::leader::Leadership::start_tracked(&app.config.database_url(), shutdown.clone(), &tracker);
+    tracker.spawn(crate::compliance::retention::run_daily(
+        app.store.clone(),
+        app.config.retention.clone(),
+        app.config.queue_names(),
+        app.clock.clone(),
+        Duration::from_secs(60),
+        shutdown.clone(),
+        {
+            let leadership = leadership.clone();
+            move || leadership.is_leader()
+        },
+    ));
     let outbox = Outbox::new(app.store.clone(), channels, app.config.outbox.max_attempts, app.clock.clone());
     tracker.spawn(outbox.run(Duration::from_millis(app.config.outbox.poll_ms.max(10)), shutdown.clone()));
     tracker.spawn(crate::desk::scheduler::run(

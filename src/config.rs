@@ -33,6 +33,9 @@ const KEYS: &[&str] = &[
     "desk",
     "webhook",
     "slack",
+    "retention",
+    "roles",
+    "limits",
     "intake",
 ];
 
@@ -76,6 +79,12 @@ pub struct Config {
     pub webhook: Vec<crate::channel::webhook::WebhookConfig>,
     /// `[slack]`: the Slack app's mode, tokens and endpoints.
     pub slack: crate::channel::slack::SlackConfig,
+    /// `[retention]`: how long transcripts and closed tickets are kept.
+    pub retention: crate::compliance::RetentionConfig,
+    /// `[roles]`: admins and the grant review period.
+    pub roles: crate::compliance::RolesConfig,
+    /// `[limits]`: message length, rate and attachment bounds.
+    pub limits: crate::compliance::LimitsConfig,
     /// How chat platforms take requests: request channels, grouping, status reactions.
     pub intake: crate::channel::intake::IntakeConfig,
 }
@@ -130,6 +139,8 @@ pub struct RedactConfig {
     pub enabled: bool,
     /// Extra rules: `{ name = "employee-id", pattern = 'E\d{6}' }` → `[employee-id]`.
     pub rules: Vec<RedactRule>,
+    /// Also redact IPv4 and IPv6 addresses (`[ip]`). Off by default: agents often need them.
+    pub ip_addresses: bool,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -168,6 +179,9 @@ impl Default for Config {
             desk: DeskSettings::default(),
             webhook: Vec::new(),
             slack: Default::default(),
+            retention: Default::default(),
+            roles: Default::default(),
+            limits: Default::default(),
             intake: crate::channel::intake::IntakeConfig::default(),
         }
     }
@@ -193,7 +207,7 @@ impl Default for EngineConfig {
 
 impl Default for RedactConfig {
     fn default() -> Self {
-        Self { enabled: true, rules: Vec::new() }
+        Self { enabled: true, rules: Vec::new(), ip_addresses: false }
     }
 }
 
@@ -303,6 +317,8 @@ impl Config {
         if self.engine.reopen_window_hours < 0.0 {
             return Err(ConfigError::Invalid("engine.reopen_window_hours must not be negative".into()));
         }
+        crate::compliance::validate(&self.retention, &self.roles, &self.limits, &self.queue_names())
+            .map_err(ConfigError::Invalid)?;
         self.intake.grouping_window_ms().map_err(ConfigError::Invalid)?;
         for r in &self.redact.rules {
             regex::Regex::new(&r.pattern)

@@ -9,6 +9,7 @@ pub mod app;
 pub mod bench;
 pub mod channel;
 pub mod commands;
+pub mod compliance;
 pub mod config;
 pub mod desk;
 pub mod domain;

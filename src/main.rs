@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand};
 use deskbot::app::AppError;
 use deskbot::commands::{self, TicketListArgs};
+use deskbot::compliance::cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -76,6 +77,28 @@ enum Command {
         after_help = "Examples:\n  deskbot bench --duration 10s --workers 4\n  deskbot bench --count 20000 --json\n  deskbot bench --database-url postgres://localhost/deskbot_bench --processes 2 --workers 4"
     )]
     Bench(deskbot::bench::BenchArgs),
+    /// Delete or anonymise data past its retention period ([retention] in config).
+    #[command(after_help = "Examples:\n  deskbot purge --dry-run\n  deskbot purge --apply")]
+    Purge {
+        /// Print what would go; change nothing.
+        #[arg(long, conflicts_with = "apply", required_unless_present = "apply")]
+        dry_run: bool,
+        /// Delete and anonymise, and record the counts in the audit log.
+        #[arg(long)]
+        apply: bool,
+        /// Who runs it, for the audit log (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Data-subject requests: export or erase everything about one person.
+    #[command(subcommand)]
+    Person(PersonCommand),
+    /// Verify or export the tamper-evident audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+    /// Grant, revoke, list and review agent, lead and admin roles.
+    #[command(subcommand)]
+    Roles(RolesCommand),
     /// Exit 0 when the local daemon's /healthz answers 200 (for container health checks).
     #[command(
         after_help = "Examples:\n  deskbot healthcheck\n  deskbot healthcheck --url http://127.0.0.1:8080/readyz"
@@ -84,6 +107,97 @@ enum Command {
         /// What to ask (default: /healthz on the configured http.listen address).
         #[arg(long, value_name = "URL")]
         url: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PersonCommand {
+    /// Write everything stored about USER (PLATFORM:ID) as JSON.
+    #[command(after_help = "Examples:\n  deskbot person export slack:U0123ABC --out u0123abc.json")]
+    Export {
+        user: String,
+        /// Write to this file instead of standard output.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Another name to look for in free text (repeatable).
+        #[arg(long = "name", value_name = "NAME")]
+        names: Vec<String>,
+    },
+    /// Anonymise USER everywhere, keep ticket statistics, and record the erasure.
+    #[command(after_help = "Examples:\n  deskbot person erase slack:U0123ABC --name \"Jane Doe\" --by dpo")]
+    Erase {
+        user: String,
+        /// Another name to scrub from free text (repeatable); stored names are found for you.
+        #[arg(long = "name", value_name = "NAME")]
+        names: Vec<String>,
+        /// Who requested it, for the audit log (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recompute the hash chain; exit 1 naming the first broken entry.
+    #[command(after_help = "Examples:\n  deskbot audit verify")]
+    Verify,
+    /// Print entries as JSON lines, oldest first.
+    #[command(
+        after_help = "Examples:\n  deskbot audit export --since 2026-01-01\n  deskbot audit export --since 30d > audit.jsonl"
+    )]
+    Export {
+        /// A date (2026-01-31), an RFC 3339 time or an age (30d).
+        #[arg(long, value_name = "WHEN")]
+        since: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum RolesCommand {
+    /// Grant a role (agent, lead, admin), with a justification.
+    #[command(
+        after_help = "Examples:\n  deskbot roles grant slack:U0123ABC agent --queue identity --justification \"joined the IAM team\""
+    )]
+    Grant {
+        user: String,
+        role: String,
+        /// The queue it applies to (default: every queue).
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long)]
+        justification: String,
+        /// Who grants it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// Revoke a role.
+    #[command(
+        after_help = "Examples:\n  deskbot roles revoke slack:U0123ABC agent --queue identity --reason \"left the team\""
+    )]
+    Revoke {
+        user: String,
+        role: String,
+        #[arg(long)]
+        queue: Option<String>,
+        #[arg(long)]
+        reason: String,
+        #[arg(long)]
+        by: Option<String>,
+    },
+    /// List active grants (with --all, revoked ones too).
+    #[command(after_help = "Examples:\n  deskbot roles list\n  deskbot roles list --all --json")]
+    List {
+        #[arg(long)]
+        all: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List grants not re-justified within the review period; exit 1 when there are any.
+    #[command(after_help = "Examples:\n  deskbot roles review\n  deskbot roles review --days 90")]
+    Review {
+        /// The review period (default: roles.review_days).
+        #[arg(long)]
+        days: Option<u32>,
     },
 }
 
@@ -240,5 +354,22 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
         }
         Command::Bench(args) => commands::bench(config, args).await,
         Command::Healthcheck { url } => commands::healthcheck(config, url).await,
+        Command::Purge { apply, by, .. } => cli::purge(config, apply, by).await,
+        Command::Person(PersonCommand::Export { user, out, names }) => {
+            cli::person_export(config, &user, out.as_deref(), &names).await
+        }
+        Command::Person(PersonCommand::Erase { user, names, by }) => {
+            cli::person_erase(config, &user, &names, by).await
+        }
+        Command::Audit(AuditCommand::Verify) => cli::audit_verify(config).await,
+        Command::Audit(AuditCommand::Export { since }) => cli::audit_export(config, since.as_deref()).await,
+        Command::Roles(RolesCommand::Grant { user, role, queue, justification, by }) => {
+            cli::roles_grant(config, &user, &role, queue.as_deref(), &justification, by).await
+        }
+        Command::Roles(RolesCommand::Revoke { user, role, queue, reason, by }) => {
+            cli::roles_revoke(config, &user, &role, queue.as_deref(), &reason, by).await
+        }
+        Command::Roles(RolesCommand::List { all, json }) => cli::roles_list(config, all, json).await,
+        Command::Roles(RolesCommand::Review { days }) => cli::roles_review(config, days).await,
     }
 }

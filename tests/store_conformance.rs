@@ -447,3 +447,6 @@ async fn unreadable_stored_data_is_reported_not_panicked() {
     assert_eq!(claimed.iter().map(|i| i.key.as_str()).collect::<Vec<_>>(), vec!["slack-1"]);
     assert_eq!(db.store.outbox_depth().await.unwrap(), 1);
 }
+
+#[path = "conformance/compliance.rs"]
+mod compliance;

@@ -174,6 +174,9 @@ async fn run_process(
 ) -> Result<ProcessReport, AppError> {
     config.database_url = Some(url.to_string());
     config.hot_reload = false;
+    // Synthetic users send far faster than people; the per-employee rate limit would turn the
+    // load into "slow down" replies.
+    config.limits.messages_per_minute = 0;
     let app = App::build(config).await?;
     let channel = Arc::new(CountingChannel::default());
     let outbox = Outbox::new(

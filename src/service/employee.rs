@@ -18,7 +18,7 @@ impl Service {
     pub(super) async fn handle_employee(
         &self,
         inbound: &Inbound,
-        truncated: bool,
+        notices: &[String],
     ) -> Result<Handled, ServiceError> {
         self.commit_with_retry(|| async {
             let stored = self.store.load_conversation(&inbound.conversation).await?;
@@ -45,7 +45,7 @@ impl Service {
             };
             let mut step = engine::step(&state, inbound, &ctx);
             let reactions = self.status_reactions(&state, &mut step, inbound);
-            self.to_commit(inbound, step, version, now, truncated, reactions).await.map(Some)
+            self.to_commit(inbound, step, version, now, notices, reactions).await.map(Some)
         })
         .await
     }
@@ -173,7 +173,7 @@ impl Service {
         step: engine::Step,
         version: i64,
         now: Millis,
-        truncated: bool,
+        notices: &[String],
         reactions: Vec<Outbound>,
     ) -> Result<Commit, ServiceError> {
         let state = serde_json::to_value(&step.state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
@@ -194,8 +194,8 @@ impl Service {
         let mut outbound: Vec<Outbound> = Vec::new();
         let mut desk = Outcome::default();
         outbound.extend(reactions);
-        if truncated {
-            outbound.push(Outbound::message(inbound.reply_to.clone(), engine::TRUNCATED_NOTICE, Vec::new()));
+        for notice in notices {
+            outbound.push(Outbound::message(inbound.reply_to.clone(), notice.clone(), Vec::new()));
         }
         for action in step.actions {
             match action {

@@ -5,6 +5,7 @@
 
 mod desk;
 mod employee;
+pub mod limits;
 
 use crate::channel::intake::IntakeConfig;
 use crate::channel::{Inbound, InboundKind, sanitize_text};
@@ -69,6 +70,8 @@ pub struct Service {
     clock: Clock,
     /// Where draft KB articles from agents' 📖 reactions are written.
     drafts_dir: Option<PathBuf>,
+    /// Message length, rate and attachment bounds.
+    limits: limits::Limits,
     /// Status reactions and their emoji.
     intake: IntakeConfig,
 }
@@ -90,6 +93,7 @@ impl Service {
             redactor,
             clock,
             drafts_dir: None,
+            limits: limits::Limits::new(Default::default()),
             intake: IntakeConfig::default(),
         }
     }
@@ -97,6 +101,12 @@ impl Service {
     /// Write draft KB articles under this directory (e.g. `intents/kb/drafts`).
     pub fn with_drafts_dir(mut self, dir: PathBuf) -> Self {
         self.drafts_dir = Some(dir);
+        self
+    }
+
+    /// Bound message length, rate and attachments (`[limits]`).
+    pub fn with_limits(mut self, cfg: crate::compliance::LimitsConfig) -> Self {
+        self.limits = limits::Limits::new(cfg);
         self
     }
 
@@ -125,15 +135,37 @@ impl Service {
     /// Handle one inbound event end to end (up to the outbox).
     pub async fn handle(&self, mut inbound: Inbound) -> Result<Handled, ServiceError> {
         let mut truncated = false;
-        if let InboundKind::Message { text } | InboundKind::FileTicket { text, .. } = &mut inbound.kind {
-            let (clean, cut) = sanitize_text(text);
-            truncated = cut;
-            *text = self.redactor.redact(&clean);
+        // Every text that came from outside is redacted before anything stores or forwards it.
+        match &mut inbound.kind {
+            InboundKind::Message { text } | InboundKind::FileTicket { text, .. } => {
+                let (mut clean, cut) = sanitize_text(text);
+                truncated = cut | self.limits.cut(&mut clean);
+                *text = self.redactor.redact(&clean);
+            }
+            InboundKind::Reaction { text: Some(text), .. } | InboundKind::AgentReply { text, .. } => {
+                *text = self.redactor.redact(&sanitize_text(text).0);
+            }
+            InboundKind::Reaction { text: None, .. } | InboundKind::Choice { .. } => {}
         }
         if let Some(number) = self.desk_ticket(&inbound).await? {
             return self.handle_desk(number, &inbound).await;
         }
-        self.handle_employee(&inbound, truncated).await
+        if matches!(inbound.kind, InboundKind::Message { .. })
+            && let limits::Rate::Slow { warn } = self.limits.check(&inbound.user, self.now())
+        {
+            return self.handle_slow(&inbound, warn).await;
+        }
+        let mut notices = Vec::new();
+        if truncated {
+            notices.push(crate::engine::TRUNCATED_NOTICE.to_string());
+        }
+        if let Some(kept) = self.limits.bound_attachments(&mut inbound.attachments) {
+            notices.push(limits::attachments_notice(kept));
+        }
+        for a in &mut inbound.attachments {
+            a.name = self.redactor.redact(&sanitize_text(&a.name).0);
+        }
+        self.handle_employee(&inbound, &notices).await
     }
 
     /// Commit, retrying with a fresh read when another writer changed the conversation.

@@ -4,6 +4,7 @@
 //! the outcome (any error drops the transaction, so nothing is half-written).
 
 use super::TicketChange;
+use super::compliance::NewAuditEntry;
 use super::rows::{resolved_at_after, status_event_kind};
 use super::{
     Commit, CommitOutcome, ConversationWrite, EventKey, KbFeedback, NewTicket, Result, StoreError, TicketOp,
@@ -15,7 +16,7 @@ use async_trait::async_trait;
 
 /// The steps of a commit, each one statement inside the backend's open transaction.
 #[async_trait]
-pub(crate) trait CommitTx: super::desk_sql::DeskTx + Send {
+pub(crate) trait CommitTx: super::desk_sql::DeskTx + super::compliance_sql::AuditTx + Send {
     /// Record an inbound event's dedupe key; `false` if it was recorded before.
     async fn record_event(&mut self, event: &EventKey, now: Millis) -> Result<bool>;
     /// Insert a new conversation at version 1; `false` if the key exists.
@@ -86,6 +87,9 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(tx: &mut T, commit: Commit) -> R
     }
 
     let requester = conv.user.to_string();
+    // Every ticket event also goes to the hash-chained audit log, appended last so the chain
+    // head is locked only after the ticket rows are.
+    let mut audit: Vec<NewAuditEntry> = Vec::new();
     let mut created: Vec<TicketNumber> = Vec::new();
     for op in &tickets {
         match op {
@@ -97,7 +101,7 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(tx: &mut T, commit: Commit) -> R
                     tx.insert_message(&conv.key, Some(number), &turn, false).await?;
                 }
                 let detail = format!("queue {}, priority {}", ticket.queue, ticket.priority);
-                tx.insert_ticket_event(number, now, "created", &requester, Some(&detail)).await?;
+                audited(tx, &mut audit, number, now, "created", &requester, Some(&detail)).await?;
             }
             TicketOp::SetStatus { number, status, actor, note } => {
                 let number = resolve(*number, &created);
@@ -105,7 +109,7 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(tx: &mut T, commit: Commit) -> R
                 let resolved_at = resolved_at_after(*status, resolved_before, now);
                 tx.set_ticket_status(number, *status, resolved_at, now).await?;
                 let kind = status_event_kind(old, *status);
-                tx.insert_ticket_event(number, now, &kind, actor, note.as_deref()).await?;
+                audited(tx, &mut audit, number, now, &kind, actor, note.as_deref()).await?;
             }
             TicketOp::Change { number, actor, change } => {
                 let number = resolve(*number, &created);
@@ -120,7 +124,8 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(tx: &mut T, commit: Commit) -> R
                     TicketChange::Sla(_) => continue,
                 };
                 if old != new {
-                    tx.insert_ticket_event(number, now, kind, actor, Some(&format!("{old} → {new}"))).await?;
+                    audited(tx, &mut audit, number, now, kind, actor, Some(&format!("{old} → {new}")))
+                        .await?;
                 }
             }
             TicketOp::Schedule { number, kind, due_at } => {
@@ -135,7 +140,7 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(tx: &mut T, commit: Commit) -> R
                 }
             }
             TicketOp::Audit { number, kind, actor, detail } => {
-                tx.insert_ticket_event(resolve(*number, &created), now, kind, actor, detail.as_deref())
+                audited(tx, &mut audit, resolve(*number, &created), now, kind, actor, detail.as_deref())
                     .await?;
             }
             TicketOp::Csat { number, score, comment } => {
@@ -146,7 +151,7 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(tx: &mut T, commit: Commit) -> R
                     Some(c) => format!("score {score}: {c}"),
                     None => format!("score {score}"),
                 };
-                tx.insert_ticket_event(number, now, "csat", &requester, Some(&detail)).await?;
+                audited(tx, &mut audit, number, now, "csat", &requester, Some(&detail)).await?;
             }
         }
     }
@@ -166,7 +171,30 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(tx: &mut T, commit: Commit) -> R
         message.kind.fill_new_ticket(first);
         tx.insert_outbox(&item.key, &message, now).await?;
     }
+    tx.append_audit_tx(&audit).await?;
     Ok(CommitOutcome::Applied { created })
+}
+
+/// Record a ticket event in the ticket's history and queue it for the audit chain.
+async fn audited<T: CommitTx + ?Sized>(
+    tx: &mut T,
+    audit: &mut Vec<NewAuditEntry>,
+    number: TicketNumber,
+    at: Millis,
+    kind: &str,
+    actor: &str,
+    detail: Option<&str>,
+) -> Result<()> {
+    tx.insert_ticket_event(number, at, kind, actor, detail).await?;
+    audit.push(NewAuditEntry {
+        at,
+        actor: actor.to_string(),
+        kind: kind.to_string(),
+        ticket: Some(number),
+        subject: None,
+        detail: detail.map(str::to_string),
+    });
+    Ok(())
 }
 
 /// `TicketNumber(0)` names the first ticket this commit creates.

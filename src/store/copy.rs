@@ -34,6 +34,10 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec { name: "csat", key: &[] },
     TableSpec { name: "ticket_cards", key: &["ticket_number", "platform", "channel"] },
     TableSpec { name: "timers", key: &["id"] },
+    TableSpec { name: "audit_log", key: &["seq"] },
+    TableSpec { name: "audit_head", key: &["id"] },
+    TableSpec { name: "role_grants", key: &["id"] },
+    TableSpec { name: "jobs", key: &["name"] },
 ];
 
 /// Tables the copy knows are not data.

@@ -255,7 +255,7 @@ macro_rules! desk_sql {
                                 key: r.try_get("key").map_err($map_err)?,
                                 platform: r.try_get("platform").map_err($map_err)?,
                                 status: r.try_get("status").map_err($map_err)?,
-                                attempts: r.try_get("attempts").map_err($map_err)?,
+                                attempts: i32::try_from(r.try_get::<i64, _>("attempts").map_err($map_err)?).unwrap_or(i32::MAX),
                                 next_attempt_at: r.try_get("next_attempt_at").map_err($map_err)?,
                                 last_error: r.try_get("last_error").map_err($map_err)?,
                                 created_at: r.try_get("created_at").map_err($map_err)?,

@@ -4,11 +4,15 @@
 //! [`Store::commit`] call, in one transaction, together with the event's dedupe key.
 
 mod commit;
+pub mod compliance;
+pub(crate) mod compliance_sql;
 pub mod copy;
 mod copy_sql;
 pub mod desk;
 pub(crate) mod desk_sql;
 mod json;
+pub mod person;
+pub(crate) mod person_sql;
 pub mod postgres;
 mod rows;
 mod sql;
@@ -21,7 +25,9 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+pub use compliance::ComplianceStore;
 pub use desk::{DeskStore, OutboxRecord, SlaState, TicketChange, Timer};
+pub use person::PersonStore;
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
 
@@ -278,7 +284,7 @@ pub struct OutboxItem {
 }
 
 #[async_trait]
-pub trait Store: DeskStore + Send + Sync {
+pub trait Store: DeskStore + ComplianceStore + PersonStore + Send + Sync {
     /// Bring the schema up to date.
     async fn migrate(&self) -> Result<()>;
     /// Is the database reachable?

@@ -77,6 +77,20 @@ impl PostgresStore {
 
 crate::store::desk_sql::desk_sql! { db: Postgres, store: PostgresStore, map_err: map_err }
 
+crate::store::compliance_sql::compliance_sql! {
+    db: Postgres,
+    store: PostgresStore,
+    map_err: map_err,
+    lock: " FOR UPDATE",
+}
+
+crate::store::person_sql::person_sql! {
+    db: Postgres,
+    store: PostgresStore,
+    map_err: map_err,
+    after_erase: "",
+}
+
 shared_sql! {
     db: Postgres,
     store: PostgresStore,

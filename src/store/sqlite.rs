@@ -45,6 +45,9 @@ impl SqliteStore {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .foreign_keys(true)
+            // Deleted and overwritten rows are zeroed on disk, so purged or erased personal
+            // data does not linger in free pages.
+            .pragma("secure_delete", "ON")
             .busy_timeout(busy_timeout);
         let mut pool = SqlitePoolOptions::new().max_connections(8);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
@@ -99,6 +102,20 @@ impl SqliteStore {
 }
 
 crate::store::desk_sql::desk_sql! { db: Sqlite, store: SqliteStore, map_err: map_err }
+
+crate::store::compliance_sql::compliance_sql! {
+    db: Sqlite,
+    store: SqliteStore,
+    map_err: map_err,
+    lock: "",
+}
+
+crate::store::person_sql::person_sql! {
+    db: Sqlite,
+    store: SqliteStore,
+    map_err: map_err,
+    after_erase: "PRAGMA wal_checkpoint(TRUNCATE)",
+}
 
 shared_sql! {
     db: Sqlite,

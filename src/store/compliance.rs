@@ -1,0 +1,269 @@
+//! What compliance needs from the store: the hash-chained audit log, justified role grants,
+//! retention purges and store-kept recurring jobs (per-person export and erasure are in
+//! `person.rs`). The SQL is in `compliance_sql.rs`, shared by both backends.
+//!
+//! The audit chain: every entry carries the previous entry's hash and its own, SHA-256 over
+//! [`entry_hash`]'s canonical JSON. Appends lock the one-row `audit_head` (which holds the last
+//! sequence number and hash), so concurrent writers on PostgreSQL queue instead of forking the
+//! chain. Rows copied from `ticket_events` by migration 0003 carry no hash; the first append (or
+//! `deskbot audit verify`) creates the head and chains them, oldest first.
+
+use crate::domain::{Millis, TicketNumber, UserRef};
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::Result;
+
+/// The "previous hash" of the first entry.
+pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// An audit entry to append.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewAuditEntry {
+    pub at: Millis,
+    pub actor: String,
+    pub kind: String,
+    pub ticket: Option<TicketNumber>,
+    /// The person or thing the entry is about (e.g. `slack:U123` for a role grant).
+    pub subject: Option<String>,
+    pub detail: Option<String>,
+}
+
+/// An audit entry as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, sqlx::FromRow)]
+pub struct AuditEntry {
+    pub seq: i64,
+    pub at: Millis,
+    pub actor: String,
+    pub kind: String,
+    pub ticket_number: Option<i64>,
+    pub subject: Option<String>,
+    pub detail: Option<String>,
+    pub prev_hash: Option<String>,
+    pub hash: Option<String>,
+}
+
+impl AuditEntry {
+    /// The hash this entry should carry after `prev`.
+    pub fn expected_hash(&self, prev: &str) -> String {
+        entry_hash(
+            prev,
+            self.seq,
+            self.at,
+            &self.actor,
+            &self.kind,
+            self.ticket_number,
+            self.subject.as_deref(),
+            self.detail.as_deref(),
+        )
+    }
+}
+
+/// SHA-256 (hex) over the previous hash and the entry's fields, as one JSON array so no two
+/// different entries serialise alike.
+#[allow(clippy::too_many_arguments)]
+pub fn entry_hash(
+    prev: &str,
+    seq: i64,
+    at: Millis,
+    actor: &str,
+    kind: &str,
+    ticket: Option<i64>,
+    subject: Option<&str>,
+    detail: Option<&str>,
+) -> String {
+    let canonical = serde_json::json!([prev, seq, at, actor, kind, ticket, subject, detail]).to_string();
+    hex::encode(Sha256::digest(canonical.as_bytes()))
+}
+
+/// A role someone holds on the desk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Agent,
+    Lead,
+    Admin,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Agent => "agent",
+            Role::Lead => "lead",
+            Role::Admin => "admin",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "agent" => Ok(Role::Agent),
+            "lead" => Ok(Role::Lead),
+            "admin" => Ok(Role::Admin),
+            other => Err(format!("unknown role `{other}` (agent, lead, admin)")),
+        }
+    }
+}
+
+/// The scope of a grant that covers every queue.
+pub const ALL_QUEUES: &str = "*";
+
+/// A grant to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewGrant {
+    pub user: UserRef,
+    pub role: Role,
+    /// A queue name, or [`ALL_QUEUES`].
+    pub scope: String,
+    /// Who grants it (`config` for grants from deskbot.toml).
+    pub by: String,
+    pub justification: String,
+}
+
+/// A grant as stored.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoleGrant {
+    pub id: i64,
+    pub user: UserRef,
+    pub role: Role,
+    pub scope: String,
+    pub granted_by: String,
+    pub justification: String,
+    pub granted_at: Millis,
+    /// When it was last (re-)justified.
+    pub reviewed_at: Millis,
+    pub revoked_at: Option<Millis>,
+    pub revoked_by: Option<String>,
+    pub revoke_reason: Option<String>,
+}
+
+/// What recording a grant did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GrantOutcome {
+    /// A new grant.
+    Granted,
+    /// The same grant was active: its justification and review date were renewed.
+    Rejustified,
+}
+
+/// Expiry cutoffs for one queue's tickets: data older than a cutoff goes.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct QueueCutoffs {
+    pub queue: String,
+    /// Transcript lines of the queue's tickets written before this.
+    pub transcripts_before: Option<Millis>,
+    /// Resolved or closed tickets (resolved before this) are anonymised.
+    pub closed_before: Option<Millis>,
+}
+
+/// What a purge removes; built from config by `compliance::retention`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PurgePlan {
+    pub queues: Vec<QueueCutoffs>,
+    /// Conversations, transcript lines without a ticket, delivered messages, KB feedback
+    /// queries and dedupe keys older than this.
+    pub other_before: Option<Millis>,
+    /// Who runs it (`retention` for the daily job).
+    pub actor: String,
+}
+
+/// How many rows a purge deleted or anonymised.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PurgeReport {
+    pub messages_deleted: u64,
+    pub tickets_anonymised: u64,
+    pub conversations_deleted: u64,
+    pub outbox_deleted: u64,
+    pub feedback_anonymised: u64,
+    pub dedupe_keys_deleted: u64,
+    /// False for a dry run (nothing was changed).
+    pub applied: bool,
+}
+
+impl PurgeReport {
+    pub fn total(&self) -> u64 {
+        self.messages_deleted
+            + self.tickets_anonymised
+            + self.conversations_deleted
+            + self.outbox_deleted
+            + self.feedback_anonymised
+            + self.dedupe_keys_deleted
+    }
+
+    /// One line for the audit log and the CLI.
+    pub fn summary(&self) -> String {
+        format!(
+            "messages deleted {}, tickets anonymised {}, conversations deleted {}, deliveries deleted {}, \
+             feedback queries anonymised {}, dedupe keys deleted {}",
+            self.messages_deleted,
+            self.tickets_anonymised,
+            self.conversations_deleted,
+            self.outbox_deleted,
+            self.feedback_anonymised,
+            self.dedupe_keys_deleted
+        )
+    }
+}
+
+#[async_trait]
+pub trait ComplianceStore: Send + Sync {
+    /// Append entries to the audit chain, in one transaction.
+    async fn append_audit(&self, entries: &[NewAuditEntry]) -> Result<()>;
+    /// Create the chain head (chaining rows from before it) if missing; returns the head's
+    /// last sequence number and hash.
+    async fn audit_head(&self) -> Result<(i64, String)>;
+    /// Entries after `after_seq` (and at or after `since`), oldest first, at most `limit`.
+    async fn audit_entries(
+        &self,
+        after_seq: i64,
+        since: Option<Millis>,
+        limit: i64,
+    ) -> Result<Vec<AuditEntry>>;
+
+    /// Record a grant (or renew the same active grant's justification), audited.
+    async fn grant_role(&self, grant: &NewGrant, now: Millis) -> Result<GrantOutcome>;
+    /// Revoke an active grant, audited; false if there was none.
+    async fn revoke_role(
+        &self,
+        user: &UserRef,
+        role: Role,
+        scope: &str,
+        by: &str,
+        reason: &str,
+        now: Millis,
+    ) -> Result<bool>;
+    /// Grants, oldest first; revoked ones too when `include_revoked`.
+    async fn role_grants(&self, include_revoked: bool) -> Result<Vec<RoleGrant>>;
+
+    /// Delete or anonymise what the plan says expired. With `apply` false nothing changes (the
+    /// counts say what would). An applied purge is recorded in the audit log.
+    async fn purge(&self, plan: &PurgePlan, now: Millis, apply: bool) -> Result<PurgeReport>;
+
+    /// Claim a recurring job: true (and the next run set to `next_due`) when it is due at
+    /// `now`. A job never seen before is due at once.
+    async fn claim_job(&self, name: &str, now: Millis, next_due: Millis) -> Result<bool>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hash_depends_on_every_field_and_the_previous_hash() {
+        let base = entry_hash(GENESIS_HASH, 1, 5, "a", "k", Some(1), None, Some("d"));
+        assert_eq!(base.len(), 64);
+        assert_ne!(base, entry_hash("x", 1, 5, "a", "k", Some(1), None, Some("d")));
+        assert_ne!(base, entry_hash(GENESIS_HASH, 1, 5, "a", "k", Some(1), None, Some("e")));
+        assert_ne!(base, entry_hash(GENESIS_HASH, 1, 5, "a", "k", Some(1), Some(""), Some("d")));
+        assert_eq!(base, entry_hash(GENESIS_HASH, 1, 5, "a", "k", Some(1), None, Some("d")));
+    }
+}

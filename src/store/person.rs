@@ -1,0 +1,182 @@
+//! Data-subject requests in the store: everything stored about one person ([`PersonData`])
+//! and their erasure ([`Erasure`]): their id and names scrubbed everywhere, their own words
+//! blanked, ticket statistics kept, the audit chain re-linked and the erasure recorded. The SQL
+//! is in `person_sql.rs`.
+
+use super::compliance::{AuditEntry, RoleGrant};
+use super::{Result, StoredMessage, Ticket};
+use crate::domain::{Millis, TicketNumber, UserRef};
+use async_trait::async_trait;
+use serde::Serialize;
+
+/// A conversation as exported for its owner.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ConversationRecord {
+    pub key: String,
+    pub reply_to: serde_json::Value,
+    pub state: serde_json::Value,
+    pub created_at: Millis,
+    pub updated_at: Millis,
+}
+
+/// A rating the person gave.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RatingRecord {
+    pub ticket: TicketNumber,
+    pub score: i64,
+    pub comment: Option<String>,
+    pub at: Millis,
+}
+
+/// Everything stored about one person (`deskbot person export`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PersonData {
+    pub user: UserRef,
+    /// Names the person was stored under.
+    pub names: Vec<String>,
+    pub conversations: Vec<ConversationRecord>,
+    pub messages: Vec<StoredMessage>,
+    pub tickets: Vec<Ticket>,
+    /// Tickets the person worked on as an agent.
+    pub assigned_tickets: Vec<TicketNumber>,
+    pub ratings: Vec<RatingRecord>,
+    pub roles: Vec<RoleGrant>,
+    pub audit: Vec<AuditEntry>,
+}
+
+/// What to erase and what to put in its place.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Erasure {
+    pub user: UserRef,
+    /// Display names to scrub wherever they appear (besides the user id).
+    pub names: Vec<String>,
+    /// Stands in for the user id from now on (e.g. `erased-3f9a…`).
+    pub pseudonym: String,
+    /// The conversation state their conversations are reset to.
+    pub blank_state: serde_json::Value,
+    pub by: String,
+    pub now: Millis,
+}
+
+/// How many rows an erasure rewrote.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ErasureReport {
+    pub conversations: u64,
+    pub messages: u64,
+    pub tickets: u64,
+    pub ratings: u64,
+    pub ticket_events: u64,
+    pub audit_entries: u64,
+    pub deliveries: u64,
+    pub roles: u64,
+    pub other: u64,
+    /// The first audit entry re-linked after rewriting, if any.
+    pub relinked_from: Option<i64>,
+}
+
+#[async_trait]
+pub trait PersonStore: Send + Sync {
+    /// Everything stored about one person; `names` adds display names to look for.
+    async fn person_data(&self, user: &UserRef, names: &[String]) -> Result<PersonData>;
+    /// Anonymise one person everywhere, keep ticket statistics, and record the erasure.
+    async fn erase_person(&self, erasure: &Erasure) -> Result<ErasureReport>;
+}
+
+/// A `LIKE` pattern matching `needle` anywhere (lower-cased; `\` escapes).
+pub(crate) fn like_anywhere(needle: &str) -> String {
+    let mut out = String::from("%");
+    for c in needle.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// Replaces a person's id and names in text (case-insensitive, whole words where the needle
+/// starts or ends with a word character).
+pub(crate) struct Scrubber {
+    rules: Vec<(regex::Regex, String)>,
+    /// The raw needles, for `LIKE` filters.
+    pub needles: Vec<String>,
+}
+
+impl Scrubber {
+    pub(crate) fn new(e: &Erasure) -> Scrubber {
+        let full = e.user.to_string();
+        let mut pairs: Vec<(String, String)> = vec![
+            (full, format!("{}:{}", e.user.platform, e.pseudonym)),
+            (e.user.id.clone(), e.pseudonym.clone()),
+        ];
+        for n in &e.names {
+            let n = n.trim();
+            if n.chars().count() >= 2 && !pairs.iter().any(|(k, _)| k.eq_ignore_ascii_case(n)) {
+                pairs.push((n.to_string(), "[erased]".to_string()));
+            }
+        }
+        // Longest first, so `slack:U1` goes before `U1`.
+        pairs.sort_by_key(|(k, _)| std::cmp::Reverse(k.len()));
+        let rules = pairs
+            .iter()
+            .filter_map(|(k, v)| {
+                let word = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                let start = if word(k.chars().next()) { r"\b" } else { "" };
+                let end = if word(k.chars().last()) { r"\b" } else { "" };
+                let re = regex::Regex::new(&format!("(?i){start}{}{end}", regex::escape(k))).ok()?;
+                Some((re, v.clone()))
+            })
+            .collect();
+        Scrubber { rules, needles: pairs.into_iter().map(|(k, _)| k).collect() }
+    }
+
+    /// The text with every needle replaced.
+    pub(crate) fn text(&self, s: &str) -> String {
+        let mut out = s.to_string();
+        for (re, with) in &self.rules {
+            if re.is_match(&out) {
+                out = re.replace_all(&out, regex::NoExpand(with)).into_owned();
+            }
+        }
+        out
+    }
+
+    /// Scrub every string (and object key) in a JSON value.
+    pub(crate) fn json(&self, v: &serde_json::Value) -> serde_json::Value {
+        use serde_json::Value;
+        match v {
+            Value::String(s) => Value::String(self.text(s)),
+            Value::Array(a) => Value::Array(a.iter().map(|x| self.json(x)).collect()),
+            Value::Object(o) => Value::Object(o.iter().map(|(k, x)| (self.text(k), self.json(x))).collect()),
+            other => other.clone(),
+        }
+    }
+
+    pub(crate) fn opt(&self, s: Option<&str>) -> Option<String> {
+        s.map(|s| self.text(s))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Platform;
+
+    #[test]
+    fn scrubber_replaces_ids_and_names_as_whole_words() {
+        let e = Erasure {
+            user: UserRef::new(Platform::Slack, "U0ZED"),
+            names: vec!["Zelda Quux".into(), "Zelda".into()],
+            pseudonym: "erased-1".into(),
+            blank_state: serde_json::json!({}),
+            by: "dpo".into(),
+            now: 0,
+        };
+        let s = Scrubber::new(&e);
+        assert_eq!(s.text("slack:U0ZED asked; zelda quux said hi"), "slack:erased-1 asked; [erased] said hi");
+        assert_eq!(s.text("U0ZEDX and Zeldas stay"), "U0ZEDX and Zeldas stay");
+        assert_eq!(s.json(&serde_json::json!({"to": ["U0ZED"]})), serde_json::json!({"to": ["erased-1"]}));
+        assert_eq!(like_anywhere("a_b%"), "%a\\_b\\%%");
+    }
+}
