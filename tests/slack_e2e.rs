@@ -534,11 +534,37 @@ async fn answers_can_go_by_dm_while_the_status_reaction_stays_on_the_question() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn readyz_reports_the_slack_connection() {
+async fn readyz_reports_the_slack_connection_lost_and_regained() {
     let bot = SlackBot::start("socket").await;
-    let body = reqwest::get(format!("{}/readyz", bot.base)).await.unwrap().text().await.unwrap();
-    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(v["channels"]["slack"]["up"], true, "{body}");
+    let slack_up = || async {
+        let res = reqwest::get(format!("{}/readyz", bot.base)).await.unwrap();
+        let code = res.status().as_u16();
+        let v: serde_json::Value = serde_json::from_str(&res.text().await.unwrap()).unwrap();
+        (code, v["channels"]["slack"]["up"].as_bool())
+    };
+    assert_eq!(slack_up().await, (200, Some(true)));
+    // Slack cannot be reached for a while: the socket is lost and /readyz says so.
+    bot.fake.refuse_sockets(true);
+    bot.fake.drop_sockets();
+    let mut seen_down = false;
+    for _ in 0..200 {
+        if slack_up().await == (503, Some(false)) {
+            seen_down = true;
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(seen_down, "readyz reports the lost connection");
+    // Back: deskbot retries on its own and is ready again.
+    bot.fake.refuse_sockets(false);
+    bot.fake.wait_sockets(1).await;
+    for _ in 0..200 {
+        if slack_up().await == (200, Some(true)) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(slack_up().await, (200, Some(true)));
     bot.stop().await;
 }
 

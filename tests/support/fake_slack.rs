@@ -58,6 +58,8 @@ struct Inner {
     /// Envelopes sent but not acknowledged: sent again on the next connection, as Slack does.
     pending: Mutex<Vec<(String, String)>>,
     connects: AtomicUsize,
+    /// Answer `apps.connections.open` with an error (Slack unreachable for sockets).
+    refuse_sockets: std::sync::atomic::AtomicBool,
     next_ts: AtomicU64,
     next_id: AtomicU64,
     /// Messages known to `conversations.history`: (channel, ts) → (user, text).
@@ -142,6 +144,11 @@ impl FakeSlack {
     /// Answer the next `times` calls to `method` with 429 and `Retry-After: secs`.
     pub fn rate_limit(&self, method: &str, times: u32, secs: u64) {
         self.inner.limits.lock().unwrap().insert(method.to_string(), (times, secs));
+    }
+
+    /// Refuse (or again allow) new Socket Mode connections.
+    pub fn refuse_sockets(&self, refuse: bool) {
+        self.inner.refuse_sockets.store(refuse, Ordering::SeqCst);
     }
 
     /// How many websockets have been opened so far.
@@ -405,6 +412,7 @@ fn answer(inner: &Inner, method: &str, p: &Value, token: Option<&str>) -> Value 
             "ok": true, "url": "https://fake.slack.com/", "team": "Fake Corp", "user": "deskbot",
             "team_id": TEAM, "user_id": BOT_USER, "bot_id": BOT_ID, "is_enterprise_install": false,
         }),
+        "apps.connections.open" if inner.refuse_sockets.load(Ordering::SeqCst) => err("internal_error"),
         "apps.connections.open" => {
             let port = *inner.ws_port.lock().unwrap();
             json!({ "ok": true, "url": format!("ws://127.0.0.1:{port}/link/?ticket={}", inner.next_id.fetch_add(1, Ordering::SeqCst)) })
