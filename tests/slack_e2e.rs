@@ -198,7 +198,12 @@ async fn rate_limit_delays_but_neither_loses_nor_doubles(mode: &str) {
     bot.event(message(&dm, ERIN, "I forgot my password", &bot.fake.ts(), None)).await;
     bot.wait_post(&dm, "password").await;
     let calls = bot.fake.calls_to("chat.postMessage");
-    assert_eq!(calls.iter().filter(|c| c.status == 429).count(), 1);
+    let limited: Vec<_> = calls.iter().filter(|c| c.status == 429).collect();
+    assert_eq!(limited.len(), 1);
+    // The retry waited for Retry-After (1 s).
+    let sent = calls.iter().find(|c| c.status == 200).unwrap();
+    let waited = sent.at.duration_since(limited[0].at);
+    assert!(waited >= std::time::Duration::from_millis(950), "retried after {waited:?}");
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
     assert_eq!(bot.posts_in(&dm, None).len(), 1, "delivered exactly once");
     bot.stop().await;

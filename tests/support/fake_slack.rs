@@ -40,6 +40,8 @@ pub struct Call {
     pub token: Option<String>,
     pub status: u16,
     pub response: Value,
+    /// When the fake received it.
+    pub at: std::time::Instant,
 }
 
 enum WsCmd {
@@ -389,6 +391,7 @@ async fn web_api(
         token,
         status,
         response: response.clone(),
+        at: std::time::Instant::now(),
     });
     let mut res = (StatusCode::from_u16(status).unwrap(), axum::Json(response)).into_response();
     if let Some(secs) = limited {
