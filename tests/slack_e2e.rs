@@ -100,6 +100,17 @@ async fn reaction_files_a_ticket_crediting_the_author(mode: &str) {
             .cloned()
     })
     .await;
+    // Slack echoes deskbot's own 🎫 status reaction as an event: it files nothing, and
+    // another 🎫 on the same message does not file it twice.
+    for who in [BOT_USER, KIM] {
+        bot.event(json!({
+            "type": "reaction_added", "user": who, "reaction": "ticket", "item_user": ERIN,
+            "item": { "type": "message", "channel": GENERAL, "ts": ts }, "event_ts": bot.fake.ts(),
+        }))
+        .await;
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(bot.store.tickets(&TicketFilter { limit: 10, ..Default::default() }).await.unwrap().len(), 1);
     support::slack_spec::assert_calls_match_spec(&bot.fake.calls());
     bot.stop().await;
 }
