@@ -6,7 +6,6 @@
 
 use super::Client;
 use super::names::Names;
-use super::send::is_user_id;
 use crate::channel::intake::{Grouper, IntakeConfig, is_pleasantry};
 use crate::channel::{Inbound, InboundKind};
 use crate::domain::{Address, Millis, Platform, UserRef};
@@ -354,11 +353,6 @@ fn looks_like_id(s: &str) -> bool {
 pub(super) fn short(e: &dyn std::fmt::Display) -> String {
     let s = e.to_string();
     s.lines().next().unwrap_or(&s).to_string()
-}
-
-/// Is the text addressed to a user id that is not a channel (e.g. the slash command's DM)?
-pub fn is_person(s: &str) -> bool {
-    is_user_id(s)
 }
 
 #[cfg(test)]
