@@ -626,3 +626,63 @@ async fn reaction_on_a_reply_in_a_thread_files_that_reply() {
     support::slack_spec::assert_calls_match_spec(&bot.fake.calls());
     bot.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deskbot_run_with_slack_config_logs_in_and_serves() {
+    let fake = fake_slack::FakeSlack::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_deskbot"))
+        .arg("run")
+        .current_dir(dir.path())
+        .env_clear()
+        .env("DESKBOT_DATA_DIR", dir.path())
+        .env("DESKBOT_INTENTS_DIR", support::starter_pack())
+        .env("DESKBOT_HOT_RELOAD", "false")
+        .env("DESKBOT_LOG_FORMAT", "json")
+        .env("DESKBOT_SLACK_MODE", "events")
+        .env("DESKBOT_SLACK_BOT_TOKEN", fake_slack::BOT_TOKEN)
+        .env("DESKBOT_SLACK_SIGNING_SECRET", fake_slack::SIGNING_SECRET)
+        .env("DESKBOT_SLACK_API_URL", &fake.api_url)
+        .env("DESKBOT_HTTP_ADDR", format!("127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let mut ready = None;
+    for _ in 0..500 {
+        if let Ok(res) = reqwest::get(format!("{base}/readyz")).await {
+            ready = Some((res.status().as_u16(), res.text().await.unwrap_or_default()));
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let (status, body) = ready.expect("deskbot serves HTTP");
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("\"slack\""), "{body}");
+    assert_eq!(fake.calls_to("auth.test").len(), 1);
+    // It answers Slack: a signed DM is handled and replied to.
+    let dm = dm_of(ERIN);
+    let cb = fake.callback(message(&dm, ERIN, "I forgot my password", &fake.ts(), None));
+    let (code, _) = fake
+        .post_signed(&format!("{base}/slack/events"), "application/json", cb.to_string(), Sign::Good)
+        .await;
+    assert_eq!(code, 200);
+    for _ in 0..500 {
+        if fake.posts().iter().any(|c| c.params["channel"] == dm.as_str()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(fake.posts().iter().any(|c| c.params["channel"] == dm.as_str()));
+    child.start_kill().unwrap();
+    let out = child.wait_with_output().await.unwrap();
+    let log = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    assert!(log.contains("logged in to Slack"), "{log}");
+    assert!(
+        !log.contains(fake_slack::BOT_TOKEN) && !log.contains(fake_slack::SIGNING_SECRET),
+        "secrets stay out of logs"
+    );
+}
