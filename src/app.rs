@@ -79,6 +79,9 @@ pub fn load_options(config: &Config) -> LoadOptions {
     if let Some(t) = config.matcher.threshold {
         matcher.threshold = t;
     }
+    if let Some(m) = config.matcher.ambiguity_margin {
+        matcher.ambiguity_margin = m;
+    }
     LoadOptions { matcher, kb_min_score: config.kb.min_score }
 }
 
@@ -234,6 +237,7 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> Result<(), AppError> {
     let tracker = TaskTracker::new();
+    crate::observe::install();
     app.spawn_hot_reload(&tracker, shutdown.clone(), |ev| tracing::info!("{ev}"));
     let mut channels = channels;
     if !app.config.webhook.is_empty() {
@@ -291,7 +295,14 @@ pub async fn run(
             store: app.store.clone(),
             catalog: app.catalog.clone(),
             channels: app.channels.clone(),
-        });
+        })
+        .merge(crate::http::reports::router(crate::http::reports::ReportsState::new(
+            &app.config,
+            app.store.clone(),
+            app.catalog.clone(),
+            app.clock.clone(),
+        )))
+        .merge(crate::http::metrics::router(app.store.clone(), app.catalog.clone()));
         let router = routes.into_iter().fold(router, |r, extra| r.merge(extra));
         let cancel = shutdown.clone();
         tracker.spawn(async move {

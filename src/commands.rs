@@ -18,11 +18,15 @@ pub fn load_config(sources: &Sources, quiet: bool) -> Result<Config, AppError> {
     Ok(config)
 }
 
-pub async fn chat(config: Config, user: Option<String>) -> Result<u8, AppError> {
-    let user = user
-        .or_else(|| std::env::var("USER").ok())
+/// Who `deskbot chat` talks as: `--user`, else `$USER`, else `employee`.
+fn console_user(user: Option<String>) -> String {
+    user.or_else(|| std::env::var("USER").ok())
         .filter(|u| !u.trim().is_empty())
-        .unwrap_or_else(|| "employee".to_string());
+        .unwrap_or_else(|| "employee".to_string())
+}
+
+pub async fn chat(config: Config, user: Option<String>) -> Result<u8, AppError> {
+    let user = console_user(user);
     let app = App::build(config).await?;
     let opts = ChatOptions { user, interactive: std::io::stdin().is_terminal() };
     let input = tokio::io::BufReader::new(tokio::io::stdin());
@@ -480,6 +484,17 @@ pub async fn intents_test_cases(
     print_report(&report, json, intents::EvalReport::render_text)
 }
 
+/// `deskbot intents explain`.
+pub async fn intents_explain(
+    config: Config,
+    dir: Option<PathBuf>,
+    text: &str,
+    json: bool,
+) -> Result<u8, AppError> {
+    let catalog = app::load_catalog(&with_dir(config, dir)).await?;
+    print_report(&catalog.explain(text), json, intents::explain::ExplainReport::render_text)
+}
+
 fn print_report<R: serde::Serialize>(report: &R, json: bool, text: fn(&R) -> String) -> Result<u8, AppError> {
     if json {
         let s = serde_json::to_string(report).map_err(|e| AppError::Runtime(e.to_string()))?;
@@ -525,4 +540,45 @@ pub async fn healthcheck(config: Config, url: Option<String>) -> Result<u8, AppE
             Ok(1)
         }
     }
+}
+
+/// `deskbot report`: the figures of the `/reports` page, as text or JSON.
+pub async fn report(config: Config, since: &str, queue: Option<String>, json: bool) -> Result<u8, AppError> {
+    let app = App::build(config).await?;
+    let period = crate::reports::parse_since(since, (app.clock)())
+        .map_err(|e| AppError::Usage(format!("--since {e}")))?;
+    let queue = match queue {
+        None => None,
+        Some(q) => {
+            let q = QueueName::parse(&q).map_err(|e| AppError::Usage(format!("--queue: {e}")))?;
+            if !app.config.queue_names().contains(&q) {
+                let known: Vec<String> = app.config.queue_names().iter().map(|q| q.to_string()).collect();
+                return Err(AppError::Usage(format!(
+                    "--queue: no queue `{q}` (known: {})",
+                    known.join(", ")
+                )));
+            }
+            Some(q)
+        }
+    };
+    let testers = app.config.reports.tester_refs().map_err(AppError::Usage)?;
+    let opts = crate::reports::ReportOptions {
+        period,
+        queue,
+        testers,
+        kb_base_url: app.config.engine.kb_base_url.clone(),
+    };
+    let catalog = app.catalog.load_full();
+    let report = crate::reports::build(&app.store, &catalog, &opts).await?;
+    print_report(&report, json, crate::reports::text::render)
+}
+
+/// `deskbot chat --test`: flag this console conversation as test traffic, then chat.
+pub async fn chat_test(config: Config, user: Option<String>) -> Result<u8, AppError> {
+    let user = console_user(user);
+    let store = app::open_store(&config).await?;
+    store.mark_test_conversation(&format!("console:{user}"), chrono::Utc::now().timestamp_millis()).await?;
+    drop(store);
+    eprintln!("deskbot: this conversation is test traffic and is left out of reports.");
+    chat(config, Some(user)).await
 }

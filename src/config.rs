@@ -37,6 +37,7 @@ const KEYS: &[&str] = &[
     "roles",
     "limits",
     "intake",
+    "reports",
 ];
 
 /// Flat environment names for nested keys: `DESKBOT_SLACK_BOT_TOKEN` → `slack.bot_token`,
@@ -87,6 +88,8 @@ pub struct Config {
     pub limits: crate::compliance::LimitsConfig,
     /// How chat platforms take requests: request channels, grouping, status reactions.
     pub intake: crate::channel::intake::IntakeConfig,
+    /// `[reports]`: who may see `/reports`, and which users are testers.
+    pub reports: crate::reports::ReportsConfig,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -123,6 +126,8 @@ pub struct EngineConfig {
 pub struct MatcherConfig {
     /// Confidence (0–1) below which a message has no intent. Unset: the matcher's default.
     pub threshold: Option<f32>,
+    /// When the two best intents are closer than this (0–1), ask which one is meant.
+    pub ambiguity_margin: Option<f32>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
@@ -183,6 +188,7 @@ impl Default for Config {
             roles: Default::default(),
             limits: Default::default(),
             intake: crate::channel::intake::IntakeConfig::default(),
+            reports: Default::default(),
         }
     }
 }
@@ -261,7 +267,7 @@ impl Config {
                 Some(n) => (n, true),
                 None => (name, false),
             };
-            let key = name.to_lowercase().replace("__", ".");
+            let key = crate::reports::env_key(&name.to_lowercase().replace("__", "."));
             let key = env_alias(&key).unwrap_or(key);
             if !KEYS.contains(&top_key(&key)) {
                 continue;
@@ -306,6 +312,7 @@ impl Config {
             return Err(ConfigError::Invalid("desk.sla_reminder_ratio must be between 0 and 1".into()));
         }
         self.slack.settings().map_err(ConfigError::Invalid)?;
+        self.reports.validate().map_err(ConfigError::Invalid)?;
         for w in &self.webhook {
             w.validate().map_err(ConfigError::Invalid)?;
         }
@@ -313,6 +320,13 @@ impl Config {
             && !(0.0..=1.0).contains(&t)
         {
             return Err(ConfigError::Invalid(format!("matcher.threshold must be between 0 and 1, not {t}")));
+        }
+        if let Some(m) = self.matcher.ambiguity_margin
+            && !(0.0..=1.0).contains(&m)
+        {
+            return Err(ConfigError::Invalid(format!(
+                "matcher.ambiguity_margin must be between 0 and 1, not {m}"
+            )));
         }
         if self.engine.reopen_window_hours < 0.0 {
             return Err(ConfigError::Invalid("engine.reopen_window_hours must not be negative".into()));

@@ -39,6 +39,24 @@ enum Command {
         /// Who you are (default: $USER).
         #[arg(long, value_name = "NAME")]
         user: Option<String>,
+        /// Flag this conversation as test traffic: it is left out of reports.
+        #[arg(long)]
+        test: bool,
+    },
+    /// Print the reports' figures: deflection, tickets, response times, SLA, CSAT, gaps.
+    #[command(
+        after_help = "Examples:\n  deskbot report\n  deskbot report --since 30d --queue identity\n  deskbot report --since 24h --json"
+    )]
+    Report {
+        /// How far back: 24h, 7d, 30d, 4w, …
+        #[arg(long, default_value = "7d", value_name = "PERIOD")]
+        since: String,
+        /// Only this queue.
+        #[arg(long, value_name = "QUEUE")]
+        queue: Option<String>,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
     },
     /// Run the daemon: every channel enabled in config, the outbox worker and the HTTP server.
     #[command(
@@ -248,6 +266,19 @@ enum IntentsCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show why a message gets its intent: the best intents, their scores and what drove them.
+    #[command(
+        after_help = "Examples:\n  deskbot intents explain \"my vpn keeps dropping\"\n  deskbot intents explain --json \"printer jammed\""
+    )]
+    Explain {
+        text: String,
+        /// Intents directory (default: intents_dir from config).
+        #[arg(long = "intents", value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Print one JSON object instead of a report.
+        #[arg(long)]
+        json: bool,
+    },
     /// Turn labelled messages from other tools into an intents directory.
     #[command(
         after_help = "Examples:\n  deskbot intents import --format jsonl train.jsonl --out ./imported\n  deskbot intents import --format rasa data/nlu.yml data/faq.yml --out ./imported"
@@ -326,7 +357,9 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
     let quiet = !matches!(cli.command, Command::Run | Command::Migrate { .. });
     let config = commands::load_config(&sources, quiet)?;
     match cli.command {
-        Command::Chat { user } => commands::chat(config, user).await,
+        Command::Chat { user, test: false } => commands::chat(config, user).await,
+        Command::Chat { user, test: true } => commands::chat_test(config, user).await,
+        Command::Report { since, queue, json } => commands::report(config, &since, queue, json).await,
         Command::Run => commands::run(config).await,
         Command::Migrate { from: None, to: None, .. } => commands::migrate(config).await,
         Command::Migrate { from, to, force } => commands::migrate_copy(config, from, to, force).await,
@@ -336,6 +369,9 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
         }
         Command::Intents(IntentsCommand::Test { dir, cases: None, json }) => {
             commands::intents_test(config, dir, json).await
+        }
+        Command::Intents(IntentsCommand::Explain { text, dir, json }) => {
+            commands::intents_explain(config, dir, &text, json).await
         }
         Command::Intents(IntentsCommand::Import(args)) => commands::intents_import(&args),
         Command::Kb(KbCommand::Import(args)) => commands::kb_import(&args),

@@ -86,12 +86,20 @@ impl Outbox {
                         }
                         delivered_ids.push(item.id);
                         round.sent += 1;
+                        metrics::counter!("deskbot_outbox_sent_total", "platform" => item.message.to.platform.as_str()).increment(1);
                     }
                     Err(e) => {
                         let retry_at = next_attempt((self.clock)(), item.attempts, self.max_attempts, &e);
                         tracing::warn!(key = %item.key, attempts = item.attempts, error = %e, gave_up = retry_at.is_none(), "delivery failed");
                         self.store.outbox_failed(item.id, &e.to_string(), retry_at).await?;
+                        let (platform, outcome) = (
+                            item.message.to.platform.as_str(),
+                            if retry_at.is_some() { "retry" } else { "dead" },
+                        );
+                        metrics::counter!("deskbot_outbox_send_failures_total", "platform" => platform, "outcome" => outcome).increment(1);
                         if retry_at.is_some() {
+                            metrics::counter!("deskbot_outbox_retries_total", "platform" => platform)
+                                .increment(1);
                             round.retried += 1;
                         } else {
                             round.dead += 1;

@@ -122,3 +122,25 @@ fn missing_data_directory_is_a_clear_runtime_error() {
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("/nonexistent/deskbot"), "{}", text(&out.stderr));
 }
+
+#[test]
+fn intents_explain_shows_the_verdict_scores_and_what_drove_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = deskbot(dir.path(), &["intents", "explain", "my vpn keeps dropping"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report = text(&out.stdout);
+    assert!(report.contains("verdict:      vpn_problem"), "{report}");
+    assert!(report.contains("pattern fired:") && report.contains("near "), "{report}");
+
+    let out = deskbot(
+        dir.path(),
+        &["intents", "explain", "--json", "the coffee machine on floor 3 is leaking"],
+        b"",
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["intent"], "none", "{v}");
+    let candidates = v["candidates"].as_array().unwrap();
+    assert!(!candidates.is_empty(), "{v}");
+    assert!(candidates.iter().all(|c| c["score"].as_f64().is_some_and(|s| (0.0..=1.0).contains(&s))), "{v}");
+}

@@ -9,9 +9,9 @@ use std::time::Instant;
 const QUEUES: [&str; 8] =
     ["access", "facilities", "hardware", "identity", "network", "security", "service-desk", "software"];
 
-/// A regression floor, not the goal: the target is 0.95; the pack measured 0.887 when this was
-/// written (most misses are out-of-scope messages, which the pack has no examples of yet).
-const ACCURACY_FLOOR: f64 = 0.85;
+/// A regression floor, not the goal: the target is 0.95; the pack measured 0.931 with the
+/// logistic-regression matcher at the default threshold (in scope 93.5%, out of scope 91.5%).
+const ACCURACY_FLOOR: f64 = 0.92;
 
 fn starter_pack() -> Catalog {
     starter_pack_with(LoadOptions::default())
@@ -110,12 +110,17 @@ fn clinc150_generalisation() {
             queue: queue.clone(),
             priority: Priority::Normal,
             slots: Vec::new(),
+            threshold: None,
             source: "clinc150".into(),
         })
         .collect();
     let oos: Vec<String> = train.iter().filter(|(_, l)| is_oos(l)).map(|(t, _)| t.clone()).collect();
     let start = Instant::now();
-    let matcher = deskbot::intents::build_matcher(&intents, &oos, &MatcherOptions { threshold: 0.0 });
+    let matcher = deskbot::intents::build_matcher(
+        &intents,
+        &oos,
+        &MatcherOptions { threshold: 0.0, ..MatcherOptions::default() },
+    );
     println!("trained on {} examples in {} ms", train.len(), start.elapsed().as_millis());
     let verdicts: Vec<(f32, Option<usize>, Option<usize>, &str)> = val
         .iter()
@@ -151,8 +156,10 @@ fn clinc150_generalisation() {
 #[test]
 #[ignore = "tuning aid"]
 fn sweep_threshold_on_starter_pack() {
-    let catalog =
-        starter_pack_with(LoadOptions { matcher: MatcherOptions { threshold: 0.0 }, kb_min_score: None });
+    let catalog = starter_pack_with(LoadOptions {
+        matcher: MatcherOptions { threshold: 0.0, ..MatcherOptions::default() },
+        kb_min_score: None,
+    });
     let rows: Vec<(f32, Option<usize>, bool, Option<String>)> = catalog
         .cases
         .iter()

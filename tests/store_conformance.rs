@@ -2,6 +2,8 @@
 //! against a fresh SQLite file per test and, when `DESKBOT_TEST_POSTGRES_URL` is set, a fresh
 //! PostgreSQL database per test. SQLite-only behaviour (locking, opening files) is at the end.
 
+#[path = "support/reports_seed.rs"]
+mod reports_seed;
 #[path = "support/store.rs"]
 mod support;
 
@@ -52,6 +54,7 @@ conformance!(
     failed_commit_leaves_nothing_half_written,
     concurrent_commits_on_one_conversation_one_wins,
     tickets_are_listed_newest_first_with_filters,
+    report_reads_cover_the_period_with_first_replies_breaches_and_ratings,
 );
 
 async fn conversation_is_created_then_updated_by_version(store: &DynStore) {
@@ -446,6 +449,65 @@ async fn unreadable_stored_data_is_reported_not_panicked() {
     let claimed = db.store.claim_outbox(&[Platform::Slack], "w", T0, 1000, 10).await.unwrap();
     assert_eq!(claimed.iter().map(|i| i.key.as_str()).collect::<Vec<_>>(), vec!["slack-1"]);
     assert_eq!(db.store.outbox_depth().await.unwrap(), 1);
+}
+
+async fn report_reads_cover_the_period_with_first_replies_breaches_and_ratings(store: &DynStore) {
+    use deskbot::store::CaseKind;
+    use reports_seed::{D, H, M};
+    let base = T0;
+    reports_seed::seed(store, base).await;
+    let (from, to) = (base - 7 * D, base + D);
+
+    let cases = store.case_events(from, to).await.unwrap();
+    assert_eq!(cases.len(), 14, "c0 is outside the period: {cases:#?}");
+    assert_eq!(cases[0].kind, CaseKind::Answered);
+    assert_eq!((cases[0].conversation.as_str(), cases[0].at), ("c1", base));
+    assert_eq!(cases[0].user.to_string(), "slack:UALICE");
+    assert_eq!(cases[0].intent.as_deref(), Some("password_reset"));
+    assert_eq!(cases[0].article.as_deref(), Some("password-reset"));
+    assert_eq!(cases[0].queue.as_str(), "identity");
+    assert_eq!(store.case_events(base - 11 * D, base - 9 * D).await.unwrap().len(), 1);
+    assert!(store.case_events(base, base).await.unwrap().is_empty(), "the end is exclusive");
+
+    let tickets = store.ticket_facts(from, to).await.unwrap();
+    assert_eq!(tickets.len(), 4);
+    let t1 = &tickets[0];
+    assert_eq!((t1.queue.as_str(), t1.conversation.as_str()), ("network", "c2"));
+    assert_eq!(t1.first_response_at, Some(base + 41 * M));
+    assert_eq!(t1.resolved_at, Some(base + 2 * H + 11 * M));
+    assert_eq!(t1.sla.as_ref().and_then(|s| s.first_response_due), Some(base + 11 * M + H));
+    assert_eq!(t1.sla_breaches, 0);
+    assert_eq!(tickets[1].sla_breaches, 1);
+    assert_eq!(tickets[2].first_response_at, Some(base + 61 * M), "internal notes are not a response");
+    assert_eq!((tickets[2].sla.clone(), tickets[2].resolved_at), (None, None));
+
+    let csat = store.csat_scores(from, to).await.unwrap();
+    let scores: Vec<(i64, u8, &str)> = csat.iter().map(|c| (c.ticket.0, c.score, c.queue.as_str())).collect();
+    assert_eq!(
+        scores,
+        [
+            (t1.number.0, 5, "network"),
+            (tickets[3].number.0, 1, "identity"),
+            (tickets[1].number.0, 2, "service-desk")
+        ]
+    );
+    assert_eq!(csat[0].requester.to_string(), "slack:UBOB");
+
+    assert_eq!(store.test_conversations().await.unwrap(), ["c8"]);
+    store.mark_test_conversation("c8", base + 1).await.unwrap();
+    store.mark_test_conversation("c9", base + 1).await.unwrap();
+    assert_eq!(store.test_conversations().await.unwrap(), ["c8", "c9"], "flagging twice is harmless");
+
+    // Erasing a person keeps the counts but not their words or id.
+    let carol = deskbot::domain::UserRef::new(Platform::Slack, "UCAROL");
+    deskbot::compliance::person::erase(store, &carol, &[], "dpo", base + D).await.unwrap();
+    let after = store.case_events(from, to).await.unwrap();
+    assert_eq!(after.len(), 14);
+    let theirs: Vec<_> = after.iter().filter(|c| c.conversation == "c3").collect();
+    assert_eq!(theirs.len(), 1);
+    assert_eq!(theirs[0].query, "[erased]");
+    assert!(theirs[0].user.id.starts_with("erased-"), "{:?}", theirs[0].user);
+    assert_eq!(theirs[0].kind, CaseKind::NoMatch);
 }
 
 #[path = "conformance/compliance.rs"]

@@ -40,6 +40,11 @@ pub fn offer_articles() -> String {
         .to_string()
 }
 
+pub fn clarify() -> String {
+    "I'm not sure which of these you mean. Pick one, or choose the last option to talk to a person:"
+        .to_string()
+}
+
 pub fn offer_ticket() -> String {
     "I couldn't find an answer to that. Shall I file a ticket so the IT team can help?".to_string()
 }

@@ -26,6 +26,8 @@ pub enum State {
         #[serde(default)]
         captures: BTreeMap<String, String>,
     },
+    /// Two intents fit about equally well: asked which one the employee meant.
+    Clarify { query: String, intents: Vec<String> },
     /// KB articles were offered (no intent matched).
     Offered { query: String, articles: Vec<String> },
     /// Nothing matched: offered to file a ticket.
@@ -87,6 +89,7 @@ pub const NONE_OF_THESE: &str = "none";
 pub const FILE_TICKET: &str = "file_ticket";
 pub const CANCEL: &str = "cancel";
 pub const ARTICLE_PREFIX: &str = "article:";
+pub const INTENT_PREFIX: &str = "intent:";
 pub const RATE_PREFIX: &str = "rate:";
 
 /// The choices a state offers, in the order shown.
@@ -103,6 +106,21 @@ pub fn choices_for(state: &State, catalog: &Catalog) -> Vec<Choice> {
                 .map(|id| {
                     let title = catalog.article(id).map(|a| a.title.clone()).unwrap_or_else(|| id.clone());
                     Choice::new(format!("{ARTICLE_PREFIX}{id}"), title)
+                })
+                .collect();
+            c.push(Choice::new(NONE_OF_THESE, "None of these: talk to a person"));
+            c
+        }
+        State::Clarify { intents, .. } => {
+            let mut c: Vec<Choice> = intents
+                .iter()
+                .map(|id| {
+                    let label = catalog
+                        .intent(id)
+                        .map(|i| i.description.trim())
+                        .filter(|d| !d.is_empty())
+                        .unwrap_or(id);
+                    Choice::new(format!("{INTENT_PREFIX}{id}"), label)
                 })
                 .collect();
             c.push(Choice::new(NONE_OF_THESE, "None of these: talk to a person"));

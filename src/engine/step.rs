@@ -113,7 +113,10 @@ impl Stepper<'_, '_> {
                 self.close_case();
                 self.say(replies::CANCELLED)
             }
-            State::Answered { .. } | State::Offered { .. } | State::OfferTicket { .. } => {
+            State::Answered { .. }
+            | State::Offered { .. }
+            | State::Clarify { .. }
+            | State::OfferTicket { .. } => {
                 let choices = choices_for(&self.st.state, self.ctx.catalog);
                 if let Some(c) = pick_choice(&choices, text) {
                     let id = c.id.clone();
@@ -150,6 +153,7 @@ impl Stepper<'_, '_> {
             let query = match &self.st.state {
                 State::Answered { query, .. }
                 | State::Offered { query, .. }
+                | State::Clarify { query, .. }
                 | State::OfferTicket { query } => Some(query.clone()),
                 _ => None,
             };
@@ -173,6 +177,10 @@ impl Stepper<'_, '_> {
         let keep = self.st.transcript.len().saturating_sub(1);
         self.st.transcript.drain(..keep);
         let m = self.ctx.catalog.classify(text);
+        if let Some(intents) = self.ambiguous_pair(&m) {
+            self.go(State::Clarify { query: text.to_string(), intents });
+            return self.prompt(replies::clarify());
+        }
         if let Some(intent) = m.intent.and_then(|i| self.ctx.catalog.intents.get(i)) {
             let captures: BTreeMap<String, String> = m.captures.into_iter().collect();
             return self.answer_intent(intent, text, captures);
@@ -192,6 +200,20 @@ impl Stepper<'_, '_> {
         }
         self.go(State::OfferTicket { query: text.to_string() });
         self.prompt(replies::offer_ticket())
+    }
+
+    /// The ids of the two intents to choose between, when the match is ambiguous.
+    fn ambiguous_pair(&self, m: &crate::intents::Match) -> Option<Vec<String>> {
+        if !m.ambiguous || m.intent.is_none() {
+            return None;
+        }
+        let ids: Vec<String> = m
+            .ranked
+            .iter()
+            .take(2)
+            .filter_map(|&(i, _)| self.ctx.catalog.intents.get(i).map(|d| d.id.clone()))
+            .collect();
+        (ids.len() == 2).then_some(ids)
     }
 
     fn answer_intent(&mut self, intent: &Intent, query: &str, captures: BTreeMap<String, String>) {
@@ -268,6 +290,16 @@ impl Stepper<'_, '_> {
             }
             (state::NONE_OF_THESE, State::Offered { query, .. }) => {
                 self.escalate(query, None, BTreeMap::new())
+            }
+            (state::NONE_OF_THESE, State::Clarify { query, .. }) => {
+                self.escalate(query, None, BTreeMap::new())
+            }
+            (id, State::Clarify { query, .. }) if id.starts_with(state::INTENT_PREFIX) => {
+                let id = id.trim_start_matches(state::INTENT_PREFIX);
+                match self.ctx.catalog.intent(id) {
+                    Some(intent) => self.answer_intent(intent, &query, BTreeMap::new()),
+                    None => self.escalate(query, None, BTreeMap::new()),
+                }
             }
             (state::FILE_TICKET, State::OfferTicket { query }) => self.escalate(query, None, BTreeMap::new()),
             (state::CANCEL, _) => {

@@ -14,12 +14,16 @@ struct KeywordMatcher(Vec<(&'static str, usize)>);
 impl Matcher for KeywordMatcher {
     fn classify(&self, text: &str) -> Match {
         let t = text.to_lowercase();
-        let hit = self.0.iter().find(|(k, _)| t.contains(k)).map(|(_, i)| *i);
+        let hits: Vec<usize> = self.0.iter().filter(|(k, _)| t.contains(k)).map(|(_, i)| *i).collect();
+        let hit = hits.first().copied();
+        // Two keywords: two intents fit equally well.
+        let ranked: Vec<(usize, f32)> = hits.iter().map(|&i| (i, 0.45)).collect();
         let mut captures = Vec::new();
         if let Some(c) = Regex::new(r"floor (?P<floor>\d+)").ok().and_then(|r| r.captures(&t)) {
             captures.push(("floor".to_string(), c["floor"].to_string()));
         }
-        Match { intent: hit, confidence: if hit.is_some() { 0.9 } else { 0.1 }, captures, ranked: vec![] }
+        let confidence = if hit.is_some() { 0.9 } else { 0.1 };
+        Match { intent: hit, confidence, captures, ambiguous: ranked.len() > 1, ranked }
     }
     fn threshold(&self) -> f32 {
         0.5
@@ -55,6 +59,7 @@ fn intent(id: &str, answer: Answer, queue: &str, slots: Vec<Slot>) -> Intent {
         queue: q(queue),
         priority: Priority::Normal,
         slots,
+        threshold: None,
         source: "test.toml".into(),
     }
 }
@@ -151,6 +156,7 @@ fn name(s: &State) -> &'static str {
         State::Idle => "idle",
         State::Answered { .. } => "answered",
         State::Offered { .. } => "offered",
+        State::Clarify { .. } => "clarify",
         State::OfferTicket { .. } => "offer_ticket",
         State::Form { .. } => "form",
         State::Describe => "describe",
@@ -360,6 +366,38 @@ fn every_transition_lands_in_the_expected_state_with_the_expected_actions() {
             vec!["reply"],
         ),
         (
+            "two intents fit: ask which",
+            State::Idle,
+            vec!["vpn password trouble"],
+            "not sure which",
+            "clarify",
+            vec!["reply"],
+        ),
+        (
+            "clarify answered by number",
+            State::Idle,
+            vec!["vpn password trouble", "2"],
+            "password.example.com",
+            "answered",
+            vec!["reply"],
+        ),
+        (
+            "clarify answered by label",
+            State::Idle,
+            vec!["vpn password trouble", "vpn_problem description"],
+            "Fix VPN drops",
+            "answered",
+            vec!["reply"],
+        ),
+        (
+            "clarify: none of these files",
+            State::Idle,
+            vec!["vpn password trouble", "3"],
+            "filed ticket",
+            "ticket",
+            vec!["file", "reply"],
+        ),
+        (
             "person with nothing described",
             State::Idle,
             vec!["talk to a person"],
@@ -554,6 +592,26 @@ fn buttons_work_like_typed_choices_and_stale_buttons_are_refused() {
 }
 
 #[test]
+fn ambiguous_match_offers_both_intents_as_choices_and_a_press_answers() {
+    let pick = InboundKind::Choice { id: "intent:vpn_problem".into() };
+    let steps = run(State::Idle, vec![(msg("vpn password trouble"), 1), (pick, 2)], &[]);
+    let choices = match steps[0].actions.as_slice() {
+        [Action::Reply { choices, .. }] => choices.clone(),
+        other => panic!("expected one reply, got {other:?}"),
+    };
+    let ids: Vec<&str> = choices.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["intent:vpn_problem", "intent:password_reset", "none"]);
+    assert_eq!(choices[0].label, "vpn_problem description");
+    match &steps[1].state.state {
+        State::Answered { intent, article, query, .. } => {
+            assert_eq!((intent.as_deref(), article.as_deref()), (Some("vpn_problem"), Some("vpn")));
+            assert_eq!(query, "vpn password trouble");
+        }
+        other => panic!("expected an answer, got {other:?}"),
+    }
+}
+
+#[test]
 fn status_lists_tickets_and_desk_events_do_not_touch_the_conversation() {
     let tickets =
         vec![summary(1002, TicketStatus::Open, None), summary(1001, TicketStatus::Resolved, Some(0))];
@@ -586,6 +644,7 @@ fn state_round_trips_through_json() {
         State::Comment { number: TicketNumber(3) },
         State::Describe,
         State::OfferTicket { query: "x".into() },
+        State::Clarify { query: "x".into(), intents: vec!["a".into(), "b".into()] },
     ] {
         let st = ConversationState { state: s, transcript: vec![], origin: None };
         let back: ConversationState = serde_json::from_value(serde_json::to_value(&st).unwrap()).unwrap();

@@ -1,6 +1,9 @@
 //! deskbot's HTTP server (axum): `/healthz` (the process is alive) and `/readyz` (the
 //! database answers, a catalog is loaded and every chat channel is connected). Platform endpoints are mounted beside these.
 
+pub mod metrics;
+pub mod reports;
+
 use crate::channel::status::ChannelStatuses;
 use crate::service::LiveCatalog;
 use crate::store::DynStore;

@@ -26,6 +26,8 @@ pub struct IntentDef {
     pub answer: Spanned<String>,
     pub queue: Spanned<String>,
     pub priority: Option<Spanned<String>>,
+    /// Confidence (0–1) this intent needs, instead of the catalog's threshold.
+    pub threshold: Option<Spanned<f32>>,
     #[serde(default)]
     pub slot: Vec<Spanned<SlotDef>>,
 }

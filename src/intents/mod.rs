@@ -1,15 +1,18 @@
 //! Intents: the admin-edited catalog. `format` holds the file shapes, `loader` reads and
 //! validates a directory into a [`Catalog`] (every problem as `file:line:col: message`),
 //! `matcher` classifies a message, `template` fills `{slot}` placeholders, `reload` watches the
-//! directory and swaps the live catalog, `eval` runs the test cases. Helpers: `validate`
-//! (semantic checks), `spans` (byte offsets → line:col), `tfidf` + `classifier` (the
-//! statistical matcher, also used by KB search).
+//! directory and swaps the live catalog, `eval` runs the test cases, `explain` shows why a message gets its intent. Helpers: `validate`
+//! (semantic checks), `spans` (byte offsets → line:col), `features` + `linear` + `model` (the
+//! matcher's statistical model), `tfidf` (KB example search).
 
-pub mod classifier;
 pub mod eval;
+pub mod explain;
+pub mod features;
 pub mod format;
+pub mod linear;
 pub mod loader;
 pub mod matcher;
+pub mod model;
 pub mod reload;
 pub mod spans;
 pub mod template;
@@ -24,7 +27,7 @@ use std::path::PathBuf;
 
 pub use eval::{EvalReport, evaluate};
 pub use loader::{LoadOptions, Sources, check, load_catalog, load_sources};
-pub use matcher::{Match, Matcher, MatcherOptions, build_matcher};
+pub use matcher::{Candidate, Explanation, Match, Matcher, MatcherOptions, build_matcher};
 pub use reload::{LiveCatalog, ReloadEvent};
 
 /// What the bot answers when an intent matches.
@@ -57,6 +60,9 @@ pub struct Intent {
     pub queue: QueueName,
     pub priority: Priority,
     pub slots: Vec<Slot>,
+    /// Confidence this intent needs (overrides the catalog's threshold): higher for intents
+    /// where a wrong answer is costly.
+    pub threshold: Option<f32>,
     /// Where it was defined, for messages to admins.
     pub source: PathBuf,
 }
@@ -117,7 +123,10 @@ impl Catalog {
 
     /// Classify one message.
     pub fn classify(&self, text: &str) -> Match {
-        self.matcher.classify(text)
+        let started = std::time::Instant::now();
+        let m = self.matcher.classify(text);
+        metrics::histogram!("deskbot_matcher_duration_seconds").record(started.elapsed().as_secs_f64());
+        m
     }
 
     /// The best `k` articles for a free-text question.

@@ -102,9 +102,14 @@ pub async fn reload(dir: &Path, queues: &[QueueName], opts: &LoadOptions, live: 
         Ok(Ok(catalog)) => {
             let (intents, articles) = (catalog.intents.len(), catalog.articles.len());
             live.store(Arc::new(catalog));
+            metrics::counter!("deskbot_catalog_reloads_total").increment(1);
+            metrics::gauge!("deskbot_catalog_intents").set(intents as f64);
             ReloadEvent::Reloaded { intents, articles }
         }
-        Ok(Err(diags)) => ReloadEvent::Failed(diags),
+        Ok(Err(diags)) => {
+            metrics::counter!("deskbot_catalog_reload_errors_total").increment(1);
+            ReloadEvent::Failed(diags)
+        }
         Err(e) => ReloadEvent::Failed(Diagnostics(vec![file_diag(dir, format!("reload failed: {e}"))])),
     }
 }

@@ -136,6 +136,13 @@ impl<'q> Validator<'q> {
                 p.get_ref().parse::<Priority>().map_err(|e| self.diags.push(map.at(&p.span(), e))).ok()
             }
         };
+        let threshold = def.threshold.as_ref().map(|t| *t.get_ref());
+        if let Some(t) = &def.threshold
+            && !(0.0..=1.0).contains(t.get_ref())
+        {
+            let msg = format!("threshold must be between 0 and 1, not {}", t.get_ref());
+            self.diags.push(map.at(&t.span(), msg));
+        }
         let mut slots: Vec<Slot> = Vec::new();
         for s in def.slot {
             let span = s.span();
@@ -155,6 +162,7 @@ impl<'q> Validator<'q> {
             queue: queue?,
             priority: priority?,
             slots,
+            threshold,
             source: map.path.to_path_buf(),
         })
     }

@@ -87,6 +87,7 @@ impl Service {
         .await
     }
 
+    #[tracing::instrument(name = "ticket", skip_all, fields(ticket = %number))]
     async fn desk_commit<F>(
         &self,
         number: TicketNumber,
@@ -125,6 +126,7 @@ impl Service {
                     feedback: Vec::new(),
                     outbox: keyed(&prefix, out.outbox),
                     now,
+                    cases: Vec::new(),
                 }))
             })
             .await?;

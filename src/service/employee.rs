@@ -45,7 +45,16 @@ impl Service {
             };
             let mut step = engine::step(&state, inbound, &ctx);
             let reactions = self.status_reactions(&state, &mut step, inbound);
-            self.to_commit(inbound, step, version, now, notices, reactions).await.map(Some)
+            let cases = crate::reports::cases::case_events(
+                &state.state,
+                &step,
+                inbound,
+                &catalog,
+                &self.settings.default_queue,
+            );
+            let mut commit = self.to_commit(inbound, step, version, now, notices, reactions).await?;
+            commit.cases = cases;
+            Ok(Some(commit))
         })
         .await
     }
@@ -251,6 +260,7 @@ impl Service {
             feedback,
             outbox: keyed(&format!("{}:{}", inbound.user.platform, inbound.event_id), outbound),
             now,
+            cases: Vec::new(),
         })
     }
 }

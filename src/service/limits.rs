@@ -145,6 +145,7 @@ impl Service {
                 feedback: Vec::new(),
                 outbox: keyed(&format!("{}:{}", inbound.user.platform, inbound.event_id), outbound),
                 now,
+                cases: Vec::new(),
             }))
         })
         .await

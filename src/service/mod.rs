@@ -6,6 +6,7 @@
 mod desk;
 mod employee;
 pub mod limits;
+mod observe;
 
 use crate::channel::intake::IntakeConfig;
 use crate::channel::{Inbound, InboundKind, sanitize_text};
@@ -132,8 +133,15 @@ impl Service {
         (self.clock)()
     }
 
-    /// Handle one inbound event end to end (up to the outbox).
-    pub async fn handle(&self, mut inbound: Inbound) -> Result<Handled, ServiceError> {
+    /// Handle one inbound event end to end (up to the outbox), in a span naming the event's
+    /// conversation (and, once known, its ticket).
+    pub async fn handle(&self, inbound: Inbound) -> Result<Handled, ServiceError> {
+        use tracing::Instrument;
+        let span = observe::event_span(&inbound);
+        self.handle_event(inbound).instrument(span).await
+    }
+
+    async fn handle_event(&self, mut inbound: Inbound) -> Result<Handled, ServiceError> {
         let mut truncated = false;
         // Every text that came from outside is redacted before anything stores or forwards it.
         match &mut inbound.kind {
@@ -177,11 +185,18 @@ impl Service {
         for _ in 0..MAX_CONFLICT_RETRIES {
             let Some(commit) = build().await? else { return Ok(Handled::Duplicate) };
             let replies = commit.outbox.len();
-            match self.store.commit(commit).await? {
+            let summary = observe::CommitSummary::of(&commit);
+            let started = std::time::Instant::now();
+            let outcome = self.store.commit(commit).await?;
+            metrics::histogram!("deskbot_store_commit_duration_seconds")
+                .record(started.elapsed().as_secs_f64());
+            match outcome {
                 CommitOutcome::Applied { created } => {
                     for n in &created {
+                        tracing::Span::current().record("ticket", tracing::field::display(n));
                         tracing::info!(ticket = %n, "ticket filed");
                     }
+                    self.observe(summary).await;
                     return Ok(Handled::Applied { created, replies });
                 }
                 CommitOutcome::Duplicate => return Ok(Handled::Duplicate),

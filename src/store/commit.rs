@@ -16,7 +16,9 @@ use async_trait::async_trait;
 
 /// The steps of a commit, each one statement inside the backend's open transaction.
 #[async_trait]
-pub(crate) trait CommitTx: super::desk_sql::DeskTx + super::compliance_sql::AuditTx + Send {
+pub(crate) trait CommitTx:
+    super::desk_sql::DeskTx + super::compliance_sql::AuditTx + super::reports::ReportTx + Send
+{
     /// Record an inbound event's dedupe key; `false` if it was recorded before.
     async fn record_event(&mut self, event: &EventKey, now: Millis) -> Result<bool>;
     /// Insert a new conversation at version 1; `false` if the key exists.
@@ -70,7 +72,7 @@ pub(crate) trait CommitTx: super::desk_sql::DeskTx + super::compliance_sql::Audi
 /// Write everything `commit` describes through `tx`. Returns `Duplicate` or `Conflict` without
 /// writing anything further; the caller must then roll back (and commit only on `Applied`).
 pub(crate) async fn apply<T: CommitTx + ?Sized>(tx: &mut T, commit: Commit) -> Result<CommitOutcome> {
-    let Commit { event, conversation: conv, messages, tickets, feedback, outbox, now } = commit;
+    let Commit { event, conversation: conv, messages, tickets, feedback, outbox, now, cases } = commit;
     if let Some(event) = &event
         && !tx.record_event(event, now).await?
     {
@@ -164,6 +166,9 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(tx: &mut T, commit: Commit) -> R
     }
     for f in &feedback {
         tx.insert_feedback(f, now).await?;
+    }
+    for case in &cases {
+        tx.insert_case_event(&conv.key, &conv.user, case, now).await?;
     }
     for item in &outbox {
         let mut message = item.message.clone();

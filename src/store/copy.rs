@@ -38,6 +38,8 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec { name: "audit_head", key: &["id"] },
     TableSpec { name: "role_grants", key: &["id"] },
     TableSpec { name: "jobs", key: &["name"] },
+    TableSpec { name: "case_events", key: &["id"] },
+    TableSpec { name: "test_conversations", key: &["key"] },
 ];
 
 /// Tables the copy knows are not data.

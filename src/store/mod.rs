@@ -14,6 +14,7 @@ mod json;
 pub mod person;
 pub(crate) mod person_sql;
 pub mod postgres;
+pub mod reports;
 mod rows;
 mod sql;
 pub mod sqlite;
@@ -29,6 +30,7 @@ pub use compliance::ComplianceStore;
 pub use desk::{DeskStore, OutboxRecord, SlaState, TicketChange, Timer};
 pub use person::PersonStore;
 pub use postgres::PostgresStore;
+pub use reports::{CaseEvent, CaseKind, CaseRecord, CsatRecord, ReportStore, TicketFacts};
 pub use sqlite::SqliteStore;
 
 /// Stands in outbound text and transcript lines for the number of the ticket the same commit
@@ -207,6 +209,8 @@ pub struct Commit {
     pub feedback: Vec<KbFeedback>,
     pub outbox: Vec<NewOutbox>,
     pub now: Millis,
+    /// What happened to the employee's questions, for the reports.
+    pub cases: Vec<CaseEvent>,
 }
 
 /// What a commit did.
@@ -284,7 +288,7 @@ pub struct OutboxItem {
 }
 
 #[async_trait]
-pub trait Store: DeskStore + ComplianceStore + PersonStore + Send + Sync {
+pub trait Store: DeskStore + ComplianceStore + PersonStore + ReportStore + Send + Sync {
     /// Bring the schema up to date.
     async fn migrate(&self) -> Result<()>;
     /// Is the database reachable?

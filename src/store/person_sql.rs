@@ -234,6 +234,8 @@ macro_rules! person_sql {
                             for sql in [
                                 "UPDATE messages SET conversation = $1 WHERE conversation = $2",
                                 "UPDATE tickets SET conversation = $1 WHERE conversation = $2",
+                                "UPDATE case_events SET conversation = $1 WHERE conversation = $2",
+                                "UPDATE test_conversations SET key = $1 WHERE key = $2",
                             ] {
                                 exec(sqlx::query(sql).bind(&new).bind(old), &mut tx).await?;
                             }
@@ -318,6 +320,14 @@ macro_rules! person_sql {
                     let q = sqlx::query("DELETE FROM agents WHERE platform = $1 AND user_id = $2").bind(p).bind(&e.user.id);
                     r.other += exec(q, &mut tx).await?;
                     r.other += scrub_columns(&mut tx, &s, "kb_feedback", "id", &["query"]).await?.len() as u64;
+                    // The reports' record of their questions: the counts stay, their words and id go.
+                    let q = sqlx::query("UPDATE case_events SET user_id = $1, query = $2 WHERE platform = $3 AND user_id = $4")
+                        .bind(&e.pseudonym)
+                        .bind(ERASED)
+                        .bind(p)
+                        .bind(&e.user.id);
+                    r.other += exec(q, &mut tx).await?;
+                    r.other += scrub_columns(&mut tx, &s, "case_events", "id", &["query"]).await?.len() as u64;
 
                     let detail = format!(
                         "anonymised as {}:{}; {}",

@@ -76,6 +76,7 @@ impl PostgresStore {
 }
 
 crate::store::desk_sql::desk_sql! { db: Postgres, store: PostgresStore, map_err: map_err }
+crate::store::reports::reports_sql! { db: Postgres, store: PostgresStore, map_err: map_err }
 
 crate::store::compliance_sql::compliance_sql! {
     db: Postgres,

@@ -113,6 +113,7 @@ pub fn commit(key: &str, version: i64, event: Option<&str>, now: Millis) -> Comm
         feedback: Vec::new(),
         outbox: Vec::new(),
         now,
+        cases: Vec::new(),
     }
 }
 

@@ -90,6 +90,11 @@ fn each_problem_is_reported_at_its_line_and_column() {
         ),
         (
             "a.toml",
+            intent_with("threshold = 1.5\n").into_bytes(),
+            "a.toml:6:13: threshold must be between 0 and 1, not 1.5",
+        ),
+        (
+            "a.toml",
             intent_with("").replace("[\"x\"]", "[]").into_bytes(),
             "a.toml:3:12: intent `other` has no examples",
         ),
@@ -177,4 +182,12 @@ fn out_of_scope_lists_and_test_cases_are_loaded() {
 fn empty_known_queues_skips_the_queue_check() {
     let dir = dir_with(&[("a.toml", intent_with("").replace("\"network\"", "\"anything\"").as_bytes())]);
     assert!(check(dir.path(), &[]).0.is_empty());
+}
+
+#[test]
+fn an_intent_may_set_its_own_threshold() {
+    let dir = dir_with(&[("a.toml", intent_with("threshold = 0.8\n").as_bytes())]);
+    let src = load_sources(dir.path(), &queues()).map_err(|d| d.to_string());
+    let other = src.as_ref().map(|s| s.intents.iter().find(|i| i.id == "other").map(|i| i.threshold));
+    assert_eq!(other, Ok(Some(Some(0.8))));
 }

@@ -13,6 +13,7 @@ fn intent(id: &str, examples: &[&str], patterns: &[&str]) -> Intent {
         queue: QueueName::parse("general").unwrap_or_else(|e| panic!("{e}")),
         priority: Priority::Normal,
         slots: Vec::new(),
+        threshold: None,
         source: "test.toml".into(),
     }
 }
@@ -90,7 +91,8 @@ fn a_pattern_hit_wins_with_full_confidence_and_named_captures() {
 #[test]
 fn ranked_holds_candidates_below_the_threshold_best_first() {
     let intents = catalog();
-    let strict = build_matcher(&intents, &[], &MatcherOptions { threshold: 0.99 });
+    let strict =
+        build_matcher(&intents, &[], &MatcherOptions { threshold: 0.99, ..MatcherOptions::default() });
     let m = strict.classify("printing trouble");
     assert_eq!(m.intent, None);
     assert_eq!(m.ranked.first().map(|r| r.0), Some(2));
@@ -109,10 +111,63 @@ fn bad_patterns_are_skipped_and_an_empty_catalog_matches_nothing() {
 }
 
 #[test]
-fn calibration_is_monotone_and_maps_the_raw_floor_to_one_half() {
-    assert_eq!(calibrate(0.0), 0.0);
-    assert_eq!(calibrate(1.0), 1.0);
-    assert!((calibrate(RAW_AT_HALF) - 0.5).abs() < 1e-6);
-    let xs: Vec<f32> = (0..=20).map(|i| calibrate(i as f32 / 20.0)).collect();
-    assert!(xs.windows(2).all(|w| w[0] <= w[1]));
+fn an_intent_threshold_overrides_the_catalog_threshold() {
+    let mut intents = catalog();
+    let lenient = build_matcher(&intents, &oos(), &MatcherOptions::default());
+    let text = "my password expired";
+    let m = lenient.classify(text);
+    assert_eq!(name(&intents, &m).as_deref(), Some("password_reset"), "{m:?}");
+    assert!(m.confidence < 1.0, "{m:?}");
+    intents[0].threshold = Some(1.0);
+    let strict = build_matcher(&intents, &oos(), &MatcherOptions::default());
+    let m = strict.classify(text);
+    assert_eq!(m.intent, None, "{m:?}");
+    assert_eq!(m.ranked.first().map(|r| r.0), Some(0));
+    // Other intents keep the catalog's threshold.
+    assert_eq!(name(&intents, &strict.classify("vpn keeps dropping")).as_deref(), Some("vpn_problem"));
+}
+
+#[test]
+fn close_runners_up_make_a_match_ambiguous_within_the_margin_only() {
+    let intents = catalog();
+    let text = "printer and vpn both broken";
+    let wide = MatcherOptions { threshold: 0.0, ambiguity_margin: 1.0 };
+    let m = build_matcher(&intents, &[], &wide).classify(text);
+    assert!(m.intent.is_some() && m.ambiguous && m.ranked.len() >= 2, "{m:?}");
+    let off = MatcherOptions { threshold: 0.0, ambiguity_margin: 0.0 };
+    assert!(!build_matcher(&intents, &[], &off).classify(text).ambiguous);
+    // A clear message is not ambiguous at the default margin, nor is a pattern hit.
+    let default = build_matcher(&intents, &[], &MatcherOptions::default());
+    assert!(!default.classify("I forgot my password").ambiguous);
+    let m = build_matcher(&intents, &[], &wide).classify("vpn down, see INC0012345");
+    assert!(!m.ambiguous && m.confidence == 1.0, "{m:?}");
+}
+
+#[test]
+fn the_out_of_scope_class_never_routes_and_verdicts_are_deterministic() {
+    let intents = catalog();
+    let a = build_matcher(&intents, &oos(), &MatcherOptions::default());
+    let b = build_matcher(&intents, &oos(), &MatcherOptions::default());
+    for text in ["the coffee machine is leaking", "book me a taxi now", "vpn error", "pasword reset", ""] {
+        let (ma, mb) = (a.classify(text), b.classify(text));
+        assert_eq!(ma, mb, "{text:?}");
+        assert!(ma.ranked.iter().all(|&(i, _)| i < intents.len()), "{text:?}: {ma:?}");
+        assert!(ma.intent.is_none_or(|i| i < intents.len()));
+    }
+}
+
+#[test]
+fn explain_shows_scores_the_pattern_and_what_drove_each_candidate() {
+    let intents = catalog();
+    let matcher = build_matcher(&intents, &oos(), &MatcherOptions::default());
+    let e = matcher.explain("my vpn keeps dropping");
+    assert_eq!(e.verdict, matcher.classify("my vpn keeps dropping"));
+    let top = &e.candidates[0];
+    assert_eq!(intents[top.intent].id, "vpn_problem");
+    assert!(top.features.iter().any(|(f, w)| f.contains("vpn") && *w > 0.0), "{top:?}");
+    assert_eq!(top.nearest.first().map(|n| n.0.as_str()), Some("vpn keeps dropping"));
+    assert!(top.pattern.is_none());
+    let e = matcher.explain("update on INC0012345 please");
+    assert_eq!(e.candidates[0].pattern.as_deref(), Some(r"(?i)\b(?P<ticket>INC\d{5,})\b"));
+    assert_eq!(e.candidates[0].score, 1.0);
 }

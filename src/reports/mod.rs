@@ -1,0 +1,145 @@
+//! Reports: the figures an IT lead looks at (conversations, deflection, tickets, response and
+//! resolution times, SLA compliance, CSAT, top intents, unanswered questions) for a period and
+//! optionally one queue. [`gather`] reads the store, [`compute`] is pure and turns the rows into
+//! a [`Report`]; the `/reports` page (`html.rs`) and `deskbot report` (`text.rs`) both show
+//! that same [`Report`]. Test traffic (configured testers, `deskbot chat --test`) is left out
+//! of every figure.
+
+pub mod cases;
+pub mod cluster;
+mod config;
+mod figures;
+pub mod html;
+pub mod period;
+mod svg;
+pub mod text;
+
+use crate::domain::{Millis, QueueName, UserRef};
+use crate::intents::Catalog;
+use crate::store::{CaseRecord, CsatRecord, DynStore, StoreError, TicketFacts};
+use serde::Serialize;
+use std::collections::HashSet;
+
+pub use cluster::Cluster;
+pub use config::{ReportsConfig, env_key};
+pub use figures::compute;
+pub use period::{Period, parse_since};
+
+/// What to report on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReportOptions {
+    pub period: Period,
+    pub queue: Option<QueueName>,
+    /// Users whose conversations are test traffic (`[reports] testers`).
+    pub testers: Vec<UserRef>,
+    /// Where KB articles live on the web (`engine.kb_base_url`), for links.
+    pub kb_base_url: Option<String>,
+}
+
+/// The rows a report is computed from.
+#[derive(Debug, Clone, Default)]
+pub struct ReportData {
+    pub cases: Vec<CaseRecord>,
+    pub tickets: Vec<TicketFacts>,
+    pub csat: Vec<CsatRecord>,
+    pub test_conversations: HashSet<String>,
+}
+
+/// Read everything the period needs.
+pub async fn gather(store: &DynStore, period: &Period) -> Result<ReportData, StoreError> {
+    let (from, to) = (period.from, period.to);
+    Ok(ReportData {
+        cases: store.case_events(from, to).await?,
+        tickets: store.ticket_facts(from, to).await?,
+        csat: store.csat_scores(from, to).await?,
+        test_conversations: store.test_conversations().await?.into_iter().collect(),
+    })
+}
+
+/// Gather and compute in one go.
+pub async fn build(store: &DynStore, catalog: &Catalog, opts: &ReportOptions) -> Result<Report, StoreError> {
+    let data = gather(store, &opts.period).await?;
+    Ok(compute(&data, opts, Some(catalog)))
+}
+
+/// Median and 90th percentile of a set of durations (nearest rank).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Durations {
+    pub count: u64,
+    pub median_ms: Option<i64>,
+    pub p90_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct SlaFigures {
+    /// Tickets that had SLA targets.
+    pub tickets: u64,
+    pub met: u64,
+    pub breached: u64,
+    /// `met / tickets`.
+    pub compliance: Option<f64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct CsatFigures {
+    pub count: u64,
+    pub average: Option<f64>,
+    /// How many ratings of 1, 2, 3, 4 and 5.
+    pub distribution: [u64; 5],
+}
+
+/// How one intent or article did.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DeflectionRow {
+    pub id: String,
+    /// A title or description, when the catalog has it.
+    pub name: Option<String>,
+    /// Times it was given as the answer.
+    pub shown: u64,
+    pub solved: u64,
+    pub not_solved: u64,
+    /// `solved / shown`.
+    pub deflection_rate: Option<f64>,
+}
+
+/// One day's counts, for the trend chart.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct DayRow {
+    /// `YYYY-MM-DD` (UTC).
+    pub day: String,
+    pub conversations: u64,
+    pub deflected: u64,
+    pub tickets: u64,
+}
+
+/// Everything the reports show.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Report {
+    pub from: Millis,
+    pub to: Millis,
+    pub period: String,
+    pub queue: Option<String>,
+    /// Questions asked (each new question starts one).
+    pub conversations: u64,
+    /// Questions the bot answered (an intent's answer or an offered article).
+    pub answered: u64,
+    /// Answers the employee confirmed solved their problem.
+    pub deflected: u64,
+    /// `deflected / conversations`.
+    pub deflection_rate: Option<f64>,
+    pub tickets_filed: u64,
+    pub tickets_resolved: u64,
+    pub first_response: Durations,
+    pub resolution: Durations,
+    pub sla: SlaFigures,
+    pub csat: CsatFigures,
+    /// Intents by how often they answered, most first.
+    pub top_intents: Vec<DeflectionRow>,
+    /// KB articles by how often they were given, most first.
+    pub articles: Vec<DeflectionRow>,
+    /// Questions that matched nothing or were marked not solved, clustered by similarity.
+    pub unanswered: Vec<Cluster>,
+    pub daily: Vec<DayRow>,
+    /// Rows left out as test traffic (case events, tickets and ratings).
+    pub excluded_test_rows: u64,
+}

@@ -1,0 +1,338 @@
+//! The reports page in a real browser: `deskbot run` on a seeded database on loopback, driven
+//! by headless Chromium over the DevTools protocol. Checks that the page is refused without
+//! credentials, that signing in through the form works, that the charts render and the figures
+//! match the seeded day, that a phone-width viewport does not scroll sideways, and saves
+//! screenshots (laptop and phone) under `target/test-artifacts/`.
+//!
+//! Skips, saying so, only when no Chromium is installed (`.ci/run` installs Debian's).
+
+#[path = "support/reports_seed.rs"]
+mod reports_seed;
+
+use base64::Engine;
+use futures_util::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+const TOKEN: &str = "browser-test-token-0123456789";
+
+fn find_chromium() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("DESKBOT_CHROMIUM") {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH")?;
+    for dir in std::env::split_paths(&path) {
+        for name in ["chromium", "chromium-browser", "google-chrome", "google-chrome-stable"] {
+            let p = dir.join(name);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+fn artifacts() -> PathBuf {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("test-artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Kills the child when dropped, so a failing test leaves no browser or daemon behind.
+struct Child(tokio::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.start_kill();
+    }
+}
+
+/// A DevTools protocol connection, flattened sessions on one socket.
+struct Cdp {
+    ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
+    next: u64,
+    events: Vec<Value>,
+    session: Option<String>,
+}
+
+impl Cdp {
+    async fn call(&mut self, method: &str, params: Value) -> Value {
+        self.next += 1;
+        let id = self.next;
+        let mut msg = json!({ "id": id, "method": method, "params": params });
+        if let Some(s) = &self.session {
+            msg["sessionId"] = json!(s);
+        }
+        self.ws.send(Message::text(msg.to_string())).await.unwrap();
+        loop {
+            let v = self.read().await;
+            if v["id"] == json!(id) {
+                assert!(v.get("error").is_none(), "{method} failed: {v}");
+                return v["result"].clone();
+            }
+            self.events.push(v);
+        }
+    }
+
+    async fn read(&mut self) -> Value {
+        loop {
+            match self.ws.next().await {
+                Some(Ok(Message::Text(t))) => return serde_json::from_str(&t).unwrap(),
+                Some(Ok(_)) => continue,
+                other => panic!("DevTools connection ended: {other:?}"),
+            }
+        }
+    }
+
+    async fn wait_event(&mut self, method: &str) -> Value {
+        if let Some(i) = self.events.iter().position(|e| e["method"] == json!(method)) {
+            return self.events.remove(i);
+        }
+        loop {
+            let v = self.read().await;
+            if v["method"] == json!(method) {
+                return v;
+            }
+            self.events.push(v);
+        }
+    }
+
+    /// Navigate (or run `script` that navigates) and wait until the new page has loaded.
+    async fn load(&mut self, url: Option<&str>, script: Option<&str>) {
+        self.events.clear();
+        match (url, script) {
+            (Some(url), _) => {
+                self.call("Page.navigate", json!({ "url": url })).await;
+            }
+            (None, Some(js)) => {
+                self.eval(js).await;
+            }
+            (None, None) => {
+                self.call("Page.reload", json!({})).await;
+            }
+        }
+        self.wait_event("Page.loadEventFired").await;
+    }
+
+    async fn eval(&mut self, js: &str) -> Value {
+        let r = self.call("Runtime.evaluate", json!({ "expression": js, "returnByValue": true })).await;
+        assert!(r.get("exceptionDetails").is_none(), "{js}: {r}");
+        r["result"]["value"].clone()
+    }
+
+    async fn viewport(&mut self, width: u32, height: u32, mobile: bool) {
+        let scale = if mobile { 2 } else { 1 };
+        let p = json!({ "width": width, "height": height, "deviceScaleFactor": scale, "mobile": mobile });
+        self.call("Emulation.setDeviceMetricsOverride", p).await;
+    }
+
+    async fn screenshot(&mut self, name: &str) -> PathBuf {
+        let r = self
+            .call("Page.captureScreenshot", json!({ "format": "png", "captureBeyondViewport": true }))
+            .await;
+        let png = base64::engine::general_purpose::STANDARD.decode(r["data"].as_str().unwrap()).unwrap();
+        assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "{name}: not a real screenshot");
+        let path = artifacts().join(name);
+        std::fs::write(&path, png).unwrap();
+        path
+    }
+}
+
+const FIGURES_JS: &str = r#"JSON.stringify({
+  figures: Object.fromEntries([...document.querySelectorAll('[data-figure]')].map(e => [e.dataset.figure, e.textContent.trim()])),
+  charts: [...document.querySelectorAll('svg.chart')].map(s => ({ id: s.id, w: s.getBoundingClientRect().width, h: s.getBoundingClientRect().height, marks: s.querySelectorAll('rect.bar, circle').length })),
+  unanswered: [...document.querySelectorAll('#unanswered li')].map(li => ({ count: li.dataset.count, text: li.textContent })),
+  overflow: document.documentElement.scrollWidth - window.innerWidth,
+  signIn: !!document.querySelector('input[name=token]'),
+})"#;
+
+async fn page_state(cdp: &mut Cdp) -> Value {
+    let v = cdp.eval(FIGURES_JS).await;
+    serde_json::from_str(v.as_str().unwrap()).unwrap()
+}
+
+fn check_seeded_figures(state: &Value) {
+    let f = &state["figures"];
+    let want = [
+        ("conversations", "6"),
+        ("deflected", "2"),
+        ("deflection_rate", "33%"),
+        ("tickets_filed", "3"),
+        ("first_response_median", "30m"),
+        ("first_response_p90", "1h 00m"),
+        ("resolution_median", "2h 00m"),
+        ("resolution_p90", "8h 00m"),
+        ("sla_compliance", "50%"),
+        ("sla_met", "1"),
+        ("csat_average", "3.5"),
+        ("csat_count", "2"),
+    ];
+    for (name, value) in want {
+        assert_eq!(f[name], json!(value), "figure {name} in {f}");
+    }
+    let charts = state["charts"].as_array().unwrap();
+    let ids: Vec<&str> = charts.iter().map(|c| c["id"].as_str().unwrap()).collect();
+    for id in ["chart-deflection", "chart-sla", "chart-csat", "chart-daily", "chart-intents"] {
+        assert!(ids.contains(&id), "chart {id} missing: {ids:?}");
+    }
+    for c in charts {
+        assert!(
+            c["w"].as_f64().unwrap() > 50.0 && c["h"].as_f64().unwrap() > 20.0,
+            "chart not laid out: {c}"
+        );
+        assert!(c["marks"].as_u64().unwrap() > 0, "chart has nothing drawn: {c}");
+    }
+    let first = &state["unanswered"][0];
+    assert_eq!(first["count"], json!("2"), "{state}");
+    assert!(first["text"].as_str().unwrap().contains("the coffee machine is broken"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_page_renders_in_headless_chromium_on_laptop_and_phone() {
+    let Some(chromium) = find_chromium() else {
+        eprintln!(
+            "SKIPPED reports_page_renders_in_headless_chromium_on_laptop_and_phone: no chromium on PATH \
+             (install it with `apt-get install -y chromium`; .ci/run does)"
+        );
+        return;
+    };
+    tokio::time::timeout(Duration::from_secs(120), run(chromium)).await.expect("browser test timed out");
+}
+
+async fn run(chromium: PathBuf) {
+    // deskbot on a seeded database, on a free loopback port, token from the environment.
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite:{}", dir.path().join("deskbot.db").display());
+    let store = deskbot::store::open(&db).await.unwrap();
+    store.migrate().await.unwrap();
+    reports_seed::seed(&store, chrono::Utc::now().timestamp_millis() - 2 * reports_seed::D).await;
+    drop(store);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let intents = Path::new(env!("CARGO_MANIFEST_DIR")).join("intents");
+    let config = dir.path().join("deskbot.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "database_url = \"{db}\"\nintents_dir = \"{}\"\nhot_reload = false\n[http]\nlisten = \"127.0.0.1:{port}\"\n\
+             [reports]\ntesters = [\"slack:UTESS\"]\n",
+            intents.display()
+        ),
+    )
+    .unwrap();
+    let _deskbot = Child(
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_deskbot"))
+            .args(["--config", config.to_str().unwrap(), "run"])
+            .current_dir(dir.path())
+            .env("DESKBOT_REPORTS_TOKEN", TOKEN)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap(),
+    );
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    // Up to 30 s: CI machines are busy.
+    for _ in 0..600 {
+        if deskbot::healthcheck::probe(&format!("{base}/healthz"), Duration::from_secs(1)).await == Ok(200) {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "deskbot run did not come up on {base}");
+
+    // Headless Chromium with the DevTools protocol on a port it picks.
+    let profile = tempfile::tempdir().unwrap();
+    let mut browser = Child(
+        tokio::process::Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--no-first-run",
+                "--remote-debugging-port=0",
+                &format!("--user-data-dir={}", profile.path().display()),
+                "about:blank",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap(),
+    );
+    let mut lines = BufReader::new(browser.0.stderr.take().unwrap()).lines();
+    let ws_url = loop {
+        let line = lines.next_line().await.unwrap().expect("chromium exited before DevTools was listening");
+        if let Some(url) = line.strip_prefix("DevTools listening on ") {
+            break url.trim().to_string();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    let (ws, _) = tokio_tungstenite::connect_async(ws_url.as_str()).await.unwrap();
+    let mut cdp = Cdp { ws, next: 0, events: Vec::new(), session: None };
+    let target = cdp.call("Target.createTarget", json!({ "url": "about:blank" })).await;
+    let attached =
+        cdp.call("Target.attachToTarget", json!({ "targetId": target["targetId"], "flatten": true })).await;
+    cdp.session = Some(attached["sessionId"].as_str().unwrap().to_string());
+    cdp.call("Page.enable", json!({})).await;
+    cdp.call("Network.enable", json!({})).await;
+    cdp.viewport(1280, 900, false).await;
+
+    // Without credentials: refused, a sign-in form and no figures.
+    let reports = format!("{base}/reports");
+    cdp.load(Some(&reports), None).await;
+    let status = cdp
+        .events
+        .iter()
+        .find(|e| {
+            e["method"] == json!("Network.responseReceived")
+                && e["params"]["response"]["url"] == json!(reports)
+        })
+        .map(|e| e["params"]["response"]["status"].clone());
+    assert_eq!(status, Some(json!(401)), "the page must be refused without credentials");
+    let anon = page_state(&mut cdp).await;
+    assert_eq!(anon["signIn"], json!(true), "{anon}");
+    assert_eq!(anon["figures"], json!({}), "no data without a login: {anon}");
+    assert_eq!(anon["charts"], json!([]));
+
+    // A wrong token is refused too; the right one signs in (cookie) and shows the page.
+    let submit = |t: &str| {
+        format!(
+            "document.querySelector('input[name=token]').value = '{t}'; document.querySelector('form').submit(); true"
+        )
+    };
+    cdp.load(None, Some(&submit("not-the-token"))).await;
+    assert_eq!(page_state(&mut cdp).await["figures"], json!({}));
+    cdp.load(None, Some(&submit(TOKEN))).await;
+    let laptop = page_state(&mut cdp).await;
+    assert_eq!(laptop["signIn"], json!(false), "{laptop}");
+    check_seeded_figures(&laptop);
+    let shot = cdp.screenshot("reports-laptop.png").await;
+    eprintln!("screenshot: {}", shot.display());
+
+    // Phone width: same figures, nothing wider than the screen.
+    cdp.viewport(390, 844, true).await;
+    cdp.load(None, None).await;
+    let phone = page_state(&mut cdp).await;
+    check_seeded_figures(&phone);
+    assert!(phone["overflow"].as_f64().unwrap() <= 1.0, "the page scrolls sideways on a phone: {phone}");
+    let shot = cdp.screenshot("reports-phone.png").await;
+    eprintln!("screenshot: {}", shot.display());
+
+    // The queue selector narrows the figures.
+    cdp.load(Some(&format!("{reports}?since=7d&queue=identity")), None).await;
+    assert_eq!(page_state(&mut cdp).await["figures"]["conversations"], json!("2"));
+
+    // Signed out (cookies gone): refused again.
+    cdp.call("Network.clearBrowserCookies", json!({})).await;
+    cdp.load(Some(&reports), None).await;
+    assert_eq!(page_state(&mut cdp).await["figures"], json!({}));
+}
