@@ -1,4 +1,4 @@
-//! Checks against Slack's published Web API spec (`../shared/specs/slack/`, Swagger 2.0 with
+//! Checks against Slack's published Web API spec (`tests/fixtures/specs/slack/`, Swagger 2.0 with
 //! draft-4 schemas): every successful answer the fake gave must validate against the method's
 //! response schema, and every parameter deskbot sent must be one the method takes, with the
 //! required ones present.
@@ -13,7 +13,7 @@ fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
     SPEC.get_or_init(|| {
         let path = std::env::var("DESKBOT_SLACK_OPENAPI").unwrap_or_else(|_| {
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/specs/slack/slack_web_openapi_v2.json")
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/specs/slack/slack_web_openapi_v2.json")
                 .to_string()
         });
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
