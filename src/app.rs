@@ -245,8 +245,23 @@ pub async fn run(
             crate::channel::webhook::WebhookChannel::new(&app.config.webhook).map_err(AppError::Runtime)?;
         channels.push(Arc::new(hooks));
     }
-    // Platform endpoints mounted beside /healthz.
-    let mut routes = axum::Router::new();
+    let mut routes = Vec::new();
+    if let Some(settings) =
+        app.config.slack.settings().map_err(|e| AppError::Config(ConfigError::Invalid(e)))?
+    {
+        let status = crate::channel::slack::StatusHandle::new(app.channels.clone());
+        status.down("connecting");
+        let slack = crate::channel::slack::start(&app, &settings, status, &tracker, shutdown.clone())
+            .await
+            .map_err(AppError::Runtime)?;
+        if slack.routes.is_some() && !app.config.http.enabled {
+            return Err(AppError::Config(ConfigError::Invalid(
+                "slack.mode = events needs deskbot's HTTP server: set http.enabled = true".into(),
+            )));
+        }
+        channels.push(slack.channel);
+        routes.extend(slack.routes);
+    }
     if let Some(discord) = &app.config.discord {
         let d = crate::channel::discord::connect::start(
             app.service.clone(),
@@ -259,7 +274,7 @@ pub async fn run(
         .await
         .map_err(AppError::Runtime)?;
         channels.push(d.channel);
-        routes = routes.merge(d.router);
+        routes.push(d.router);
     }
     // Timers run only on the leader; see leader.rs.
     let leadership =
@@ -301,8 +316,8 @@ pub async fn run(
             app.catalog.clone(),
             app.clock.clone(),
         )))
-        .merge(crate::http::metrics::router(app.store.clone(), app.catalog.clone()))
-        .merge(routes);
+        .merge(crate::http::metrics::router(app.store.clone(), app.catalog.clone()));
+        let router = routes.into_iter().fold(router, |r, extra| r.merge(extra));
         let cancel = shutdown.clone();
         tracker.spawn(async move {
             if let Err(e) = crate::http::serve(listener, router, cancel).await {

@@ -32,6 +32,7 @@ const KEYS: &[&str] = &[
     "queue",
     "desk",
     "webhook",
+    "slack",
     "retention",
     "roles",
     "limits",
@@ -47,6 +48,15 @@ const ALIASES: &[(&str, &str)] = &[
     ("discord_public_key", "discord.public_key"),
     ("discord_api_url", "discord.api_url"),
 ];
+
+/// Flat environment names for nested keys: `DESKBOT_SLACK_BOT_TOKEN` → `slack.bot_token`,
+/// `DESKBOT_HTTP_ADDR` → `http.listen`.
+fn env_alias(key: &str) -> Option<String> {
+    if key == "http_addr" {
+        return Some("http.listen".into());
+    }
+    key.strip_prefix("slack_").map(|rest| format!("slack.{rest}"))
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
@@ -77,6 +87,8 @@ pub struct Config {
     pub desk: DeskSettings,
     /// `[[webhook]]` tables: ticket events POSTed to other systems.
     pub webhook: Vec<crate::channel::webhook::WebhookConfig>,
+    /// `[slack]`: the Slack app's mode, tokens and endpoints.
+    pub slack: crate::channel::slack::SlackConfig,
     /// `[retention]`: how long transcripts and closed tickets are kept.
     pub retention: crate::compliance::RetentionConfig,
     /// `[roles]`: admins and the grant review period.
@@ -182,6 +194,7 @@ impl Default for Config {
             queue: Vec::new(),
             desk: DeskSettings::default(),
             webhook: Vec::new(),
+            slack: Default::default(),
             retention: Default::default(),
             roles: Default::default(),
             limits: Default::default(),
@@ -267,6 +280,7 @@ impl Config {
                 None => (name, false),
             };
             let key = crate::reports::env_key(&name.to_lowercase().replace("__", "."));
+            let key = env_alias(&key).unwrap_or(key);
             let key = ALIASES.iter().find(|(flat, _)| *flat == key).map_or(key, |(_, k)| k.to_string());
             if !KEYS.contains(&top_key(&key)) {
                 continue;
@@ -310,6 +324,7 @@ impl Config {
         if !(0.0..1.0).contains(&self.desk.sla_reminder_ratio) || self.desk.sla_reminder_ratio == 0.0 {
             return Err(ConfigError::Invalid("desk.sla_reminder_ratio must be between 0 and 1".into()));
         }
+        self.slack.settings().map_err(ConfigError::Invalid)?;
         self.reports.validate().map_err(ConfigError::Invalid)?;
         if let Some(d) = &self.discord {
             d.settings().map_err(ConfigError::Invalid)?;

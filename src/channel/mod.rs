@@ -4,6 +4,7 @@
 pub mod console;
 pub mod discord;
 pub mod intake;
+pub mod slack;
 pub mod status;
 pub mod webhook;
 

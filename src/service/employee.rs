@@ -121,7 +121,8 @@ impl Service {
             .collect()
     }
 
-    async fn ticket_summaries(&self, user: &UserRef) -> Result<Vec<TicketSummary>, StoreError> {
+    /// The tickets `user` filed, newest first (at most 20).
+    pub async fn ticket_summaries(&self, user: &UserRef) -> Result<Vec<TicketSummary>, StoreError> {
         let filter = TicketFilter { requester: Some(user.clone()), limit: 20, ..TicketFilter::default() };
         Ok(self
             .store

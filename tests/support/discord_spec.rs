@@ -1,4 +1,4 @@
-//! Checks REST traffic against Discord's official OpenAPI spec (`../shared/specs/discord/`,
+//! Checks REST traffic against Discord's official OpenAPI spec (`tests/fixtures/specs/discord/`,
 //! JSON Schema 2020-12): each request body deskbot sent and each answer the fake gave, for the
 //! routes the spec describes.
 
@@ -11,7 +11,7 @@ fn spec() -> &'static Value {
     static SPEC: OnceLock<Value> = OnceLock::new();
     SPEC.get_or_init(|| {
         let path = std::env::var("DESKBOT_DISCORD_SPEC").unwrap_or_else(|_| {
-            format!("{}/../shared/specs/discord/openapi.json", env!("CARGO_MANIFEST_DIR"))
+            format!("{}/tests/fixtures/specs/discord/openapi.json", env!("CARGO_MANIFEST_DIR"))
         });
         let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
             panic!("Discord's OpenAPI spec is needed at {path} (or DESKBOT_DISCORD_SPEC): {e}")

@@ -105,3 +105,7 @@ impl TestClock {
         Arc::new(move || t.load(std::sync::atomic::Ordering::SeqCst))
     }
 }
+
+pub mod fake_slack;
+pub mod slack_bot;
+pub mod slack_spec;
