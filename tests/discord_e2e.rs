@@ -871,3 +871,42 @@ async fn serenitys_rate_limiter_waits_out_a_429_before_the_outbox_sees_it() {
     let problems = fake.spec_problems();
     assert!(problems.is_empty(), "{}", problems.join("\n"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_discord_ticket_is_worked_by_agents_in_slack() {
+    use support::slack_bot::{AGENTS, KIM as SLACK_KIM, SlackBot, message};
+    // deskbot on both platforms: the queues' agents work in Slack (fake Slack), the employee
+    // writes on Discord (fake Discord).
+    let fake = FakeDiscord::start().await;
+    let discord = format!(
+        "[discord]\ntoken = \"{TOKEN}\"\napplication_id = \"{}\"\npublic_key = \"{}\"\napi_url = \"{}\"\nguilds = [\"{GUILD}\"]\n",
+        support::fake_discord::APP_ID,
+        FakeDiscord::public_key_hex(),
+        fake.api_url()
+    );
+    let bot = SlackBot::start_with("socket", &discord).await;
+    fake.ready().await;
+    let dm = fake.dm_channel(ERIN.0, ERIN.1);
+    fake.post(dm, false, ERIN, "the coffee machine on floor 3 is leaking");
+    fake.until("ticket offer", |f| f.texts(dm).len() == 1).await;
+    fake.post(dm, false, ERIN, "File a ticket");
+    fake.until("ticket confirmed", |f| f.texts(dm).iter().any(|t| t.contains("IT-1001"))).await;
+    let card = bot.wait_post(AGENTS, "coffee machine on floor 3").await;
+    let card_ts = card.response["ts"].as_str().unwrap().to_string();
+    assert!(fake.texts(QUEUE).is_empty(), "no Discord card: the queue lives in Slack");
+
+    // Kim answers from the Slack thread; the Discord employee gets it, and their answer
+    // reaches the Slack thread.
+    let ts = bot.fake.ts();
+    bot.event(message(AGENTS, SLACK_KIM, "!reply Facilities are on it", &ts, Some(&card_ts))).await;
+    fake.until("reply relayed to Discord", |f| {
+        f.texts(dm).iter().any(|t| t.contains("Facilities are on it"))
+    })
+    .await;
+    fake.post(dm, false, ERIN, "great, thanks");
+    bot.wait_post(AGENTS, "great, thanks").await;
+    let ticket = bot.store.ticket(TicketNumber(1001)).await.unwrap().unwrap();
+    assert_eq!(ticket.requester, UserRef::new(Platform::Discord, ERIN.0.to_string()));
+    assert!(fake.spec_problems().is_empty(), "{:?}", fake.spec_problems());
+    bot.stop().await;
+}
