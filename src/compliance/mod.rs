@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod key;
 pub mod person;
 pub mod retention;
 pub mod roles;
