@@ -4,6 +4,7 @@
 use crate::channel::{Choice, Outbound, OutboundKind, TicketCard};
 use crate::domain::{Address, Millis, TicketNumber};
 use crate::store::{Speaker, TICKET_PLACEHOLDER, Ticket, Turn};
+use crate::usertext::mark;
 
 /// Buttons on a card (ids are handled by the desk workflow).
 pub const CLAIM: &str = "desk:claim";
@@ -35,15 +36,16 @@ pub fn card_of(t: &Ticket) -> TicketCard {
     }
 }
 
-/// The card as text (platforms with rich layouts render `TicketCard` themselves).
+/// The card as text (platforms with rich layouts render `TicketCard` themselves). The title
+/// and the requester's name are the employee's words: marked, so they stay text.
 pub fn card_text(c: &TicketCard) -> String {
     let due = c.sla_due.map(|d| format!(" · due {}", when(d))).unwrap_or_default();
     let number = if c.number.0 == 0 { TICKET_PLACEHOLDER.to_string() } else { c.number.to_string() };
     format!(
         "🎫 {} {}\nRequester: {} · Priority: {} · Queue: {} · Intent: {}\nStatus: {} · Assignee: {}{due}",
         number,
-        c.title,
-        c.requester,
+        mark(&c.title),
+        mark(&c.requester),
         c.priority,
         c.queue,
         c.intent.as_deref().unwrap_or("-"),
@@ -82,22 +84,23 @@ pub fn thread_reply(to: Address, number: TicketNumber, text: impl Into<String>) 
     }
 }
 
-/// The transcript, as the card's first thread reply.
+/// The transcript, as the card's first thread reply. Every line's words are marked as
+/// user-written (a bot line quoted here is shown as text too).
 pub fn transcript_text(turns: &[Turn], description: &str) -> String {
     let mut out = String::from("Transcript:\n");
     for t in turns {
         let who = match &t.from {
             Speaker::Employee => "employee".to_string(),
             Speaker::Bot => "deskbot".to_string(),
-            Speaker::Agent(n) => n.clone(),
+            Speaker::Agent(n) => mark(n),
             Speaker::System => "system".to_string(),
         };
         let first_line = t.text.lines().next().unwrap_or("");
         let more = if t.text.lines().nth(1).is_some() { " …" } else { "" };
-        out.push_str(&format!("> {who}: {first_line}{more}\n"));
+        out.push_str(&format!("> {who}: {}{more}\n", mark(first_line)));
     }
     if turns.is_empty() {
-        out.push_str(&format!("> {description}\n"));
+        out.push_str(&format!("> {}\n", mark(description)));
     }
     out
 }
