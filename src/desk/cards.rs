@@ -110,3 +110,41 @@ fn when(ms: Millis) -> String {
         .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_else(|| ms.to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usertext::{Span, spans};
+
+    #[test]
+    fn the_employees_words_on_a_card_and_in_the_transcript_are_marked_as_theirs() {
+        let card = TicketCard {
+            number: TicketNumber(7),
+            title: "[login](https://evil.example)".into(),
+            requester: "<!channel> (slack:U1)".into(),
+            priority: crate::domain::Priority::Normal,
+            intent: None,
+            queue: "access".into(),
+            status: crate::domain::TicketStatus::Open,
+            assignee: None,
+            sla_due: None,
+        };
+        let text = card_text(&card);
+        let user: Vec<&str> = spans(&text)
+            .into_iter()
+            .filter_map(|s| if let Span::User(u) = s { Some(u) } else { None })
+            .collect();
+        assert_eq!(user, ["[login](https://evil.example)", "<!channel> (slack:U1)"]);
+        let turns = vec![
+            Turn { from: Speaker::Employee, text: "*urgent* @everyone\nmore".into(), at: 0 },
+            Turn { from: Speaker::Agent("<@U9>".into()), text: "on it".into(), at: 1 },
+        ];
+        let t = transcript_text(&turns, "unused");
+        let user: Vec<&str> = spans(&t)
+            .into_iter()
+            .filter_map(|s| if let Span::User(u) = s { Some(u) } else { None })
+            .collect();
+        assert_eq!(user, ["*urgent* @everyone", "<@U9>", "on it"]);
+        assert!(spans(&transcript_text(&[], "<b>desc</b>")).contains(&Span::User("<b>desc</b>")));
+    }
+}
