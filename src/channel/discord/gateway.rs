@@ -253,7 +253,7 @@ impl Adapter {
         let Some(inbound) = plan.inbound else { return plan.response };
         match self.handle(inbound).await {
             Ok(_) => plan.response,
-            Err(e) => super::interactions::say(&safe_reply(&e)),
+            Err(e) => super::interactions::say(safe_reply(&e)),
         }
     }
 }
