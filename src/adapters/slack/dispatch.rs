@@ -9,9 +9,9 @@ use super::blocks::{
     reply_modal, ticket_modal,
 };
 use super::handler::{HandleError, Handler, Msg, dm_conversation, short, thread_conversation, ts_millis};
-use crate::channel::{Attachment, InboundKind};
 use crate::desk::cards;
 use crate::domain::{Address, Platform, TicketNumber};
+use crate::domain::{Attachment, InboundKind};
 use crate::service::ServiceError;
 use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::*;

@@ -5,7 +5,7 @@
 //! `rich_text` block: its user runs are plain `text` elements, which Slack never reads as
 //! mrkdwn, links or mentions.
 
-use crate::channel::{Choice, TicketSummary};
+use crate::domain::{Choice, TicketSummary};
 use crate::usertext::{self, Span};
 use regex::Regex;
 use serde_json::{Value, json};
