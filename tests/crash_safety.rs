@@ -193,7 +193,7 @@ impl Rng {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_workers_lose_nothing_and_double_nothing() {
     let Some(db) = pgdb::PgDb::create("crash").await else { return };
-    deskbot::store::open(&db.url).await.unwrap().migrate().await.unwrap();
+    deskbot::store::migrate_url(&db.url).await.unwrap();
     let pool = PgPool::connect(&db.url).await.unwrap();
     for sql in [
         "CREATE TABLE crash_deliveries (id BIGSERIAL PRIMARY KEY, key TEXT NOT NULL, text TEXT NOT NULL, pid INT)",

@@ -209,7 +209,8 @@ async fn run(chromium: PathBuf) {
     // deskbot on a seeded database, on a free loopback port, token from the environment.
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", dir.path().join("deskbot.db").display());
-    let store = deskbot::store::open(&db).await.unwrap();
+    let key = deskbot::compliance::key::AuditKey::load(dir.path()).unwrap().0;
+    let store = deskbot::store::open(&db, key).await.unwrap();
     store.migrate().await.unwrap();
     reports_seed::seed(&store, chrono::Utc::now().timestamp_millis() - 2 * reports_seed::D).await;
     drop(store);

@@ -1,9 +1,11 @@
 //! Compliance for regulated desks: retention and purge (`retention.rs`), per-person export and
-//! erasure (`person.rs`), the tamper-evident audit log (`audit.rs`), justified role grants
+//! erasure (`person.rs`), the tamper-evident audit log (`audit.rs`) keyed with the audit key
+//! (`key.rs`) and anchored outside the database (`anchor.rs`), justified role grants
 //! (`roles.rs`) and the CLI commands over them (`cli.rs`). Redaction lives in `redact/`, input
 //! bounds in `service/limits.rs`; the SQL is in `store/compliance_sql.rs` and
 //! `store/person_sql.rs`.
 
+pub mod anchor;
 pub mod audit;
 pub mod cli;
 pub mod key;

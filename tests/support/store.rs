@@ -3,6 +3,7 @@
 //! server), and builders for the commits the stories write.
 
 use deskbot::channel::Outbound;
+use deskbot::compliance::key::AuditKey;
 use deskbot::domain::{Address, Millis, Platform, Priority, QueueName, TicketNumber, TicketStatus, UserRef};
 use deskbot::store::{
     Commit, CommitOutcome, ConversationWrite, DynStore, EventKey, NewOutbox, NewTicket, Speaker, SqliteStore,
@@ -12,6 +13,11 @@ use sqlx::{Connection, PgConnection};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The audit key every test store links its audit chain under.
+pub fn test_key() -> AuditKey {
+    AuditKey::from_bytes(vec![0x5a; 32]).expect("a 32-byte key")
+}
 
 /// The time every story starts at.
 pub const T0: Millis = 1_700_000_000_000;
@@ -45,7 +51,7 @@ pub async fn sqlite() -> TestDb {
 pub async fn sqlite_with(busy_timeout: Duration) -> TestDb {
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite:{}", dir.path().join("deskbot.db").display());
-    let store = SqliteStore::open_with(&url, busy_timeout).await.expect("open sqlite");
+    let store = SqliteStore::open_with(&url, busy_timeout, test_key()).await.expect("open sqlite");
     store.migrate().await.expect("migrate sqlite");
     TestDb { store: Arc::new(store), url, _dir: Some(dir), pg: None }
 }
@@ -63,7 +69,7 @@ pub async fn postgres() -> Option<TestDb> {
     let sql = format!("CREATE DATABASE \"{name}\"");
     sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.expect("create test database");
     let url = with_database(&admin, &name);
-    let store = deskbot::store::open(&url).await.expect("open postgres");
+    let store = deskbot::store::open(&url, test_key()).await.expect("open postgres");
     store.migrate().await.expect("migrate postgres");
     Some(TestDb { store, url, _dir: None, pg: Some((admin, name)) })
 }
