@@ -41,6 +41,7 @@ on_every_backend!(
     anchor_catches_a_rewrite_laundered_through_the_migration_marker,
     chain_from_before_the_key_is_rechained_once_and_recorded,
     broken_chain_from_before_the_key_is_refused_not_rechained,
+    daily_anchor_is_queued_once_for_every_webhook_that_wants_it,
 );
 
 /// Raw SQL on the test database, as an operator with database access would run it.
@@ -269,4 +270,40 @@ async fn broken_chain_from_before_the_key_is_refused_not_rechained(db: &TestDb) 
     assert_eq!(keying_state(db).await.as_deref(), Some("refused"));
     assert!(entries(&again).await.iter().all(|e| e.kind != KEYED_KIND));
     assert!(audit::verify(&again).await.unwrap().broken.is_some());
+}
+
+fn hook(name: &str, events: &[&str]) -> deskbot::channel::webhook::WebhookConfig {
+    deskbot::channel::webhook::WebhookConfig {
+        name: name.into(),
+        url: format!("https://example.invalid/{name}"),
+        secret: Some("s3cret".into()),
+        secret_file: None,
+        events: events.iter().map(|e| e.to_string()).collect(),
+    }
+}
+
+async fn daily_anchor_is_queued_once_for_every_webhook_that_wants_it(db: &TestDb) {
+    use deskbot::channel::OutboundKind;
+    use deskbot::domain::Platform;
+    let store = &db.store;
+    history(store).await;
+    let hooks = [hook("siem", &[]), hook("worm", &[anchor::ANCHOR_EVENT]), hook("jira", &["ticket.created"])];
+    let now = T0 + 86_400_000;
+    let sent = anchor::emit(store, &hooks, now).await.unwrap();
+    assert_eq!(sent, anchor::current(store).await.unwrap());
+    // The same day again (a retry): nothing more is queued.
+    anchor::emit(store, &hooks, now).await.unwrap();
+    let items = store.claim_outbox(&[Platform::Webhook], "w", now, 60_000, 10).await.unwrap();
+    let mut to: Vec<&str> = items.iter().map(|i| i.message.to.channel.as_str()).collect();
+    to.sort();
+    assert_eq!(to, ["siem", "worm"]);
+    for i in &items {
+        let OutboundKind::Webhook { event, body } = &i.message.kind else { panic!("{:?}", i.message) };
+        assert_eq!(event, anchor::ANCHOR_EVENT);
+        assert_eq!(body["anchor"]["seq"], sent.seq);
+        assert_eq!(body["anchor"]["hmac"], sent.hmac.as_str());
+    }
+    // The job hands out one day at a time, whoever asks.
+    assert!(store.claim_job(anchor::ANCHOR_JOB, now, now + 86_400_000).await.unwrap());
+    assert!(!store.claim_job(anchor::ANCHOR_JOB, now + 1000, now + 86_400_000).await.unwrap());
 }
