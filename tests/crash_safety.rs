@@ -6,8 +6,8 @@
 //! (a platform dedupes on that key). Afterwards the delivered keys must equal, exactly, the
 //! keys a clean single-process run produces (none lost, none extra), each with the same text
 //! (no logical message under two keys), and no ticket may be filed twice. Raw redeliveries
-//! (same key sent again after a kill) are allowed and reported. Runs when
-//! `DESKBOT_TEST_POSTGRES_URL` is set.
+//! (same key sent again after a kill) are allowed and reported. Needs `DESKBOT_TEST_POSTGRES_URL`
+//! (see `support/pgdb.rs`).
 
 #[path = "support/pgdb.rs"]
 mod pgdb;

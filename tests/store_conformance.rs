@@ -1,6 +1,7 @@
 //! The store conformance suite: one set of stories every `Store` must tell the same way, run
-//! against a fresh SQLite file per test and, when `DESKBOT_TEST_POSTGRES_URL` is set, a fresh
-//! PostgreSQL database per test. SQLite-only behaviour (locking, opening files) is at the end.
+//! against a fresh SQLite file per test and a fresh PostgreSQL database per test on the server
+//! `DESKBOT_TEST_POSTGRES_URL` names (unset, the PostgreSQL variants fail unless
+//! `DESKBOT_TEST_SKIP_POSTGRES=1`). SQLite-only behaviour (locking, opening files) is at the end.
 
 #[path = "support/reports_seed.rs"]
 mod reports_seed;
