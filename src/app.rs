@@ -2,18 +2,17 @@
 //! start hot reload, and run the console chat or the daemon. `main.rs` calls these; tests
 //! call the very same functions.
 
-use crate::channel::console::{ConsoleChannel, read_line};
-use crate::channel::status::ChannelStatuses;
-use crate::channel::{Channel, Inbound, InboundKind};
-use crate::compliance::key::{AuditKey, KeyError};
+use crate::adapters::console::{ConsoleChannel, read_line};
 use crate::config::{Config, ConfigError};
-use crate::desk::Desk;
+use crate::domain::status::ChannelStatuses;
 use crate::domain::{Address, Platform, UserRef};
+use crate::domain::{Channel, Inbound, InboundKind};
 use crate::intents::{self, Catalog, Diagnostics, LoadOptions, MatcherOptions};
 use crate::outbox::Outbox;
 use crate::redact::Redactor;
 use crate::service::{Clock, LiveCatalog, Service, ServiceError, safe_reply, system_clock};
 use crate::store::compliance::ChainKeying;
+use crate::store::key::{AuditKey, KeyError};
 use crate::store::{self, DynStore, StoreError};
 use arc_swap::ArcSwap;
 use std::io::Write;
@@ -132,8 +131,7 @@ impl App {
         let catalog = load_catalog(&config).await?;
         let store = open_store(&config).await?;
         let catalog: LiveCatalog = Arc::new(ArcSwap::from_pointee(catalog));
-        let desk =
-            Arc::new(Desk::from_config(&config).map_err(|e| AppError::Config(ConfigError::Invalid(e)))?);
+        let desk = Arc::new(config.desk().map_err(|e| AppError::Config(ConfigError::Invalid(e)))?);
         let service = Arc::new(
             Service::new(
                 store.clone(),
@@ -154,7 +152,8 @@ impl App {
             .with_limits(config.limits.clone()),
         );
         // Roles from the config file are recorded as grants by "config".
-        crate::compliance::roles::sync_config_grants(&store, &config, clock()).await?;
+        let wanted = crate::compliance::roles::config_grants(&config.queues(), &config.roles.admins);
+        crate::compliance::roles::sync_config_grants(&store, wanted, clock()).await?;
         Ok(App { config, store, catalog, service, clock, channels: ChannelStatuses::new() })
     }
 
@@ -269,18 +268,25 @@ pub async fn run(
     let mut channels = channels;
     if !app.config.webhook.is_empty() {
         let hooks =
-            crate::channel::webhook::WebhookChannel::new(&app.config.webhook).map_err(AppError::Runtime)?;
+            crate::adapters::webhook::WebhookChannel::new(&app.config.webhook).map_err(AppError::Runtime)?;
         channels.push(Arc::new(hooks));
     }
     let mut routes = Vec::new();
     if let Some(settings) =
         app.config.slack.settings().map_err(|e| AppError::Config(ConfigError::Invalid(e)))?
     {
-        let status = crate::channel::slack::StatusHandle::new(app.channels.clone());
+        let status = crate::adapters::slack::StatusHandle::new(app.channels.clone());
         status.down("connecting");
-        let slack = crate::channel::slack::start(&app, &settings, status, &tracker, shutdown.clone())
-            .await
-            .map_err(AppError::Runtime)?;
+        let slack = crate::adapters::slack::start(
+            &app.service,
+            &app.config.intake,
+            &settings,
+            status,
+            &tracker,
+            shutdown.clone(),
+        )
+        .await
+        .map_err(AppError::Runtime)?;
         if slack.routes.is_some() && !app.config.http.enabled {
             return Err(AppError::Config(ConfigError::Invalid(
                 "slack.mode = events needs deskbot's HTTP server: set http.enabled = true".into(),
@@ -290,7 +296,7 @@ pub async fn run(
         routes.extend(slack.routes);
     }
     if let Some(discord) = &app.config.discord {
-        let d = crate::channel::discord::connect::start(
+        let d = crate::adapters::discord::connect::start(
             app.service.clone(),
             discord,
             &app.config.intake,
@@ -318,9 +324,16 @@ pub async fn run(
             move || leadership.is_leader()
         },
     ));
+    let anchor_hooks = app
+        .config
+        .webhook
+        .iter()
+        .filter(|w| w.wants(crate::compliance::anchor::ANCHOR_EVENT))
+        .map(|w| w.name.clone())
+        .collect();
     tracker.spawn(crate::compliance::anchor::run_daily(
         app.store.clone(),
-        app.config.webhook.clone(),
+        anchor_hooks,
         app.clock.clone(),
         Duration::from_secs(60),
         shutdown.clone(),
@@ -331,7 +344,7 @@ pub async fn run(
     ));
     let outbox = Outbox::new(app.store.clone(), channels, app.config.outbox.max_attempts, app.clock.clone());
     tracker.spawn(outbox.run(Duration::from_millis(app.config.outbox.poll_ms.max(10)), shutdown.clone()));
-    tracker.spawn(crate::desk::scheduler::run(
+    tracker.spawn(crate::service::scheduler::run(
         app.service.clone(),
         Duration::from_secs(1),
         shutdown.clone(),

@@ -4,9 +4,7 @@
 //! (as an `audit.anchor` event through the outbox); `deskbot audit verify --anchor FILE`
 //! checks the chain still holds each anchor in FILE. The chain itself is in `audit.rs`.
 
-use crate::channel::webhook::WebhookConfig;
-use crate::channel::{Outbound, OutboundKind};
-use crate::domain::{Address, Millis, Platform, UserRef};
+use crate::domain::{Address, Clock, Millis, Outbound, OutboundKind, Platform, UserRef};
 use crate::store::{Commit, CommitOutcome, ConversationWrite, DynStore, EventKey, NewOutbox, StoreError};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
@@ -106,22 +104,21 @@ pub async fn check(store: &DynStore, anchors: &[Anchor]) -> Result<Option<Anchor
     Ok(None)
 }
 
-/// Log the current anchor (INFO, one line) and queue it for every webhook that wants
-/// [`ANCHOR_EVENT`], in one commit. Returns the anchor.
-pub async fn emit(store: &DynStore, webhooks: &[WebhookConfig], now: Millis) -> Result<Anchor, StoreError> {
+/// Log the current anchor (INFO, one line) and queue it, in one commit, for the webhooks named
+/// in `webhooks` (those configured to want [`ANCHOR_EVENT`]). Returns the anchor.
+pub async fn emit(store: &DynStore, webhooks: &[String], now: Millis) -> Result<Anchor, StoreError> {
     let anchor = current(store).await?;
     tracing::info!(seq = anchor.seq, "audit anchor {}", anchor.to_line());
-    let hooks: Vec<&WebhookConfig> = webhooks.iter().filter(|w| w.wants(ANCHOR_EVENT)).collect();
-    if hooks.is_empty() {
+    if webhooks.is_empty() {
         return Ok(anchor);
     }
     let body = serde_json::json!({ "event": ANCHOR_EVENT, "at": now, "anchor": anchor });
-    let outbox: Vec<NewOutbox> = hooks
+    let outbox: Vec<NewOutbox> = webhooks
         .iter()
-        .map(|w| NewOutbox {
-            key: format!("{ANCHOR_EVENT}:{now}:{}", w.name),
+        .map(|name| NewOutbox {
+            key: format!("{ANCHOR_EVENT}:{now}:{name}"),
             message: Outbound {
-                to: Address::new(Platform::Webhook, w.name.clone()),
+                to: Address::new(Platform::Webhook, name.clone()),
                 text: format!("{ANCHOR_EVENT} #{}", anchor.seq),
                 choices: Vec::new(),
                 kind: OutboundKind::Webhook { event: ANCHOR_EVENT.to_string(), body: body.clone() },
@@ -159,8 +156,8 @@ pub async fn emit(store: &DynStore, webhooks: &[WebhookConfig], now: Millis) -> 
 /// `poll`; the day is claimed through a store job, so restarts and replicas emit once a day.
 pub async fn run_daily(
     store: DynStore,
-    webhooks: Vec<WebhookConfig>,
-    clock: crate::service::Clock,
+    webhooks: Vec<String>,
+    clock: Clock,
     poll: Duration,
     cancel: CancellationToken,
     is_leader: impl Fn() -> bool + Send + 'static,

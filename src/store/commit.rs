@@ -10,9 +10,9 @@ use super::{
     Commit, CommitOutcome, ConversationWrite, EventKey, KbFeedback, NewTicket, Result, StoreError, TicketOp,
     Turn, fill_ticket_placeholder,
 };
-use crate::channel::Outbound;
-use crate::compliance::key::AuditKey;
+use crate::domain::Outbound;
 use crate::domain::{Millis, TicketNumber, TicketStatus};
+use crate::store::key::AuditKey;
 use async_trait::async_trait;
 
 /// The steps of a commit, each one statement inside the backend's open transaction.

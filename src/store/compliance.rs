@@ -13,8 +13,8 @@
 //! first opened with it ([`ComplianceStore::key_audit_chain`]), and only when it still verifies.
 //! Nothing else ever re-chains plain links: a chain recomputed without the key stays broken.
 
-use crate::compliance::key::AuditKey;
 use crate::domain::{Millis, TicketNumber, UserRef};
+use crate::store::key::AuditKey;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};

@@ -6,7 +6,7 @@
 
 use super::Result;
 use super::compliance::NewAuditEntry;
-use crate::compliance::key::AuditKey;
+use crate::store::key::AuditKey;
 
 /// Appending to the audit chain inside an open transaction, linked under `key`.
 #[async_trait::async_trait]
@@ -18,7 +18,7 @@ macro_rules! compliance_sql {
     (db: $db:ty, store: $store:ty, map_err: $map_err:path, lock: $lock:literal $(,)?) => {
         mod compliance_shared {
             use super::*;
-            use $crate::compliance::key::AuditKey;
+            use $crate::store::key::AuditKey;
             use $crate::domain::{Millis, UserRef};
             use $crate::store::compliance::{
                 AuditEntry, ChainKeying, ComplianceStore, GENESIS_HASH, GrantOutcome, KEYED_KIND, NewAuditEntry,

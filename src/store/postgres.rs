@@ -8,8 +8,8 @@
 use super::rows::OutboxRow;
 use super::sql::{error_detail, shared_sql};
 use super::{OutboxItem, Result, StoreError, redact_url};
-use crate::compliance::key::AuditKey;
 use crate::domain::{Millis, Platform};
+use crate::store::key::AuditKey;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use std::str::FromStr;

@@ -7,8 +7,8 @@
 use super::rows::OutboxRow;
 use super::sql::{error_detail, shared_sql};
 use super::{OutboxItem, Result, StoreError};
-use crate::compliance::key::AuditKey;
 use crate::domain::{Millis, Platform};
+use crate::store::key::AuditKey;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };

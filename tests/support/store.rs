@@ -6,8 +6,8 @@
 #[path = "pgdb.rs"]
 mod pgdb;
 
-use deskbot::channel::Outbound;
 use deskbot::compliance::key::AuditKey;
+use deskbot::domain::Outbound;
 use deskbot::domain::{Address, Millis, Platform, Priority, QueueName, TicketNumber, TicketStatus, UserRef};
 use deskbot::store::{
     Commit, CommitOutcome, ConversationWrite, DynStore, EventKey, NewOutbox, NewTicket, Speaker, SqliteStore,
