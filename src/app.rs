@@ -11,6 +11,8 @@ use crate::intents::{self, Catalog, Diagnostics, LoadOptions, MatcherOptions};
 use crate::outbox::Outbox;
 use crate::redact::Redactor;
 use crate::service::{Clock, LiveCatalog, Service, ServiceError, safe_reply, system_clock};
+use crate::store::compliance::ChainKeying;
+use crate::store::key::{AuditKey, KeyError};
 use crate::store::{self, DynStore, StoreError};
 use arc_swap::ArcSwap;
 use std::io::Write;
@@ -59,7 +61,18 @@ pub struct App {
     pub channels: Arc<ChannelStatuses>,
 }
 
-/// Open the configured database and bring its schema up to date.
+/// The audit key (`DESKBOT_AUDIT_KEY`, `DESKBOT_AUDIT_KEY_FILE`, or `audit.key` in the data
+/// directory, generated there on first use).
+pub fn load_audit_key(config: &Config) -> Result<AuditKey, AppError> {
+    match AuditKey::load(&config.data_dir) {
+        Ok((key, _)) => Ok(key),
+        Err(e @ KeyError::Invalid(_)) => Err(AppError::Config(ConfigError::Invalid(e.to_string()))),
+        Err(e) => Err(AppError::Runtime(e.to_string())),
+    }
+}
+
+/// Open the configured database with the audit key, bring its schema up to date, and re-chain
+/// an audit chain from before the key under it (once; see `ComplianceStore::key_audit_chain`).
 pub async fn open_store(config: &Config) -> Result<DynStore, AppError> {
     if let Some(dir) =
         config.database_url().strip_prefix("sqlite:").and_then(|p| std::path::Path::new(p).parent())
@@ -68,8 +81,22 @@ pub async fn open_store(config: &Config) -> Result<DynStore, AppError> {
     {
         return Err(AppError::Runtime(format!("data directory {} does not exist", dir.display())));
     }
-    let store = store::open(&config.database_url()).await?;
+    let key = load_audit_key(config)?;
+    let store = store::open(&config.database_url(), key).await?;
     store.migrate().await?;
+    match store.key_audit_chain(chrono::Utc::now().timestamp_millis()).await? {
+        ChainKeying::Unchanged => {}
+        ChainKeying::Rekeyed { entries, old_seq, .. } => tracing::warn!(
+            entries,
+            old_seq,
+            "the audit chain was re-chained under the audit key (recorded in the audit log); take a new anchor"
+        ),
+        ChainKeying::Refused { seq, reason } => tracing::error!(
+            seq,
+            %reason,
+            "the audit chain from before the audit key is broken and was not re-chained; `deskbot audit verify` reports it"
+        ),
+    }
     Ok(store)
 }
 
@@ -290,6 +317,24 @@ pub async fn run(
         app.store.clone(),
         app.config.retention.clone(),
         app.config.queue_names(),
+        app.clock.clone(),
+        Duration::from_secs(60),
+        shutdown.clone(),
+        {
+            let leadership = leadership.clone();
+            move || leadership.is_leader()
+        },
+    ));
+    let anchor_hooks = app
+        .config
+        .webhook
+        .iter()
+        .filter(|w| w.wants(crate::compliance::anchor::ANCHOR_EVENT))
+        .map(|w| w.name.clone())
+        .collect();
+    tracker.spawn(crate::compliance::anchor::run_daily(
+        app.store.clone(),
+        anchor_hooks,
         app.clock.clone(),
         Duration::from_secs(60),
         shutdown.clone(),

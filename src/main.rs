@@ -156,9 +156,18 @@ enum PersonCommand {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Recompute the hash chain; exit 1 naming the first broken entry.
-    #[command(after_help = "Examples:\n  deskbot audit verify")]
-    Verify,
+    /// Recompute the keyed hash chain; exit 1 naming the first broken entry.
+    #[command(
+        after_help = "Examples:\n  deskbot audit verify\n  deskbot audit verify --anchor anchors.jsonl"
+    )]
+    Verify {
+        /// Also check the chain still holds each anchor in FILE (JSON lines from `audit anchor`).
+        #[arg(long, value_name = "FILE")]
+        anchor: Option<PathBuf>,
+    },
+    /// Print the chain's head (sequence, HMAC, time) as one JSON line, to keep outside.
+    #[command(after_help = "Examples:\n  deskbot audit anchor >> /mnt/worm/deskbot-anchors.jsonl")]
+    Anchor,
     /// Print entries as JSON lines, oldest first.
     #[command(
         after_help = "Examples:\n  deskbot audit export --since 2026-01-01\n  deskbot audit export --since 30d > audit.jsonl"
@@ -397,7 +406,8 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
         Command::Person(PersonCommand::Erase { user, names, by }) => {
             cli::person_erase(config, &user, &names, by).await
         }
-        Command::Audit(AuditCommand::Verify) => cli::audit_verify(config).await,
+        Command::Audit(AuditCommand::Verify { anchor }) => cli::audit_verify(config, anchor.as_deref()).await,
+        Command::Audit(AuditCommand::Anchor) => cli::audit_anchor(config).await,
         Command::Audit(AuditCommand::Export { since }) => cli::audit_export(config, since.as_deref()).await,
         Command::Roles(RolesCommand::Grant { user, role, queue, justification, by }) => {
             cli::roles_grant(config, &user, &role, queue.as_deref(), &justification, by).await

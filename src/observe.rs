@@ -70,6 +70,11 @@ fn describe() {
         "Time of store reads, by query"
     );
     describe_counter!(
+        crate::intents::reload::RELOADS_METRIC,
+        Unit::Count,
+        "Reloads of the intents directory after its files changed (loaded or not)"
+    );
+    describe_counter!(
         "deskbot_catalog_reloads_total",
         Unit::Count,
         "Hot reloads of the intents directory that succeeded"

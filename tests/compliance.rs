@@ -165,6 +165,8 @@ fn deskbot(dir: &Path, args: &[&str]) -> Output {
         .env("DESKBOT_HOT_RELOAD", "false")
         .env_remove("DESKBOT_DATABASE_URL")
         .env_remove("DESKBOT_CONFIG")
+        .env_remove("DESKBOT_AUDIT_KEY")
+        .env_remove("DESKBOT_AUDIT_KEY_FILE")
         .output()
         .unwrap()
 }
@@ -231,6 +233,111 @@ async fn rows_from_before_the_chain_are_linked_on_first_verify() {
     let o = deskbot(p, &["audit", "verify"]);
     assert_eq!(o.status.code(), Some(0), "{o:?}");
     assert!(stdout(&o).contains("intact: 2 entries"), "{}", stdout(&o));
+}
+
+/// Every audit row as an attacker with SQL access reads it.
+async fn audit_rows(
+    dir: &Path,
+) -> Vec<(i64, i64, String, String, Option<i64>, Option<String>, Option<String>)> {
+    let mut conn =
+        SqliteConnection::connect(&format!("sqlite:{}", dir.join("deskbot.db").display())).await.unwrap();
+    let rows = sqlx::query_as(
+        "SELECT seq, at, actor, kind, ticket_number, subject, detail FROM audit_log ORDER BY seq",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    conn.close().await.unwrap();
+    rows
+}
+
+#[tokio::test]
+async fn rewrite_with_the_chain_recomputed_without_the_key_fails_audit_verify() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    for (who, why) in [("test:kim", "on call"), ("test:lee", "team lead"), ("test:max", "new hire")] {
+        let o = deskbot(p, &["roles", "grant", who, "agent", "--justification", why, "--by", "boss"]);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+    }
+    assert!(p.join("audit.key").exists(), "the key is generated beside the database");
+    assert_eq!(deskbot(p, &["audit", "verify"]).status.code(), Some(0));
+
+    // Rewrite who granted entry #2 and why, then recompute every link the way the chain was
+    // linked before it had a key: SHA-256 over the canonical JSON of the previous link and the
+    // fields. The head moves along.
+    let mut prev = "0".repeat(64);
+    for (seq, at, actor, kind, ticket, subject, detail) in audit_rows(p).await {
+        let (actor, detail) = if seq == 2 {
+            ("mallory".to_string(), Some("agent on *: nothing to see".to_string()))
+        } else {
+            (actor, detail)
+        };
+        let canonical = serde_json::json!([prev, seq, at, actor, kind, ticket, subject, detail]).to_string();
+        let hash = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(canonical.as_bytes()));
+        let detail = detail.map(|d| format!("'{d}'")).unwrap_or_else(|| "NULL".into());
+        sql(
+            p,
+            &format!(
+                "UPDATE audit_log SET actor = '{actor}', detail = {detail}, prev_hash = '{prev}', hash = '{hash}' WHERE seq = {seq}"
+            ),
+        )
+        .await;
+        sql(p, &format!("UPDATE audit_head SET last_seq = {seq}, last_hash = '{hash}'")).await;
+        prev = hash;
+    }
+    for _ in 0..2 {
+        // Twice: the first run's open must not have re-chained (laundered) it.
+        let o = deskbot(p, &["audit", "verify"]);
+        assert_eq!(o.status.code(), Some(1), "{o:?}");
+        assert!(
+            stdout(&o).contains("BROKEN at entry #1") && stdout(&o).contains("not keyed"),
+            "{}",
+            stdout(&o)
+        );
+    }
+}
+
+#[tokio::test]
+async fn audit_anchor_kept_outside_catches_truncation_that_verify_alone_misses() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    for (who, why) in [("test:kim", "on call"), ("test:lee", "team lead"), ("test:max", "new hire")] {
+        let o = deskbot(p, &["roles", "grant", who, "agent", "--justification", why, "--by", "boss"]);
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+    }
+    let o = deskbot(p, &["audit", "anchor"]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let line = stdout(&o);
+    assert_eq!(line.lines().count(), 1, "{line}");
+    let anchor: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
+    assert_eq!(anchor["seq"], 3);
+    assert_eq!(anchor["hmac"].as_str().map(str::len), Some(64));
+    assert!(anchor["at"].as_str().is_some(), "{anchor}");
+    let outside = tempfile::tempdir().unwrap();
+    let file = outside.path().join("anchors.jsonl");
+    std::fs::write(&file, &line).unwrap();
+    let file_arg = file.display().to_string();
+
+    let o = deskbot(p, &["audit", "verify", "--anchor", &file_arg]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert!(stdout(&o).contains("all 1 anchors hold"), "{}", stdout(&o));
+    // More entries later: the old anchor still holds.
+    deskbot(p, &["roles", "revoke", "test:max", "agent", "--reason", "left the team", "--by", "boss"]);
+    assert_eq!(deskbot(p, &["audit", "verify", "--anchor", &file_arg]).status.code(), Some(0));
+
+    // Drop the last two entries and move the head back: the chain alone still verifies.
+    let rows = audit_rows(p).await;
+    assert_eq!(rows.len(), 4);
+    sql(p, "DELETE FROM audit_log WHERE seq >= 3").await;
+    sql(p, "UPDATE audit_head SET last_seq = 2, last_hash = (SELECT hash FROM audit_log WHERE seq = 2)")
+        .await;
+    assert_eq!(deskbot(p, &["audit", "verify"]).status.code(), Some(0));
+    let o = deskbot(p, &["audit", "verify", "--anchor", &file_arg]);
+    assert_eq!(o.status.code(), Some(1), "{o:?}");
+    assert!(stdout(&o).contains("anchor #3") && stdout(&o).contains("truncated"), "{}", stdout(&o));
+
+    std::fs::write(&file, "not an anchor\n").unwrap();
+    assert_eq!(deskbot(p, &["audit", "verify", "--anchor", &file_arg]).status.code(), Some(2));
 }
 
 #[tokio::test]

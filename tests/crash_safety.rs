@@ -6,8 +6,8 @@
 //! (a platform dedupes on that key). Afterwards the delivered keys must equal, exactly, the
 //! keys a clean single-process run produces (none lost, none extra), each with the same text
 //! (no logical message under two keys), and no ticket may be filed twice. Raw redeliveries
-//! (same key sent again after a kill) are allowed and reported. Runs when
-//! `DESKBOT_TEST_POSTGRES_URL` is set.
+//! (same key sent again after a kill) are allowed and reported. Needs `DESKBOT_TEST_POSTGRES_URL`
+//! (see `support/pgdb.rs`).
 
 #[path = "support/pgdb.rs"]
 mod pgdb;
@@ -194,7 +194,7 @@ impl Rng {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_workers_lose_nothing_and_double_nothing() {
     let Some(db) = pgdb::PgDb::create("crash").await else { return };
-    deskbot::store::open(&db.url).await.unwrap().migrate().await.unwrap();
+    deskbot::store::migrate_url(&db.url).await.unwrap();
     let pool = PgPool::connect(&db.url).await.unwrap();
     for sql in [
         "CREATE TABLE crash_deliveries (id BIGSERIAL PRIMARY KEY, key TEXT NOT NULL, text TEXT NOT NULL, pid INT)",

@@ -32,7 +32,8 @@ struct Seeded {
 async fn seeded(port: u16) -> Seeded {
     let dir = tempfile::tempdir().unwrap();
     let db = format!("sqlite:{}", dir.path().join("deskbot.db").display());
-    let store = deskbot::store::open(&db).await.unwrap();
+    let key = deskbot::compliance::key::AuditKey::load(dir.path()).unwrap().0;
+    let store = deskbot::store::open(&db, key).await.unwrap();
     store.migrate().await.unwrap();
     reports_seed::seed(&store, now() - 2 * D).await;
     let config = dir.path().join("deskbot.toml");

@@ -1,6 +1,7 @@
 //! The store conformance suite: one set of stories every `Store` must tell the same way, run
-//! against a fresh SQLite file per test and, when `DESKBOT_TEST_POSTGRES_URL` is set, a fresh
-//! PostgreSQL database per test. SQLite-only behaviour (locking, opening files) is at the end.
+//! against a fresh SQLite file per test and a fresh PostgreSQL database per test on the server
+//! `DESKBOT_TEST_POSTGRES_URL` names (unset, the PostgreSQL variants fail unless
+//! `DESKBOT_TEST_SKIP_POSTGRES=1`). SQLite-only behaviour (locking, opening files) is at the end.
 
 #[path = "support/reports_seed.rs"]
 mod reports_seed;
@@ -404,14 +405,17 @@ async fn opening_in_a_missing_directory_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("no/such/dir/deskbot.db");
     let url = format!("sqlite:{}", path.display());
-    let err = deskbot::store::open(&url).await.err().expect("cannot create the file");
+    let err = deskbot::store::open(&url, support::test_key()).await.err().expect("cannot create the file");
     let StoreError::Connect(msg) = &err else { panic!("expected a connect error, got {err:?}") };
     assert!(msg.contains(&path.display().to_string()) && msg.contains("directory"), "{msg}");
 
-    let err = deskbot::store::open("mysql://db/deskbot").await.err().expect("unsupported");
-    assert!(matches!(err, StoreError::Connect(_)), "{err:?}");
     let err =
-        deskbot::store::open("postgres://bot:hunter2@127.0.0.1:1/deskbot").await.err().expect("no server");
+        deskbot::store::open("mysql://db/deskbot", support::test_key()).await.err().expect("unsupported");
+    assert!(matches!(err, StoreError::Connect(_)), "{err:?}");
+    let err = deskbot::store::open("postgres://bot:hunter2@127.0.0.1:1/deskbot", support::test_key())
+        .await
+        .err()
+        .expect("no server");
     let StoreError::Connect(msg) = &err else { panic!("expected a connect error, got {err:?}") };
     assert!(msg.contains("127.0.0.1:1") && !msg.contains("hunter2"), "{msg}");
 }
@@ -420,7 +424,7 @@ async fn opening_in_a_missing_directory_is_a_clear_error() {
 async fn open_does_not_migrate() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite:{}", dir.path().join("deskbot.db").display());
-    let store = deskbot::store::open(&url).await.unwrap();
+    let store = deskbot::store::open(&url, support::test_key()).await.unwrap();
     store.ping().await.unwrap();
     assert!(store.outbox_depth().await.is_err(), "tables exist before migrate()");
     store.migrate().await.unwrap();
@@ -512,3 +516,6 @@ async fn report_reads_cover_the_period_with_first_replies_breaches_and_ratings(s
 
 #[path = "conformance/compliance.rs"]
 mod compliance;
+
+#[path = "conformance/audit_key.rs"]
+mod audit_key;

@@ -18,7 +18,7 @@ pub const EVENT_HEADER: &str = "x-deskbot-event";
 /// The outbox key: the same for every retry of one event, so receivers can dedupe.
 pub const DELIVERY_HEADER: &str = "x-deskbot-delivery";
 
-pub const EVENTS: &[&str] = &["ticket.created", "ticket.updated", "ticket.resolved"];
+pub const EVENTS: &[&str] = &["ticket.created", "ticket.updated", "ticket.resolved", "audit.anchor"];
 
 /// `[[webhook]]` in deskbot.toml.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -31,7 +31,8 @@ pub struct WebhookConfig {
     pub secret: Option<String>,
     #[serde(default)]
     pub secret_file: Option<String>,
-    /// Which events to send (default: all of ticket.created, ticket.updated, ticket.resolved).
+    /// Which events to send (default: all of ticket.created, ticket.updated, ticket.resolved,
+    /// audit.anchor).
     #[serde(default)]
     pub events: Vec<String>,
 }

@@ -87,7 +87,7 @@ pub async fn run(config: Config, args: &BenchArgs) -> Result<BenchReport, AppErr
             url
         }
     };
-    crate::store::open(&url).await?.migrate().await?;
+    crate::store::migrate_url(&url).await?;
     let workers = args.workers.max(1);
     let processes = args.processes.max(1);
     let reports = if processes == 1 {

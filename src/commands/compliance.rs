@@ -2,7 +2,7 @@
 //! `main.rs` parses the arguments and calls these.
 
 use crate::app::{self, AppError};
-use crate::compliance::{audit, person, retention, roles};
+use crate::compliance::{anchor, audit, person, retention, roles};
 use crate::config::Config;
 use crate::domain::{Millis, UserRef};
 use crate::store::compliance::{ALL_QUEUES, GrantOutcome, NewGrant, Role};
@@ -122,21 +122,40 @@ fn person_error(e: person::PersonError) -> AppError {
     }
 }
 
-/// `deskbot audit verify`: exit 0 when the chain is intact, 1 naming the first broken entry.
-pub async fn audit_verify(config: Config) -> Result<u8, AppError> {
+/// `deskbot audit verify [--anchor FILE]`: exit 0 when the chain is intact (and holds every
+/// anchor in FILE), 1 naming the first broken entry or missing anchor.
+pub async fn audit_verify(config: Config, anchors: Option<&Path>) -> Result<u8, AppError> {
+    let anchors = match anchors {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| AppError::Usage(format!("cannot read {}: {e}", path.display())))?;
+            anchor::parse(&text).map_err(|e| AppError::Usage(format!("{}: {e}", path.display())))?
+        }
+        None => Vec::new(),
+    };
     let store = app::open_store(&config).await?;
     let v = audit::verify(&store).await?;
-    match v.broken {
-        None => {
-            println!("audit log intact: {} entries, last #{}", v.entries, v.last_seq);
-            Ok(0)
-        }
-        Some(b) => {
-            println!("audit log BROKEN at entry #{}: {}", b.seq, b.reason);
-            println!("({} entries before it verified)", v.entries);
-            Ok(1)
-        }
+    if let Some(b) = v.broken {
+        println!("audit log BROKEN at entry #{}: {}", b.seq, b.reason);
+        println!("({} entries before it verified)", v.entries);
+        return Ok(1);
     }
+    if let Some(m) = anchor::check(&store, &anchors).await? {
+        println!("audit log BROKEN: anchor #{} does not hold: {}", m.seq, m.reason);
+        return Ok(1);
+    }
+    println!("audit log intact: {} entries, last #{}", v.entries, v.last_seq);
+    if !anchors.is_empty() {
+        println!("all {} anchors hold", anchors.len());
+    }
+    Ok(0)
+}
+
+/// `deskbot audit anchor`: the chain's head as one JSON line.
+pub async fn audit_anchor(config: Config) -> Result<u8, AppError> {
+    let store = app::open_store(&config).await?;
+    println!("{}", anchor::current(&store).await?.to_line());
+    Ok(0)
 }
 
 /// A `--since` value: `2026-01-31`, an RFC 3339 time, or an age such as `30d`.

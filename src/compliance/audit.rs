@@ -1,8 +1,10 @@
-//! Verifying and exporting the hash-chained audit log. The chain itself is written by the store
-//! (see `store/compliance.rs`); here it is read back page by page and every link recomputed.
+//! Verifying and exporting the keyed, hash-chained audit log. The chain itself is written by
+//! the store (see `store/compliance.rs`); here it is read back page by page and every link
+//! recomputed under the audit key the store was opened with. Anchors (the head copied outside
+//! the database) are in `anchor.rs`.
 
 use crate::domain::Millis;
-use crate::store::compliance::{AuditEntry, GENESIS_HASH};
+use crate::store::compliance::{AuditEntry, GENESIS_HASH, link_fault};
 use crate::store::{DynStore, StoreError};
 use serde::Serialize;
 
@@ -36,7 +38,8 @@ pub async fn verify(store: &DynStore) -> Result<Verdict, StoreError> {
         let Some(last) = page.last() else { break };
         let next_after = last.seq;
         for e in &page {
-            if let Some(reason) = check(e, &prev, last_seq) {
+            let expected = store.audit_link(&prev, e)?;
+            if let Some(reason) = link_fault(e, &prev, last_seq, &expected) {
                 return Ok(Verdict { entries, last_seq, broken: Some(BrokenLink { seq: e.seq, reason }) });
             }
             prev = e.hash.clone().unwrap_or_default();
@@ -52,22 +55,6 @@ pub async fn verify(store: &DynStore) -> Result<Verdict, StoreError> {
         ),
     });
     Ok(Verdict { entries, last_seq, broken })
-}
-
-fn check(e: &AuditEntry, prev: &str, prev_seq: i64) -> Option<String> {
-    if e.prev_hash.as_deref() != Some(prev) {
-        return Some(if prev_seq == 0 {
-            "it does not start the chain (an entry before it was removed, or it was inserted)".to_string()
-        } else {
-            format!(
-                "it does not link to entry #{prev_seq} (an entry between them was removed, or it was inserted)"
-            )
-        });
-    }
-    if e.hash.as_deref() != Some(e.expected_hash(prev).as_str()) {
-        return Some("its contents do not match its hash (the row was changed)".to_string());
-    }
-    None
 }
 
 /// Entries at or after `since`, oldest first, for auditors.

@@ -1,12 +1,13 @@
 //! Compliance for regulated desks: retention and purge (`retention.rs`), per-person export and
-//! erasure (`person.rs`), the tamper-evident audit log (`audit.rs`), justified role grants
-//! (`roles.rs`); the CLI commands over them are in `commands/compliance.rs`. Redaction lives in `redact/`, input
-//! bounds in `service/limits.rs`; the SQL is in `store/compliance_sql.rs` and
-//! `store/person_sql.rs`.
+//! erasure (`person.rs`), the tamper-evident audit log (`audit.rs`) keyed with the audit key
+//! (`store/key.rs`, re-exported here as `key`) and anchored outside the database (`anchor.rs`),
+//! and justified role grants (`roles.rs`); the CLI commands over them are in
+//! `commands/compliance.rs`. Redaction lives in `redact/`, input bounds in `service/limits.rs`;
+//! the SQL is in `store/compliance_sql.rs` and `store/person_sql.rs`.
 
+pub mod anchor;
 pub mod audit;
-
-pub mod key;
+pub use crate::store::key;
 pub mod person;
 pub mod retention;
 pub mod roles;

@@ -12,6 +12,7 @@ use super::{
 };
 use crate::domain::Outbound;
 use crate::domain::{Millis, TicketNumber, TicketStatus};
+use crate::store::key::AuditKey;
 use async_trait::async_trait;
 
 /// The steps of a commit, each one statement inside the backend's open transaction.
@@ -69,9 +70,14 @@ pub(crate) trait CommitTx:
     async fn insert_outbox(&mut self, key: &str, message: &Outbound, now: Millis) -> Result<()>;
 }
 
-/// Write everything `commit` describes through `tx`. Returns `Duplicate` or `Conflict` without
-/// writing anything further; the caller must then roll back (and commit only on `Applied`).
-pub(crate) async fn apply<T: CommitTx + ?Sized>(tx: &mut T, commit: Commit) -> Result<CommitOutcome> {
+/// Write everything `commit` describes through `tx`, its audit entries linked under `key`.
+/// Returns `Duplicate` or `Conflict` without writing anything further; the caller must then roll
+/// back (and commit only on `Applied`).
+pub(crate) async fn apply<T: CommitTx + ?Sized>(
+    tx: &mut T,
+    key: &AuditKey,
+    commit: Commit,
+) -> Result<CommitOutcome> {
     let Commit { event, conversation: conv, messages, tickets, feedback, outbox, now, cases } = commit;
     if let Some(event) = &event
         && !tx.record_event(event, now).await?
@@ -178,7 +184,7 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(tx: &mut T, commit: Commit) -> R
         message.kind.fill_new_ticket(first);
         tx.insert_outbox(&item.key, &message, now).await?;
     }
-    tx.append_audit_tx(&audit).await?;
+    tx.append_audit_tx(key, &audit).await?;
     Ok(CommitOutcome::Applied { created })
 }
 

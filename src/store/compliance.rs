@@ -2,13 +2,19 @@
 //! retention purges and store-kept recurring jobs (per-person export and erasure are in
 //! `person.rs`). The SQL is in `compliance_sql.rs`, shared by both backends.
 //!
-//! The audit chain: every entry carries the previous entry's hash and its own, SHA-256 over
-//! [`entry_hash`]'s canonical JSON. Appends lock the one-row `audit_head` (which holds the last
-//! sequence number and hash), so concurrent writers on PostgreSQL queue instead of forking the
-//! chain. Rows copied from `ticket_events` by migration 0003 carry no hash; the first append (or
-//! `deskbot audit verify`) creates the head and chains them, oldest first.
+//! The audit chain: every entry carries the previous entry's link and its own, HMAC-SHA256 under
+//! the audit key (kept outside the database, see `compliance/key.rs`) over [`entry_hash`]'s
+//! canonical JSON. Whoever can rewrite rows but lacks the key cannot recompute links that verify.
+//! Appends lock the one-row `audit_head` (which holds the last sequence number and link), so
+//! concurrent writers on PostgreSQL queue instead of forking the chain. Rows copied from
+//! `ticket_events` by migration 0003 carry no link; the first append (or `deskbot audit verify`)
+//! creates the head and chains them, oldest first. A chain written before the key existed (plain
+//! SHA-256 links, marked by migration 0007) is re-chained once under the key when the store is
+//! first opened with it ([`ComplianceStore::key_audit_chain`]), and only when it still verifies.
+//! Nothing else ever re-chains plain links: a chain recomputed without the key stays broken.
 
 use crate::domain::{Millis, TicketNumber, UserRef};
+use crate::store::key::AuditKey;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -17,6 +23,9 @@ use super::Result;
 
 /// The "previous hash" of the first entry.
 pub const GENESIS_HASH: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// The kind of the entry that records the one-time re-chaining of a pre-key chain.
+pub const KEYED_KIND: &str = "audit_chain_keyed";
 
 /// An audit entry to append.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -45,9 +54,10 @@ pub struct AuditEntry {
 }
 
 impl AuditEntry {
-    /// The hash this entry should carry after `prev`.
-    pub fn expected_hash(&self, prev: &str) -> String {
+    /// The link this entry should carry after `prev`, under `key`.
+    pub fn expected_hash(&self, key: &AuditKey, prev: &str) -> String {
         entry_hash(
+            key,
             prev,
             self.seq,
             self.at,
@@ -58,12 +68,31 @@ impl AuditEntry {
             self.detail.as_deref(),
         )
     }
+
+    /// The plain SHA-256 link chains carried before they were keyed. Only used to recognise
+    /// such a chain (to re-chain it once, or to explain a verification failure), never to
+    /// write one.
+    pub fn unkeyed_hash(&self, prev: &str) -> String {
+        let canonical = canonical(
+            prev,
+            self.seq,
+            self.at,
+            &self.actor,
+            &self.kind,
+            self.ticket_number,
+            self.subject.as_deref(),
+            self.detail.as_deref(),
+        );
+        hex::encode(Sha256::digest(canonical.as_bytes()))
+    }
 }
 
-/// SHA-256 (hex) over the previous hash and the entry's fields, as one JSON array so no two
-/// different entries serialise alike.
+/// The link of one entry: HMAC-SHA256 (hex) under the audit key over the previous link and the
+/// entry's fields. Every writer of the chain (appends, re-links after an erasure, re-keying)
+/// and `deskbot audit verify` go through this one function.
 #[allow(clippy::too_many_arguments)]
 pub fn entry_hash(
+    key: &AuditKey,
     prev: &str,
     seq: i64,
     at: Millis,
@@ -73,8 +102,88 @@ pub fn entry_hash(
     subject: Option<&str>,
     detail: Option<&str>,
 ) -> String {
-    let canonical = serde_json::json!([prev, seq, at, actor, kind, ticket, subject, detail]).to_string();
-    hex::encode(Sha256::digest(canonical.as_bytes()))
+    key.mac_hex(canonical(prev, seq, at, actor, kind, ticket, subject, detail).as_bytes())
+}
+
+/// The previous link and the entry's fields as one JSON array, so no two different entries
+/// serialise alike.
+#[allow(clippy::too_many_arguments)]
+fn canonical(
+    prev: &str,
+    seq: i64,
+    at: Millis,
+    actor: &str,
+    kind: &str,
+    ticket: Option<i64>,
+    subject: Option<&str>,
+    detail: Option<&str>,
+) -> String {
+    serde_json::json!([prev, seq, at, actor, kind, ticket, subject, detail]).to_string()
+}
+
+/// Why entry `e` does not follow `prev` (the link of entry `prev_seq`, 0 for the start), given
+/// the link `expected` it should carry; `None` when it does.
+pub fn link_fault(e: &AuditEntry, prev: &str, prev_seq: i64, expected: &str) -> Option<String> {
+    if e.prev_hash.as_deref() != Some(prev) {
+        return Some(if prev_seq == 0 {
+            "it does not start the chain (an entry before it was removed, or it was inserted)".to_string()
+        } else {
+            format!(
+                "it does not link to entry #{prev_seq} (an entry between them was removed, or it was inserted)"
+            )
+        });
+    }
+    if e.hash.as_deref() != Some(expected) {
+        if e.hash.as_deref() == Some(e.unkeyed_hash(prev).as_str()) {
+            return Some(
+                "its link is a plain SHA-256, not keyed with the audit key (the chain was recomputed without \
+                 the key, or was never re-chained under it)"
+                    .to_string(),
+            );
+        }
+        return Some("its contents do not match its hash (the row was changed)".to_string());
+    }
+    None
+}
+
+/// Where a chain of plain SHA-256 links (as written before the audit key) breaks, given all its
+/// entries oldest first and its head: `None` when it is intact, ends at the head and was never
+/// keyed before. A plain chain that contains a [`KEYED_KIND`] entry was keyed once and then
+/// recomputed without the key: it is refused like a broken one.
+pub fn plain_chain_fault(rows: &[AuditEntry], head_seq: i64, head_hash: &str) -> Option<(i64, String)> {
+    let mut prev = GENESIS_HASH.to_string();
+    let mut prev_seq = 0;
+    for e in rows {
+        if e.kind == KEYED_KIND {
+            return Some((
+                e.seq,
+                "the chain was keyed here before and now carries plain SHA-256 links: it was recomputed without                  the audit key"
+                    .to_string(),
+            ));
+        }
+        let expected = e.unkeyed_hash(&prev);
+        if let Some(reason) = link_fault(e, &prev, prev_seq, &expected) {
+            return Some((e.seq, reason));
+        }
+        prev = expected;
+        prev_seq = e.seq;
+    }
+    (prev_seq != head_seq || prev != head_hash).then(|| {
+        (head_seq, format!("the chain ends at entry #{prev_seq} but its head names entry #{head_seq}"))
+    })
+}
+
+/// What [`ComplianceStore::key_audit_chain`] found and did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChainKeying {
+    /// No chain from before the key is waiting (or it was dealt with before): nothing changed.
+    Unchanged,
+    /// A plain SHA-256 chain verified and was re-chained under the key; the re-chaining is
+    /// recorded as a [`KEYED_KIND`] entry naming the old head.
+    Rekeyed { entries: u64, old_seq: i64, old_hash: String },
+    /// The chain is neither keyed nor an intact plain chain: it was left as it is (re-chaining
+    /// would hide the break). `deskbot audit verify` reports it.
+    Refused { seq: i64, reason: String },
 }
 
 /// A role someone holds on the desk.
@@ -221,6 +330,11 @@ pub trait ComplianceStore: Send + Sync {
     /// Create the chain head (chaining rows from before it) if missing; returns the head's
     /// last sequence number and hash.
     async fn audit_head(&self) -> Result<(i64, String)>;
+    /// The link `entry` should carry after `prev`, under this store's audit key.
+    fn audit_link(&self, prev: &str, entry: &AuditEntry) -> Result<String>;
+    /// Re-chain the chain migration 0007 found written before the audit key (plain SHA-256
+    /// links) under the key, once, if it still verifies; see [`ChainKeying`].
+    async fn key_audit_chain(&self, now: Millis) -> Result<ChainKeying>;
     /// Entries after `after_seq` (and at or after `since`), oldest first, at most `limit`.
     async fn audit_entries(
         &self,
@@ -258,12 +372,39 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hash_depends_on_every_field_and_the_previous_hash() {
-        let base = entry_hash(GENESIS_HASH, 1, 5, "a", "k", Some(1), None, Some("d"));
+    fn link_depends_on_the_key_every_field_and_the_previous_link() {
+        let k = AuditKey::from_bytes(vec![1u8; 32]).unwrap();
+        let other = AuditKey::from_bytes(vec![2u8; 32]).unwrap();
+        let base = entry_hash(&k, GENESIS_HASH, 1, 5, "a", "k", Some(1), None, Some("d"));
         assert_eq!(base.len(), 64);
-        assert_ne!(base, entry_hash("x", 1, 5, "a", "k", Some(1), None, Some("d")));
-        assert_ne!(base, entry_hash(GENESIS_HASH, 1, 5, "a", "k", Some(1), None, Some("e")));
-        assert_ne!(base, entry_hash(GENESIS_HASH, 1, 5, "a", "k", Some(1), Some(""), Some("d")));
-        assert_eq!(base, entry_hash(GENESIS_HASH, 1, 5, "a", "k", Some(1), None, Some("d")));
+        assert_ne!(base, entry_hash(&other, GENESIS_HASH, 1, 5, "a", "k", Some(1), None, Some("d")));
+        assert_ne!(base, entry_hash(&k, "x", 1, 5, "a", "k", Some(1), None, Some("d")));
+        assert_ne!(base, entry_hash(&k, GENESIS_HASH, 1, 5, "a", "k", Some(1), None, Some("e")));
+        assert_ne!(base, entry_hash(&k, GENESIS_HASH, 1, 5, "a", "k", Some(1), Some(""), Some("d")));
+        assert_eq!(base, entry_hash(&k, GENESIS_HASH, 1, 5, "a", "k", Some(1), None, Some("d")));
+    }
+
+    #[test]
+    fn a_plain_sha256_link_is_named_as_unkeyed() {
+        let k = AuditKey::from_bytes(vec![1u8; 32]).unwrap();
+        let mut e = AuditEntry {
+            seq: 1,
+            at: 5,
+            actor: "a".into(),
+            kind: "k".into(),
+            ticket_number: None,
+            subject: None,
+            detail: Some("d".into()),
+            prev_hash: Some(GENESIS_HASH.into()),
+            hash: None,
+        };
+        e.hash = Some(e.expected_hash(&k, GENESIS_HASH));
+        assert_eq!(link_fault(&e, GENESIS_HASH, 0, &e.expected_hash(&k, GENESIS_HASH)), None);
+        e.hash = Some(e.unkeyed_hash(GENESIS_HASH));
+        let fault = link_fault(&e, GENESIS_HASH, 0, &e.expected_hash(&k, GENESIS_HASH)).unwrap();
+        assert!(fault.contains("not keyed"), "{fault}");
+        e.hash = Some("f".repeat(64));
+        let fault = link_fault(&e, GENESIS_HASH, 0, &e.expected_hash(&k, GENESIS_HASH)).unwrap();
+        assert!(fault.contains("row was changed"), "{fault}");
     }
 }

@@ -6,21 +6,23 @@
 
 use super::Result;
 use super::compliance::NewAuditEntry;
+use crate::store::key::AuditKey;
 
-/// Appending to the audit chain inside an open transaction.
+/// Appending to the audit chain inside an open transaction, linked under `key`.
 #[async_trait::async_trait]
 pub(crate) trait AuditTx: Send {
-    async fn append_audit_tx(&mut self, entries: &[NewAuditEntry]) -> Result<()>;
+    async fn append_audit_tx(&mut self, key: &AuditKey, entries: &[NewAuditEntry]) -> Result<()>;
 }
 
 macro_rules! compliance_sql {
     (db: $db:ty, store: $store:ty, map_err: $map_err:path, lock: $lock:literal $(,)?) => {
         mod compliance_shared {
             use super::*;
+            use $crate::store::key::AuditKey;
             use $crate::domain::{Millis, UserRef};
             use $crate::store::compliance::{
-                AuditEntry, ComplianceStore, GENESIS_HASH, GrantOutcome, NewAuditEntry, NewGrant, PurgePlan,
-                PurgeReport, Role, RoleGrant, entry_hash,
+                AuditEntry, ChainKeying, ComplianceStore, GENESIS_HASH, GrantOutcome, KEYED_KIND, NewAuditEntry,
+                NewGrant, PurgePlan, PurgeReport, Role, RoleGrant, entry_hash, plain_chain_fault,
             };
             use $crate::store::compliance_sql::AuditTx;
             use $crate::store::json::JsonText;
@@ -34,9 +36,20 @@ macro_rules! compliance_sql {
                 Ok(q.execute(&mut **tx).await.map_err($map_err)?.rows_affected())
             }
 
-            /// Lock the chain head, creating it (and chaining the rows copied by the migration)
-            /// on first use.
-            pub(super) async fn head(tx: &mut Tx) -> Result<(i64, String)> {
+            impl $store {
+                /// The audit key every chain write needs (a store opened only to migrate has none).
+                pub(crate) fn audit_key(&self) -> Result<&AuditKey> {
+                    self.audit_key.as_ref().ok_or_else(|| {
+                        StoreError::Database("this store was opened without the audit key and cannot write the audit log".into())
+                    })
+                }
+            }
+
+            /// Lock the chain head, creating it on first use: rows copied by migration 0003 (no
+            /// links at all) are chained then; rows that already carry links are never re-linked
+            /// here (that would launder a rewrite behind a deleted head): the head is set to the
+            /// last of them and `deskbot audit verify` judges them.
+            pub(super) async fn head(tx: &mut Tx, key: &AuditKey) -> Result<(i64, String)> {
                 let sql = concat!("SELECT last_seq, last_hash FROM audit_head WHERE id = 1", $lock);
                 let row: Option<(i64, String)> =
                     sqlx::query_as(sql).fetch_optional(&mut **tx).await.map_err($map_err)?;
@@ -49,11 +62,24 @@ macro_rules! compliance_sql {
                 .bind(GENESIS_HASH);
                 let created = exec(q, tx).await? == 1;
                 let row: (i64, String) = sqlx::query_as(sql).fetch_one(&mut **tx).await.map_err($map_err)?;
-                if created { relink(tx, 0).await } else { Ok(row) }
+                if !created {
+                    return Ok(row);
+                }
+                let last: Option<(i64, Option<String>)> =
+                    sqlx::query_as("SELECT seq, hash FROM audit_log WHERE hash IS NOT NULL ORDER BY seq DESC LIMIT 1")
+                        .fetch_optional(&mut **tx)
+                        .await
+                        .map_err($map_err)?;
+                let Some((seq, hash)) = last else { return relink(tx, key, 0).await };
+                tracing::warn!(seq, "the audit chain head was missing; set to the last linked entry (run `deskbot audit verify`)");
+                let hash = hash.unwrap_or_else(|| GENESIS_HASH.to_string());
+                let q = sqlx::query("UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1").bind(seq).bind(&hash);
+                exec(q, tx).await?;
+                Ok((seq, hash))
             }
 
-            /// Recompute the hashes of entries from `from_seq` on and move the head to the end.
-            pub(super) async fn relink(tx: &mut Tx, from_seq: i64) -> Result<(i64, String)> {
+            /// Recompute the links of entries from `from_seq` on and move the head to the end.
+            pub(super) async fn relink(tx: &mut Tx, key: &AuditKey, from_seq: i64) -> Result<(i64, String)> {
                 let prev: Option<Option<String>> =
                     sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT 1")
                         .bind(from_seq)
@@ -67,7 +93,7 @@ macro_rules! compliance_sql {
                     .await
                     .map_err($map_err)?;
                 for r in &rows {
-                    let hash = r.expected_hash(&prev);
+                    let hash = r.expected_hash(key, &prev);
                     let q = sqlx::query("UPDATE audit_log SET prev_hash = $1, hash = $2 WHERE seq = $3")
                         .bind(&prev)
                         .bind(&hash)
@@ -86,18 +112,48 @@ macro_rules! compliance_sql {
                 Ok((last, prev))
             }
 
+            /// See [`ComplianceStore::key_audit_chain`]: only a chain migration 0007 marked as
+            /// written before the key is a candidate, once; it is re-chained under `key` (and that
+            /// recorded) when it still verifies as a plain chain, and refused otherwise.
+            async fn rekey(tx: &mut Tx, key: &AuditKey, now: Millis) -> Result<ChainKeying> {
+                let sql = concat!("SELECT state FROM audit_keying WHERE id = 1", $lock);
+                let state: Option<String> = sqlx::query_scalar(sql).fetch_optional(&mut **tx).await.map_err($map_err)?;
+                if state.as_deref() != Some("pending") {
+                    return Ok(ChainKeying::Unchanged);
+                }
+                let (seq, last) = head(tx, key).await?;
+                let rows: Vec<AuditEntry> =
+                    sqlx::query_as("SELECT * FROM audit_log ORDER BY seq").fetch_all(&mut **tx).await.map_err($map_err)?;
+                let outcome = match plain_chain_fault(&rows, seq, &last) {
+                    Some((seq, reason)) => ChainKeying::Refused { seq, reason },
+                    None => {
+                        relink(tx, key, 0).await?;
+                        let entries = rows.len() as u64;
+                        let detail = format!(
+                            "re-chained {entries} entries under the audit key; the plain SHA-256 chain ended at #{seq} with {last}"
+                        );
+                        tx.append_audit_tx(key, &[audit(now, "deskbot", KEYED_KIND, None, detail)]).await?;
+                        ChainKeying::Rekeyed { entries, old_seq: seq, old_hash: last }
+                    }
+                };
+                let decided = if matches!(outcome, ChainKeying::Rekeyed { .. }) { "keyed" } else { "refused" };
+                let q = sqlx::query("UPDATE audit_keying SET state = $1, decided_at = $2 WHERE id = 1").bind(decided).bind(now);
+                exec(q, tx).await?;
+                Ok(outcome)
+            }
+
             #[async_trait::async_trait]
             impl AuditTx for Tx {
-                async fn append_audit_tx(&mut self, entries: &[NewAuditEntry]) -> Result<()> {
+                async fn append_audit_tx(&mut self, key: &AuditKey, entries: &[NewAuditEntry]) -> Result<()> {
                     if entries.is_empty() {
                         return Ok(());
                     }
-                    let (mut seq, mut prev) = head(self).await?;
+                    let (mut seq, mut prev) = head(self, key).await?;
                     for e in entries {
                         seq += 1;
                         let ticket = e.ticket.map(|n| n.0);
                         let hash = entry_hash(
-                            &prev, seq, e.at, &e.actor, &e.kind, ticket, e.subject.as_deref(), e.detail.as_deref(),
+                            key, &prev, seq, e.at, &e.actor, &e.kind, ticket, e.subject.as_deref(), e.detail.as_deref(),
                         );
                         let q = sqlx::query(
                             "INSERT INTO audit_log (seq, at, actor, kind, ticket_number, subject, detail, prev_hash, hash) \
@@ -170,16 +226,31 @@ macro_rules! compliance_sql {
             #[async_trait::async_trait]
             impl ComplianceStore for $store {
                 async fn append_audit(&self, entries: &[NewAuditEntry]) -> Result<()> {
+                    let key = self.audit_key()?;
                     let mut tx = self.begin_write().await?;
-                    tx.append_audit_tx(entries).await?;
+                    tx.append_audit_tx(key, entries).await?;
                     tx.commit().await.map_err($map_err)
                 }
 
                 async fn audit_head(&self) -> Result<(i64, String)> {
+                    let key = self.audit_key()?;
                     let mut tx = self.begin_write().await?;
-                    let h = head(&mut tx).await?;
+                    let h = head(&mut tx, key).await?;
                     tx.commit().await.map_err($map_err)?;
                     Ok(h)
+                }
+
+                fn audit_link(&self, prev: &str, entry: &AuditEntry) -> Result<String> {
+                    Ok(entry.expected_hash(self.audit_key()?, prev))
+                }
+
+                async fn key_audit_chain(&self, now: Millis) -> Result<ChainKeying> {
+                    let key = self.audit_key()?;
+                    let mut tx = self.begin_write().await?;
+                    let outcome = rekey(&mut tx, key, now).await?;
+                    // Committed whatever the outcome: a head created on the way is kept.
+                    tx.commit().await.map_err($map_err)?;
+                    Ok(outcome)
                 }
 
                 async fn audit_entries(&self, after_seq: i64, since: Option<Millis>, limit: i64) -> Result<Vec<AuditEntry>> {
@@ -229,7 +300,7 @@ macro_rules! compliance_sql {
                         GrantOutcome::Rejustified => "role_rejustified",
                     };
                     let detail = format!("{} on {}: {}", g.role, g.scope, g.justification);
-                    tx.append_audit_tx(&[audit(now, &g.by, kind, Some(g.user.to_string()), detail)]).await?;
+                    tx.append_audit_tx(self.audit_key()?, &[audit(now, &g.by, kind, Some(g.user.to_string()), detail)]).await?;
                     tx.commit().await.map_err($map_err)?;
                     Ok(outcome)
                 }
@@ -260,7 +331,7 @@ macro_rules! compliance_sql {
                         return Ok(false);
                     }
                     let detail = format!("{role} on {scope}: {reason}");
-                    tx.append_audit_tx(&[audit(now, by, "role_revoked", Some(user.to_string()), detail)]).await?;
+                    tx.append_audit_tx(self.audit_key()?, &[audit(now, by, "role_revoked", Some(user.to_string()), detail)]).await?;
                     tx.commit().await.map_err($map_err)?;
                     Ok(true)
                 }
@@ -339,7 +410,7 @@ macro_rules! compliance_sql {
                     }
                     r.applied = apply;
                     if apply {
-                        tx.append_audit_tx(&[audit(now, &plan.actor, "purge", None, r.summary())]).await?;
+                        tx.append_audit_tx(self.audit_key()?, &[audit(now, &plan.actor, "purge", None, r.summary())]).await?;
                         tx.commit().await.map_err($map_err)?;
                     } else {
                         tx.rollback().await.map_err($map_err)?;

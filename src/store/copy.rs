@@ -36,6 +36,7 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec { name: "timers", key: &["id"] },
     TableSpec { name: "audit_log", key: &["seq"] },
     TableSpec { name: "audit_head", key: &["id"] },
+    TableSpec { name: "audit_keying", key: &["id"] },
     TableSpec { name: "role_grants", key: &["id"] },
     TableSpec { name: "jobs", key: &["name"] },
     TableSpec { name: "case_events", key: &["id"] },
@@ -87,8 +88,8 @@ pub async fn copy_database(from: &str, to: &str, force: bool) -> Result<CopyRepo
     }
     // Bring both schemas to this version (the source must exist: never create it).
     let source_db = Db::open(from, false).await?;
-    super::open(from).await?.migrate().await?;
-    super::open(to).await?.migrate().await?;
+    super::migrate_url(from).await?;
+    super::migrate_url(to).await?;
     let target_db = Db::open(to, true).await?;
 
     let mut src = source_db.snapshot().await?;

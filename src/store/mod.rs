@@ -11,6 +11,7 @@ mod copy_sql;
 pub mod desk;
 pub(crate) mod desk_sql;
 mod json;
+pub mod key;
 pub mod person;
 pub(crate) mod person_sql;
 pub mod postgres;
@@ -22,6 +23,7 @@ pub mod sqlite;
 use crate::domain::Outbound;
 use crate::domain::{Address, Millis, Platform, Priority, QueueName, TicketNumber, TicketStatus, UserRef};
 use async_trait::async_trait;
+use key::AuditKey;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -353,18 +355,39 @@ pub trait Store: DeskStore + ComplianceStore + PersonStore + ReportStore + Send 
 
 pub type DynStore = Arc<dyn Store>;
 
-/// Open the store a URL names: `sqlite:PATH` (created if missing) or `postgres://…`.
-pub async fn open(url: &str) -> Result<DynStore> {
+/// Open the store a URL names: `sqlite:PATH` (created if missing) or `postgres://…`, with the
+/// audit key every audit entry is linked under.
+pub async fn open(url: &str, key: AuditKey) -> Result<DynStore> {
     if url.starts_with("sqlite:") {
-        Ok(Arc::new(SqliteStore::open(url).await?))
-    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
-        Ok(Arc::new(PostgresStore::open(url).await?))
+        Ok(Arc::new(SqliteStore::open(url, key).await?))
+    } else if is_postgres(url) {
+        Ok(Arc::new(PostgresStore::open(url, key).await?))
     } else {
-        Err(StoreError::Connect(format!(
-            "unsupported database URL `{}` (expected sqlite:PATH or postgres://…)",
-            redact_url(url)
-        )))
+        Err(unsupported(url))
     }
+}
+
+/// Bring the schema of the database a URL names up to date, without the audit key (nothing is
+/// written to the audit log).
+pub async fn migrate_url(url: &str) -> Result<()> {
+    if url.starts_with("sqlite:") {
+        SqliteStore::open_unkeyed(url).await?.migrate().await
+    } else if is_postgres(url) {
+        PostgresStore::open_unkeyed(url).await?.migrate().await
+    } else {
+        Err(unsupported(url))
+    }
+}
+
+fn is_postgres(url: &str) -> bool {
+    url.starts_with("postgres:") || url.starts_with("postgresql:")
+}
+
+fn unsupported(url: &str) -> StoreError {
+    StoreError::Connect(format!(
+        "unsupported database URL `{}` (expected sqlite:PATH or postgres://…)",
+        redact_url(url)
+    ))
 }
 
 /// A database URL with any password replaced, safe to print.

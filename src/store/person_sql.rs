@@ -195,9 +195,10 @@ macro_rules! person_sql {
                     let p = e.user.platform.as_str();
                     let uref = e.user.to_string();
                     let mut r = ErasureReport::default();
+                    let key = self.audit_key()?;
                     let mut tx = self.begin_write().await?;
                     // Hold the chain head from the start: the audit rows are rewritten below.
-                    head(&mut tx).await?;
+                    head(&mut tx, key).await?;
 
                     let tickets: Vec<(i64, String, JsonText)> = sqlx::query_as(
                         "SELECT number, conversation, reply_to FROM tickets WHERE requester_platform = $1 AND requester_id = $2",
@@ -289,7 +290,7 @@ macro_rules! person_sql {
                     .map_err($map_err)?;
                     let from = seqs.first().copied().into_iter().chain(first_seq).min();
                     if let Some(from) = from {
-                        relink(&mut tx, from).await?;
+                        relink(&mut tx, key, from).await?;
                         r.relinked_from = Some(from);
                     }
 
@@ -335,7 +336,7 @@ macro_rules! person_sql {
                         e.pseudonym,
                         serde_json::to_string(&r).map_err(|x| StoreError::Database(x.to_string()))?
                     );
-                    tx.append_audit_tx(&[audit(e.now, &e.by, "person_erased", Some(uref), detail)]).await?;
+                    tx.append_audit_tx(key, &[audit(e.now, &e.by, "person_erased", Some(uref), detail)]).await?;
                     tx.commit().await.map_err($map_err)?;
                     if !$after.is_empty() {
                         sqlx::query($after).execute(&self.pool).await.map_err($map_err)?;

@@ -9,6 +9,7 @@ use super::rows::OutboxRow;
 use super::sql::{error_detail, shared_sql};
 use super::{OutboxItem, Result, StoreError, redact_url};
 use crate::domain::{Millis, Platform};
+use crate::store::key::AuditKey;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use std::str::FromStr;
@@ -16,12 +17,23 @@ use std::time::Duration;
 
 pub struct PostgresStore {
     pool: PgPool,
+    /// Links the audit chain; `None` only for a store opened to migrate.
+    audit_key: Option<AuditKey>,
 }
 
 impl PostgresStore {
-    /// Connect to the database a `postgres://…` URL names. Does not migrate: call
-    /// [`Store::migrate`](super::Store::migrate).
-    pub async fn open(url: &str) -> Result<Self> {
+    /// Connect to the database a `postgres://…` URL names, with the audit key that links its
+    /// audit chain. Does not migrate: call [`Store::migrate`](super::Store::migrate).
+    pub async fn open(url: &str, key: AuditKey) -> Result<Self> {
+        Self::connect(url, Some(key)).await
+    }
+
+    /// Connect without the audit key: enough to migrate, never to write the audit log.
+    pub(crate) async fn open_unkeyed(url: &str) -> Result<Self> {
+        Self::connect(url, None).await
+    }
+
+    async fn connect(url: &str, audit_key: Option<AuditKey>) -> Result<Self> {
         let cannot_open = |e: sqlx::Error| {
             StoreError::Connect(format!("{}: {}", redact_url(url), error_detail(&map_err(e))))
         };
@@ -36,7 +48,7 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(cannot_open)?;
-        Ok(Self { pool })
+        Ok(Self { pool, audit_key })
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {

@@ -293,9 +293,10 @@ macro_rules! shared_sql {
                 }
 
                 async fn commit(&self, commit: Commit) -> Result<CommitOutcome> {
+                    let key = self.audit_key()?;
                     let mut tx = self.begin_write().await?;
                     // On error `tx` is dropped, which rolls everything back.
-                    let outcome = apply(&mut tx, commit).await?;
+                    let outcome = apply(&mut tx, key, commit).await?;
                     if matches!(outcome, CommitOutcome::Applied { .. }) {
                         tx.commit().await.map_err($map_err)?;
                     } else {

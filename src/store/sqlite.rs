@@ -8,6 +8,7 @@ use super::rows::OutboxRow;
 use super::sql::{error_detail, shared_sql};
 use super::{OutboxItem, Result, StoreError};
 use crate::domain::{Millis, Platform};
+use crate::store::key::AuditKey;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -24,17 +25,28 @@ pub struct SqliteStore {
     /// FIFO order instead of polling SQLite's busy handler (which sleeps 1–100 ms per retry
     /// and made tail latency under load). Other processes still meet the busy timeout.
     writer: SqlitePool,
+    /// Links the audit chain; `None` only for a store opened to migrate.
+    audit_key: Option<AuditKey>,
 }
 
 impl SqliteStore {
-    /// Open (creating if missing) the database a `sqlite:PATH` URL names. Does not migrate:
-    /// call [`Store::migrate`](super::Store::migrate).
-    pub async fn open(url: &str) -> Result<Self> {
-        Self::open_with(url, DEFAULT_BUSY_TIMEOUT).await
+    /// Open (creating if missing) the database a `sqlite:PATH` URL names, with the audit key
+    /// that links its audit chain. Does not migrate: call [`Store::migrate`](super::Store::migrate).
+    pub async fn open(url: &str, key: AuditKey) -> Result<Self> {
+        Self::open_with(url, DEFAULT_BUSY_TIMEOUT, key).await
     }
 
     /// [`SqliteStore::open`] with a chosen busy timeout.
-    pub async fn open_with(url: &str, busy_timeout: Duration) -> Result<Self> {
+    pub async fn open_with(url: &str, busy_timeout: Duration, key: AuditKey) -> Result<Self> {
+        Self::connect(url, busy_timeout, Some(key)).await
+    }
+
+    /// Open without the audit key: enough to migrate, never to write the audit log.
+    pub(crate) async fn open_unkeyed(url: &str) -> Result<Self> {
+        Self::connect(url, DEFAULT_BUSY_TIMEOUT, None).await
+    }
+
+    async fn connect(url: &str, busy_timeout: Duration, audit_key: Option<AuditKey>) -> Result<Self> {
         let cannot_open = |e: sqlx::Error| match map_err(e) {
             StoreError::Busy => StoreError::Busy,
             other => StoreError::Connect(format!("{url}: {}", error_detail(&other))),
@@ -66,7 +78,7 @@ impl SqliteStore {
                 .await
                 .map_err(cannot_open)?
         };
-        Ok(Self { pool, writer })
+        Ok(Self { pool, writer, audit_key })
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {

@@ -1,5 +1,5 @@
 //! Compliance stories of the store conformance suite (included by `store_conformance.rs`, so
-//! they run on SQLite and, with `DESKBOT_TEST_POSTGRES_URL`, on PostgreSQL): the audit chain,
+//! they run on SQLite and PostgreSQL): the audit chain,
 //! role grants, retention purge, person export and erasure, and store-kept jobs.
 
 use crate::support::{self, T0, applied, commit, new_ticket, set_status};

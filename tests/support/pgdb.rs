@@ -1,5 +1,7 @@
 //! A fresh, empty PostgreSQL database per test on the server `DESKBOT_TEST_POSTGRES_URL` names,
-//! dropped again by [`PgDb::drop_now`]. Tests skip (with a note) when the variable is unset.
+//! dropped again by [`PgDb::drop_now`]. When the variable is unset a test FAILS, unless
+//! `DESKBOT_TEST_SKIP_POSTGRES=1` says explicitly that the PostgreSQL variants are to be skipped:
+//! a suite that silently tested only SQLite would look green while PostgreSQL broke.
 #![allow(dead_code)]
 
 use sqlx::{Connection, PgConnection};
@@ -14,12 +16,10 @@ pub struct PgDb {
 }
 
 impl PgDb {
-    /// Create an empty database, or `None` when no server is configured.
+    /// Create an empty database, or `None` when PostgreSQL is skipped explicitly (see the
+    /// module comment; panics when it is neither configured nor skipped).
     pub async fn create(tag: &str) -> Option<PgDb> {
-        let Ok(admin) = std::env::var("DESKBOT_TEST_POSTGRES_URL") else {
-            eprintln!("note: DESKBOT_TEST_POSTGRES_URL is not set; skipping the PostgreSQL test");
-            return None;
-        };
+        let admin = admin_url()?;
         static COUNTER: AtomicU32 = AtomicU32::new(0);
         let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
@@ -44,6 +44,22 @@ impl PgDb {
             let sql = format!("DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)", self.name);
             let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
         }
+    }
+}
+
+/// `DESKBOT_TEST_POSTGRES_URL`, or `None` when `DESKBOT_TEST_SKIP_POSTGRES=1`; panics otherwise.
+pub fn admin_url() -> Option<String> {
+    match std::env::var("DESKBOT_TEST_POSTGRES_URL") {
+        Ok(url) if !url.trim().is_empty() => Some(url),
+        _ if std::env::var("DESKBOT_TEST_SKIP_POSTGRES").is_ok_and(|v| v.trim() == "1") => {
+            eprintln!("SKIPPED the PostgreSQL variant: DESKBOT_TEST_SKIP_POSTGRES=1");
+            None
+        }
+        _ => panic!(
+            "DESKBOT_TEST_POSTGRES_URL is not set: point it at a PostgreSQL server \
+             (postgres://postgres@127.0.0.1:5432/postgres; `.ci/run` starts one), or set \
+             DESKBOT_TEST_SKIP_POSTGRES=1 to skip the PostgreSQL variants on purpose"
+        ),
     }
 }
 

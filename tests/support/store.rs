@@ -1,17 +1,25 @@
 //! Helpers for the store conformance suite: a fresh database per test (a SQLite file in a
-//! temporary directory, or a new PostgreSQL database when `DESKBOT_TEST_POSTGRES_URL` names a
-//! server), and builders for the commits the stories write.
+//! temporary directory, or a new PostgreSQL database on the server `DESKBOT_TEST_POSTGRES_URL`
+//! names; see `pgdb.rs` for when that is missing), and builders for the commits the stories
+//! write.
 
+#[path = "pgdb.rs"]
+mod pgdb;
+
+use deskbot::compliance::key::AuditKey;
 use deskbot::domain::Outbound;
 use deskbot::domain::{Address, Millis, Platform, Priority, QueueName, TicketNumber, TicketStatus, UserRef};
 use deskbot::store::{
     Commit, CommitOutcome, ConversationWrite, DynStore, EventKey, NewOutbox, NewTicket, Speaker, SqliteStore,
     Store, TicketOp, Turn,
 };
-use sqlx::{Connection, PgConnection};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
+
+/// The audit key every test store links its audit chain under.
+pub fn test_key() -> AuditKey {
+    AuditKey::from_bytes(vec![0x5a; 32]).expect("a 32-byte key")
+}
 
 /// The time every story starts at.
 pub const T0: Millis = 1_700_000_000_000;
@@ -22,18 +30,15 @@ pub struct TestDb {
     /// The database's URL, for tests that reach around the store.
     pub url: String,
     _dir: Option<tempfile::TempDir>,
-    pg: Option<(String, String)>,
+    pg: Option<pgdb::PgDb>,
 }
 
 impl TestDb {
     /// Drop the PostgreSQL database (a failed test leaves it behind for inspection).
     pub async fn finish(self) {
-        let Some((admin, name)) = &self.pg else { return };
+        let Some(pg) = self.pg else { return };
         drop(self.store);
-        if let Ok(mut conn) = PgConnection::connect(admin).await {
-            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
-            let _ = sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await;
-        }
+        pg.drop_now().await;
     }
 }
 
@@ -45,48 +50,17 @@ pub async fn sqlite() -> TestDb {
 pub async fn sqlite_with(busy_timeout: Duration) -> TestDb {
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite:{}", dir.path().join("deskbot.db").display());
-    let store = SqliteStore::open_with(&url, busy_timeout).await.expect("open sqlite");
+    let store = SqliteStore::open_with(&url, busy_timeout, test_key()).await.expect("open sqlite");
     store.migrate().await.expect("migrate sqlite");
     TestDb { store: Arc::new(store), url, _dir: Some(dir), pg: None }
 }
 
-/// A fresh PostgreSQL database, or `None` (with a note) when no server is configured.
+/// A fresh PostgreSQL database, or `None` when PostgreSQL is skipped explicitly.
 pub async fn postgres() -> Option<TestDb> {
-    let Ok(admin) = std::env::var("DESKBOT_TEST_POSTGRES_URL") else {
-        eprintln!("note: DESKBOT_TEST_POSTGRES_URL is not set; skipping the PostgreSQL variant");
-        return None;
-    };
-    let name = unique_name();
-    let mut conn = PgConnection::connect(&admin)
-        .await
-        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at DESKBOT_TEST_POSTGRES_URL: {e}"));
-    let sql = format!("CREATE DATABASE \"{name}\"");
-    sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut conn).await.expect("create test database");
-    let url = with_database(&admin, &name);
-    let store = deskbot::store::open(&url).await.expect("open postgres");
+    let db = pgdb::PgDb::create("t").await?;
+    let store = deskbot::store::open(&db.url, test_key()).await.expect("open postgres");
     store.migrate().await.expect("migrate postgres");
-    Some(TestDb { store, url, _dir: None, pg: Some((admin, name)) })
-}
-
-fn unique_name() -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-    format!("deskbot_t_{}_{nanos}_{n}", std::process::id())
-}
-
-/// The same server URL naming another database.
-fn with_database(url: &str, db: &str) -> String {
-    let (base, query) = match url.split_once('?') {
-        Some((b, q)) => (b, format!("?{q}")),
-        None => (url, String::new()),
-    };
-    let authority_start = base.find("://").map(|i| i + 3).unwrap_or(0);
-    let base = match base[authority_start..].find('/') {
-        Some(slash) => &base[..authority_start + slash],
-        None => base,
-    };
-    format!("{base}/{db}{query}")
+    Some(TestDb { store, url: db.url.clone(), _dir: None, pg: Some(db) })
 }
 
 pub fn user(id: &str) -> UserRef {

@@ -5,6 +5,8 @@
 //! Where it comes from, first match wins: `DESKBOT_AUDIT_KEY` (the key itself, at least 32
 //! characters), `DESKBOT_AUDIT_KEY_FILE` (a file holding it), or `<data_dir>/audit.key`,
 //! generated with 32 random bytes and mode 0600 on first use (with a warning to move it).
+//! It lives beside the store, which links every audit entry with it; `compliance::key`
+//! re-exports it.
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
