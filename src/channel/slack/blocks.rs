@@ -73,7 +73,7 @@ pub fn message_blocks(text: &str, choices: &[Choice]) -> Result<Option<Vec<Slack
 }
 
 fn parse(blocks: Value) -> Result<Vec<SlackBlock>, String> {
-    serde_json::from_value(blocks).map_err(|e| format!("bad Block Kit layout: {e}"))
+    serde_json::from_value(blocks).map_err(|e| format!("bad Block Kit layout ({:?} error)", e.classify()))
 }
 
 /// The "Create ticket" modal, prefilled with the message text. `metadata` travels back with
@@ -98,7 +98,7 @@ pub fn ticket_modal(text: &str, metadata: &str) -> Result<SlackView, String> {
             },
         }],
     });
-    serde_json::from_value(view).map_err(|e| format!("bad modal layout: {e}"))
+    serde_json::from_value(view).map_err(|e| format!("bad modal layout ({:?} error)", e.classify()))
 }
 
 /// The App Home tab: the employee's open tickets.
@@ -123,7 +123,7 @@ pub fn home_view(tickets: &[TicketSummary]) -> Result<SlackView, String> {
         }));
     }
     let view = json!({ "type": "home", "blocks": blocks });
-    serde_json::from_value(view).map_err(|e| format!("bad home layout: {e}"))
+    serde_json::from_value(view).map_err(|e| format!("bad home layout ({:?} error)", e.classify()))
 }
 
 #[cfg(test)]
