@@ -113,9 +113,21 @@ impl SlackChannel {
         let session = self.client.open_session(&self.token);
         let messages = match thread {
             Some(t) => {
-                let req = SlackApiConversationsRepliesRequest::new(channel.clone(), SlackTs::new(t.clone()))
-                    .with_limit(HISTORY_WINDOW);
-                bounded(self.timeout, session.conversations_replies(&req)).await.map_err(map_call)?.messages
+                // slack-morphism's request type lacks `include_all_metadata`, which replies
+                // need to carry metadata: the same GET with the parameter added.
+                let limit = HISTORY_WINDOW.to_string();
+                let params = [
+                    ("channel", Some(channel.value().as_str())),
+                    ("ts", Some(t.as_str())),
+                    ("limit", Some(limit.as_str())),
+                    ("include_all_metadata", Some("true")),
+                ];
+                let call = session.http_session_api.http_get::<SlackApiConversationsRepliesResponse, _, &str>(
+                    "conversations.replies",
+                    &params,
+                    None,
+                );
+                bounded(self.timeout, call).await.map_err(map_call)?.messages
             }
             None => {
                 let req = SlackApiConversationsHistoryRequest::new()
