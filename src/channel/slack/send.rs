@@ -122,11 +122,12 @@ impl SlackChannel {
                     ("limit", Some(limit.as_str())),
                     ("include_all_metadata", Some("true")),
                 ];
-                let call = session.http_session_api.http_get::<SlackApiConversationsRepliesResponse, _, &str>(
-                    "conversations.replies",
-                    &params,
-                    None,
-                );
+                let call =
+                    session.http_session_api.http_get::<SlackApiConversationsRepliesResponse, _, &str>(
+                        "conversations.replies",
+                        &params,
+                        None,
+                    );
                 bounded(self.timeout, call).await.map_err(map_call)?.messages
             }
             None => {
