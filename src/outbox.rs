@@ -272,7 +272,7 @@ mod tests {
         assert!(BATCH * millis(SEND_TIMEOUT) + LEASE_MARGIN_MS >= BATCH * millis(SEND_TIMEOUT));
         for lease_ms in [1_500u64, 4_000, 60_000, 600_000] {
             let (lease, batch, per_send) = timing(Duration::from_millis(lease_ms));
-            assert!(batch >= 1 && batch <= BATCH, "{lease_ms}: batch {batch}");
+            assert!((1..=BATCH).contains(&batch), "{lease_ms}: batch {batch}");
             assert!(batch * millis(per_send) <= lease, "{lease_ms}: {batch} × {per_send:?} > {lease}");
         }
         let (_, batch, per_send) = timing(Duration::from_millis(1_500));

@@ -105,7 +105,7 @@ impl Handler {
             SlackEventCallbackBody::AppHomeOpened(h) => {
                 // Published before the event is acknowledged: a failure means Slack sends it again.
                 if h.tab.as_deref().is_none_or(|t| t == "home") {
-                    self.publish_home(&h.user.to_string()).await?;
+                    self.publish_home(h.user.as_ref()).await?;
                 }
                 Ok(())
             }
