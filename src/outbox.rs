@@ -8,9 +8,9 @@
 //! A row claimed again after an attempt with an unknown outcome is delivered with
 //! [`Channel::resend`], which looks for the earlier post first.
 
-use crate::channel::{Channel, Outbound, OutboundKind, SendError};
+use crate::domain::Clock;
+use crate::domain::{Channel, Outbound, OutboundKind, SendError};
 use crate::domain::{Millis, Platform};
-use crate::service::Clock;
 use crate::store::{DynStore, OutboxItem, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;
