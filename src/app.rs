@@ -240,7 +240,7 @@ pub async fn chat<R: AsyncBufRead + Unpin>(
             via: Default::default(),
         };
         if let Err(e) = app.service.handle(inbound).await {
-            tracing::error!(error = %e, "message not handled");
+            tracing::error!(error = crate::service::error_kind(&e), "message not handled");
             eprintln!("deskbot: {}", safe_reply(&e));
             break Err(e.into());
         }

@@ -31,13 +31,44 @@ pub fn install() -> Option<PrometheusHandle> {
                 .map_err(|e| tracing::warn!(error = %e, "metrics are off"))
                 .ok()?;
             describe();
+            for platform in ["slack", "discord"] {
+                metrics::counter!("deskbot_events_lost_total", "platform" => platform).absolute(0);
+            }
             metrics::gauge!("deskbot_build_info", "version" => env!("CARGO_PKG_VERSION")).set(1.0);
             Some(handle)
         })
         .clone()
 }
 
+/// A payload a platform sent that can never be processed (unreadable, unsigned): refused,
+/// counted by reason. The caller logs its kind, never its body.
+pub fn event_rejected(platform: &'static str, reason: &'static str) {
+    metrics::counter!("deskbot_events_rejected_total", "platform" => platform, "reason" => reason)
+        .increment(1);
+}
+
+/// An event the platform was told was received, then failed: it will not come again.
+pub fn event_lost(platform: &'static str, event: &str, kind: &str) {
+    tracing::error!(platform, event, error = kind, "event acknowledged but not handled; it is lost");
+    metrics::counter!("deskbot_events_lost_total", "platform" => platform).increment(1);
+}
+
 fn describe() {
+    describe_counter!(
+        "deskbot_events_lost_total",
+        Unit::Count,
+        "Events acknowledged to their platform that then failed, by platform"
+    );
+    describe_counter!(
+        "deskbot_events_rejected_total",
+        Unit::Count,
+        "Payloads refused as unreadable or unsigned, by platform and reason"
+    );
+    describe_counter!(
+        "deskbot_events_deferred_total",
+        Unit::Count,
+        "Events not committed in time and left for the platform to deliver again"
+    );
     describe_counter!("deskbot_inbound_events_total", Unit::Count, "Inbound events by channel and kind");
     describe_counter!(
         "deskbot_questions_total",

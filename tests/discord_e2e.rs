@@ -931,6 +931,45 @@ async fn a_discord_ticket_is_worked_by_agents_in_slack() {
     bot.stop().await;
 }
 
+/// The gateway never delivers an event again: a message whose commit fails (the database is
+/// locked by another process past its busy timeout) is lost, and says so: an ERROR and
+/// `deskbot_events_lost_total`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gateway_event_that_cannot_be_committed_is_counted_as_lost() {
+    use sqlx::Connection;
+    let env = Env::start().await;
+    let sample = r#"deskbot_events_lost_total{platform="discord"}"#;
+    let lost = || async {
+        let body = env.http.get(format!("{}/metrics", env.base)).send().await.unwrap().text().await.unwrap();
+        body.lines()
+            .find(|l| l.starts_with(sample))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    let before = lost().await;
+    let url = format!("sqlite:{}", env._dir.path().join("deskbot.db").display());
+    let mut lock = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut lock).await.unwrap();
+    let dm = env.fake.dm_channel(ERIN.0, ERIN.1);
+    env.fake.post(dm, false, ERIN, "I forgot my password");
+    let mut after = before;
+    for _ in 0..750 {
+        after = lost().await;
+        if after > before {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(after, before + 1.0, "the failed event is counted as lost");
+    sqlx::query("COMMIT").execute(&mut lock).await.unwrap();
+    // The next message goes through: nothing is stuck.
+    env.fake.post(dm, false, ERIN, "I forgot my password");
+    let texts = env.texts(dm, 1).await;
+    assert!(texts[0].to_lowercase().contains("password"), "{texts:?}");
+    env.finish().await;
+}
+
 /// Wait until the store has recorded the event `id` (a message or interaction id): it was
 /// handled or turned away, so anything it would have changed has changed.
 async fn wait_seen(store: &DynStore, id: u64) {

@@ -231,6 +231,11 @@ pub trait Channel: Send + Sync {
     fn platform(&self) -> Platform;
     /// Deliver one message. `idempotency_key` is stable across retries of the same message.
     async fn send(&self, idempotency_key: &str, message: &Outbound) -> Result<Delivered, SendError>;
+    /// Deliver a message again after an earlier attempt whose outcome is not known (it may have
+    /// been posted). Channels that can look for their earlier post do so first.
+    async fn resend(&self, idempotency_key: &str, message: &Outbound) -> Result<Delivered, SendError> {
+        self.send(idempotency_key, message).await
+    }
 }
 
 /// Clean text that came from outside: drop control characters (keeping newlines and tabs),

@@ -1,5 +1,9 @@
-//! deskbot's HTTP server (axum): `/healthz` (the process is alive) and `/readyz` (the
-//! database answers, a catalog is loaded and every chat channel is connected). Platform endpoints are mounted beside these.
+//! deskbot's HTTP server (axum on hyper): `/healthz` (the process is alive) and `/readyz` (the
+//! database answers, a catalog is loaded and every chat channel is connected). Platform
+//! endpoints are mounted beside these. Every wait is bounded: at most [`MAX_CONNECTIONS`]
+//! connections at once (further ones wait in the listen backlog), request headers must
+//! arrive within [`HEADER_READ_TIMEOUT`] (which also closes idle keep-alive connections), and
+//! a whole request, body included, is answered within [`REQUEST_TIMEOUT`] (else 408).
 
 pub mod metrics;
 pub mod reports;
@@ -14,7 +18,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::json;
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
@@ -61,7 +67,67 @@ async fn readyz(State(s): State<HttpState>) -> impl IntoResponse {
     (code, Json(body))
 }
 
-/// Serve until `cancel` fires, then finish in-flight requests.
+/// Connections served at once.
+pub const MAX_CONNECTIONS: usize = 256;
+/// How long a client has to send a request's headers (and how long a kept-alive
+/// connection may sit idle).
+pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one request may take, reading its body included.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long in-flight requests get to finish at shutdown.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Serve until `cancel` fires, then finish in-flight requests (for up to 10 s).
+/// Handlers can read the peer's address as `ConnectInfo<SocketAddr>`.
 pub async fn serve(listener: TcpListener, app: Router, cancel: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(async move { cancel.cancelled().await }).await
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let app = app.layer(tower_http::timeout::TimeoutLayer::with_status_code(
+        StatusCode::REQUEST_TIMEOUT,
+        REQUEST_TIMEOUT,
+    ));
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(HEADER_READ_TIMEOUT).keep_alive(true);
+    loop {
+        let slot = tokio::select! {
+            s = slots.clone().acquire_owned() => match s {
+                Ok(s) => s,
+                Err(_) => break,
+            },
+            _ = cancel.cancelled() => break,
+        };
+        let (stream, peer) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(c) => c,
+                Err(e) => {
+                    // Out of file descriptors and the like: pause instead of spinning.
+                    tracing::warn!(error = %e, "cannot accept a connection");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            _ = cancel.cancelled() => break,
+        };
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: axum::http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                app.clone().oneshot(req)
+            });
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            // Client resets and timeouts end here; they are the client's business.
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "http connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::warn!("http requests still running at shutdown were cut off");
+    }
+    Ok(())
 }

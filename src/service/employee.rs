@@ -30,7 +30,7 @@ impl Service {
                 Some(c) => match serde_json::from_value::<ConversationState>(c.state.clone()) {
                     Ok(s) => (s, c.version),
                     Err(e) => {
-                        tracing::warn!(conversation = %inbound.conversation, error = %e, "unreadable conversation state; starting over");
+                        tracing::warn!(conversation = %inbound.conversation, error = ?e.classify(), line = e.line(), column = e.column(), "unreadable conversation state; starting over");
                         (ConversationState::default(), c.version)
                     }
                 },

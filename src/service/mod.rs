@@ -56,6 +56,20 @@ pub enum Handled {
     },
 }
 
+/// What failed, in a few fixed words fit for a log line (no database text, no payloads).
+pub fn error_kind(err: &ServiceError) -> &'static str {
+    match err {
+        ServiceError::Store(StoreError::Busy) => "store busy",
+        ServiceError::Store(StoreError::Unwritable(_)) => "store unwritable",
+        ServiceError::Store(StoreError::Connect(_)) => "store unreachable",
+        ServiceError::Store(StoreError::Migrate(_)) => "store migration",
+        ServiceError::Store(StoreError::Corrupt(_)) => "stored data invalid",
+        ServiceError::Store(StoreError::Database(_)) => "store error",
+        ServiceError::Contention(_) => "conversation contention",
+        ServiceError::NoSuchTicket(_) => "no such ticket",
+    }
+}
+
 /// The text an employee sees when something failed on our side. Raw database or network
 /// errors are logged, never shown in chat.
 pub fn safe_reply(err: &ServiceError) -> &'static str {

@@ -29,7 +29,15 @@ impl JsonText {
 
     /// Parse the stored document; anything unreadable is corrupt data, named by `what`.
     pub(crate) fn parse<T: DeserializeOwned>(&self, what: &str) -> Result<T> {
-        serde_json::from_str(&self.0).map_err(|e| StoreError::Corrupt(format!("{what} is not valid: {e}")))
+        // serde's message quotes the offending value (stored words): only its place is kept.
+        serde_json::from_str(&self.0).map_err(|e| {
+            StoreError::Corrupt(format!(
+                "{what} is not valid ({:?} error at line {} column {})",
+                e.classify(),
+                e.line(),
+                e.column()
+            ))
+        })
     }
 }
 

@@ -4,7 +4,11 @@
 //! (`apps.connections.open` hands out a local `ws://` URL; envelopes are acknowledged by
 //! `envelope_id`; `hello` and `disconnect` messages) and signed Events API requests to
 //! deskbot's own endpoints (`v0:timestamp:body` HMAC-SHA256). It records every call and
-//! can inject faults: rate limits, dropped sockets, repeated deliveries, bad signatures.
+//! can inject faults: rate limits, dropped sockets, repeated deliveries, bad signatures, and
+//! `chat.postMessage` answers that stall, drop the connection or are garbage (after or before
+//! the message is posted). Posted messages keep their `metadata` and are listed by
+//! `conversations.history` / `conversations.replies` (metadata only with
+//! `include_all_metadata`, as Slack does).
 #![allow(dead_code)]
 
 use axum::Router;
@@ -44,6 +48,21 @@ pub struct Call {
     pub at: std::time::Instant,
 }
 
+/// What the fake does with one `chat.postMessage` call.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum PostFault {
+    /// Post the message, then answer only after this long (the client has given up).
+    StallAfter(Duration),
+    /// Answer nothing for this long, without posting.
+    StallBefore(Duration),
+    /// Post the message, then cut the connection in the middle of the answer.
+    DropAfter,
+    /// Post the message, then answer 200 with a body that is not JSON.
+    GarbageAfter,
+    /// Answer 500 without posting.
+    ServerError,
+}
+
 enum WsCmd {
     Text(String),
     /// Close the TCP connection without a close frame.
@@ -70,6 +89,10 @@ struct Inner {
     /// Remembered messages that are replies inside a thread: (channel, ts) → the parent's ts.
     threaded: Mutex<HashMap<(String, String), String>>,
     ws_port: Mutex<u16>,
+    /// Faults for the next `chat.postMessage` calls, in order.
+    post_faults: Mutex<std::collections::VecDeque<PostFault>>,
+    /// Messages the bot posted: channel, ts, thread_ts, text, metadata.
+    posted: Mutex<Vec<Value>>,
 }
 
 #[derive(Clone)]
@@ -152,6 +175,21 @@ impl FakeSlack {
     /// Answer the next `times` calls to `method` with 429 and `Retry-After: secs`.
     pub fn rate_limit(&self, method: &str, times: u32, secs: u64) {
         self.inner.limits.lock().unwrap().insert(method.to_string(), (times, secs));
+    }
+
+    /// Apply these faults to the next `chat.postMessage` calls, one each.
+    pub fn fault_posts(&self, faults: &[PostFault]) {
+        self.inner.post_faults.lock().unwrap().extend(faults.iter().copied());
+    }
+
+    /// Faults not yet used.
+    pub fn faults_left(&self) -> usize {
+        self.inner.post_faults.lock().unwrap().len()
+    }
+
+    /// Every message the bot has posted (as Slack has them, whatever deskbot was told).
+    pub fn posted(&self) -> Vec<Value> {
+        self.inner.posted.lock().unwrap().clone()
     }
 
     /// Refuse (or again allow) new Socket Mode connections.
@@ -387,10 +425,48 @@ async fn web_api(
             _ => None,
         }
     };
+    let fault = if method == "chat.postMessage" && limited.is_none() {
+        inner.post_faults.lock().unwrap().pop_front()
+    } else {
+        None
+    };
+    match fault {
+        Some(PostFault::StallBefore(d)) => {
+            tokio::time::sleep(d).await;
+            return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(err("fake_stalled"))).into_response();
+        }
+        Some(PostFault::ServerError) => {
+            return (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response();
+        }
+        _ => {}
+    }
     let (status, response) = match limited {
         Some(_) => (429, err("ratelimited")),
         None => (200, answer(&inner, &method, &params, token.as_deref())),
     };
+    match fault {
+        Some(PostFault::StallAfter(d)) => tokio::time::sleep(d).await,
+        Some(PostFault::DropAfter) => {
+            // Headers go out, then the connection dies in the middle of the body.
+            let chunks: Vec<Result<Bytes, std::io::Error>> = vec![
+                Ok(Bytes::from_static(b"{\"ok\": true, \"chan")),
+                Err(std::io::Error::new(std::io::ErrorKind::ConnectionReset, "fake drop")),
+            ];
+            return Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from_stream(futures_util::stream::iter(chunks)))
+                .unwrap();
+        }
+        Some(PostFault::GarbageAfter) => {
+            return Response::builder()
+                .status(200)
+                .header("content-type", "application/json")
+                .body(axum::body::Body::from("<html>upstream hiccup</html>"))
+                .unwrap();
+        }
+        _ => {}
+    }
     inner.calls.lock().unwrap().push(Call {
         method: method.clone(),
         params,
@@ -443,6 +519,16 @@ fn answer(inner: &Inner, method: &str, p: &Value, token: Option<&str>) -> Value 
                 message["thread_ts"] = json!(t);
                 inner.threaded.lock().unwrap().insert(key, t.to_string());
             }
+            let metadata = match &p["metadata"] {
+                Value::String(m) => serde_json::from_str(m).unwrap_or(Value::Null),
+                m => m.clone(),
+            };
+            let mut kept = message.clone();
+            kept["channel"] = json!(channel);
+            if metadata.is_object() {
+                kept["metadata"] = metadata;
+            }
+            inner.posted.lock().unwrap().push(kept);
             json!({ "ok": true, "channel": channel, "ts": ts, "message": message })
         }
         "chat.postEphemeral" => {
@@ -472,6 +558,22 @@ fn answer(inner: &Inner, method: &str, p: &Value, token: Option<&str>) -> Value 
                 return err("users_list_not_supplied");
             }
             json!({ "ok": true, "channel": { "id": dm_of(&user) } })
+        }
+        "conversations.history" if p.get("latest").is_none() => {
+            // The channel's recent top-level messages, newest first.
+            let limit = p["limit"].as_str().and_then(|l| l.parse().ok()).unwrap_or(100usize);
+            let meta = p["include_all_metadata"].as_str() == Some("true");
+            let messages: Vec<Value> = inner
+                .posted
+                .lock()
+                .unwrap()
+                .iter()
+                .rev()
+                .filter(|m| m["channel"] == json!(s("channel")) && m.get("thread_ts").is_none())
+                .take(limit)
+                .map(|m| listed(m, meta))
+                .collect();
+            json!({ "ok": true, "messages": messages, "has_more": false, "pin_count": 0, "channel_actions_ts": null, "channel_actions_count": 0 })
         }
         "conversations.replies" => replies(inner, p),
         "conversations.history" => {
@@ -612,9 +714,34 @@ fn replies(inner: &Inner, p: &Value) -> Value {
         })
     };
     let limit = p["limit"].as_u64().or_else(|| s("limit").parse().ok()).unwrap_or(1000) as usize;
-    let messages: Vec<Value> =
+    let mut messages: Vec<Value> =
         std::iter::once(head).chain(in_thread.iter().filter_map(reply)).take(limit.max(1)).collect();
+    if flag("include_all_metadata") {
+        // What the bot posted keeps its metadata; Slack lists it when asked for.
+        let posted = inner.posted.lock().unwrap();
+        for m in &mut messages {
+            if let Some(meta) = posted
+                .iter()
+                .find(|k| k["channel"] == json!(channel) && k["ts"] == m["ts"])
+                .and_then(|k| k.get("metadata"))
+            {
+                m["metadata"] = meta.clone();
+            }
+        }
+    }
     json!({ "ok": true, "messages": messages, "has_more": false })
+}
+
+/// A posted message as history lists it: metadata only when asked for.
+fn listed(m: &Value, with_metadata: bool) -> Value {
+    let mut m = m.clone();
+    if let Some(o) = m.as_object_mut() {
+        o.remove("channel");
+        if !with_metadata {
+            o.remove("metadata");
+        }
+    }
+    m
 }
 
 /// The DM channel id the fake gives a user.

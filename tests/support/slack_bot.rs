@@ -22,6 +22,8 @@ pub struct SlackBot {
     pub fake: FakeSlack,
     pub mode: String,
     pub store: DynStore,
+    /// The database's URL (`sqlite:…`), for tests that hold its lock.
+    pub db_url: String,
     pub base: String,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<Result<(), deskbot::app::AppError>>>,
@@ -52,6 +54,11 @@ impl SlackBot {
 
     /// Start with extra `deskbot.toml` text (e.g. an `[intake]` table).
     pub async fn start_with(mode: &str, extra: &str) -> SlackBot {
+        Self::start_env(mode, &[], extra).await
+    }
+
+    /// Start with extra `DESKBOT_*` variables and `deskbot.toml` text.
+    pub async fn start_env(mode: &str, extra_env: &[(&str, &str)], extra: &str) -> SlackBot {
         let fake = FakeSlack::start().await;
         for (id, name) in [(ERIN, "Erin"), (BOB, "Bob"), (KIM, "Kim")] {
             fake.add_user(id, name);
@@ -68,6 +75,7 @@ impl SlackBot {
             ("DESKBOT_HTTP_ADDR", &format!("127.0.0.1:{port}")),
         ]
         .into_iter()
+        .chain(extra_env.iter().copied())
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
         let toml =
@@ -81,11 +89,20 @@ impl SlackBot {
         config.hot_reload = false;
         let app = App::build(config).await.unwrap();
         let store = app.store.clone();
+        let db_url = app.config.database_url();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(app::run(app, Vec::new(), shutdown.clone()));
         let base = format!("http://127.0.0.1:{port}");
-        let bot =
-            SlackBot { fake, mode: mode.to_string(), store, base, shutdown, task: Some(task), _dir: dir };
+        let bot = SlackBot {
+            fake,
+            mode: mode.to_string(),
+            store,
+            db_url,
+            base,
+            shutdown,
+            task: Some(task),
+            _dir: dir,
+        };
         if mode == "socket" {
             bot.fake.wait_sockets(1).await;
         } else {

@@ -31,6 +31,10 @@ pub struct Discord {
     pub adapter: Arc<Adapter>,
 }
 
+/// The longest one Discord REST call may take, and its connection setup.
+const REST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+const REST_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 pub async fn start(
     service: Arc<Service>,
     cfg: &DiscordConfig,
@@ -40,9 +44,17 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> Result<Discord, String> {
     let s = cfg.settings()?;
-    // Nobody is pinged by anything deskbot sends, whichever builder forgets to say so.
+    // Every REST call is bounded (serenity's own client has no timeout).
+    let rest = reqwest::Client::builder()
+        .use_rustls_tls()
+        .connect_timeout(REST_CONNECT_TIMEOUT)
+        .timeout(REST_TIMEOUT)
+        .build()
+        .map_err(|e| format!("discord: cannot build the HTTP client: {e}"))?;
     let mut http = HttpBuilder::new(s.token.expose_secret())
+        .client(rest)
         .application_id(ApplicationId::new(s.application_id))
+        // Nobody is pinged by anything deskbot sends, whichever builder forgets to say so.
         .default_allowed_mentions(serenity::all::CreateAllowedMentions::new());
     if let Some(url) = &s.api_url {
         // A proxy does the rate limiting for every process behind it.

@@ -57,7 +57,8 @@ async fn interactions(State(s): State<EndpointState>, headers: HeaderMap, body: 
     let value: serde_json::Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(e) => {
-            tracing::warn!(error = %e, "malformed discord interaction body");
+            tracing::warn!(error = ?e.classify(), "malformed discord interaction body");
+            crate::observe::event_rejected("discord", "unreadable");
             return (StatusCode::BAD_REQUEST, "malformed JSON").into_response();
         }
     };
@@ -67,7 +68,8 @@ async fn interactions(State(s): State<EndpointState>, headers: HeaderMap, body: 
     let interaction: Interaction = match serde_json::from_value(value) {
         Ok(i) => i,
         Err(e) => {
-            tracing::warn!(error = %e, "discord interaction not understood");
+            tracing::warn!(error = ?e.classify(), "discord interaction not understood");
+            crate::observe::event_rejected("discord", "unreadable");
             return (StatusCode::BAD_REQUEST, "unsupported interaction").into_response();
         }
     };

@@ -130,7 +130,7 @@ impl Adapter {
         }
         inbound.message_id = Some(m.id.to_string());
         inbound.attachments = attachments(&m);
-        let _ = self.handle(inbound).await;
+        self.handle_gateway(inbound).await;
     }
 
     /// A thread's name from the message it starts on: redacted first (a thread name is seen by
@@ -191,7 +191,7 @@ impl Adapter {
             let kind = InboundKind::Reaction { emoji, message: message.to_string(), text };
             let mut inbound = self.inbound(event_id, reactor, name, conversation, reply_to, kind);
             inbound.message_id = Some(message.to_string());
-            let _ = self.handle(inbound).await;
+            self.handle_gateway(inbound).await;
             return;
         }
         if emoji != self.file_ticket_emoji() {
@@ -200,7 +200,8 @@ impl Adapter {
         let m = match r.channel_id.message(&*self.http, r.message_id).await {
             Ok(m) => m,
             Err(e) => {
-                tracing::warn!(channel, message, error = %e, "cannot read the reacted message");
+                let kind = super::send::classify(e).to_string();
+                crate::observe::event_lost("discord", &format!("reaction:{channel}:{message}"), &kind);
                 return;
             }
         };
@@ -236,7 +237,7 @@ impl Adapter {
             inbound.message_channel = Some(channel.to_string());
         }
         inbound.attachments = attachments(&m);
-        let _ = self.handle(inbound).await;
+        self.handle_gateway(inbound).await;
     }
 
     /// Plan, commit, then answer an interaction from the gateway. A replayed interaction

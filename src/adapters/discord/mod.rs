@@ -136,7 +136,7 @@ impl Adapter {
             Ok(serenity::all::Channel::Private(_)) => Place::Dm,
             Ok(_) => Place::Channel,
             Err(e) => {
-                tracing::warn!(channel, error = %e, "cannot look up a Discord channel");
+                tracing::warn!(channel, error = %send::classify(e), "cannot look up a Discord channel");
                 return Place::Channel;
             }
         };
@@ -180,9 +180,18 @@ impl Adapter {
                 Ok(h)
             }
             Err(e) => {
-                tracing::error!(event = %id, error = %e, "discord event not handled");
+                tracing::error!(event = %id, error = crate::service::error_kind(&e), "discord event not handled");
                 Err(e)
             }
+        }
+    }
+
+    /// Handle a gateway event. The gateway never delivers an event again, so a failure here
+    /// loses it: an ERROR and `deskbot_events_lost_total`.
+    pub(crate) async fn handle_gateway(&self, inbound: Inbound) {
+        let id = inbound.event_id.clone();
+        if let Err(e) = self.handle(inbound).await {
+            crate::observe::event_lost("discord", &id, crate::service::error_kind(&e));
         }
     }
 }

@@ -201,7 +201,10 @@ pub fn classify(e: serenity::Error) -> SendError {
         }
         serenity::Error::Http(e) => SendError::Permanent(format!("discord request failed: {e}")),
         serenity::Error::Model(e) => SendError::Permanent(format!("discord refused the message: {e}")),
-        e => SendError::Temporary(format!("discord: {e}")),
+        serenity::Error::Json(e) => {
+            SendError::Temporary(format!("discord: unreadable JSON ({:?})", e.classify()))
+        }
+        _ => SendError::Temporary("discord: client error".into()),
     }
 }
 

@@ -151,7 +151,7 @@ fn formatted_runs(runs: &mut Vec<Value>, left: &mut usize, text: &str) {
 }
 
 fn parse(blocks: Value) -> Result<Vec<SlackBlock>, String> {
-    serde_json::from_value(blocks).map_err(|e| format!("bad Block Kit layout: {e}"))
+    serde_json::from_value(blocks).map_err(|e| format!("bad Block Kit layout ({:?} error)", e.classify()))
 }
 
 /// The "Create ticket" modal, prefilled with the message text. `metadata` travels back with
@@ -176,7 +176,7 @@ pub fn ticket_modal(text: &str, metadata: &str) -> Result<SlackView, String> {
             },
         }],
     });
-    serde_json::from_value(view).map_err(|e| format!("bad modal layout: {e}"))
+    serde_json::from_value(view).map_err(|e| format!("bad modal layout ({:?} error)", e.classify()))
 }
 
 /// The "Reply to requester" modal an agent opens from a card. `metadata` names the card
@@ -228,7 +228,7 @@ pub fn home_view(tickets: &[TicketSummary]) -> Result<SlackView, String> {
         }));
     }
     let view = json!({ "type": "home", "blocks": blocks });
-    serde_json::from_value(view).map_err(|e| format!("bad home layout: {e}"))
+    serde_json::from_value(view).map_err(|e| format!("bad home layout ({:?} error)", e.classify()))
 }
 
 #[cfg(test)]

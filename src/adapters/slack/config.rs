@@ -36,6 +36,8 @@ pub struct SlackConfig {
     pub slash_command: String,
     /// Socket Mode connections kept open (Slack spreads events over them).
     pub socket_connections: u32,
+    /// The longest one Web API call may take, in milliseconds.
+    pub api_timeout_ms: u64,
 }
 
 impl Default for SlackConfig {
@@ -48,6 +50,7 @@ impl Default for SlackConfig {
             api_url: DEFAULT_API_URL.into(),
             slash_command: "/helpdesk".into(),
             socket_connections: 2,
+            api_timeout_ms: super::calls::DEFAULT_API_TIMEOUT.as_millis() as u64,
         }
     }
 }
@@ -63,6 +66,7 @@ impl std::fmt::Debug for SlackConfig {
             .field("api_url", &self.api_url)
             .field("slash_command", &self.slash_command)
             .field("socket_connections", &self.socket_connections)
+            .field("api_timeout_ms", &self.api_timeout_ms)
             .finish()
     }
 }
@@ -77,6 +81,8 @@ pub struct SlackSettings {
     pub api_url: String,
     pub slash_command: String,
     pub socket_connections: u32,
+    /// The longest one Web API call may take.
+    pub api_timeout: std::time::Duration,
 }
 
 fn missing(key: &str, env: &str, why: &str) -> String {
@@ -129,6 +135,7 @@ impl SlackConfig {
             api_url,
             slash_command: self.slash_command.clone(),
             socket_connections: self.socket_connections.clamp(1, 10),
+            api_timeout: std::time::Duration::from_millis(self.api_timeout_ms.clamp(100, 60_000)),
         }))
     }
 }

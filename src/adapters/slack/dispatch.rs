@@ -8,7 +8,8 @@ use super::blocks::{
     CREATE_TICKET_SHORTCUT, REPLY_BLOCK, REPLY_INPUT, REPLY_MODAL, TICKET_BLOCK, TICKET_INPUT, TICKET_MODAL,
     reply_modal, ticket_modal,
 };
-use super::handler::{HandleError, Handler, Msg, dm_conversation, short, thread_conversation, ts_millis};
+use super::calls::bounded;
+use super::handler::{HandleError, Handler, Msg, dm_conversation, thread_conversation, ts_millis};
 use crate::desk::cards;
 use crate::domain::{Address, Platform, TicketNumber};
 use crate::domain::{Attachment, InboundKind};
@@ -119,15 +120,9 @@ impl Handler {
                     .await
             }
             SlackEventCallbackBody::AppHomeOpened(h) => {
+                // Published before the event is acknowledged: a failure means Slack sends it again.
                 if h.tab.as_deref().is_none_or(|t| t == "home") {
-                    // Not part of the commit: a failed publish is retried at the next visit.
-                    let this = self.clone();
-                    let user = h.user.to_string();
-                    tokio::spawn(async move {
-                        if let Err(e) = this.publish_home(&user).await {
-                            tracing::warn!(error = %e, "cannot publish the App Home tab");
-                        }
-                    });
+                    self.publish_home(h.user.as_ref()).await?;
                 }
                 Ok(())
             }
@@ -180,13 +175,14 @@ impl Handler {
         text: &str,
         origin: &ModalOrigin,
     ) -> Result<(), HandleError> {
-        let meta = serde_json::to_string(origin).map_err(|e| HandleError::Slack(e.to_string()))?;
+        let meta = serde_json::to_string(origin)
+            .map_err(|_| HandleError::Slack("modal origin not encodable".into()))?;
         let view = ticket_modal(text, &meta).map_err(HandleError::Slack)?;
         let session = self.client.open_session(&self.token);
         let req = SlackApiViewsOpenRequest::new(trigger.clone(), view);
         // The trigger expires in 3 s: a failed open cannot be retried later, so it is logged.
-        if let Err(e) = session.views_open(&req).await {
-            tracing::warn!(error = %short(&e), "views.open failed");
+        if let Err(e) = bounded(self.api_timeout, session.views_open(&req)).await {
+            tracing::warn!(error = %e.kind(), "views.open failed");
         }
         Ok(())
     }
@@ -257,8 +253,9 @@ impl Handler {
         let view = reply_modal(&number.to_string(), &meta).map_err(HandleError::Slack)?;
         let session = self.client.open_session(&self.token);
         // The trigger expires in 3 s: a failed open cannot be retried later, so it is logged.
-        if let Err(e) = session.views_open(&SlackApiViewsOpenRequest::new(trigger.clone(), view)).await {
-            tracing::warn!(error = %short(&e), "views.open failed");
+        let req = SlackApiViewsOpenRequest::new(trigger.clone(), view);
+        if let Err(e) = bounded(self.api_timeout, session.views_open(&req)).await {
+            tracing::warn!(error = %e.kind(), "views.open failed");
         }
         Ok(())
     }
@@ -352,7 +349,7 @@ impl Handler {
     /// Returns the short note shown only to them right away.
     pub async fn command(&self, ev: SlackCommandEvent) -> Result<String, HandleError> {
         if !ev.command.0.eq_ignore_ascii_case(&self.slash_command) {
-            tracing::warn!(command = %ev.command.0, "unknown slash command");
+            tracing::warn!("unknown slash command");
             return Ok(format!("This app answers {} only.", self.slash_command));
         }
         let user = ev.user_id.to_string();

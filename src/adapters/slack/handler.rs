@@ -5,6 +5,7 @@
 //! replies leave through the outbox.
 
 use super::Client;
+use super::calls::bounded;
 use super::names::Names;
 use crate::domain::{Address, Millis, Platform, UserRef, Via};
 use crate::domain::{Inbound, InboundKind};
@@ -19,8 +20,19 @@ use std::sync::{Arc, Mutex};
 pub enum HandleError {
     #[error(transparent)]
     Service(#[from] ServiceError),
+    /// A Web API call failed; holds the error's kind (never a body).
     #[error("slack: {0}")]
     Slack(String),
+}
+
+impl HandleError {
+    /// What failed, fit for a log line: no payloads, no message text.
+    pub fn kind(&self) -> String {
+        match self {
+            HandleError::Service(e) => crate::service::error_kind(e).into(),
+            HandleError::Slack(k) => format!("slack: {k}"),
+        }
+    }
 }
 
 /// What the adapter needs to know about the workspace and deskbot's config.
@@ -41,6 +53,8 @@ pub struct Handler {
     pub(super) slash_command: String,
     /// Channel id → name, for request channels configured by name.
     pub(super) channel_names: Mutex<HashMap<String, Option<String>>>,
+    /// The longest one Web API call may take.
+    pub(super) api_timeout: std::time::Duration,
 }
 
 /// Slack's `ts` ("1700000000.000100") as milliseconds.
@@ -120,8 +134,9 @@ impl Handler {
         if let Some(t) = &to.thread {
             req = req.with_thread_ts(t.clone().into());
         }
-        if let Err(e) = self.client.open_session(&self.token).chat_post_ephemeral(&req).await {
-            tracing::warn!(channel = %to.channel, error = %short(&e), "chat.postEphemeral failed");
+        let session = self.client.open_session(&self.token);
+        if let Err(e) = bounded(self.api_timeout, session.chat_post_ephemeral(&req)).await {
+            tracing::warn!(channel = %to.channel, error = %e.kind(), "chat.postEphemeral failed");
         }
     }
 
@@ -307,7 +322,9 @@ impl Handler {
             .with_latest(SlackTs::new(ts.to_string()))
             .with_inclusive(true)
             .with_limit(1);
-        let res = session.conversations_history(&req).await.map_err(|e| HandleError::Slack(short(&e)))?;
+        let res = bounded(self.api_timeout, session.conversations_history(&req))
+            .await
+            .map_err(|e| HandleError::Slack(e.kind()))?;
         let mut found = res.messages.into_iter().find(|m| m.origin.ts.0 == ts);
         if found.is_none() {
             // A reply inside a thread: history lists only top-level messages. Asked with the
@@ -320,9 +337,9 @@ impl Handler {
             .with_oldest(SlackTs::new(ts.to_string()))
             .with_inclusive(true)
             .with_limit(2);
-            match session.conversations_replies(&req).await {
+            match bounded(self.api_timeout, session.conversations_replies(&req)).await {
                 Ok(res) => found = res.messages.into_iter().find(|m| m.origin.ts.0 == ts),
-                Err(e) => tracing::warn!(channel, ts, error = %short(&e), "conversations.replies failed"),
+                Err(e) => tracing::warn!(channel, ts, error = %e.kind(), "conversations.replies failed"),
             }
         }
         Ok(match found {
@@ -353,10 +370,10 @@ impl Handler {
             None => {
                 let session = self.client.open_session(&self.token);
                 let req = SlackApiConversationsInfoRequest::new(SlackChannelId::new(channel.to_string()));
-                let name = match session.conversations_info(&req).await {
+                let name = match bounded(self.api_timeout, session.conversations_info(&req)).await {
                     Ok(res) => res.channel.name.clone(),
                     Err(e) => {
-                        tracing::warn!(channel, error = %short(&e), "conversations.info failed");
+                        tracing::warn!(channel, error = %e.kind(), "conversations.info failed");
                         return false;
                     }
                 };
@@ -377,7 +394,9 @@ impl Handler {
         let view = super::blocks::home_view(&summaries).map_err(HandleError::Slack)?;
         let session = self.client.open_session(&self.token);
         let req = SlackApiViewsPublishRequest::new(SlackUserId::new(user.to_string()), view);
-        session.views_publish(&req).await.map_err(|e| HandleError::Slack(short(&e)))?;
+        bounded(self.api_timeout, session.views_publish(&req))
+            .await
+            .map_err(|e| HandleError::Slack(e.kind()))?;
         Ok(())
     }
 }
@@ -386,11 +405,6 @@ fn looks_like_id(s: &str) -> bool {
     s.len() > 1
         && (s.starts_with('C') || s.starts_with('G'))
         && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-}
-
-pub(super) fn short(e: &dyn std::fmt::Display) -> String {
-    let s = e.to_string();
-    s.lines().next().unwrap_or(&s).to_string()
 }
 
 #[cfg(test)]

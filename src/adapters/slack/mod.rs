@@ -4,6 +4,7 @@
 //! delivers the outbox; `blocks.rs` builds Block Kit; `names.rs` caches display names.
 
 pub mod blocks;
+pub mod calls;
 pub mod config;
 mod dispatch;
 mod events;
@@ -69,17 +70,23 @@ impl StatusHandle {
     }
 }
 
+/// How long opening a connection to Slack may take (each call is bounded as a whole too).
+const CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A Web API client for `api_url` (`https://slack.com/api`, or a proxy / fake, http allowed).
 pub fn client(api_url: &str) -> Result<Arc<Client>, String> {
     // Both rustls providers may be linked; pick one before building any TLS config.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut http = HttpConnector::new();
+    http.enforce_http(false);
+    http.set_connect_timeout(Some(CONNECT_TIMEOUT));
     let https = hyper_rustls::HttpsConnectorBuilder::new()
         .with_native_roots()
         .map_err(|e| format!("cannot load the system's CA certificates: {e}"))?
         .https_or_http()
         .enable_http1()
         .enable_http2()
-        .build();
+        .wrap_connector(http);
     let connector = SlackClientHyperConnector::with_connector(https).with_slack_api_url(api_url);
     Ok(Arc::new(SlackClient::new(connector)))
 }
@@ -103,10 +110,10 @@ pub async fn start(
     let client = client(&settings.api_url)?;
     let token = SlackApiToken::new(SlackApiTokenValue::new(settings.bot_token.expose_secret().to_string()));
     let session = client.open_session(&token);
-    let me = match session.auth_test().await {
+    let me = match calls::bounded(settings.api_timeout, session.auth_test()).await {
         Ok(me) => me,
         Err(e) => {
-            let why = handler::short(&e);
+            let why = e.kind();
             status.down(&format!("auth.test failed: {why}"));
             return Err(format!("Slack login (auth.test) failed: {why}"));
         }
@@ -120,14 +127,15 @@ pub async fn start(
         token: token.clone(),
         bot_user: me.user_id.to_string(),
         bot_id: me.bot_id.as_ref().map(|b| b.to_string()),
-        names: names::Names::new(client.clone(), token.clone()),
+        names: names::Names::new(client.clone(), token.clone(), settings.api_timeout),
         queue_channels,
         intake: intake.clone(),
         grouper: crate::service::intake::Grouper::new(intake.grouping_window_ms().unwrap_or(600_000)),
         channel_names: Default::default(),
         slash_command: settings.slash_command.clone(),
+        api_timeout: settings.api_timeout,
     });
-    let channel: Arc<dyn Channel> = Arc::new(SlackChannel::new(client.clone(), token));
+    let channel: Arc<dyn Channel> = Arc::new(SlackChannel::new(client.clone(), token, settings.api_timeout));
     let routes = match settings.mode {
         SlackMode::Socket => {
             let app_token =

@@ -14,12 +14,13 @@ const MAX_ENTRIES: usize = 50_000;
 pub struct Names {
     client: Arc<Client>,
     token: SlackApiToken,
+    timeout: Duration,
     cache: Mutex<HashMap<String, (Option<String>, Instant)>>,
 }
 
 impl Names {
-    pub fn new(client: Arc<Client>, token: SlackApiToken) -> Self {
-        Self { client, token, cache: Mutex::new(HashMap::new()) }
+    pub fn new(client: Arc<Client>, token: SlackApiToken, timeout: Duration) -> Self {
+        Self { client, token, timeout, cache: Mutex::new(HashMap::new()) }
     }
 
     /// The person's display name (or real name, or handle), if Slack gives one.
@@ -31,10 +32,10 @@ impl Names {
         }
         let session = self.client.open_session(&self.token);
         let req = SlackApiUsersInfoRequest::new(SlackUserId::new(user.to_string()));
-        let name = match session.users_info(&req).await {
+        let name = match super::calls::bounded(self.timeout, session.users_info(&req)).await {
             Ok(res) => best_name(&res.user),
             Err(e) => {
-                tracing::warn!(user, error = %first_line(&e.to_string()), "users.info failed");
+                tracing::warn!(user, error = %e.kind(), "users.info failed");
                 return None;
             }
         };
@@ -46,10 +47,6 @@ impl Names {
         }
         name
     }
-}
-
-fn first_line(s: &str) -> String {
-    s.lines().next().unwrap_or(s).to_string()
 }
 
 fn best_name(u: &SlackUser) -> Option<String> {

@@ -1,10 +1,18 @@
 //! Deliveries to Slack: messages and thread replies with `chat.postMessage`, ticket cards (their
 //! `ts` anchors the ticket's thread), card edits with `chat.update`, status reactions with
 //! `reactions.add`. A user id as the destination is turned into a DM with `conversations.open`.
-//! Slack's errors map onto the outbox's retry rules; 429 carries Retry-After.
+//! Slack's errors map onto the outbox's retry rules; 429 carries Retry-After. Every call is
+//! bounded by `slack.api_timeout_ms`.
+//!
+//! Posts carry the outbox key in the message's `metadata` (`deskbot_outbox`, `{key}`). After
+//! an attempt whose outcome is unknown (a timeout, a dropped connection), the next attempt
+//! first looks for that key in the recent history of the channel or thread, so a message
+//! Slack did post is not posted twice. A 2xx answer that cannot be read means Slack took the
+//! message: it counts as delivered (logged by kind).
 
 use super::Client;
 use super::blocks::{fallback_text, message_blocks};
+use super::calls::{CallError, bounded};
 use crate::domain::Platform;
 use crate::domain::{Channel, Delivered, Outbound, OutboundKind, SendError};
 use async_trait::async_trait;
@@ -12,17 +20,24 @@ use slack_morphism::errors::*;
 use slack_morphism::prelude::*;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// The `metadata.event_type` of every message the outbox posts.
+pub const OUTBOX_EVENT: &str = "deskbot_outbox";
+/// How many recent messages are searched for an outbox key before posting again.
+const HISTORY_WINDOW: u16 = 100;
 
 pub struct SlackChannel {
     client: Arc<Client>,
     token: SlackApiToken,
+    timeout: Duration,
     /// User id → their DM channel with the bot.
     dms: Mutex<HashMap<String, String>>,
 }
 
 impl SlackChannel {
-    pub fn new(client: Arc<Client>, token: SlackApiToken) -> Self {
-        Self { client, token, dms: Mutex::new(HashMap::new()) }
+    pub fn new(client: Arc<Client>, token: SlackApiToken, timeout: Duration) -> Self {
+        Self { client, token, timeout, dms: Mutex::new(HashMap::new()) }
     }
 
     /// A channel id, or a user id (`U…`/`W…`) whose DM is opened first.
@@ -35,7 +50,7 @@ impl SlackChannel {
         }
         let session = self.client.open_session(&self.token);
         let req = SlackApiConversationsOpenRequest::new().with_users(vec![SlackUserId::new(to.to_string())]);
-        let res = session.conversations_open(&req).await.map_err(map_error)?;
+        let res = bounded(self.timeout, session.conversations_open(&req)).await.map_err(map_call)?;
         let id = res.channel.id.to_string();
         if let Ok(mut m) = self.dms.lock() {
             m.insert(to.to_string(), id.clone());
@@ -43,10 +58,22 @@ impl SlackChannel {
         Ok(SlackChannelId::new(id))
     }
 
-    async fn post(&self, m: &Outbound, thread: Option<&String>) -> Result<Delivered, SendError> {
+    /// Post `m` under outbox `key`; with `check_first`, only if the key is not in the recent
+    /// history already (an earlier attempt may have posted it).
+    async fn post(
+        &self,
+        key: &str,
+        m: &Outbound,
+        thread: Option<&String>,
+        check_first: bool,
+    ) -> Result<Delivered, SendError> {
         let channel = self.channel_for(&m.to.channel).await?;
-        let content = content(m)?;
-        let mut req = SlackApiChatPostMessageRequest::new(channel, content);
+        if check_first && let Some(ts) = self.find_posted(&channel, thread, key).await? {
+            tracing::info!(key, "message found already posted; not posting again");
+            return Ok(Delivered { message_id: Some(ts) });
+        }
+        let content = content(m)?.with_metadata(outbox_metadata(key));
+        let mut req = SlackApiChatPostMessageRequest::new(channel.clone(), content);
         if crate::usertext::has_user(&m.text) {
             // No previews of links someone else wrote.
             req = req.with_unfurl_links(false).with_unfurl_media(false);
@@ -55,8 +82,87 @@ impl SlackChannel {
             req = req.with_thread_ts(SlackTs::new(t.clone()));
         }
         let session = self.client.open_session(&self.token);
-        let res = session.chat_post_message(&req).await.map_err(map_error)?;
-        Ok(Delivered { message_id: Some(res.ts.to_string()) })
+        match bounded(self.timeout, session.chat_post_message(&req)).await {
+            Ok(res) => Ok(Delivered { message_id: Some(res.ts.to_string()) }),
+            Err(e @ CallError::Slack(SlackClientError::ProtocolError(_))) => {
+                // A 2xx whose body cannot be read: Slack took the message. Posting it again
+                // would show it twice; its ts (a card's thread anchor) is looked up instead.
+                tracing::warn!(key, error = %e.kind(), "slack's answer to a post was unreadable; counted as delivered");
+                let ts = match self.find_posted(&channel, thread, key).await {
+                    Ok(ts) => ts,
+                    Err(e) => {
+                        tracing::warn!(key, error = %e, "cannot find the posted message's ts");
+                        None
+                    }
+                };
+                Ok(Delivered { message_id: ts })
+            }
+            Err(e) => {
+                if e.ambiguous() {
+                    tracing::warn!(key, error = %e.kind(), "post outcome unknown; history is checked before the next attempt");
+                }
+                Err(map_call(e))
+            }
+        }
+    }
+
+    /// The ts of a message carrying outbox `key` among the recent messages of `channel` (or of
+    /// the thread `thread`), if there is one.
+    async fn find_posted(
+        &self,
+        channel: &SlackChannelId,
+        thread: Option<&String>,
+        key: &str,
+    ) -> Result<Option<String>, SendError> {
+        let session = self.client.open_session(&self.token);
+        let messages = match thread {
+            Some(t) => {
+                // slack-morphism's request type lacks `include_all_metadata`, which replies
+                // need to carry metadata: the same GET with the parameter added.
+                let limit = HISTORY_WINDOW.to_string();
+                let params = [
+                    ("channel", Some(channel.value().as_str())),
+                    ("ts", Some(t.as_str())),
+                    ("limit", Some(limit.as_str())),
+                    ("include_all_metadata", Some("true")),
+                ];
+                let call =
+                    session.http_session_api.http_get::<SlackApiConversationsRepliesResponse, _, &str>(
+                        "conversations.replies",
+                        &params,
+                        None,
+                    );
+                bounded(self.timeout, call).await.map_err(map_call)?.messages
+            }
+            None => {
+                let req = SlackApiConversationsHistoryRequest::new()
+                    .with_channel(channel.clone())
+                    .with_limit(HISTORY_WINDOW)
+                    .with_include_all_metadata(true);
+                bounded(self.timeout, session.conversations_history(&req)).await.map_err(map_call)?.messages
+            }
+        };
+        Ok(messages.into_iter().find(|m| carries_key(&m.content, key)).map(|m| m.origin.ts.to_string()))
+    }
+}
+
+fn outbox_metadata(key: &str) -> SlackMessageMetadata {
+    SlackMessageMetadata::new(OUTBOX_EVENT.to_string())
+        .with_event_payload(HashMap::from([("key".to_string(), key.to_string())]))
+}
+
+fn carries_key(content: &SlackMessageContent, key: &str) -> bool {
+    content.metadata.as_ref().is_some_and(|md| {
+        md.event_type == OUTBOX_EVENT
+            && md.event_payload.as_ref().and_then(|p| p.get("key")).is_some_and(|k| k == key)
+    })
+}
+
+/// A bounded call's failure in the outbox's terms.
+fn map_call(e: CallError) -> SendError {
+    match e {
+        CallError::Timeout => SendError::Temporary("slack: timed out".into()),
+        CallError::Slack(e) => map_error(e),
     }
 }
 
@@ -95,13 +201,8 @@ pub fn map_error(e: SlackClientError) -> SendError {
             SendError::Temporary(format!("slack answered {}", h.status_code))
         }
         SlackClientError::HttpError(h) => SendError::Permanent(format!("slack answered {}", h.status_code)),
-        SlackClientError::ProtocolError(_) => SendError::Temporary("slack: unreadable answer".into()),
-        other => SendError::Temporary(format!("slack: {}", first_line(&other.to_string()))),
+        other => SendError::Temporary(format!("slack: {}", super::calls::kind(&other))),
     }
-}
-
-fn first_line(s: &str) -> &str {
-    s.lines().next().unwrap_or(s)
 }
 
 #[async_trait]
@@ -110,11 +211,23 @@ impl Channel for SlackChannel {
         Platform::Slack
     }
 
-    async fn send(&self, _key: &str, m: &Outbound) -> Result<Delivered, SendError> {
+    async fn send(&self, key: &str, m: &Outbound) -> Result<Delivered, SendError> {
+        self.deliver(key, m, false).await
+    }
+
+    async fn resend(&self, key: &str, m: &Outbound) -> Result<Delivered, SendError> {
+        self.deliver(key, m, true).await
+    }
+}
+
+impl SlackChannel {
+    async fn deliver(&self, key: &str, m: &Outbound, check_first: bool) -> Result<Delivered, SendError> {
         match &m.kind {
-            OutboundKind::Message | OutboundKind::Card { .. } => self.post(m, m.to.thread.as_ref()).await,
+            OutboundKind::Message | OutboundKind::Card { .. } => {
+                self.post(key, m, m.to.thread.as_ref(), check_first).await
+            }
             OutboundKind::ThreadReply { ticket } => match &m.to.thread {
-                Some(t) => self.post(m, Some(t)).await,
+                Some(t) => self.post(key, m, Some(t), check_first).await,
                 None => Err(SendError::Temporary(format!("the card for {ticket} has no thread yet"))),
             },
             OutboundKind::CardUpdate { card } => {
@@ -127,7 +240,7 @@ impl Channel for SlackChannel {
                 let channel = self.channel_for(&m.to.channel).await?;
                 let req = SlackApiChatUpdateRequest::new(channel, content(m)?, SlackTs::new(ts.clone()));
                 let session = self.client.open_session(&self.token);
-                let res = session.chat_update(&req).await.map_err(map_error)?;
+                let res = bounded(self.timeout, session.chat_update(&req)).await.map_err(map_call)?;
                 Ok(Delivered { message_id: Some(res.ts.to_string()) })
             }
             OutboundKind::Reaction { emoji, message } => {
@@ -138,12 +251,12 @@ impl Channel for SlackChannel {
                     SlackTs::new(message.clone()),
                 );
                 let session = self.client.open_session(&self.token);
-                match session.reactions_add(&req).await {
+                match bounded(self.timeout, session.reactions_add(&req)).await {
                     Ok(_) => Ok(Delivered::default()),
-                    Err(SlackClientError::ApiError(a)) if a.code == "already_reacted" => {
+                    Err(CallError::Slack(SlackClientError::ApiError(a))) if a.code == "already_reacted" => {
                         Ok(Delivered::default())
                     }
-                    Err(e) => Err(map_error(e)),
+                    Err(e) => Err(map_call(e)),
                 }
             }
             OutboundKind::Webhook { .. } => {

@@ -1,7 +1,9 @@
 //! Socket Mode: slack-morphism opens the websocket (`apps.connections.open` with the app
 //! token), reconnects after a dropped socket or a `disconnect` message, and acknowledges each
 //! envelope after our callback returns. The callback commits the event; an error leaves the
-//! envelope unacknowledged so Slack delivers it again.
+//! envelope unacknowledged so Slack delivers it again. An envelope that cannot be parsed is
+//! acknowledged by slack-morphism (it would never parse better): it is logged by kind only
+//! and counted in `deskbot_events_rejected_total`.
 
 use super::handler::{HandleError, Handler};
 use super::{Client, Connector};
@@ -68,10 +70,15 @@ async fn on_hello<E>(_ev: E, _c: Arc<Client>, s: SlackClientEventsUserState) {
 /// Our own failures mean "deliver again" (no ack); connection trouble is only reported.
 fn on_error(err: BoxError, _c: Arc<Client>, s: SlackClientEventsUserState) -> axum::http::StatusCode {
     if let Some(e) = err.downcast_ref::<HandleError>() {
-        tracing::error!(error = %e, "slack event not handled; Slack will deliver it again");
+        tracing::error!(error = %e.kind(), "slack event not handled; not acknowledged, Slack will deliver it again");
         return axum::http::StatusCode::INTERNAL_SERVER_ERROR;
     }
-    let text = super::handler::short(&err);
+    let text = super::calls::boxed_kind(err.as_ref());
+    if super::calls::unreadable_payload(err.as_ref()) {
+        tracing::warn!(error = %text, "unreadable slack payload rejected");
+        crate::observe::event_rejected("slack", "unreadable");
+        return axum::http::StatusCode::OK;
+    }
     tracing::warn!(error = %text, "slack socket mode error");
     if let Ok(guard) = s.try_read()
         && let Some(st) = guard.get_user_state::<State>()
@@ -112,7 +119,7 @@ pub async fn start(
     listener
         .listen_for(&app_token)
         .await
-        .map_err(|e| format!("slack socket mode: {}", super::handler::short(&e)))?;
+        .map_err(|e| format!("slack socket mode: {}", super::calls::kind(&e)))?;
     listener.start().await;
     tracker.spawn(async move {
         cancel.cancelled().await;
