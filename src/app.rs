@@ -67,11 +67,28 @@ pub async fn open_store(config: &Config) -> Result<DynStore, AppError> {
         && !dir.as_os_str().is_empty()
         && !dir.exists()
     {
-        return Err(AppError::Runtime(format!("data directory {} does not exist", dir.display())));
+        // The configured data directory is created, private (0700); any other is not guessed.
+        if dir != config.data_dir {
+            return Err(AppError::Runtime(format!("data directory {} does not exist", dir.display())));
+        }
+        create_private_dir(dir)
+            .map_err(|e| AppError::Runtime(format!("cannot create data directory {}: {e}", dir.display())))?;
     }
     let store = store::open(&config.database_url()).await?;
     store.migrate().await?;
     Ok(store)
+}
+
+/// Create `dir` (and missing parents) readable by its owner only (0700 on Unix).
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
 }
 
 pub fn load_options(config: &Config) -> LoadOptions {

@@ -5,6 +5,8 @@
 //! `store/person_sql.rs`.
 
 pub mod audit;
+/// The personal-data catalogue (kept beside the store, which reads it).
+pub use crate::store::catalogue;
 pub mod cli;
 pub mod key;
 pub mod person;
