@@ -171,11 +171,29 @@ pub const CATALOGUE: &[Table] = &[
         own_words: None,
         expiry: Expiry::Deleted,
         columns: &[
-            col("key", Id, Scrub, Purge::WithRow, "conversation key: platform channel/thread ids, the user id on the console"),
+            col(
+                "key",
+                Id,
+                Scrub,
+                Purge::WithRow,
+                "conversation key: platform channel/thread ids, the user id on the console",
+            ),
             not("platform", "the platform's name"),
             col("user_id", Id, Replace(Pseudonym), Purge::WithRow, "the owner's platform user id"),
-            json("reply_to", Address, Replace(Fill::Json(NOWHERE)), Purge::WithRow, "where replies go: the person's DM or thread"),
-            json("state", Words, Replace(Fill::BlankState), Purge::WithRow, "the engine's state: the question, form answers, offered articles"),
+            json(
+                "reply_to",
+                Address,
+                Replace(Fill::Json(NOWHERE)),
+                Purge::WithRow,
+                "where replies go: the person's DM or thread",
+            ),
+            json(
+                "state",
+                Words,
+                Replace(Fill::BlankState),
+                Purge::WithRow,
+                "the engine's state: the question, form answers, offered articles",
+            ),
         ],
     },
     Table {
@@ -185,18 +203,42 @@ pub const CATALOGUE: &[Table] = &[
         own_words: Some("1 = 1"),
         expiry: Expiry::Ticket("number"),
         columns: &[
-            col("title", Words, Replace(Text(ERASED)), Purge::Set(Text("[purged]")), "the first line of the request"),
+            col(
+                "title",
+                Words,
+                Replace(Text(ERASED)),
+                Purge::Set(Text("[purged]")),
+                "the first line of the request",
+            ),
             col("description", Words, Replace(Text(ERASED)), Purge::Set(Text("")), "the request"),
             not("requester_platform", "the platform's name"),
-            col("requester_id", Id, Replace(Pseudonym), Purge::Set(Pseudonym), "the requester's platform user id"),
+            col(
+                "requester_id",
+                Id,
+                Replace(Pseudonym),
+                Purge::Set(Pseudonym),
+                "the requester's platform user id",
+            ),
             col("requester_name", Name, Replace(Null), Purge::Set(Null), "the requester's display name"),
             col("conversation", Id, Scrub, Purge::Set(Pseudonym), "the conversation key it was filed from"),
-            json("reply_to", Address, Replace(Fill::Json(NOWHERE)), Purge::Set(Fill::Json(PURGED_ADDRESS)), "the requester's DM or thread"),
+            json(
+                "reply_to",
+                Address,
+                Replace(Fill::Json(NOWHERE)),
+                Purge::Set(Fill::Json(PURGED_ADDRESS)),
+                "the requester's DM or thread",
+            ),
             not("intent", "an intent id from the catalog"),
             not("queue", "a queue name from the config"),
             not("priority", "low | normal | high | urgent"),
             not("status", "open | pending | resolved | closed"),
-            col("assignee", Id, Scrub, Purge::Keep, "the assigned agent's id: kept after a purge as the record of who worked it"),
+            col(
+                "assignee",
+                Id,
+                Scrub,
+                Purge::Keep,
+                "the assigned agent's id: kept after a purge as the record of who worked it",
+            ),
             json("fields", Words, Replace(Fill::Json("{}")), Purge::Set(Fill::Json("{}")), "form answers"),
             not_json("sla", "SLA clock state: targets and times"),
         ],
@@ -211,7 +253,13 @@ pub const CATALOGUE: &[Table] = &[
             col("conversation", Id, Scrub, Purge::WithRow, "the conversation key"),
             not("speaker_kind", "employee | bot | agent | system"),
             col("speaker_name", Name, Scrub, Purge::WithRow, "the agent's display name"),
-            col("text", Words, Replace(Text(ERASED)), Purge::WithRow, "a transcript line: the person's words, the bot's and agents' replies to them (which quote them)"),
+            col(
+                "text",
+                Words,
+                Replace(Text(ERASED)),
+                Purge::WithRow,
+                "a transcript line: the person's words, the bot's and agents' replies to them (which quote them)",
+            ),
         ],
     },
     Table {
@@ -222,8 +270,20 @@ pub const CATALOGUE: &[Table] = &[
         expiry: Expiry::Ticket("ticket_number"),
         columns: &[
             not("kind", "what happened: created, status:…, assignee, csat, …"),
-            col("actor", Id, Scrub, Purge::RequesterAsRole, "who acted: an agent's or the requester's id; agents' ids stay as evidence"),
-            col("detail", Words, Replace(Null), Purge::Set(Null), "notes: reopen messages, rating comments, resolution notes"),
+            col(
+                "actor",
+                Id,
+                Scrub,
+                Purge::RequesterAsRole,
+                "who acted: an agent's or the requester's id; agents' ids stay as evidence",
+            ),
+            col(
+                "detail",
+                Words,
+                Replace(Null),
+                Purge::Set(Null),
+                "notes: reopen messages, rating comments, resolution notes",
+            ),
         ],
     },
     Table {
@@ -234,7 +294,13 @@ pub const CATALOGUE: &[Table] = &[
         expiry: Expiry::Deleted,
         columns: &[
             not("platform", "the platform's name"),
-            col("event_id", Id, Scrub, Purge::WithRow, "the platform's event id; reactions and button presses embed the user id"),
+            col(
+                "event_id",
+                Id,
+                Scrub,
+                Purge::WithRow,
+                "the platform's event id; reactions and button presses embed the user id",
+            ),
         ],
     },
     Table {
@@ -246,10 +312,22 @@ pub const CATALOGUE: &[Table] = &[
         columns: &[
             col("key", Id, Scrub, Purge::WithRow, "the delivery key, made from the inbound event id"),
             not("platform", "the platform's name"),
-            json("payload", Words, Erase::Deliveries, Purge::WithRow, "the message: text, cards, transcripts, webhook bodies"),
+            json(
+                "payload",
+                Words,
+                Erase::Deliveries,
+                Purge::WithRow,
+                "the message: text, cards, transcripts, webhook bodies",
+            ),
             not("status", "pending | sending | done | dead"),
             not("claimed_by", "the delivering process (host and pid)"),
-            col("last_error", Words, Scrub, Purge::WithRow, "the platform's error, which may echo the message"),
+            col(
+                "last_error",
+                Words,
+                Scrub,
+                Purge::WithRow,
+                "the platform's error, which may echo the message",
+            ),
         ],
     },
     Table {
@@ -260,8 +338,20 @@ pub const CATALOGUE: &[Table] = &[
         expiry: Expiry::Kept,
         columns: &[
             not("platform", "the platform's name"),
-            col("user_id", Id, Replace(Pseudonym), Purge::Keep, "an agent's id: the desk's staff list, kept while they work there"),
-            col("display_name", Name, Replace(Null), Purge::Keep, "an agent's display name: the desk's staff list"),
+            col(
+                "user_id",
+                Id,
+                Replace(Pseudonym),
+                Purge::Keep,
+                "an agent's id: the desk's staff list, kept while they work there",
+            ),
+            col(
+                "display_name",
+                Name,
+                Replace(Null),
+                Purge::Keep,
+                "an agent's display name: the desk's staff list",
+            ),
             not("role", "agent | lead | admin"),
         ],
     },
@@ -274,8 +364,20 @@ pub const CATALOGUE: &[Table] = &[
         columns: &[
             not("intent", "an intent id from the catalog"),
             not("article", "a KB article id"),
-            col("query", Words, Replace(Text("")), Purge::Set(Text("")), "the question the answer was rated for"),
-            col("conversation", Id, Scrub, Purge::Set(Null), "the conversation key (links the rating to its asker)"),
+            col(
+                "query",
+                Words,
+                Replace(Text("")),
+                Purge::Set(Text("")),
+                "the question the answer was rated for",
+            ),
+            col(
+                "conversation",
+                Id,
+                Scrub,
+                Purge::Set(Null),
+                "the conversation key (links the rating to its asker)",
+            ),
         ],
     },
     Table {
@@ -313,10 +415,28 @@ pub const CATALOGUE: &[Table] = &[
         own_words: None,
         expiry: Expiry::Ticket("ticket_number"),
         columns: &[
-            col("actor", Id, Scrub, Purge::RequesterAsRole, "who acted: agents' ids stay as evidence; a requester becomes `requester` after a purge"),
+            col(
+                "actor",
+                Id,
+                Scrub,
+                Purge::RequesterAsRole,
+                "who acted: agents' ids stay as evidence; a requester becomes `requester` after a purge",
+            ),
             not("kind", "what happened"),
-            col("subject", Id, Scrub, Purge::Keep, "who an entry is about (grants: evidence of access, kept); an erasure names a keyed hash"),
-            col("detail", Words, Replace(Null), Purge::Set(Null), "notes and comments copied from the ticket history, grant justifications"),
+            col(
+                "subject",
+                Id,
+                Scrub,
+                Purge::Keep,
+                "who an entry is about (grants: evidence of access, kept); an erasure names a keyed hash",
+            ),
+            col(
+                "detail",
+                Words,
+                Replace(Null),
+                Purge::Set(Null),
+                "notes and comments copied from the ticket history, grant justifications",
+            ),
             not("prev_hash", "the chain: the previous entry's MAC"),
             not("hash", "the chain: this entry's MAC"),
         ],
@@ -337,11 +457,23 @@ pub const CATALOGUE: &[Table] = &[
         expiry: Expiry::Kept,
         columns: &[
             not("platform", "the platform's name"),
-            col("user_id", Id, Replace(Pseudonym), Purge::Keep, "the grantee: access records are kept as evidence (SOX)"),
+            col(
+                "user_id",
+                Id,
+                Replace(Pseudonym),
+                Purge::Keep,
+                "the grantee: access records are kept as evidence (SOX)",
+            ),
             not("role", "agent | lead | admin"),
             not("scope", "a queue name or *"),
             col("granted_by", Id, Scrub, Purge::Keep, "who granted it: evidence of access"),
-            col("justification", Words, Scrub, Purge::Keep, "why: evidence of access, written by the granter"),
+            col(
+                "justification",
+                Words,
+                Scrub,
+                Purge::Keep,
+                "why: evidence of access, written by the granter",
+            ),
             col("revoked_by", Id, Scrub, Purge::Keep, "who revoked it: evidence of access"),
             col("revoke_reason", Words, Scrub, Purge::Keep, "why it was revoked: evidence of access"),
         ],
@@ -361,14 +493,26 @@ pub const CATALOGUE: &[Table] = &[
         own_words: Some("1 = 1"),
         expiry: Expiry::Age { at: "created_at", queue: Some("queue") },
         columns: &[
-            col("conversation", Id, Scrub, Purge::Keep, "the conversation key the reports group cases by (channel/thread ids)"),
+            col(
+                "conversation",
+                Id,
+                Scrub,
+                Purge::Keep,
+                "the conversation key the reports group cases by (channel/thread ids)",
+            ),
             not("platform", "the platform's name"),
             col("user_id", Id, Replace(Pseudonym), Purge::Set(Pseudonym), "who asked"),
             not("kind", "what happened to the question"),
             not("intent", "an intent id from the catalog"),
             not("article", "a KB article id"),
             not("queue", "a queue name"),
-            col("query", Words, Replace(Text(ERASED)), Purge::Set(Text("[purged]")), "the question as the engine saw it"),
+            col(
+                "query",
+                Words,
+                Replace(Text(ERASED)),
+                Purge::Set(Text("[purged]")),
+                "the question as the engine saw it",
+            ),
         ],
     },
     Table {
@@ -377,7 +521,13 @@ pub const CATALOGUE: &[Table] = &[
         erase_deletes_rows: false,
         own_words: None,
         expiry: Expiry::Kept,
-        columns: &[col("key", Id, Scrub, Purge::Keep, "a conversation flagged as test traffic (kept so reports keep leaving it out)")],
+        columns: &[col(
+            "key",
+            Id,
+            Scrub,
+            Purge::Keep,
+            "a conversation flagged as test traffic (kept so reports keep leaving it out)",
+        )],
     },
 ];
 
@@ -400,7 +550,9 @@ pub fn unclassified(table_name: &str, column: &str) -> Option<String> {
         return None;
     }
     match table(table_name) {
-        None => Some(format!("table `{table_name}` is not in the personal-data catalogue (src/store/catalogue.rs)")),
+        None => Some(format!(
+            "table `{table_name}` is not in the personal-data catalogue (src/store/catalogue.rs)"
+        )),
         Some(t) if t.column(column).is_none() => Some(format!(
             "column `{table_name}.{column}` is not in the personal-data catalogue (src/store/catalogue.rs): \
              say whether it holds a person's id, name or words and how export, erase and purge treat it"

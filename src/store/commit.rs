@@ -65,7 +65,8 @@ pub(crate) trait CommitTx:
         now: Millis,
     ) -> Result<()>;
     /// Record a KB rating from the conversation `conversation`.
-    async fn insert_feedback(&mut self, conversation: &str, feedback: &KbFeedback, now: Millis) -> Result<()>;
+    async fn insert_feedback(&mut self, conversation: &str, feedback: &KbFeedback, now: Millis)
+    -> Result<()>;
     /// Queue a message for delivery; a row with the same key already queued is left alone.
     async fn insert_outbox(&mut self, key: &str, message: &Outbound, now: Millis) -> Result<()>;
 }

@@ -140,8 +140,10 @@ impl Scrubber {
     /// Replaces `user`'s id with `pseudonym` and `names` with `[erased]`.
     pub(crate) fn of(user: &UserRef, names: &[String], pseudonym: &str) -> Scrubber {
         let full = user.to_string();
-        let mut pairs: Vec<(String, String)> =
-            vec![(full, format!("{}:{}", user.platform, pseudonym)), (user.id.clone(), pseudonym.to_string())];
+        let mut pairs: Vec<(String, String)> = vec![
+            (full, format!("{}:{}", user.platform, pseudonym)),
+            (user.id.clone(), pseudonym.to_string()),
+        ];
         for n in names {
             let n = n.trim();
             if n.chars().count() >= 2 && !pairs.iter().any(|(k, _)| k.eq_ignore_ascii_case(n)) {

@@ -52,9 +52,8 @@ impl SqliteStore {
         let mut pool = SqlitePoolOptions::new().max_connections(8);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         if !in_memory {
-            create_private(options.get_filename()).map_err(|e| {
-                StoreError::Connect(format!("{url}: cannot create the database file: {e}"))
-            })?;
+            create_private(options.get_filename())
+                .map_err(|e| StoreError::Connect(format!("{url}: cannot create the database file: {e}")))?;
         }
         if in_memory {
             // An in-memory database lives only as long as some connection to it.

@@ -37,7 +37,11 @@ fn schema(dialect: &str) -> BTreeMap<(String, String), String> {
                     table = Some(name.trim_end_matches('(').to_string());
                 }
                 ["ALTER", "TABLE", _, "ADD", "COLUMN", ..] => {
-                    let (name, ty) = if up.get(5) == Some(&"IF") { (&words[8], &words[9]) } else { (&words[5], &words[6]) };
+                    let (name, ty) = if up.get(5) == Some(&"IF") {
+                        (&words[8], &words[9])
+                    } else {
+                        (&words[5], &words[6])
+                    };
                     cols.insert((words[2].clone(), name.clone()), ty.to_ascii_uppercase());
                 }
                 ["ALTER", "TABLE", _, "DROP", "COLUMN", ..] => {
@@ -68,16 +72,15 @@ fn every_text_and_json_column_of_the_migrations_is_classified() {
     for dialect in ["sqlite", "postgres"] {
         let cols = schema(dialect);
         assert!(cols.len() > 50, "{dialect}: the migrations parsed to {} columns", cols.len());
-        let missing: Vec<String> = cols
-            .iter()
-            .filter(|(_, ty)| is_text(ty))
-            .filter_map(|((t, c), _)| unclassified(t, c))
-            .collect();
+        let missing: Vec<String> =
+            cols.iter().filter(|(_, ty)| is_text(ty)).filter_map(|((t, c), _)| unclassified(t, c)).collect();
         assert!(missing.is_empty(), "{dialect}:\n{}", missing.join("\n"));
         for t in CATALOGUE {
             for c in t.columns {
                 let ty = cols.get(&(t.name.to_string(), c.name.to_string()));
-                let ty = ty.unwrap_or_else(|| panic!("{dialect}: {}.{} is catalogued but not in the schema", t.name, c.name));
+                let ty = ty.unwrap_or_else(|| {
+                    panic!("{dialect}: {}.{} is catalogued but not in the schema", t.name, c.name)
+                });
                 assert!(is_text(ty), "{dialect}: {}.{} is {ty}, not text", t.name, c.name);
                 if dialect == "postgres" {
                     assert_eq!(c.json, ty == "JSONB", "{}.{}: json flag against {ty}", t.name, c.name);
