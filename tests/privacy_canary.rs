@@ -11,13 +11,13 @@ mod support;
 #[path = "support/pgdb.rs"]
 mod pgdb;
 
-use deskbot::channel::{Channel, Inbound, InboundKind};
 use deskbot::compliance::catalogue;
 use deskbot::compliance::key::AuditKey;
 use deskbot::compliance::{audit, person, retention};
-use deskbot::desk::scheduler;
 use deskbot::domain::{Address, Platform, TicketNumber, TicketStatus, UserRef};
+use deskbot::domain::{Channel, Inbound, InboundKind};
 use deskbot::outbox::Outbox;
+use deskbot::service::scheduler;
 use deskbot::store::TicketFilter;
 use sqlx::{Connection, PgConnection, Row, SqliteConnection};
 use std::sync::Arc;

@@ -1,15 +1,14 @@
 //! Compliance for regulated desks: retention and purge (`retention.rs`), per-person export and
 //! erasure (`person.rs`), the tamper-evident audit log (`audit.rs`) and its key (`key.rs`),
-//! justified role grants (`roles.rs`) and the CLI commands over them (`cli.rs`). The
-//! personal-data catalogue they all work from lives beside the store (`store/catalogue.rs`,
-//! re-exported here as `catalogue`). Redaction lives in `redact/`, input
+//! justified role grants (`roles.rs`); the CLI commands over them are in
+//! `commands/compliance.rs`. The personal-data catalogue they all work from lives beside the
+//! store (`store/catalogue.rs`, re-exported here as `catalogue`). Redaction lives in `redact/`, input
 //! bounds in `service/limits.rs`; the SQL is in `store/compliance_sql.rs` and
 //! `store/person_sql.rs`.
 
 pub mod audit;
 /// The personal-data catalogue (kept beside the store, which reads it).
 pub use crate::store::catalogue;
-pub mod cli;
 pub mod key;
 pub mod person;
 pub mod retention;

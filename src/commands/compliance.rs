@@ -1,9 +1,9 @@
 //! The compliance commands (`deskbot purge|person|audit|roles`): what they do and print.
 //! `main.rs` parses the arguments and calls these.
 
-use super::key::{AuditKey, write_private};
-use super::{audit, person, retention, roles};
 use crate::app::{self, AppError};
+use crate::compliance::key::{AuditKey, write_private};
+use crate::compliance::{audit, person, retention, roles};
 use crate::config::Config;
 use crate::domain::{Millis, UserRef};
 use crate::store::compliance::{ALL_QUEUES, GrantOutcome, NewAuditEntry, NewGrant, Role};
