@@ -147,19 +147,23 @@ macro_rules! compliance_sql {
                 Ok(total)
             }
 
-            /// A purge's fill as a bound value (`Pseudonym` is `purged`).
-            fn push_purge_fill(qb: &mut QueryBuilder<$db>, c: &Column, fill: Fill) {
+            /// A catalogue fill as a bound value: `pseudonym` stands in for `Fill::Pseudonym`
+            /// (`purged` in a purge), `blank` for `Fill::BlankState`.
+            pub(super) fn push_fill(qb: &mut QueryBuilder<$db>, c: &Column, fill: Fill, pseudonym: &str, blank: &JsonText) {
                 match fill {
                     Fill::Null if c.json => qb.push_bind(None::<JsonText>),
                     Fill::Null => qb.push_bind(None::<String>),
-                    Fill::Text(t) | Fill::Json(t) if c.json => {
-                        let doc = if matches!(fill, Fill::Text(_)) { serde_json::Value::from(t).to_string() } else { t.to_string() };
-                        qb.push_bind(JsonText(doc))
-                    }
-                    Fill::Text(t) | Fill::Json(t) => qb.push_bind(t.to_string()),
-                    Fill::Pseudonym => qb.push_bind(PURGED.to_string()),
-                    Fill::BlankState => qb.push_bind(JsonText("{}".to_string())),
+                    Fill::Text(t) if c.json => qb.push_bind(JsonText(serde_json::Value::from(t).to_string())),
+                    Fill::Text(t) => qb.push_bind(t.to_string()),
+                    Fill::Json(j) if c.json => qb.push_bind(JsonText(j.to_string())),
+                    Fill::Json(j) => qb.push_bind(j.to_string()),
+                    Fill::Pseudonym => qb.push_bind(pseudonym.to_string()),
+                    Fill::BlankState => qb.push_bind(blank.clone()),
                 };
+            }
+
+            fn push_purge_fill(qb: &mut QueryBuilder<$db>, c: &Column, fill: Fill) {
+                push_fill(qb, c, fill, PURGED, &JsonText("{}".to_string()));
             }
 
             /// `SET a = …, b = …` and `(a IS DISTINCT FROM … OR …)` for a table's purge fills;

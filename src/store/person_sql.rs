@@ -9,7 +9,7 @@ macro_rules! person_sql {
     (db: $db:ty, store: $store:ty, map_err: $map_err:path $(,)?) => {
         mod person_shared {
             use super::*;
-            use super::compliance_shared::{audit, exec, head, push_numbers, relink, Tx};
+            use super::compliance_shared::{audit, exec, head, push_fill, push_numbers, relink, Tx};
             use $crate::domain::{TicketNumber, UserRef};
             use $crate::store::catalogue::{Column, Erase, Fill, Owner, Table, CATALOGUE, ERASED, NOWHERE};
             use $crate::store::compliance::{AuditEntry, ComplianceStore};
@@ -122,19 +122,6 @@ macro_rules! person_sql {
                     }
                 }
                 true
-            }
-
-            fn push_fill(qb: &mut QueryBuilder<$db>, c: &Column, fill: Fill, e: &Erasure, blank: &JsonText) {
-                match fill {
-                    Fill::Null if c.json => qb.push_bind(None::<JsonText>),
-                    Fill::Null => qb.push_bind(None::<String>),
-                    Fill::Text(t) if c.json => qb.push_bind(JsonText(serde_json::Value::from(t).to_string())),
-                    Fill::Text(t) => qb.push_bind(t.to_string()),
-                    Fill::Json(j) if c.json => qb.push_bind(JsonText(j.to_string())),
-                    Fill::Json(j) => qb.push_bind(j.to_string()),
-                    Fill::Pseudonym => qb.push_bind(e.pseudonym.clone()),
-                    Fill::BlankState => qb.push_bind(blank.clone()),
-                };
             }
 
             /// The catalogued columns of the person's rows of `t`, as JSON objects.
@@ -493,13 +480,13 @@ macro_rules! person_sql {
                         cols.sort_by_key(|(_, fill)| *fill == Fill::Pseudonym);
                         for (c, fill) in cols {
                             let mut qb = QueryBuilder::<$db>::new(format!("UPDATE {} SET {} = ", t.name, c.name));
-                            push_fill(&mut qb, c, fill, e, &blank);
+                            push_fill(&mut qb, c, fill, &e.pseudonym, &blank);
                             qb.push(" WHERE ");
                             if !push_owned(&mut qb, t.owner, &subj) {
                                 continue;
                             }
                             qb.push(format!(" AND {} IS DISTINCT FROM ", c.name));
-                            push_fill(&mut qb, c, fill, e, &blank);
+                            push_fill(&mut qb, c, fill, &e.pseudonym, &blank);
                             r.add(t.name, qb.build().execute(&mut *tx).await.map_err($map_err)?.rows_affected());
                         }
                     }
