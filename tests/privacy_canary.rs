@@ -105,6 +105,7 @@ impl Desk {
             message_id: Some(format!("msg-{n}")),
             message_channel: None,
             attachments: Vec::new(),
+            via: Default::default(),
         };
         self.t.app.service.handle(inbound).await.unwrap();
     }
