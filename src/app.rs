@@ -79,7 +79,16 @@ pub async fn open_store(config: &Config) -> Result<DynStore, AppError> {
         && !dir.as_os_str().is_empty()
         && !dir.exists()
     {
-        return Err(AppError::Runtime(format!("data directory {} does not exist", dir.display())));
+        // The configured data directory is created, private (0700), when its parent exists; a
+        // missing path of several levels is more likely a typo than a wish.
+        let missing = || AppError::Runtime(format!("data directory {} does not exist", dir.display()));
+        if dir != config.data_dir {
+            return Err(missing());
+        }
+        create_private_dir(dir).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => missing(),
+            _ => AppError::Runtime(format!("cannot create data directory {}: {e}", dir.display())),
+        })?;
     }
     let key = load_audit_key(config)?;
     let store = store::open(&config.database_url(), key).await?;
@@ -98,6 +107,17 @@ pub async fn open_store(config: &Config) -> Result<DynStore, AppError> {
         ),
     }
     Ok(store)
+}
+
+/// Create `dir` (its parent must exist) readable by its owner only (0700 on Unix).
+fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        b.mode(0o700);
+    }
+    b.create(dir)
 }
 
 pub fn load_options(config: &Config) -> LoadOptions {

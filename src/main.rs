@@ -140,6 +140,9 @@ enum PersonCommand {
         /// Another name to look for in free text (repeatable).
         #[arg(long = "name", value_name = "NAME")]
         names: Vec<String>,
+        /// Who runs the export, for the audit log (default: $USER).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
     },
     /// Anonymise USER everywhere, keep ticket statistics, and record the erasure.
     #[command(after_help = "Examples:\n  deskbot person erase slack:U0123ABC --name \"Jane Doe\" --by dpo")]
@@ -400,8 +403,8 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
         Command::Bench(args) => commands::bench(config, args).await,
         Command::Healthcheck { url } => commands::healthcheck(config, url).await,
         Command::Purge { apply, by, .. } => cli::purge(config, apply, by).await,
-        Command::Person(PersonCommand::Export { user, out, names }) => {
-            cli::person_export(config, &user, out.as_deref(), &names).await
+        Command::Person(PersonCommand::Export { user, out, names, by }) => {
+            cli::person_export(config, &user, out.as_deref(), &names, by).await
         }
         Command::Person(PersonCommand::Erase { user, names, by }) => {
             cli::person_erase(config, &user, &names, by).await

@@ -504,7 +504,8 @@ async fn report_reads_cover_the_period_with_first_replies_breaches_and_ratings(s
 
     // Erasing a person keeps the counts but not their words or id.
     let carol = deskbot::domain::UserRef::new(Platform::Slack, "UCAROL");
-    deskbot::compliance::person::erase(store, &carol, &[], "dpo", base + D).await.unwrap();
+    let key = deskbot::compliance::key::AuditKey::from_bytes(vec![7u8; 32]).unwrap();
+    deskbot::compliance::person::erase(store, &key, &carol, &[], "dpo", base + D).await.unwrap();
     let after = store.case_events(from, to).await.unwrap();
     assert_eq!(after.len(), 14);
     let theirs: Vec<_> = after.iter().filter(|c| c.conversation == "c3").collect();

@@ -2,10 +2,11 @@
 //! `main.rs` parses the arguments and calls these.
 
 use crate::app::{self, AppError};
+use crate::compliance::key::{AuditKey, write_private};
 use crate::compliance::{anchor, audit, person, retention, roles};
 use crate::config::Config;
 use crate::domain::{Millis, UserRef};
-use crate::store::compliance::{ALL_QUEUES, GrantOutcome, NewGrant, Role};
+use crate::store::compliance::{ALL_QUEUES, GrantOutcome, NewAuditEntry, NewGrant, Role};
 use std::path::Path;
 
 fn now() -> Millis {
@@ -42,6 +43,12 @@ pub async fn purge(config: Config, apply: bool, by: Option<String>) -> Result<u8
         ));
     }
     let store = app::open_store(&config).await?;
+    if apply && let Some(b) = audit::verify(&store).await?.broken {
+        return Err(AppError::Usage(format!(
+            "the audit chain is broken at entry #{}; a purge would re-link it and hide that. Run `deskbot audit verify`",
+            b.seq
+        )));
+    }
     let now = now();
     let plan = retention::plan(&config.retention, &config.queue_names(), now, &operator(by));
     let report = store.purge(&plan, now, apply).await?;
@@ -53,32 +60,47 @@ pub async fn purge(config: Config, apply: bool, by: Option<String>) -> Result<u8
     Ok(0)
 }
 
-/// `deskbot person export USER [--out FILE] [--name NAME]…`.
+/// `deskbot person export USER [--out FILE] [--name NAME]… [--by NAME]`. The file is written
+/// readable by its owner only, and the export is recorded in the audit log.
 pub async fn person_export(
     config: Config,
     who: &str,
     out: Option<&Path>,
     names: &[String],
+    by: Option<String>,
 ) -> Result<u8, AppError> {
     let who = user(who)?;
     let store = app::open_store(&config).await?;
     let data = person::export(&store, &who, names).await.map_err(person_error)?;
     let text = json(&data)?;
+    let counts = format!(
+        "{} conversations, {} messages, {} tickets, {} ratings, {} roles, {} audit entries",
+        data.conversations.len(),
+        data.messages.len(),
+        data.tickets.len(),
+        data.ratings.len(),
+        data.roles.len(),
+        data.audit.len()
+    );
+    if let Some(path) = out {
+        write_private(path, (text.clone() + "\n").as_bytes())
+            .map_err(|e| AppError::Runtime(format!("cannot write {}: {e}", path.display())))?;
+    }
+    let to = match out {
+        Some(p) => format!("to {}", p.display()),
+        None => "to standard output".to_string(),
+    };
+    let entry = NewAuditEntry {
+        at: now(),
+        actor: operator(by),
+        kind: "person_exported".into(),
+        ticket: None,
+        subject: Some(who.to_string()),
+        detail: Some(format!("{counts}, {to}")),
+    };
+    store.append_audit(&[entry]).await?;
     match out {
-        Some(path) => {
-            std::fs::write(path, text + "\n")
-                .map_err(|e| AppError::Runtime(format!("cannot write {}: {e}", path.display())))?;
-            eprintln!(
-                "{}: {} conversations, {} messages, {} tickets, {} ratings, {} roles, {} audit entries",
-                path.display(),
-                data.conversations.len(),
-                data.messages.len(),
-                data.tickets.len(),
-                data.ratings.len(),
-                data.roles.len(),
-                data.audit.len()
-            );
-        }
+        Some(path) => eprintln!("{}: {counts}; recorded in the audit log", path.display()),
         None => println!("{text}"),
     }
     Ok(0)
@@ -93,24 +115,21 @@ pub async fn person_erase(
 ) -> Result<u8, AppError> {
     let who = user(who)?;
     let store = app::open_store(&config).await?;
-    let r = person::erase(&store, &who, names, &operator(by), now()).await.map_err(person_error)?;
-    println!(
-        "{who} erased: {} conversations, {} messages, {} tickets, {} ratings, {} ticket events, {} audit entries, {} deliveries, {} role grants, {} other rows",
-        r.conversations,
-        r.messages,
-        r.tickets,
-        r.ratings,
-        r.ticket_events,
-        r.audit_entries,
-        r.deliveries,
-        r.roles,
-        r.other
-    );
+    let (key, _) = AuditKey::load(&config.data_dir).map_err(|e| AppError::Runtime(e.to_string()))?;
+    let r = person::erase(&store, &key, &who, names, &operator(by), now()).await.map_err(person_error)?;
+    println!("{who} erased: {}", r.summary());
     if let Some(seq) = r.relinked_from {
         println!("audit chain re-linked from entry #{seq}; the erasure is recorded in the audit log");
     }
-    if config.database_url().starts_with("postgres") {
-        println!("note: run VACUUM on the database so PostgreSQL drops the old row versions from disk");
+    if !r.compacted {
+        println!(
+            "note: the freed space could not be wiped yet (another process holds the database open); \
+             it is wiped by the next erasure or purge, or run `VACUUM` now"
+        );
+    } else if config.database_url().starts_with("postgres") {
+        println!(
+            "note: the old row versions were vacuumed; `VACUUM FULL` (which locks the tables) also rewrites the files"
+        );
     }
     Ok(0)
 }

@@ -2,11 +2,15 @@
 //! erasure (`person.rs`), the tamper-evident audit log (`audit.rs`) keyed with the audit key
 //! (`store/key.rs`, re-exported here as `key`) and anchored outside the database (`anchor.rs`),
 //! and justified role grants (`roles.rs`); the CLI commands over them are in
-//! `commands/compliance.rs`. Redaction lives in `redact/`, input bounds in `service/limits.rs`;
-//! the SQL is in `store/compliance_sql.rs` and `store/person_sql.rs`.
+//! `commands/compliance.rs`. The personal-data catalogue they all work from lives beside the
+//! store (`store/catalogue.rs`, re-exported here as `catalogue`). Redaction lives in `redact/`,
+//! input bounds in `service/limits.rs`; the SQL is in `store/compliance_sql.rs` and
+//! `store/person_sql.rs`.
 
 pub mod anchor;
 pub mod audit;
+/// The personal-data catalogue (kept beside the store, which reads it).
+pub use crate::store::catalogue;
 pub use crate::store::key;
 pub mod person;
 pub mod retention;

@@ -1,9 +1,11 @@
 //! Data-subject requests: export everything stored about one person, and erase them —
 //! anonymise them everywhere (their words, names and ids) while keeping ticket statistics,
-//! and record the erasure. An erasure rewrites audit entries that name the person and re-links
-//! the chain from there, so it refuses to run on a chain that is already broken (that would
-//! hide the tampering).
+//! and record the erasure under a keyed hash of the id (never the id). What is touched is the
+//! personal-data catalogue's (`catalogue.rs`). An erasure rewrites audit entries that name the
+//! person and re-links the chain from there, so it refuses to run on a chain that is already
+//! broken (that would hide the tampering).
 
+use super::key::AuditKey;
 use crate::domain::{Millis, UserRef};
 use crate::engine::ConversationState;
 use crate::store::person::{Erasure, ErasureReport, PersonData};
@@ -38,9 +40,11 @@ fn pseudonym(user: &UserRef, now: Millis) -> String {
 }
 
 /// Anonymise `user` everywhere. The names stored with them (ticket requester names, agent
-/// display names) are scrubbed as well as `extra_names`.
+/// display names) are scrubbed as well as `extra_names`. The `person_erased` audit entry names
+/// them by `key`'s hash of their id.
 pub async fn erase(
     store: &DynStore,
+    key: &AuditKey,
     user: &UserRef,
     extra_names: &[String],
     by: &str,
@@ -55,6 +59,7 @@ pub async fn erase(
         && data.roles.is_empty()
         && data.audit.is_empty()
         && data.assigned_tickets.is_empty()
+        && data.records.is_empty()
     {
         return Err(PersonError::Unknown(user.clone()));
     }
@@ -64,6 +69,7 @@ pub async fn erase(
         user: user.clone(),
         names: data.names,
         pseudonym: pseudonym(user, now),
+        subject_hash: key.person_hash(user),
         blank_state,
         by: by.to_string(),
         now,

@@ -57,9 +57,18 @@ pub async fn run_daily(
         if is_leader() {
             let now = clock();
             match store.claim_job(PURGE_JOB, now, now + DAY_MS).await {
-                Ok(true) => match store.purge(&plan(&cfg, &queues, now, "retention"), now, true).await {
-                    Ok(r) => tracing::info!(rows = r.total(), "retention purge: {}", r.summary()),
-                    Err(e) => tracing::error!(error = %e, "retention purge failed"),
+                Ok(true) => match super::audit::verify(&store).await {
+                    // A purge re-links the chain past the entries it anonymises: never over a
+                    // broken one, which that would hide.
+                    Ok(v) if v.broken.is_some() => tracing::error!(
+                        entry = v.broken.map(|b| b.seq).unwrap_or_default(),
+                        "retention purge skipped: the audit chain is broken; run `deskbot audit verify`"
+                    ),
+                    Ok(_) => match store.purge(&plan(&cfg, &queues, now, "retention"), now, true).await {
+                        Ok(r) => tracing::info!(rows = r.total(), "retention purge: {}", r.summary()),
+                        Err(e) => tracing::error!(error = %e, "retention purge failed"),
+                    },
+                    Err(e) => tracing::error!(error = %e, "retention purge: cannot verify the audit chain"),
                 },
                 Ok(false) => {}
                 Err(e) => tracing::error!(error = %e, "cannot claim the retention purge job"),

@@ -65,7 +65,9 @@ pub(crate) trait CommitTx:
         comment: Option<&str>,
         now: Millis,
     ) -> Result<()>;
-    async fn insert_feedback(&mut self, feedback: &KbFeedback, now: Millis) -> Result<()>;
+    /// Record a KB rating from the conversation `conversation`.
+    async fn insert_feedback(&mut self, conversation: &str, feedback: &KbFeedback, now: Millis)
+    -> Result<()>;
     /// Queue a message for delivery; a row with the same key already queued is left alone.
     async fn insert_outbox(&mut self, key: &str, message: &Outbound, now: Millis) -> Result<()>;
 }
@@ -173,7 +175,7 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
         tx.insert_message(&conv.key, ticket, &with_number(&message.turn, first), message.internal).await?;
     }
     for f in &feedback {
-        tx.insert_feedback(f, now).await?;
+        tx.insert_feedback(&conv.key, f, now).await?;
     }
     for case in &cases {
         tx.insert_case_event(&conv.key, &conv.user, case, now).await?;

@@ -293,6 +293,9 @@ pub struct PurgeReport {
     pub conversations_deleted: u64,
     pub outbox_deleted: u64,
     pub feedback_anonymised: u64,
+    /// Ticket history, ratings, audit details and report questions anonymised (the catalogue's
+    /// other expiring columns).
+    pub records_anonymised: u64,
     pub dedupe_keys_deleted: u64,
     /// False for a dry run (nothing was changed).
     pub applied: bool,
@@ -305,6 +308,7 @@ impl PurgeReport {
             + self.conversations_deleted
             + self.outbox_deleted
             + self.feedback_anonymised
+            + self.records_anonymised
             + self.dedupe_keys_deleted
     }
 
@@ -312,12 +316,13 @@ impl PurgeReport {
     pub fn summary(&self) -> String {
         format!(
             "messages deleted {}, tickets anonymised {}, conversations deleted {}, deliveries deleted {}, \
-             feedback queries anonymised {}, dedupe keys deleted {}",
+             feedback queries anonymised {}, records anonymised {}, dedupe keys deleted {}",
             self.messages_deleted,
             self.tickets_anonymised,
             self.conversations_deleted,
             self.outbox_deleted,
             self.feedback_anonymised,
+            self.records_anonymised,
             self.dedupe_keys_deleted
         )
     }

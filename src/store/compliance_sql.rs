@@ -24,6 +24,7 @@ macro_rules! compliance_sql {
                 AuditEntry, ChainKeying, ComplianceStore, GENESIS_HASH, GrantOutcome, KEYED_KIND, NewAuditEntry,
                 NewGrant, PurgePlan, PurgeReport, Role, RoleGrant, entry_hash, plain_chain_fault,
             };
+            use $crate::store::catalogue::{Column, Expiry, Fill, Purge, Table, CATALOGUE};
             use $crate::store::compliance_sql::AuditTx;
             use $crate::store::json::JsonText;
             use $crate::store::{Result, StoreError};
@@ -202,6 +203,127 @@ macro_rules! compliance_sql {
                 Ok(total)
             }
 
+            /// A catalogue fill as a bound value: `pseudonym` stands in for `Fill::Pseudonym`
+            /// (`purged` in a purge), `blank` for `Fill::BlankState`.
+            pub(super) fn push_fill(qb: &mut QueryBuilder<$db>, c: &Column, fill: Fill, pseudonym: &str, blank: &JsonText) {
+                match fill {
+                    Fill::Null if c.json => qb.push_bind(None::<JsonText>),
+                    Fill::Null => qb.push_bind(None::<String>),
+                    Fill::Text(t) if c.json => qb.push_bind(JsonText(serde_json::Value::from(t).to_string())),
+                    Fill::Text(t) => qb.push_bind(t.to_string()),
+                    Fill::Json(j) if c.json => qb.push_bind(JsonText(j.to_string())),
+                    Fill::Json(j) => qb.push_bind(j.to_string()),
+                    Fill::Pseudonym => qb.push_bind(pseudonym.to_string()),
+                    Fill::BlankState => qb.push_bind(blank.clone()),
+                };
+            }
+
+            fn push_purge_fill(qb: &mut QueryBuilder<$db>, c: &Column, fill: Fill) {
+                push_fill(qb, c, fill, PURGED, &JsonText("{}".to_string()));
+            }
+
+            /// `SET a = …, b = …` and `(a IS DISTINCT FROM … OR …)` for a table's purge fills;
+            /// `None` when the table sets nothing.
+            fn purge_update(t: &Table, filter: impl Fn(&mut QueryBuilder<$db>)) -> Option<QueryBuilder<$db>> {
+                let cols: Vec<(&Column, Fill)> = t
+                    .columns
+                    .iter()
+                    .filter_map(|c| match c.purge {
+                        Purge::Set(fill) => Some((c, fill)),
+                        _ => None,
+                    })
+                    .collect();
+                if cols.is_empty() {
+                    return None;
+                }
+                let mut qb = QueryBuilder::<$db>::new(format!("UPDATE {} SET ", t.name));
+                for (i, (c, fill)) in cols.iter().enumerate() {
+                    qb.push(if i == 0 { "" } else { ", " }).push(format!("{} = ", c.name));
+                    push_purge_fill(&mut qb, c, *fill);
+                }
+                qb.push(" WHERE ");
+                filter(&mut qb);
+                qb.push(" AND (1 = 0");
+                for (c, fill) in &cols {
+                    qb.push(format!(" OR {} IS DISTINCT FROM ", c.name));
+                    push_purge_fill(&mut qb, c, *fill);
+                }
+                qb.push(")");
+                Some(qb)
+            }
+
+            fn count_purged(r: &mut PurgeReport, table: &str, rows: u64) {
+                match table {
+                    "tickets" => r.tickets_anonymised += rows,
+                    "kb_feedback" => r.feedback_anonymised += rows,
+                    _ => r.records_anonymised += rows,
+                }
+            }
+
+            /// Anonymise what the catalogue says of expired tickets' rows. Returns the first
+            /// audit entry rewritten, if any (the chain is re-linked from there).
+            async fn expire_tickets(tx: &mut Tx, numbers: &[i64], r: &mut PurgeReport) -> Result<Option<i64>> {
+                let mut first = None;
+                for chunk in numbers.chunks(500) {
+                    // Actors that name the requester first, while the ticket still names them.
+                    for t in CATALOGUE {
+                        let Expiry::Ticket(col) = t.expiry else { continue };
+                        for c in t.columns.iter().filter(|c| c.purge == Purge::RequesterAsRole) {
+                            let mut qb = QueryBuilder::<$db>::new(format!(
+                                "UPDATE {tab} SET {c} = 'requester' WHERE {c} = (SELECT tk.requester_platform || ':' || \
+                                 tk.requester_id FROM tickets tk WHERE tk.number = {tab}.{col}) AND {col} IN",
+                                tab = t.name,
+                                c = c.name,
+                            ));
+                            push_numbers(&mut qb, chunk);
+                            count_purged(r, t.name, qb.build().execute(&mut **tx).await.map_err($map_err)?.rows_affected());
+                        }
+                    }
+                    for t in CATALOGUE {
+                        let Expiry::Ticket(col) = t.expiry else { continue };
+                        if t.name == "audit_log" {
+                            let mut qb = QueryBuilder::<$db>::new("SELECT MIN(seq) FROM audit_log WHERE ticket_number IN");
+                            push_numbers(&mut qb, chunk);
+                            let min: Option<i64> = qb.build_query_scalar().fetch_one(&mut **tx).await.map_err($map_err)?;
+                            first = first.into_iter().chain(min).min();
+                        }
+                        let Some(mut qb) = purge_update(t, |qb| {
+                            qb.push(format!("{col} IN"));
+                            push_numbers(qb, chunk);
+                        }) else {
+                            continue;
+                        };
+                        count_purged(r, t.name, qb.build().execute(&mut **tx).await.map_err($map_err)?.rows_affected());
+                    }
+                }
+                Ok(first)
+            }
+
+            /// Anonymise what the catalogue says of rows older than the transcripts cutoff (the
+            /// queue's, for tables with a queue column, and the global one).
+            async fn expire_by_age(tx: &mut Tx, plan: &PurgePlan, r: &mut PurgeReport) -> Result<()> {
+                for t in CATALOGUE {
+                    let Expiry::Age { at, queue } = t.expiry else { continue };
+                    let mut cuts: Vec<(Option<String>, Millis)> = Vec::new();
+                    if queue.is_some() {
+                        cuts.extend(plan.queues.iter().filter_map(|q| q.transcripts_before.map(|c| (Some(q.queue.clone()), c))));
+                    }
+                    cuts.extend(plan.other_before.map(|c| (None, c)));
+                    for (q, cut) in cuts {
+                        let Some(mut qb) = purge_update(t, |qb| {
+                            qb.push(format!("{at} < ")).push_bind(cut);
+                            if let (Some(qcol), Some(q)) = (queue, &q) {
+                                qb.push(format!(" AND {qcol} = ")).push_bind(q.clone());
+                            }
+                        }) else {
+                            continue;
+                        };
+                        count_purged(r, t.name, qb.build().execute(&mut **tx).await.map_err($map_err)?.rows_affected());
+                    }
+                }
+                Ok(())
+            }
+
             fn grant_from_row(r: &<$db as sqlx::Database>::Row) -> Result<RoleGrant> {
                 let platform: String = r.try_get("platform").map_err($map_err)?;
                 let role: String = r.try_get("role").map_err($map_err)?;
@@ -347,8 +469,12 @@ macro_rules! compliance_sql {
                 }
 
                 async fn purge(&self, plan: &PurgePlan, now: Millis, apply: bool) -> Result<PurgeReport> {
+                    let key = self.audit_key()?;
                     let mut tx = self.begin_write().await?;
+                    // Audit details of expired tickets are rewritten: hold the chain head.
+                    head(&mut tx, key).await?;
                     let mut r = PurgeReport::default();
+                    let mut relink_from: Option<i64> = None;
                     for q in &plan.queues {
                         if let Some(cut) = q.transcripts_before {
                             let d = sqlx::query(
@@ -374,25 +500,13 @@ macro_rules! compliance_sql {
                             continue;
                         }
                         r.messages_deleted += exec_in(&mut tx, "DELETE FROM messages WHERE ticket_number IN", &numbers).await?;
-                        exec_in(&mut tx, "UPDATE csat SET comment = NULL WHERE ticket_number IN", &numbers).await?;
-                        exec_in(&mut tx, "UPDATE ticket_events SET detail = NULL WHERE ticket_number IN", &numbers).await?;
                         exec_in(&mut tx, "DELETE FROM ticket_cards WHERE ticket_number IN", &numbers).await?;
                         exec_in(&mut tx, "DELETE FROM timers WHERE ticket_number IN", &numbers).await?;
-                        let reply_to = JsonText::of(&serde_json::json!({ "platform": "system", "channel": PURGED }), "address")?;
-                        for n in &numbers {
-                            let q = sqlx::query(
-                                "UPDATE tickets SET title = '[purged]', description = '', requester_id = $1, \
-                                 requester_name = NULL, conversation = $1, reply_to = $2, fields = $3 WHERE number = $4",
-                            )
-                            .bind(PURGED)
-                            .bind(reply_to.clone())
-                            .bind(JsonText("{}".into()))
-                            .bind(*n);
-                            r.tickets_anonymised += exec(q, &mut tx).await?;
-                        }
+                        let first = expire_tickets(&mut tx, &numbers, &mut r).await?;
+                        relink_from = relink_from.into_iter().chain(first).min();
                     }
                     if let Some(cut) = plan.other_before {
-                        let steps: [(&str, &mut u64); 5] = [
+                        let steps: [(&str, &mut u64); 4] = [
                             ("DELETE FROM messages WHERE ticket_number IS NULL AND created_at < $1", &mut r.messages_deleted),
                             (
                                 "DELETE FROM conversations WHERE updated_at < $1 AND key NOT LIKE 'desk:%' AND NOT EXISTS \
@@ -400,18 +514,25 @@ macro_rules! compliance_sql {
                                  AND t.status IN ('open', 'pending'))",
                                 &mut r.conversations_deleted,
                             ),
-                            ("DELETE FROM outbox WHERE status IN ('done', 'dead') AND created_at < $1", &mut r.outbox_deleted),
-                            ("UPDATE kb_feedback SET query = '' WHERE created_at < $1 AND query <> ''", &mut r.feedback_anonymised),
+                            // Undelivered for the whole period: dead in all but name, and holding words.
+                            ("DELETE FROM outbox WHERE status <> 'sending' AND created_at < $1", &mut r.outbox_deleted),
                             ("DELETE FROM inbound_events WHERE seen_at < $1", &mut r.dedupe_keys_deleted),
                         ];
                         for (sql, count) in steps {
                             *count += exec(sqlx::query(sql).bind(cut), &mut tx).await?;
                         }
                     }
+                    expire_by_age(&mut tx, plan, &mut r).await?;
+                    if let Some(from) = relink_from {
+                        relink(&mut tx, key, from).await?;
+                    }
                     r.applied = apply;
                     if apply {
                         tx.append_audit_tx(self.audit_key()?, &[audit(now, &plan.actor, "purge", None, r.summary())]).await?;
                         tx.commit().await.map_err($map_err)?;
+                        if let Err(e) = self.wipe_freed().await {
+                            tracing::warn!(error = %$crate::store::sql::error_detail(&e), "purged, but freed pages could not be wiped yet");
+                        }
                     } else {
                         tx.rollback().await.map_err($map_err)?;
                     }

@@ -3,6 +3,7 @@
 //! (`tests/store_conformance.rs`). Everything one inbound event changes is written by one
 //! [`Store::commit`] call, in one transaction, together with the event's dedupe key.
 
+pub mod catalogue;
 mod commit;
 pub mod compliance;
 pub(crate) mod compliance_sql;

@@ -1,13 +1,15 @@
 //! Data-subject requests in the store: everything stored about one person ([`PersonData`])
 //! and their erasure ([`Erasure`]): their id and names scrubbed everywhere, their own words
-//! blanked, ticket statistics kept, the audit chain re-linked and the erasure recorded. The SQL
-//! is in `person_sql.rs`.
+//! blanked, ticket statistics kept, the audit chain re-linked and the erasure recorded. Which
+//! columns are touched, and how, is the personal-data catalogue's (`catalogue.rs`); the SQL that
+//! applies it is in `person_sql.rs`.
 
 use super::compliance::{AuditEntry, RoleGrant};
 use super::{Result, StoredMessage, Ticket};
 use crate::domain::{Millis, TicketNumber, UserRef};
 use async_trait::async_trait;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// A conversation as exported for its owner.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -42,6 +44,9 @@ pub struct PersonData {
     pub ratings: Vec<RatingRecord>,
     pub roles: Vec<RoleGrant>,
     pub audit: Vec<AuditEntry>,
+    /// Every row the personal-data catalogue attributes to the person, by table, with the
+    /// catalogue's text and JSON columns (the complete record; the lists above are views).
+    pub records: BTreeMap<String, Vec<serde_json::Map<String, serde_json::Value>>>,
 }
 
 /// What to erase and what to put in its place.
@@ -52,6 +57,8 @@ pub struct Erasure {
     pub names: Vec<String>,
     /// Stands in for the user id from now on (e.g. `erased-3f9a…`).
     pub pseudonym: String,
+    /// The keyed hash the `person_erased` audit entry names the person by (never the id).
+    pub subject_hash: String,
     /// The conversation state their conversations are reset to.
     pub blank_state: serde_json::Value,
     pub by: String,
@@ -61,17 +68,39 @@ pub struct Erasure {
 /// How many rows an erasure rewrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct ErasureReport {
-    pub conversations: u64,
-    pub messages: u64,
-    pub tickets: u64,
-    pub ratings: u64,
-    pub ticket_events: u64,
-    pub audit_entries: u64,
-    pub deliveries: u64,
-    pub roles: u64,
-    pub other: u64,
+    /// Rows rewritten or deleted, per table.
+    pub tables: BTreeMap<String, u64>,
+    /// Undelivered messages that held the person's words, id or names, dropped.
+    pub deliveries_dropped: u64,
+    /// Delivered messages whose payload was blanked.
+    pub deliveries_blanked: u64,
     /// The first audit entry re-linked after rewriting, if any.
     pub relinked_from: Option<i64>,
+    /// Whether the freed pages were wiped from the database files afterwards (SQLite: WAL
+    /// checkpoint and VACUUM; PostgreSQL: VACUUM). False when that failed; see the log.
+    #[serde(skip)]
+    pub compacted: bool,
+}
+
+impl ErasureReport {
+    pub(crate) fn add(&mut self, table: &str, rows: u64) {
+        if rows > 0 {
+            *self.tables.entry(table.to_string()).or_default() += rows;
+        }
+    }
+
+    /// Rows rewritten in `table`.
+    pub fn rows(&self, table: &str) -> u64 {
+        self.tables.get(table).copied().unwrap_or(0)
+    }
+
+    /// One line for the CLI: `tickets 2, messages 14, …`.
+    pub fn summary(&self) -> String {
+        let mut parts: Vec<String> = self.tables.iter().map(|(t, n)| format!("{t} {n}")).collect();
+        parts.push(format!("deliveries dropped {}", self.deliveries_dropped));
+        parts.push(format!("deliveries blanked {}", self.deliveries_blanked));
+        parts.join(", ")
+    }
 }
 
 #[async_trait]
@@ -105,12 +134,17 @@ pub(crate) struct Scrubber {
 
 impl Scrubber {
     pub(crate) fn new(e: &Erasure) -> Scrubber {
-        let full = e.user.to_string();
+        Scrubber::of(&e.user, &e.names, &e.pseudonym)
+    }
+
+    /// Replaces `user`'s id with `pseudonym` and `names` with `[erased]`.
+    pub(crate) fn of(user: &UserRef, names: &[String], pseudonym: &str) -> Scrubber {
+        let full = user.to_string();
         let mut pairs: Vec<(String, String)> = vec![
-            (full, format!("{}:{}", e.user.platform, e.pseudonym)),
-            (e.user.id.clone(), e.pseudonym.clone()),
+            (full, format!("{}:{}", user.platform, pseudonym)),
+            (user.id.clone(), pseudonym.to_string()),
         ];
-        for n in &e.names {
+        for n in names {
             let n = n.trim();
             if n.chars().count() >= 2 && !pairs.iter().any(|(k, _)| k.eq_ignore_ascii_case(n)) {
                 pairs.push((n.to_string(), "[erased]".to_string()));
@@ -129,6 +163,11 @@ impl Scrubber {
             })
             .collect();
         Scrubber { rules, needles: pairs.into_iter().map(|(k, _)| k).collect() }
+    }
+
+    /// Does `s` name the person?
+    pub(crate) fn mentions(&self, s: &str) -> bool {
+        self.rules.iter().any(|(re, _)| re.is_match(s))
     }
 
     /// The text with every needle replaced.
@@ -152,9 +191,21 @@ impl Scrubber {
             other => other.clone(),
         }
     }
+}
 
-    pub(crate) fn opt(&self, s: Option<&str>) -> Option<String> {
-        s.map(|s| self.text(s))
+/// Every string in a JSON value (object keys too).
+pub(crate) fn json_strings(v: &serde_json::Value, out: &mut Vec<String>) {
+    use serde_json::Value;
+    match v {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| json_strings(x, out)),
+        Value::Object(o) => {
+            for (k, x) in o {
+                out.push(k.clone());
+                json_strings(x, out);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -169,6 +220,7 @@ mod tests {
             user: UserRef::new(Platform::Slack, "U0ZED"),
             names: vec!["Zelda Quux".into(), "Zelda".into()],
             pseudonym: "erased-1".into(),
+            subject_hash: "hmac:1".into(),
             blank_state: serde_json::json!({}),
             by: "dpo".into(),
             now: 0,

@@ -1,73 +1,278 @@
 //! Per-person SQL, shared by both backends like `sql.rs`: [`person_sql!`] stamps out
 //! `impl PersonStore` (export and erasure) on top of the audit helpers `compliance_sql!`
-//! stamped out in the same backend module. The backend supplies `after_erase`, a statement run
-//! after an erasure commits (SQLite's WAL checkpoint, so old pages leave the disk).
+//! stamped out in the same backend module. Which tables and columns are read and rewritten,
+//! and how, comes from the personal-data catalogue (`catalogue.rs`): this file only knows how
+//! to find a person's rows (`Owner`) and how to apply a column's rule. After an erasure
+//! commits, the backend's `wipe_freed` clears freed pages from disk.
 
 macro_rules! person_sql {
-    (db: $db:ty, store: $store:ty, map_err: $map_err:path, after_erase: $after:literal $(,)?) => {
+    (db: $db:ty, store: $store:ty, map_err: $map_err:path $(,)?) => {
         mod person_shared {
             use super::*;
-            use super::compliance_shared::{audit, exec, exec_in, head, push_numbers, relink, Tx};
+            use super::compliance_shared::{audit, exec, head, push_fill, push_numbers, relink, Tx};
             use $crate::domain::{TicketNumber, UserRef};
+            use $crate::store::catalogue::{Column, Erase, Fill, Owner, Table, CATALOGUE, ERASED, NOWHERE};
             use $crate::store::compliance::{AuditEntry, ComplianceStore};
             use $crate::store::compliance_sql::AuditTx;
             use $crate::store::json::JsonText;
             use $crate::store::person::{
                 ConversationRecord, Erasure, ErasureReport, PersonData, PersonStore, RatingRecord, Scrubber,
-                like_anywhere,
+                json_strings, like_anywhere,
             };
             use $crate::store::rows::{MessageRow, TicketRow};
             use $crate::store::{Result, StoreError};
             use sqlx::{AssertSqlSafe, QueryBuilder, Row};
-            use std::collections::BTreeSet;
+            use std::collections::{BTreeMap, BTreeSet};
 
-            const ERASED: &str = "[erased]";
+            /// The audit chain's table: rewriting it means re-linking the chain.
+            const CHAIN: &str = "audit_log";
+            /// Shortest text of a person's taken as a quote of them when found in a delivery
+            /// not otherwise tied to them (shorter ones are too common to be theirs).
+            const MIN_QUOTE: usize = 16;
 
-            /// Scrub text columns of rows (keyed by an integer column) that mention a needle;
-            /// returns the keys of rows changed.
-            async fn scrub_columns(
+            /// The person as the store knows them: their tickets, conversations and the
+            /// addresses replies to them go to.
+            struct Subject {
+                platform: String,
+                id: String,
+                uref: String,
+                numbers: Vec<i64>,
+                keys: Vec<String>,
+                addresses: Vec<serde_json::Value>,
+            }
+
+            async fn subject(tx: &mut Tx, user: &UserRef) -> Result<Subject> {
+                let p = user.platform.as_str();
+                let tickets: Vec<(i64, String, JsonText)> = sqlx::query_as(
+                    "SELECT number, conversation, reply_to FROM tickets WHERE requester_platform = $1 AND requester_id = $2",
+                )
+                .bind(p)
+                .bind(&user.id)
+                .fetch_all(&mut **tx)
+                .await
+                .map_err($map_err)?;
+                let convs: Vec<(String, JsonText)> =
+                    sqlx::query_as("SELECT key, reply_to FROM conversations WHERE platform = $1 AND user_id = $2")
+                        .bind(p)
+                        .bind(&user.id)
+                        .fetch_all(&mut **tx)
+                        .await
+                        .map_err($map_err)?;
+                let mut keys: BTreeSet<String> = convs.iter().map(|c| c.0.clone()).collect();
+                keys.extend(tickets.iter().map(|t| t.1.clone()));
+                let mut addresses = Vec::new();
+                for reply_to in tickets.iter().map(|t| &t.2).chain(convs.iter().map(|c| &c.1)) {
+                    let a = address_of(&reply_to.parse::<serde_json::Value>("reply address")?);
+                    if !addresses.contains(&a) {
+                        addresses.push(a);
+                    }
+                }
+                Ok(Subject {
+                    platform: p.to_string(),
+                    id: user.id.clone(),
+                    uref: user.to_string(),
+                    numbers: tickets.iter().map(|t| t.0).collect(),
+                    keys: keys.into_iter().collect(),
+                    addresses,
+                })
+            }
+
+            /// An address reduced to what identifies it: platform, channel, thread.
+            fn address_of(v: &serde_json::Value) -> serde_json::Value {
+                serde_json::json!([v.get("platform"), v.get("channel"), v.get("thread")])
+            }
+
+            fn numbers_with_zero(s: &Subject) -> Vec<i64> {
+                std::iter::once(0).chain(s.numbers.iter().copied()).collect()
+            }
+
+            /// `(…)` selecting the person's rows of a table; false when the table has none.
+            fn push_owned(qb: &mut QueryBuilder<$db>, owner: Owner, s: &Subject) -> bool {
+                match owner {
+                    Owner::Nobody | Owner::Deliveries => return false,
+                    Owner::Person { platform, id } => {
+                        qb.push(format!("({platform} = ")).push_bind(s.platform.clone());
+                        qb.push(format!(" AND {id} = ")).push_bind(s.id.clone()).push(")");
+                    }
+                    Owner::Linked { ticket, conversation } => {
+                        qb.push("(1 = 0");
+                        if let Some(t) = ticket {
+                            qb.push(format!(" OR {t} IN"));
+                            push_numbers(qb, &numbers_with_zero(s));
+                        }
+                        if let Some(c) = conversation {
+                            qb.push(format!(" OR {c} IN ("));
+                            let mut list = qb.separated(", ");
+                            list.push_bind(String::new());
+                            for k in &s.keys {
+                                list.push_bind(k.clone());
+                            }
+                            qb.push(")");
+                        }
+                        qb.push(")");
+                    }
+                    Owner::Acts { ticket, actor, subject } => {
+                        qb.push(format!("({actor} = ")).push_bind(s.uref.clone());
+                        if let Some(sub) = subject {
+                            qb.push(format!(" OR {sub} = ")).push_bind(s.uref.clone());
+                        }
+                        qb.push(format!(" OR {ticket} IN"));
+                        push_numbers(qb, &numbers_with_zero(s));
+                        qb.push(")");
+                    }
+                }
+                true
+            }
+
+            /// The catalogued columns of the person's rows of `t`, as JSON objects.
+            async fn owned_rows(
                 tx: &mut Tx,
-                s: &Scrubber,
-                table: &str,
-                key: &str,
-                cols: &[&str],
-            ) -> Result<Vec<i64>> {
-                let mut changed = BTreeSet::new();
+                t: &Table,
+                s: &Subject,
+                extra: Option<&str>,
+                only: Option<&Column>,
+            ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
+                let cols: Vec<&Column> = match only {
+                    Some(c) => vec![c],
+                    None => t.columns.iter().collect(),
+                };
+                let list: Vec<String> = cols.iter().map(|c| format!("CAST({} AS TEXT)", c.name)).collect();
+                let mut qb = QueryBuilder::<$db>::new(format!("SELECT {} FROM {} WHERE ", list.join(", "), t.name));
+                if !push_owned(&mut qb, t.owner, s) {
+                    return Ok(Vec::new());
+                }
+                if let Some(cond) = extra {
+                    qb.push(format!(" AND ({cond})"));
+                }
+                let rows = qb.build().fetch_all(&mut **tx).await.map_err($map_err)?;
+                let mut out = Vec::new();
+                for row in rows {
+                    let mut obj = serde_json::Map::new();
+                    for (i, c) in cols.iter().enumerate() {
+                        let v: Option<String> = row.try_get(i).map_err($map_err)?;
+                        let v = match v {
+                            None => serde_json::Value::Null,
+                            Some(text) if c.json => serde_json::from_str(&text).map_err(|x| {
+                                StoreError::Corrupt(format!("{}.{} is not valid JSON: {x}", t.name, c.name))
+                            })?,
+                            Some(text) => serde_json::Value::String(text),
+                        };
+                        obj.insert(c.name.to_string(), v);
+                    }
+                    out.push(obj);
+                }
+                Ok(out)
+            }
+
+            /// What the person wrote, as the catalogue's `own_words` rows hold it: looked for in
+            /// queued deliveries.
+            async fn own_words(tx: &mut Tx, s: &Subject) -> Result<Vec<String>> {
+                let mut words = BTreeSet::new();
+                for t in CATALOGUE {
+                    let Some(cond) = t.own_words else { continue };
+                    for c in t.columns.iter().filter(|c| c.holds == $crate::store::catalogue::Holds::Words) {
+                        for row in owned_rows(tx, t, s, Some(cond), Some(c)).await? {
+                            let mut found = Vec::new();
+                            row.values().for_each(|v| json_strings(v, &mut found));
+                            words.extend(found.into_iter().filter(|w| w.chars().count() >= MIN_QUOTE));
+                        }
+                    }
+                }
+                Ok(words.into_iter().collect())
+            }
+
+            /// Is this delivery the person's: addressed to them, about one of their tickets, or
+            /// quoting their id, names or words?
+            fn concerns(payload: &serde_json::Value, s: &Subject, scrub: &Scrubber, words: &[String]) -> bool {
+                if let Some(to) = payload.get("to")
+                    && s.addresses.contains(&address_of(to))
+                {
+                    return true;
+                }
+                let kind = payload.get("kind");
+                let ticket = kind.and_then(|k| {
+                    k.pointer("/card/number").or_else(|| k.get("ticket")).or_else(|| k.pointer("/body/ticket/number"))
+                });
+                if ticket.and_then(serde_json::Value::as_i64).is_some_and(|n| s.numbers.contains(&n)) {
+                    return true;
+                }
+                let mut strings = Vec::new();
+                json_strings(payload, &mut strings);
+                strings.iter().any(|x| scrub.mentions(x) || words.iter().any(|w| x.contains(w.as_str())))
+            }
+
+            /// The person's deliveries: `(id, status, payload)`.
+            async fn deliveries(
+                tx: &mut Tx,
+                s: &Subject,
+                scrub: &Scrubber,
+                words: &[String],
+            ) -> Result<Vec<(i64, String, serde_json::Value)>> {
+                let rows: Vec<(i64, String, JsonText)> = sqlx::query_as("SELECT id, status, payload FROM outbox ORDER BY id")
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map_err($map_err)?;
+                let mut out = Vec::new();
+                for (id, status, payload) in rows {
+                    let v: serde_json::Value = payload.parse("outbox message")?;
+                    if concerns(&v, s, scrub, words) {
+                        out.push((id, status, v));
+                    }
+                }
+                Ok(out)
+            }
+
+            /// Replace the person's id and names in one column, in every row.
+            async fn scrub_column(tx: &mut Tx, s: &Scrubber, t: &Table, c: &Column) -> Result<u64> {
+                let (table, col) = (t.name, c.name);
+                let mut seen = BTreeSet::new();
+                let mut changed = 0;
                 for needle in &s.needles {
-                    let cond: Vec<String> = cols
-                        .iter()
-                        .map(|c| format!("LOWER(COALESCE({c}, '')) LIKE $1 ESCAPE '\\'"))
-                        .collect();
-                    let sql = format!("SELECT {key}, {} FROM {table} WHERE {}", cols.join(", "), cond.join(" OR "));
-                    let rows = sqlx::query(AssertSqlSafe(sql))
+                    let sql = format!(
+                        "SELECT DISTINCT CAST({col} AS TEXT) FROM {table} WHERE LOWER(CAST({col} AS TEXT)) LIKE $1 ESCAPE '\\'"
+                    );
+                    let olds: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
                         .bind(like_anywhere(needle))
                         .fetch_all(&mut **tx)
                         .await
                         .map_err($map_err)?;
-                    for row in rows {
-                        let id: i64 = row.try_get(0).map_err($map_err)?;
-                        let mut values = Vec::new();
-                        let mut differs = false;
-                        for i in 0..cols.len() {
-                            let old: Option<String> = row.try_get(i + 1).map_err($map_err)?;
-                            let new = s.opt(old.as_deref());
-                            differs |= new != old;
-                            values.push(new);
-                        }
-                        if !differs {
+                    for old in olds {
+                        if !seen.insert(old.clone()) {
                             continue;
                         }
-                        let sets: Vec<String> = cols.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
-                        let sql = format!("UPDATE {table} SET {} WHERE {key} = ${}", sets.join(", "), cols.len() + 1);
-                        let mut q = sqlx::query(AssertSqlSafe(sql));
-                        for v in values {
-                            q = q.bind(v);
-                        }
-                        exec(q.bind(id), tx).await?;
-                        changed.insert(id);
+                        let sql = format!("UPDATE {table} SET {col} = $1 WHERE {col} = $2");
+                        let q = if c.json {
+                            let v: serde_json::Value = JsonText(old.clone()).parse(&format!("{table}.{col}"))?;
+                            let new = JsonText::of(&s.json(&v), col)?;
+                            if new.0 == old || s.json(&v) == v {
+                                continue;
+                            }
+                            sqlx::query(AssertSqlSafe(sql)).bind(new).bind(JsonText(old))
+                        } else {
+                            let new = s.text(&old);
+                            if new == old {
+                                continue;
+                            }
+                            sqlx::query(AssertSqlSafe(sql)).bind(new).bind(old)
+                        };
+                        changed += exec(q, tx).await?;
                     }
                 }
-                Ok(changed.into_iter().collect())
+                Ok(changed)
+            }
+
+            /// The first audit entry an erasure can rewrite (the chain is re-linked from there).
+            async fn first_touched_entry(tx: &mut Tx, s: &Subject, scrub: &Scrubber) -> Result<Option<i64>> {
+                let Some(t) = $crate::store::catalogue::table(CHAIN) else { return Ok(None) };
+                let mut qb = QueryBuilder::<$db>::new("SELECT MIN(seq) FROM audit_log WHERE ");
+                push_owned(&mut qb, t.owner, s);
+                for c in t.personal() {
+                    for needle in &scrub.needles {
+                        qb.push(format!(" OR LOWER(CAST({} AS TEXT)) LIKE ", c.name));
+                        qb.push_bind(like_anywhere(needle)).push(" ESCAPE '\\'");
+                    }
+                }
+                qb.build_query_scalar().fetch_one(&mut **tx).await.map_err($map_err)
             }
 
             const TICKET_COLUMNS: &str = "SELECT number, title, description, requester_platform, requester_id, \
@@ -79,13 +284,15 @@ macro_rules! person_sql {
                 async fn person_data(&self, user: &UserRef, names: &[String]) -> Result<PersonData> {
                     let uref = user.to_string();
                     let p = user.platform.as_str();
+                    let mut tx: Tx = self.pool.begin().await.map_err($map_err)?;
+                    let subj = subject(&mut tx, user).await?;
                     let convs = sqlx::query(
                         "SELECT key, reply_to, state, created_at, updated_at FROM conversations \
                          WHERE platform = $1 AND user_id = $2 ORDER BY created_at, key",
                     )
                     .bind(p)
                     .bind(&user.id)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *tx)
                     .await
                     .map_err($map_err)?;
                     let mut conversations = Vec::new();
@@ -105,43 +312,36 @@ macro_rules! person_sql {
                     )))
                     .bind(p)
                     .bind(&user.id)
-                    .fetch_all(&self.pool)
+                    .fetch_all(&mut *tx)
                     .await
                     .map_err($map_err)?;
                     let tickets = rows.into_iter().map(TicketRow::into_ticket).collect::<Result<Vec<_>>>()?;
-                    let numbers: Vec<i64> = tickets.iter().map(|t| t.number.0).collect();
-                    let mut keys: BTreeSet<String> = conversations.iter().map(|c| c.key.clone()).collect();
-                    keys.extend(tickets.iter().map(|t| t.conversation.clone()));
 
-                    // The IN lists start with a value no row has ('' and ticket 0), so they are
-                    // never empty.
                     let mut qb = QueryBuilder::<$db>::new(
                         "SELECT conversation, ticket_number, speaker_kind, speaker_name, text, internal, created_at \
-                         FROM messages WHERE conversation IN (",
+                         FROM messages WHERE ",
                     );
-                    let mut list = qb.separated(", ");
-                    list.push_bind(String::new());
-                    for k in &keys {
-                        list.push_bind(k.clone());
+                    if let Some(t) = $crate::store::catalogue::table("messages") {
+                        push_owned(&mut qb, t.owner, &subj);
+                    } else {
+                        qb.push("1 = 0");
                     }
-                    qb.push(") OR ticket_number IN");
-                    push_numbers(&mut qb, &[&[0i64][..], &numbers[..]].concat());
                     qb.push(" ORDER BY created_at, id");
-                    let rows: Vec<MessageRow> = qb.build_query_as().fetch_all(&self.pool).await.map_err($map_err)?;
+                    let rows: Vec<MessageRow> = qb.build_query_as().fetch_all(&mut *tx).await.map_err($map_err)?;
                     let messages = rows.into_iter().map(MessageRow::into_message).collect::<Result<Vec<_>>>()?;
 
                     let assigned: Vec<i64> = sqlx::query_scalar("SELECT number FROM tickets WHERE assignee = $1 ORDER BY number")
                         .bind(&uref)
-                        .fetch_all(&self.pool)
+                        .fetch_all(&mut *tx)
                         .await
                         .map_err($map_err)?;
                     let mut qb = QueryBuilder::<$db>::new(
                         "SELECT ticket_number, score, comment, created_at FROM csat WHERE ticket_number IN",
                     );
-                    push_numbers(&mut qb, &[&[0i64][..], &numbers[..]].concat());
+                    push_numbers(&mut qb, &numbers_with_zero(&subj));
                     let ratings = qb
                         .build()
-                        .fetch_all(&self.pool)
+                        .fetch_all(&mut *tx)
                         .await
                         .map_err($map_err)?
                         .iter()
@@ -155,7 +355,6 @@ macro_rules! person_sql {
                             })
                         })
                         .collect::<Result<Vec<_>>>()?;
-                    let roles = self.role_grants(true).await?.into_iter().filter(|g| &g.user == user).collect();
 
                     let mut all_names: BTreeSet<String> = names.iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()).collect();
                     all_names.extend(tickets.iter().filter_map(|t| t.requester_name.clone()));
@@ -163,23 +362,54 @@ macro_rules! person_sql {
                         sqlx::query_scalar("SELECT display_name FROM agents WHERE platform = $1 AND user_id = $2")
                             .bind(p)
                             .bind(&user.id)
-                            .fetch_optional(&self.pool)
+                            .fetch_optional(&mut *tx)
                             .await
                             .map_err($map_err)?;
                     all_names.extend(agent.flatten());
 
-                    let mut qb = QueryBuilder::<$db>::new("SELECT * FROM audit_log WHERE actor = ");
-                    qb.push_bind(uref.clone()).push(" OR subject = ").push_bind(uref.clone());
+                    let mut qb = QueryBuilder::<$db>::new("SELECT * FROM audit_log WHERE ");
+                    if let Some(t) = $crate::store::catalogue::table(CHAIN) {
+                        push_owned(&mut qb, t.owner, &subj);
+                    } else {
+                        qb.push("1 = 0");
+                    }
                     for needle in std::iter::once(&user.id).chain(all_names.iter()) {
                         qb.push(" OR LOWER(COALESCE(detail, '')) LIKE ").push_bind(like_anywhere(needle)).push(" ESCAPE '\\'");
                     }
                     qb.push(" OR ticket_number IN");
-                    push_numbers(&mut qb, &[&[0i64][..], &numbers[..]].concat());
+                    push_numbers(&mut qb, &numbers_with_zero(&subj));
                     qb.push(" ORDER BY seq");
-                    let audit: Vec<AuditEntry> = qb.build_query_as().fetch_all(&self.pool).await.map_err($map_err)?;
+                    let audit: Vec<AuditEntry> = qb.build_query_as().fetch_all(&mut *tx).await.map_err($map_err)?;
+                    let roles = self.role_grants(true).await?.into_iter().filter(|g| &g.user == user).collect();
+
+                    // The complete record, table by table, as the catalogue attributes rows.
+                    let names_list: Vec<String> = all_names.iter().cloned().collect();
+                    let scrub = Scrubber::of(user, &names_list, "-");
+                    let words = own_words(&mut tx, &subj).await?;
+                    let mut records = BTreeMap::new();
+                    for t in CATALOGUE {
+                        let rows = if t.owner == Owner::Deliveries {
+                            deliveries(&mut tx, &subj, &scrub, &words)
+                                .await?
+                                .into_iter()
+                                .map(|(_, status, payload)| {
+                                    let mut o = serde_json::Map::new();
+                                    o.insert("status".into(), status.into());
+                                    o.insert("payload".into(), payload);
+                                    o
+                                })
+                                .collect()
+                        } else {
+                            owned_rows(&mut tx, t, &subj, None, None).await?
+                        };
+                        if !rows.is_empty() {
+                            records.insert(t.name.to_string(), rows);
+                        }
+                    }
+                    tx.rollback().await.map_err($map_err)?;
                     Ok(PersonData {
                         user: user.clone(),
-                        names: all_names.into_iter().collect(),
+                        names: names_list,
                         conversations,
                         messages,
                         tickets,
@@ -187,163 +417,109 @@ macro_rules! person_sql {
                         ratings,
                         roles,
                         audit,
+                        records,
                     })
                 }
 
                 async fn erase_person(&self, e: &Erasure) -> Result<ErasureReport> {
-                    let s = Scrubber::new(e);
-                    let p = e.user.platform.as_str();
-                    let uref = e.user.to_string();
+                    let scrub = Scrubber::new(e);
+                    let blank = JsonText::of(&e.blank_state, "conversation state")?;
                     let mut r = ErasureReport::default();
                     let key = self.audit_key()?;
                     let mut tx = self.begin_write().await?;
                     // Hold the chain head from the start: the audit rows are rewritten below.
                     head(&mut tx, key).await?;
+                    let subj = subject(&mut tx, &e.user).await?;
+                    let words = own_words(&mut tx, &subj).await?;
+                    let first_entry = first_touched_entry(&mut tx, &subj, &scrub).await?;
 
-                    let tickets: Vec<(i64, String, JsonText)> = sqlx::query_as(
-                        "SELECT number, conversation, reply_to FROM tickets WHERE requester_platform = $1 AND requester_id = $2",
-                    )
-                    .bind(p)
-                    .bind(&e.user.id)
-                    .fetch_all(&mut *tx)
-                    .await
-                    .map_err($map_err)?;
-                    let numbers: Vec<i64> = tickets.iter().map(|t| t.0).collect();
-                    let convs: Vec<(String, JsonText)> =
-                        sqlx::query_as("SELECT key, reply_to FROM conversations WHERE platform = $1 AND user_id = $2")
-                            .bind(p)
-                            .bind(&e.user.id)
-                            .fetch_all(&mut *tx)
-                            .await
-                            .map_err($map_err)?;
-                    let mut keys: BTreeSet<String> = convs.iter().map(|c| c.0.clone()).collect();
-                    keys.extend(tickets.iter().map(|t| t.1.clone()));
-                    let blank = JsonText::of(&e.blank_state, "conversation state")?;
-                    for (key, reply_to) in &convs {
-                        let reply_to = JsonText::of(&s.json(&reply_to.parse::<serde_json::Value>("reply address")?), "reply address")?;
-                        let q = sqlx::query("UPDATE conversations SET key = $1, user_id = $2, reply_to = $3, state = $4 WHERE key = $5")
-                            .bind(s.text(key))
-                            .bind(&e.pseudonym)
-                            .bind(reply_to)
-                            .bind(blank.clone())
-                            .bind(key);
-                        r.conversations += exec(q, &mut tx).await?;
-                    }
-                    for old in &keys {
-                        let new = s.text(old);
-                        if &new != old {
-                            for sql in [
-                                "UPDATE messages SET conversation = $1 WHERE conversation = $2",
-                                "UPDATE tickets SET conversation = $1 WHERE conversation = $2",
-                                "UPDATE case_events SET conversation = $1 WHERE conversation = $2",
-                                "UPDATE test_conversations SET key = $1 WHERE key = $2",
-                            ] {
-                                exec(sqlx::query(sql).bind(&new).bind(old), &mut tx).await?;
-                            }
+                    // Deliveries first, while their words can still be recognised: an
+                    // undelivered one goes, a delivered one keeps only that it was sent.
+                    let tombstone = JsonText(serde_json::json!({
+                        "to": serde_json::from_str::<serde_json::Value>(NOWHERE).unwrap_or_default(),
+                        "text": ERASED,
+                    }).to_string());
+                    for (id, status, _) in deliveries(&mut tx, &subj, &scrub, &words).await? {
+                        if status == "done" {
+                            let q = sqlx::query("UPDATE outbox SET payload = $1, last_error = NULL WHERE id = $2")
+                                .bind(tombstone.clone())
+                                .bind(id);
+                            r.deliveries_blanked += exec(q, &mut tx).await?;
+                        } else {
+                            r.deliveries_dropped += exec(sqlx::query("DELETE FROM outbox WHERE id = $1").bind(id), &mut tx).await?;
                         }
                     }
-                    // Their own words go; the lines of others that name them are scrubbed.
-                    let mut qb = QueryBuilder::<$db>::new("UPDATE messages SET text = ");
-                    qb.push_bind(ERASED).push(" WHERE speaker_kind = 'employee' AND text <> ").push_bind(ERASED);
-                    qb.push(" AND (conversation IN (");
-                    let mut list = qb.separated(", ");
-                    list.push_bind(String::new());
-                    for k in &keys {
-                        list.push_bind(s.text(k));
-                    }
-                    qb.push(") OR ticket_number IN");
-                    push_numbers(&mut qb, &[&[0i64][..], &numbers[..]].concat());
-                    qb.push(")");
-                    r.messages += qb.build().execute(&mut *tx).await.map_err($map_err)?.rows_affected();
-                    r.messages += scrub_columns(&mut tx, &s, "messages", "id", &["text", "speaker_name"]).await?.len() as u64;
-
-                    for (number, _, reply_to) in &tickets {
-                        let reply_to = JsonText::of(&s.json(&reply_to.parse::<serde_json::Value>("reply address")?), "reply address")?;
-                        let q = sqlx::query(
-                            "UPDATE tickets SET requester_id = $1, requester_name = NULL, title = $2, description = $2, \
-                             fields = $3, reply_to = $4 WHERE number = $5",
-                        )
-                        .bind(&e.pseudonym)
-                        .bind(ERASED)
-                        .bind(JsonText("{}".into()))
-                        .bind(reply_to)
-                        .bind(*number);
-                        r.tickets += exec(q, &mut tx).await?;
-                    }
-                    r.tickets += scrub_columns(&mut tx, &s, "tickets", "number", &["title", "description", "requester_name", "assignee"]).await?.len() as u64;
-                    r.ratings += exec_in(&mut tx, "UPDATE csat SET comment = NULL WHERE comment IS NOT NULL AND ticket_number IN", &numbers).await?;
-
-                    // Their comments in the ticket history and the audit log are their words too.
-                    for sql in ["UPDATE ticket_events SET detail = NULL WHERE actor = $1 AND detail IS NOT NULL AND kind LIKE 'csat%'",
-                                "UPDATE audit_log SET detail = NULL WHERE actor = $1 AND detail IS NOT NULL AND kind LIKE 'csat%'"] {
-                        r.ticket_events += exec(sqlx::query(sql).bind(&uref), &mut tx).await?;
-                    }
-                    r.ticket_events += scrub_columns(&mut tx, &s, "ticket_events", "id", &["actor", "detail"]).await?.len() as u64;
-                    let seqs = scrub_columns(&mut tx, &s, "audit_log", "seq", &["actor", "subject", "detail"]).await?;
-                    r.audit_entries = seqs.len() as u64;
-                    let first_seq: Option<i64> = sqlx::query_scalar(
-                        "SELECT MIN(seq) FROM audit_log WHERE actor = $1 AND detail IS NULL AND kind LIKE 'csat%'",
+                    // Their grants end with them (recorded as revoked, the record stays).
+                    let q = sqlx::query(
+                        "UPDATE role_grants SET revoked_at = $1, revoked_by = $2, revoke_reason = 'person erased' \
+                         WHERE platform = $3 AND user_id = $4 AND revoked_at IS NULL",
                     )
-                    .bind(&uref)
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err($map_err)?;
-                    let from = seqs.first().copied().into_iter().chain(first_seq).min();
-                    if let Some(from) = from {
+                    .bind(e.now)
+                    .bind(&e.by)
+                    .bind(&subj.platform)
+                    .bind(&subj.id);
+                    r.add("role_grants", exec(q, &mut tx).await?);
+
+                    // Their rows: deleted, or each column replaced as the catalogue says. The
+                    // columns that identify the rows (their id) go last.
+                    for t in CATALOGUE {
+                        if t.erase_deletes_rows {
+                            let mut qb = QueryBuilder::<$db>::new(format!("DELETE FROM {} WHERE ", t.name));
+                            if push_owned(&mut qb, t.owner, &subj) {
+                                r.add(t.name, qb.build().execute(&mut *tx).await.map_err($map_err)?.rows_affected());
+                            }
+                            continue;
+                        }
+                        let mut cols: Vec<(&Column, Fill)> = t
+                            .columns
+                            .iter()
+                            .filter_map(|c| match c.erase {
+                                Erase::Replace(fill) => Some((c, fill)),
+                                _ => None,
+                            })
+                            .collect();
+                        cols.sort_by_key(|(_, fill)| *fill == Fill::Pseudonym);
+                        for (c, fill) in cols {
+                            let mut qb = QueryBuilder::<$db>::new(format!("UPDATE {} SET {} = ", t.name, c.name));
+                            push_fill(&mut qb, c, fill, &e.pseudonym, &blank);
+                            qb.push(" WHERE ");
+                            if !push_owned(&mut qb, t.owner, &subj) {
+                                continue;
+                            }
+                            qb.push(format!(" AND {} IS DISTINCT FROM ", c.name));
+                            push_fill(&mut qb, c, fill, &e.pseudonym, &blank);
+                            r.add(t.name, qb.build().execute(&mut *tx).await.map_err($map_err)?.rows_affected());
+                        }
+                    }
+                    // Everyone else's rows: their id and names replaced wherever they appear.
+                    for t in CATALOGUE {
+                        for c in t.columns.iter().filter(|c| matches!(c.erase, Erase::Replace(_) | Erase::Scrub)) {
+                            r.add(t.name, scrub_column(&mut tx, &scrub, t, c).await?);
+                        }
+                    }
+                    if let Some(from) = first_entry {
                         relink(&mut tx, key, from).await?;
                         r.relinked_from = Some(from);
                     }
 
-                    let rows: Vec<(i64, JsonText)> =
-                        sqlx::query_as("SELECT id, payload FROM outbox").fetch_all(&mut *tx).await.map_err($map_err)?;
-                    for (id, payload) in rows {
-                        let old: serde_json::Value = payload.parse("outbox message")?;
-                        let new = s.json(&old);
-                        if new != old {
-                            let q = sqlx::query("UPDATE outbox SET payload = $1 WHERE id = $2")
-                                .bind(JsonText::of(&new, "outbox message")?)
-                                .bind(id);
-                            r.deliveries += exec(q, &mut tx).await?;
-                        }
-                    }
-                    let q = sqlx::query(
-                        "UPDATE role_grants SET user_id = $1, revoked_at = COALESCE(revoked_at, $2), \
-                         revoked_by = COALESCE(revoked_by, $3), revoke_reason = COALESCE(revoke_reason, 'person erased') \
-                         WHERE platform = $4 AND user_id = $5",
-                    )
-                    .bind(&e.pseudonym)
-                    .bind(e.now)
-                    .bind(&e.by)
-                    .bind(p)
-                    .bind(&e.user.id);
-                    r.roles += exec(q, &mut tx).await?;
-                    r.roles += scrub_columns(&mut tx, &s, "role_grants", "id", &["granted_by", "justification", "revoked_by", "revoke_reason"]).await?.len() as u64;
-                    let q = sqlx::query("DELETE FROM agents WHERE platform = $1 AND user_id = $2").bind(p).bind(&e.user.id);
-                    r.other += exec(q, &mut tx).await?;
-                    r.other += scrub_columns(&mut tx, &s, "kb_feedback", "id", &["query"]).await?.len() as u64;
-                    // The reports' record of their questions: the counts stay, their words and id go.
-                    let q = sqlx::query("UPDATE case_events SET user_id = $1, query = $2 WHERE platform = $3 AND user_id = $4")
-                        .bind(&e.pseudonym)
-                        .bind(ERASED)
-                        .bind(p)
-                        .bind(&e.user.id);
-                    r.other += exec(q, &mut tx).await?;
-                    r.other += scrub_columns(&mut tx, &s, "case_events", "id", &["query"]).await?.len() as u64;
-
+                    // The erasure's own record names the person only by a keyed hash.
                     let detail = format!(
                         "anonymised as {}:{}; {}",
                         e.user.platform,
                         e.pseudonym,
                         serde_json::to_string(&r).map_err(|x| StoreError::Database(x.to_string()))?
                     );
-                    tx.append_audit_tx(key, &[audit(e.now, &e.by, "person_erased", Some(uref), detail)]).await?;
+                    tx.append_audit_tx(key, &[audit(e.now, &e.by, "person_erased", Some(e.subject_hash.clone()), detail)]).await?;
                     tx.commit().await.map_err($map_err)?;
-                    if !$after.is_empty() {
-                        sqlx::query($after).execute(&self.pool).await.map_err($map_err)?;
-                    }
+                    r.compacted = match self.wipe_freed().await {
+                        Ok(()) => true,
+                        Err(x) => {
+                            tracing::warn!(error = %$crate::store::sql::error_detail(&x), "erased, but freed pages could not be wiped yet");
+                            false
+                        }
+                    };
                     Ok(r)
                 }
-
             }
         }
     };

@@ -55,6 +55,16 @@ impl PostgresStore {
         self.pool.begin().await.map_err(map_err)
     }
 
+    /// After an erasure or a purge: VACUUM the catalogued tables, so the old row versions are
+    /// no longer visible to anything and their space is reused. (Only `VACUUM FULL`, which
+    /// locks the tables, rewrites the files; see the README.)
+    async fn wipe_freed(&self) -> Result<()> {
+        let tables: Vec<&str> = super::catalogue::CATALOGUE.iter().map(|t| t.name).collect();
+        let sql = format!("VACUUM {}", tables.join(", "));
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql)).execute(&self.pool).await.map_err(map_err)?;
+        Ok(())
+    }
+
     /// Claim due rows, skipping rows another worker is claiming right now.
     async fn claim(
         &self,
@@ -101,7 +111,6 @@ crate::store::person_sql::person_sql! {
     db: Postgres,
     store: PostgresStore,
     map_err: map_err,
-    after_erase: "",
 }
 
 shared_sql! {

@@ -225,16 +225,17 @@ macro_rules! shared_sql {
                     write(q, self).await.map(drop)
                 }
 
-                async fn insert_feedback(&mut self, f: &KbFeedback, now: Millis) -> Result<()> {
+                async fn insert_feedback(&mut self, conversation: &str, f: &KbFeedback, now: Millis) -> Result<()> {
                     let q = sqlx::query(
-                        "INSERT INTO kb_feedback (intent, article, query, helpful, created_at) \
-                         VALUES ($1, $2, $3, $4, $5)",
+                        "INSERT INTO kb_feedback (intent, article, query, helpful, created_at, conversation) \
+                         VALUES ($1, $2, $3, $4, $5, $6)",
                     )
                     .bind(f.intent.as_deref())
                     .bind(f.article.as_deref())
                     .bind(&f.query)
                     .bind(f.helpful)
-                    .bind(now);
+                    .bind(now)
+                    .bind(conversation);
                     write(q, self).await.map(drop)
                 }
 

@@ -63,6 +63,10 @@ impl SqliteStore {
             .busy_timeout(busy_timeout);
         let mut pool = SqlitePoolOptions::new().max_connections(8);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        if !in_memory {
+            create_private(options.get_filename())
+                .map_err(|e| StoreError::Connect(format!("{url}: cannot create the database file: {e}")))?;
+        }
         if in_memory {
             // An in-memory database lives only as long as some connection to it.
             pool = pool.min_connections(1).idle_timeout(None).max_lifetime(None);
@@ -83,6 +87,23 @@ impl SqliteStore {
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
         self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
+    }
+
+    /// After an erasure or a purge: leave no copy of the old rows on disk. `secure_delete`
+    /// zeroes freed content inside the file already; the checkpoint moves the WAL's page
+    /// images into the file and truncates the WAL, and VACUUM rebuilds the file without free
+    /// pages. Fails (and the caller warns) when another process holds a read open.
+    async fn wipe_freed(&self) -> Result<()> {
+        let mut conn = self.writer.acquire().await.map_err(map_err)?;
+        let checkpoint = "PRAGMA wal_checkpoint(TRUNCATE)";
+        sqlx::query(checkpoint).execute(&mut *conn).await.map_err(map_err)?;
+        sqlx::query("VACUUM").execute(&mut *conn).await.map_err(map_err)?;
+        let (busy, _, _): (i64, i64, i64) =
+            sqlx::query_as(checkpoint).fetch_one(&mut *conn).await.map_err(map_err)?;
+        if busy != 0 {
+            return Err(StoreError::Busy);
+        }
+        Ok(())
     }
 
     /// Claim due rows in one `UPDATE … RETURNING` under the write lock.
@@ -127,7 +148,6 @@ crate::store::person_sql::person_sql! {
     db: Sqlite,
     store: SqliteStore,
     map_err: map_err,
-    after_erase: "PRAGMA wal_checkpoint(TRUNCATE)",
 }
 
 shared_sql! {
@@ -137,6 +157,25 @@ shared_sql! {
     migrations: "./migrations/sqlite",
     next_ticket_sql: "UPDATE ticket_seq SET next = next + 1 WHERE id = 1 RETURNING next - 1",
     lock_row_sql: "",
+}
+
+/// Create the database file readable by its owner only (0600) if it does not exist yet;
+/// SQLite gives its `-wal` and `-shm` files the same mode. An existing file is left alone.
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    match opts.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        // A missing directory is reported by SQLite itself, with a hint.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Map a sqlx error on SQLite to what the caller can act on, by the SQLite primary result code
