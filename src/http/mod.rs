@@ -3,6 +3,7 @@
 
 pub mod metrics;
 pub mod reports;
+pub mod session;
 
 use crate::channel::status::ChannelStatuses;
 use crate::service::LiveCatalog;
@@ -61,7 +62,10 @@ async fn readyz(State(s): State<HttpState>) -> impl IntoResponse {
     (code, Json(body))
 }
 
-/// Serve until `cancel` fires, then finish in-flight requests.
+/// Serve until `cancel` fires, then finish in-flight requests. Handlers can see the TCP peer
+/// (`session::Peer`).
 pub async fn serve(listener: TcpListener, app: Router, cancel: CancellationToken) -> std::io::Result<()> {
-    axum::serve(listener, app).with_graceful_shutdown(async move { cancel.cancelled().await }).await
+    axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
+        .with_graceful_shutdown(async move { cancel.cancelled().await })
+        .await
 }
