@@ -115,5 +115,15 @@ mod tests {
         assert!(cfg.reports.validate().unwrap_err().contains("reports.testers"));
         cfg.reports.testers = vec!["slack:U1".into(), "console:qa".into()];
         assert_eq!(cfg.reports.tester_refs().unwrap().len(), 2);
+        assert!(load(&[("DESKBOT_REPORTS__SESSION_HOURS", "0")]).unwrap_err().contains("session_hours"));
+        let proxies = |p: &str| load(&[("DESKBOT_HTTP__TRUSTED_PROXIES", p)]);
+        assert!(proxies("[\"10.0.0.0/33\"]").unwrap_err().contains("trusted_proxies"));
+        assert!(proxies("[\"proxy.local\"]").unwrap_err().contains("trusted_proxies"));
+        let ok = proxies("[\"10.0.0.0/8\", \"::1\"]").unwrap();
+        assert_eq!(ok.http.proxy_networks().unwrap().len(), 2);
+        assert!(
+            load(&[("DESKBOT_HTTP__ADMIN_LISTEN", "127.0.0.1:8080")]).unwrap_err().contains("admin_listen"),
+            "the admin listener cannot be the public one"
+        );
     }
 }
