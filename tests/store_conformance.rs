@@ -516,7 +516,7 @@ async fn report_reads_cover_the_period_with_first_replies_breaches_and_ratings(s
 mod compliance;
 
 async fn failing_timer_backs_off_without_blocking_the_others_in_its_round(store: &DynStore) {
-    use deskbot::desk::scheduler::{Round, tick_with};
+    use deskbot::service::scheduler::{Round, tick_with};
     use deskbot::service::{Handled, ServiceError};
     let mut c = commit("c1", 0, Some("e1"), T0);
     c.tickets.push(TicketOp::Create(new_ticket("VPN down")));

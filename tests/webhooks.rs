@@ -6,11 +6,11 @@ mod support;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use deskbot::channel::webhook::{
+use deskbot::adapters::webhook::{
     DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, VerifyError, WebhookChannel, verify,
 };
-use deskbot::channel::{Channel, Inbound, InboundKind};
 use deskbot::domain::{Address, Platform, TicketNumber, UserRef};
+use deskbot::domain::{Channel, Inbound, InboundKind};
 use deskbot::outbox::Outbox;
 use std::sync::{Arc, Mutex};
 use support::test_channel::TestChannel;
@@ -140,7 +140,7 @@ async fn a_failed_delivery_error_names_the_host_but_no_secret_from_the_url() {
 
 #[test]
 fn webhook_config_errors_are_clear() {
-    use deskbot::channel::webhook::WebhookConfig;
+    use deskbot::adapters::webhook::WebhookConfig;
     let base = WebhookConfig {
         name: "x".into(),
         url: "ftp://x".into(),

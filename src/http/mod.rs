@@ -5,7 +5,7 @@ pub mod metrics;
 pub mod reports;
 pub mod session;
 
-use crate::channel::status::ChannelStatuses;
+use crate::domain::status::ChannelStatuses;
 use crate::service::LiveCatalog;
 use crate::store::DynStore;
 use axum::extract::State;

@@ -6,8 +6,8 @@
 //! receiver by `scheme://host/…` only: a secret in the URL's path or query never reaches the
 //! log or the outbox.
 
-use super::{Channel, Delivered, Outbound, OutboundKind, SendError};
 use crate::domain::Platform;
+use crate::domain::{Channel, Delivered, Outbound, OutboundKind, SendError};
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
