@@ -54,7 +54,7 @@ where
         let (id, attempts, kind, ticket) = (timer.id, timer.attempts, timer.kind.clone(), timer.ticket);
         match fire(timer).await {
             Ok(Handled::Applied { .. }) => round.fired += 1,
-            Ok(Handled::Duplicate) => {}
+            Ok(_) => {}
             Err(e) => {
                 let next = retry_at(now, attempts);
                 match &e {
