@@ -127,6 +127,7 @@ async fn a_failed_delivery_error_names_the_host_but_no_secret_from_the_url() {
             message_id: None,
             message_channel: None,
             attachments: Vec::new(),
+            via: Default::default(),
         };
         t.app.service.handle(inbound).await.unwrap();
     }

@@ -101,6 +101,7 @@ mod tests {
             author: UserRef::new(Platform::Slack, "alice"),
             author_name: None,
         };
+        #[allow(clippy::type_complexity)]
         let cases: Vec<(&str, &str, Via, InboundKind, Option<&StoredConversation>, Admission)> = vec![
             (
                 "employee answers in own thread",
