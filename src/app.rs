@@ -372,35 +372,55 @@ pub async fn run(
         move || leadership.is_leader(),
     ));
     if app.config.http.enabled {
-        let listener = tokio::net::TcpListener::bind(&app.config.http.listen)
-            .await
-            .map_err(|e| AppError::Runtime(format!("cannot listen on {}: {e}", app.config.http.listen)))?;
-        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
-        tracing::info!(%addr, "http server listening");
-        let router = crate::http::router(crate::http::HttpState {
+        let health = crate::http::router(crate::http::HttpState {
             store: app.store.clone(),
             catalog: app.catalog.clone(),
             channels: app.channels.clone(),
-        })
-        .merge(crate::http::reports::router(crate::http::reports::ReportsState::new(
+        });
+        // `/reports` and `/metrics`: on the public listener, or on `http.admin_listen` only.
+        let admin = crate::http::reports::router(crate::http::reports::ReportsState::new(
             &app.config,
             app.store.clone(),
             app.catalog.clone(),
             app.clock.clone(),
-        )))
+        ))
         .merge(crate::http::metrics::router(app.store.clone(), app.catalog.clone()));
-        let router = routes.into_iter().fold(router, |r, extra| r.merge(extra));
-        let cancel = shutdown.clone();
-        tracker.spawn(async move {
-            if let Err(e) = crate::http::serve(listener, router, cancel).await {
-                tracing::error!(error = %e, "http server failed");
+        let public = routes.into_iter().fold(health.clone(), |r, extra| r.merge(extra));
+        let public = match &app.config.http.admin_listen {
+            Some(addr) => {
+                spawn_listener(addr, "admin http server", health.merge(admin), &tracker, &shutdown).await?;
+                public
             }
-        });
+            None => public.merge(admin),
+        };
+        spawn_listener(&app.config.http.listen, "http server", public, &tracker, &shutdown).await?;
     }
     tracing::info!(intents = app.catalog.load().intents.len(), "deskbot running");
     shutdown.cancelled().await;
     tracing::info!("shutting down");
     tracker.close();
     tracker.wait().await;
+    Ok(())
+}
+
+/// Bind `addr` and serve `router` there until shutdown.
+async fn spawn_listener(
+    addr: &str,
+    what: &'static str,
+    router: axum::Router,
+    tracker: &TaskTracker,
+    shutdown: &CancellationToken,
+) -> Result<(), AppError> {
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| AppError::Runtime(format!("cannot listen on {addr}: {e}")))?;
+    let bound = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+    tracing::info!(addr = %bound, "{what} listening");
+    let cancel = shutdown.clone();
+    tracker.spawn(async move {
+        if let Err(e) = crate::http::serve(listener, router, cancel).await {
+            tracing::error!(error = %e, "{what} failed");
+        }
+    });
     Ok(())
 }

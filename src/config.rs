@@ -119,6 +119,37 @@ pub struct HttpConfig {
     /// Serve `/healthz` and platform endpoints from `deskbot run`.
     pub enabled: bool,
     pub listen: String,
+    /// When set, `/metrics` and `/reports` are served on this second address only (e.g.
+    /// `127.0.0.1:9090`, a private network); the public listener answers 404 for them.
+    pub admin_listen: Option<String>,
+    /// Addresses of reverse proxies (CIDRs, e.g. `10.0.0.0/8`, `::1/128`) whose identity
+    /// headers (`reports.user_header`) are believed. Default: none, so the header is ignored.
+    pub trusted_proxies: Vec<String>,
+    /// The URL people reach deskbot at (e.g. `https://deskbot.example.com`). When it is
+    /// https, session cookies are marked `Secure`.
+    pub public_url: Option<String>,
+}
+
+impl HttpConfig {
+    /// The trusted proxies, parsed (a bare address is one host).
+    pub fn proxy_networks(&self) -> Result<Vec<ipnet::IpNet>, String> {
+        self.trusted_proxies
+            .iter()
+            .map(|p| {
+                let p = p.trim();
+                p.parse::<ipnet::IpNet>()
+                    .or_else(|_| p.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                    .map_err(|_| {
+                        format!("http.trusted_proxies: `{p}` is not an address or CIDR (e.g. 10.0.0.0/8)")
+                    })
+            })
+            .collect()
+    }
+
+    /// Whether browsers reach deskbot over https.
+    pub fn is_https(&self) -> bool {
+        self.public_url.as_deref().is_some_and(|u| u.trim().to_ascii_lowercase().starts_with("https://"))
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -190,7 +221,13 @@ impl Default for Config {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { enabled: true, listen: "127.0.0.1:8080".into() }
+        Self {
+            enabled: true,
+            listen: "127.0.0.1:8080".into(),
+            admin_listen: None,
+            trusted_proxies: Vec::new(),
+            public_url: None,
+        }
     }
 }
 
@@ -318,6 +355,10 @@ impl Config {
         }
         self.slack.settings().map_err(ConfigError::Invalid)?;
         self.reports.validate().map_err(ConfigError::Invalid)?;
+        self.http.proxy_networks().map_err(ConfigError::Invalid)?;
+        if self.http.admin_listen.as_deref().is_some_and(|a| a.trim() == self.http.listen.trim()) {
+            return Err(ConfigError::Invalid("http.admin_listen must differ from http.listen".into()));
+        }
         if let Some(d) = &self.discord {
             d.settings().map_err(ConfigError::Invalid)?;
         }

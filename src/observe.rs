@@ -81,6 +81,11 @@ fn describe() {
     describe_counter!("deskbot_tickets_filed_total", Unit::Count, "Tickets filed, by queue");
     describe_counter!("deskbot_tickets_resolved_total", Unit::Count, "Tickets resolved, by queue");
     describe_counter!("deskbot_sla_breaches_total", Unit::Count, "SLA breaches, by queue");
+    describe_counter!(
+        "deskbot_timer_failures_total",
+        Unit::Count,
+        "Timers that failed to fire (retried later)"
+    );
     describe_gauge!("deskbot_outbox_depth_messages", Unit::Count, "Messages waiting to be delivered");
     describe_counter!("deskbot_outbox_sent_total", Unit::Count, "Messages delivered, by platform");
     describe_counter!(

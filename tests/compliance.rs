@@ -460,6 +460,31 @@ async fn long_messages_are_cut_to_the_configured_length_and_the_employee_told() 
 }
 
 #[tokio::test]
+async fn card_numbers_split_by_the_length_cut_or_typed_full_width_are_not_stored() {
+    let d = Desk::new("[limits]\nmax_message_chars = 40\n").await;
+    // The cut at 40 characters falls inside the card number: cut first, the first digits
+    // would survive as a fragment no rule can recognise.
+    d.say("U0FAY", "Fay", &format!("{} card 4012 8888 8888 1881 thanks", "x".repeat(30))).await;
+    d.say("U0FAY", "Fay", "talk to a person").await;
+    d.say("U0FAY", "Fay", "card ５５５５ ５５５５ ５５５５ ４４４４ was charged").await;
+    let data = person::export(&d.t.app.store, &UserRef::new(Platform::Test, "U0FAY"), &[]).await.unwrap();
+    let said: Vec<&str> = data
+        .messages
+        .iter()
+        .filter(|m| m.turn.from == Speaker::Employee)
+        .map(|m| m.turn.text.as_str())
+        .collect();
+    assert!(said[0].chars().count() <= 40 && said[0].ends_with("card [car"), "{said:?}");
+    assert!(said.iter().any(|t| t.contains("card [card] was charged")), "{said:?}");
+    let everything: String = d.chan.all().into_iter().map(|s| s.text).collect::<Vec<_>>().join("\n");
+    let bytes = d.disk_bytes().await;
+    for fragment in ["4012", "８８８８", "５５５５", "4444", "5555"] {
+        assert!(!everything.contains(fragment), "{fragment} reached a channel: {everything}");
+        assert_eq!(count(&bytes, fragment), 0, "{fragment} is in the database file");
+    }
+}
+
+#[tokio::test]
 async fn attachments_beyond_the_limit_are_dropped_and_the_employee_told() {
     let d = Desk::new("[limits]\nmax_attachments = 2\n").await;
     let files: Vec<Attachment> =

@@ -172,4 +172,16 @@ fn weak_tokens_bad_headers_and_bad_testers_are_refused() {
     assert!(cfg.reports.validate().unwrap_err().contains("reports.testers"));
     cfg.reports.testers = vec!["slack:U1".into(), "console:qa".into()];
     assert_eq!(cfg.reports.tester_refs().unwrap().len(), 2);
+    assert!(load_reports(&[("DESKBOT_REPORTS__SESSION_HOURS", "0")]).unwrap_err().contains("session_hours"));
+    let proxies = |p: &str| load_reports(&[("DESKBOT_HTTP__TRUSTED_PROXIES", p)]);
+    assert!(proxies("[\"10.0.0.0/33\"]").unwrap_err().contains("trusted_proxies"));
+    assert!(proxies("[\"proxy.local\"]").unwrap_err().contains("trusted_proxies"));
+    let ok = proxies("[\"10.0.0.0/8\", \"::1\"]").unwrap();
+    assert_eq!(ok.http.proxy_networks().unwrap().len(), 2);
+    assert!(
+        load_reports(&[("DESKBOT_HTTP__ADMIN_LISTEN", "127.0.0.1:8080")])
+            .unwrap_err()
+            .contains("admin_listen"),
+        "the admin listener cannot be the public one"
+    );
 }

@@ -303,11 +303,30 @@ async fn reports_page_needs_a_login_and_metrics_and_readyz_answer() {
     assert!(page.contains("<svg") && !page.contains("<script src") && !page.contains("https://cdn"));
     assert!(page.contains("https://wiki.example.com/kb/password-reset"), "article links use kb_base_url");
 
-    let login = client.post(format!("{base}/reports/login")).form(&[("token", "nope")]).send().await.unwrap();
+    // The sign-in form sets a cookie whose value the form must post back (CSRF).
+    let form = client.get(format!("{base}/reports/login")).send().await.unwrap();
+    let form_cookie = form.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let html = form.text().await.unwrap();
+    let at = html.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
+    let csrf = html[at..].split('"').next().unwrap().to_string();
+    let post = |token: &'static str| {
+        client
+            .post(format!("{base}/reports/login"))
+            .header("cookie", form_cookie.clone())
+            .form(&[("token", token), ("csrf", csrf.as_str())])
+            .send()
+    };
+    let login = post("nope").await.unwrap();
     assert_eq!(login.status(), 401);
-    let login = client.post(format!("{base}/reports/login")).form(&[("token", TOKEN)]).send().await.unwrap();
+    let login = post(TOKEN).await.unwrap();
     assert_eq!(login.status(), 303);
-    let cookie = login.headers()["set-cookie"].to_str().unwrap().to_string();
+    let cookie = login
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|c| c.starts_with("deskbot_reports="))
+        .unwrap();
     assert!(cookie.contains("HttpOnly") && !cookie.contains(TOKEN), "{cookie}");
     let pair = cookie.split(';').next().unwrap().to_string();
     let with_cookie = client

@@ -1,7 +1,8 @@
 //! The reports page in a real browser: `deskbot run` on a seeded database on loopback, driven
 //! by headless Chromium over the DevTools protocol. Checks that the page is refused without
-//! credentials, that signing in through the form works, that the charts render and the figures
-//! match the seeded day, that a phone-width viewport does not scroll sideways, and saves
+//! credentials, that signing in through the form works, that the page's stylesheet applies under
+//! its Content-Security-Policy, that the charts render and the figures match the seeded day,
+//! that a phone-width viewport does not scroll sideways, that signing out ends the session, and saves
 //! screenshots (laptop and phone) under `target/test-artifacts/`.
 //!
 //! Without Chromium the test FAILS (`.ci/run` installs Debian's), unless
@@ -151,6 +152,9 @@ const FIGURES_JS: &str = r#"JSON.stringify({
   unanswered: [...document.querySelectorAll('#unanswered li')].map(li => ({ count: li.dataset.count, text: li.textContent })),
   overflow: document.documentElement.scrollWidth - window.innerWidth,
   signIn: !!document.querySelector('input[name=token]'),
+  styled: getComputedStyle(document.body).backgroundColor,
+  legend: [...document.querySelectorAll('.legend i')].map(i => getComputedStyle(i).backgroundColor),
+  signOut: !!document.querySelector('form.logout'),
 })"#;
 
 async fn page_state(cdp: &mut Cdp) -> Value {
@@ -322,6 +326,14 @@ async fn run(chromium: PathBuf) {
     cdp.load(None, Some(&submit(TOKEN))).await;
     let laptop = page_state(&mut cdp).await;
     assert_eq!(laptop["signIn"], json!(false), "{laptop}");
+    // The page's Content-Security-Policy lets its own stylesheet (by hash) apply.
+    assert_eq!(laptop["styled"], json!("rgb(243, 244, 246)"), "the stylesheet was blocked: {laptop}");
+    assert_eq!(
+        laptop["legend"],
+        json!(["rgb(37, 99, 235)", "rgb(22, 163, 74)", "rgb(234, 88, 12)"]),
+        "{laptop}"
+    );
+    assert_eq!(laptop["signOut"], json!(true), "{laptop}");
     check_seeded_figures(&laptop);
     let shot = cdp.screenshot("reports-laptop.png").await;
     eprintln!("screenshot: {}", shot.display());
@@ -338,6 +350,14 @@ async fn run(chromium: PathBuf) {
     // The queue selector narrows the figures.
     cdp.load(Some(&format!("{reports}?since=7d&queue=identity")), None).await;
     assert_eq!(page_state(&mut cdp).await["figures"]["conversations"], json!("2"));
+
+    // Sign out: back to the sign-in form, and the page is refused again.
+    cdp.load(None, Some("document.querySelector('form.logout').submit(); true")).await;
+    assert_eq!(page_state(&mut cdp).await["signIn"], json!(true));
+    cdp.load(Some(&reports), None).await;
+    assert_eq!(page_state(&mut cdp).await["figures"], json!({}));
+    cdp.load(None, Some(&submit(TOKEN))).await;
+    assert_eq!(page_state(&mut cdp).await["figures"]["conversations"], json!("6"), "signed in again");
 
     // Signed out (cookies gone): refused again.
     cdp.call("Network.clearBrowserCookies", json!({})).await;

@@ -56,6 +56,8 @@ conformance!(
     concurrent_commits_on_one_conversation_one_wins,
     tickets_are_listed_newest_first_with_filters,
     report_reads_cover_the_period_with_first_replies_breaches_and_ratings,
+    failing_timer_backs_off_without_blocking_the_others_in_its_round,
+    report_sessions_expire_and_end_on_logout,
 );
 
 async fn conversation_is_created_then_updated_by_version(store: &DynStore) {
@@ -520,3 +522,50 @@ mod compliance;
 
 #[path = "conformance/audit_key.rs"]
 mod audit_key;
+
+async fn failing_timer_backs_off_without_blocking_the_others_in_its_round(store: &DynStore) {
+    use deskbot::service::scheduler::{Round, tick_with};
+    use deskbot::service::{Handled, ServiceError};
+    let mut c = commit("c1", 0, Some("e1"), T0);
+    c.tickets.push(TicketOp::Create(new_ticket("VPN down")));
+    for kind in ["first", "broken", "last"] {
+        c.tickets.push(TicketOp::Schedule { number: TicketNumber(0), kind: kind.into(), due_at: T0 + 10 });
+    }
+    applied(store.commit(c).await.unwrap());
+    let fire = |timer: deskbot::store::Timer| async move {
+        if timer.kind == "broken" {
+            return Err(ServiceError::Store(StoreError::Busy));
+        }
+        let mut c = commit("timers", 0, Some(&format!("timer:{}", timer.id)), T0 + 10);
+        c.conversation.expected_version = store.load_conversation("timers").await?.map_or(0, |c| c.version);
+        c.tickets.push(TicketOp::TimerFired { id: timer.id });
+        store.commit(c).await?;
+        Ok(Handled::Applied { created: Vec::new(), replies: 0 })
+    };
+    let now = T0 + 10;
+    let round = tick_with(store, now, fire).await.unwrap();
+    assert_eq!(round, Round { fired: 2, failed: 1 }, "the timer after the broken one fired too");
+    // The broken timer waits for its retry instead of heading every round.
+    assert!(store.due_timers(now, 100).await.unwrap().is_empty());
+    assert!(store.due_timers(now + 4_999, 100).await.unwrap().is_empty());
+    let again = store.due_timers(now + 5_000, 100).await.unwrap();
+    assert_eq!(again.iter().map(|t| (t.kind.as_str(), t.attempts)).collect::<Vec<_>>(), vec![("broken", 1)]);
+    // It fails again: the next wait is twice as long.
+    assert_eq!(tick_with(store, now + 5_000, fire).await.unwrap(), Round { fired: 0, failed: 1 });
+    assert!(store.due_timers(now + 14_999, 100).await.unwrap().is_empty());
+    assert_eq!(store.due_timers(now + 15_000, 100).await.unwrap()[0].attempts, 2);
+}
+
+async fn report_sessions_expire_and_end_on_logout(store: &DynStore) {
+    store.create_report_session("hash-a", "csrf-a", T0, T0 + 1000).await.unwrap();
+    store.create_report_session("hash-b", "csrf-b", T0, T0 + 5000).await.unwrap();
+    assert_eq!(store.report_session("hash-a", T0 + 999).await.unwrap().as_deref(), Some("csrf-a"));
+    assert_eq!(store.report_session("hash-a", T0 + 1000).await.unwrap(), None, "expired");
+    assert_eq!(store.report_session("nobody", T0).await.unwrap(), None);
+    assert!(store.delete_report_session("hash-b").await.unwrap());
+    assert_eq!(store.report_session("hash-b", T0 + 1).await.unwrap(), None, "logged out");
+    assert!(!store.delete_report_session("hash-b").await.unwrap());
+    store.create_report_session("hash-c", "csrf-c", T0, T0 + 9000).await.unwrap();
+    assert_eq!(store.purge_report_sessions(T0 + 2000).await.unwrap(), 1, "only the expired one goes");
+    assert_eq!(store.report_session("hash-c", T0 + 2000).await.unwrap().as_deref(), Some("csrf-c"));
+}

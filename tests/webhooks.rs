@@ -1,12 +1,13 @@
-//! Outgoing webhooks: ticket events are POSTed, signed with HMAC-SHA256 over the body, and
-//! retried through the outbox when the receiver fails; each event arrives once.
+//! Outgoing webhooks: ticket events are POSTed, signed with HMAC-SHA256 over the timestamp and
+//! the body, and retried through the outbox when the receiver fails; each event arrives once.
+//! A delivery error stored in the outbox names the receiver without its path or query.
 
 mod support;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use deskbot::adapters::webhook::{
-    DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, WebhookChannel, signature,
+    DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, VerifyError, WebhookChannel, verify,
 };
 use deskbot::domain::{Address, Platform, TicketNumber, UserRef};
 use deskbot::domain::{Channel, Inbound, InboundKind};
@@ -78,8 +79,16 @@ async fn ticket_events_are_signed_retried_and_delivered_once() {
     let got = got.lock().unwrap();
     assert_eq!(got.len(), 3, "one failure, then created and resolved once each");
     assert_eq!(got[0].0[DELIVERY_HEADER], got[1].0[DELIVERY_HEADER], "a retry carries the same delivery key");
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     for (headers, body) in got.iter() {
-        assert_eq!(headers[SIGNATURE_HEADER].to_str().unwrap(), signature("s3cret", body));
+        let (ts, sig) =
+            (headers[TIMESTAMP_HEADER].to_str().unwrap(), headers[SIGNATURE_HEADER].to_str().unwrap());
+        assert!(sig.starts_with("v1="), "{sig}");
+        assert_eq!(verify("s3cret", ts, sig, body, now, 300), Ok(()), "the delivery verifies");
+        // A replay under another timestamp fails, and so does the original pair once old.
+        let other = (ts.parse::<i64>().unwrap() + 1).to_string();
+        assert_eq!(verify("s3cret", &other, sig, body, now, 300), Err(VerifyError::BadSignature));
+        assert!(matches!(verify("s3cret", ts, sig, body, now + 600, 300), Err(VerifyError::Stale(_))));
     }
     let created: serde_json::Value = serde_json::from_slice(&got[1].1).unwrap();
     assert_eq!(got[1].0[EVENT_HEADER], "ticket.created");
@@ -88,6 +97,47 @@ async fn ticket_events_are_signed_retried_and_delivered_once() {
     let resolved: serde_json::Value = serde_json::from_slice(&got[2].1).unwrap();
     assert_eq!(resolved["event"], "ticket.resolved");
     assert_eq!(resolved["ticket"]["status"], "resolved");
+}
+
+#[tokio::test]
+async fn a_failed_delivery_error_names_the_host_but_no_secret_from_the_url() {
+    // Nothing listens on port 9 of 127.0.0.1: the connection is refused.
+    let url = "http://127.0.0.1:9/hooks/T0SECRETPATH/B0?token=SECRETQUERY";
+    let mut toml = format!(
+        "[[webhook]]\nname = \"itsm\"\nurl = \"{url}\"\nsecret = \"s3cret\"\n\n[[queue]]\nname = \"service-desk\"\nchannel = {{ test = \"agents\" }}\nagents = [\"test:kim\"]\n"
+    );
+    for q in ["identity", "network", "hardware", "software", "access", "security", "facilities"] {
+        toml.push_str(&format!("\n[[queue]]\nname = \"{q}\"\n"));
+    }
+    let clock = TestClock::at(1_800_000_000_000);
+    let t = TestApp::with_config(&toml, clock.clock()).await;
+    let hooks: Arc<dyn Channel> = Arc::new(WebhookChannel::new(&t.app.config.webhook).unwrap());
+    assert!(!format!("{:?}", t.app.config.webhook).contains("SECRET"), "the URL leaks through Debug");
+    let chat: Arc<dyn Channel> = Arc::new(TestChannel::default());
+    let outbox = Outbox::new(t.app.store.clone(), vec![chat, hooks], 8, clock.clock());
+    for (i, text) in ["the coffee machine on floor 3 is leaking", "1"].iter().enumerate() {
+        let inbound = Inbound {
+            event_id: format!("s-{i}"),
+            user: UserRef::new(Platform::Test, "erin"),
+            display_name: Some("Erin".into()),
+            conversation: "test:erin".into(),
+            reply_to: Address::new(Platform::Test, "erin-dm"),
+            kind: InboundKind::Message { text: text.to_string() },
+            at: 0,
+            message_id: None,
+            message_channel: None,
+            attachments: Vec::new(),
+            via: Default::default(),
+        };
+        t.app.service.handle(inbound).await.unwrap();
+    }
+    let round = outbox.deliver_due().await.unwrap();
+    assert_eq!(round.retried, 1, "the delivery failed and waits for a retry");
+    let rows = t.app.store.outbox_list(None, 100).await.unwrap();
+    let failed = rows.iter().find(|r| r.platform == "webhook").expect("the webhook row");
+    let error = failed.last_error.as_deref().expect("the error is stored");
+    assert!(error.contains("http://127.0.0.1:9/…"), "the host is named: {error}");
+    assert!(!error.contains("SECRET") && !error.contains("/hooks"), "the URL's secrets are stored: {error}");
 }
 
 #[test]

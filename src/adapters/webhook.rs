@@ -1,6 +1,10 @@
 //! Outgoing webhooks: ticket events POSTed as JSON to other systems of record (Jira,
-//! ServiceNow, …), signed with HMAC-SHA256 over the body, delivered and retried through the
-//! outbox like any chat message.
+//! ServiceNow, …), delivered and retried through the outbox like any chat message. Each
+//! delivery carries `X-Deskbot-Timestamp` (Unix seconds) and `X-Deskbot-Signature:
+//! v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`, so a receiver that checks the signature and
+//! rejects old timestamps cannot be fed a replayed delivery. Delivery errors name the
+//! receiver by `scheme://host/…` only: a secret in the URL's path or query never reaches the
+//! log or the outbox.
 
 use crate::domain::Platform;
 use crate::domain::{Channel, Delivered, Outbound, OutboundKind, SendError};
@@ -12,8 +16,12 @@ use sha2::Sha256;
 use std::collections::HashMap;
 use std::time::Duration;
 
-/// The header carrying `sha256=<hex HMAC-SHA256 of the body>`.
+/// The header carrying `v1=<hex HMAC-SHA256 of "<timestamp>.<body>">`.
 pub const SIGNATURE_HEADER: &str = "x-deskbot-signature";
+/// When the delivery was signed, in Unix seconds (part of the signed string).
+pub const TIMESTAMP_HEADER: &str = "x-deskbot-timestamp";
+/// How old a timestamp [`verify`] accepts by default: five minutes.
+pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
 pub const EVENT_HEADER: &str = "x-deskbot-event";
 /// The outbox key: the same for every retry of one event, so receivers can dedupe.
 pub const DELIVERY_HEADER: &str = "x-deskbot-delivery";
@@ -41,7 +49,7 @@ impl std::fmt::Debug for WebhookConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("WebhookConfig")
             .field("name", &self.name)
-            .field("url", &self.url)
+            .field("url", &masked_url(&self.url))
             .finish_non_exhaustive()
     }
 }
@@ -76,14 +84,70 @@ impl WebhookConfig {
     }
 }
 
-/// `sha256=<hex>` for a body.
-pub fn signature(secret: &str, body: &[u8]) -> String {
+/// `v1=<hex>`: HMAC-SHA256 under `secret` of `"<timestamp>.<body>"`.
+pub fn signature(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    format!("v1={}", hex::encode(mac(secret, timestamp, body).finalize().into_bytes()))
+}
+
+fn mac(secret: &str, timestamp: i64, body: &[u8]) -> Hmac<Sha256> {
     let mut mac = match Hmac::<Sha256>::new_from_slice(secret.as_bytes()) {
         Ok(m) => m,
         Err(_) => unreachable!("HMAC accepts keys of any length"),
     };
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
     mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    mac
+}
+
+/// Why [`verify`] refused a delivery.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("the timestamp header is missing or not a number")]
+    BadTimestamp,
+    #[error("the timestamp is {0} s away from now (a replay, or a clock far off)")]
+    Stale(i64),
+    #[error("the signature does not match")]
+    BadSignature,
+}
+
+/// What a receiver does: check `signature` (the `X-Deskbot-Signature` value) over `timestamp`
+/// (the `X-Deskbot-Timestamp` value) and `body`, and refuse timestamps more than
+/// `tolerance_secs` away from `now_secs`. Compares in constant time.
+pub fn verify(
+    secret: &str,
+    timestamp: &str,
+    signature: &str,
+    body: &[u8],
+    now_secs: i64,
+    tolerance_secs: i64,
+) -> Result<(), VerifyError> {
+    let ts: i64 = timestamp.trim().parse().map_err(|_| VerifyError::BadTimestamp)?;
+    let sig = signature.trim().strip_prefix("v1=").ok_or(VerifyError::BadSignature)?;
+    let sig = hex::decode(sig).map_err(|_| VerifyError::BadSignature)?;
+    mac(secret, ts, body).verify_slice(&sig).map_err(|_| VerifyError::BadSignature)?;
+    let skew = now_secs.saturating_sub(ts);
+    if skew.abs() > tolerance_secs {
+        return Err(VerifyError::Stale(skew));
+    }
+    Ok(())
+}
+
+/// `scheme://host[:port]/…`: what of a URL may be logged or stored. Paths and queries often
+/// carry a token (`https://hooks.example.com/T0/B0/XXXX`, `?key=…`); user info never shows.
+pub fn masked_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else { return "[url]".to_string() };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let more = rest.len() > authority.len();
+    format!("{scheme}://{host}{}", if more { "/…" } else { "" })
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 struct Hook {
@@ -125,17 +189,29 @@ impl Channel for WebhookChannel {
             SendError::Permanent(format!("no webhook named `{}` is configured", m.to.channel))
         })?;
         let bytes = serde_json::to_vec(body).map_err(|e| SendError::Permanent(e.to_string()))?;
+        // Every attempt is signed afresh: a retry carries the time it was sent.
+        let ts = unix_now();
         let resp = self
             .http
             .post(&hook.url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header(SIGNATURE_HEADER, signature(hook.secret.expose_secret(), &bytes))
+            .header(TIMESTAMP_HEADER, ts.to_string())
+            .header(SIGNATURE_HEADER, signature(hook.secret.expose_secret(), ts, &bytes))
             .header(EVENT_HEADER, event.as_str())
             .header(DELIVERY_HEADER, key)
             .body(bytes)
             .send()
             .await
-            .map_err(|e| SendError::Temporary(format!("webhook `{}`: {e}", m.to.channel)))?;
+            .map_err(|e| {
+                // reqwest's message names the full URL; keep only its kind and the host.
+                let e = e.without_url();
+                SendError::Temporary(format!(
+                    "webhook `{}` ({}): {}",
+                    m.to.channel,
+                    masked_url(&hook.url),
+                    kind(&e)
+                ))
+            })?;
         let status = resp.status();
         if status.is_success() {
             return Ok(Delivered::default());
@@ -156,12 +232,66 @@ impl Channel for WebhookChannel {
     }
 }
 
+/// What went wrong with a request, in words that carry no URL or body.
+fn kind(e: &reqwest::Error) -> &'static str {
+    if e.is_timeout() {
+        "timed out"
+    } else if e.is_connect() {
+        "cannot connect"
+    } else if e.is_redirect() {
+        "too many redirects"
+    } else if e.is_body() || e.is_decode() {
+        "the answer could not be read"
+    } else {
+        "the request failed"
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use super::*;
+
     #[test]
-    fn signature_matches_a_known_vector() {
-        // RFC 4231 test case 2.
-        let sig = super::signature("Jefe", b"what do ya want for nothing?");
-        assert_eq!(sig, "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+    fn signature_covers_timestamp_and_body() {
+        // The signed string is "<timestamp>.<body>".
+        let mut m = Hmac::<Sha256>::new_from_slice(b"Jefe").unwrap();
+        m.update(b"1700000000.{\"a\":1}");
+        let want = format!("v1={}", hex::encode(m.finalize().into_bytes()));
+        assert_eq!(signature("Jefe", 1_700_000_000, br#"{"a":1}"#), want);
+    }
+
+    #[test]
+    fn verify_accepts_the_delivery_and_refuses_replays_forgeries_and_stale_timestamps() {
+        let body = br#"{"event":"ticket.created"}"#;
+        let ts = 1_700_000_000;
+        let sig = signature("s3cret", ts, body);
+        assert_eq!(verify("s3cret", &ts.to_string(), &sig, body, ts + 10, 300), Ok(()));
+        // The same signature under a fresh timestamp (a replay dressed up as new).
+        let later = ts + 3600;
+        assert_eq!(
+            verify("s3cret", &later.to_string(), &sig, body, later, 300),
+            Err(VerifyError::BadSignature)
+        );
+        // The original pair, replayed an hour later.
+        assert_eq!(verify("s3cret", &ts.to_string(), &sig, body, later, 300), Err(VerifyError::Stale(3600)));
+        assert_eq!(verify("other", &ts.to_string(), &sig, body, ts, 300), Err(VerifyError::BadSignature));
+        assert_eq!(verify("s3cret", &ts.to_string(), &sig, b"{}", ts, 300), Err(VerifyError::BadSignature));
+        assert_eq!(verify("s3cret", "soon", &sig, body, ts, 300), Err(VerifyError::BadTimestamp));
+        let body_only = sig.replacen("v1=", "sha256=", 1);
+        assert_eq!(
+            verify("s3cret", &ts.to_string(), &body_only, body, ts, 300),
+            Err(VerifyError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn masked_urls_keep_scheme_and_host_only() {
+        assert_eq!(
+            masked_url("https://hooks.example.com/T0/B0/XXXX?token=abc"),
+            "https://hooks.example.com/…"
+        );
+        assert_eq!(masked_url("http://user:pw@10.0.0.5:8443"), "http://10.0.0.5:8443");
+        assert_eq!(masked_url("https://h.example?key=sekrit"), "https://h.example/…");
+        assert_eq!(masked_url("not a url"), "[url]");
     }
 }

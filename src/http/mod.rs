@@ -7,6 +7,7 @@
 
 pub mod metrics;
 pub mod reports;
+pub mod session;
 
 use crate::domain::status::ChannelStatuses;
 use crate::service::LiveCatalog;

@@ -1,25 +1,31 @@
-//! `/reports` (the reports page) and `/reports/login`. The page needs a login: the
-//! admin token (`Authorization: Bearer …`, or entered once in the form, which sets an
-//! HttpOnly cookie holding a keyed hash of the token, never the token) or, when configured, the
-//! authenticated user header of a reverse proxy. Without either, no figures are shown.
+//! `/reports` (the reports page), `/reports/login` and `/reports/logout`. The page needs a
+//! login: the admin token (`Authorization: Bearer …`, or entered once in the form, which
+//! starts a random server-side session kept in the database, with an expiry and a logout) or,
+//! when configured, the user header of an authenticating reverse proxy — believed only on
+//! connections from `http.trusted_proxies`. Every form carries a CSRF token; every page
+//! carries a strict CSP and refuses framing (see `session.rs`).
 
+use super::session::{self, Peer};
 use crate::config::Config;
 use crate::domain::{QueueName, UserRef};
 use crate::reports::{self, ReportOptions, html};
 use crate::service::{Clock, LiveCatalog};
 use crate::store::DynStore;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{Html, IntoResponse, Redirect, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::{Form, Router};
-use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use sha2::Sha256;
 use std::sync::Arc;
 
+/// The session cookie: a random id, looked up (by its hash) in the store.
 const COOKIE: &str = "deskbot_reports";
+/// The sign-in form's CSRF cookie (double submit: the form must post the same value).
+const LOGIN_COOKIE: &str = "deskbot_reports_login";
+/// How long a sign-in form stays usable, in seconds.
+const LOGIN_FORM_SECS: u64 = 600;
 
 /// What the reports routes share.
 #[derive(Clone)]
@@ -29,6 +35,9 @@ pub struct ReportsState {
     pub clock: Clock,
     token: Option<Arc<SecretString>>,
     user_header: Option<String>,
+    proxies: Arc<Vec<ipnet::IpNet>>,
+    secure_cookies: bool,
+    session_ms: i64,
     testers: Vec<UserRef>,
     queues: Vec<String>,
     kb_base_url: Option<String>,
@@ -36,12 +45,23 @@ pub struct ReportsState {
 
 impl ReportsState {
     pub fn new(config: &Config, store: DynStore, catalog: LiveCatalog, clock: Clock) -> Self {
+        let proxies = config.http.proxy_networks().unwrap_or_default();
+        let user_header = config.reports.user_header.clone().filter(|h| !h.trim().is_empty());
+        if user_header.is_some() && proxies.is_empty() {
+            tracing::warn!(
+                "reports.user_header is set but http.trusted_proxies is empty: the header is ignored \
+                 until the proxy's address is listed there"
+            );
+        }
         Self {
             store,
             catalog,
             clock,
             token: config.reports.secret_token().map(Arc::new),
-            user_header: config.reports.user_header.clone().filter(|h| !h.trim().is_empty()),
+            user_header,
+            proxies: Arc::new(proxies),
+            secure_cookies: config.http.is_https(),
+            session_ms: i64::from(config.reports.session_hours) * 3_600_000,
             testers: config.reports.tester_refs().unwrap_or_default(),
             queues: config.queue_names().iter().map(|q| q.to_string()).collect(),
             kb_base_url: config.engine.kb_base_url.clone(),
@@ -50,72 +70,77 @@ impl ReportsState {
 }
 
 pub fn router(state: ReportsState) -> Router {
+    let csp = HeaderValue::from_str(&html::content_security_policy())
+        .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
     Router::new()
         .route("/reports", get(page))
         .route("/reports/login", get(login_form).post(login))
+        .route("/reports/logout", post(logout))
+        .layer(axum::middleware::from_fn(move |req, next| session::page_headers(csp.clone(), req, next)))
         .with_state(state)
 }
 
-/// The value the login cookie holds: HMAC-SHA256 of a fixed label under the token.
-fn session_value(token: &SecretString) -> String {
-    let mut mac = match Hmac::<Sha256>::new_from_slice(token.expose_secret().as_bytes()) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
-    };
-    mac.update(b"deskbot reports session v1");
-    hex::encode(mac.finalize().into_bytes())
+/// Who is looking, and how they signed in.
+struct Viewer {
+    name: String,
+    /// The browser session's CSRF token (form sign-ins only).
+    csrf: Option<String>,
 }
 
-/// Equal in constant time (compares digests, so lengths do not leak either).
-fn same(a: &str, b: &str) -> bool {
-    use sha2::Digest;
-    let (x, y) = (Sha256::digest(a.as_bytes()), Sha256::digest(b.as_bytes()));
-    x.iter().zip(y.iter()).fold(0u8, |acc, (p, q)| acc | (p ^ q)) == 0
-}
-
-fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == name)
-        .map(|(_, v)| v.to_string())
-}
-
-/// Who is signed in: `Some(viewer name)` or `None`.
-fn signed_in(s: &ReportsState, headers: &HeaderMap) -> Option<String> {
+/// Who is signed in, if anyone.
+async fn signed_in(s: &ReportsState, peer: Peer, headers: &HeaderMap) -> Result<Option<Viewer>, Response> {
     if let Some(h) = &s.user_header
         && let Some(user) = headers.get(h.as_str()).and_then(|v| v.to_str().ok()).map(str::trim)
         && !user.is_empty()
     {
-        return Some(user.to_string());
+        if peer.is_in(&s.proxies) {
+            return Ok(Some(Viewer { name: user.to_string(), csrf: None }));
+        }
+        tracing::warn!(peer = ?peer.0, "reports: identity header from an untrusted address ignored");
     }
-    let token = s.token.as_ref()?;
+    let Some(token) = s.token.as_ref() else { return Ok(None) };
     let bearer = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .map(str::trim);
-    if bearer.is_some_and(|b| same(b, token.expose_secret())) {
-        return Some("admin".to_string());
+    if bearer.is_some_and(|b| session::same(b, token.expose_secret())) {
+        return Ok(Some(Viewer { name: "admin".to_string(), csrf: None }));
     }
-    let session = session_value(token);
-    cookie(headers, COOKIE).filter(|c| !session.is_empty() && same(c, &session)).map(|_| "admin".to_string())
+    let Some(id) = session::cookie(headers, COOKIE) else { return Ok(None) };
+    match s.store.report_session(&session::id_hash(&id), (s.clock)()).await {
+        Ok(Some(csrf)) => Ok(Some(Viewer { name: "admin".to_string(), csrf: Some(csrf) })),
+        Ok(None) => Ok(None),
+        Err(e) => Err(unavailable(&e)),
+    }
 }
 
-fn refused(s: &ReportsState, error: Option<&str>) -> Response {
+fn unavailable(e: &crate::store::StoreError) -> Response {
+    tracing::error!(error = %e, "reports: cannot read the store");
+    (StatusCode::SERVICE_UNAVAILABLE, "The database cannot be read right now; try again.\n").into_response()
+}
+
+/// The sign-in page with a fresh form token (and its cookie), or 403 when sign-in is off.
+fn refused(s: &ReportsState, status: StatusCode, error: Option<&str>) -> Response {
     if s.token.is_none() && s.user_header.is_none() {
         let body = "The reports page is off: set DESKBOT_REPORTS_TOKEN (or reports.user_header behind an \
                     authenticating proxy) to turn it on.\n";
         return (StatusCode::FORBIDDEN, body).into_response();
     }
-    let mut res = (StatusCode::UNAUTHORIZED, Html(html::login(error))).into_response();
-    res.headers_mut().insert(
-        header::WWW_AUTHENTICATE,
-        header::HeaderValue::from_static("Bearer realm=\"deskbot reports\""),
-    );
+    if s.token.is_none() {
+        return (StatusCode::UNAUTHORIZED, "Sign in through the reverse proxy.\n").into_response();
+    }
+    let Some(csrf) = session::random_token() else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "No randomness available; try again.\n").into_response();
+    };
+    let mut res = (status, Html(html::login(error, &csrf))).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        res.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"deskbot reports\""));
+    }
+    if let Some(c) = session::set_cookie(LOGIN_COOKIE, &csrf, "/reports", LOGIN_FORM_SECS, s.secure_cookies) {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
     res
 }
 
@@ -125,8 +150,17 @@ struct PageQuery {
     queue: Option<String>,
 }
 
-async fn page(State(s): State<ReportsState>, headers: HeaderMap, Query(q): Query<PageQuery>) -> Response {
-    let Some(viewer) = signed_in(&s, &headers) else { return refused(&s, None) };
+async fn page(
+    State(s): State<ReportsState>,
+    peer: Peer,
+    headers: HeaderMap,
+    Query(q): Query<PageQuery>,
+) -> Response {
+    let viewer = match signed_in(&s, peer, &headers).await {
+        Ok(Some(v)) => v,
+        Ok(None) => return refused(&s, StatusCode::UNAUTHORIZED, None),
+        Err(res) => return res,
+    };
     let since = q.since.filter(|v| !v.trim().is_empty()).unwrap_or_else(|| "7d".to_string());
     let period = match reports::parse_since(&since, (s.clock)()) {
         Ok(p) => p,
@@ -155,60 +189,96 @@ async fn page(State(s): State<ReportsState>, headers: HeaderMap, Query(q): Query
         report: &report,
         queues: &s.queues,
         kb_base_url: s.kb_base_url.as_deref(),
-        viewer: Some(viewer.as_str()),
+        viewer: Some(viewer.name.as_str()),
+        logout_csrf: viewer.csrf.as_deref(),
     };
-    let mut res = Html(html::render(&page)).into_response();
-    res.headers_mut().insert(header::CACHE_CONTROL, header::HeaderValue::from_static("no-store"));
-    res
+    Html(html::render(&page)).into_response()
 }
 
-async fn login_form(State(s): State<ReportsState>, headers: HeaderMap) -> Response {
-    if signed_in(&s, &headers).is_some() {
-        return Redirect::to("/reports").into_response();
+async fn login_form(State(s): State<ReportsState>, peer: Peer, headers: HeaderMap) -> Response {
+    match signed_in(&s, peer, &headers).await {
+        Ok(Some(_)) => return Redirect::to("/reports").into_response(),
+        Ok(None) => {}
+        Err(res) => return res,
     }
-    if s.token.is_none() {
-        return refused(&s, None);
-    }
-    Html(html::login(None)).into_response()
+    refused(&s, StatusCode::OK, None)
 }
 
 #[derive(Deserialize)]
 struct LoginForm {
     token: String,
+    #[serde(default)]
+    csrf: String,
 }
 
-async fn login(State(s): State<ReportsState>, Form(f): Form<LoginForm>) -> Response {
-    let Some(token) = &s.token else { return refused(&s, None) };
-    if !same(f.token.trim(), token.expose_secret()) {
-        tracing::warn!("reports: a sign-in with a wrong token");
-        return refused(&s, Some("That token is not right."));
+async fn login(State(s): State<ReportsState>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+    let Some(token) = s.token.clone() else { return refused(&s, StatusCode::UNAUTHORIZED, None) };
+    // The form must post back the token its page set as a cookie: another site cannot read
+    // it, so it cannot sign a browser in to a session of its choosing.
+    let form_ok = session::cookie(&headers, LOGIN_COOKIE)
+        .is_some_and(|c| !f.csrf.is_empty() && session::same(&c, &f.csrf));
+    if !form_ok {
+        tracing::warn!("reports: a sign-in without a valid form token");
+        return refused(&s, StatusCode::FORBIDDEN, Some("That form has expired; please sign in again."));
     }
-    let cookie = format!(
-        "{COOKIE}={}; Path=/reports; HttpOnly; SameSite=Strict; Max-Age=604800",
-        session_value(token)
-    );
+    if !session::same(f.token.trim(), token.expose_secret()) {
+        tracing::warn!("reports: a sign-in with a wrong token");
+        return refused(&s, StatusCode::UNAUTHORIZED, Some("That token is not right."));
+    }
+    let (Some(id), Some(csrf)) = (session::random_token(), session::random_token()) else {
+        return (StatusCode::SERVICE_UNAVAILABLE, "No randomness available; try again.\n").into_response();
+    };
+    let now = (s.clock)();
+    if let Err(e) = s.store.purge_report_sessions(now).await {
+        tracing::warn!(error = %e, "reports: cannot purge expired sessions");
+    }
+    if let Err(e) =
+        s.store.create_report_session(&session::id_hash(&id), &csrf, now, now + s.session_ms).await
+    {
+        return unavailable(&e);
+    }
+    tracing::info!("reports: signed in with the token");
     let mut res = Redirect::to("/reports").into_response();
-    if let Ok(v) = header::HeaderValue::from_str(&cookie) {
-        res.headers_mut().insert(header::SET_COOKIE, v);
+    let max_age = u64::try_from(s.session_ms / 1000).unwrap_or(0);
+    for c in [
+        session::set_cookie(COOKIE, &id, "/reports", max_age, s.secure_cookies),
+        session::set_cookie(LOGIN_COOKIE, "", "/reports", 0, s.secure_cookies),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        res.headers_mut().append(header::SET_COOKIE, c);
     }
     res
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+#[derive(Deserialize)]
+struct LogoutForm {
+    #[serde(default)]
+    csrf: String,
+}
 
-    #[test]
-    fn cookies_are_found_by_name_and_tokens_compare_exactly() {
-        let mut h = HeaderMap::new();
-        h.insert(header::COOKIE, "a=1; deskbot_reports=abc; b=2".parse().unwrap());
-        assert_eq!(cookie(&h, COOKIE).as_deref(), Some("abc"));
-        assert_eq!(cookie(&h, "c"), None);
-        assert!(same("secret-token", "secret-token"));
-        assert!(!same("secret-token", "secret-tokem"));
-        assert!(!same("secret", "secret-token"));
-        let t = SecretString::from("0123456789abcdef".to_string());
-        assert_eq!(session_value(&t).len(), 64);
-        assert!(!session_value(&t).contains("0123456789abcdef"));
+/// End the browser's session: needs the session cookie and the session's CSRF token.
+async fn logout(State(s): State<ReportsState>, headers: HeaderMap, Form(f): Form<LogoutForm>) -> Response {
+    let Some(id) = session::cookie(&headers, COOKIE) else {
+        return (StatusCode::FORBIDDEN, "Not signed in.\n").into_response();
+    };
+    let hash = session::id_hash(&id);
+    let csrf = match s.store.report_session(&hash, (s.clock)()).await {
+        Ok(Some(csrf)) => csrf,
+        Ok(None) => return (StatusCode::FORBIDDEN, "Not signed in.\n").into_response(),
+        Err(e) => return unavailable(&e),
+    };
+    if f.csrf.is_empty() || !session::same(&f.csrf, &csrf) {
+        tracing::warn!("reports: a sign-out without the session's form token");
+        return (StatusCode::FORBIDDEN, "That form is not from this session.\n").into_response();
     }
+    if let Err(e) = s.store.delete_report_session(&hash).await {
+        return unavailable(&e);
+    }
+    let mut res = Redirect::to("/reports/login").into_response();
+    if let Some(c) = session::set_cookie(COOKIE, "", "/reports", 0, s.secure_cookies) {
+        res.headers_mut().append(header::SET_COOKIE, c);
+    }
+    res
 }

@@ -3,9 +3,11 @@
 //! (`[email]`, `[card]`, …); rules with a checksum or a shape check (`checks.rs`) fire only on
 //! matches that pass it, so order numbers, dates and words survive. Admins add their own rules
 //! in config (`[[redact.rules]]`). The corpus in `tests/fixtures/redaction_corpus.tsv` measures
-//! precision and recall (`tests.rs`).
+//! precision and recall (`tests.rs`). Digits of any script (full-width `４１１１`, Arabic-Indic,
+//! …) are read as ASCII first (`digits.rs`), so they cannot slip a card number past a rule.
 
 mod checks;
+mod digits;
 #[cfg(test)]
 mod tests;
 
@@ -131,15 +133,20 @@ impl Redactor {
         if !self.enabled {
             return text.to_string();
         }
-        let mut out = text.to_string();
+        // Rules see ASCII digits whatever script they were typed in; when nothing is redacted
+        // the employee's text is kept as written.
+        let normalized = digits::normalize(text);
+        let mut out = normalized.to_string();
+        let mut changed = false;
         for rule in &self.rules {
             if !rule.re.is_match(&out) {
                 continue;
             }
             let hay = out.clone();
             out = rule.re.replace_all(&hay, |c: &Captures<'_>| replacement(rule, c, &hay)).into_owned();
+            changed |= out != hay;
         }
-        out
+        if changed { out } else { text.to_string() }
     }
 }
 

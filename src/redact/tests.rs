@@ -87,3 +87,21 @@ fn corpus_precision_and_recall_are_at_least_98_percent() {
     assert!(precision >= 0.98, "precision {precision:.4} < 0.98");
     assert!(recall >= 0.98, "recall {recall:.4} < 0.98");
 }
+
+#[test]
+fn digits_of_other_scripts_do_not_slip_past_the_rules() {
+    let r = redactor(false);
+    let table = [
+        ("card ４１１１ １１１１ １１１１ １１１１ was charged", "card [card] was charged"),
+        ("card ４１１１－１１１１－１１１１－１１１１", "card [card]"),
+        ("card ٤١١١ ١١١١ ١١١١ ١١١١", "card [card]"),
+        ("card 4111\u{200b}1111\u{200b}1111\u{200b}1111", "card [card]"),
+        ("ssn １２３-４５-６７８９", "ssn [ssn]"),
+        ("card 𝟒𝟏𝟏𝟏 𝟏𝟏𝟏𝟏 𝟏𝟏𝟏𝟏 𝟏𝟏𝟏𝟏 ok", "card [card] ok"),
+    ];
+    for (input, want) in table {
+        assert_eq!(r.redact(input), want, "{input}");
+    }
+    // Nothing to redact: the text stays as the employee wrote it.
+    assert_eq!(r.redact("room ４ on floor ３"), "room ４ on floor ３");
+}

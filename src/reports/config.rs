@@ -3,24 +3,33 @@
 //! ```toml
 //! [reports]
 //! token = "…"                      # or DESKBOT_REPORTS_TOKEN / DESKBOT_REPORTS_TOKEN_FILE
-//! user_header = "X-Forwarded-User"  # trust this header from an authenticating reverse proxy
+//! user_header = "X-Forwarded-User"  # believed only from http.trusted_proxies
 //! testers = ["slack:U0123QA", "console:qa"]
+//! session_hours = 12               # a form sign-in lasts this long
 //! ```
 
 use crate::domain::UserRef;
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Default, Serialize, Deserialize, PartialEq)]
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct ReportsConfig {
     /// The admin token for `/reports` (Bearer header or the login form).
     pub token: Option<String>,
-    /// A header set by an authenticating reverse proxy to the signed-in user's name. Only
-    /// configure it when deskbot is reachable through that proxy alone.
+    /// A header set by an authenticating reverse proxy to the signed-in user's name. Believed
+    /// only on connections from `http.trusted_proxies`; from anyone else it is ignored.
     pub user_header: Option<String>,
     /// `platform:id` of users whose conversations are test traffic, left out of reports.
     pub testers: Vec<String>,
+    /// How long a sign-in through the form lasts, in hours (a server-side session).
+    pub session_hours: u32,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        Self { token: None, user_header: None, testers: Vec::new(), session_hours: 12 }
+    }
 }
 
 impl std::fmt::Debug for ReportsConfig {
@@ -29,6 +38,7 @@ impl std::fmt::Debug for ReportsConfig {
             .field("token", &self.token.as_ref().map(|_| "[redacted]"))
             .field("user_header", &self.user_header)
             .field("testers", &self.testers)
+            .field("session_hours", &self.session_hours)
             .finish()
     }
 }
@@ -38,6 +48,9 @@ impl ReportsConfig {
         self.tester_refs().map(drop)?;
         if self.token.as_deref().is_some_and(|t| t.trim().len() < 16) {
             return Err("reports.token must be at least 16 characters".into());
+        }
+        if !(1..=24 * 30).contains(&self.session_hours) {
+            return Err("reports.session_hours must be between 1 and 720".into());
         }
         if let Some(h) = &self.user_header
             && axum::http::HeaderName::from_bytes(h.as_bytes()).is_err()

@@ -35,6 +35,8 @@ pub struct Page<'a> {
     pub kb_base_url: Option<&'a str>,
     /// Who is looking (from the proxy's header), if known.
     pub viewer: Option<&'a str>,
+    /// A signed-in browser session's CSRF token: the page then offers "Sign out".
+    pub logout_csrf: Option<&'a str>,
 }
 
 const STYLE: &str = r#"
@@ -57,6 +59,9 @@ ul.unanswered{list-style:none;padding:0;margin:0}ul.unanswered li{padding:8px 0;
 .count{display:inline-block;min-width:2em;padding:0 6px;border-radius:10px;background:#fee2e2;color:#991b1b;font-weight:600;text-align:center;margin-right:6px}
 .legend span{display:inline-block;margin-right:10px;font-size:12px}.legend i{display:inline-block;width:10px;height:10px;margin-right:4px;border-radius:2px}
 a{color:#1d4ed8}.scroll{overflow-x:auto}
+.legend i.blue{background:#2563eb}.legend i.green{background:#16a34a}.legend i.orange{background:#ea580c}
+header form.logout{float:right;margin:0}header form.logout button{background:transparent;border-color:#9ca3af;color:#fff;font-size:13px;padding:3px 8px}
+.login{max-width:420px;margin:24px auto}.login input{width:100%}.error{color:#b91c1c}
 @media (max-width:480px){main{padding:8px}table{font-size:12px}th,td{padding:3px 4px}.big{font-size:24px}}
 "#;
 
@@ -132,9 +137,18 @@ pub fn render(page: &Page<'_>) -> String {
     let article_link = |id: &str| page.kb_base_url.map(|b| format!("{}/{id}", b.trim_end_matches('/')));
     let mut s = head("deskbot reports");
     let viewer = page.viewer.map(|v| format!(" · signed in as {}", esc(v))).unwrap_or_default();
+    let logout = page
+        .logout_csrf
+        .map(|t| {
+            format!(
+                r#"<form class="logout" method="post" action="/reports/logout"><input type="hidden" name="csrf" value="{}"><button type="submit">Sign out</button></form>"#,
+                esc(t)
+            )
+        })
+        .unwrap_or_default();
     let _ = write!(
         s,
-        r#"<body><header><h1>deskbot reports</h1><p>Last {} · {}{viewer}</p></header><main>"#,
+        r#"<body><header>{logout}<h1>deskbot reports</h1><p>Last {} · {}{viewer}</p></header><main>"#,
         esc(&r.period),
         if queue.is_empty() { "all queues".to_string() } else { format!("queue {}", esc(&queue)) }
     );
@@ -224,7 +238,7 @@ pub fn render(page: &Page<'_>) -> String {
         r.daily.iter().map(|d| (d.day.clone(), d.conversations, d.deflected, d.tickets)).collect();
     let _ = write!(
         s,
-        r#"<div class="card"><h2>Per day</h2><div class="legend"><span><i style="background:{blue}"></i>conversations</span><span><i style="background:{green}"></i>deflected</span><span><i style="background:{orange}"></i>tickets</span></div>{}</div>"#,
+        r#"<div class="card"><h2>Per day</h2><div class="legend"><span><i class="blue"></i>conversations</span><span><i class="green"></i>deflected</span><span><i class="orange"></i>tickets</span></div>{}</div>"#,
         svg::daily("chart-daily", &days)
     );
     s.push_str("</section>");
@@ -305,15 +319,29 @@ fn when(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// The login form (no data on it). `error` says why the last attempt failed.
-pub fn login(error: Option<&str>) -> String {
+/// The login form (no data on it). `error` says why the last attempt failed; `csrf` is the
+/// token the form posts back (it must match the sign-in cookie set with this page).
+pub fn login(error: Option<&str>, csrf: &str) -> String {
     let mut s = head("deskbot reports: sign in");
-    let err = error.map(|e| format!(r#"<p style="color:#b91c1c">{}</p>"#, esc(e))).unwrap_or_default();
+    let err = error.map(|e| format!(r#"<p class="error">{}</p>"#, esc(e))).unwrap_or_default();
     let _ = write!(
         s,
-        r#"<body><header><h1>deskbot reports</h1></header><main><div class="card" style="max-width:420px;margin:24px auto"><h2>Sign in</h2>{err}<form method="post" action="/reports/login"><p><label>Reports token<br><input type="password" name="token" autocomplete="current-password" style="width:100%"></label></p><button type="submit">Sign in</button></form><p class="muted">The token is DESKBOT_REPORTS_TOKEN in the server's configuration.</p></div></main></body></html>"#
+        r#"<body><header><h1>deskbot reports</h1></header><main><div class="card login"><h2>Sign in</h2>{err}<form method="post" action="/reports/login"><input type="hidden" name="csrf" value="{}"><p><label>Reports token<br><input type="password" name="token" autocomplete="current-password"></label></p><button type="submit">Sign in</button></form><p class="muted">The token is DESKBOT_REPORTS_TOKEN in the server's configuration.</p></div></main></body></html>"#,
+        esc(csrf)
     );
     s
+}
+
+/// The `Content-Security-Policy` of every reports page: nothing may load or run but the
+/// page's own stylesheet (allowed by its hash); forms post to this origin only; no framing.
+pub fn content_security_policy() -> String {
+    use base64::Engine;
+    use sha2::Digest;
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(STYLE.as_bytes()));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; frame-ancestors 'none'; \
+         base-uri 'none'"
+    )
 }
 
 #[cfg(test)]
@@ -343,8 +371,13 @@ mod tests {
             ..Report::default()
         };
         let queues = ["identity".to_string()];
-        let page =
-            Page { report: &report, queues: &queues, kb_base_url: Some("https://kb.example/"), viewer: None };
+        let page = Page {
+            report: &report,
+            queues: &queues,
+            kb_base_url: Some("https://kb.example/"),
+            viewer: None,
+            logout_csrf: Some("t0k\"en"),
+        };
         let html = render(&page);
         assert!(!html.contains("<script>"), "raw employee text in the page");
         assert!(html.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; &amp; &quot;vpn&quot;"));
@@ -362,7 +395,30 @@ mod tests {
             !html.contains("http://") && !html.contains("<link") && !html.contains("<script"),
             "self-contained"
         );
-        let login = login(Some("<bad>"));
+        assert!(
+            html.contains(
+                r#"action="/reports/logout"><input type="hidden" name="csrf" value="t0k&quot;en">"#
+            )
+        );
+        assert!(!html.contains(" style=") && !html.contains("<script"), "nothing the CSP would block");
+        let login = login(Some("<bad>"), "form-token");
         assert!(login.contains("&lt;bad&gt;") && !login.contains("data-figure"));
+        assert!(login.contains(r#"name="csrf" value="form-token""#) && !login.contains(" style="));
+    }
+
+    #[test]
+    fn the_policy_allows_exactly_the_page_stylesheet() {
+        use base64::Engine;
+        use sha2::Digest;
+        let csp = content_security_policy();
+        let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(STYLE.as_bytes()));
+        assert!(csp.starts_with("default-src 'none'; "), "{csp}");
+        assert!(csp.contains(&format!("style-src 'sha256-{hash}'")), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'") && !csp.contains("unsafe"), "{csp}");
+        assert_eq!(head("t").matches("<style>").count(), 1);
+        assert!(
+            head("t").contains(&format!("<style>{STYLE}</style>")),
+            "the hashed text is the element's text"
+        );
     }
 }

@@ -106,6 +106,15 @@ impl Limits {
     }
 }
 
+/// After the input bound cut a text mid-number, drop what is left of that number (digits and
+/// the separators between them): the rest of it was never seen, so no rule could judge it.
+pub fn drop_cut_number(text: &mut String) {
+    let kept = text.trim_end_matches(|c: char| c.is_numeric() || matches!(c, ' ' | '-' | '.'));
+    if kept.len() < text.len() && text[kept.len()..].chars().any(char::is_numeric) {
+        text.truncate(kept.len());
+    }
+}
+
 impl Service {
     /// Store a message over the rate limit without running the engine, and (once a minute)
     /// ask the employee to slow down.
@@ -177,5 +186,15 @@ mod tests {
         assert_eq!(few.bound_attachments(&mut files), Some(2));
         assert_eq!(files, vec![1, 2]);
         assert_eq!(few.bound_attachments(&mut files), None);
+    }
+
+    #[test]
+    fn a_number_cut_by_the_input_bound_is_dropped_whole() {
+        let mut t = "my card is 4111 1111 11".to_string();
+        drop_cut_number(&mut t);
+        assert_eq!(t, "my card is");
+        let mut words = "my card is [card] ok".to_string();
+        drop_cut_number(&mut words);
+        assert_eq!(words, "my card is [card] ok");
     }
 }

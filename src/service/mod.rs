@@ -172,9 +172,14 @@ impl Service {
         // Every text that came from outside is redacted before anything stores or forwards it.
         match &mut inbound.kind {
             InboundKind::Message { text } | InboundKind::FileTicket { text, .. } => {
-                let (mut clean, cut) = sanitize_text(text);
-                truncated = cut | self.limits.cut(&mut clean);
-                *text = self.redactor.redact(&clean);
+                // Redact first, then cut: a number the cut would split is redacted whole.
+                let (clean, cut) = sanitize_text(text);
+                let mut redacted = self.redactor.redact(&clean);
+                if cut {
+                    limits::drop_cut_number(&mut redacted);
+                }
+                truncated = cut | self.limits.cut(&mut redacted);
+                *text = redacted;
             }
             InboundKind::Reaction { text: Some(text), .. } | InboundKind::AgentReply { text, .. } => {
                 *text = self.redactor.redact(&sanitize_text(text).0);

@@ -450,6 +450,28 @@ pub const CATALOGUE: &[Table] = &[
         columns: &[not("last_hash", "the chain head's MAC")],
     },
     Table {
+        name: "report_sessions",
+        owner: Owner::Nobody,
+        erase_deletes_rows: false,
+        own_words: None,
+        expiry: Expiry::Kept,
+        columns: &[
+            not("id_hash", "the SHA-256 of a random session id; names nobody (sessions expire and are purged)"),
+            not("csrf_token", "a random per-session token"),
+        ],
+    },
+    Table {
+        name: "audit_keying",
+        owner: Owner::Nobody,
+        erase_deletes_rows: false,
+        own_words: None,
+        expiry: Expiry::Kept,
+        columns: &[
+            not("state", "whether the pre-key chain was re-chained: pending, keyed or refused"),
+            not("legacy_hash", "the plain chain's head hash when the key arrived"),
+        ],
+    },
+    Table {
         name: "role_grants",
         owner: Owner::Person { platform: "platform", id: "user_id" },
         erase_deletes_rows: false,

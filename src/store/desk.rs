@@ -35,6 +35,8 @@ pub struct Timer {
     pub ticket: TicketNumber,
     pub kind: String,
     pub due_at: Millis,
+    /// Failed attempts to fire it so far.
+    pub attempts: i64,
 }
 
 /// An outbox row as an operator sees it (`deskbot outbox list`).
@@ -77,8 +79,10 @@ pub trait DeskStore: Send + Sync {
         channel: &str,
         message_id: &str,
     ) -> Result<Option<TicketNumber>>;
-    /// Timers due at `now`, not fired or cancelled, oldest first.
+    /// Timers due at `now`, not fired or cancelled and not waiting for a retry, oldest first.
     async fn due_timers(&self, now: Millis, limit: i64) -> Result<Vec<Timer>>;
+    /// A timer failed to fire: count the attempt and leave it until `retry_at`.
+    async fn timer_failed(&self, id: i64, retry_at: Millis) -> Result<()>;
     /// Active tickets per assignee in a queue (for least-loaded assignment).
     async fn assignee_loads(&self, queue: &QueueName) -> Result<Vec<(String, i64)>>;
     /// Outbox rows, newest first; `status` filters (`pending`, `sending`, `done`, `dead`).

@@ -201,9 +201,10 @@ macro_rules! desk_sql {
 
                 async fn due_timers(&self, now: Millis, limit: i64) -> Result<Vec<Timer>> {
                     let rows = sqlx::query(
-                        "SELECT id, ticket_number, kind, due_at FROM timers \
+                        "SELECT id, ticket_number, kind, due_at, attempts FROM timers \
                          WHERE fired_at IS NULL AND cancelled_at IS NULL AND due_at <= $1 \
-                         ORDER BY due_at, id LIMIT $2",
+                         AND (retry_at IS NULL OR retry_at <= $1) \
+                         ORDER BY COALESCE(retry_at, due_at), id LIMIT $2",
                     )
                     .bind(now)
                     .bind(limit.clamp(1, 1000))
@@ -217,9 +218,24 @@ macro_rules! desk_sql {
                                 ticket: TicketNumber(r.try_get("ticket_number").map_err($map_err)?),
                                 kind: r.try_get("kind").map_err($map_err)?,
                                 due_at: r.try_get("due_at").map_err($map_err)?,
+                                attempts: r.try_get("attempts").map_err($map_err)?,
                             })
                         })
                         .collect()
+                }
+
+                async fn timer_failed(&self, id: i64, retry_at: Millis) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    sqlx::query(
+                        "UPDATE timers SET attempts = attempts + 1, retry_at = $1 \
+                         WHERE id = $2 AND fired_at IS NULL AND cancelled_at IS NULL",
+                    )
+                    .bind(retry_at)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($map_err)?;
+                    tx.commit().await.map_err($map_err)
                 }
 
                 async fn assignee_loads(&self, queue: &QueueName) -> Result<Vec<(String, i64)>> {

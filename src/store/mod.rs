@@ -18,6 +18,7 @@ pub(crate) mod person_sql;
 pub mod postgres;
 pub mod reports;
 mod rows;
+pub mod sessions;
 mod sql;
 pub mod sqlite;
 
@@ -34,6 +35,7 @@ pub use desk::{DeskStore, OutboxRecord, SlaState, TicketChange, Timer};
 pub use person::PersonStore;
 pub use postgres::PostgresStore;
 pub use reports::{CaseEvent, CaseKind, CaseRecord, CsatRecord, ReportStore, TicketFacts};
+pub use sessions::SessionStore;
 pub use sqlite::SqliteStore;
 
 /// Stands in outbound text and transcript lines for the number of the ticket the same commit
@@ -310,7 +312,9 @@ pub struct OutboxItem {
 }
 
 #[async_trait]
-pub trait Store: DeskStore + ComplianceStore + PersonStore + ReportStore + Send + Sync {
+pub trait Store:
+    DeskStore + ComplianceStore + PersonStore + ReportStore + SessionStore + Send + Sync
+{
     /// Bring the schema up to date.
     async fn migrate(&self) -> Result<()>;
     /// Is the database reachable?

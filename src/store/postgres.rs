@@ -149,3 +149,35 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
         _ => StoreError::Database(e.to_string()),
     }
 }
+
+#[async_trait::async_trait]
+impl super::sessions::SessionStore for PostgresStore {
+    async fn create_report_session(
+        &self,
+        id_hash: &str,
+        csrf: &str,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<()> {
+        let q = sqlx::query(super::sessions::CREATE).bind(id_hash).bind(csrf).bind(now).bind(expires_at);
+        q.execute(&self.pool).await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn report_session(&self, id_hash: &str, now: Millis) -> Result<Option<String>> {
+        let q = sqlx::query_scalar(super::sessions::FIND).bind(id_hash).bind(now);
+        q.fetch_optional(&self.pool).await.map_err(map_err)
+    }
+
+    async fn delete_report_session(&self, id_hash: &str) -> Result<bool> {
+        let done =
+            sqlx::query(super::sessions::DELETE).bind(id_hash).execute(&self.pool).await.map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn purge_report_sessions(&self, now: Millis) -> Result<u64> {
+        let done =
+            sqlx::query(super::sessions::PURGE).bind(now).execute(&self.pool).await.map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+}

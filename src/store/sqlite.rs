@@ -204,3 +204,39 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
         _ => StoreError::Database(e.to_string()),
     }
 }
+
+#[async_trait::async_trait]
+impl super::sessions::SessionStore for SqliteStore {
+    async fn create_report_session(
+        &self,
+        id_hash: &str,
+        csrf: &str,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let q = sqlx::query(super::sessions::CREATE).bind(id_hash).bind(csrf).bind(now).bind(expires_at);
+        q.execute(&mut *tx).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)
+    }
+
+    async fn report_session(&self, id_hash: &str, now: Millis) -> Result<Option<String>> {
+        let q = sqlx::query_scalar(super::sessions::FIND).bind(id_hash).bind(now);
+        q.fetch_optional(&self.pool).await.map_err(map_err)
+    }
+
+    async fn delete_report_session(&self, id_hash: &str) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let done =
+            sqlx::query(super::sessions::DELETE).bind(id_hash).execute(&mut *tx).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn purge_report_sessions(&self, now: Millis) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(super::sessions::PURGE).bind(now).execute(&mut *tx).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(done.rows_affected())
+    }
+}
