@@ -3,6 +3,7 @@
 //! thread, the desk workflow (`desk.rs`); everything one event changes is committed in one
 //! store transaction (dedupe key, state, transcript, tickets, timers, outbox rows).
 
+mod access;
 mod desk;
 mod employee;
 pub mod limits;
@@ -19,6 +20,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use crate::intents::reload::LiveCatalog;
+pub use access::GRANTS_MAX_AGE;
 
 /// Where "now" comes from; tests inject a fixed or stepping clock.
 pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;
@@ -75,6 +77,8 @@ pub struct Service {
     limits: limits::Limits,
     /// Status reactions and their emoji.
     intake: IntakeConfig,
+    /// The grants ledger's active grants, as every permission check reads them.
+    grants: access::GrantsCache,
 }
 
 impl Service {
@@ -96,6 +100,7 @@ impl Service {
             drafts_dir: None,
             limits: limits::Limits::new(Default::default()),
             intake: IntakeConfig::default(),
+            grants: access::GrantsCache::default(),
         }
     }
 
