@@ -580,7 +580,13 @@ async fn agents_work_the_ticket_from_its_card_and_thread() {
     assert_eq!(env.store.ticket(TicketNumber(1001)).await.unwrap().unwrap().status, TicketStatus::Resolved);
     // Someone who is not an agent cannot act.
     env.fake.post(thread, true, MAX, "!reopen");
-    env.fake.until("refusal", |f| f.texts(thread).iter().any(|t| t.contains("only agents"))).await;
+    // The refusal is private: a DM to them (a bot's ephemeral message needs an interaction).
+    env.fake
+        .until("refusal", |f| {
+            f.dm_of(MAX.0).is_some_and(|dm| f.texts(dm).iter().any(|t| t.contains("Only agents")))
+        })
+        .await;
+    assert!(!env.fake.texts(thread).iter().any(|t| t.contains("Only agents")), "not in the thread");
     assert_eq!(env.store.ticket(TicketNumber(1001)).await.unwrap().unwrap().status, TicketStatus::Resolved);
     env.finish().await;
 }
