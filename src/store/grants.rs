@@ -178,7 +178,8 @@ mod tests {
     #[test]
     fn the_file_seeds_but_a_persons_revocation_wins() {
         let w = [want()];
-        let cases: Vec<(&str, Vec<RoleGrant>, &[NewGrant], Vec<&str>)> = vec![
+        type Case<'a> = (&'a str, Vec<RoleGrant>, &'a [NewGrant], Vec<&'a str>);
+        let cases: Vec<Case> = vec![
             ("first start", vec![], &w, vec!["grant"]),
             ("restart, unchanged", vec![row(1, "config", None, true)], &w, vec![]),
             ("revoked by a person, still listed", vec![row(1, "config", Some("ann"), true)], &w, vec![]),
