@@ -10,11 +10,11 @@ mod pgdb;
 mod support;
 
 use deskbot::app::App;
-use deskbot::channel::{Channel, Inbound, InboundKind};
-use deskbot::compliance::cli::{roles_grant, roles_revoke};
+use deskbot::commands::compliance::{roles_grant, roles_revoke};
 use deskbot::config::{Config, Sources};
 use deskbot::desk::cards;
 use deskbot::domain::{Address, Platform, TicketNumber, TicketStatus, UserRef};
+use deskbot::domain::{Channel, Inbound, InboundKind};
 use deskbot::outbox::Outbox;
 use deskbot::service::{GRANTS_MAX_AGE, Handled};
 use deskbot::store::compliance::Role;

@@ -5,9 +5,8 @@
 //! is recorded as a grant to `PLATFORM:#channel-members` per channel of the queue. `deskbot
 //! roles review` lists grants not re-justified within `roles.review_days`.
 
-use crate::config::Config;
 use crate::desk::access::CHANNEL_MEMBERS;
-use crate::desk::queues::Agents;
+use crate::desk::queues::{Agents, QueueConfig};
 use crate::domain::{Millis, UserRef};
 use crate::store::compliance::{ALL_QUEUES, NewGrant, Role, RoleGrant};
 use crate::store::grants::ConfigSync;
@@ -17,7 +16,7 @@ pub use crate::store::grants::CONFIG_GRANTOR;
 const CONFIG_JUSTIFICATION: &str = "listed in deskbot.toml";
 
 /// The grants the config file implies: each queue's agents and leads, and the admins.
-pub fn config_grants(config: &Config) -> Vec<NewGrant> {
+pub fn config_grants(queues: &[QueueConfig], admins: &[String]) -> Vec<NewGrant> {
     let mut out = Vec::new();
     let mut members = Vec::new();
     let mut push = |who: &str, role: Role, scope: &str| match who.parse::<UserRef>() {
@@ -30,7 +29,7 @@ pub fn config_grants(config: &Config) -> Vec<NewGrant> {
         }),
         Err(e) => tracing::warn!(error = %e, "not recording a grant for `{who}`"),
     };
-    for q in config.queues() {
+    for q in queues {
         match &q.agents {
             Agents::List(agents) => {
                 for a in agents {
@@ -53,7 +52,7 @@ pub fn config_grants(config: &Config) -> Vec<NewGrant> {
             push(l, Role::Lead, q.name.as_str());
         }
     }
-    for a in &config.roles.admins {
+    for a in admins {
         push(a, Role::Admin, ALL_QUEUES);
     }
     out.extend(members);
@@ -65,10 +64,10 @@ pub fn config_grants(config: &Config) -> Vec<NewGrant> {
 /// recorded in the audit log).
 pub async fn sync_config_grants(
     store: &DynStore,
-    config: &Config,
+    wanted: Vec<NewGrant>,
     now: Millis,
 ) -> Result<ConfigSync, StoreError> {
-    let report = store.sync_config_grants(&config_grants(config), now).await?;
+    let report = store.sync_config_grants(&wanted, now).await?;
     if report != ConfigSync::default() {
         tracing::info!(
             granted = report.granted,

@@ -134,7 +134,7 @@ impl Access {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::Config;
+    use crate::desk::{DeskSettings, QueueConfig};
 
     fn grant(user: &str, role: Role, scope: &str, revoked: bool) -> RoleGrant {
         RoleGrant {
@@ -154,16 +154,13 @@ mod tests {
     }
 
     fn access(rows: &[RoleGrant]) -> Access {
-        let toml = r#"
-[[queue]]
-name = "access"
-channel = { test = "agents" }
-[[queue]]
-name = "network"
-channel = { test = "net" }
-"#;
-        let config: Config = toml::from_str(toml).unwrap();
-        let desk = Desk::from_config(&config).unwrap();
+        let queue = |toml: &str| toml::from_str::<QueueConfig>(toml).unwrap();
+        let queues = vec![
+            queue("name = \"access\"\nchannel = { test = \"agents\" }"),
+            queue("name = \"network\"\nchannel = { test = \"net\" }"),
+        ];
+        let default = QueueName::parse("access").unwrap();
+        let desk = Desk::new(queues, DeskSettings::default(), 0, default, Vec::new()).unwrap();
         Access::new(Arc::new(desk), Arc::new(Grants::from_ledger(rows)))
     }
 

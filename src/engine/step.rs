@@ -5,7 +5,7 @@ use super::replies;
 use super::state::{self, ConversationState, State, choices_for, pick_choice};
 use super::words::{self, StatusQuery};
 use super::{Action, Context, Step};
-use crate::channel::{Inbound, InboundKind};
+use crate::domain::{Inbound, InboundKind};
 use crate::domain::{TicketNumber, TicketStatus};
 use crate::intents::{Answer, Intent, template};
 use crate::store::{KbFeedback, NewTicket, Speaker, Turn};
@@ -55,7 +55,7 @@ impl Stepper<'_, '_> {
         self.say_with(text, Vec::new());
     }
 
-    fn say_with(&mut self, text: impl Into<String>, choices: Vec<crate::channel::Choice>) {
+    fn say_with(&mut self, text: impl Into<String>, choices: Vec<crate::domain::Choice>) {
         let text = text.into();
         self.turn(Speaker::Bot, &text);
         self.actions.push(Action::Reply { text, choices });
@@ -415,7 +415,7 @@ impl Stepper<'_, '_> {
     }
 
     /// The newest ticket filed from this conversation.
-    fn my_ticket(&self) -> Option<&crate::channel::TicketSummary> {
+    fn my_ticket(&self) -> Option<&crate::domain::TicketSummary> {
         self.ctx.tickets.iter().filter(|t| t.conversation == self.conversation).max_by_key(|t| t.number)
     }
 
