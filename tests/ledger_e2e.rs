@@ -121,6 +121,7 @@ impl Desk {
             message_id: None,
             message_channel: None,
             attachments: Vec::new(),
+            via: Default::default(),
         }
     }
 

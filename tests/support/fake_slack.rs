@@ -442,6 +442,9 @@ fn answer(inner: &Inner, method: &str, p: &Value, token: Option<&str>) -> Value 
             if s("user").is_empty() {
                 return err("user_not_in_channel");
             }
+            if s("text").is_empty() && p.get("blocks").is_none() {
+                return err("no_text");
+            }
             json!({ "ok": true, "message_ts": ts() })
         }
         "chat.update" => {
