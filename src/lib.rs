@@ -9,7 +9,8 @@
 //! Layers import downward only (checked by `tests/module_graph.rs`, which fails on any import
 //! cycle between these modules):
 //!
-//! 1. `domain`, `text` — shared vocabulary and text utilities; no policy, no I/O.
+//! 1. `domain`, `text`, `usertext` — shared vocabulary and text utilities (`usertext` marks
+//!    which parts of an outbound text a user wrote); no policy, no I/O.
 //! 2. `intents`, `kb`, `redact` — the catalog (intents, articles, matcher, search) and PII
 //!    redaction.
 //! 3. `engine`, `desk` — pure decisions: the employee conversation and the agents' desk.
@@ -45,3 +46,4 @@ pub mod service;
 pub mod store;
 pub mod telemetry;
 pub mod text;
+pub mod usertext;

@@ -57,6 +57,11 @@ impl Env {
     /// The daemon with the fake Discord; `queue` is the service-desk queue's channel and
     /// agents; `channels` are extra channels (e.g. the test channel as another platform).
     async fn start_with(queue: &str, extra: &str, channels: Vec<Arc<dyn Channel>>) -> Env {
+        Self::start_queues(queue, "", extra, channels).await
+    }
+
+    /// As `start_with`, with `others` (TOML lines) added to every other queue.
+    async fn start_queues(queue: &str, others: &str, extra: &str, channels: Vec<Arc<dyn Channel>>) -> Env {
         let fake = FakeDiscord::start().await;
         fake.text_channel(QUEUE, "it-agents");
         fake.text_channel(GENERAL, "general");
@@ -84,7 +89,7 @@ name = "service-desk"
             api = fake.api_url(),
         );
         for q in ["identity", "network", "hardware", "software", "access", "security", "facilities"] {
-            toml.push_str(&format!("\n[[queue]]\nname = \"{q}\"\n"));
+            toml.push_str(&format!("\n[[queue]]\nname = \"{q}\"\n{others}\n"));
         }
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("deskbot.toml");
@@ -1009,5 +1014,120 @@ async fn a_forged_reply_form_id_cannot_aim_at_another_card() {
     );
     let thread = id_of(&card);
     assert!(!env.fake.texts(thread).iter().any(|t| t.contains("FORGED-REPLY")));
+    env.finish().await;
+}
+
+const MAL: (u64, &str) = (800_000_000_000_000_004, "@everyone *boss*");
+/// What an employee can type to make text into markup, a disguised link or a ping.
+const EVIL: &str =
+    "[https://sso.example.com/login](https://evil.example) @everyone @here <@800000000000000002> *bold*";
+
+/// Message creates and edits deskbot made, with their bodies and the fake's answers.
+fn writes(f: &FakeDiscord) -> Vec<support::fake_discord::Call> {
+    f.calls()
+        .into_iter()
+        .filter(|c| {
+            c.status == 200 && c.path.contains("/messages") && matches!(c.method.as_str(), "POST" | "PATCH")
+        })
+        .filter(|c| !c.path.ends_with("/threads"))
+        .collect()
+}
+
+/// The content holds `EVIL` only as text: no masked link, no mention, no emphasis.
+fn assert_escaped(content: &str) {
+    assert!(content.contains("\\[https://sso.example.com/login\\](https://evil.example)"), "{content}");
+    assert!(!content.contains("login]("), "a masked link: {content}");
+    assert!(content.contains("\\<@800000000000000002\\>") && content.contains("\\*bold\\*"), "{content}");
+    assert!(!content.contains("@everyone") && !content.contains("@here"), "{content}");
+}
+
+#[tokio::test]
+async fn employee_markup_reaches_agents_as_text_and_nothing_pings_anyone() {
+    let drafts = tempfile::tempdir().unwrap();
+    // A prefix of the desk's own: the reply form must use it.
+    let extra =
+        format!("[desk]\nreply_prefix = \"reply: \"\nkb_drafts_dir = \"{}\"\n", drafts.path().display());
+    // Every queue is worked in the one agents' channel, wherever the text is routed.
+    let env = Env::start_queues(&discord_queue(), &discord_queue(), &extra, Vec::new()).await;
+    let dm = env.fake.dm_channel(MAL.0, MAL.1);
+    env.fake.dispatch("INTERACTION_CREATE", env.fake.slash(dm, false, MAL, "new"));
+    env.fake.until("ticket form", |f| f.callbacks().iter().any(|(_, b)| b["type"] == 9)).await;
+    let submit =
+        env.fake.modal_submit(dm, false, MAL, "deskbot:ticket", &[("summary", EVIL), ("details", "")]);
+    env.fake.dispatch("INTERACTION_CREATE", submit);
+    env.wait_tickets(1).await;
+    env.texts(QUEUE, 1).await;
+    let card = env.fake.posted(QUEUE)[0].clone();
+    let card_id = id_of(&card);
+    let create = writes(&env.fake).into_iter().find(|c| c.response["id"] == card["id"]).unwrap();
+    assert_eq!(create.body["allowed_mentions"]["parse"], json!([]), "{:?}", create.body);
+    let content = create.body["content"].as_str().unwrap();
+    assert!(content.contains("\\[https://sso.example.com/login\\](https://evil.example)"), "{content}");
+    assert!(content.contains("@\u{200B}everyone \\*boss\\*"), "the requester's name is text: {content}");
+    assert_eq!(create.response["mention_everyone"], false);
+
+    // Mallory adds a message: relayed to the ticket's thread as text.
+    env.texts(card_id, 1).await;
+    env.fake.post(dm, false, MAL, EVIL);
+    env.fake.until("relay", |f| f.texts(card_id).iter().any(|t| t.starts_with("💬"))).await;
+    let relay = env.fake.texts(card_id).into_iter().find(|t| t.starts_with("💬")).unwrap();
+    assert_escaped(&relay);
+
+    // Kim claims: the card edit carries no pings either.
+    let claim = button(&card, "Claim");
+    env.fake.dispatch("INTERACTION_CREATE", env.fake.button(QUEUE, true, KIM, card_id, &claim));
+    env.fake.until("card edited", |f| f.calls().iter().any(|c| c.method == "PATCH" && c.status == 200)).await;
+    let edit = env.fake.calls().into_iter().find(|c| c.method == "PATCH" && c.status == 200).unwrap();
+    assert_eq!(edit.body["allowed_mentions"]["parse"], json!([]), "{:?}", edit.body);
+    assert!(edit.body["content"].as_str().unwrap().contains("\\[https://sso.example.com/login\\]"));
+
+    // The reply form relays with the configured prefix.
+    let reply = button(&env.fake.message(card_id).unwrap(), "Reply to requester");
+    env.fake.dispatch("INTERACTION_CREATE", env.fake.button(QUEUE, true, KIM, card_id, &reply));
+    env.fake.until("reply form", |f| f.callbacks().iter().filter(|(_, b)| b["type"] == 9).count() == 2).await;
+    let form = env.fake.callbacks().into_iter().filter(|(_, b)| b["type"] == 9).nth(1).unwrap().1;
+    let form_id = form["data"]["custom_id"].as_str().unwrap().to_string();
+    let submit = env.fake.modal_submit_on(
+        QUEUE,
+        true,
+        KIM,
+        card_id,
+        &form_id,
+        &[("text", "Use the side entrance today")],
+    );
+    env.fake.dispatch("INTERACTION_CREATE", submit);
+    env.fake.until("reply relayed", |f| f.texts(dm).iter().any(|t| t.contains("side entrance"))).await;
+
+    // 📖 on Kim's note in the thread drafts an article from its text.
+    let note = env.fake.post(card_id, true, KIM, "Fix: reset the badge reader from the panel");
+    env.fake.react(card_id, true, note, KIM, "📖");
+    env.fake.until("draft notice", |f| f.texts(card_id).iter().any(|t| t.contains("draft KB article"))).await;
+    let files: Vec<_> = std::fs::read_dir(drafts.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert!(std::fs::read_to_string(&files[0]).unwrap().contains("reset the badge reader"));
+
+    // Every message deskbot created or edited said "ping nobody", and nobody was pinged.
+    let all = writes(&env.fake);
+    assert!(all.len() >= 6, "{all:?}");
+    for c in &all {
+        assert_eq!(c.body["allowed_mentions"]["parse"], json!([]), "{} {} {:?}", c.method, c.path, c.body);
+        assert_eq!(c.response["mention_everyone"], false, "{:?}", c.response);
+        assert_eq!(c.response["mentions"], json!([]), "{:?}", c.response);
+    }
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn thread_names_are_made_from_redacted_text() {
+    let env = Env::start().await;
+    let text = format!("<@{BOT_ID}> card 4111 1111 1111 1111 charged twice, write to erin@example.com");
+    let m = env.fake.post(GENERAL, true, ERIN, &text);
+    env.texts(m, 1).await;
+    let name = env.fake.channel(m).expect("a thread on the message")["name"].as_str().unwrap().to_string();
+    assert!(name.contains("charged twice"), "{name}");
+    assert!(
+        !name.contains("4111") && !name.contains("erin@example.com"),
+        "personal data in a thread name: {name}"
+    );
     env.finish().await;
 }

@@ -632,8 +632,9 @@ async fn reaction_on_a_reply_in_a_thread_files_that_reply() {
             .iter()
             .any(|c| c.status == 200 && c.params["ts"] == ts.as_str())
     );
-    // Markdown from the text shows as Slack mrkdwn.
-    assert!(card.params["text"].as_str().unwrap().contains("*kitchen tap*"), "{card:?}");
+    // The employee's markdown is their text: shown as typed, never converted to mrkdwn.
+    let text = card.params["text"].as_str().unwrap();
+    assert!(text.contains("the **kitchen tap** on floor 5") && !text.contains(" *kitchen tap* "), "{card:?}");
     support::slack_spec::assert_calls_match_spec(&bot.fake.calls());
     bot.stop().await;
 }
@@ -761,3 +762,246 @@ async fn a_bystander_can_neither_answer_nor_press_buttons_in_someone_elses_conve
     bot.stop().await;
 }
 both_modes!(a_bystander_can_neither_answer_nor_press_buttons_in_someone_elses_conversation: bystander_socket, bystander_events);
+
+/// What an employee can type to make text into markup where agents read it.
+const EVIL: &str =
+    "[https://sso.example.com/login](https://evil.example) @everyone <!channel> <@U123> *bold*";
+const MALLORY: &str = "U0MAL0001";
+
+/// The blocks of a call, whether sent as JSON or as a form field.
+fn blocks_of(c: &support::fake_slack::Call) -> serde_json::Value {
+    match &c.params["blocks"] {
+        serde_json::Value::String(s) => serde_json::from_str(s).unwrap_or_default(),
+        v => v.clone(),
+    }
+}
+
+/// Every text of a call Slack reads as mrkdwn: the `text` field and mrkdwn text objects.
+fn mrkdwn_texts(c: &support::fake_slack::Call) -> Vec<String> {
+    fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+        match v {
+            serde_json::Value::Object(m) => {
+                if m.get("type").and_then(|t| t.as_str()) == Some("mrkdwn") {
+                    out.push(m.get("text").and_then(|t| t.as_str()).unwrap_or("").to_string());
+                }
+                m.values().for_each(|x| walk(x, out));
+            }
+            serde_json::Value::Array(a) => a.iter().for_each(|x| walk(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = vec![c.params["text"].as_str().unwrap_or("").to_string()];
+    walk(&blocks_of(c), &mut out);
+    out
+}
+
+/// The plain text runs of a call's `rich_text` blocks.
+fn rich_runs(c: &support::fake_slack::Call) -> Vec<String> {
+    let blocks = blocks_of(c);
+    blocks
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|b| b["type"] == "rich_text")
+        .flat_map(|b| b["elements"].as_array().cloned().unwrap_or_default())
+        .flat_map(|e| e["elements"].as_array().cloned().unwrap_or_default())
+        .filter(|r| r["type"] == "text" && r.get("style").is_none())
+        .filter_map(|r| r["text"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// Nothing an agent sees in `calls` to the agents' channel can link, mention or format.
+fn assert_inert(calls: &[support::fake_slack::Call]) {
+    assert!(!calls.is_empty());
+    for c in calls {
+        // The `text` field only feeds notifications once blocks carry the message: there, no
+        // mention or link; in the blocks, no mrkdwn holding the user's words at all.
+        for (i, t) in mrkdwn_texts(c).into_iter().enumerate() {
+            let mut bad =
+                vec!["<!channel>", "<!everyone>", "<@U123>", "<https://evil.example", "evil.example|"];
+            if i > 0 {
+                bad.extend(["*bold*", "*Boss*", "sso.example.com"]);
+            }
+            for b in bad {
+                assert!(!t.contains(b), "{b} in mrkdwn of {} {:?}", c.method, c.params);
+            }
+        }
+        if c.params["text"].as_str().unwrap_or("").contains("bold") {
+            assert!(
+                blocks_of(c).to_string().contains("rich_text"),
+                "user text without blocks: {:?}",
+                c.params
+            );
+        }
+        let links = blocks_of(c).to_string();
+        assert!(!links.contains("\"url\":\"https://evil.example"), "a link to evil: {links}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn employee_markup_mentions_and_links_reach_the_agents_as_text() {
+    let bot = SlackBot::start("events").await;
+    bot.fake.add_user(MALLORY, "<!everyone> *Boss*");
+    // Mallory files a ticket whose text and display name are made to be markup.
+    bot.command(MALLORY, GENERAL, &format!("new {EVIL}")).await;
+    let card = bot
+        .wait_for("the card", |calls| {
+            calls
+                .iter()
+                .find(|c| {
+                    c.method == "chat.postMessage"
+                        && c.params["channel"] == AGENTS
+                        && c.params.get("thread_ts").is_none()
+                })
+                .cloned()
+        })
+        .await;
+    let card_ts = card.response["ts"].as_str().unwrap().to_string();
+    // The requester's name and the title are plain runs; the fallback escapes them.
+    let runs = rich_runs(&card).join("");
+    assert!(
+        runs.contains("<!everyone> *Boss*") && runs.contains("[https://sso.example.com/login]"),
+        "{runs}"
+    );
+    assert!(card.params["text"].as_str().unwrap().contains("&lt;!everyone&gt; *Boss*"), "{card:?}");
+    // The transcript, then a message Mallory adds: relayed word for word, as text.
+    let dm = dm_of(MALLORY);
+    bot.event(message(&dm, MALLORY, EVIL, &bot.fake.ts(), None)).await;
+    let relay = bot
+        .wait_for("the relay", |calls| {
+            calls
+                .iter()
+                .find(|c| {
+                    c.method == "chat.postMessage"
+                        && c.params["thread_ts"] == card_ts.as_str()
+                        && c.params["text"].as_str().unwrap_or("").starts_with("💬")
+                })
+                .cloned()
+        })
+        .await;
+    assert!(rich_runs(&relay).iter().any(|r| r == EVIL), "{relay:?}");
+    assert!(relay.params["text"].as_str().unwrap().contains("&lt;!channel&gt; &lt;@U123&gt;"), "{relay:?}");
+    assert_eq!(relay.params["unfurl_links"], false, "no preview of someone else's link");
+    // Kim claims: the card edit is inert too.
+    bot.interaction(button(KIM, AGENTS, &card_ts, None, "desk:claim")).await;
+    bot.wait_for("the card edit", |calls| calls.iter().find(|c| c.method == "chat.update").cloned()).await;
+    let to_agents: Vec<_> = bot
+        .fake
+        .calls()
+        .into_iter()
+        .filter(|c| {
+            matches!(c.method.as_str(), "chat.postMessage" | "chat.update") && c.params["channel"] == AGENTS
+        })
+        .collect();
+    assert!(to_agents.len() >= 4, "card, transcript, relay, edit: {to_agents:?}");
+    assert_inert(&to_agents);
+    support::slack_spec::assert_calls_match_spec(&bot.fake.calls());
+    bot.stop().await;
+}
+
+/// A `view_submission` of the reply modal `view` by `user` with `text` and `metadata`.
+fn reply_submission(
+    view: &serde_json::Value,
+    user: &str,
+    text: &str,
+    metadata: &str,
+    id: &str,
+) -> serde_json::Value {
+    json!({
+        "type": "view_submission",
+        "team": { "id": fake_slack::TEAM, "domain": "fake" },
+        "user": { "id": user, "username": user.to_lowercase(), "name": user.to_lowercase(), "team_id": fake_slack::TEAM },
+        "api_app_id": fake_slack::APP_ID,
+        "token": "verification-token",
+        "trigger_id": format!("{id}.trigger"),
+        "view": {
+            "id": id, "team_id": fake_slack::TEAM, "type": "modal", "hash": "156772938.1827394",
+            "callback_id": view["callback_id"], "private_metadata": metadata,
+            "title": view["title"], "blocks": view["blocks"],
+            "state": { "values": { "reply": { "text": { "type": "plain_text_input", "value": text } } } },
+        },
+        "response_urls": [],
+    })
+}
+
+async fn reply_button_opens_a_modal_relayed_as_the_agent(mode: &str) {
+    let bot = SlackBot::start(mode).await;
+    let (ts, number) = file_by_reaction(&bot).await;
+    let card = bot.posts_in(AGENTS, None).into_iter().find(|c| c.params.get("thread_ts").is_none()).unwrap();
+    let card_ts = card.response["ts"].as_str().unwrap().to_string();
+    // The button opens the modal, with the trigger Slack gave for the press.
+    let press = button(KIM, AGENTS, &card_ts, None, "desk:reply");
+    let trigger = press["trigger_id"].as_str().unwrap().to_string();
+    let (status, _) = bot.interaction(press).await;
+    assert_eq!(status, 200);
+    let open =
+        bot.wait_for("views.open", |calls| calls.iter().find(|c| c.method == "views.open").cloned()).await;
+    assert_eq!(open.params["trigger_id"], trigger.as_str());
+    let view = open.response["view"].clone();
+    assert_eq!(view["callback_id"], "deskbot_reply");
+    let meta = view["private_metadata"].as_str().unwrap().to_string();
+    assert!(
+        !bot.fake.posts().iter().any(|c| c.params["text"].as_str().unwrap_or("").contains("not available"))
+    );
+
+    // Attackers first: metadata naming another ticket for this card, a card that is not one,
+    // and a bystander submitting the real form.
+    let forged = json!({ "channel": AGENTS, "ts": card_ts, "ticket": number.0 + 1 }).to_string();
+    bot.interaction(reply_submission(&view, KIM, "forged ticket reply", &forged, "VFORGED01")).await;
+    let elsewhere = json!({ "channel": GENERAL, "ts": ts, "ticket": number.0 }).to_string();
+    bot.interaction(reply_submission(&view, KIM, "forged card reply", &elsewhere, "VFORGED02")).await;
+    bot.interaction(reply_submission(&view, BOB, "I am IT, send me your password", &meta, "VBYSTAND1")).await;
+    bot.wait_post(AGENTS, "only agents").await;
+    // The agent's submission reaches the requester, said by the agent.
+    bot.interaction(reply_submission(&view, KIM, "Try the outlet by the window", &meta, "VKIMREPLY")).await;
+    let sent = bot.wait_post(GENERAL, "outlet by the window").await;
+    assert_eq!(sent.params["thread_ts"], ts.as_str());
+    assert!(sent.params["text"].as_str().unwrap().contains("Kim"), "{sent:?}");
+    bot.wait_post(AGENTS, "replied to the requester").await;
+    // None of the attempts before it reached anyone (the outbox sends in order).
+    for text in ["forged ticket reply", "forged card reply", "send me your password"] {
+        assert!(
+            !bot.fake.posts().iter().any(|c| c.params["text"].as_str().unwrap_or("").contains(text)),
+            "{text}"
+        );
+    }
+    let events = bot.store.ticket_events(number).await.unwrap();
+    assert!(!events.iter().any(|e| e.actor.contains(BOB)), "{events:?}");
+    support::slack_spec::assert_calls_match_spec(&bot.fake.calls());
+    bot.stop().await;
+}
+both_modes!(reply_button_opens_a_modal_relayed_as_the_agent: reply_modal_socket, reply_modal_events);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn book_reaction_on_a_thread_message_drafts_an_article_from_its_text() {
+    let drafts = tempfile::tempdir().unwrap();
+    let extra = format!("[desk]\nkb_drafts_dir = \"{}\"\n", drafts.path().display());
+    let bot = SlackBot::start_with("events", &extra).await;
+    file_by_reaction(&bot).await;
+    let card = bot.posts_in(AGENTS, None).into_iter().find(|c| c.params.get("thread_ts").is_none()).unwrap();
+    let card_ts = card.response["ts"].as_str().unwrap().to_string();
+    // Kim writes the fix in the ticket's thread, then marks it with 📖.
+    let note = "Fix: reseat the water filter, then run one rinse cycle";
+    let ts = bot.fake.ts();
+    bot.fake.remember_in_thread(AGENTS, &card_ts, &ts, KIM, note);
+    bot.event(message(AGENTS, KIM, note, &ts, Some(&card_ts))).await;
+    bot.event(json!({
+        "type": "reaction_added", "user": KIM, "reaction": "book", "item_user": KIM,
+        "item": { "type": "message", "channel": AGENTS, "ts": ts }, "event_ts": bot.fake.ts(),
+    }))
+    .await;
+    bot.wait_post(AGENTS, "draft KB article").await;
+    // The event carried no text: deskbot read the message (a reply, so through its thread).
+    assert!(
+        bot.fake
+            .calls_to("conversations.replies")
+            .iter()
+            .any(|c| c.status == 200 && c.params["ts"] == ts.as_str())
+    );
+    let files: Vec<_> = std::fs::read_dir(drafts.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let draft = std::fs::read_to_string(&files[0]).unwrap();
+    assert!(draft.contains("reseat the water filter"), "{draft}");
+    support::slack_spec::assert_calls_match_spec(&bot.fake.calls());
+    bot.stop().await;
+}

@@ -24,10 +24,10 @@ impl ConsoleChannel {
     }
 }
 
-/// How a message looks on the console.
+/// How a message looks on the console: plain text (a terminal shows no markup).
 pub fn render(message: &Outbound) -> String {
     let mut s = String::new();
-    for (i, line) in message.text.lines().enumerate() {
+    for (i, line) in crate::usertext::plain(&message.text).lines().enumerate() {
         s.push_str(if i == 0 { "deskbot> " } else { "         " });
         s.push_str(line);
         s.push('\n');

@@ -4,6 +4,7 @@
 use crate::domain::{Address, Millis, TicketNumber};
 use crate::domain::{Choice, Outbound, OutboundKind, TicketCard};
 use crate::store::{Speaker, TICKET_PLACEHOLDER, Ticket, Turn};
+use crate::usertext::mark;
 
 /// Buttons on a card (ids are handled by the desk workflow).
 pub const CLAIM: &str = "desk:claim";
@@ -35,15 +36,16 @@ pub fn card_of(t: &Ticket) -> TicketCard {
     }
 }
 
-/// The card as text (platforms with rich layouts render `TicketCard` themselves).
+/// The card as text (platforms with rich layouts render `TicketCard` themselves). The title
+/// and the requester's name are the employee's words: marked, so they stay text.
 pub fn card_text(c: &TicketCard) -> String {
     let due = c.sla_due.map(|d| format!(" · due {}", when(d))).unwrap_or_default();
     let number = if c.number.0 == 0 { TICKET_PLACEHOLDER.to_string() } else { c.number.to_string() };
     format!(
         "🎫 {} {}\nRequester: {} · Priority: {} · Queue: {} · Intent: {}\nStatus: {} · Assignee: {}{due}",
         number,
-        c.title,
-        c.requester,
+        mark(&c.title),
+        mark(&c.requester),
         c.priority,
         c.queue,
         c.intent.as_deref().unwrap_or("-"),
@@ -82,22 +84,23 @@ pub fn thread_reply(to: Address, number: TicketNumber, text: impl Into<String>) 
     }
 }
 
-/// The transcript, as the card's first thread reply.
+/// The transcript, as the card's first thread reply. Every line's words are marked as
+/// user-written (a bot line quoted here is shown as text too).
 pub fn transcript_text(turns: &[Turn], description: &str) -> String {
     let mut out = String::from("Transcript:\n");
     for t in turns {
         let who = match &t.from {
             Speaker::Employee => "employee".to_string(),
             Speaker::Bot => "deskbot".to_string(),
-            Speaker::Agent(n) => n.clone(),
+            Speaker::Agent(n) => mark(n),
             Speaker::System => "system".to_string(),
         };
         let first_line = t.text.lines().next().unwrap_or("");
         let more = if t.text.lines().nth(1).is_some() { " …" } else { "" };
-        out.push_str(&format!("> {who}: {first_line}{more}\n"));
+        out.push_str(&format!("> {who}: {}{more}\n", mark(first_line)));
     }
     if turns.is_empty() {
-        out.push_str(&format!("> {description}\n"));
+        out.push_str(&format!("> {}\n", mark(description)));
     }
     out
 }
@@ -106,4 +109,42 @@ fn when(ms: Millis) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|d| d.format("%Y-%m-%d %H:%M UTC").to_string())
         .unwrap_or_else(|| ms.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usertext::{Span, spans};
+
+    #[test]
+    fn the_employees_words_on_a_card_and_in_the_transcript_are_marked_as_theirs() {
+        let card = TicketCard {
+            number: TicketNumber(7),
+            title: "[login](https://evil.example)".into(),
+            requester: "<!channel> (slack:U1)".into(),
+            priority: crate::domain::Priority::Normal,
+            intent: None,
+            queue: "access".into(),
+            status: crate::domain::TicketStatus::Open,
+            assignee: None,
+            sla_due: None,
+        };
+        let text = card_text(&card);
+        let user: Vec<&str> = spans(&text)
+            .into_iter()
+            .filter_map(|s| if let Span::User(u) = s { Some(u) } else { None })
+            .collect();
+        assert_eq!(user, ["[login](https://evil.example)", "<!channel> (slack:U1)"]);
+        let turns = vec![
+            Turn { from: Speaker::Employee, text: "*urgent* @everyone\nmore".into(), at: 0 },
+            Turn { from: Speaker::Agent("<@U9>".into()), text: "on it".into(), at: 1 },
+        ];
+        let t = transcript_text(&turns, "unused");
+        let user: Vec<&str> = spans(&t)
+            .into_iter()
+            .filter_map(|s| if let Span::User(u) = s { Some(u) } else { None })
+            .collect();
+        assert_eq!(user, ["*urgent* @everyone", "<@U9>", "on it"]);
+        assert!(spans(&transcript_text(&[], "<b>desc</b>")).contains(&Span::User("<b>desc</b>")));
+    }
 }

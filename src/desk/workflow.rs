@@ -11,6 +11,7 @@ use crate::domain::Outbound;
 use crate::domain::{Address, Millis, TicketStatus, UserRef};
 use crate::engine::rating_choices;
 use crate::store::{NewMessage, SlaState, Speaker, Ticket, TicketChange, TicketOp, Turn};
+use crate::usertext::mark;
 
 pub const FR_REMINDER: &str = "sla_first_response_reminder";
 pub const FR_BREACH: &str = "sla_first_response_breach";
@@ -241,7 +242,7 @@ pub fn on_filed(desk: &Desk, t: &Ticket, turns: &[Turn], assignee: Option<UserRe
 pub fn relay_from_requester(desk: &Desk, t: &Ticket, text: &str, now: Millis) -> Outcome {
     let mut c = Ctx::new(desk, t, now);
     let who = t.requester_name.clone().unwrap_or_else(|| t.requester.to_string());
-    c.thread(format!("💬 {who}: {text}"));
+    c.thread(format!("💬 {}: {}", mark(&who), mark(text)));
     c.out
 }
 
@@ -336,7 +337,7 @@ pub fn act(
                     c.out.kb_draft = Some((t.title.clone(), body));
                     c.thread(format!(
                         "📖 {} saved that answer as a draft KB article for review.",
-                        actor.name
+                        mark(actor.name)
                     ));
                 }
                 return c.finish();
@@ -370,18 +371,18 @@ fn command_effects(c: &mut Ctx<'_>, access: &Access, actor: &Actor<'_>, cmd: Com
         Command::Help => c.thread(commands::HELP),
         Command::Claim => {
             c.change(&who, TicketChange::Assignee(Some(who.clone())));
-            c.thread(format!("👀 {} claimed {n}", actor.name));
+            c.thread(format!("👀 {} claimed {n}", mark(actor.name)));
         }
         Command::Assign(agent) => {
             if !access.assignable(&c.t.queue, &agent) {
                 return c.thread(format!("{agent} is not an agent of the {} queue.", c.t.queue));
             }
             c.change(&who, TicketChange::Assignee(Some(agent.to_string())));
-            c.thread(format!("{} assigned {n} to {agent}", actor.name));
+            c.thread(format!("{} assigned {n} to {}", mark(actor.name), mark(&agent.to_string())));
         }
         Command::Unassign => {
             c.change(&who, TicketChange::Assignee(None));
-            c.thread(format!("{} unassigned {n}", actor.name));
+            c.thread(format!("{} unassigned {n}", mark(actor.name)));
         }
         Command::Priority(p) => {
             c.change(&who, TicketChange::Priority(p));
@@ -390,14 +391,14 @@ fn command_effects(c: &mut Ctx<'_>, access: &Access, actor: &Actor<'_>, cmd: Com
                 let created = c.t.created_at;
                 c.start_sla(created, true);
             }
-            c.thread(format!("{} set the priority of {n} to {p}", actor.name));
+            c.thread(format!("{} set the priority of {n} to {p}", mark(actor.name)));
         }
         Command::Transfer(q) => {
             if !c.desk.queues.contains_key(&q) {
                 let known: Vec<String> = c.desk.queues.keys().map(|k| k.to_string()).collect();
                 return c.thread(format!("There is no queue `{q}` (known: {}).", known.join(", ")));
             }
-            c.thread(format!("➡️ {} transferred {n} to {q}", actor.name));
+            c.thread(format!("➡️ {} transferred {n} to {q}", mark(actor.name)));
             c.change(&who, TicketChange::Queue(q));
             c.change(&who, TicketChange::Assignee(None));
             c.cancel(&[FR_REMINDER, FR_BREACH, RES_REMINDER, RES_BREACH]);
@@ -408,7 +409,11 @@ fn command_effects(c: &mut Ctx<'_>, access: &Access, actor: &Actor<'_>, cmd: Com
                 c.out.outbox.push(new_card(to, &t));
             }
             c.card_changed = false;
-            c.thread(format!("Transferred from another queue by {}: {}", actor.name, t.description));
+            c.thread(format!(
+                "Transferred from another queue by {}: {}",
+                mark(actor.name),
+                mark(&t.description)
+            ));
         }
         Command::Pending(msg) => {
             c.transition(TicketStatus::Pending, &who, msg.clone());
@@ -418,7 +423,7 @@ fn command_effects(c: &mut Ctx<'_>, access: &Access, actor: &Actor<'_>, cmd: Com
             };
             c.record(Speaker::Agent(actor.name.to_string()), &text, false);
             c.tell_requester(text, Vec::new());
-            c.thread(format!("⏸ {} set {n} to pending", actor.name));
+            c.thread(format!("⏸ {} set {n} to pending", mark(actor.name)));
         }
         Command::Resolve(msg) => {
             if c.t.status == TicketStatus::Resolved {
@@ -428,15 +433,15 @@ fn command_effects(c: &mut Ctx<'_>, access: &Access, actor: &Actor<'_>, cmd: Com
             let text = crate::engine::resolved_notice(&n.to_string(), actor.name, msg.as_deref());
             c.record(Speaker::Agent(actor.name.to_string()), &text, false);
             c.tell_requester(text, rating_choices());
-            c.thread(format!("✅ {} resolved {n}", actor.name));
+            c.thread(format!("✅ {} resolved {n}", mark(actor.name)));
         }
         Command::Reopen => {
             c.transition(TicketStatus::Open, &who, None);
-            c.thread(format!("🔁 {} reopened {n}", actor.name));
+            c.thread(format!("🔁 {} reopened {n}", mark(actor.name)));
         }
         Command::Close => {
             c.transition(TicketStatus::Closed, &who, None);
-            c.thread(format!("{} closed {n}", actor.name));
+            c.thread(format!("{} closed {n}", mark(actor.name)));
         }
         Command::Reply(text) => {
             let msg = format!("{} (IT) on {n}: {text}", actor.name);
@@ -451,7 +456,7 @@ fn command_effects(c: &mut Ctx<'_>, access: &Access, actor: &Actor<'_>, cmd: Com
             if c.t.assignee.is_none() {
                 c.change(&who, TicketChange::Assignee(Some(who.clone())));
             }
-            c.thread(format!("↩️ {} replied to the requester", actor.name));
+            c.thread(format!("↩️ {} replied to the requester", mark(actor.name)));
         }
     }
 }
@@ -486,14 +491,14 @@ pub fn fire(access: &Access, t: &Ticket, kind: &str, now: Millis) -> Outcome {
                 let to = Address::new(lead.platform, lead.id.clone());
                 c.out.outbox.push(Outbound::message(
                     to,
-                    format!("🚨 {n} ({}) in {} breached its {what} SLA.", t.title, t.queue),
+                    format!("🚨 {n} ({}) in {} breached its {what} SLA.", mark(&t.title), t.queue),
                     Vec::new(),
                 ));
             }
         }
         PENDING_REMINDER if t.status == TicketStatus::Pending => {
             c.tell_requester(
-                format!("Reminder: the IT team is waiting for your reply on {n} ({}).", t.title),
+                format!("Reminder: the IT team is waiting for your reply on {n} ({}).", mark(&t.title)),
                 Vec::new(),
             );
         }

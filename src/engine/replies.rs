@@ -3,10 +3,11 @@
 use crate::domain::TicketStatus;
 use crate::domain::TicketSummary;
 use crate::store::TICKET_PLACEHOLDER;
+use crate::usertext::mark;
 
 pub fn greeting(name: Option<&str>) -> String {
     let hello = match name {
-        Some(n) if !n.is_empty() => format!("Hi {n}!"),
+        Some(n) if !n.is_empty() => format!("Hi {}!", mark(n)),
         _ => "Hi!".to_string(),
     };
     format!(
@@ -81,14 +82,14 @@ pub fn status_list(tickets: &[TicketSummary]) -> String {
         format!("You have {} open ticket{}:", active.len(), if active.len() == 1 { "" } else { "s" })
     };
     for t in shown.iter().take(10) {
-        out.push_str(&format!("\n• {} {} — {}", t.number, t.title, status_word(t.status)));
+        out.push_str(&format!("\n• {} {} — {}", t.number, mark(&t.title), status_word(t.status)));
     }
     out
 }
 
 pub fn status_one(t: Option<&TicketSummary>, asked: &str) -> String {
     match t {
-        Some(t) => format!("{} {} — {}", t.number, t.title, status_word(t.status)),
+        Some(t) => format!("{} {} — {}", t.number, mark(&t.title), status_word(t.status)),
         None => format!("I can't find ticket {asked} among yours. Say \"status\" to list your tickets."),
     }
 }

@@ -57,7 +57,8 @@ impl Stepper<'_, '_> {
 
     fn say_with(&mut self, text: impl Into<String>, choices: Vec<crate::domain::Choice>) {
         let text = text.into();
-        self.turn(Speaker::Bot, &text);
+        // The transcript keeps words, not the marks around user-written spans.
+        self.turn(Speaker::Bot, &crate::usertext::plain(&text));
         self.actions.push(Action::Reply { text, choices });
     }
 

@@ -143,6 +143,13 @@ impl Service {
         (self.clock)()
     }
 
+    /// Text from outside as deskbot may show or keep it anywhere: control characters dropped,
+    /// length bounded, personal data redacted (for thread names and the like, made before the
+    /// event itself reaches the pipeline).
+    pub fn redacted(&self, raw: &str) -> String {
+        self.redactor.redact(&sanitize_text(raw).0)
+    }
+
     /// Handle one inbound event end to end (up to the outbox), in a span naming the event's
     /// conversation (and, once known, its ticket).
     pub async fn handle(&self, inbound: Inbound) -> Result<Handled, ServiceError> {

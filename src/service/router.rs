@@ -92,6 +92,10 @@ mod tests {
         InboundKind::Choice { id: "talk_to_person".into() }
     }
 
+    /// One row of the table: what happened, who sent it, how, what, the stored conversation,
+    /// and the decision.
+    type Case<'a> = (&'a str, &'a str, Via, InboundKind, Option<&'a StoredConversation>, Admission);
+
     /// Place × actor × input → decision, for an employee conversation (`alice` owns it).
     #[test]
     fn the_owner_rule_table() {
@@ -101,8 +105,7 @@ mod tests {
             author: UserRef::new(Platform::Slack, "alice"),
             author_name: None,
         };
-        #[allow(clippy::type_complexity)]
-        let cases: Vec<(&str, &str, Via, InboundKind, Option<&StoredConversation>, Admission)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "employee answers in own thread",
                 "alice",

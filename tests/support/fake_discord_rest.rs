@@ -51,6 +51,12 @@ impl FakeDiscord {
                                 msg[k] = v.clone();
                             }
                         }
+                        if body.get("content").is_some() {
+                            let (everyone, users) = pinged(&msg["content"], body.get("allowed_mentions"));
+                            msg["mention_everyone"] = json!(everyone);
+                            msg["mentions"] =
+                                json!(users.into_iter().map(|u| user(u, "someone")).collect::<Vec<_>>());
+                        }
                         if let Some(c) = body.get("components") {
                             msg["components"] = numbered(c);
                         }
@@ -153,6 +159,9 @@ impl FakeDiscord {
         if let Some(c) = body.get("components") {
             m["components"] = numbered(c);
         }
+        let (everyone, users) = pinged(&body["content"], body.get("allowed_mentions"));
+        m["mention_everyone"] = json!(everyone);
+        m["mentions"] = json!(users.into_iter().map(|u| user(u, "someone")).collect::<Vec<_>>());
         if let Some(n) = body.get("nonce") {
             m["nonce"] = n.clone();
         }
@@ -166,6 +175,40 @@ impl FakeDiscord {
         s.messages.insert(id, m.clone());
         (200, m)
     }
+}
+
+/// Whom a message pings, as Discord decides it: mentions in the content (`@everyone`,
+/// `@here`, `<@id>`, `<@!id>`; a backslash before one makes it text) that `allowed_mentions`
+/// permits — all of them when the request has none.
+fn pinged(content: &Value, allowed: Option<&Value>) -> (bool, Vec<u64>) {
+    let text = content.as_str().unwrap_or("");
+    let parse = |kind: &str| match allowed {
+        None => true,
+        Some(a) => a["parse"].as_array().is_some_and(|p| p.iter().any(|k| k == kind)),
+    };
+    let listed = |id: u64| {
+        allowed
+            .and_then(|a| a["users"].as_array())
+            .is_some_and(|u| u.iter().any(|x| x == &json!(id.to_string())))
+    };
+    let escaped = |i: usize| i > 0 && text.as_bytes()[i - 1] == b'\\';
+    let everyone = ["@everyone", "@here"].iter().any(|w| text.match_indices(w).any(|(i, _)| !escaped(i)))
+        && parse("everyone");
+    let mut users = Vec::new();
+    for (i, _) in text.match_indices("<@") {
+        if escaped(i) {
+            continue;
+        }
+        let rest = text[i + 2..].trim_start_matches('!');
+        let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+        if let Ok(id) = digits.parse::<u64>()
+            && rest[digits.len()..].starts_with('>')
+            && (parse("users") || listed(id))
+        {
+            users.push(id);
+        }
+    }
+    (everyone, users)
 }
 
 /// Components as Discord returns them: each with a numeric `id`, in tree order.

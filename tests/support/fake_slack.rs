@@ -67,8 +67,8 @@ struct Inner {
     /// Messages known to `conversations.history`: (channel, ts) → (user, text).
     history: Mutex<HashMap<(String, String), (String, String)>>,
     names: Mutex<HashMap<String, String>>,
-    /// Remembered messages that are replies inside a thread.
-    threaded: Mutex<std::collections::HashSet<(String, String)>>,
+    /// Remembered messages that are replies inside a thread: (channel, ts) → the parent's ts.
+    threaded: Mutex<HashMap<(String, String), String>>,
     ws_port: Mutex<u16>,
 }
 
@@ -124,10 +124,16 @@ impl FakeSlack {
             .insert((channel.to_string(), ts.to_string()), (user.to_string(), text.to_string()));
     }
 
-    /// Remember a reply inside a thread (found by `conversations.replies`, not history).
+    /// Remember a reply inside a thread whose parent the test does not care about (found by
+    /// `conversations.replies`, not history).
     pub fn remember_reply(&self, channel: &str, ts: &str, user: &str, text: &str) {
+        self.remember_in_thread(channel, "1600000000.000100", ts, user, text);
+    }
+
+    /// Remember a reply inside the thread of message `parent`.
+    pub fn remember_in_thread(&self, channel: &str, parent: &str, ts: &str, user: &str, text: &str) {
         self.remember(channel, ts, user, text);
-        self.inner.threaded.lock().unwrap().insert((channel.to_string(), ts.to_string()));
+        self.inner.threaded.lock().unwrap().insert((channel.to_string(), ts.to_string()), parent.to_string());
     }
 
     pub fn calls(&self) -> Vec<Call> {
@@ -430,8 +436,12 @@ fn answer(inner: &Inner, method: &str, p: &Value, token: Option<&str>) -> Value 
             }
             let ts = ts();
             let mut message = json!({ "type": "message", "text": s("text"), "user": BOT_USER, "bot_id": BOT_ID, "ts": ts, "team": TEAM });
+            // Slack keeps what was posted: history and replies find it later.
+            let key = (channel.clone(), ts.clone());
+            inner.history.lock().unwrap().insert(key.clone(), (BOT_USER.to_string(), s("text")));
             if let Some(t) = p["thread_ts"].as_str() {
                 message["thread_ts"] = json!(t);
+                inner.threaded.lock().unwrap().insert(key, t.to_string());
             }
             json!({ "ok": true, "channel": channel, "ts": ts, "message": message })
         }
@@ -463,10 +473,11 @@ fn answer(inner: &Inner, method: &str, p: &Value, token: Option<&str>) -> Value 
             }
             json!({ "ok": true, "channel": { "id": dm_of(&user) } })
         }
-        "conversations.history" | "conversations.replies" => {
-            let key = (s("channel"), if method == "conversations.replies" { s("ts") } else { s("latest") });
-            let in_thread = inner.threaded.lock().unwrap().contains(&key);
-            if in_thread && method == "conversations.history" {
+        "conversations.replies" => replies(inner, p),
+        "conversations.history" => {
+            let key = (s("channel"), s("latest"));
+            let in_thread = inner.threaded.lock().unwrap().contains_key(&key);
+            if in_thread {
                 // History lists top-level messages only: the nearest earlier one comes back.
                 return json!({
                     "ok": true,
@@ -474,20 +485,19 @@ fn answer(inner: &Inner, method: &str, p: &Value, token: Option<&str>) -> Value 
                     "has_more": true, "pin_count": 0, "channel_actions_ts": null, "channel_actions_count": 0,
                 });
             }
-            if !in_thread && method == "conversations.replies" {
-                return err("thread_not_found");
-            }
+            let has_replies = inner.threaded.lock().unwrap().values().any(|parent| *parent == key.1);
             match inner.history.lock().unwrap().get(&key) {
-                Some((user, text)) if method == "conversations.replies" => json!({
-                    "ok": true,
-                    "messages": [{ "type": "message", "user": user, "text": text, "ts": key.1, "thread_ts": "1600000000.000100" }],
-                    "has_more": false,
-                }),
-                Some((user, text)) => json!({
-                    "ok": true,
-                    "messages": [{ "type": "message", "user": user, "text": text, "ts": key.1 }],
-                    "has_more": false, "pin_count": 0, "channel_actions_ts": null, "channel_actions_count": 0,
-                }),
+                Some((user, text)) => {
+                    let mut m = json!({ "type": "message", "user": user, "text": text, "ts": key.1 });
+                    if has_replies {
+                        // A parent carries its own ts as `thread_ts`.
+                        m["thread_ts"] = json!(key.1);
+                    }
+                    json!({
+                        "ok": true, "messages": [m],
+                        "has_more": false, "pin_count": 0, "channel_actions_ts": null, "channel_actions_count": 0,
+                    })
+                }
                 None => err("message_not_found"),
             }
         }
@@ -548,6 +558,63 @@ fn answer(inner: &Inner, method: &str, p: &Value, token: Option<&str>) -> Value 
         }
         _ => err("unknown_method"),
     }
+}
+
+/// `conversations.replies` as Slack answers it: `ts` may name the parent or any reply; the
+/// answer is the thread's parent first, then its replies (oldest first) within `oldest` /
+/// `latest` (exclusive unless `inclusive`), `limit` messages in all.
+fn replies(inner: &Inner, p: &Value) -> Value {
+    let s = |k: &str| p[k].as_str().unwrap_or_default().to_string();
+    let flag = |k: &str| p[k] == json!(true) || p[k] == json!("true") || p[k] == json!("1");
+    let (channel, ts) = (s("channel"), s("ts"));
+    let threaded = inner.threaded.lock().unwrap().clone();
+    let parent = match threaded.get(&(channel.clone(), ts.clone())) {
+        Some(parent) => parent.clone(),
+        None if threaded.iter().any(|((c, _), parent)| *c == channel && *parent == ts) => ts.clone(),
+        None => return err("thread_not_found"),
+    };
+    let micros = |t: &str| -> u128 { t.replace('.', "").parse().unwrap_or(0) };
+    let inclusive = flag("inclusive");
+    let within = |t: &str| {
+        let after = match s("oldest") {
+            o if o.is_empty() => true,
+            o if inclusive => micros(t) >= micros(&o),
+            o => micros(t) > micros(&o),
+        };
+        let before = match s("latest") {
+            l if l.is_empty() => true,
+            l if inclusive => micros(t) <= micros(&l),
+            l => micros(t) < micros(&l),
+        };
+        after && before
+    };
+    let history = inner.history.lock().unwrap().clone();
+    let all: Vec<String> = threaded
+        .iter()
+        .filter(|((c, _), p)| *c == channel && **p == parent)
+        .map(|((_, t), _)| t.clone())
+        .collect();
+    let parent_user = history.get(&(channel.clone(), parent.clone())).map(|(u, _)| u.clone());
+    // The parent always comes first, whatever the bounds; one the test never posted is an
+    // earlier message by someone.
+    let (user, text) = history
+        .get(&(channel.clone(), parent.clone()))
+        .cloned()
+        .unwrap_or_else(|| ("U0ADMIN01".to_string(), "an earlier message".to_string()));
+    let head = json!({ "type": "message", "user": user, "text": text, "ts": parent, "thread_ts": parent,
+        "reply_count": all.len(), "subscribed": false });
+    let mut in_thread: Vec<String> = all.into_iter().filter(|t| within(t)).collect();
+    in_thread.sort_by_key(|t| micros(t));
+    let reply = |t: &String| {
+        history.get(&(channel.clone(), t.clone())).map(|(u, text)| {
+            json!({ "type": "message", "user": u, "text": text, "ts": t, "thread_ts": parent,
+                "parent_user_id": parent_user.clone().unwrap_or_else(|| "U0ADMIN01".to_string()) })
+        })
+    };
+    let limit = p["limit"].as_u64().or_else(|| s("limit").parse().ok()).unwrap_or(1000) as usize;
+    let messages: Vec<Value> =
+        std::iter::once(head).chain(in_thread.iter().filter_map(reply)).take(limit.max(1)).collect();
+    json!({ "ok": true, "messages": messages, "has_more": false })
 }
 
 /// The DM channel id the fake gives a user.

@@ -79,7 +79,7 @@ impl Channel for TestChannel {
             place,
             text: match &m.kind {
                 OutboundKind::Reaction { emoji, message } => format!(":{emoji}: on {message}"),
-                _ => m.text.clone(),
+                _ => deskbot::usertext::plain(&m.text),
             },
             choices: m.choices.iter().map(|c| c.label.clone()).collect(),
             kind,

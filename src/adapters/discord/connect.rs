@@ -40,8 +40,10 @@ pub async fn start(
     shutdown: CancellationToken,
 ) -> Result<Discord, String> {
     let s = cfg.settings()?;
-    let mut http =
-        HttpBuilder::new(s.token.expose_secret()).application_id(ApplicationId::new(s.application_id));
+    // Nobody is pinged by anything deskbot sends, whichever builder forgets to say so.
+    let mut http = HttpBuilder::new(s.token.expose_secret())
+        .application_id(ApplicationId::new(s.application_id))
+        .default_allowed_mentions(serenity::all::CreateAllowedMentions::new());
     if let Some(url) = &s.api_url {
         // A proxy does the rate limiting for every process behind it.
         http = http.proxy(url.clone()).ratelimiter_disabled(true);

@@ -12,8 +12,8 @@ use crate::service::intake::is_pleasantry;
 use crate::service::safe_reply;
 use async_trait::async_trait;
 use serenity::all::{
-    Context, CreateInteractionResponse, CreateInteractionResponseMessage, EventHandler, GuildChannel,
-    Interaction, Message, MessageType, Reaction, ReactionType, Ready, ResumedEvent,
+    Context, CreateInteractionResponse, EventHandler, GuildChannel, Interaction, Message, MessageType,
+    Reaction, ReactionType, Ready, ResumedEvent,
 };
 use serenity::gateway::{ConnectionStage, ShardStageUpdateEvent};
 use std::sync::Arc;
@@ -104,13 +104,13 @@ impl Adapter {
                     at,
                 );
                 if p.new {
-                    self.places.name_thread(m.id.get(), short(&text, 80));
+                    self.places.name_thread(m.id.get(), self.thread_name(&text));
                 }
                 let to = Address::new(Platform::Discord, channel.to_string()).in_thread(p.thread);
                 (p.conversation, to, false)
             }
             Place::Channel if self.mentions_me(&m) => {
-                self.places.name_thread(m.id.get(), short(&text, 80));
+                self.places.name_thread(m.id.get(), self.thread_name(&text));
                 let to = Address::new(Platform::Discord, channel.to_string()).in_thread(m.id.to_string());
                 (format!("discord:{channel}:{}", m.id), to, false)
             }
@@ -131,6 +131,12 @@ impl Adapter {
         inbound.message_id = Some(m.id.to_string());
         inbound.attachments = attachments(&m);
         let _ = self.handle(inbound).await;
+    }
+
+    /// A thread's name from the message it starts on: redacted first (a thread name is seen by
+    /// everyone in the channel and outlives the message), on one line, at most 80 characters.
+    pub(crate) fn thread_name(&self, text: &str) -> String {
+        short(&self.service.redacted(text), 80)
     }
 
     /// Whether an address is in a queue's channel (agents at work, never redirected).
@@ -209,7 +215,7 @@ impl Adapter {
             Place::Dm => Address::new(Platform::Discord, channel.to_string()),
             Place::Forum => return,
             Place::Channel => {
-                self.places.name_thread(message, short(&m.content, 80));
+                self.places.name_thread(message, self.thread_name(&m.content));
                 Address::new(Platform::Discord, channel.to_string()).in_thread(message.to_string())
             }
         };
@@ -254,13 +260,9 @@ impl Adapter {
     pub async fn commit_plan(&self, plan: super::interactions::Plan) -> CreateInteractionResponse {
         let Some(inbound) = plan.inbound else { return plan.response };
         match self.handle(inbound).await {
-            Ok(crate::service::Handled::Refused { note }) => CreateInteractionResponse::Message(
-                CreateInteractionResponseMessage::new().content(note).ephemeral(true),
-            ),
+            Ok(crate::service::Handled::Refused { note }) => super::interactions::say(note),
             Ok(_) => plan.response,
-            Err(e) => CreateInteractionResponse::Message(
-                CreateInteractionResponseMessage::new().content(safe_reply(&e)).ephemeral(true),
-            ),
+            Err(e) => super::interactions::say(safe_reply(&e)),
         }
     }
 }

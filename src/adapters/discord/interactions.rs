@@ -30,8 +30,14 @@ pub struct Plan {
     pub inbound: Option<Inbound>,
 }
 
-fn say(text: &str) -> CreateInteractionResponse {
-    CreateInteractionResponse::Message(CreateInteractionResponseMessage::new().content(text).ephemeral(true))
+/// A short private answer to the person who interacted.
+pub(crate) fn say(text: &str) -> CreateInteractionResponse {
+    CreateInteractionResponse::Message(
+        CreateInteractionResponseMessage::new()
+            .content(text)
+            .ephemeral(true)
+            .allowed_mentions(serenity::all::CreateAllowedMentions::new()),
+    )
 }
 
 fn name_of(user: &User, nick: Option<&str>) -> String {
@@ -112,7 +118,7 @@ impl Adapter {
             None => format!("discord:dm:{}", c.user.id),
         };
         if c.guild_id.is_some() {
-            self.places.name_thread(m.id.get(), super::text::short(&m.content, 80));
+            self.places.name_thread(m.id.get(), self.thread_name(&m.content));
         }
         let nick = c.member.as_ref().and_then(|mm| mm.nick.as_deref());
         let mut inbound = self.inbound(
@@ -231,7 +237,9 @@ impl Adapter {
                 name,
                 conversation,
                 reply_to,
-                InboundKind::Message { text: format!("!reply {}", text.trim()) },
+                InboundKind::Message {
+                    text: format!("{}{}", self.service.desk().settings.reply_prefix, text.trim()),
+                },
             );
             return Plan { response: CreateInteractionResponse::Acknowledge, inbound: Some(inbound) };
         }

@@ -1,9 +1,11 @@
 //! Delivering outbox rows to Discord through serenity's REST client: messages (split past
 //! 2,000 characters, sent with an enforced nonce derived from the outbox key), ticket cards
-//! with buttons and a thread started on them, card edits, thread replies and reactions.
+//! with buttons and a thread started on them, card edits, thread replies and reactions. Every
+//! message created or edited carries empty `allowed_mentions` (nobody is pinged), and
+//! user-written spans are escaped (`text::render`).
 
 use super::places::{Place, Places};
-use super::text::{MAX_CONTENT, button_rows, nonce, short, split};
+use super::text::{MAX_CONTENT, button_rows, nonce, render, short, split};
 use crate::desk::cards::card_text;
 use crate::domain::{Address, Platform};
 use crate::domain::{Channel, Delivered, Outbound, OutboundKind, SendError, TicketCard};
@@ -79,7 +81,7 @@ impl DiscordChannel {
     /// Post text (in as many parts as needed; buttons go on the last) and return the id of
     /// the first part.
     async fn post(&self, key: &str, channel: ChannelId, m: &Outbound) -> Result<u64, SendError> {
-        let parts = split(&m.text, MAX_CONTENT);
+        let parts = split(&render(&m.text), MAX_CONTENT);
         let last = parts.len().saturating_sub(1);
         let mut first = None;
         for (i, part) in parts.into_iter().enumerate() {
@@ -123,7 +125,7 @@ impl DiscordChannel {
             .enforce_nonce(true)
             .allowed_mentions(CreateAllowedMentions::new())
             .components(button_rows(&m.choices));
-        let name = short(&format!("{} {}", card.number, card.title), 100);
+        let name = short(&format!("{} {}", card.number, crate::usertext::plain(&card.title)), 100);
         if self.is_forum(channel).await? {
             let post = CreateForumPost::new(name, b).auto_archive_duration(AutoArchiveDuration::OneWeek);
             let thread = channel.create_forum_post(&*self.http, post).await.map_err(classify)?;
@@ -141,7 +143,10 @@ impl DiscordChannel {
             m.to.thread
                 .as_deref()
                 .ok_or_else(|| SendError::Permanent("card update without the card's id".into()))?;
-        let b = EditMessage::new().content(card_body(m, card)).components(button_rows(&m.choices));
+        let b = EditMessage::new()
+            .content(card_body(m, card))
+            .allowed_mentions(CreateAllowedMentions::new())
+            .components(button_rows(&m.choices));
         // A forum post's first message lives in the post's own thread.
         let channel = if self.is_forum(channel).await? { ChannelId::new(id(message)?) } else { channel };
         let edited =
@@ -167,6 +172,7 @@ impl DiscordChannel {
 
 fn card_body(m: &Outbound, card: &TicketCard) -> String {
     let text = if m.text.trim().is_empty() { card_text(card) } else { m.text.clone() };
+    let text = render(&text);
     split(&text, MAX_CONTENT).into_iter().next().unwrap_or_default()
 }
 

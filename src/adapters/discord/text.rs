@@ -1,6 +1,7 @@
-//! Message text for Discord: splitting past the 2,000-character limit at clean places (a
-//! line, then a space; an open code block is closed and reopened), the nonce Discord dedupes
-//! sends on, and answer choices as button rows.
+//! Message text for Discord: user-written spans made inert (markdown escaped, mass mentions
+//! broken), splitting past the 2,000-character limit at clean places (a line, then a space; an
+//! open code block is closed and reopened), the nonce Discord dedupes sends on, and answer
+//! choices as button rows.
 
 use crate::domain::Choice;
 use serenity::all::{ButtonStyle, CreateActionRow, CreateButton};
@@ -15,6 +16,74 @@ const MAX_CUSTOM_ID: usize = 100;
 const BUTTONS_PER_ROW: usize = 5;
 const MAX_ROWS: usize = 5;
 const FENCE: &str = "```";
+
+/// An outbound text as Discord content: deskbot's and admins' words as written (Discord
+/// reads markdown), user-written spans through [`escape_markdown`].
+pub fn render(text: &str) -> String {
+    crate::usertext::render(text, str::to_string, escape_markdown)
+}
+
+/// User text that Discord shows as written: markdown characters are backslash-escaped
+/// (Discord hides the backslash), so `[text](url)` cannot become a masked link, `<@id>` a
+/// mention, `*x*` emphasis or `# x` a heading (line-start markers `#`, `-`, `+` only where a
+/// line starts); `@everyone` and `@here` get a zero-width space after the `@`. Bare URLs are
+/// left as they are: they show their own address.
+pub fn escape_markdown(text: &str) -> String {
+    const INLINE: &[char] = &['\\', '*', '_', '~', '`', '|', '[', ']', '<', '>'];
+    const LINE_START: &[char] = &['#', '-', '+'];
+    let mut out = String::with_capacity(text.len() + text.len() / 4);
+    let mut rest = text;
+    let mut line_start = true;
+    while let Some(c) = rest.chars().next() {
+        if let Some(len) = url_len(rest) {
+            out.push_str(&rest[..len]);
+            rest = &rest[len..];
+            line_start = false;
+            continue;
+        }
+        if c == '@' {
+            let word: String = rest[1..].chars().take(8).collect::<String>().to_ascii_lowercase();
+            if word.starts_with("everyone") || word.starts_with("here") {
+                out.push_str("@\u{200B}");
+                rest = &rest[1..];
+                line_start = false;
+                continue;
+            }
+        }
+        if INLINE.contains(&c) || (line_start && LINE_START.contains(&c)) {
+            out.push('\\');
+        }
+        out.push(c);
+        if c == '\n' {
+            line_start = true;
+        } else if !c.is_whitespace() {
+            line_start = false;
+        }
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
+/// The length of a bare `http(s)://` URL at the start of `s` (up to whitespace or a character
+/// that could close markup), if one starts there.
+fn url_len(s: &str) -> Option<usize> {
+    let b = s.as_bytes();
+    let scheme = if b.len() >= 8 && b[..8].eq_ignore_ascii_case(b"https://") {
+        8
+    } else if b.len() >= 7 && b[..7].eq_ignore_ascii_case(b"http://") {
+        7
+    } else {
+        return None;
+    };
+    let end = s
+        .char_indices()
+        .find(|(_, c)| {
+            c.is_whitespace() || matches!(c, '<' | '>' | '[' | ']' | '(' | ')' | '|' | '`' | '*' | '\\')
+        })
+        .map(|(i, _)| i)
+        .unwrap_or(s.len());
+    (end > scheme).then_some(end)
+}
 
 fn units(s: &str) -> usize {
     s.encode_utf16().count()
@@ -176,6 +245,26 @@ mod tests {
         let parts = split(&text, MAX_CONTENT);
         assert!(parts.iter().all(|p| units(p) <= MAX_CONTENT));
         assert_eq!(parts.concat(), text);
+    }
+
+    #[test]
+    fn user_text_is_escaped_and_deskbots_words_are_not() {
+        let evil = "[https://sso.example.com/login](https://evil.example) @everyone <!channel> <@123> *bold*";
+        let out = escape_markdown(evil);
+        assert_eq!(
+            out,
+            "\\[https://sso.example.com/login\\](https://evil.example) @\u{200B}everyone \\<!channel\\> \\<@123\\> \\*bold\\*"
+        );
+        assert!(!out.contains("login](") && !out.contains(" <@") && !out.contains("@everyone"));
+        assert_eq!(escape_markdown("# big\n> quote @Here"), "\\# big\n\\> quote @\u{200B}Here");
+        assert_eq!(
+            escape_markdown("see https://kb.example.com/a_b-c ok"),
+            "see https://kb.example.com/a_b-c ok"
+        );
+        assert_eq!(escape_markdown("floor-3\n - tap"), "floor-3\n \\- tap");
+        let text = format!("**Claimed** by {}", crate::usertext::mark("__kim__"));
+        assert_eq!(render(&text), "**Claimed** by \\_\\_kim\\_\\_");
+        assert_eq!(render("plain **words**"), "plain **words**");
     }
 
     #[test]

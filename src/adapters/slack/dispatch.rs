@@ -1,12 +1,18 @@
 //! One entry per kind of Slack payload, shared by Socket Mode and the Events API: push events
 //! (messages, mentions, reactions, App Home), interactions (buttons, the "Create ticket"
-//! shortcut and its modal) and the slash command. Payloads deskbot does not use are logged
-//! and acknowledged; nothing here panics on odd input.
+//! shortcut and its modal, a card's "Reply to requester" and its modal) and the slash
+//! command. Payloads deskbot does not use are logged and acknowledged; nothing here panics on
+//! odd input.
 
-use super::blocks::{CREATE_TICKET_SHORTCUT, TICKET_BLOCK, TICKET_INPUT, TICKET_MODAL, ticket_modal};
+use super::blocks::{
+    CREATE_TICKET_SHORTCUT, REPLY_BLOCK, REPLY_INPUT, REPLY_MODAL, TICKET_BLOCK, TICKET_INPUT, TICKET_MODAL,
+    reply_modal, ticket_modal,
+};
 use super::handler::{HandleError, Handler, Msg, dm_conversation, short, thread_conversation, ts_millis};
-use crate::domain::{Address, Platform};
+use crate::desk::cards;
+use crate::domain::{Address, Platform, TicketNumber};
 use crate::domain::{Attachment, InboundKind};
+use crate::service::ServiceError;
 use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::*;
 use std::sync::Arc;
@@ -20,6 +26,17 @@ struct ModalOrigin {
     ts: Option<String>,
     #[serde(default)]
     author: Option<String>,
+}
+
+/// Which card a "Reply to requester" modal answers; travels as its `private_metadata`. It
+/// names *what* the reply is for and is checked against the store on submission; who replies
+/// is always the submitting user.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ReplyOrigin {
+    channel: String,
+    /// The card's `ts` (the ticket's thread).
+    ts: String,
+    ticket: i64,
 }
 
 fn files(content: Option<&SlackMessageContent>) -> Vec<Attachment> {
@@ -179,6 +196,9 @@ impl Handler {
             SlackView::Modal(m) => (m.callback_id.as_ref().map(|c| c.0.clone()), m.private_metadata.clone()),
             SlackView::Home(_) => (None, None),
         };
+        if callback.as_deref() == Some(REPLY_MODAL) {
+            return self.on_reply_submission(&v, meta.as_deref()).await;
+        }
         if callback.as_deref() != Some(TICKET_MODAL) {
             return Ok(());
         }
@@ -211,6 +231,79 @@ impl Handler {
         }
     }
 
+    /// The ticket whose card sits at `channel`/`ts` in a queue's agents' channel, if any.
+    async fn card_ticket(&self, channel: &str, ts: &str) -> Result<Option<TicketNumber>, HandleError> {
+        if !self.queue_channels.contains(channel) {
+            return Ok(None);
+        }
+        let store = self.service.store();
+        Ok(store.ticket_by_thread(Platform::Slack, channel, ts).await.map_err(ServiceError::from)?)
+    }
+
+    /// "Reply to requester" on a card: open the reply modal for the ticket of the card the
+    /// button sits on (as Slack reports the container), nothing else.
+    async fn open_reply(
+        &self,
+        trigger: &SlackTriggerId,
+        channel: &str,
+        card: &str,
+    ) -> Result<(), HandleError> {
+        let Some(number) = self.card_ticket(channel, card).await? else {
+            tracing::debug!(channel, "reply button outside a ticket card; ignored");
+            return Ok(());
+        };
+        let origin = ReplyOrigin { channel: channel.to_string(), ts: card.to_string(), ticket: number.0 };
+        let meta = serde_json::to_string(&origin).map_err(|e| HandleError::Slack(e.to_string()))?;
+        let view = reply_modal(&number.to_string(), &meta).map_err(HandleError::Slack)?;
+        let session = self.client.open_session(&self.token);
+        // The trigger expires in 3 s: a failed open cannot be retried later, so it is logged.
+        if let Err(e) = session.views_open(&SlackApiViewsOpenRequest::new(trigger.clone(), view)).await {
+            tracing::warn!(error = %short(&e), "views.open failed");
+        }
+        Ok(())
+    }
+
+    /// The reply modal's submission: the same as the submitting agent writing the reply
+    /// prefix and the text in the ticket's thread, so the desk's permission check applies.
+    async fn on_reply_submission(
+        &self,
+        v: &SlackInteractionViewSubmissionEvent,
+        meta: Option<&str>,
+    ) -> Result<(), HandleError> {
+        let Some(origin) = meta.and_then(|m| serde_json::from_str::<ReplyOrigin>(m).ok()) else {
+            tracing::warn!("reply modal without readable metadata; ignored");
+            return Ok(());
+        };
+        // The metadata says which card; the store says whether that card is this ticket's.
+        if self.card_ticket(&origin.channel, &origin.ts).await? != Some(TicketNumber(origin.ticket)) {
+            tracing::warn!(
+                ticket = origin.ticket,
+                "reply modal names a card that is not the ticket's; ignored"
+            );
+            return Ok(());
+        }
+        let text = v
+            .view
+            .state_params
+            .state
+            .as_ref()
+            .and_then(|s| s.values.get(&SlackBlockId::new(REPLY_BLOCK.into())))
+            .and_then(|b| b.get(&SlackActionId::new(REPLY_INPUT.into())))
+            .and_then(|val| val.value.clone())
+            .unwrap_or_default();
+        if text.trim().is_empty() {
+            return Ok(());
+        }
+        let user = v.user.id.to_string();
+        let event_id = format!("view:{}", v.view.state_params.id);
+        let mut inbound = self.base(event_id, &user, self.names.get(&user).await, self.service.now());
+        inbound.conversation = thread_conversation(&origin.channel, &origin.ts);
+        inbound.reply_to = Address::new(Platform::Slack, &origin.channel).in_thread(origin.ts.clone());
+        let prefix = &self.service.desk().settings.reply_prefix;
+        inbound.kind = InboundKind::Message { text: format!("{prefix}{}", text.trim()) };
+        self.commit(inbound).await
+    }
+
     async fn on_block_actions(&self, b: SlackInteractionBlockActionsEvent) -> Result<(), HandleError> {
         let Some(user) = b.user.as_ref().map(|u| u.id.to_string()) else { return Ok(()) };
         let SlackInteractionActionContainer::Message(container) = &b.container else { return Ok(()) };
@@ -227,6 +320,11 @@ impl Handler {
         let name = self.names.get(&user).await;
         for action in b.actions.unwrap_or_default() {
             let id = action.value.clone().unwrap_or_else(|| action.action_id.to_string());
+            if id == cards::REPLY && !channel.starts_with('D') {
+                let card = thread.clone().unwrap_or_else(|| message_ts.clone());
+                self.open_reply(&b.trigger_id, &channel, &card).await?;
+                continue;
+            }
             let stamp =
                 action.action_ts.as_ref().map(|t| t.to_string()).unwrap_or_else(|| b.trigger_id.to_string());
             let event_id = format!("action:{channel}:{message_ts}:{}:{user}:{stamp}", action.action_id);

@@ -72,6 +72,15 @@ pub fn thread_conversation(channel: &str, thread: &str) -> String {
     format!("slack:{channel}:{thread}")
 }
 
+/// A message read back from Slack's history.
+#[derive(Debug, Default)]
+pub(super) struct Fetched {
+    pub text: String,
+    pub author: Option<String>,
+    /// The thread it sits in (a parent with replies has its own ts here).
+    pub thread_ts: Option<String>,
+}
+
 pub(super) struct Msg<'a> {
     pub channel: &'a str,
     pub ts: &'a str,
@@ -230,15 +239,30 @@ impl Handler {
             let mut inbound = self.base(format!("reaction:{channel}:{ts}:{user}:{emoji}"), user, None, at);
             inbound.conversation = thread_conversation(channel, ts);
             inbound.reply_to = Address::new(Platform::Slack, channel);
-            inbound.kind =
-                InboundKind::Reaction { emoji: emoji.to_string(), message: ts.to_string(), text: None };
+            // The event names the message only: its text (for 📖) and its thread (a reply
+            // inside a ticket's thread belongs to that ticket) come from the history.
+            let s = &self.service.desk().settings;
+            let mut text = None;
+            if [&s.claim_emoji, &s.resolve_emoji, &s.kb_draft_emoji].iter().any(|e| e.as_str() == emoji) {
+                match self.fetch_message(channel, ts).await {
+                    Ok(found) => {
+                        if let Some(parent) = found.thread_ts.filter(|p| p != ts) {
+                            inbound.conversation = thread_conversation(channel, &parent);
+                            inbound.reply_to = inbound.reply_to.in_thread(parent);
+                        }
+                        text = (emoji == s.kb_draft_emoji && !found.text.is_empty()).then_some(found.text);
+                    }
+                    Err(e) => tracing::warn!(channel, ts, error = %e, "cannot read the reacted message"),
+                }
+            }
+            inbound.kind = InboundKind::Reaction { emoji: emoji.to_string(), message: ts.to_string(), text };
             inbound.display_name = self.names.get(user).await;
             return self.commit(inbound).await;
         }
         if emoji != self.intake.file_ticket_emoji {
             return Ok(());
         }
-        let (text, author) = self.fetch_message(channel, ts).await?;
+        let Fetched { text, author, .. } = self.fetch_message(channel, ts).await?;
         let Some(author) = item_user.map(str::to_string).or(author) else {
             tracing::warn!(channel, ts, "reacted message has no author; not filing");
             return Ok(());
@@ -274,9 +298,9 @@ impl Handler {
         self.commit(inbound).await
     }
 
-    /// The text and author of one message (`conversations.history`, or `conversations.replies`
-    /// for a message inside a thread).
-    async fn fetch_message(&self, channel: &str, ts: &str) -> Result<(String, Option<String>), HandleError> {
+    /// The text, author and thread of one message (`conversations.history`, or
+    /// `conversations.replies` for a message inside a thread).
+    async fn fetch_message(&self, channel: &str, ts: &str) -> Result<Fetched, HandleError> {
         let session = self.client.open_session(&self.token);
         let req = SlackApiConversationsHistoryRequest::new()
             .with_channel(SlackChannelId::new(channel.to_string()))
@@ -286,22 +310,28 @@ impl Handler {
         let res = session.conversations_history(&req).await.map_err(|e| HandleError::Slack(short(&e)))?;
         let mut found = res.messages.into_iter().find(|m| m.origin.ts.0 == ts);
         if found.is_none() {
-            // A reply inside a thread: history lists only top-level messages.
+            // A reply inside a thread: history lists only top-level messages. Asked with the
+            // reply's own ts, Slack answers with its thread (the parent first, then replies
+            // from `oldest` on), so two messages always include it.
             let req = SlackApiConversationsRepliesRequest::new(
                 SlackChannelId::new(channel.to_string()),
                 SlackTs::new(ts.to_string()),
             )
-            .with_latest(SlackTs::new(ts.to_string()))
+            .with_oldest(SlackTs::new(ts.to_string()))
             .with_inclusive(true)
-            .with_limit(1);
+            .with_limit(2);
             match session.conversations_replies(&req).await {
                 Ok(res) => found = res.messages.into_iter().find(|m| m.origin.ts.0 == ts),
                 Err(e) => tracing::warn!(channel, ts, error = %short(&e), "conversations.replies failed"),
             }
         }
         Ok(match found {
-            Some(m) => (m.content.text.unwrap_or_default(), m.sender.user.map(|u| u.to_string())),
-            None => (String::new(), None),
+            Some(m) => Fetched {
+                text: m.content.text.unwrap_or_default(),
+                author: m.sender.user.map(|u| u.to_string()),
+                thread_ts: m.origin.thread_ts.map(|t| t.to_string()),
+            },
+            None => Fetched::default(),
         })
     }
 

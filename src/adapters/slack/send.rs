@@ -4,7 +4,7 @@
 //! Slack's errors map onto the outbox's retry rules; 429 carries Retry-After.
 
 use super::Client;
-use super::blocks::{message_blocks, mrkdwn};
+use super::blocks::{fallback_text, message_blocks};
 use crate::domain::Platform;
 use crate::domain::{Channel, Delivered, Outbound, OutboundKind, SendError};
 use async_trait::async_trait;
@@ -47,6 +47,10 @@ impl SlackChannel {
         let channel = self.channel_for(&m.to.channel).await?;
         let content = content(m)?;
         let mut req = SlackApiChatPostMessageRequest::new(channel, content);
+        if crate::usertext::has_user(&m.text) {
+            // No previews of links someone else wrote.
+            req = req.with_unfurl_links(false).with_unfurl_media(false);
+        }
         if let Some(t) = thread {
             req = req.with_thread_ts(SlackTs::new(t.clone()));
         }
@@ -63,7 +67,7 @@ pub fn is_user_id(s: &str) -> bool {
 
 fn content(m: &Outbound) -> Result<SlackMessageContent, SendError> {
     let blocks = message_blocks(&m.text, &m.choices).map_err(SendError::Permanent)?;
-    let mut content = SlackMessageContent::new().with_text(mrkdwn(&m.text));
+    let mut content = SlackMessageContent::new().with_text(fallback_text(&m.text));
     if let Some(b) = blocks {
         content = content.with_blocks(b);
     }
