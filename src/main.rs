@@ -114,7 +114,7 @@ enum Command {
     /// Verify or export the tamper-evident audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
-    /// Grant, revoke, list and review agent, lead and admin roles.
+    /// Grant, revoke, list and review agent, lead, admin and approver roles (the grants ledger).
     #[command(subcommand)]
     Roles(RolesCommand),
     /// Exit 0 when the local daemon's /healthz answers 200 (for container health checks).
@@ -184,7 +184,7 @@ enum AuditCommand {
 
 #[derive(Subcommand)]
 enum RolesCommand {
-    /// Grant a role (agent, lead, admin), with a justification.
+    /// Grant a role (agent, lead, admin, approver), with a justification.
     #[command(
         after_help = "Examples:\n  deskbot roles grant slack:U0123ABC agent --queue identity --justification \"joined the IAM team\""
     )]

@@ -158,8 +158,13 @@ async fn a_whole_ticket_from_filing_to_close() {
     );
 
     // A non-agent is refused and nothing changes.
+    let thread_before = d.chan.texts(&th).len();
     d.agent("mallory", "!resolve").await;
-    assert!(d.chan.texts(&th).last().unwrap().contains("only agents of the service-desk queue"));
+    assert_eq!(
+        d.chan.texts("private:mallory"),
+        vec!["Only agents of the service-desk queue can do that. Nothing was changed."]
+    );
+    assert_eq!(d.chan.texts(&th).len(), thread_before, "the refusal is private");
     assert_eq!(d.status().await, TicketStatus::Open);
     assert_eq!(d.chan.texts("erin-dm").len(), before);
 

@@ -316,11 +316,12 @@ async fn ticket_reaction_files_a_ticket_crediting_the_author() {
     assert!(cards[0].contains("IT-1001") && cards[0].contains("coffee machine"), "{cards:?}");
     let card = env.fake.posted(QUEUE)[0].clone();
     button(&card, "Claim");
+    // The thread is started when the transcript is sent: wait for it first.
+    let transcript = env.texts(id_of(&card), 1).await;
+    assert!(transcript[0].contains("coffee machine"), "{transcript:?}");
     let card_thread = env.fake.channel(id_of(&card)).expect("a thread on the card");
     assert_eq!(card_thread["parent_id"], json!(QUEUE.to_string()));
     assert!(card_thread["name"].as_str().unwrap().starts_with("IT-1001"), "{card_thread}");
-    let transcript = env.texts(id_of(&card), 1).await;
-    assert!(transcript[0].contains("coffee machine"), "{transcript:?}");
     // The confirmation goes in a thread on the reacted message.
     let confirm = env.texts(m, 1).await;
     assert!(confirm.iter().any(|t| t.contains("IT-1001")), "{confirm:?}");
@@ -592,7 +593,13 @@ async fn agents_work_the_ticket_from_its_card_and_thread() {
     assert_eq!(env.store.ticket(TicketNumber(1001)).await.unwrap().unwrap().status, TicketStatus::Resolved);
     // Someone who is not an agent cannot act.
     env.fake.post(thread, true, MAX, "!reopen");
-    env.fake.until("refusal", |f| f.texts(thread).iter().any(|t| t.contains("only agents"))).await;
+    // The refusal is private: a DM to them (a bot's ephemeral message needs an interaction).
+    env.fake
+        .until("refusal", |f| {
+            f.dm_of(MAX.0).is_some_and(|dm| f.texts(dm).iter().any(|t| t.contains("Only agents")))
+        })
+        .await;
+    assert!(!env.fake.texts(thread).iter().any(|t| t.contains("Only agents")), "not in the thread");
     assert_eq!(env.store.ticket(TicketNumber(1001)).await.unwrap().unwrap().status, TicketStatus::Resolved);
     env.finish().await;
 }

@@ -153,6 +153,17 @@ async fn agents_work_the_ticket_in_its_thread_and_csat_buttons_rate_it(mode: &st
     bot.event(message(GENERAL, BOB, "same here on floor 4", &bot.fake.ts(), Some(&ts))).await;
     // An internal note stays in the thread.
     bot.event(message(AGENTS, KIM, "probably the fuser", &bot.fake.ts(), Some(&card_ts))).await;
+    // Someone without a grant presses Resolve: a note only they see (committed with the
+    // decision), and the ticket stays open.
+    bot.interaction(button(BOB, AGENTS, &card_ts, None, "desk:resolve")).await;
+    let note = bot
+        .wait_for("the private refusal", |calls| {
+            calls.iter().find(|c| c.method == "chat.postEphemeral").cloned()
+        })
+        .await;
+    assert_eq!(note.params["user"], BOB);
+    assert!(note.params["text"].as_str().unwrap().contains("Only agents"), "{note:?}");
+    assert_eq!(bot.store.ticket(number).await.unwrap().unwrap().status, TicketStatus::Open);
 
     // Resolved: Erin is asked to rate with buttons, and her click is recorded.
     bot.event(message(AGENTS, KIM, "!resolve Replaced the fuser", &bot.fake.ts(), Some(&card_ts))).await;

@@ -45,9 +45,13 @@ impl Channel for ConsoleChannel {
     }
 
     async fn send(&self, _key: &str, message: &Outbound) -> Result<Delivered, SendError> {
-        if message.to.channel != self.user {
+        let to = match &message.kind {
+            crate::domain::OutboundKind::Private { user } => user,
+            _ => &message.to.channel,
+        };
+        if *to != self.user {
             // Someone else's console: they get it the next time they open `deskbot chat`.
-            return Err(SendError::Temporary(format!("{} is not at this console", message.to.channel)));
+            return Err(SendError::Temporary(format!("{to} is not at this console")));
         }
         if matches!(message.kind, crate::domain::OutboundKind::Reaction { .. }) {
             // A terminal has no message to react on.

@@ -1,20 +1,24 @@
-//! Role grants: who is an agent, lead or admin, granted by whom, when and why. Grants listed
-//! in deskbot.toml are recorded on start as grants by "config" (and revoked by "config" once
-//! they leave the file); `deskbot roles review` lists grants not re-justified within
-//! `roles.review_days`.
+//! Role grants: who is an agent, lead, admin or approver, granted by whom, when and why. The
+//! ledger decides (`desk::access`); grants listed in deskbot.toml are recorded on start as
+//! grants by "config" (and revoked by "config" once they leave the file), never over a
+//! revocation made with `deskbot roles revoke` (`store::grants`). `agents = "channel-members"`
+//! is recorded as a grant to `PLATFORM:#channel-members` per channel of the queue. `deskbot
+//! roles review` lists grants not re-justified within `roles.review_days`.
 
+use crate::desk::access::CHANNEL_MEMBERS;
 use crate::desk::queues::{Agents, QueueConfig};
 use crate::domain::{Millis, UserRef};
 use crate::store::compliance::{ALL_QUEUES, NewGrant, Role, RoleGrant};
+use crate::store::grants::ConfigSync;
 use crate::store::{DynStore, StoreError};
 
-/// Who grants what the config file lists.
-pub const CONFIG_GRANTOR: &str = "config";
+pub use crate::store::grants::CONFIG_GRANTOR;
 const CONFIG_JUSTIFICATION: &str = "listed in deskbot.toml";
 
 /// The grants the config file implies: each queue's agents and leads, and the admins.
 pub fn config_grants(queues: &[QueueConfig], admins: &[String]) -> Vec<NewGrant> {
     let mut out = Vec::new();
+    let mut members = Vec::new();
     let mut push = |who: &str, role: Role, scope: &str| match who.parse::<UserRef>() {
         Ok(user) => out.push(NewGrant {
             user,
@@ -26,9 +30,22 @@ pub fn config_grants(queues: &[QueueConfig], admins: &[String]) -> Vec<NewGrant>
         Err(e) => tracing::warn!(error = %e, "not recording a grant for `{who}`"),
     };
     for q in queues {
-        if let Agents::List(agents) = &q.agents {
-            for a in agents {
-                push(a, Role::Agent, q.name.as_str());
+        match &q.agents {
+            Agents::List(agents) => {
+                for a in agents {
+                    push(a, Role::Agent, q.name.as_str());
+                }
+            }
+            Agents::Mode(_) => {
+                for platform in q.channel.keys() {
+                    members.push(NewGrant {
+                        user: UserRef::new(*platform, CHANNEL_MEMBERS),
+                        role: Role::Agent,
+                        scope: q.name.to_string(),
+                        by: CONFIG_GRANTOR.to_string(),
+                        justification: "agents = \"channel-members\" in deskbot.toml".to_string(),
+                    });
+                }
             }
         }
         for l in &q.leads {
@@ -38,36 +55,35 @@ pub fn config_grants(queues: &[QueueConfig], admins: &[String]) -> Vec<NewGrant>
     for a in admins {
         push(a, Role::Admin, ALL_QUEUES);
     }
+    out.extend(members);
     out
 }
 
-/// Record config grants the store lacks, and revoke config grants the file no longer lists.
-/// Returns (recorded, revoked).
+/// Bring the ledger in line with the file (see `store::grants` for the rules: a revocation by
+/// a person wins over the file until someone grants again; every change of the file's list is
+/// recorded in the audit log).
 pub async fn sync_config_grants(
     store: &DynStore,
     wanted: Vec<NewGrant>,
     now: Millis,
-) -> Result<(usize, usize), StoreError> {
-    let active = store.role_grants(false).await?;
-    let same = |g: &RoleGrant, w: &NewGrant| g.user == w.user && g.role == w.role && g.scope == w.scope;
-    let mut recorded = 0;
-    for w in &wanted {
-        if !active.iter().any(|g| same(g, w)) {
-            store.grant_role(w, now).await?;
-            recorded += 1;
-        }
+) -> Result<ConfigSync, StoreError> {
+    let report = store.sync_config_grants(&wanted, now).await?;
+    if report != ConfigSync::default() {
+        tracing::info!(
+            granted = report.granted,
+            revoked = report.revoked,
+            recorded = report.recorded,
+            "role grants from deskbot.toml recorded"
+        );
     }
-    let mut revoked = 0;
-    for g in active.iter().filter(|g| g.granted_by == CONFIG_GRANTOR) {
-        if !wanted.iter().any(|w| same(g, w))
-            && store
-                .revoke_role(&g.user, g.role, &g.scope, CONFIG_GRANTOR, "no longer in deskbot.toml", now)
-                .await?
-        {
-            revoked += 1;
-        }
+    if report.overridden > 0 {
+        tracing::warn!(
+            overridden = report.overridden,
+            "deskbot.toml lists grants that were revoked with `deskbot roles revoke`; they stay revoked \
+             until granted again (see `deskbot roles list --all`)"
+        );
     }
-    Ok((recorded, revoked))
+    Ok(report)
 }
 
 /// Active grants last justified more than `review_days` before `now`.

@@ -1,8 +1,10 @@
 //! The desk: queues and how agents work tickets from chat. `queues.rs` holds queue
 //! definitions, `settings.rs` desk-wide settings, `hours.rs` and `sla.rs` business-hours SLA
 //! math, `commands.rs` the `!` commands, `workflow.rs` what an agent action does (pure),
-//! `cards.rs` what the desk posts, the timers run from `service/scheduler.rs`.
+//! `cards.rs` what the desk posts, `access.rs` who may act (from the grants ledger); the
+//! timers run from `service/scheduler.rs`.
 
+pub mod access;
 pub mod cards;
 pub mod commands;
 pub mod hours;
@@ -12,6 +14,7 @@ pub mod settings;
 pub mod sla;
 pub mod workflow;
 
+pub use access::Access;
 pub use queues::{QueueConfig, default_queues};
 pub use runtime::{Desk, QueueRuntime, WebhookRoute};
 pub use settings::DeskSettings;

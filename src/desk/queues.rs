@@ -19,7 +19,7 @@ pub struct QueueConfig {
     #[serde(default)]
     pub channel: BTreeMap<Platform, String>,
     /// Who may act on tickets: a list of `platform:id`, or `"channel-members"` for anyone who
-    /// can post in the queue's channel.
+    /// can post in the queue's channel. Seeds the grants ledger, which decides.
     #[serde(default)]
     pub agents: Agents,
     /// Leads may act too and are told about SLA breaches.
@@ -120,21 +120,6 @@ impl QueueConfig {
             None => SlaPolicy::default(),
         };
         Ok((hours, sla))
-    }
-
-    pub fn channel_members_act(&self) -> bool {
-        matches!(self.agents, Agents::Mode(_))
-    }
-
-    pub fn agent_refs(&self) -> Vec<UserRef> {
-        match &self.agents {
-            Agents::List(l) => l.iter().filter_map(|a| a.parse().ok()).collect(),
-            Agents::Mode(_) => Vec::new(),
-        }
-    }
-
-    pub fn lead_refs(&self) -> Vec<UserRef> {
-        self.leads.iter().filter_map(|a| a.parse().ok()).collect()
     }
 }
 

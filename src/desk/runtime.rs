@@ -1,20 +1,18 @@
-//! The desk as configured: every queue with its parsed business hours, SLA policy, agents and
-//! leads, plus desk-wide settings. Built once from config (`Config::desk`); pure lookups
-//! afterwards.
+//! The desk as configured: every queue with its parsed business hours and SLA policy, plus
+//! desk-wide settings. Built once from config (`Config::desk`); pure lookups afterwards. Who
+//! may act on a queue is not here: the grants ledger decides (`access.rs`).
 
 use super::hours::BusinessHours;
 use super::queues::QueueConfig;
 use super::settings::DeskSettings;
 use super::sla::SlaPolicy;
-use crate::domain::{Address, QueueName, UserRef};
+use crate::domain::{Address, QueueName};
 use std::collections::BTreeMap;
 
 pub struct QueueRuntime {
     pub cfg: QueueConfig,
     pub hours: BusinessHours,
     pub sla: SlaPolicy,
-    pub agents: Vec<UserRef>,
-    pub leads: Vec<UserRef>,
 }
 
 impl QueueRuntime {
@@ -59,8 +57,7 @@ impl Desk {
         let mut queues = BTreeMap::new();
         for cfg in queue_configs {
             let (hours, sla) = cfg.policy().map_err(|e| format!("queue `{}`: {e}", cfg.name))?;
-            let (agents, leads) = (cfg.agent_refs(), cfg.lead_refs());
-            queues.insert(cfg.name.clone(), QueueRuntime { cfg, hours, sla, agents, leads });
+            queues.insert(cfg.name.clone(), QueueRuntime { cfg, hours, sla });
         }
         Ok(Desk { queues, settings, reopen_window_ms, default_queue, webhooks })
     }
@@ -68,20 +65,5 @@ impl Desk {
     /// The queue, or the default queue when it no longer exists (config changed).
     pub fn queue(&self, name: &QueueName) -> Option<&QueueRuntime> {
         self.queues.get(name).or_else(|| self.queues.get(&self.default_queue))
-    }
-
-    /// May `actor`, writing in `origin`, act on tickets of `queue`? Listed agents and leads
-    /// may; with `agents = "channel-members"`, anyone posting in one of the queue's channels.
-    pub fn may_act(&self, queue: &QueueName, actor: &UserRef, origin: &Address) -> bool {
-        // deskbot itself and its operators (the CLI) act as System.
-        if actor.platform == crate::domain::Platform::System {
-            return true;
-        }
-        let Some(q) = self.queue(queue) else { return false };
-        if q.agents.contains(actor) || q.leads.contains(actor) {
-            return true;
-        }
-        q.cfg.channel_members_act()
-            && q.cfg.channel.get(&origin.platform).is_some_and(|c| *c == origin.channel)
     }
 }

@@ -2,6 +2,7 @@
 //! action in its thread, the employee's messages relayed to it, and status transitions with
 //! their SLA and lifecycle timers. Pure: the service commits the [`Outcome`].
 
+use super::access::Access;
 use super::cards::{self, card_update, new_card, thread_reply};
 use super::commands::{self, Command, ThreadInput};
 use super::runtime::{Desk, QueueRuntime};
@@ -264,7 +265,7 @@ pub fn requester_status(
 
 /// A ticket resolved from outside its thread (CLI, integrations).
 pub fn resolve(
-    desk: &Desk,
+    access: &Access,
     t: &Ticket,
     actor: &UserRef,
     name: &str,
@@ -273,7 +274,7 @@ pub fn resolve(
 ) -> Outcome {
     let origin = t.reply_to.clone();
     act(
-        desk,
+        access,
         t,
         &Actor { user: actor, name, origin: &origin },
         AgentInput::Text(""),
@@ -282,16 +283,39 @@ pub fn resolve(
     )
 }
 
-/// An agent's message, button or reaction in a ticket's thread. `command` overrides parsing.
+/// An agent's message, button, reaction or form in a ticket's thread. `command` overrides
+/// parsing. Whoever holds no active grant for the ticket's queue (see `access.rs`) gets a short
+/// private note and nothing changes: no command, no note in the transcript, no draft.
 pub fn act(
-    desk: &Desk,
+    access: &Access,
     t: &Ticket,
     actor: &Actor<'_>,
     input: AgentInput<'_>,
     command: Option<Command>,
     now: Millis,
 ) -> Outcome {
+    let desk = access.desk();
     let mut c = Ctx::new(desk, t, now);
+    let meaningful = match &input {
+        AgentInput::Reaction { emoji, .. } => {
+            let s = &desk.settings;
+            let e: &str = emoji;
+            command.is_some() || e == s.claim_emoji || e == s.resolve_emoji || e == s.kb_draft_emoji
+        }
+        AgentInput::Text(_) | AgentInput::Button(_) => true,
+    };
+    if !meaningful {
+        // Any other emoji is just a reaction.
+        return c.finish();
+    }
+    if !access.may_act(&t.queue, actor.user, actor.origin) {
+        c.out.outbox.push(Outbound::private(
+            actor.origin.clone(),
+            actor.user,
+            format!("Only agents of the {} queue can do that. Nothing was changed.", t.queue),
+        ));
+        return c.finish();
+    }
     let s = &desk.settings;
     let relay = c.queue().map(|q| q.cfg.relay).unwrap_or_default();
     let parsed: Result<ThreadInput, String> = match (command, input) {
@@ -308,15 +332,13 @@ pub fn act(
             } else if emoji == s.resolve_emoji {
                 Ok(ThreadInput::Command(Command::Resolve(None)))
             } else if emoji == s.kb_draft_emoji {
-                if desk.may_act(&t.queue, actor.user, actor.origin) {
-                    let body = text.unwrap_or("").trim().to_string();
-                    if !body.is_empty() {
-                        c.out.kb_draft = Some((t.title.clone(), body));
-                        c.thread(format!(
-                            "📖 {} saved that answer as a draft KB article for review.",
-                            mark(actor.name)
-                        ));
-                    }
+                let body = text.unwrap_or("").trim().to_string();
+                if !body.is_empty() {
+                    c.out.kb_draft = Some((t.title.clone(), body));
+                    c.thread(format!(
+                        "📖 {} saved that answer as a draft KB article for review.",
+                        mark(actor.name)
+                    ));
                 }
                 return c.finish();
             } else {
@@ -338,19 +360,11 @@ pub fn act(
         return c.finish();
     }
     let ThreadInput::Command(cmd) = input else { return c.finish() };
-    if !desk.may_act(&t.queue, actor.user, actor.origin) {
-        c.thread(format!(
-            "Sorry {}, only agents of the {} queue can do that. Nothing was changed.",
-            mark(actor.name),
-            t.queue
-        ));
-        return c.finish();
-    }
-    command_effects(&mut c, actor, cmd);
+    command_effects(&mut c, access, actor, cmd);
     c.finish()
 }
 
-fn command_effects(c: &mut Ctx<'_>, actor: &Actor<'_>, cmd: Command) {
+fn command_effects(c: &mut Ctx<'_>, access: &Access, actor: &Actor<'_>, cmd: Command) {
     let who = actor.user.to_string();
     let n = c.t.number;
     match cmd {
@@ -360,10 +374,7 @@ fn command_effects(c: &mut Ctx<'_>, actor: &Actor<'_>, cmd: Command) {
             c.thread(format!("👀 {} claimed {n}", mark(actor.name)));
         }
         Command::Assign(agent) => {
-            let known = c.queue().is_none_or(|q| {
-                q.cfg.channel_members_act() || q.agents.contains(&agent) || q.leads.contains(&agent)
-            });
-            if !known {
+            if !access.assignable(&c.t.queue, &agent) {
                 return c.thread(format!("{agent} is not an agent of the {} queue.", c.t.queue));
             }
             c.change(&who, TicketChange::Assignee(Some(agent.to_string())));
@@ -451,8 +462,8 @@ fn command_effects(c: &mut Ctx<'_>, actor: &Actor<'_>, cmd: Command) {
 }
 
 /// A timer fired for `t`.
-pub fn fire(desk: &Desk, t: &Ticket, kind: &str, now: Millis) -> Outcome {
-    let mut c = Ctx::new(desk, t, now);
+pub fn fire(access: &Access, t: &Ticket, kind: &str, now: Millis) -> Outcome {
+    let mut c = Ctx::new(access.desk(), t, now);
     let n = t.number;
     let assignee = t.assignee.clone().unwrap_or_else(|| "the queue".to_string());
     match kind {
@@ -470,7 +481,7 @@ pub fn fire(desk: &Desk, t: &Ticket, kind: &str, now: Millis) -> Outcome {
                 actor: "deskbot".into(),
                 detail: Some(what.into()),
             });
-            let leads: Vec<UserRef> = c.queue().map(|q| q.leads.clone()).unwrap_or_default();
+            let leads: Vec<UserRef> = access.leads(&t.queue);
             let mention: Vec<String> = leads.iter().map(|l| l.to_string()).collect();
             c.thread(format!(
                 "🚨 {n} breached its {what} SLA. Leads: {}",

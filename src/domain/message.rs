@@ -120,6 +120,16 @@ impl Outbound {
     pub fn message(to: Address, text: impl Into<String>, choices: Vec<Choice>) -> Self {
         Self { to, text: text.into(), choices, kind: OutboundKind::Message }
     }
+
+    /// A short note only `user` sees, beside `to` (where they acted).
+    pub fn private(to: Address, user: &crate::domain::UserRef, text: impl Into<String>) -> Self {
+        Self {
+            to,
+            text: text.into(),
+            choices: Vec::new(),
+            kind: OutboundKind::Private { user: user.id.clone() },
+        }
+    }
 }
 
 /// What kind of delivery an outbound row is. Cards anchor a ticket's thread in its queue's
@@ -141,6 +151,9 @@ pub enum OutboundKind {
     /// Add the reaction `emoji` (a name without colons: `eyes`, `white_check_mark`, `ticket`)
     /// to the message `message` in `to.channel`. Adding one that is already there succeeds.
     Reaction { emoji: String, message: String },
+    /// A note only `user` (the platform's user id) sees, in `to`'s channel and thread when the
+    /// platform can show it there (a Slack ephemeral message), else in their DMs.
+    Private { user: String },
 }
 
 impl OutboundKind {

@@ -32,25 +32,25 @@ impl Service {
     ) -> Result<Handled, ServiceError> {
         let name = inbound.display_name.clone().unwrap_or_else(|| inbound.user.id.clone());
         let event = EventKey { platform: inbound.user.platform, event_id: inbound.event_id.clone() };
-        self.desk_commit(number, Some(event), |desk, t, now| {
+        self.desk_commit(number, Some(event), |access, t, now| {
             let actor = Actor { user: &inbound.user, name: &name, origin: &inbound.reply_to };
             match &inbound.kind {
                 InboundKind::Message { text } => {
-                    workflow::act(desk, t, &actor, AgentInput::Text(text), None, now)
+                    workflow::act(access, t, &actor, AgentInput::Text(text), None, now)
                 }
                 InboundKind::Choice { id } => {
-                    workflow::act(desk, t, &actor, AgentInput::Button(id), None, now)
+                    workflow::act(access, t, &actor, AgentInput::Button(id), None, now)
                 }
                 InboundKind::Reaction { emoji, text, .. } => {
                     let input = AgentInput::Reaction { emoji, text: text.as_deref() };
-                    workflow::act(desk, t, &actor, input, None, now)
+                    workflow::act(access, t, &actor, input, None, now)
                 }
                 // `desk_ticket` never sends these here: they are the employee's side.
                 InboundKind::FileTicket { .. } => Outcome::default(),
                 InboundKind::AgentReply { agent, text, .. } => {
                     let actor = Actor { user: &inbound.user, name: agent, origin: &inbound.reply_to };
                     let cmd = crate::desk::commands::Command::Reply(text.clone());
-                    workflow::act(desk, t, &actor, AgentInput::Text(""), Some(cmd), now)
+                    workflow::act(access, t, &actor, AgentInput::Text(""), Some(cmd), now)
                 }
             }
         })
@@ -68,8 +68,8 @@ impl Service {
         let actor = UserRef::new(Platform::System, by);
         let event =
             EventKey { platform: Platform::System, event_id: format!("resolve:{number}:{}", self.now()) };
-        self.desk_commit(number, Some(event), |desk, t, now| {
-            workflow::resolve(desk, t, &actor, by, message.clone(), now)
+        self.desk_commit(number, Some(event), |access, t, now| {
+            workflow::resolve(access, t, &actor, by, message.clone(), now)
         })
         .await
     }
@@ -79,8 +79,8 @@ impl Service {
         let event = EventKey { platform: Platform::System, event_id: format!("timer:{}", timer.id) };
         let id = timer.id;
         let kind = timer.kind.clone();
-        self.desk_commit(timer.ticket, Some(event), move |desk, t, now| {
-            let mut out = workflow::fire(desk, t, &kind, now);
+        self.desk_commit(timer.ticket, Some(event), move |access, t, now| {
+            let mut out = workflow::fire(access, t, &kind, now);
             out.ops.insert(0, TicketOp::TimerFired { id });
             out
         })
@@ -95,7 +95,7 @@ impl Service {
         f: F,
     ) -> Result<Handled, ServiceError>
     where
-        F: Fn(&crate::desk::Desk, &crate::store::Ticket, Millis) -> Outcome,
+        F: Fn(&crate::desk::Access, &crate::store::Ticket, Millis) -> Outcome,
     {
         let key = format!("desk:{number}");
         let draft = std::sync::Mutex::new(None);
@@ -104,7 +104,9 @@ impl Service {
                 let t = self.store.ticket(number).await?.ok_or(ServiceError::NoSuchTicket(number))?;
                 let version = self.store.load_conversation(&key).await?.map(|c| c.version).unwrap_or(0);
                 let now = self.now();
-                let out = f(&self.desk, &t, now);
+                // Every attempt decides from the ledger as it is now.
+                let access = self.access().await?;
+                let out = f(&access, &t, now);
                 if let Ok(mut d) = draft.lock() {
                     *d = out.kb_draft.clone();
                 }

@@ -163,10 +163,15 @@ impl Service {
         self.store.ticket(number).await?.ok_or(ServiceError::NoSuchTicket(number))
     }
 
-    /// Who gets a new ticket in `queue`, when the queue assigns automatically.
-    async fn auto_assignee(&self, queue: &QueueName) -> Result<Option<UserRef>, StoreError> {
+    /// Who gets a new ticket in `queue`, when the queue assigns automatically: one of the
+    /// queue's agents as the grants ledger has them now.
+    async fn auto_assignee(&self, queue: &QueueName) -> Result<Option<UserRef>, ServiceError> {
         let Some(q) = self.desk.queue(queue) else { return Ok(None) };
-        if q.agents.is_empty() {
+        if q.cfg.assignment == Assignment::None {
+            return Ok(None);
+        }
+        let agents = self.access().await?.agents(queue);
+        if agents.is_empty() {
             return Ok(None);
         }
         match q.cfg.assignment {
@@ -177,18 +182,18 @@ impl Service {
                     let key = a.to_string();
                     loads.iter().find(|(k, _)| *k == key).map(|(_, n)| *n).unwrap_or(0)
                 };
-                Ok(q.agents.iter().min_by_key(|a| load(a)).cloned())
+                Ok(agents.iter().min_by_key(|a| load(a)).cloned())
             }
             Assignment::RoundRobin => {
                 let filter =
                     TicketFilter { queue: Some(queue.clone()), limit: 50, ..TicketFilter::default() };
                 let recent = self.store.tickets(&filter).await?;
                 let last = recent.iter().find_map(|t| t.assignee.clone());
-                let next = match last.and_then(|l| q.agents.iter().position(|a| a.to_string() == l)) {
-                    Some(i) => (i + 1) % q.agents.len(),
+                let next = match last.and_then(|l| agents.iter().position(|a| a.to_string() == l)) {
+                    Some(i) => (i + 1) % agents.len(),
                     None => 0,
                 };
-                Ok(q.agents.get(next).cloned())
+                Ok(agents.get(next).cloned())
             }
         }
     }

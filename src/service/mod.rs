@@ -3,6 +3,7 @@
 //! thread, the desk workflow (`desk.rs`); everything one event changes is committed in one
 //! store transaction (dedupe key, state, transcript, tickets, timers, outbox rows).
 
+mod access;
 mod desk;
 mod employee;
 pub mod intake;
@@ -22,6 +23,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use crate::intents::reload::LiveCatalog;
+pub use access::GRANTS_MAX_AGE;
 
 pub use crate::domain::{Clock, system_clock};
 
@@ -94,6 +96,8 @@ pub struct Service {
     limits: limits::Limits,
     /// Status reactions and their emoji.
     intake: IntakeConfig,
+    /// The grants ledger's active grants, as every permission check reads them.
+    grants: access::GrantsCache,
 }
 
 impl Service {
@@ -115,6 +119,7 @@ impl Service {
             drafts_dir: None,
             limits: limits::Limits::new(Default::default()),
             intake: IntakeConfig::default(),
+            grants: access::GrantsCache::default(),
         }
     }
 

@@ -193,6 +193,8 @@ pub enum Role {
     Agent,
     Lead,
     Admin,
+    /// Decides approval requests routed to them (never their own).
+    Approver,
 }
 
 impl Role {
@@ -201,6 +203,7 @@ impl Role {
             Role::Agent => "agent",
             Role::Lead => "lead",
             Role::Admin => "admin",
+            Role::Approver => "approver",
         }
     }
 }
@@ -218,7 +221,8 @@ impl std::str::FromStr for Role {
             "agent" => Ok(Role::Agent),
             "lead" => Ok(Role::Lead),
             "admin" => Ok(Role::Admin),
-            other => Err(format!("unknown role `{other}` (agent, lead, admin)")),
+            "approver" => Ok(Role::Approver),
+            other => Err(format!("unknown role `{other}` (agent, lead, admin, approver)")),
         }
     }
 }
@@ -253,6 +257,9 @@ pub struct RoleGrant {
     pub revoked_at: Option<Millis>,
     pub revoked_by: Option<String>,
     pub revoke_reason: Option<String>,
+    /// deskbot.toml listed this user, role and scope at the last start (read on the newest row
+    /// of the three; see `store::grants`).
+    pub in_config: bool,
 }
 
 /// What recording a grant did.
@@ -362,6 +369,10 @@ pub trait ComplianceStore: Send + Sync {
     ) -> Result<bool>;
     /// Grants, oldest first; revoked ones too when `include_revoked`.
     async fn role_grants(&self, include_revoked: bool) -> Result<Vec<RoleGrant>>;
+    /// Bring the ledger in line with the grants deskbot.toml lists, in one transaction, by the
+    /// rules of `store::grants` (a person's revocation wins over the file), audited.
+    async fn sync_config_grants(&self, wanted: &[NewGrant], now: Millis)
+    -> Result<super::grants::ConfigSync>;
 
     /// Delete or anonymise what the plan says expired. With `apply` false nothing changes (the
     /// counts say what would). An applied purge is recorded in the audit log.

@@ -26,6 +26,7 @@ macro_rules! compliance_sql {
             };
             use $crate::store::catalogue::{Column, Expiry, Fill, Purge, Table, CATALOGUE};
             use $crate::store::compliance_sql::AuditTx;
+            use $crate::store::grants::{CONFIG_GRANTOR, ConfigSync, SyncStep, plan_config_sync};
             use $crate::store::json::JsonText;
             use $crate::store::{Result, StoreError};
             use sqlx::{QueryBuilder, Row, Transaction};
@@ -324,6 +325,39 @@ macro_rules! compliance_sql {
                 Ok(())
             }
 
+            /// Insert an active grant; false when the same grant is active already (a
+            /// concurrent grant then waits and renews instead of failing). Older rows of the
+            /// key hand their `in_config` flag to the new one.
+            pub(super) async fn insert_grant(tx: &mut Tx, g: &NewGrant, in_config: bool, now: Millis) -> Result<bool> {
+                let q = sqlx::query(
+                    "INSERT INTO role_grants (platform, user_id, role, scope, granted_by, justification, \
+                     granted_at, reviewed_at, in_config) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
+                     ON CONFLICT (platform, user_id, role, scope) WHERE revoked_at IS NULL DO NOTHING",
+                )
+                .bind(g.user.platform.as_str())
+                .bind(&g.user.id)
+                .bind(g.role.as_str())
+                .bind(&g.scope)
+                .bind(&g.by)
+                .bind(&g.justification)
+                .bind(now)
+                .bind(in_config);
+                if exec(q, tx).await? == 0 {
+                    return Ok(false);
+                }
+                let q = sqlx::query(
+                    "UPDATE role_grants SET in_config = $1 WHERE platform = $2 AND user_id = $3 AND role = $4 \
+                     AND scope = $5 AND revoked_at IS NOT NULL",
+                )
+                .bind(false)
+                .bind(g.user.platform.as_str())
+                .bind(&g.user.id)
+                .bind(g.role.as_str())
+                .bind(&g.scope);
+                exec(q, tx).await?;
+                Ok(true)
+            }
+
             fn grant_from_row(r: &<$db as sqlx::Database>::Row) -> Result<RoleGrant> {
                 let platform: String = r.try_get("platform").map_err($map_err)?;
                 let role: String = r.try_get("role").map_err($map_err)?;
@@ -342,6 +376,7 @@ macro_rules! compliance_sql {
                     revoked_at: r.try_get("revoked_at").map_err($map_err)?,
                     revoked_by: r.try_get("revoked_by").map_err($map_err)?,
                     revoke_reason: r.try_get("revoke_reason").map_err($map_err)?,
+                    in_config: r.try_get("in_config").map_err($map_err)?,
                 })
             }
 
@@ -387,21 +422,19 @@ macro_rules! compliance_sql {
 
                 async fn grant_role(&self, g: &NewGrant, now: Millis) -> Result<GrantOutcome> {
                     let mut tx = self.begin_write().await?;
-                    // Insert first: a concurrent grant of the same role (two processes recording
-                    // config grants at start) then waits and renews instead of failing.
-                    let q = sqlx::query(
-                        "INSERT INTO role_grants (platform, user_id, role, scope, granted_by, justification, \
-                         granted_at, reviewed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
-                         ON CONFLICT (platform, user_id, role, scope) WHERE revoked_at IS NULL DO NOTHING",
+                    // The new row carries on whether deskbot.toml lists this grant.
+                    let listed: Option<bool> = sqlx::query_scalar(
+                        "SELECT in_config FROM role_grants WHERE platform = $1 AND user_id = $2 AND role = $3 \
+                         AND scope = $4 ORDER BY id DESC LIMIT 1",
                     )
                     .bind(g.user.platform.as_str())
                     .bind(&g.user.id)
                     .bind(g.role.as_str())
                     .bind(&g.scope)
-                    .bind(&g.by)
-                    .bind(&g.justification)
-                    .bind(now);
-                    let outcome = if exec(q, &mut tx).await? == 1 {
+                    .fetch_optional(&mut *tx)
+                    .await
+                    .map_err($map_err)?;
+                    let outcome = if insert_grant(&mut tx, g, listed.unwrap_or(false), now).await? {
                         GrantOutcome::Granted
                     } else {
                         let q = sqlx::query(
@@ -456,6 +489,64 @@ macro_rules! compliance_sql {
                     tx.append_audit_tx(self.audit_key()?, &[audit(now, by, "role_revoked", Some(user.to_string()), detail)]).await?;
                     tx.commit().await.map_err($map_err)?;
                     Ok(true)
+                }
+
+                async fn sync_config_grants(&self, wanted: &[NewGrant], now: Millis) -> Result<ConfigSync> {
+                    let key = self.audit_key()?;
+                    let mut tx = self.begin_write().await?;
+                    // Lock the audit head first: two processes starting at once sync one after
+                    // the other, the second finding nothing left to do.
+                    head(&mut tx, key).await?;
+                    let rows = sqlx::query("SELECT * FROM role_grants ORDER BY id")
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err($map_err)?;
+                    let rows = rows.iter().map(grant_from_row).collect::<Result<Vec<_>>>()?;
+                    let mut report = ConfigSync::default();
+                    let mut entries = Vec::new();
+                    for step in plan_config_sync(wanted, &rows) {
+                        match step {
+                            SyncStep::Grant(g) => {
+                                if insert_grant(&mut tx, &g, true, now).await? {
+                                    report.granted += 1;
+                                    let detail = format!("{} on {}: {}", g.role, g.scope, g.justification);
+                                    entries.push(audit(now, &g.by, "role_granted", Some(g.user.to_string()), detail));
+                                }
+                            }
+                            SyncStep::Revoke { id, user, role, scope } => {
+                                let reason = "no longer in deskbot.toml";
+                                let q = sqlx::query(
+                                    "UPDATE role_grants SET revoked_at = $1, revoked_by = $2, revoke_reason = $3, \
+                                     in_config = $4 WHERE id = $5 AND revoked_at IS NULL",
+                                )
+                                .bind(now)
+                                .bind(CONFIG_GRANTOR)
+                                .bind(reason)
+                                .bind(false)
+                                .bind(id);
+                                if exec(q, &mut tx).await? == 1 {
+                                    report.revoked += 1;
+                                    let detail = format!("{role} on {scope}: {reason}");
+                                    entries.push(audit(now, CONFIG_GRANTOR, "role_revoked", Some(user.to_string()), detail));
+                                }
+                            }
+                            SyncStep::Mark { id, user, listed, kind, detail } => {
+                                let q = sqlx::query("UPDATE role_grants SET in_config = $1 WHERE id = $2")
+                                    .bind(listed)
+                                    .bind(id);
+                                exec(q, &mut tx).await?;
+                                if kind == "role_config_overridden" {
+                                    report.overridden += 1;
+                                } else {
+                                    report.recorded += 1;
+                                }
+                                entries.push(audit(now, CONFIG_GRANTOR, kind, Some(user.to_string()), detail));
+                            }
+                        }
+                    }
+                    tx.append_audit_tx(key, &entries).await?;
+                    tx.commit().await.map_err($map_err)?;
+                    Ok(report)
                 }
 
                 async fn role_grants(&self, include_revoked: bool) -> Result<Vec<RoleGrant>> {

@@ -11,6 +11,7 @@ pub mod copy;
 mod copy_sql;
 pub mod desk;
 pub(crate) mod desk_sql;
+pub mod grants;
 mod json;
 pub mod key;
 pub mod person;

@@ -22,6 +22,7 @@ conformance!(
     person_export_then_erase_leaves_only_the_erasure_record,
     recurring_job_is_claimed_once_per_period,
     concurrent_grants_of_one_role_record_it_once,
+    concurrent_starts_seed_config_grants_once_and_never_over_a_revocation,
 );
 
 fn entry(kind: &str, at: i64) -> NewAuditEntry {
@@ -306,4 +307,52 @@ async fn concurrent_grants_of_one_role_record_it_once(store: &DynStore) {
     assert_eq!(granted, 1);
     assert_eq!(store.role_grants(true).await.unwrap().len(), 1);
     assert_eq!(audit::verify(store).await.unwrap().entries, 6);
+}
+
+async fn concurrent_starts_seed_config_grants_once_and_never_over_a_revocation(store: &DynStore) {
+    let wanted: Vec<NewGrant> = ["U-kim", "U-joe"]
+        .iter()
+        .map(|u| NewGrant {
+            user: support::user(u),
+            role: Role::Agent,
+            scope: "access".into(),
+            by: "config".into(),
+            justification: "listed in deskbot.toml".into(),
+        })
+        .collect();
+    // Four processes start at once with the same file: each grant is recorded once.
+    let tasks: Vec<_> = (0..4)
+        .map(|i| {
+            let (s, w) = (store.clone(), wanted.clone());
+            tokio::spawn(async move { s.sync_config_grants(&w, T0 + i).await.unwrap() })
+        })
+        .collect();
+    let mut granted = 0;
+    for t in tasks {
+        granted += t.await.unwrap().granted;
+    }
+    assert_eq!(granted, 2);
+    let active = store.role_grants(false).await.unwrap();
+    assert_eq!(active.len(), 2);
+    assert!(active.iter().all(|g| g.in_config && g.granted_by == "config"));
+    assert_eq!(audit::verify(store).await.unwrap().entries, 2);
+
+    // A person revokes kim; the file, unchanged, grants nothing on the next starts.
+    let kim = support::user("U-kim");
+    assert!(store.revoke_role(&kim, Role::Agent, "access", "ann", "left", T0 + 10).await.unwrap());
+    for i in 0..3 {
+        let sync = store.sync_config_grants(&wanted, T0 + 20 + i).await.unwrap();
+        assert_eq!(sync, Default::default(), "nothing to do, nothing recorded");
+    }
+    assert!(!store.role_grants(false).await.unwrap().iter().any(|g| g.user == kim));
+    // Granted again by a person: active, and still known to be listed in the file.
+    assert_eq!(
+        store.grant_role(&NewGrant { by: "ann".into(), ..wanted[0].clone() }, T0 + 30).await.unwrap(),
+        GrantOutcome::Granted
+    );
+    let newest =
+        store.role_grants(true).await.unwrap().into_iter().filter(|g| g.user == kim).collect::<Vec<_>>();
+    assert_eq!(newest.iter().map(|g| g.in_config).collect::<Vec<_>>(), vec![false, true]);
+    assert_eq!(store.sync_config_grants(&wanted, T0 + 40).await.unwrap(), Default::default());
+    assert_eq!(audit::verify(store).await.unwrap().broken, None);
 }

@@ -67,8 +67,11 @@ impl Channel for TestChannel {
             OutboundKind::ThreadReply { .. } => "thread",
             OutboundKind::Webhook { .. } => "webhook",
             OutboundKind::Reaction { .. } => "reaction",
+            OutboundKind::Private { .. } => "private",
         };
         let place = match (&m.kind, &m.to.thread) {
+            // Only that person sees it: a place of their own.
+            (OutboundKind::Private { user }, _) => format!("private:{user}"),
             (OutboundKind::CardUpdate { .. }, _) | (_, None) => m.to.channel.clone(),
             (_, Some(t)) => format!("{}/{}", m.to.channel, t),
         };

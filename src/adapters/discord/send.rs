@@ -229,6 +229,12 @@ impl Channel for DiscordChannel {
                 let channel = self.target(&m.to).await?;
                 Some(self.post(key, channel, m).await?)
             }
+            // A bot's ephemeral message exists only as an interaction's answer: a DM otherwise.
+            OutboundKind::Private { user } => {
+                let dm = Address::new(Platform::Discord, format!("{DM_PREFIX}{user}"));
+                let channel = self.target(&dm).await?;
+                Some(self.post(key, channel, m).await?)
+            }
             OutboundKind::Card { card } => Some(self.card(key, m, card).await?),
             OutboundKind::CardUpdate { card } => Some(self.edit_card(m, card).await?),
             OutboundKind::Reaction { emoji, message } => {

@@ -259,6 +259,20 @@ impl SlackChannel {
                     Err(e) => Err(map_call(e)),
                 }
             }
+            OutboundKind::Private { user } => {
+                let channel = self.channel_for(&m.to.channel).await?;
+                let mut req = SlackApiChatPostEphemeralRequest::new(
+                    channel,
+                    SlackUserId::new(user.clone()),
+                    content(m)?,
+                );
+                if let Some(t) = &m.to.thread {
+                    req = req.with_thread_ts(SlackTs::new(t.clone()));
+                }
+                let session = self.client.open_session(&self.token);
+                session.chat_post_ephemeral(&req).await.map_err(map_error)?;
+                Ok(Delivered::default())
+            }
             OutboundKind::Webhook { .. } => {
                 Err(SendError::Permanent("a webhook event is not a Slack message".into()))
             }
