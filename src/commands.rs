@@ -274,6 +274,7 @@ pub async fn tickets_show(config: Config, number: &str, json: bool) -> Result<u8
             Speaker::Employee => "employee".to_string(),
             Speaker::Bot => "deskbot".to_string(),
             Speaker::Agent(n) => n.clone(),
+            Speaker::Filer(n) => format!("{n} (filed it)"),
             Speaker::System => "system".to_string(),
         };
         let note = if m.internal { " (internal)" } else { "" };
@@ -295,6 +296,7 @@ fn print_ticket(t: &Ticket) {
     println!("  intent:    {}", t.intent.as_deref().unwrap_or("-"));
     let name = t.requester_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
     println!("  requester: {}{name}", t.requester);
+    println!("  filed by:  {}", t.filed_by);
     println!("  assignee:  {}", t.assignee.as_deref().unwrap_or("-"));
     println!("  created:   {}", when(t.created_at));
     if let Some(r) = t.resolved_at {

@@ -90,6 +90,7 @@ pub fn transcript_text(turns: &[Turn], description: &str) -> String {
             Speaker::Employee => "employee".to_string(),
             Speaker::Bot => "deskbot".to_string(),
             Speaker::Agent(n) => n.clone(),
+            Speaker::Filer(n) => format!("{n} (filed it)"),
             Speaker::System => "system".to_string(),
         };
         let first_line = t.text.lines().next().unwrap_or("");

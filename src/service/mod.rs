@@ -129,6 +129,11 @@ impl Service {
         &self.desk
     }
 
+    /// `text` as deskbot would store it: sanitised and redacted.
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor.redact(&sanitize_text(text).0)
+    }
+
     pub fn now(&self) -> Millis {
         (self.clock)()
     }

@@ -311,7 +311,7 @@ macro_rules! compliance_sql {
                         for n in &numbers {
                             let q = sqlx::query(
                                 "UPDATE tickets SET title = '[purged]', description = '', requester_id = $1, \
-                                 requester_name = NULL, conversation = $1, reply_to = $2, fields = $3 WHERE number = $4",
+                                 filed_by_id = $1, requester_name = NULL, conversation = $1, reply_to = $2, fields = $3 WHERE number = $4",
                             )
                             .bind(PURGED)
                             .bind(reply_to.clone())

@@ -71,8 +71,8 @@ macro_rules! person_sql {
             }
 
             const TICKET_COLUMNS: &str = "SELECT number, title, description, requester_platform, requester_id, \
-                requester_name, conversation, reply_to, intent, queue, priority, status, assignee, fields, \
-                created_at, updated_at, resolved_at, sla FROM tickets";
+                requester_name, filed_by_platform, filed_by_id, conversation, reply_to, intent, queue, priority, \
+                status, assignee, fields, created_at, updated_at, resolved_at, sla FROM tickets";
 
             #[async_trait::async_trait]
             impl PersonStore for $store {
@@ -256,6 +256,21 @@ macro_rules! person_sql {
                     r.messages += qb.build().execute(&mut *tx).await.map_err($map_err)?.rows_affected();
                     r.messages += scrub_columns(&mut tx, &s, "messages", "id", &["text", "speaker_name"]).await?.len() as u64;
 
+                    // Tickets they filed, for themselves or from someone else's message: the
+                    // notes they added go, and the ticket names their pseudonym as its filer.
+                    let q = sqlx::query(
+                        "UPDATE messages SET text = $1 WHERE speaker_kind = 'filer' AND ticket_number IN \
+                         (SELECT number FROM tickets WHERE filed_by_platform = $2 AND filed_by_id = $3)",
+                    )
+                    .bind(ERASED)
+                    .bind(p)
+                    .bind(&e.user.id);
+                    r.messages += exec(q, &mut tx).await?;
+                    let q = sqlx::query("UPDATE tickets SET filed_by_id = $1 WHERE filed_by_platform = $2 AND filed_by_id = $3")
+                        .bind(&e.pseudonym)
+                        .bind(p)
+                        .bind(&e.user.id);
+                    exec(q, &mut tx).await?;
                     for (number, _, reply_to) in &tickets {
                         let reply_to = JsonText::of(&s.json(&reply_to.parse::<serde_json::Value>("reply address")?), "reply address")?;
                         let q = sqlx::query(
