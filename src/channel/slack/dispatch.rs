@@ -212,7 +212,13 @@ impl Handler {
         let now = self.service.now();
         match (&origin.channel, &origin.ts) {
             (Some(c), Some(ts)) => {
-                let (message, author) = self.fetch_message(c, ts).await?;
+                let (message, author) = match self.fetch_message(c, ts).await {
+                    Ok(found) => found,
+                    Err(e) => {
+                        tracing::warn!(channel = %c, ts = %ts, error = %e, "cannot fetch the modal's message; not filing");
+                        return Ok(Some("Slack did not return that message, so no ticket was filed.".into()));
+                    }
+                };
                 let Some(author) = author.filter(|a| !self.is_self(Some(a), None)) else {
                     tracing::warn!(channel = %c, ts = %ts, "the modal's message cannot be found; not filing");
                     return Ok(Some("That message cannot be found any more, so no ticket was filed.".into()));
