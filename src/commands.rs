@@ -263,7 +263,13 @@ pub async fn tickets_show(config: Config, number: &str, json: bool) -> Result<u8
     let messages = store.ticket_messages(number).await?;
     let events = store.ticket_events(number).await?;
     if json {
-        let v = serde_json::json!({ "ticket": t, "transcript": messages, "events": events });
+        let v = serde_json::json!({
+            "requester": t.requester,
+            "filed_by": t.filed_by,
+            "ticket": t,
+            "transcript": messages,
+            "events": events,
+        });
         println!("{}", serde_json::to_string_pretty(&v).map_err(|e| AppError::Runtime(e.to_string()))?);
         return Ok(0);
     }
