@@ -119,7 +119,7 @@ async fn a_reaction_files_a_ticket_for_the_messages_author() {
         text: text.into(),
         author: UserRef::new(Platform::Test, "erin"),
         author_name: Some("Erin Example".into()),
-        note: Some("she asked me to raise it, the 3pm meeting needs it".into()),
+        note: Some("she asked me to raise it, the 3pm meeting needs it, my card 4111 1111 1111 1111".into()),
     };
     // Kim reacts with 🎫 on Erin's message 200.5 (and adds a note, as the shortcut allows).
     h.send("kim", "200.5", Some("200.5"), kind).await;
@@ -148,6 +148,7 @@ async fn a_reaction_files_a_ticket_for_the_messages_author() {
     let note = lines.iter().find(|m| matches!(m.turn.from, deskbot::store::Speaker::Filer(_))).unwrap();
     assert_eq!(note.turn.from, deskbot::store::Speaker::Filer("kim".into()));
     assert!(note.turn.text.contains("3pm meeting"));
+    assert!(!note.turn.text.contains("4111"), "the note is redacted too: {}", note.turn.text);
 
     let thread = h.chan.texts("help/200.5");
     assert!(

@@ -150,10 +150,18 @@ impl Service {
         let mut truncated = false;
         // Every text that came from outside is redacted before anything stores or forwards it.
         match &mut inbound.kind {
-            InboundKind::Message { text } | InboundKind::FileTicket { text, .. } => {
+            InboundKind::Message { text } | InboundKind::FileTicket { text, note: None, .. } => {
                 let (mut clean, cut) = sanitize_text(text);
                 truncated = cut | self.limits.cut(&mut clean);
                 *text = self.redactor.redact(&clean);
+            }
+            InboundKind::FileTicket { text, note: Some(note), .. } => {
+                let (mut clean, cut) = sanitize_text(text);
+                truncated = cut | self.limits.cut(&mut clean);
+                *text = self.redactor.redact(&clean);
+                let (mut clean, cut) = sanitize_text(note);
+                truncated |= cut | self.limits.cut(&mut clean);
+                *note = self.redactor.redact(&clean);
             }
             InboundKind::Reaction { text: Some(text), .. } | InboundKind::AgentReply { text, .. } => {
                 *text = self.redactor.redact(&sanitize_text(text).0);
