@@ -3,9 +3,9 @@
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use deskbot::app::App;
-use deskbot::channel::{Inbound, InboundKind};
 use deskbot::config::{Config, Sources};
 use deskbot::domain::{Address, Platform, UserRef};
+use deskbot::domain::{Inbound, InboundKind};
 use deskbot::engine::{self, ConversationState, Settings};
 use std::hint::black_box;
 use std::path::PathBuf;

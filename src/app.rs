@@ -2,12 +2,11 @@
 //! start hot reload, and run the console chat or the daemon. `main.rs` calls these; tests
 //! call the very same functions.
 
-use crate::channel::console::{ConsoleChannel, read_line};
-use crate::channel::status::ChannelStatuses;
-use crate::channel::{Channel, Inbound, InboundKind};
+use crate::adapters::console::{ConsoleChannel, read_line};
 use crate::config::{Config, ConfigError};
-use crate::desk::Desk;
+use crate::domain::status::ChannelStatuses;
 use crate::domain::{Address, Platform, UserRef};
+use crate::domain::{Channel, Inbound, InboundKind};
 use crate::intents::{self, Catalog, Diagnostics, LoadOptions, MatcherOptions};
 use crate::outbox::Outbox;
 use crate::redact::Redactor;
@@ -105,8 +104,7 @@ impl App {
         let catalog = load_catalog(&config).await?;
         let store = open_store(&config).await?;
         let catalog: LiveCatalog = Arc::new(ArcSwap::from_pointee(catalog));
-        let desk =
-            Arc::new(Desk::from_config(&config).map_err(|e| AppError::Config(ConfigError::Invalid(e)))?);
+        let desk = Arc::new(config.desk().map_err(|e| AppError::Config(ConfigError::Invalid(e)))?);
         let service = Arc::new(
             Service::new(
                 store.clone(),
@@ -127,7 +125,8 @@ impl App {
             .with_limits(config.limits.clone()),
         );
         // Roles from the config file are recorded as grants by "config".
-        crate::compliance::roles::sync_config_grants(&store, &config, clock()).await?;
+        let wanted = crate::compliance::roles::config_grants(&config.queues(), &config.roles.admins);
+        crate::compliance::roles::sync_config_grants(&store, wanted, clock()).await?;
         Ok(App { config, store, catalog, service, clock, channels: ChannelStatuses::new() })
     }
 
@@ -242,18 +241,25 @@ pub async fn run(
     let mut channels = channels;
     if !app.config.webhook.is_empty() {
         let hooks =
-            crate::channel::webhook::WebhookChannel::new(&app.config.webhook).map_err(AppError::Runtime)?;
+            crate::adapters::webhook::WebhookChannel::new(&app.config.webhook).map_err(AppError::Runtime)?;
         channels.push(Arc::new(hooks));
     }
     let mut routes = Vec::new();
     if let Some(settings) =
         app.config.slack.settings().map_err(|e| AppError::Config(ConfigError::Invalid(e)))?
     {
-        let status = crate::channel::slack::StatusHandle::new(app.channels.clone());
+        let status = crate::adapters::slack::StatusHandle::new(app.channels.clone());
         status.down("connecting");
-        let slack = crate::channel::slack::start(&app, &settings, status, &tracker, shutdown.clone())
-            .await
-            .map_err(AppError::Runtime)?;
+        let slack = crate::adapters::slack::start(
+            &app.service,
+            &app.config.intake,
+            &settings,
+            status,
+            &tracker,
+            shutdown.clone(),
+        )
+        .await
+        .map_err(AppError::Runtime)?;
         if slack.routes.is_some() && !app.config.http.enabled {
             return Err(AppError::Config(ConfigError::Invalid(
                 "slack.mode = events needs deskbot's HTTP server: set http.enabled = true".into(),
@@ -263,7 +269,7 @@ pub async fn run(
         routes.extend(slack.routes);
     }
     if let Some(discord) = &app.config.discord {
-        let d = crate::channel::discord::connect::start(
+        let d = crate::adapters::discord::connect::start(
             app.service.clone(),
             discord,
             &app.config.intake,
@@ -293,7 +299,7 @@ pub async fn run(
     ));
     let outbox = Outbox::new(app.store.clone(), channels, app.config.outbox.max_attempts, app.clock.clone());
     tracker.spawn(outbox.run(Duration::from_millis(app.config.outbox.poll_ms.max(10)), shutdown.clone()));
-    tracker.spawn(crate::desk::scheduler::run(
+    tracker.spawn(crate::service::scheduler::run(
         app.service.clone(),
         Duration::from_secs(1),
         shutdown.clone(),

@@ -6,6 +6,7 @@
 use crate::desk::{DeskSettings, QueueConfig, default_queues};
 use crate::domain::QueueName;
 use crate::engine::Settings;
+pub use crate::redact::{RedactConfig, RedactRule};
 use figment::Figment;
 use figment::providers::{Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
@@ -86,9 +87,9 @@ pub struct Config {
     /// Desk-wide settings for agents' threads and ticket lifecycle.
     pub desk: DeskSettings,
     /// `[[webhook]]` tables: ticket events POSTed to other systems.
-    pub webhook: Vec<crate::channel::webhook::WebhookConfig>,
+    pub webhook: Vec<crate::adapters::webhook::WebhookConfig>,
     /// `[slack]`: the Slack app's mode, tokens and endpoints.
-    pub slack: crate::channel::slack::SlackConfig,
+    pub slack: crate::adapters::slack::SlackConfig,
     /// `[retention]`: how long transcripts and closed tickets are kept.
     pub retention: crate::compliance::RetentionConfig,
     /// `[roles]`: admins and the grant review period.
@@ -96,11 +97,11 @@ pub struct Config {
     /// `[limits]`: message length, rate and attachment bounds.
     pub limits: crate::compliance::LimitsConfig,
     /// How chat platforms take requests: request channels, grouping, status reactions.
-    pub intake: crate::channel::intake::IntakeConfig,
+    pub intake: crate::service::intake::IntakeConfig,
     /// `[reports]`: who may see `/reports`, and which users are testers.
     pub reports: crate::reports::ReportsConfig,
     /// `[discord]`: connect to Discord when present.
-    pub discord: Option<crate::channel::discord::DiscordConfig>,
+    pub discord: Option<crate::adapters::discord::DiscordConfig>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -150,24 +151,6 @@ pub struct KbConfig {
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
-pub struct RedactConfig {
-    /// Redact PII before anything is stored or forwarded.
-    pub enabled: bool,
-    /// Extra rules: `{ name = "employee-id", pattern = 'E\d{6}' }` → `[employee-id]`.
-    pub rules: Vec<RedactRule>,
-    /// Also redact IPv4 and IPv6 addresses (`[ip]`). Off by default: agents often need them.
-    pub ip_addresses: bool,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct RedactRule {
-    pub name: String,
-    pub pattern: String,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
 pub struct OutboxConfig {
     /// Give up on a message after this many failed attempts.
     pub max_attempts: i32,
@@ -198,7 +181,7 @@ impl Default for Config {
             retention: Default::default(),
             roles: Default::default(),
             limits: Default::default(),
-            intake: crate::channel::intake::IntakeConfig::default(),
+            intake: crate::service::intake::IntakeConfig::default(),
             reports: Default::default(),
             discord: None,
         }
@@ -220,12 +203,6 @@ impl Default for EngineConfig {
             kb_base_url: None,
             max_slot_retries: 2,
         }
-    }
-}
-
-impl Default for RedactConfig {
-    fn default() -> Self {
-        Self { enabled: true, rules: Vec::new(), ip_addresses: false }
     }
 }
 
@@ -254,6 +231,21 @@ pub struct Sources {
 }
 
 impl Config {
+    /// The desk as configured: queues with their parsed business hours and SLA policies.
+    pub fn desk(&self) -> Result<crate::desk::Desk, String> {
+        let webhooks = self
+            .webhook
+            .iter()
+            .map(|w| crate::desk::WebhookRoute { name: w.name.clone(), events: w.events.clone() })
+            .collect();
+        crate::desk::Desk::new(
+            self.queues(),
+            self.desk.clone(),
+            self.engine_settings().reopen_window_ms,
+            self.default_queue.clone(),
+            webhooks,
+        )
+    }
     /// Load from the default file (if any), the process environment and `sources`.
     pub fn load(sources: &Sources) -> Result<Config, ConfigError> {
         let env: Vec<(String, String)> = std::env::vars().collect();

@@ -1,19 +1,36 @@
 //! deskbot: a self-hosted, chat-first IT self-service bot.
 //!
-//! The data flow (see DESIGN.md): a channel adapter turns a platform payload into an
-//! [`channel::Inbound`]; [`service::Service`] loads the conversation, runs the pure
-//! [`engine::step`] against the current [`intents::Catalog`], and commits everything the
-//! event changed in one store transaction; the [`outbox`] worker delivers the replies.
+//! The data flow (see DESIGN.md): an adapter ([`adapters`]) turns a platform payload into a
+//! neutral [`domain::Inbound`]; the intake router ([`service::Service`]) decides what it means
+//! (conversation, owner, permissions), runs the pure [`engine::step`] or the desk workflow
+//! against the current [`intents::Catalog`], and commits everything the event changed in one
+//! store transaction; the [`outbox`] worker delivers the replies through the adapters.
+//!
+//! Layers import downward only (checked by `tests/module_graph.rs`, which fails on any import
+//! cycle between these modules):
+//!
+//! 1. `domain`, `text` — shared vocabulary and text utilities; no policy, no I/O.
+//! 2. `intents`, `kb`, `redact` — the catalog (intents, articles, matcher, search) and PII
+//!    redaction.
+//! 3. `engine`, `desk` — pure decisions: the employee conversation and the agents' desk.
+//! 4. `store`, `leader` — the only SQL; one transaction per event.
+//! 5. `compliance`, `reports` — retention, erasure, audit, grants; figures for the reports.
+//! 6. `service` — the intake router and pipeline: the one place that decides who acts.
+//! 7. `adapters`, `outbox`, `http` — translate to and from Slack, Discord, console, webhooks
+//!    and HTTP; deliver.
+//! 8. `config`, `telemetry`, `observe` — assemble each module's config section; logs, metrics.
+//! 9. `app`, `import`, `eval`, `bench`, `commands`, `healthcheck` — start the whole, the CLI.
 
+pub mod adapters;
 pub mod app;
 pub mod bench;
-pub mod channel;
 pub mod commands;
 pub mod compliance;
 pub mod config;
 pub mod desk;
 pub mod domain;
 pub mod engine;
+pub mod eval;
 pub mod healthcheck;
 pub mod http;
 pub mod import;

@@ -2,8 +2,8 @@
 
 use clap::{Args, Parser, Subcommand};
 use deskbot::app::AppError;
+use deskbot::commands::compliance as cli;
 use deskbot::commands::{self, TicketListArgs};
-use deskbot::compliance::cli;
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -3,9 +3,9 @@
 //! Retry-After), or dead after too many attempts. Rows are claimed oldest first and sent one
 //! at a time, so replies keep their order within a conversation.
 
-use crate::channel::{Channel, Outbound, OutboundKind, SendError};
+use crate::domain::Clock;
+use crate::domain::{Channel, Outbound, OutboundKind, SendError};
 use crate::domain::{Millis, Platform};
-use crate::service::Clock;
 use crate::store::{DynStore, StoreError};
 use std::collections::HashMap;
 use std::sync::Arc;

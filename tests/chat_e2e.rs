@@ -3,8 +3,8 @@
 
 mod support;
 
-use deskbot::channel::{Inbound, InboundKind};
 use deskbot::domain::{Address, Platform, TicketNumber, TicketStatus, UserRef};
+use deskbot::domain::{Inbound, InboundKind};
 use deskbot::service::Handled;
 use deskbot::store::{Speaker, TicketFilter};
 use support::TestApp;

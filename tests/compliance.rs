@@ -6,10 +6,10 @@
 mod support;
 
 use deskbot::app::App;
-use deskbot::channel::{Attachment, Channel, Inbound, InboundKind};
 use deskbot::compliance::person;
 use deskbot::config::{Config, Sources};
 use deskbot::domain::{Address, Platform, UserRef};
+use deskbot::domain::{Attachment, Channel, Inbound, InboundKind};
 use deskbot::outbox::Outbox;
 use deskbot::store::compliance::Role;
 use deskbot::store::{Speaker, TicketFilter};

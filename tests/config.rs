@@ -110,3 +110,66 @@ fn the_example_config_parses_and_its_commented_queue_is_valid() {
     assert!(q.sla.is_some() && q.hours.is_some());
     assert_eq!(cfg.webhook.len(), 1);
 }
+
+const DISCORD_KEY: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";
+
+#[test]
+fn environment_names_and_files_fill_the_discord_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("key");
+    std::fs::write(&key, format!("{}\n", DISCORD_KEY)).unwrap();
+    let sources = Sources { file: None, data_dir: Some(dir.path().into()) };
+    let cfg = Config::load_from(
+        &sources,
+        &env(&[
+            ("DESKBOT_DISCORD_TOKEN", "abc"),
+            ("DESKBOT_DISCORD_APPLICATION_ID", "1234"),
+            ("DESKBOT_DISCORD_PUBLIC_KEY_FILE", key.to_str().unwrap()),
+            ("DESKBOT_DISCORD_API_URL", "http://127.0.0.1:9"),
+        ]),
+    )
+    .unwrap();
+    let d = cfg.discord.unwrap();
+    assert_eq!(d.token.as_deref(), Some("abc"));
+    assert_eq!(d.application_id.as_deref(), Some("1234"));
+    assert_eq!(d.public_key, Some(DISCORD_KEY.to_string()));
+    assert!(d.register_commands);
+    let err = Config::load_from(&sources, &env(&[("DESKBOT_DISCORD_TOKEN", "abc")])).unwrap_err();
+    assert!(err.to_string().contains("DESKBOT_DISCORD_APPLICATION_ID"), "{err}");
+    assert!(Config::load_from(&sources, &[]).unwrap().discord.is_none());
+}
+
+fn load_reports(env: &[(&str, &str)]) -> Result<Config, String> {
+    let env: Vec<(String, String)> = env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    Config::load_from(&Sources { file: None, data_dir: None }, &env).map_err(|e| e.to_string())
+}
+
+#[test]
+fn reports_token_comes_from_the_environment_and_never_shows_in_debug_output() {
+    let token = "a-long-reports-token-1234";
+    let cfg = load_reports(&[("DESKBOT_REPORTS_TOKEN", token)]).unwrap();
+    assert_eq!(cfg.reports.token.as_deref(), Some(token));
+    assert!(!format!("{cfg:?}").contains(token), "the token leaks through Debug");
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), format!("{token}\n")).unwrap();
+    let path = file.path().to_str().unwrap();
+    assert_eq!(
+        load_reports(&[("DESKBOT_REPORTS_TOKEN_FILE", path)]).unwrap().reports.token.as_deref(),
+        Some(token)
+    );
+    let proxied = load_reports(&[("DESKBOT_REPORTS__USER_HEADER", "X-Forwarded-User")]).unwrap();
+    assert_eq!(proxied.reports.user_header.as_deref(), Some("X-Forwarded-User"));
+}
+
+#[test]
+fn weak_tokens_bad_headers_and_bad_testers_are_refused() {
+    assert!(load_reports(&[("DESKBOT_REPORTS_TOKEN", "short")]).unwrap_err().contains("at least 16"));
+    assert!(
+        load_reports(&[("DESKBOT_REPORTS_USER_HEADER", "bad header")]).unwrap_err().contains("user_header")
+    );
+    let mut cfg = Config::default();
+    cfg.reports.testers = vec!["nobody".into()];
+    assert!(cfg.reports.validate().unwrap_err().contains("reports.testers"));
+    cfg.reports.testers = vec!["slack:U1".into(), "console:qa".into()];
+    assert_eq!(cfg.reports.tester_refs().unwrap().len(), 2);
+}

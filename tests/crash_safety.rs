@@ -15,9 +15,9 @@ mod support;
 
 use async_trait::async_trait;
 use deskbot::app::App;
-use deskbot::channel::{Channel, Delivered, Inbound, InboundKind, Outbound, SendError};
 use deskbot::config::{Config, Sources};
 use deskbot::domain::{Address, Platform, UserRef};
+use deskbot::domain::{Channel, Delivered, Inbound, InboundKind, Outbound, SendError};
 use deskbot::outbox::Outbox;
 use deskbot::store::TicketFilter;
 use sqlx::PgPool;

@@ -4,10 +4,10 @@
 
 mod support;
 
-use deskbot::channel::{Channel, Inbound, InboundKind};
-use deskbot::desk::scheduler;
 use deskbot::domain::{Address, Platform, TicketNumber, TicketStatus, UserRef};
+use deskbot::domain::{Channel, Inbound, InboundKind};
 use deskbot::outbox::Outbox;
+use deskbot::service::scheduler;
 use deskbot::store::TicketFilter;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -314,9 +314,9 @@ impl Channel for Refusing {
     async fn send(
         &self,
         _: &str,
-        _: &deskbot::channel::Outbound,
-    ) -> Result<deskbot::channel::Delivered, deskbot::channel::SendError> {
-        Err(deskbot::channel::SendError::Permanent("channel_not_found".into()))
+        _: &deskbot::domain::Outbound,
+    ) -> Result<deskbot::domain::Delivered, deskbot::domain::SendError> {
+        Err(deskbot::domain::SendError::Permanent("channel_not_found".into()))
     }
 }
 

@@ -7,8 +7,8 @@
 mod support;
 
 use deskbot::app::{self, App};
-use deskbot::channel::Channel;
 use deskbot::config::{Config, Sources};
+use deskbot::domain::Channel;
 use deskbot::domain::{Platform, TicketNumber, TicketStatus, UserRef};
 use deskbot::service::Service;
 use deskbot::store::{DynStore, TicketFilter};
@@ -656,13 +656,13 @@ agents = ["test:kim"]"#;
     }
     let card = agents.card_id("agents").expect("card on the agents' platform");
     assert!(env.fake.texts(QUEUE).is_empty());
-    let inbound = deskbot::channel::Inbound {
+    let inbound = deskbot::domain::Inbound {
         event_id: "agent-1".into(),
         user: UserRef::new(Platform::Test, "kim"),
         display_name: Some("kim".into()),
         conversation: format!("test:agents:{card}"),
         reply_to: deskbot::domain::Address::new(Platform::Test, "agents").in_thread(card.clone()),
-        kind: deskbot::channel::InboundKind::Message { text: "!reply Facilities are on it".into() },
+        kind: deskbot::domain::InboundKind::Message { text: "!reply Facilities are on it".into() },
         at: 0,
         message_id: None,
         message_channel: None,
@@ -854,8 +854,9 @@ async fn request_channel_messages_are_grouped_into_threads_and_pleasantries_igno
 
 #[tokio::test]
 async fn serenitys_rate_limiter_waits_out_a_429_before_the_outbox_sees_it() {
-    use deskbot::channel::discord::places::Places;
-    use deskbot::channel::{Outbound, discord::DiscordChannel};
+    use deskbot::adapters::discord::DiscordChannel;
+    use deskbot::adapters::discord::places::Places;
+    use deskbot::domain::Outbound;
     // Production REST (no api_url): serenity's rate limiter against discord.com, here the fake
     // over TLS. A 429 with Retry-After is waited out and retried inside one delivery, under
     // the same nonce.

@@ -4,8 +4,8 @@
 
 mod support;
 
-use deskbot::channel::{Channel, Inbound, InboundKind};
 use deskbot::domain::{Address, Platform, UserRef};
+use deskbot::domain::{Channel, Inbound, InboundKind};
 use deskbot::outbox::Outbox;
 use deskbot::store::TicketFilter;
 use std::sync::Arc;

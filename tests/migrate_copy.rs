@@ -8,9 +8,9 @@ mod pgdb;
 mod support;
 
 use deskbot::app::App;
-use deskbot::channel::{Inbound, InboundKind};
 use deskbot::config::{Config, Sources};
 use deskbot::domain::{Address, Platform, TicketNumber, TicketStatus, UserRef};
+use deskbot::domain::{Inbound, InboundKind};
 use deskbot::service::Handled;
 use deskbot::store::copy::{CopyError, copy_database};
 use deskbot::store::{DynStore, TicketFilter};

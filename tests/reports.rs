@@ -220,16 +220,16 @@ async fn deskbot_with_input(
 struct Refusing;
 
 #[async_trait::async_trait]
-impl deskbot::channel::Channel for Refusing {
+impl deskbot::domain::Channel for Refusing {
     fn platform(&self) -> deskbot::domain::Platform {
         deskbot::domain::Platform::Console
     }
     async fn send(
         &self,
         _key: &str,
-        _message: &deskbot::channel::Outbound,
-    ) -> Result<deskbot::channel::Delivered, deskbot::channel::SendError> {
-        Err(deskbot::channel::SendError::Temporary("terminal unavailable".into()))
+        _message: &deskbot::domain::Outbound,
+    ) -> Result<deskbot::domain::Delivered, deskbot::domain::SendError> {
+        Err(deskbot::domain::SendError::Temporary("terminal unavailable".into()))
     }
 }
 
@@ -322,13 +322,13 @@ async fn reports_page_needs_a_login_and_metrics_and_readyz_answer() {
     // One question that matches nothing, handled by the running daemon's service.
     let user = deskbot::domain::UserRef::new(deskbot::domain::Platform::Console, "mia");
     service
-        .handle(deskbot::channel::Inbound {
+        .handle(deskbot::domain::Inbound {
             event_id: "metrics-1".into(),
             user: user.clone(),
             display_name: None,
             conversation: "console:mia".into(),
             reply_to: deskbot::domain::Address::new(user.platform, "mia"),
-            kind: deskbot::channel::InboundKind::Message { text: "zxqv blorp quux".into() },
+            kind: deskbot::domain::InboundKind::Message { text: "zxqv blorp quux".into() },
             at: now(),
             message_id: None,
             message_channel: None,

@@ -569,21 +569,21 @@ fn the_app_manifest_asks_for_exactly_the_scopes_and_events_used() {
         v.sort();
         v
     };
-    assert_eq!(list(&m["oauth_config"]["scopes"]["bot"]), sorted(deskbot::channel::slack::BOT_SCOPES));
+    assert_eq!(list(&m["oauth_config"]["scopes"]["bot"]), sorted(deskbot::adapters::slack::BOT_SCOPES));
     assert_eq!(
         list(&m["settings"]["event_subscriptions"]["bot_events"]),
-        sorted(deskbot::channel::slack::BOT_EVENTS)
+        sorted(deskbot::adapters::slack::BOT_EVENTS)
     );
     assert_eq!(m["features"]["slash_commands"][0]["command"].as_str(), Some("/helpdesk"));
     assert_eq!(
         m["features"]["shortcuts"][0]["callback_id"].as_str(),
-        Some(deskbot::channel::slack::blocks::CREATE_TICKET_SHORTCUT)
+        Some(deskbot::adapters::slack::blocks::CREATE_TICKET_SHORTCUT)
     );
     assert_eq!(m["settings"]["socket_mode_enabled"].as_bool(), Some(true));
     assert_eq!(m["settings"]["interactivity"]["is_enabled"].as_bool(), Some(true));
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
     assert!(readme.contains("## Connect to Slack"));
-    for scope in deskbot::channel::slack::BOT_SCOPES {
+    for scope in deskbot::adapters::slack::BOT_SCOPES {
         assert!(readme.contains(scope), "README explains {scope}");
     }
 }

@@ -5,9 +5,11 @@ mod support;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use deskbot::channel::webhook::{DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, WebhookChannel, signature};
-use deskbot::channel::{Channel, Inbound, InboundKind};
+use deskbot::adapters::webhook::{
+    DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, WebhookChannel, signature,
+};
 use deskbot::domain::{Address, Platform, TicketNumber, UserRef};
+use deskbot::domain::{Channel, Inbound, InboundKind};
 use deskbot::outbox::Outbox;
 use std::sync::{Arc, Mutex};
 use support::test_channel::TestChannel;
@@ -89,7 +91,7 @@ async fn ticket_events_are_signed_retried_and_delivered_once() {
 
 #[test]
 fn webhook_config_errors_are_clear() {
-    use deskbot::channel::webhook::WebhookConfig;
+    use deskbot::adapters::webhook::WebhookConfig;
     let base = WebhookConfig {
         name: "x".into(),
         url: "ftp://x".into(),

@@ -6,8 +6,8 @@
 //! question if the intent asks one), get an agent reply, have the ticket resolved by the desk
 //! and rate it. Each worker owns its employees, so a conversation's events stay in order.
 
-use crate::channel::{Channel, Delivered, Inbound, InboundKind, Outbound, SendError};
 use crate::domain::{Address, Platform, TicketNumber, UserRef};
+use crate::domain::{Channel, Delivered, Inbound, InboundKind, Outbound, SendError};
 use crate::service::{Handled, Service};
 use async_trait::async_trait;
 use std::sync::Arc;

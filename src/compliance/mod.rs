@@ -1,11 +1,11 @@
 //! Compliance for regulated desks: retention and purge (`retention.rs`), per-person export and
 //! erasure (`person.rs`), the tamper-evident audit log (`audit.rs`), justified role grants
-//! (`roles.rs`) and the CLI commands over them (`cli.rs`). Redaction lives in `redact/`, input
+//! (`roles.rs`); the CLI commands over them are in `commands/compliance.rs`. Redaction lives in `redact/`, input
 //! bounds in `service/limits.rs`; the SQL is in `store/compliance_sql.rs` and
 //! `store/person_sql.rs`.
 
 pub mod audit;
-pub mod cli;
+
 pub mod key;
 pub mod person;
 pub mod retention;

@@ -45,7 +45,7 @@ pub async fn run_daily(
     store: DynStore,
     cfg: RetentionConfig,
     queues: Vec<QueueName>,
-    clock: crate::service::Clock,
+    clock: crate::domain::Clock,
     poll: Duration,
     cancel: CancellationToken,
     is_leader: impl Fn() -> bool + Send + 'static,

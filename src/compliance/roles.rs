@@ -3,8 +3,7 @@
 //! they leave the file); `deskbot roles review` lists grants not re-justified within
 //! `roles.review_days`.
 
-use crate::config::Config;
-use crate::desk::queues::Agents;
+use crate::desk::queues::{Agents, QueueConfig};
 use crate::domain::{Millis, UserRef};
 use crate::store::compliance::{ALL_QUEUES, NewGrant, Role, RoleGrant};
 use crate::store::{DynStore, StoreError};
@@ -14,7 +13,7 @@ pub const CONFIG_GRANTOR: &str = "config";
 const CONFIG_JUSTIFICATION: &str = "listed in deskbot.toml";
 
 /// The grants the config file implies: each queue's agents and leads, and the admins.
-pub fn config_grants(config: &Config) -> Vec<NewGrant> {
+pub fn config_grants(queues: &[QueueConfig], admins: &[String]) -> Vec<NewGrant> {
     let mut out = Vec::new();
     let mut push = |who: &str, role: Role, scope: &str| match who.parse::<UserRef>() {
         Ok(user) => out.push(NewGrant {
@@ -26,7 +25,7 @@ pub fn config_grants(config: &Config) -> Vec<NewGrant> {
         }),
         Err(e) => tracing::warn!(error = %e, "not recording a grant for `{who}`"),
     };
-    for q in config.queues() {
+    for q in queues {
         if let Agents::List(agents) = &q.agents {
             for a in agents {
                 push(a, Role::Agent, q.name.as_str());
@@ -36,7 +35,7 @@ pub fn config_grants(config: &Config) -> Vec<NewGrant> {
             push(l, Role::Lead, q.name.as_str());
         }
     }
-    for a in &config.roles.admins {
+    for a in admins {
         push(a, Role::Admin, ALL_QUEUES);
     }
     out
@@ -46,10 +45,9 @@ pub fn config_grants(config: &Config) -> Vec<NewGrant> {
 /// Returns (recorded, revoked).
 pub async fn sync_config_grants(
     store: &DynStore,
-    config: &Config,
+    wanted: Vec<NewGrant>,
     now: Millis,
 ) -> Result<(usize, usize), StoreError> {
-    let wanted = config_grants(config);
     let active = store.role_grants(false).await?;
     let same = |g: &RoleGrant, w: &NewGrant| g.user == w.user && g.role == w.role && g.scope == w.scope;
     let mut recorded = 0;

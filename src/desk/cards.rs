@@ -1,8 +1,8 @@
 //! What the desk posts: the ticket card, the transcript as the card's first thread reply, and
 //! the outbound rows that carry them to every channel of the ticket's queue.
 
-use crate::channel::{Choice, Outbound, OutboundKind, TicketCard};
 use crate::domain::{Address, Millis, TicketNumber};
+use crate::domain::{Choice, Outbound, OutboundKind, TicketCard};
 use crate::store::{Speaker, TICKET_PLACEHOLDER, Ticket, Turn};
 
 /// Buttons on a card (ids are handled by the desk workflow).

@@ -1,18 +1,17 @@
 //! The desk: queues and how agents work tickets from chat. `queues.rs` holds queue
 //! definitions, `settings.rs` desk-wide settings, `hours.rs` and `sla.rs` business-hours SLA
 //! math, `commands.rs` the `!` commands, `workflow.rs` what an agent action does (pure),
-//! `cards.rs` what the desk posts, `scheduler.rs` the timers.
+//! `cards.rs` what the desk posts, the timers run from `service/scheduler.rs`.
 
 pub mod cards;
 pub mod commands;
 pub mod hours;
 pub mod queues;
 pub mod runtime;
-pub mod scheduler;
 pub mod settings;
 pub mod sla;
 pub mod workflow;
 
 pub use queues::{QueueConfig, default_queues};
-pub use runtime::{Desk, QueueRuntime};
+pub use runtime::{Desk, QueueRuntime, WebhookRoute};
 pub use settings::DeskSettings;

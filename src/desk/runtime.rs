@@ -1,11 +1,11 @@
 //! The desk as configured: every queue with its parsed business hours, SLA policy, agents and
-//! leads, plus desk-wide settings. Built once from config; pure lookups afterwards.
+//! leads, plus desk-wide settings. Built once from config (`Config::desk`); pure lookups
+//! afterwards.
 
 use super::hours::BusinessHours;
 use super::queues::QueueConfig;
 use super::settings::DeskSettings;
 use super::sla::SlaPolicy;
-use crate::config::Config;
 use crate::domain::{Address, QueueName, UserRef};
 use std::collections::BTreeMap;
 
@@ -30,24 +30,39 @@ pub struct Desk {
     pub reopen_window_ms: i64,
     pub default_queue: QueueName,
     /// Configured webhooks: name and the events each wants.
-    pub webhooks: Vec<crate::channel::webhook::WebhookConfig>,
+    pub webhooks: Vec<WebhookRoute>,
+}
+
+/// A configured outgoing webhook as the desk sees it: its name and the events it wants.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebhookRoute {
+    pub name: String,
+    /// Empty means every event.
+    pub events: Vec<String>,
+}
+
+impl WebhookRoute {
+    pub fn wants(&self, event: &str) -> bool {
+        self.events.is_empty() || self.events.iter().any(|e| e == event)
+    }
 }
 
 impl Desk {
-    pub fn from_config(config: &Config) -> Result<Desk, String> {
+    /// The desk from its queues (each with parsed hours and SLA policy) and settings.
+    pub fn new(
+        queue_configs: Vec<QueueConfig>,
+        settings: DeskSettings,
+        reopen_window_ms: i64,
+        default_queue: QueueName,
+        webhooks: Vec<WebhookRoute>,
+    ) -> Result<Desk, String> {
         let mut queues = BTreeMap::new();
-        for cfg in config.queues() {
+        for cfg in queue_configs {
             let (hours, sla) = cfg.policy().map_err(|e| format!("queue `{}`: {e}", cfg.name))?;
             let (agents, leads) = (cfg.agent_refs(), cfg.lead_refs());
             queues.insert(cfg.name.clone(), QueueRuntime { cfg, hours, sla, agents, leads });
         }
-        Ok(Desk {
-            queues,
-            settings: config.desk.clone(),
-            reopen_window_ms: config.engine_settings().reopen_window_ms,
-            default_queue: config.default_queue.clone(),
-            webhooks: config.webhook.clone(),
-        })
+        Ok(Desk { queues, settings, reopen_window_ms, default_queue, webhooks })
     }
 
     /// The queue, or the default queue when it no longer exists (config changed).

@@ -6,7 +6,7 @@ use super::cards::{self, card_update, new_card, thread_reply};
 use super::commands::{self, Command, ThreadInput};
 use super::runtime::{Desk, QueueRuntime};
 use super::sla;
-use crate::channel::Outbound;
+use crate::domain::Outbound;
 use crate::domain::{Address, Millis, TicketStatus, UserRef};
 use crate::engine::rating_choices;
 use crate::store::{NewMessage, SlaState, Speaker, Ticket, TicketChange, TicketOp, Turn};
@@ -69,7 +69,7 @@ impl<'d> Ctx<'d> {
         }
     }
 
-    fn tell_requester(&mut self, text: impl Into<String>, choices: Vec<crate::channel::Choice>) {
+    fn tell_requester(&mut self, text: impl Into<String>, choices: Vec<crate::domain::Choice>) {
         self.out.outbox.push(Outbound::message(self.t.reply_to.clone(), text, choices));
     }
 
@@ -191,7 +191,7 @@ impl<'d> Ctx<'d> {
         let body = serde_json::json!({ "event": event, "at": self.now, "ticket": self.t });
         for w in self.desk.webhooks.iter().filter(|w| w.wants(event)) {
             let to = Address::new(crate::domain::Platform::Webhook, w.name.clone());
-            let kind = crate::channel::OutboundKind::Webhook { event: event.to_string(), body: body.clone() };
+            let kind = crate::domain::OutboundKind::Webhook { event: event.to_string(), body: body.clone() };
             self.out.outbox.push(Outbound {
                 to,
                 text: format!("{event} {}", self.t.number),

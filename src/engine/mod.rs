@@ -12,7 +12,7 @@ mod words;
 #[cfg(test)]
 mod tests;
 
-use crate::channel::{Choice, TicketSummary};
+use crate::domain::{Choice, TicketSummary};
 use crate::domain::{Millis, QueueName, TicketNumber, TicketStatus};
 use crate::intents::Catalog;
 use crate::store::{KbFeedback, NewTicket};

@@ -1,7 +1,7 @@
 //! What the bot says. Kept in one place so wording stays consistent.
 
-use crate::channel::TicketSummary;
 use crate::domain::TicketStatus;
+use crate::domain::TicketSummary;
 use crate::store::TICKET_PLACEHOLDER;
 
 pub fn greeting(name: Option<&str>) -> String {

@@ -1,7 +1,7 @@
 //! Per-conversation state, stored as JSON between events. Each variant knows which choices
 //! it offered, so a typed "2" and a pressed button resolve the same way.
 
-use crate::channel::Choice;
+use crate::domain::Choice;
 use crate::domain::{TicketNumber, UserRef};
 use crate::intents::Catalog;
 use crate::store::Turn;

@@ -5,7 +5,7 @@ use super::replies;
 use super::state::{self, ConversationState, Filing, State, choices_for, pick_choice, question_for};
 use super::words::{self, StatusQuery};
 use super::{Action, Context, Step};
-use crate::channel::{Inbound, InboundKind};
+use crate::domain::{Inbound, InboundKind};
 use crate::domain::{TicketNumber, TicketStatus};
 use crate::intents::{Answer, FileWhen, Intent, template};
 use crate::store::{KbFeedback, NewTicket, Speaker, Turn};
@@ -77,7 +77,7 @@ impl Stepper<'_, '_> {
         self.say_with(text, Vec::new());
     }
 
-    fn say_with(&mut self, text: impl Into<String>, choices: Vec<crate::channel::Choice>) {
+    fn say_with(&mut self, text: impl Into<String>, choices: Vec<crate::domain::Choice>) {
         let text = text.into();
         self.turn(Speaker::Bot, &text);
         self.actions.push(Action::Reply { text, choices });
@@ -175,7 +175,7 @@ impl Stepper<'_, '_> {
 
     /// The same question again, with its options, after a reply that was none of them; once
     /// only, then a short pointer without repeating the options.
-    fn reask(&mut self, choices: Vec<crate::channel::Choice>) {
+    fn reask(&mut self, choices: Vec<crate::domain::Choice>) {
         if self.st.reasked {
             return self.say(replies::STILL_NOT_AN_OPTION);
         }
@@ -497,7 +497,7 @@ impl Stepper<'_, '_> {
     }
 
     /// The newest ticket filed from this conversation.
-    fn my_ticket(&self) -> Option<&crate::channel::TicketSummary> {
+    fn my_ticket(&self) -> Option<&crate::domain::TicketSummary> {
         self.ctx.tickets.iter().filter(|t| t.conversation == self.conversation).max_by_key(|t| t.number)
     }
 

@@ -2,8 +2,8 @@
 //! matcher and KB index are deterministic keyword fakes.
 
 use super::*;
-use crate::channel::{Inbound, InboundKind, TicketSummary};
 use crate::domain::{Address, Platform, Priority, QueueName, TicketNumber, TicketStatus, UserRef};
+use crate::domain::{Inbound, InboundKind, TicketSummary};
 use crate::intents::{Answer, Catalog, Intent, Match, Matcher, Slot};
 use crate::kb::{Article, KbHit, KbIndex};
 use crate::store::{Speaker, TICKET_PLACEHOLDER};

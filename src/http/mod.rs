@@ -4,7 +4,7 @@
 pub mod metrics;
 pub mod reports;
 
-use crate::channel::status::ChannelStatuses;
+use crate::domain::status::ChannelStatuses;
 use crate::service::LiveCatalog;
 use crate::store::DynStore;
 use axum::extract::State;

@@ -62,17 +62,5 @@ pub struct CaseDef {
     pub intent: Spanned<String>,
 }
 
-/// The `+++` front matter of a KB article.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ArticleFront {
-    pub id: Spanned<String>,
-    pub title: Spanned<String>,
-    #[serde(default)]
-    pub tags: Vec<String>,
-    #[serde(default)]
-    pub examples: Vec<String>,
-}
-
 /// The test-case label for "no intent: goes to a person".
 pub const NONE_INTENT: &str = "none";

@@ -14,9 +14,7 @@ pub mod loader;
 pub mod matcher;
 pub mod model;
 pub mod reload;
-pub mod spans;
 pub mod template;
-pub mod tfidf;
 pub mod validate;
 
 use crate::domain::{Priority, QueueName};
@@ -25,6 +23,8 @@ use regex::Regex;
 use std::fmt;
 use std::path::PathBuf;
 
+pub use crate::text::diagnostics::{Diagnostic, Diagnostics};
+pub use crate::text::{spans, tfidf};
 pub use eval::{EvalReport, evaluate};
 pub use loader::{LoadOptions, Sources, check, load_catalog, load_sources};
 pub use matcher::{Candidate, Explanation, Match, Matcher, MatcherOptions, build_matcher};
@@ -97,31 +97,6 @@ pub struct TestCase {
     pub intent: Option<String>,
     pub source: String,
 }
-
-/// A problem in a file an admin edits, shown as `file:line:col: message` (`file: message` when
-/// it concerns the whole file: `line == 0`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Diagnostic {
-    pub file: PathBuf,
-    pub line: usize,
-    pub col: usize,
-    pub message: String,
-}
-
-impl fmt::Display for Diagnostic {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.line == 0 {
-            write!(f, "{}: {}", self.file.display(), self.message)
-        } else {
-            write!(f, "{}:{}:{}: {}", self.file.display(), self.line, self.col, self.message)
-        }
-    }
-}
-
-/// Everything a catalog load found wrong.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("{}", .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
-pub struct Diagnostics(pub Vec<Diagnostic>);
 
 /// An immutable snapshot of intents, articles and the trained matcher and index.
 /// Swapped whole on hot reload; a conversation in progress refers to intents by id.

@@ -1,10 +1,23 @@
 //! KB articles: `intents/kb/*.md`, TOML front matter between `+++` lines, then a markdown body.
 //! Parsing reports front-matter problems at their `file:line:col`; [`Article::excerpt`] gives
 //! the plain-text first paragraph the bot sends in chat.
-use crate::intents::format::ArticleFront;
-use crate::intents::spans::SourceMap;
-use crate::intents::{Diagnostic, Diagnostics};
+use crate::text::diagnostics::{Diagnostic, Diagnostics};
+use crate::text::spans::SourceMap;
+use serde::Deserialize;
 use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+/// The `+++` front matter of a KB article.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArticleFront {
+    pub id: Spanned<String>,
+    pub title: Spanned<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    pub examples: Vec<String>,
+}
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Article {

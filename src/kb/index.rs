@@ -3,8 +3,8 @@
 //! and title. Scores land in 0..=1 so one relevance floor ([`KbIndex::min_score`]) works for any
 //! knowledge base.
 use super::{Article, KbHit, KbIndex};
-use crate::intents::tfidf::{Postings, SparseVec, Vectorizer};
 use crate::text;
+use crate::text::tfidf::{Postings, SparseVec, Vectorizer};
 use std::collections::HashMap;
 
 /// Default relevance floor: below it nothing is offered to the employee.

@@ -2,7 +2,6 @@
 //! search index over their title, body, tags and example questions.
 
 pub mod article;
-pub mod eval;
 pub mod index;
 pub mod snippet;
 

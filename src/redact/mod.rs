@@ -9,8 +9,33 @@ mod checks;
 #[cfg(test)]
 mod tests;
 
-use crate::config::RedactConfig;
 use regex::{Captures, Regex};
+use serde::{Deserialize, Serialize};
+
+/// `[redact]` in deskbot.toml.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct RedactConfig {
+    /// Redact PII before anything is stored or forwarded.
+    pub enabled: bool,
+    /// Extra rules: `{ name = "employee-id", pattern = 'E\d{6}' }` → `[employee-id]`.
+    pub rules: Vec<RedactRule>,
+    /// Also redact IPv4 and IPv6 addresses (`[ip]`). Off by default: agents often need them.
+    pub ip_addresses: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RedactRule {
+    pub name: String,
+    pub pattern: String,
+}
+
+impl Default for RedactConfig {
+    fn default() -> Self {
+        Self { enabled: true, rules: Vec::new(), ip_addresses: false }
+    }
+}
 
 /// How a rule decides on a match and what it puts in its place.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

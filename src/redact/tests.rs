@@ -1,5 +1,5 @@
+use super::RedactRule;
 use super::*;
-use crate::config::RedactRule;
 use std::collections::BTreeMap;
 
 fn redactor(ip_addresses: bool) -> Redactor {

@@ -2,8 +2,8 @@
 //! matched nothing; a ticket asked for straight away; an offered article picked; an answer marked solved or not solved. Derived
 //! from the step (the state before and after, and its actions), so the engine stays as it is.
 
-use crate::channel::{Inbound, InboundKind};
 use crate::domain::QueueName;
+use crate::domain::{Inbound, InboundKind};
 use crate::engine::{Action, State, Step};
 use crate::intents::Catalog;
 use crate::store::{CaseEvent, CaseKind};

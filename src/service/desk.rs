@@ -4,9 +4,9 @@
 //! are applied one after the other.
 
 use super::{Handled, Service, ServiceError, keyed};
-use crate::channel::{Inbound, InboundKind};
 use crate::desk::workflow::{self, Actor, AgentInput, Outcome};
 use crate::domain::{Address, Millis, Platform, TicketNumber, UserRef};
+use crate::domain::{Inbound, InboundKind};
 use crate::store::{Commit, ConversationWrite, EventKey, TicketOp, Timer};
 use serde_json::json;
 

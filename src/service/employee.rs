@@ -3,12 +3,12 @@
 //! clocks, auto-assignment) or when the employee's message goes to a ticket's thread.
 
 use super::{Handled, Service, ServiceError, keyed};
-use crate::channel::intake::Status;
-use crate::channel::{Inbound, InboundKind, Outbound, OutboundKind, TicketSummary};
 use crate::desk::queues::Assignment;
 use crate::desk::workflow::{self, Outcome};
 use crate::domain::{Address, Millis, QueueName, TicketNumber, TicketStatus, UserRef};
+use crate::domain::{Inbound, InboundKind, Outbound, OutboundKind, TicketSummary};
 use crate::engine::{self, Action, ConversationState, Origin, State};
+use crate::service::intake::Status;
 use crate::store::{
     Commit, ConversationWrite, EventKey, NewMessage, NewTicket, Speaker, StoreError, Ticket, TicketFilter,
     TicketOp, Turn,

@@ -5,8 +5,8 @@
 //! employees it serves).
 
 use super::{Handled, Service, ServiceError, keyed};
-use crate::channel::{Inbound, InboundKind, Outbound};
 use crate::compliance::LimitsConfig;
+use crate::domain::{Inbound, InboundKind, Outbound};
 use crate::domain::{Millis, UserRef};
 use crate::engine::ConversationState;
 use crate::store::{Commit, ConversationWrite, EventKey, NewMessage, Speaker, StoreError, Turn};

@@ -5,27 +5,24 @@
 
 mod desk;
 mod employee;
+pub mod intake;
 pub mod limits;
 mod observe;
+pub mod scheduler;
 
-use crate::channel::intake::IntakeConfig;
-use crate::channel::{Inbound, InboundKind, sanitize_text};
 use crate::desk::Desk;
+use crate::domain::{Inbound, InboundKind, sanitize_text};
 use crate::domain::{Millis, TicketNumber};
 use crate::engine::Settings;
 use crate::redact::Redactor;
+use crate::service::intake::IntakeConfig;
 use crate::store::{Commit, CommitOutcome, DynStore, NewOutbox, StoreError};
 use std::path::PathBuf;
 use std::sync::Arc;
 
 pub use crate::intents::reload::LiveCatalog;
 
-/// Where "now" comes from; tests inject a fixed or stepping clock.
-pub type Clock = Arc<dyn Fn() -> Millis + Send + Sync>;
-
-pub fn system_clock() -> Clock {
-    Arc::new(|| chrono::Utc::now().timestamp_millis())
-}
+pub use crate::domain::{Clock, system_clock};
 
 /// How many times a commit is retried when another writer changed the conversation first.
 const MAX_CONFLICT_RETRIES: usize = 8;
@@ -221,7 +218,7 @@ impl Service {
 }
 
 /// Outbox rows keyed by the event that produced them: stable across retries of that event.
-fn keyed(prefix: &str, messages: Vec<crate::channel::Outbound>) -> Vec<NewOutbox> {
+fn keyed(prefix: &str, messages: Vec<crate::domain::Outbound>) -> Vec<NewOutbox> {
     messages
         .into_iter()
         .enumerate()

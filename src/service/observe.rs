@@ -3,7 +3,7 @@
 //! resolved by queue, SLA breaches).
 
 use super::Service;
-use crate::channel::{Inbound, InboundKind};
+use crate::domain::{Inbound, InboundKind};
 use crate::domain::{QueueName, TicketNumber, TicketStatus};
 use crate::store::{CaseEvent, CaseKind, Commit, TicketOp};
 

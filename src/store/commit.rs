@@ -10,7 +10,7 @@ use super::{
     Commit, CommitOutcome, ConversationWrite, EventKey, KbFeedback, NewTicket, Result, StoreError, TicketOp,
     Turn, fill_ticket_placeholder,
 };
-use crate::channel::Outbound;
+use crate::domain::Outbound;
 use crate::domain::{Millis, TicketNumber, TicketStatus};
 use async_trait::async_trait;
 

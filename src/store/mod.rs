@@ -19,7 +19,7 @@ mod rows;
 mod sql;
 pub mod sqlite;
 
-use crate::channel::Outbound;
+use crate::domain::Outbound;
 use crate::domain::{Address, Millis, Platform, Priority, QueueName, TicketNumber, TicketStatus, UserRef};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};

@@ -8,7 +8,7 @@ use super::{
     OutboxItem, Result, Speaker, StoreError, StoredConversation, StoredMessage, Ticket, TicketEvent,
     TicketFilter, Turn,
 };
-use crate::channel::Outbound;
+use crate::domain::Outbound;
 use crate::domain::{Address, Millis, Platform, Priority, QueueName, TicketNumber, TicketStatus, UserRef};
 use sqlx::{Database, Encode, QueryBuilder, Type};
 

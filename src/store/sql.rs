@@ -23,7 +23,7 @@ macro_rules! shared_sql {
     ) => {
         mod shared {
             use super::*;
-            use $crate::channel::Outbound;
+            use $crate::domain::Outbound;
             use $crate::domain::{Millis, Platform, TicketNumber, TicketStatus};
             use $crate::store::commit::{CommitTx, apply};
             use $crate::store::rows::{

@@ -3,8 +3,8 @@
 //! role grants, retention purge, person export and erasure, and store-kept jobs.
 
 use crate::support::{self, T0, applied, commit, new_ticket, set_status};
-use deskbot::channel::Outbound;
 use deskbot::compliance::{audit, person};
+use deskbot::domain::Outbound;
 use deskbot::domain::{Address, Platform, TicketStatus, UserRef};
 use deskbot::store::compliance::{
     GENESIS_HASH, GrantOutcome, NewAuditEntry, NewGrant, PurgePlan, QueueCutoffs, Role,

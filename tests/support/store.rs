@@ -2,7 +2,7 @@
 //! temporary directory, or a new PostgreSQL database when `DESKBOT_TEST_POSTGRES_URL` names a
 //! server), and builders for the commits the stories write.
 
-use deskbot::channel::Outbound;
+use deskbot::domain::Outbound;
 use deskbot::domain::{Address, Millis, Platform, Priority, QueueName, TicketNumber, TicketStatus, UserRef};
 use deskbot::store::{
     Commit, CommitOutcome, ConversationWrite, DynStore, EventKey, NewOutbox, NewTicket, Speaker, SqliteStore,

@@ -3,8 +3,8 @@
 //! way platforms do.
 
 use async_trait::async_trait;
-use deskbot::channel::{Channel, Delivered, Outbound, OutboundKind, SendError};
 use deskbot::domain::Platform;
+use deskbot::domain::{Channel, Delivered, Outbound, OutboundKind, SendError};
 use std::collections::HashSet;
 use std::sync::Mutex;
 

@@ -1,6 +1,6 @@
 //! Turning byte offsets in a file into the 1-based `line:col` an admin's editor shows, and
 //! building [`Diagnostic`]s from spans and TOML errors.
-use super::Diagnostic;
+use super::diagnostics::Diagnostic;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 

@@ -1,6 +1,14 @@
 //! Small domain types shared by every module: who, where, which ticket, how urgent.
 //! Parsed once at the edge, trusted inside.
 
+pub mod message;
+pub mod status;
+
+pub use message::{
+    Attachment, Channel, Choice, Delivered, Inbound, InboundKind, MAX_INBOUND_TEXT, Outbound, OutboundKind,
+    SendError, TicketCard, TicketSummary, sanitize_text,
+};
+
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
@@ -289,4 +297,12 @@ mod tests {
         assert!("asap".parse::<Priority>().is_err());
         assert!(QueueName::parse("Net Work").is_err());
     }
+}
+
+/// Where "now" comes from; tests inject a fixed or stepping clock.
+pub type Clock = std::sync::Arc<dyn Fn() -> Millis + Send + Sync>;
+
+/// The wall clock.
+pub fn system_clock() -> Clock {
+    std::sync::Arc::new(|| chrono::Utc::now().timestamp_millis())
 }

@@ -180,36 +180,6 @@ mod tests {
     }
 
     #[test]
-    fn environment_names_and_files_fill_the_discord_table() {
-        use crate::config::{Config, Sources};
-        let dir = tempfile::tempdir().unwrap();
-        let key = dir.path().join("key");
-        std::fs::write(&key, format!("{}\n", full().public_key.unwrap())).unwrap();
-        let env = |pairs: &[(&str, &str)]| -> Vec<(String, String)> {
-            pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
-        };
-        let sources = Sources { file: None, data_dir: Some(dir.path().into()) };
-        let cfg = Config::load_from(
-            &sources,
-            &env(&[
-                ("DESKBOT_DISCORD_TOKEN", "abc"),
-                ("DESKBOT_DISCORD_APPLICATION_ID", "1234"),
-                ("DESKBOT_DISCORD_PUBLIC_KEY_FILE", key.to_str().unwrap()),
-                ("DESKBOT_DISCORD_API_URL", "http://127.0.0.1:9"),
-            ]),
-        )
-        .unwrap();
-        let d = cfg.discord.unwrap();
-        assert_eq!(d.token.as_deref(), Some("abc"));
-        assert_eq!(d.application_id.as_deref(), Some("1234"));
-        assert_eq!(d.public_key, full().public_key);
-        assert!(d.register_commands);
-        let err = Config::load_from(&sources, &env(&[("DESKBOT_DISCORD_TOKEN", "abc")])).unwrap_err();
-        assert!(err.to_string().contains("DESKBOT_DISCORD_APPLICATION_ID"), "{err}");
-        assert!(Config::load_from(&sources, &[]).unwrap().discord.is_none());
-    }
-
-    #[test]
     fn debug_output_hides_the_token() {
         let text = format!("{:?}", full());
         assert!(!text.contains("abc") && text.contains("1234"), "{text}");

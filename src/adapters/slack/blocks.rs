@@ -2,7 +2,7 @@
 //! the desk's buttons, the "Create ticket" modal and the App Home tab. Built as Slack's JSON and
 //! parsed into slack-morphism's types, so a layout Slack would refuse fails here first.
 
-use crate::channel::{Choice, TicketSummary};
+use crate::domain::{Choice, TicketSummary};
 use regex::Regex;
 use serde_json::{Value, json};
 use slack_morphism::prelude::*;

@@ -1,5 +1,7 @@
 //! What each CLI command does and prints. `main.rs` parses arguments and calls these.
 
+pub mod compliance;
+
 use crate::app::{self, App, AppError, ChatOptions};
 use crate::config::{Config, Sources};
 use crate::domain::{QueueName, TicketNumber, TicketStatus, UserRef};
@@ -465,17 +467,17 @@ pub async fn kb_eval(config: Config, args: KbEvalArgs) -> Result<u8, AppError> {
     let dir = args.kb.clone().unwrap_or_else(|| config.intents_dir.clone());
     let min_score = config.kb.min_score;
     let report = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
-        let articles = crate::kb::eval::load_articles(&dir).map_err(AppError::Catalog)?;
+        let articles = crate::eval::kb::load_articles(&dir).map_err(AppError::Catalog)?;
         let cases = crate::import::kb::read_pairs(&args.cases).map_err(usage)?;
         let examples = match &args.examples {
             Some(p) => crate::import::kb::read_pairs(p).map_err(usage)?,
             None => Vec::new(),
         };
-        crate::kb::eval::evaluate_kb(&articles, &cases, &examples, args.folds, min_score).map_err(usage)
+        crate::eval::kb::evaluate_kb(&articles, &cases, &examples, args.folds, min_score).map_err(usage)
     })
     .await
     .map_err(|e| AppError::Runtime(format!("kb eval crashed: {e}")))??;
-    print_report(&report, args.json, crate::kb::eval::KbEvalReport::render_text)
+    print_report(&report, args.json, crate::eval::kb::KbEvalReport::render_text)
 }
 
 /// `deskbot intents test --cases`: the catalog's matcher on cases from a file or directory.

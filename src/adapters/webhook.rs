@@ -2,8 +2,8 @@
 //! ServiceNow, …), signed with HMAC-SHA256 over the body, delivered and retried through the
 //! outbox like any chat message.
 
-use super::{Channel, Delivered, Outbound, OutboundKind, SendError};
 use crate::domain::Platform;
+use crate::domain::{Channel, Delivered, Outbound, OutboundKind, SendError};
 use async_trait::async_trait;
 use hmac::{Hmac, Mac};
 use secrecy::{ExposeSecret, SecretString};

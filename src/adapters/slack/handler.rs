@@ -6,9 +6,9 @@
 
 use super::Client;
 use super::names::Names;
-use crate::channel::intake::{Grouper, IntakeConfig, is_pleasantry};
-use crate::channel::{Inbound, InboundKind};
 use crate::domain::{Address, Millis, Platform, UserRef};
+use crate::domain::{Inbound, InboundKind};
+use crate::service::intake::{Grouper, IntakeConfig, is_pleasantry};
 use crate::service::{Handled, Service, ServiceError};
 use slack_morphism::prelude::*;
 use std::collections::{HashMap, HashSet};
@@ -79,7 +79,7 @@ pub(super) struct Msg<'a> {
     pub user: &'a str,
     pub text: String,
     pub is_dm: bool,
-    pub files: Vec<crate::channel::Attachment>,
+    pub files: Vec<crate::domain::Attachment>,
 }
 
 impl Handler {

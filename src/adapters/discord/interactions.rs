@@ -6,9 +6,9 @@
 use super::Adapter;
 use super::places::Place;
 use super::send::DM_PREFIX;
-use crate::channel::{Inbound, InboundKind};
 use crate::desk::cards;
 use crate::domain::{Address, Platform, UserRef};
+use crate::domain::{Inbound, InboundKind};
 use serenity::all::{
     ActionRowComponent, CommandDataOptionValue, CommandInteraction, CommandType, ComponentInteraction,
     CreateActionRow, CreateInputText, CreateInteractionResponse, CreateInteractionResponseMessage,

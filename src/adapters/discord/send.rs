@@ -4,9 +4,9 @@
 
 use super::places::{Place, Places};
 use super::text::{MAX_CONTENT, button_rows, nonce, short, split};
-use crate::channel::{Channel, Delivered, Outbound, OutboundKind, SendError, TicketCard};
 use crate::desk::cards::card_text;
 use crate::domain::{Address, Platform};
+use crate::domain::{Channel, Delivered, Outbound, OutboundKind, SendError, TicketCard};
 use async_trait::async_trait;
 use serenity::all::{
     AutoArchiveDuration, ChannelId, ChannelType, CreateAllowedMentions, CreateForumPost, CreateMessage,

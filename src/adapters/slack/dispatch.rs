@@ -5,8 +5,8 @@
 
 use super::blocks::{CREATE_TICKET_SHORTCUT, TICKET_BLOCK, TICKET_INPUT, TICKET_MODAL, ticket_modal};
 use super::handler::{HandleError, Handler, Msg, dm_conversation, short, thread_conversation, ts_millis};
-use crate::channel::{Attachment, InboundKind};
 use crate::domain::{Address, Platform};
+use crate::domain::{Attachment, InboundKind};
 use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::*;
 use std::sync::Arc;

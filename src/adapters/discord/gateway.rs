@@ -6,9 +6,9 @@ use super::Adapter;
 use super::places::Place;
 use super::send::DM_PREFIX;
 use super::text::short;
-use crate::channel::intake::is_pleasantry;
-use crate::channel::{Attachment, InboundKind};
 use crate::domain::{Address, Platform, UserRef};
+use crate::domain::{Attachment, InboundKind};
+use crate::service::intake::is_pleasantry;
 use crate::service::safe_reply;
 use async_trait::async_trait;
 use serenity::all::{
@@ -137,7 +137,7 @@ impl Adapter {
         }
         let emoji = match &r.emoji {
             ReactionType::Unicode(u) => {
-                crate::channel::intake::emoji_name(u).map(str::to_string).unwrap_or_else(|| u.clone())
+                crate::service::intake::emoji_name(u).map(str::to_string).unwrap_or_else(|| u.clone())
             }
             ReactionType::Custom { name: Some(n), .. } => n.clone(),
             _ => return,

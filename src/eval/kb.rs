@@ -2,12 +2,12 @@
 //! (over the top [`RANK_DEPTH`]), recall@3, latency per single search and the misses. With
 //! `folds > 1` the cases are split into folds and each fold is searched on an index built with
 //! the example questions minus that fold's queries, so indexed examples never grade themselves.
-use super::{Article, build_index_with, parse_article};
 use crate::import::ImportError;
 use crate::import::kb::{ExamplePair, attach_examples};
-use crate::intents::Diagnostics;
 use crate::intents::eval::percentile;
-use crate::intents::spans::file_diag;
+use crate::kb::{Article, build_index_with, parse_article};
+use crate::text::diagnostics::Diagnostics;
+use crate::text::spans::file_diag;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;

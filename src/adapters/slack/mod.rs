@@ -15,10 +15,11 @@ mod socket;
 pub use config::{SlackConfig, SlackMode, SlackSettings};
 pub use send::SlackChannel;
 
-use crate::app::App;
-use crate::channel::Channel;
-use crate::channel::status::ChannelStatuses;
+use crate::domain::Channel;
 use crate::domain::Platform;
+use crate::domain::status::ChannelStatuses;
+use crate::service::Service;
+use crate::service::intake::IntakeConfig;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use secrecy::ExposeSecret;
@@ -92,7 +93,8 @@ pub struct Started {
 
 /// Log in (`auth.test`), then start receiving in the configured mode until `cancel`.
 pub async fn start(
-    app: &App,
+    service: &Arc<Service>,
+    intake: &IntakeConfig,
     settings: &SlackSettings,
     status: StatusHandle,
     tracker: &TaskTracker,
@@ -110,25 +112,18 @@ pub async fn start(
         }
     };
     tracing::info!(team = %me.team, bot_user = %me.user_id, mode = config::mode_name(settings.mode), "logged in to Slack");
-    let queue_channels: HashSet<String> = app
-        .service
-        .desk()
-        .queues
-        .values()
-        .filter_map(|q| q.cfg.channel.get(&Platform::Slack).cloned())
-        .collect();
+    let queue_channels: HashSet<String> =
+        service.desk().queues.values().filter_map(|q| q.cfg.channel.get(&Platform::Slack).cloned()).collect();
     let handler = Arc::new(handler::Handler {
-        service: app.service.clone(),
+        service: service.clone(),
         client: client.clone(),
         token: token.clone(),
         bot_user: me.user_id.to_string(),
         bot_id: me.bot_id.as_ref().map(|b| b.to_string()),
         names: names::Names::new(client.clone(), token.clone()),
         queue_channels,
-        intake: app.config.intake.clone(),
-        grouper: crate::channel::intake::Grouper::new(
-            app.config.intake.grouping_window_ms().unwrap_or(600_000),
-        ),
+        intake: intake.clone(),
+        grouper: crate::service::intake::Grouper::new(intake.grouping_window_ms().unwrap_or(600_000)),
         channel_names: Default::default(),
         slash_command: settings.slash_command.clone(),
     });

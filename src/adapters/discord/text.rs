@@ -2,7 +2,7 @@
 //! line, then a space; an open code block is closed and reopened), the nonce Discord dedupes
 //! sends on, and answer choices as button rows.
 
-use crate::channel::Choice;
+use crate::domain::Choice;
 use serenity::all::{ButtonStyle, CreateActionRow, CreateButton};
 use sha2::{Digest, Sha256};
 

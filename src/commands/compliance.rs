@@ -1,8 +1,8 @@
 //! The compliance commands (`deskbot purge|person|audit|roles`): what they do and print.
 //! `main.rs` parses the arguments and calls these.
 
-use super::{audit, person, retention, roles};
 use crate::app::{self, AppError};
+use crate::compliance::{audit, person, retention, roles};
 use crate::config::Config;
 use crate::domain::{Millis, UserRef};
 use crate::store::compliance::{ALL_QUEUES, GrantOutcome, NewGrant, Role};

@@ -3,6 +3,10 @@
 //! (plurals, -ing, -ed) and a small stopword list. Hand-written on purpose: a few dozen lines
 //! cover what short helpdesk messages need, with no dependency and fully deterministic output.
 
+pub mod diagnostics;
+pub mod spans;
+pub mod tfidf;
+
 /// Contractions and their common apostrophe-less spellings, folded before punctuation goes.
 const CONTRACTIONS: &[(&str, &str)] = &[
     ("can't", "cannot"),

@@ -5,8 +5,8 @@
 
 use super::Client;
 use super::blocks::{message_blocks, mrkdwn};
-use crate::channel::{Channel, Delivered, Outbound, OutboundKind, SendError};
 use crate::domain::Platform;
+use crate::domain::{Channel, Delivered, Outbound, OutboundKind, SendError};
 use async_trait::async_trait;
 use slack_morphism::errors::*;
 use slack_morphism::prelude::*;

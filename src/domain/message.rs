@@ -1,14 +1,8 @@
-//! Channels: the platform-neutral message types and the `Channel` trait adapters implement.
-//! `console.rs` is the terminal channel; Slack and Discord adapters live beside it.
+//! The platform-neutral messages: what an adapter turns a platform payload into
+//! ([`Inbound`]), what the engine and the desk ask to send ([`Outbound`]), and the
+//! [`Channel`] trait the outbox delivers through. No platform type appears here.
 
-pub mod console;
-pub mod discord;
-pub mod intake;
-pub mod slack;
-pub mod status;
-pub mod webhook;
-
-use crate::domain::{Address, Millis, Platform, TicketNumber, TicketStatus, UserRef};
+use super::{Address, Millis, Platform, TicketNumber, TicketStatus, UserRef};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
@@ -176,7 +170,7 @@ pub struct TicketCard {
     pub number: TicketNumber,
     pub title: String,
     pub requester: String,
-    pub priority: crate::domain::Priority,
+    pub priority: super::Priority,
     pub intent: Option<String>,
     pub queue: String,
     pub status: TicketStatus,
@@ -196,7 +190,7 @@ pub struct Delivered {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TicketSummary {
     pub number: TicketNumber,
-    pub queue: crate::domain::QueueName,
+    pub queue: super::QueueName,
     /// The conversation it was filed from.
     pub conversation: String,
     pub title: String,

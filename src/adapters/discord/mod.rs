@@ -18,10 +18,10 @@ pub mod text;
 pub use config::DiscordConfig;
 pub use send::DiscordChannel;
 
-use crate::channel::intake::{Grouper, IntakeConfig};
-use crate::channel::status::ChannelStatuses;
-use crate::channel::{Inbound, InboundKind};
+use crate::domain::status::ChannelStatuses;
 use crate::domain::{Address, Platform, UserRef};
+use crate::domain::{Inbound, InboundKind};
+use crate::service::intake::{Grouper, IntakeConfig};
 use crate::service::{Handled, Service, ServiceError};
 use places::{Place, Places};
 use serenity::all::{ChannelId, ChannelType};
@@ -188,5 +188,5 @@ impl Adapter {
 
 /// Unicode for an emoji name deskbot uses (`eyes` → 👀).
 pub(crate) fn emoji_unicode(name: &str) -> Option<&'static str> {
-    crate::channel::intake::emoji_unicode(name)
+    crate::service::intake::emoji_unicode(name)
 }

@@ -2,8 +2,8 @@
 //! choices as numbered options you answer by number or by typing the label. It works with
 //! piped stdin too (one reply block per input line), so it can be scripted.
 
-use super::{Channel, Delivered, Outbound, SendError};
 use crate::domain::Platform;
+use crate::domain::{Channel, Delivered, Outbound, SendError};
 use async_trait::async_trait;
 use std::io::Write;
 use std::sync::{Arc, Mutex};
@@ -49,7 +49,7 @@ impl Channel for ConsoleChannel {
             // Someone else's console: they get it the next time they open `deskbot chat`.
             return Err(SendError::Temporary(format!("{} is not at this console", message.to.channel)));
         }
-        if matches!(message.kind, crate::channel::OutboundKind::Reaction { .. }) {
+        if matches!(message.kind, crate::domain::OutboundKind::Reaction { .. }) {
             // A terminal has no message to react on.
             return Ok(Delivered::default());
         }
@@ -97,8 +97,8 @@ pub async fn read_line<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::channel::Choice;
     use crate::domain::Address;
+    use crate::domain::Choice;
 
     #[tokio::test]
     async fn lines_are_bounded_and_invalid_utf8_is_replaced() {
