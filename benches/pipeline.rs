@@ -60,6 +60,7 @@ fn bench(c: &mut Criterion) {
         message_id: None,
         message_channel: None,
         attachments: Vec::new(),
+        via: Default::default(),
     };
     c.bench_function("engine_step", |b| {
         let ev = inbound("e".into(), QUESTIONS[1]);

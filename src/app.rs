@@ -210,6 +210,7 @@ pub async fn chat<R: AsyncBufRead + Unpin>(
             message_id: None,
             message_channel: None,
             attachments: Vec::new(),
+            via: Default::default(),
         };
         if let Err(e) = app.service.handle(inbound).await {
             tracing::error!(error = %e, "message not handled");

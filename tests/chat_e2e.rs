@@ -87,6 +87,7 @@ fn inbound(event_id: &str, text: &str) -> Inbound {
         message_id: None,
         message_channel: None,
         attachments: Vec::new(),
+        via: Default::default(),
     }
 }
 

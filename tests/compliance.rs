@@ -65,6 +65,7 @@ impl Desk {
             message_id: None,
             message_channel: None,
             attachments,
+            via: Default::default(),
         };
         let inbound = Inbound { conversation: "test:DM-7".into(), ..inbound };
         self.t.app.service.handle(inbound).await.unwrap();

@@ -53,6 +53,7 @@ fn script(c: usize) -> [Inbound; 2] {
         message_id: None,
         message_channel: None,
         attachments: Vec::new(),
+        via: Default::default(),
     };
     let opener = OPENERS[c % OPENERS.len()];
     let second = if opener == "talk to a person" { "the coffee machine on floor 3 is leaking" } else { "1" };

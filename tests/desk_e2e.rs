@@ -72,6 +72,7 @@ impl Desk {
             message_id: None,
             message_channel: None,
             attachments: Vec::new(),
+            via: Default::default(),
         };
         self.t.app.service.handle(inbound).await.unwrap();
         self.deliver().await;
@@ -282,6 +283,7 @@ async fn undelivered_messages_survive_a_restart_and_are_sent_once() {
             message_id: None,
             message_channel: None,
             attachments: Vec::new(),
+            via: Default::default(),
         };
         t.app.service.handle(inbound).await.unwrap();
     }
@@ -336,6 +338,7 @@ async fn dead_letters_are_listed_and_can_be_retried() {
         message_id: None,
         message_channel: None,
         attachments: Vec::new(),
+        via: Default::default(),
     };
     d.t.app.service.handle(inbound).await.unwrap();
     let round = outbox.deliver_due().await.unwrap();

@@ -573,7 +573,14 @@ async fn agents_work_the_ticket_from_its_card_and_thread() {
     env.fake.until("reply modal", |f| f.callbacks().iter().any(|(_, b)| b["type"] == 9)).await;
     let form = env.fake.callbacks().into_iter().find(|(_, b)| b["type"] == 9).unwrap().1;
     let form_id = form["data"]["custom_id"].as_str().unwrap().to_string();
-    let submit = env.fake.modal_submit(QUEUE, true, KIM, &form_id, &[("text", "Fixed the hose, try it now")]);
+    let submit = env.fake.modal_submit_on(
+        QUEUE,
+        true,
+        KIM,
+        card_id,
+        &form_id,
+        &[("text", "Fixed the hose, try it now")],
+    );
     env.fake.dispatch("INTERACTION_CREATE", submit);
     env.fake.until("modal reply relayed", |f| f.texts(dm).iter().any(|t| t.contains("Fixed the hose"))).await;
 
@@ -667,6 +674,7 @@ agents = ["test:kim"]"#;
         message_id: None,
         message_channel: None,
         attachments: Vec::new(),
+        via: Default::default(),
     };
     env.service.handle(inbound).await.unwrap();
     env.fake
@@ -800,8 +808,14 @@ async fn a_forum_queue_gets_a_post_per_ticket_edited_on_changes() {
     env.fake.until("reply modal", |f| f.callbacks().iter().any(|(_, b)| b["type"] == 9)).await;
     let form = env.fake.callbacks().into_iter().find(|(_, b)| b["type"] == 9).unwrap().1;
     let form_id = form["data"]["custom_id"].as_str().unwrap().to_string();
-    let submit =
-        env.fake.modal_submit(thread, true, KIM, &form_id, &[("text", "A new machine arrives Monday")]);
+    let submit = env.fake.modal_submit_on(
+        thread,
+        true,
+        KIM,
+        thread,
+        &form_id,
+        &[("text", "A new machine arrives Monday")],
+    );
     env.fake.dispatch("INTERACTION_CREATE", submit);
     env.fake
         .until("reply relayed", |f| f.texts(dm).iter().any(|t| t.contains("A new machine arrives Monday")))
@@ -915,4 +929,83 @@ async fn a_discord_ticket_is_worked_by_agents_in_slack() {
     assert_eq!(ticket.requester, UserRef::new(Platform::Discord, ERIN.0.to_string()));
     assert!(fake.spec_problems().is_empty(), "{:?}", fake.spec_problems());
     bot.stop().await;
+}
+
+/// Wait until the store has recorded the event `id` (a message or interaction id): it was
+/// handled or turned away, so anything it would have changed has changed.
+async fn wait_seen(store: &DynStore, id: u64) {
+    let key = deskbot::store::EventKey { platform: Platform::Discord, event_id: id.to_string() };
+    for _ in 0..1500 {
+        if store.event_seen(&key).await.unwrap() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("event {id} was never recorded");
+}
+
+#[tokio::test]
+async fn a_bystander_can_neither_answer_nor_press_buttons_in_someone_elses_conversation() {
+    let env = Env::start().await;
+    let m = env.fake.post(GENERAL, true, ERIN, &format!("<@{BOT_ID}> my vpn keeps dropping"));
+    env.texts(m, 1).await;
+    let answer = env.fake.posted(m)[0].clone();
+    let person = button(&answer, "Talk to a person");
+
+    // Max presses Erin's "Talk to a person": a private note, nothing filed.
+    let press = env.fake.button(m, true, MAX, id_of(&answer), &person);
+    let press_id = press["id"].as_str().unwrap().to_string();
+    env.fake.dispatch("INTERACTION_CREATE", press);
+    env.fake.until("an answer to max's press", |f| f.callbacks().iter().any(|(id, _)| *id == press_id)).await;
+    let note = env.fake.callbacks().into_iter().find(|(id, _)| *id == press_id).unwrap().1;
+    assert_eq!(note["type"], 4, "{note}");
+    assert_eq!(note["data"]["flags"], 64, "the note is ephemeral: {note}");
+    assert!(note["data"]["content"].as_str().unwrap().contains("someone else"), "{note}");
+    // Max answers Erin's question in her thread: people talking, not Erin's answer.
+    let chatter = env.fake.post(m, true, MAX, "2");
+    wait_seen(&env.store, chatter).await;
+    assert!(env.tickets().await.is_empty());
+    assert_eq!(env.fake.texts(m).len(), 1, "{:?}", env.fake.texts(m));
+
+    // Erin's own press files her ticket, with her as the requester.
+    let press = env.fake.button(m, true, ERIN, id_of(&answer), &person);
+    env.fake.dispatch("INTERACTION_CREATE", press);
+    env.texts(m, 2).await;
+    let asked = env.fake.texts(m);
+    if !asked.iter().any(|t| t.contains("IT-1001")) {
+        // The intent asks for details first; Erin gives them.
+        env.fake.post(m, true, ERIN, "it drops every ten minutes on the office wifi");
+    }
+    let tickets = env.wait_tickets(1).await;
+    assert_eq!(tickets[0].requester, UserRef::new(Platform::Discord, ERIN.0.to_string()));
+    env.finish().await;
+}
+
+#[tokio::test]
+async fn a_forged_reply_form_id_cannot_aim_at_another_card() {
+    let env = Env::start().await;
+    // Erin's ticket, with its card in the agents' channel.
+    let m = env.fake.post(GENERAL, true, ERIN, "the coffee machine on floor 2 eats every cup");
+    env.fake.react(GENERAL, true, m, MAX, "🎫");
+    env.wait_tickets(1).await;
+    env.texts(QUEUE, 1).await;
+    let card = env.fake.posted(QUEUE)[0].clone();
+    // Kim submits a reply form from a plain message in GENERAL whose id names the card.
+    let plain = env.fake.post(GENERAL, true, KIM, "just a message");
+    let forged = format!("desk:reply:{QUEUE}:{}", id_of(&card));
+    let submit = env.fake.modal_submit_on(GENERAL, true, KIM, plain, &forged, &[("text", "FORGED-REPLY")]);
+    let submit_id: u64 = submit["id"].as_str().unwrap().parse().unwrap();
+    env.fake.dispatch("INTERACTION_CREATE", submit);
+    let refused = |f: &FakeDiscord| f.callbacks().into_iter().find(|(id, _)| *id == submit_id.to_string());
+    env.fake.until("the form is refused", |f| refused(f).is_some()).await;
+    let note = refused(&env.fake).unwrap().1;
+    assert_eq!(note["data"]["flags"], 64, "{note}");
+    let dm = env.fake.dm_of(ERIN.0).unwrap_or(0);
+    assert!(
+        !env.fake.texts(dm).iter().any(|t| t.contains("FORGED-REPLY")),
+        "the forged form reached the requester"
+    );
+    let thread = id_of(&card);
+    assert!(!env.fake.texts(thread).iter().any(|t| t.contains("FORGED-REPLY")));
+    env.finish().await;
 }

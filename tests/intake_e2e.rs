@@ -68,6 +68,7 @@ impl Harness {
             message_id: message_id.map(str::to_string),
             message_channel: None,
             attachments: Vec::new(),
+            via: Default::default(),
         };
         self.t.app.service.handle(inbound).await.unwrap();
         let chan: Arc<dyn Channel> = self.chan.clone();

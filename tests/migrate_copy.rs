@@ -35,6 +35,7 @@ fn message(user: &str, n: u32, text: &str) -> Inbound {
         message_id: None,
         message_channel: None,
         attachments: Vec::new(),
+        via: Default::default(),
     }
 }
 

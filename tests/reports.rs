@@ -333,6 +333,7 @@ async fn reports_page_needs_a_login_and_metrics_and_readyz_answer() {
             message_id: None,
             message_channel: None,
             attachments: Vec::new(),
+            via: Default::default(),
         })
         .await
         .unwrap();

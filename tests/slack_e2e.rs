@@ -773,3 +773,67 @@ async fn deskbot_run_with_slack_config_logs_in_and_serves() {
         "secrets stay out of logs"
     );
 }
+
+/// Wait until the store has recorded the Slack event `id`: handled or turned away.
+async fn wait_seen(bot: &SlackBot, id: &str) {
+    let key = deskbot::store::EventKey { platform: Platform::Slack, event_id: id.to_string() };
+    for _ in 0..1500 {
+        if bot.store.event_seen(&key).await.unwrap() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    panic!("event {id} was never recorded");
+}
+
+async fn a_bystander_can_neither_answer_nor_press_buttons_in_someone_elses_conversation(mode: &str) {
+    let bot = SlackBot::start_with(mode, "[intake]\nrequest_channels = [\"#it-help\"]\n").await;
+    let question = bot.fake.ts();
+    bot.event(message(HELP, ERIN, "my vpn keeps dropping", &question, None)).await;
+    let answer = bot.wait_post(HELP, "VPN").await;
+    let answer_ts = answer.response["ts"].as_str().unwrap().to_string();
+
+    // Bob presses Erin's "Talk to a person": a note only he sees, nothing filed.
+    bot.interaction(button(BOB, HELP, &answer_ts, Some(&question), "person")).await;
+    let note = bot
+        .wait_for("a private note to bob", |calls| {
+            calls.iter().find(|c| c.method == "chat.postEphemeral").cloned()
+        })
+        .await;
+    assert_eq!(note.params["user"], BOB, "{note:?}");
+    assert_eq!(note.params["channel"], HELP);
+    assert!(note.params["text"].as_str().unwrap().contains("someone else"), "{note:?}");
+    // Bob answers Erin's question in her thread: people talking, not Erin's answer.
+    let chatter = bot.fake.ts();
+    bot.event(message(HELP, BOB, "2", &chatter, Some(&question))).await;
+    wait_seen(&bot, &format!("msg:{HELP}:{chatter}")).await;
+    assert!(bot.store.tickets(&TicketFilter::default()).await.unwrap().is_empty());
+    assert_eq!(bot.posts_in(HELP, Some(&question)).len(), 1, "only the answer to Erin");
+
+    // Erin's own press goes ahead, with her as the requester.
+    bot.interaction(button(ERIN, HELP, &answer_ts, Some(&question), "person")).await;
+    bot.wait_for("the next step for erin", |calls| {
+        let posts: Vec<_> = calls
+            .iter()
+            .filter(|c| c.method == "chat.postMessage" && c.params["thread_ts"] == question.as_str())
+            .collect();
+        (posts.len() >= 2).then_some(())
+    })
+    .await;
+    if bot.store.tickets(&TicketFilter::default()).await.unwrap().is_empty() {
+        bot.event(message(
+            HELP,
+            ERIN,
+            "it drops every ten minutes on the office wifi",
+            &bot.fake.ts(),
+            Some(&question),
+        ))
+        .await;
+    }
+    let ticket = bot.wait_post(AGENTS, "IT-1001").await;
+    let _ = ticket;
+    let tickets = bot.store.tickets(&TicketFilter::default()).await.unwrap();
+    assert_eq!(tickets[0].requester, UserRef::new(Platform::Slack, ERIN));
+    bot.stop().await;
+}
+both_modes!(a_bystander_can_neither_answer_nor_press_buttons_in_someone_elses_conversation: bystander_socket, bystander_events);

@@ -64,6 +64,7 @@ async fn ticket_events_are_signed_retried_and_delivered_once() {
             message_id: None,
             message_channel: None,
             attachments: Vec::new(),
+            via: Default::default(),
         };
         t.app.service.handle(inbound).await.unwrap();
     }

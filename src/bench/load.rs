@@ -164,13 +164,14 @@ impl Worker {
             message_id: None,
             message_channel: None,
             attachments: Vec::new(),
+            via: Default::default(),
         };
         let started = Instant::now();
         let result = self.service.handle(inbound).await;
         self.record(started);
         match result {
             Ok(Handled::Applied { created, .. }) => Some(created),
-            Ok(Handled::Duplicate) => Some(Vec::new()),
+            Ok(_) => Some(Vec::new()),
             Err(e) => {
                 tracing::warn!(error = %e, "bench event failed");
                 self.stats.errors += 1;

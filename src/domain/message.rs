@@ -38,6 +38,26 @@ pub struct Inbound {
     /// Files attached to the message (names and sizes only; deskbot does not download them).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub attachments: Vec<Attachment>,
+    /// How the sender reached deskbot; the intake router decides what that allows.
+    #[serde(default)]
+    pub via: Via,
+}
+
+/// How the sender reached deskbot, as the adapter saw it. Adapters only report it; the intake
+/// router (`service::router`) decides what it allows.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Via {
+    /// Their own direct messages, a slash command, a form or a button: the conversation named
+    /// by the event is acted on only if it is the sender's own.
+    #[default]
+    Direct,
+    /// They addressed deskbot in a channel (an @mention, a top-level post in a request channel):
+    /// it may start a conversation there.
+    Addressed,
+    /// A reply in a channel thread that did not address deskbot: it continues the sender's own
+    /// conversation there, if there is one; anything else is people talking to each other.
+    Thread,
 }
 
 /// A file attached to an inbound message.

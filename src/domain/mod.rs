@@ -6,7 +6,7 @@ pub mod status;
 
 pub use message::{
     Attachment, Channel, Choice, Delivered, Inbound, InboundKind, MAX_INBOUND_TEXT, Outbound, OutboundKind,
-    SendError, TicketCard, TicketSummary, sanitize_text,
+    SendError, TicketCard, TicketSummary, Via, sanitize_text,
 };
 
 use serde::{Deserialize, Serialize};

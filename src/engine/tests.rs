@@ -139,6 +139,7 @@ fn inbound(kind: InboundKind) -> Inbound {
         message_id: None,
         message_channel: None,
         attachments: Vec::new(),
+        via: Default::default(),
     }
 }
 

@@ -115,6 +115,7 @@ mod tests {
             message_id: None,
             message_channel: None,
             attachments: Vec::new(),
+            via: Default::default(),
         }
     }
 

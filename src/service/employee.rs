@@ -2,6 +2,7 @@
 //! commit — including what the desk does when a ticket is filed (card, transcript, SLA
 //! clocks, auto-assignment) or when the employee's message goes to a ticket's thread.
 
+use super::router::Admission;
 use super::{Handled, Service, ServiceError, keyed};
 use crate::desk::queues::Assignment;
 use crate::desk::workflow::{self, Outcome};
@@ -20,7 +21,10 @@ impl Service {
         inbound: &Inbound,
         notices: &[String],
     ) -> Result<Handled, ServiceError> {
-        self.commit_with_retry(|| async {
+        // Set when the router turns the event away; the commit then only records it.
+        let turned_away: std::sync::Mutex<Option<Handled>> = std::sync::Mutex::new(None);
+        let handled = self
+            .commit_with_retry(|| async {
             let stored = self.store.load_conversation(&inbound.conversation).await?;
             let (state, version) = match &stored {
                 Some(c) => match serde_json::from_value::<ConversationState>(c.state.clone()) {
@@ -32,6 +36,15 @@ impl Service {
                 },
                 None => (ConversationState::default(), 0),
             };
+            let decision = match super::router::admit(inbound, stored.as_ref()) {
+                Admission::Admit => None,
+                Admission::Ignore => Some(Handled::Ignored),
+                Admission::Refuse(note) => Some(Handled::Refused { note }),
+            };
+            if let Some(decision) = decision {
+                *turned_away.lock().unwrap_or_else(|p| p.into_inner()) = Some(decision);
+                return Ok(Some(record_only(inbound, self.now())));
+            }
             let (requester, display_name) = requester(inbound);
             let tickets = self.ticket_summaries(requester).await?;
             let now = self.now();
@@ -56,7 +69,12 @@ impl Service {
             commit.cases = cases;
             Ok(Some(commit))
         })
-        .await
+        .await?;
+        let turned_away = turned_away.into_inner().unwrap_or_else(|p| p.into_inner());
+        Ok(match (handled, turned_away) {
+            (Handled::Applied { .. }, Some(decision)) => decision,
+            (handled, _) => handled,
+        })
     }
 
     /// Status reactions for this step (👀 when a question is taken up, ✅ when the answer
@@ -269,6 +287,20 @@ impl Service {
             now,
             cases: Vec::new(),
         })
+    }
+}
+
+/// A commit that only records the event (its dedupe key): nothing else changes.
+fn record_only(inbound: &Inbound, now: Millis) -> Commit {
+    Commit {
+        event: Some(EventKey { platform: inbound.user.platform, event_id: inbound.event_id.clone() }),
+        conversation: ConversationWrite::none(),
+        messages: Vec::new(),
+        tickets: Vec::new(),
+        feedback: Vec::new(),
+        outbox: Vec::new(),
+        now,
+        cases: Vec::new(),
     }
 }
 

@@ -8,6 +8,7 @@ mod employee;
 pub mod intake;
 pub mod limits;
 mod observe;
+pub mod router;
 pub mod scheduler;
 
 use crate::desk::Desk;
@@ -46,6 +47,13 @@ pub enum Handled {
     },
     /// Seen before: nothing changed, nothing sent.
     Duplicate,
+    /// Not for deskbot (people talking to each other in a thread): recorded, nothing changed.
+    Ignored,
+    /// Someone acted on another person's conversation: recorded, nothing changed; the adapter
+    /// shows `note` to them privately (Slack ephemeral message, Discord ephemeral response).
+    Refused {
+        note: &'static str,
+    },
 }
 
 /// The text an employee sees when something failed on our side. Raw database or network

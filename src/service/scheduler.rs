@@ -18,7 +18,7 @@ pub async fn tick(service: &Service) -> Result<usize, crate::service::ServiceErr
     for timer in &due {
         match service.fire_timer(timer).await {
             Ok(crate::service::Handled::Applied { .. }) => fired += 1,
-            Ok(crate::service::Handled::Duplicate) => {}
+            Ok(_) => {}
             Err(crate::service::ServiceError::NoSuchTicket(n)) => {
                 tracing::warn!(ticket = %n, timer = timer.id, "timer for a missing ticket");
             }

@@ -79,7 +79,9 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(tx: &mut T, commit: Commit) -> R
         return Ok(CommitOutcome::Duplicate);
     }
 
-    let written = if conv.expected_version == 0 {
+    let written = if conv.is_none() {
+        true
+    } else if conv.expected_version == 0 {
         tx.insert_conversation(&conv, now).await?
     } else {
         tx.update_conversation(&conv, now).await?

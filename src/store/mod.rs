@@ -93,6 +93,25 @@ pub struct ConversationWrite {
     pub expected_version: i64,
 }
 
+impl ConversationWrite {
+    /// No conversation write: a commit that only records its event (and queues its outbox
+    /// rows), for events the router turned away.
+    pub fn none() -> Self {
+        Self {
+            key: String::new(),
+            user: UserRef::new(Platform::System, ""),
+            reply_to: Address::new(Platform::System, ""),
+            state: serde_json::Value::Null,
+            expected_version: 0,
+        }
+    }
+
+    /// Whether this is [`ConversationWrite::none`].
+    pub fn is_none(&self) -> bool {
+        self.key.is_empty()
+    }
+}
+
 /// Who said a transcript line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", content = "name", rename_all = "snake_case")]
@@ -309,6 +328,8 @@ pub trait Store: DeskStore + ComplianceStore + PersonStore + ReportStore + Send 
     async fn load_conversation(&self, key: &str) -> Result<Option<StoredConversation>>;
     /// Write everything one event changed, atomically (see [`Commit`]).
     async fn commit(&self, commit: Commit) -> Result<CommitOutcome>;
+    /// Whether an event's dedupe key is recorded: it was handled (or turned away) once.
+    async fn event_seen(&self, event: &EventKey) -> Result<bool>;
 
     async fn ticket(&self, number: TicketNumber) -> Result<Option<Ticket>>;
     /// Newest first.

@@ -283,6 +283,18 @@ macro_rules! shared_sql {
                     row.map(ConversationRow::into_conversation).transpose()
                 }
 
+                async fn event_seen(&self, event: &EventKey) -> Result<bool> {
+                    let row: Option<(i64,)> = sqlx::query_as(
+                        "SELECT seen_at FROM inbound_events WHERE platform = $1 AND event_id = $2",
+                    )
+                    .bind(event.platform.as_str())
+                    .bind(&event.event_id)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($map_err)?;
+                    Ok(row.is_some())
+                }
+
                 async fn commit(&self, commit: Commit) -> Result<CommitOutcome> {
                     let mut tx = self.begin_write().await?;
                     // On error `tx` is dropped, which rolls everything back.

@@ -501,6 +501,21 @@ impl FakeDiscord {
         self.interaction(5, channel, guild, who, json!({"custom_id": custom_id, "components": rows}))
     }
 
+    /// A form submitted from a button on `message_id`: Discord sends that message along.
+    pub fn modal_submit_on(
+        &self,
+        channel: u64,
+        guild: bool,
+        who: (u64, &str),
+        message_id: u64,
+        custom_id: &str,
+        fields: &[(&str, &str)],
+    ) -> Value {
+        let mut i = self.modal_submit(channel, guild, who, custom_id, fields);
+        i["message"] = self.message(message_id).expect("message the form was opened from");
+        i
+    }
+
     /// Headers for a signed interaction request (Ed25519 over timestamp + body).
     pub fn sign(&self, timestamp: &str, body: &[u8]) -> String {
         let key = SigningKey::from_bytes(&SIGNING_SEED);

@@ -435,6 +435,18 @@ fn answer(inner: &Inner, method: &str, p: &Value, token: Option<&str>) -> Value 
             }
             json!({ "ok": true, "channel": channel, "ts": ts, "message": message })
         }
+        "chat.postEphemeral" => {
+            if s("channel").is_empty() {
+                return err("channel_not_found");
+            }
+            if s("user").is_empty() {
+                return err("user_not_in_channel");
+            }
+            if s("text").is_empty() && p.get("blocks").is_none() {
+                return err("no_text");
+            }
+            json!({ "ok": true, "message_ts": ts() })
+        }
         "chat.update" => {
             json!({ "ok": true, "channel": s("channel"), "ts": s("ts"), "text": s("text"), "message": { "text": s("text") } })
         }

@@ -6,7 +6,7 @@ use super::Adapter;
 use super::places::Place;
 use super::send::DM_PREFIX;
 use super::text::short;
-use crate::domain::{Address, Platform, UserRef};
+use crate::domain::{Address, Platform, UserRef, Via};
 use crate::domain::{Attachment, InboundKind};
 use crate::service::intake::is_pleasantry;
 use crate::service::safe_reply;
@@ -71,7 +71,14 @@ impl Adapter {
         }
         // Where the conversation lives, where answers go, and whether the message sits in a
         // channel other than the one answers go to (for status reactions).
-        let (conversation, reply_to, elsewhere) = match self.place_of(channel, m.guild_id.is_some()).await {
+        let place = self.place_of(channel, m.guild_id.is_some()).await;
+        let via = match place {
+            Place::Dm => Via::Direct,
+            _ if self.mentions_me(&m) => Via::Addressed,
+            Place::Thread { .. } => Via::Thread,
+            _ => Via::Addressed,
+        };
+        let (conversation, reply_to, elsewhere) = match place {
             Place::Dm => {
                 self.places.set_dm(user, channel);
                 (format!("discord:dm:{user}"), Address::new(Platform::Discord, channel.to_string()), false)
@@ -111,6 +118,7 @@ impl Adapter {
         };
         let mut inbound =
             self.inbound(m.id.to_string(), user, name, conversation, reply_to, InboundKind::Message { text });
+        inbound.via = via;
         if elsewhere {
             inbound.message_channel = Some(channel.to_string());
         }
@@ -247,6 +255,9 @@ impl Adapter {
     pub async fn commit_plan(&self, plan: super::interactions::Plan) -> CreateInteractionResponse {
         let Some(inbound) = plan.inbound else { return plan.response };
         match self.handle(inbound).await {
+            Ok(crate::service::Handled::Refused { note }) => CreateInteractionResponse::Message(
+                CreateInteractionResponseMessage::new().content(note).ephemeral(true),
+            ),
             Ok(_) => plan.response,
             Err(e) => CreateInteractionResponse::Message(
                 CreateInteractionResponseMessage::new().content(safe_reply(&e)).ephemeral(true),

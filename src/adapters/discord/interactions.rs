@@ -21,8 +21,8 @@ pub const COMMAND: &str = "helpdesk";
 pub const MESSAGE_COMMAND: &str = "Create ticket";
 /// The ticket form modal.
 const TICKET_FORM: &str = "deskbot:ticket";
-/// The agent's reply modal: `desk:reply:CHANNEL:MESSAGE` (the card).
-const REPLY_FORM: &str = "desk:reply:";
+/// The agent's reply modal. The card it answers is the message it was opened from.
+const REPLY_FORM: &str = "desk:reply";
 
 /// What to do with one interaction.
 pub struct Plan {
@@ -48,7 +48,7 @@ impl Adapter {
             }
             Interaction::Command(c) => Some(self.slash(c)),
             Interaction::Component(c) => Some(self.component(c).await),
-            Interaction::Modal(m) => Some(self.modal(m)),
+            Interaction::Modal(m) => Some(self.modal(m).await),
             _ => None,
         }
     }
@@ -141,31 +141,15 @@ impl Adapter {
         let channel = c.channel_id.get();
         let message = c.message.id.get();
         let nick = c.member.as_ref().and_then(|m| m.nick.as_deref());
-        let (reply_to, conversation) = match self.place_of(channel, c.guild_id.is_some()).await {
-            _ if self.is_queue_channel(channel) => {
-                let a = Address::new(Platform::Discord, channel.to_string()).in_thread(message.to_string());
-                (a, format!("discord:{channel}:{message}"))
-            }
-            Place::Thread { parent, .. } => {
-                let a = Address::new(Platform::Discord, parent.to_string()).in_thread(channel.to_string());
-                (a, format!("discord:{parent}:{channel}"))
-            }
-            Place::Dm => {
-                (Address::new(Platform::Discord, channel.to_string()), format!("discord:dm:{}", c.user.id))
-            }
-            Place::Channel | Place::Forum => (
-                Address::new(Platform::Discord, channel.to_string()),
-                format!("discord:{channel}:{}", c.user.id),
-            ),
-        };
+        let (reply_to, conversation) =
+            self.where_pressed(channel, message, c.guild_id.is_some(), c.user.id.get()).await;
         if id == cards::REPLY {
             // The form carries the card's address (queue channel and thread), where the
             // reply is then handled like `!reply` in the ticket's thread.
-            let Some(thread) = &reply_to.thread else {
+            if reply_to.thread.is_none() {
                 return Plan { response: say("That button works on ticket cards only."), inbound: None };
-            };
-            let form_id = format!("{REPLY_FORM}{}:{thread}", reply_to.channel);
-            let form = CreateModal::new(form_id, "Reply to the requester").components(vec![
+            }
+            let form = CreateModal::new(REPLY_FORM, "Reply to the requester").components(vec![
                 CreateActionRow::InputText(
                     CreateInputText::new(InputTextStyle::Paragraph, "Your reply", "text")
                         .required(true)
@@ -185,7 +169,26 @@ impl Adapter {
         Plan { response: CreateInteractionResponse::Acknowledge, inbound: Some(inbound) }
     }
 
-    fn modal(&self, m: &ModalInteraction) -> Plan {
+    /// Where a button press or a form opened from a message happened, from the channel and
+    /// message Discord reports: the address replies go to and the conversation it names.
+    async fn where_pressed(&self, channel: u64, message: u64, guild: bool, user: u64) -> (Address, String) {
+        match self.place_of(channel, guild).await {
+            _ if self.is_queue_channel(channel) => {
+                let a = Address::new(Platform::Discord, channel.to_string()).in_thread(message.to_string());
+                (a, format!("discord:{channel}:{message}"))
+            }
+            Place::Thread { parent, .. } => {
+                let a = Address::new(Platform::Discord, parent.to_string()).in_thread(channel.to_string());
+                (a, format!("discord:{parent}:{channel}"))
+            }
+            Place::Dm => (Address::new(Platform::Discord, channel.to_string()), format!("discord:dm:{user}")),
+            Place::Channel | Place::Forum => {
+                (Address::new(Platform::Discord, channel.to_string()), format!("discord:{channel}:{user}"))
+            }
+        }
+    }
+
+    async fn modal(&self, m: &ModalInteraction) -> Plan {
         let field = |name: &str| {
             m.data
                 .components
@@ -199,14 +202,26 @@ impl Adapter {
         };
         let nick = m.member.as_ref().and_then(|mm| mm.nick.as_deref());
         let name = name_of(&m.user, nick);
-        if let Some(card) = m.data.custom_id.strip_prefix(REPLY_FORM) {
-            let Some((channel, message)) = card.split_once(':') else {
-                tracing::warn!(id = %m.data.custom_id, "malformed reply form id");
+        if m.data.custom_id.starts_with(REPLY_FORM) {
+            // Which card: the message the form was opened from, as Discord reports it. Whatever
+            // the form's own id says is client-controlled and ignored; the desk then checks that
+            // the message is a ticket's card and that the sender may act on its queue.
+            let Some(card) = m.message.as_ref() else {
+                tracing::warn!(interaction = %m.id, "reply form without the message it was opened from");
                 return Plan {
                     response: say("That form is broken; use `!reply` in the thread."),
                     inbound: None,
                 };
             };
+            let (reply_to, conversation) = self
+                .where_pressed(m.channel_id.get(), card.id.get(), m.guild_id.is_some(), m.user.id.get())
+                .await;
+            let on_a_card = reply_to.thread.is_some()
+                && super::config::parse_snowflake(&reply_to.channel)
+                    .is_some_and(|c| self.is_queue_channel(c));
+            if !on_a_card {
+                return Plan { response: say("That form works on ticket cards only."), inbound: None };
+            }
             let text = field("text");
             if text.trim().is_empty() {
                 return Plan { response: say("The reply was empty; nothing was sent."), inbound: None };
@@ -215,8 +230,8 @@ impl Adapter {
                 m.id.to_string(),
                 m.user.id.get(),
                 name,
-                format!("discord:{channel}:{message}"),
-                Address::new(Platform::Discord, channel).in_thread(message),
+                conversation,
+                reply_to,
                 InboundKind::Message { text: format!("!reply {}", text.trim()) },
             );
             return Plan { response: CreateInteractionResponse::Acknowledge, inbound: Some(inbound) };

@@ -165,6 +165,7 @@ impl Adapter {
             message_id: None,
             message_channel: None,
             attachments: Vec::new(),
+            via: Default::default(),
         }
     }
 

@@ -6,7 +6,7 @@
 
 use super::Client;
 use super::names::Names;
-use crate::domain::{Address, Millis, Platform, UserRef};
+use crate::domain::{Address, Millis, Platform, UserRef, Via};
 use crate::domain::{Inbound, InboundKind};
 use crate::service::intake::{Grouper, IntakeConfig, is_pleasantry};
 use crate::service::{Handled, Service, ServiceError};
@@ -93,11 +93,27 @@ impl Handler {
 
     pub(super) async fn commit(&self, inbound: Inbound) -> Result<(), HandleError> {
         let event = inbound.event_id.clone();
+        let (to, user) = (inbound.reply_to.clone(), inbound.user.id.clone());
         match self.service.handle(inbound).await? {
             Handled::Duplicate => tracing::debug!(event, "slack event seen before"),
             Handled::Applied { replies, .. } => tracing::debug!(event, replies, "slack event handled"),
+            Handled::Ignored => tracing::debug!(event, "slack event not for deskbot"),
+            Handled::Refused { note } => self.tell_privately(&to, &user, note).await,
         }
         Ok(())
+    }
+
+    /// Show `text` to `user` only (an ephemeral message where they acted). A courtesy note:
+    /// a failure is logged, not retried.
+    pub(super) async fn tell_privately(&self, to: &Address, user: &str, text: &str) {
+        let content = SlackMessageContent::new().with_text(text.to_string());
+        let mut req = SlackApiChatPostEphemeralRequest::new(to.channel.clone().into(), user.into(), content);
+        if let Some(t) = &to.thread {
+            req = req.with_thread_ts(t.clone().into());
+        }
+        if let Err(e) = self.client.open_session(&self.token).chat_post_ephemeral(&req).await {
+            tracing::warn!(channel = %to.channel, error = %short(&e), "chat.postEphemeral failed");
+        }
     }
 
     pub(super) fn base(&self, event_id: String, user: &str, name: Option<String>, at: Millis) -> Inbound {
@@ -112,6 +128,7 @@ impl Handler {
             message_id: None,
             message_channel: None,
             attachments: Vec::new(),
+            via: Default::default(),
         }
     }
 
@@ -147,22 +164,11 @@ impl Handler {
                 inbound.reply_to = inbound.reply_to.in_thread(t);
             }
         } else if let Some(thread) = in_thread {
-            // Agents in a ticket's thread, or the employee in the thread of their conversation
-            // (bystanders chiming in there are not talking to deskbot).
-            let conversation = thread_conversation(m.channel, thread);
-            let known = self.queue_channels.contains(m.channel)
-                || self
-                    .service
-                    .store()
-                    .load_conversation(&conversation)
-                    .await
-                    .map_err(ServiceError::from)?
-                    .is_some_and(|c| c.user == self.user_ref(m.user));
-            if !known {
-                return Ok(());
-            }
-            inbound.conversation = conversation;
+            // Agents in a ticket's thread, the employee in the thread of their conversation, or
+            // people talking to each other: the router tells them apart.
+            inbound.conversation = thread_conversation(m.channel, thread);
             inbound.reply_to = Address::new(Platform::Slack, m.channel).in_thread(thread);
+            inbound.via = Via::Thread;
         } else if self.is_request_channel(m.channel).await {
             if inbound.attachments.is_empty() && is_pleasantry(&m.text) {
                 return Ok(());
@@ -172,6 +178,7 @@ impl Handler {
             inbound.conversation =
                 if reply_to.channel == m.channel { place.conversation } else { conversation };
             inbound.reply_to = reply_to;
+            inbound.via = Via::Addressed;
         } else {
             // Other channels: only @mentions (their own event) concern deskbot.
             return Ok(());
@@ -189,6 +196,7 @@ impl Handler {
         inbound.kind = InboundKind::Message { text };
         inbound.message_id = Some(m.ts.to_string());
         inbound.attachments = m.files;
+        inbound.via = Via::Addressed;
         if self.queue_channels.contains(m.channel) && m.thread_ts.is_some() {
             // An agent addressing deskbot in a ticket's thread: the desk decides.
             inbound.conversation = thread_conversation(m.channel, thread);

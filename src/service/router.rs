@@ -1,0 +1,184 @@
+//! The intake router's owner rule: who may act on an employee's conversation. Decided here
+//! once, for every adapter (Slack, Discord, console, the web portal): only the conversation's
+//! employee may answer its questions, press its buttons or submit its forms. Anyone else gets a
+//! short private note (or, for plain chatter in someone's thread, nothing), and nothing
+//! changes; the event's dedupe row is still written, so a redelivery is a duplicate and tests
+//! can wait for it.
+//!
+//! Agents in a ticket's thread never reach this rule: the desk decides what they may do, from
+//! the grants ledger.
+
+use crate::domain::{Inbound, InboundKind, UserRef, Via};
+use crate::store::StoredConversation;
+
+/// Shown privately to someone who pressed a button in another person's conversation.
+pub const NOT_YOUR_BUTTON: &str = "Those buttons belong to someone else's request, so I left it as it was. Message me directly if you need help.";
+/// Shown privately to someone who addressed deskbot inside another person's conversation.
+pub const NOT_YOUR_CONVERSATION: &str = "That thread is someone else's request, so I left it as it was. Message me directly (or start a new thread) and I'll help.";
+
+/// What the router decided about an event for an employee's conversation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// The sender may act: run the conversation.
+    Admit,
+    /// Not for deskbot (people talking to each other in a thread): record the event, do nothing.
+    Ignore,
+    /// Someone acting on another person's conversation: record the event, tell them privately.
+    Refuse(&'static str),
+}
+
+/// The owner rule. `stored` is the conversation the event names, if it exists.
+pub fn admit(inbound: &Inbound, stored: Option<&StoredConversation>) -> Admission {
+    // A ticket filed from someone's message belongs to its author; anyone may ask for it (the
+    // filer is recorded beside the requester).
+    if matches!(inbound.kind, InboundKind::FileTicket { .. }) {
+        return Admission::Admit;
+    }
+    let owner: Option<&UserRef> = stored.map(|c| &c.user);
+    match (owner, inbound.via) {
+        (Some(o), _) if *o == inbound.user => Admission::Admit,
+        // A thread deskbot has no conversation in: people talking to each other.
+        (None, Via::Thread) => Admission::Ignore,
+        (None, _) => Admission::Admit,
+        (Some(_), via) => match &inbound.kind {
+            InboundKind::Choice { .. } => Admission::Refuse(NOT_YOUR_BUTTON),
+            InboundKind::Message { .. } if via == Via::Thread => Admission::Ignore,
+            InboundKind::Message { .. } => Admission::Refuse(NOT_YOUR_CONVERSATION),
+            InboundKind::Reaction { .. } => Admission::Ignore,
+            InboundKind::AgentReply { .. } | InboundKind::FileTicket { .. } => {
+                Admission::Refuse(NOT_YOUR_CONVERSATION)
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Address, Platform};
+
+    fn conversation(owner: &str) -> StoredConversation {
+        StoredConversation {
+            key: "slack:C1:100.1".into(),
+            user: UserRef::new(Platform::Slack, owner),
+            reply_to: Address::new(Platform::Slack, "C1").in_thread("100.1"),
+            state: serde_json::Value::Null,
+            version: 1,
+            updated_at: 0,
+        }
+    }
+
+    fn event(sender: &str, via: Via, kind: InboundKind) -> Inbound {
+        Inbound {
+            event_id: "e1".into(),
+            user: UserRef::new(Platform::Slack, sender),
+            display_name: None,
+            conversation: "slack:C1:100.1".into(),
+            reply_to: Address::new(Platform::Slack, "C1").in_thread("100.1"),
+            kind,
+            at: 0,
+            message_id: None,
+            message_channel: None,
+            attachments: Vec::new(),
+            via,
+        }
+    }
+
+    fn text(t: &str) -> InboundKind {
+        InboundKind::Message { text: t.into() }
+    }
+
+    fn button() -> InboundKind {
+        InboundKind::Choice { id: "talk_to_person".into() }
+    }
+
+    /// Place × actor × input → decision, for an employee conversation (`alice` owns it).
+    #[test]
+    fn the_owner_rule_table() {
+        let alice = conversation("alice");
+        let file = InboundKind::FileTicket {
+            text: "printer is on fire".into(),
+            author: UserRef::new(Platform::Slack, "alice"),
+            author_name: None,
+        };
+        let cases: Vec<(&str, &str, Via, InboundKind, Option<&StoredConversation>, Admission)> = vec![
+            (
+                "employee answers in own thread",
+                "alice",
+                Via::Thread,
+                text("2"),
+                Some(&alice),
+                Admission::Admit,
+            ),
+            ("employee presses own button", "alice", Via::Direct, button(), Some(&alice), Admission::Admit),
+            (
+                "employee addresses bot in own thread",
+                "alice",
+                Via::Addressed,
+                text("vpn"),
+                Some(&alice),
+                Admission::Admit,
+            ),
+            (
+                "bystander answers the question",
+                "bob",
+                Via::Thread,
+                text("2"),
+                Some(&alice),
+                Admission::Ignore,
+            ),
+            (
+                "bystander presses the button",
+                "bob",
+                Via::Direct,
+                button(),
+                Some(&alice),
+                Admission::Refuse(NOT_YOUR_BUTTON),
+            ),
+            (
+                "bystander mentions the bot there",
+                "bob",
+                Via::Addressed,
+                text("me too"),
+                Some(&alice),
+                Admission::Refuse(NOT_YOUR_CONVERSATION),
+            ),
+            (
+                "bystander reacts",
+                "bob",
+                Via::Direct,
+                InboundKind::Reaction { emoji: "x".into(), message: "1".into(), text: None },
+                Some(&alice),
+                Admission::Ignore,
+            ),
+            (
+                "bystander files alice's message for her",
+                "bob",
+                Via::Direct,
+                file,
+                Some(&alice),
+                Admission::Admit,
+            ),
+            (
+                "reply in a thread deskbot is not in",
+                "bob",
+                Via::Thread,
+                text("lunch?"),
+                None,
+                Admission::Ignore,
+            ),
+            (
+                "new question in a request channel",
+                "bob",
+                Via::Addressed,
+                text("vpn down"),
+                None,
+                Admission::Admit,
+            ),
+            ("first DM", "bob", Via::Direct, text("hi"), None, Admission::Admit),
+        ];
+        for (name, sender, via, kind, stored, want) in cases {
+            assert_eq!(admit(&event(sender, via, kind), stored), want, "{name}");
+        }
+    }
+}
