@@ -272,6 +272,14 @@ impl fmt::Display for QueueName {
     }
 }
 
+/// Where "now" comes from; tests inject a fixed or stepping clock.
+pub type Clock = std::sync::Arc<dyn Fn() -> Millis + Send + Sync>;
+
+/// The wall clock.
+pub fn system_clock() -> Clock {
+    std::sync::Arc::new(|| chrono::Utc::now().timestamp_millis())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -297,12 +305,4 @@ mod tests {
         assert!("asap".parse::<Priority>().is_err());
         assert!(QueueName::parse("Net Work").is_err());
     }
-}
-
-/// Where "now" comes from; tests inject a fixed or stepping clock.
-pub type Clock = std::sync::Arc<dyn Fn() -> Millis + Send + Sync>;
-
-/// The wall clock.
-pub fn system_clock() -> Clock {
-    std::sync::Arc::new(|| chrono::Utc::now().timestamp_millis())
 }

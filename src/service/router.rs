@@ -100,8 +100,10 @@ mod tests {
             text: "printer is on fire".into(),
             author: UserRef::new(Platform::Slack, "alice"),
             author_name: None,
+            note: None,
         };
-        let cases: Vec<(&str, &str, Via, InboundKind, Option<&StoredConversation>, Admission)> = vec![
+        type Row<'a> = (&'a str, &'a str, Via, InboundKind, Option<&'a StoredConversation>, Admission);
+        let cases: Vec<Row> = vec![
             (
                 "employee answers in own thread",
                 "alice",
