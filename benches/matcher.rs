@@ -74,6 +74,7 @@ fn catalog_of(rows: &[(String, String)]) -> (Vec<Intent>, Vec<String>) {
             priority: Priority::Normal,
             slots: Vec::new(),
             threshold: None,
+            file: Default::default(),
             source: "bench".into(),
         })
         .collect();

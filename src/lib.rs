@@ -19,7 +19,8 @@
 //! 6. `service` — the intake router and pipeline: the one place that decides who acts.
 //! 7. `adapters`, `outbox`, `http` — translate to and from Slack, Discord, console, webhooks
 //!    and HTTP; deliver.
-//! 8. `config`, `telemetry`, `observe` — assemble each module's config section; logs, metrics.
+//! 8. `config`, `telemetry` — assemble each module's config section; logging. (`observe`, the
+//!    metric names and their descriptions, sits just above `intents`, so any layer may count.)
 //! 9. `app`, `import`, `eval`, `bench`, `commands`, `healthcheck` — start the whole, the CLI.
 
 pub mod adapters;

@@ -139,3 +139,52 @@ async fn rating_after_resolution_is_stored() {
         t.app.store.ticket_events(TicketNumber(1001)).await.unwrap().into_iter().map(|e| e.kind).collect();
     assert!(kinds.iter().any(|k| k.contains("csat") || k.contains("rat")), "{kinds:?}");
 }
+
+#[tokio::test]
+async fn an_answer_that_is_not_an_option_is_asked_again_and_never_becomes_the_problem() {
+    let t = TestApp::new().await;
+    let out = t.chat("dave", &["the coffee machine on floor 3 is leaking"]).await;
+    assert!(out.contains("1. File a ticket") && out.contains("2. Cancel"), "{out}");
+    // Two options; "3" is neither: the same question again, with its options.
+    let out = t.chat("dave", &["3"]).await;
+    assert!(out.contains("isn't one of the options") && out.contains("1. File a ticket"), "{out}");
+    assert!(t.app.store.tickets(&TicketFilter::default()).await.unwrap().is_empty(), "{out}");
+    let out = t.chat("dave", &["1"]).await;
+    assert!(out.contains("IT-1001"), "{out}");
+    let tickets = t.app.store.tickets(&TicketFilter::default()).await.unwrap();
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(tickets[0].title, "the coffee machine on floor 3 is leaking");
+    assert_eq!(tickets[0].description, "the coffee machine on floor 3 is leaking");
+    let transcript = t.app.store.ticket_messages(tickets[0].number).await.unwrap();
+    assert_eq!(
+        transcript[0].turn.text, "the coffee machine on floor 3 is leaking",
+        "starts at the first message"
+    );
+}
+
+#[tokio::test]
+async fn a_stolen_laptop_is_filed_at_once_and_thanks_stay_out_of_the_ticket() {
+    let t = TestApp::new().await;
+    let out = t.chat("erin", &["my laptop was stolen from my car last night"]).await;
+    // The answer, as first steps, and the ticket's number, without pressing anything.
+    assert!(out.contains("4357") && out.contains("IT-1001"), "{out}");
+    assert!(!out.contains("That solved it"), "{out}");
+    let tickets = t.app.store.tickets(&TicketFilter::default()).await.unwrap();
+    assert_eq!(tickets.len(), 1);
+    let ticket = &tickets[0];
+    assert_eq!((ticket.intent.as_deref(), ticket.queue.as_str()), (Some("lost_device"), "security"));
+    assert_eq!(ticket.priority, deskbot::domain::Priority::Urgent);
+    assert_eq!(
+        (&ticket.requester, &ticket.filed_by),
+        (&UserRef::new(Platform::Console, "erin"), &ticket.requester)
+    );
+    let before = t.app.store.ticket_messages(ticket.number).await.unwrap().len();
+    let out = t.chat("erin", &["thanks!"]).await;
+    assert!(out.contains("You're welcome") && out.contains("IT-1001"), "{out}");
+    let after = t.app.store.ticket_messages(ticket.number).await.unwrap();
+    assert_eq!(after.len(), before, "thanks are not added to the ticket: {after:?}");
+    // A real follow-up still is.
+    t.chat("erin", &["it was a silver MacBook, asset LT-0042"]).await;
+    let after = t.app.store.ticket_messages(ticket.number).await.unwrap();
+    assert!(after.iter().any(|m| m.turn.text.contains("LT-0042")), "{after:?}");
+}

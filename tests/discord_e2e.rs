@@ -383,6 +383,11 @@ async fn slash_command_modal_and_message_command_work_over_the_gateway() {
     let tickets = env.wait_tickets(2).await;
     let t = tickets.iter().find(|t| t.title.contains("wifi")).expect("ticket from the message command");
     assert_eq!(t.requester, UserRef::new(Platform::Discord, MAX.0.to_string()));
+    assert_eq!(t.filed_by, UserRef::new(Platform::Discord, KIM.0.to_string()), "Kim filed it for Max");
+    assert_eq!(t.description, "the wifi in room 4 drops every few minutes", "the message, verbatim");
+    let history = env.store.ticket_events(t.number).await.unwrap();
+    assert_eq!(history[0].actor, format!("discord:{}", KIM.0));
+    assert!(history[0].detail.as_deref().unwrap_or("").starts_with("filed by discord:"), "{history:?}");
     env.finish().await;
 }
 

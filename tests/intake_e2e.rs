@@ -120,8 +120,9 @@ async fn a_reaction_files_a_ticket_for_the_messages_author() {
         text: text.into(),
         author: UserRef::new(Platform::Test, "erin"),
         author_name: Some("Erin Example".into()),
+        note: Some("she asked me to raise it, the 3pm meeting needs it, my card 4111 1111 1111 1111".into()),
     };
-    // Kim reacts with 🎫 on Erin's message 200.5.
+    // Kim reacts with 🎫 on Erin's message 200.5 (and adds a note, as the shortcut allows).
     h.send("kim", "200.5", Some("200.5"), kind).await;
     // The intent's form question still comes first, in the message's thread, for the author.
     let asked = h.chan.texts("help/200.5");
@@ -136,6 +137,19 @@ async fn a_reaction_files_a_ticket_for_the_messages_author() {
     assert_eq!(t.requester_name.as_deref(), Some("erin"), "the author's name, from their own answer");
     assert!(t.description.contains("projector"), "{}", t.description);
     assert!(!t.description.contains("4111"), "card number redacted: {}", t.description);
+    assert!(t.description.starts_with("the projector in meeting room 12"), "{}", t.description);
+    assert!(!t.description.contains("3pm"), "the filer's note is not the description: {}", t.description);
+    assert_eq!(t.filed_by, UserRef::new(Platform::Test, "kim"), "the reactor filed it, after Erin's answer");
+    let created = h.t.app.store.ticket_events(t.number).await.unwrap();
+    assert_eq!(created[0].kind, "created");
+    assert_eq!(created[0].actor, "test:kim");
+    assert!(created[0].detail.as_deref().unwrap_or("").starts_with("filed by test:kim for test:erin"));
+    let lines = h.t.app.store.ticket_messages(t.number).await.unwrap();
+    assert!(lines[0].turn.text.starts_with("the projector"), "the transcript starts at the message");
+    let note = lines.iter().find(|m| matches!(m.turn.from, deskbot::store::Speaker::Filer(_))).unwrap();
+    assert_eq!(note.turn.from, deskbot::store::Speaker::Filer("kim".into()));
+    assert!(note.turn.text.contains("3pm meeting"));
+    assert!(!note.turn.text.contains("4111"), "the note is redacted too: {}", note.turn.text);
 
     let thread = h.chan.texts("help/200.5");
     assert!(

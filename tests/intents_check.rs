@@ -111,6 +111,7 @@ fn clinc150_generalisation() {
             priority: Priority::Normal,
             slots: Vec::new(),
             threshold: None,
+            file: Default::default(),
             source: "clinc150".into(),
         })
         .collect();

@@ -185,6 +185,7 @@ impl Desk {
             text: SHORTCUT.into(),
             author: UserRef::new(Platform::Test, VICTIM),
             author_name: Some(NAME.into()),
+            note: None,
         };
         self.send("kim", "Kim", to, "test:general:t-500", kind).await;
         self.deliver().await;

@@ -382,10 +382,10 @@ async fn slash_command_help_new_and_status(mode: &str) {
 }
 both_modes!(slash_command_help_new_and_status: slash_command_socket, slash_command_events);
 
-async fn shortcut_opens_a_modal_whose_submission_files_a_ticket(mode: &str) {
-    let bot = SlackBot::start(mode).await;
-    let ts = bot.fake.ts();
-    let text = "my monitor flickers every few seconds";
+/// Bob uses the "Create ticket" shortcut on the message `ts` in #general; returns the view
+/// deskbot opened.
+async fn open_shortcut(bot: &SlackBot, ts: &str, text: &str) -> serde_json::Value {
+    let before = bot.fake.calls_to("views.open").len();
     let shortcut = json!({
         "type": "message_action",
         "token": "verification-token",
@@ -400,39 +400,126 @@ async fn shortcut_opens_a_modal_whose_submission_files_a_ticket(mode: &str) {
         "response_url": "https://hooks.slack.com/app-actions/T0FAKETEAM/1/abc",
     });
     bot.interaction(shortcut).await;
-    let open =
-        bot.wait_for("views.open", |calls| calls.iter().find(|c| c.method == "views.open").cloned()).await;
-    let view = &open.response["view"];
-    assert_eq!(view["blocks"][0]["element"]["initial_value"], text);
-    let submission = json!({
+    let open = bot
+        .wait_for("views.open", |calls| {
+            calls.iter().filter(|c| c.method == "views.open").nth(before).cloned()
+        })
+        .await;
+    open.response["view"].clone()
+}
+
+/// The modal's submission by `user`, carrying `metadata` as its `private_metadata` and `typed`
+/// in its input.
+fn submission(view: &serde_json::Value, user: &str, metadata: &str, typed: &str) -> serde_json::Value {
+    json!({
         "type": "view_submission",
         "team": { "id": fake_slack::TEAM, "domain": "fake" },
-        "user": { "id": BOB, "username": "bob", "name": "bob", "team_id": fake_slack::TEAM },
+        "user": { "id": user, "username": "u", "name": "u", "team_id": fake_slack::TEAM },
         "api_app_id": fake_slack::APP_ID,
         "token": "verification-token",
         "trigger_id": "12466734323.1395872398.b1cd2e",
         "view": {
             "id": view["id"], "team_id": fake_slack::TEAM, "type": "modal", "hash": "156772938.1827394",
-            "callback_id": view["callback_id"], "private_metadata": view["private_metadata"],
+            "callback_id": view["callback_id"], "private_metadata": metadata,
             "title": view["title"], "blocks": view["blocks"],
-            "state": { "values": { "ticket": { "text": { "type": "plain_text_input", "value": format!("{text}, since Monday") } } } },
+            "state": { "values": { "ticket": { "text": { "type": "plain_text_input", "value": typed } } } },
         },
         "response_urls": [],
-    });
-    let (status, _) = bot.interaction(submission).await;
+    })
+}
+
+async fn shortcut_opens_a_modal_whose_submission_files_a_ticket(mode: &str) {
+    let bot = SlackBot::start(mode).await;
+    let ts = bot.fake.ts();
+    let text = "my monitor flickers every few seconds";
+    bot.fake.remember(GENERAL, &ts, ERIN, text);
+    let view = open_shortcut(&bot, &ts, text).await;
+    // The message is shown as it will be filed; the input is Bob's optional note.
+    assert_eq!(view["blocks"][0]["text"]["type"], "plain_text");
+    assert!(view["blocks"][0]["text"]["text"].as_str().unwrap().contains(text), "{view}");
+    assert!(view["blocks"][1]["element"].get("initial_value").is_none(), "{view}");
+    let meta = view["private_metadata"].as_str().unwrap().to_string();
+    assert!(!meta.contains(ERIN), "the metadata names the message, not its author: {meta}");
+    let (status, _) = bot.interaction(submission(&view, BOB, &meta, "since Monday, Erin is on leave")).await;
     assert_eq!(status, 200);
-    bot.wait_post(AGENTS, "since Monday").await;
+    let intro = bot.wait_post(AGENTS, "since Monday").await;
+    let intro = intro.params["text"].as_str().unwrap_or("");
+    assert!(intro.contains("Filed by"), "{intro}");
     let tickets = bot.store.tickets(&TicketFilter { limit: 10, ..Default::default() }).await.unwrap();
     assert_eq!(tickets.len(), 1);
-    assert_eq!(
-        tickets[0].requester,
-        UserRef::new(Platform::Slack, ERIN),
-        "the message's author is the requester"
+    let t = &tickets[0];
+    assert_eq!(t.requester, UserRef::new(Platform::Slack, ERIN), "the message's author is the requester");
+    assert_eq!(t.filed_by, UserRef::new(Platform::Slack, BOB), "the interaction's user filed it");
+    assert_eq!(t.description, text, "the message, verbatim");
+    let lines = bot.store.ticket_messages(t.number).await.unwrap();
+    assert_eq!(lines[0].turn.text, text);
+    assert!(
+        lines.iter().any(|m| matches!(&m.turn.from, deskbot::store::Speaker::Filer(_))
+            && m.turn.text == "since Monday, Erin is on leave"),
+        "Bob's note, attributed to him: {lines:?}"
+    );
+    let events = bot.store.ticket_events(t.number).await.unwrap();
+    assert_eq!(events[0].actor, format!("slack:{BOB}"));
+    assert!(
+        events[0].detail.as_deref().unwrap().starts_with(&format!("filed by slack:{BOB} for slack:{ERIN}"))
     );
     support::slack_spec::assert_calls_match_spec(&bot.fake.calls());
     bot.stop().await;
 }
 both_modes!(shortcut_opens_a_modal_whose_submission_files_a_ticket: shortcut_modal_socket, shortcut_modal_events);
+
+/// Bob forges the modal's `private_metadata` to file "please add me to Domain Admins, I approve
+/// it" in Erin's name: the requester and description come from the message Slack returns,
+/// whatever the metadata claims, and his words stay his note.
+async fn forged_private_metadata_cannot_choose_the_requester_or_the_text(mode: &str) {
+    let bot = SlackBot::start(mode).await;
+    let forged_text = "please add me to Domain Admins, I approve it";
+    let (erins, bobs) = (bot.fake.ts(), bot.fake.ts());
+    bot.fake.remember(GENERAL, &erins, ERIN, "the coffee machine on floor 3 is leaking");
+    bot.fake.remember(GENERAL, &bobs, BOB, "lunch at noon?");
+    let view = open_shortcut(&bot, &bobs, "lunch at noon?").await;
+    let all =
+        || async { bot.store.tickets(&TicketFilter { limit: 10, ..Default::default() }).await.unwrap() };
+
+    // 1. Bob's own message, with metadata claiming Erin wrote the forged text.
+    let meta = json!({ "channel": GENERAL, "ts": bobs, "author": ERIN, "text": forged_text }).to_string();
+    bot.interaction(submission(&view, BOB, &meta, forged_text)).await;
+    // 2. Erin's real message, with metadata claiming different text.
+    let mut second = submission(&view, BOB, "", forged_text);
+    second["view"]["id"] = json!("V0FORGED2");
+    second["view"]["private_metadata"] =
+        json!(json!({ "channel": GENERAL, "ts": erins, "author": ERIN, "text": forged_text }).to_string());
+    bot.interaction(second).await;
+    // 3. A message that does not exist: nothing is filed, and Bob is told in the modal.
+    let mut third = submission(&view, BOB, "", forged_text);
+    third["view"]["id"] = json!("V0FORGED3");
+    third["view"]["private_metadata"] =
+        json!(json!({ "channel": GENERAL, "ts": "1999999999.000100", "author": ERIN }).to_string());
+    let (_, body) = bot.interaction(third).await;
+    assert!(body.contains("errors") && body.contains("no ticket was filed"), "{body}");
+
+    let tickets = all().await;
+    assert_eq!(tickets.len(), 2, "{tickets:?}");
+    let by_desc = |d: &str| tickets.iter().find(|t| t.description == d).cloned();
+    let own = by_desc("lunch at noon?").expect("Bob's message is filed as his own");
+    assert_eq!((own.requester.id.as_str(), own.filed_by.id.as_str()), (BOB, BOB));
+    let erin = by_desc("the coffee machine on floor 3 is leaking").expect("Erin's real words");
+    assert_eq!((erin.requester.id.as_str(), erin.filed_by.id.as_str()), (ERIN, BOB));
+    for t in &tickets {
+        assert!(!t.description.contains("Domain Admins") && !t.title.contains("Domain Admins"), "{t:?}");
+        let lines = bot.store.ticket_messages(t.number).await.unwrap();
+        for m in lines.iter().filter(|m| m.turn.text.contains("Domain Admins")) {
+            assert!(
+                matches!(&m.turn.from, deskbot::store::Speaker::Filer(_)) || own.number == t.number,
+                "the forged text is only ever Bob's note: {m:?}"
+            );
+        }
+        let history = bot.store.ticket_events(t.number).await.unwrap();
+        assert_eq!(history[0].actor, format!("slack:{BOB}"), "history names Bob as the one who filed it");
+    }
+    bot.stop().await;
+}
+both_modes!(forged_private_metadata_cannot_choose_the_requester_or_the_text: forged_metadata_socket, forged_metadata_events);
 
 async fn app_home_lists_open_tickets(mode: &str) {
     let bot = SlackBot::start(mode).await;

@@ -46,6 +46,7 @@ conformance!(
     conflicting_conversation_write_is_rejected,
     ticket_numbers_are_unique_and_increasing,
     created_ticket_keeps_requester_transcript_and_audit,
+    ticket_filed_from_someone_elses_message_records_requester_and_filer,
     placeholder_is_replaced_with_created_ticket_number,
     duplicate_outbox_key_is_ignored,
     outbox_row_is_claimed_by_one_worker_only,
@@ -186,6 +187,49 @@ async fn created_ticket_keeps_requester_transcript_and_audit(store: &DynStore) {
         (events[0].kind.as_str(), events[0].actor.as_str(), events[0].at),
         ("created", "slack:U-c1", T0)
     );
+}
+
+async fn ticket_filed_from_someone_elses_message_records_requester_and_filer(store: &DynStore) {
+    // Bob files the message of c1's owner, with a note of his own.
+    let mut c = commit("c1", 0, Some("e1"), T0);
+    let mut t = new_ticket("printer jams");
+    t.filed_by = Some(support::user("U-bob"));
+    t.filed_by_name = Some("Bob".into());
+    t.transcript.push(Turn {
+        from: Speaker::Filer("Bob".into()),
+        text: "urgent for the board".into(),
+        at: T0,
+    });
+    c.tickets.push(TicketOp::Create(t));
+    let filed = applied(store.commit(c).await.unwrap())[0];
+    // Their own ticket: filed by its requester.
+    let mut c = commit("c2", 0, Some("e2"), T0);
+    c.tickets.push(TicketOp::Create(new_ticket("vpn down")));
+    let own = applied(store.commit(c).await.unwrap())[0];
+
+    let t = store.ticket(filed).await.unwrap().unwrap();
+    assert_eq!((t.requester, t.filed_by), (support::user("U-c1"), support::user("U-bob")));
+    let t = store.ticket(own).await.unwrap().unwrap();
+    assert_eq!(t.filed_by, t.requester);
+    let listed = store.tickets(&TicketFilter { limit: 10, ..TicketFilter::default() }).await.unwrap();
+    assert_eq!(listed.iter().find(|t| t.number == filed).map(|t| t.filed_by.id.as_str()), Some("U-bob"));
+    let json = serde_json::to_value(&listed).unwrap();
+    assert!(
+        json.as_array().unwrap().iter().all(|t| t.get("requester").is_some() && t.get("filed_by").is_some())
+    );
+
+    let lines = store.ticket_messages(filed).await.unwrap();
+    assert_eq!(lines[0].turn.text, "vpn is down", "the transcript starts at the employee's message");
+    assert_eq!(lines.last().map(|m| m.turn.from.clone()), Some(Speaker::Filer("Bob".into())));
+    let events = store.ticket_events(filed).await.unwrap();
+    assert_eq!((events[0].kind.as_str(), events[0].actor.as_str()), ("created", "slack:U-bob"));
+    assert!(
+        events[0].detail.as_deref().unwrap().starts_with("filed by slack:U-bob for slack:U-c1;"),
+        "{events:?}"
+    );
+    let audit = store.audit_entries(0, None, 100).await.unwrap();
+    assert!(audit.iter().any(|e| e.actor == "slack:U-bob"
+        && e.detail.as_deref().is_some_and(|d| d.contains("filed by slack:U-bob for slack:U-c1"))));
 }
 
 async fn placeholder_is_replaced_with_created_ticket_number(store: &DynStore) {

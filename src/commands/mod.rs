@@ -265,7 +265,13 @@ pub async fn tickets_show(config: Config, number: &str, json: bool) -> Result<u8
     let messages = store.ticket_messages(number).await?;
     let events = store.ticket_events(number).await?;
     if json {
-        let v = serde_json::json!({ "ticket": t, "transcript": messages, "events": events });
+        let v = serde_json::json!({
+            "requester": t.requester,
+            "filed_by": t.filed_by,
+            "ticket": t,
+            "transcript": messages,
+            "events": events,
+        });
         println!("{}", serde_json::to_string_pretty(&v).map_err(|e| AppError::Runtime(e.to_string()))?);
         return Ok(0);
     }
@@ -276,6 +282,7 @@ pub async fn tickets_show(config: Config, number: &str, json: bool) -> Result<u8
             Speaker::Employee => "employee".to_string(),
             Speaker::Bot => "deskbot".to_string(),
             Speaker::Agent(n) => n.clone(),
+            Speaker::Filer(n) => format!("{n} (filed it)"),
             Speaker::System => "system".to_string(),
         };
         let note = if m.internal { " (internal)" } else { "" };
@@ -297,6 +304,7 @@ fn print_ticket(t: &Ticket) {
     println!("  intent:    {}", t.intent.as_deref().unwrap_or("-"));
     let name = t.requester_name.as_deref().map(|n| format!(" ({n})")).unwrap_or_default();
     println!("  requester: {}{name}", t.requester);
+    println!("  filed by:  {}", t.filed_by);
     println!("  assignee:  {}", t.assignee.as_deref().unwrap_or("-"));
     println!("  created:   {}", when(t.created_at));
     if let Some(r) = t.resolved_at {

@@ -93,6 +93,7 @@ pub fn transcript_text(turns: &[Turn], description: &str) -> String {
             Speaker::Employee => "employee".to_string(),
             Speaker::Bot => "deskbot".to_string(),
             Speaker::Agent(n) => mark(n),
+            Speaker::Filer(n) => format!("{} (filed it)", mark(n)),
             Speaker::System => "system".to_string(),
         };
         let first_line = t.text.lines().next().unwrap_or("");

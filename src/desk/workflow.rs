@@ -221,7 +221,16 @@ fn hours_ms(h: f64) -> i64 {
 
 /// A ticket was just filed (`t.number` is `TicketNumber(0)`, filled in by the commit): post
 /// its card and the transcript, start SLA clocks, and assign it if the queue auto-assigns.
-pub fn on_filed(desk: &Desk, t: &Ticket, turns: &[Turn], assignee: Option<UserRef>, now: Millis) -> Outcome {
+/// A ticket was filed. `filer_name` names whoever filed it from the requester's message, when
+/// that was someone else (`t.filed_by`).
+pub fn on_filed(
+    desk: &Desk,
+    t: &Ticket,
+    turns: &[Turn],
+    filer_name: Option<&str>,
+    assignee: Option<UserRef>,
+    now: Millis,
+) -> Outcome {
     let mut c = Ctx::new(desk, t, now);
     if let Some(a) = assignee {
         c.change("deskbot", TicketChange::Assignee(Some(a.to_string())));
@@ -231,7 +240,13 @@ pub fn on_filed(desk: &Desk, t: &Ticket, turns: &[Turn], assignee: Option<UserRe
     for to in c.queue().map(QueueRuntime::channels).unwrap_or_default() {
         c.out.outbox.push(new_card(to, &t));
     }
-    c.thread(cards::transcript_text(turns, &t.description));
+    let mut transcript = cards::transcript_text(turns, &t.description);
+    if t.filed_by != t.requester {
+        let filer = filer_name.map(str::to_string).unwrap_or_else(|| t.filed_by.to_string());
+        let requester = t.requester_name.clone().unwrap_or_else(|| t.requester.to_string());
+        transcript = format!("Filed by {filer} for {requester}.\n{transcript}");
+    }
+    c.thread(transcript);
     c.card_changed = false;
     c.event = Some("ticket.created");
     c.announce();

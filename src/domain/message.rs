@@ -86,9 +86,17 @@ pub enum InboundKind {
     /// reacted message's text when the platform gives it.
     Reaction { emoji: String, message: String, text: Option<String> },
     /// File a ticket from a message for its author (the 🎫 reaction, the "Create ticket" message
-    /// shortcut). `Inbound::user` is who asked for it; `author` becomes the requester and the
-    /// conversation is theirs; `Inbound::message_id` is the message it came from.
-    FileTicket { text: String, author: UserRef, author_name: Option<String> },
+    /// shortcut). `Inbound::user` is who asked for it (the filer); `author` becomes the
+    /// requester and the conversation is theirs; `text` is the message as the platform returns
+    /// it; `note` is what the filer typed, kept apart and attributed to them;
+    /// `Inbound::message_id` is the message it came from.
+    FileTicket {
+        text: String,
+        author: UserRef,
+        author_name: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+    },
 }
 
 /// A button or numbered option offered with a reply.

@@ -58,6 +58,29 @@ pub fn filed(queue: &str) -> String {
     )
 }
 
+/// A ticket filed at someone else's request from the employee's message.
+pub fn filed_for(queue: &str, by: &str) -> String {
+    format!(
+        "{by} asked me to file this for you: ticket {TICKET_PLACEHOLDER} is with the {queue} team. \
+         You'll hear back right here, and anything you add here goes to the ticket."
+    )
+}
+
+pub const DESCRIBE: &str =
+    "Briefly describe the problem in a sentence or two and I'll file a ticket for the IT team.";
+pub const STILL_NOT_AN_OPTION: &str = "Sorry, I still didn't get that. Pick one of the options above, \
+     say \"talk to a person\", or tell me about a different problem.";
+
+/// The same question again after a reply that was none of its options.
+pub fn not_an_option(question: &str, labels: &[String]) -> String {
+    format!("That isn't one of the options. {question}\n{}", labels.join("\n"))
+}
+
+/// Thanks or "ok" while a ticket is open: acknowledged, not added to the ticket.
+pub fn acknowledged(number: &str) -> String {
+    format!("You're welcome! {number} stays open with the IT team; I'll tell you here when they reply.")
+}
+
 pub fn slot_retry(ask: &str, hint: Option<&str>) -> String {
     match hint {
         Some(h) => format!("That doesn't look right. {h}\n{ask}"),

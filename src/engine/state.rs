@@ -2,7 +2,7 @@
 //! it offered, so a typed "2" and a pressed button resolve the same way.
 
 use crate::domain::Choice;
-use crate::domain::TicketNumber;
+use crate::domain::{TicketNumber, UserRef};
 use crate::intents::Catalog;
 use crate::store::Turn;
 use serde::{Deserialize, Serialize};
@@ -63,6 +63,24 @@ pub struct ConversationState {
     /// The employee's message the case started from, for status reactions.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub origin: Option<Origin>,
+    /// The current question was already asked again after a reply that was not one of its
+    /// options: it is not repeated a second time.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub reasked: bool,
+    /// Who asked for a ticket to be filed from the employee's message (🎫, the message
+    /// shortcut), with what they added; kept until the ticket is filed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filing: Option<Filing>,
+}
+
+/// A ticket asked for from a message: who asked, and the note they typed, if any.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Filing {
+    pub by: UserRef,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A platform message: the channel it is in and its id.
@@ -73,12 +91,20 @@ pub struct Origin {
 }
 
 impl ConversationState {
+    /// Append a turn. Past the bound the oldest turns after the first go: a transcript always
+    /// starts at the message the case started from.
     pub fn push_turn(&mut self, turn: Turn) {
         self.transcript.push(turn);
         if self.transcript.len() > MAX_TRANSCRIPT_TURNS {
             let extra = self.transcript.len() - MAX_TRANSCRIPT_TURNS;
-            self.transcript.drain(..extra);
+            self.transcript.drain(1..=extra);
         }
+    }
+
+    /// Start a new case from the latest turn (the message being handled): earlier turns go.
+    pub fn restart_transcript(&mut self) {
+        let keep = self.transcript.len().saturating_sub(1);
+        self.transcript.drain(..keep);
     }
 }
 
@@ -132,6 +158,17 @@ pub fn choices_for(state: &State, catalog: &Catalog) -> Vec<Choice> {
         State::Idle | State::Form { .. } | State::Describe | State::Ticket | State::Comment { .. } => {
             Vec::new()
         }
+    }
+}
+
+/// The question a state asks with its choices (asked again after a reply that is none of them).
+pub fn question_for(state: &State) -> Option<String> {
+    match state {
+        State::Answered { .. } => Some(super::replies::answer_footer().to_string()),
+        State::Offered { .. } => Some(super::replies::offer_articles()),
+        State::Clarify { .. } => Some(super::replies::clarify()),
+        State::OfferTicket { .. } => Some(super::replies::offer_ticket()),
+        State::Idle | State::Form { .. } | State::Describe | State::Ticket | State::Comment { .. } => None,
     }
 }
 

@@ -2,12 +2,12 @@
 //! of 6). One `Stepper` per call collects the new state and the actions.
 
 use super::replies;
-use super::state::{self, ConversationState, State, choices_for, pick_choice};
+use super::state::{self, ConversationState, Filing, State, choices_for, pick_choice, question_for};
 use super::words::{self, StatusQuery};
 use super::{Action, Context, Step};
 use crate::domain::{Inbound, InboundKind};
 use crate::domain::{TicketNumber, TicketStatus};
-use crate::intents::{Answer, Intent, template};
+use crate::intents::{Answer, FileWhen, Intent, template};
 use crate::store::{KbFeedback, NewTicket, Speaker, Turn};
 use std::collections::BTreeMap;
 
@@ -19,11 +19,26 @@ pub fn step(prev: &ConversationState, inbound: &Inbound, ctx: &Context<'_>) -> S
         ctx,
         reset: false,
         conversation: &inbound.conversation,
+        before: &prev.state,
+        requester: match &inbound.kind {
+            InboundKind::FileTicket { author, .. } => author,
+            _ => &inbound.user,
+        },
     };
     match &inbound.kind {
         InboundKind::Message { text } => s.on_message(text),
         InboundKind::Choice { id } => s.on_choice_event(id),
-        InboundKind::FileTicket { text, .. } => s.on_file_ticket(text),
+        InboundKind::FileTicket { text, author, note, .. } => {
+            // Who asked is the platform-attested sender; the requester is the message's author.
+            let by_other = inbound.user != *author;
+            let note = note.as_deref().map(str::trim).filter(|n| !n.is_empty()).map(str::to_string);
+            let filing = (by_other || note.is_some()).then(|| Filing {
+                by: inbound.user.clone(),
+                by_name: inbound.display_name.clone(),
+                note,
+            });
+            s.on_file_ticket(text, filing)
+        }
         // Desk-side events never reach the employee's conversation engine.
         InboundKind::AgentReply { .. } | InboundKind::Reaction { .. } => {}
     }
@@ -37,12 +52,19 @@ struct Stepper<'a, 'c> {
     /// The case is closed: clear the transcript at the end of the step.
     reset: bool,
     conversation: &'a str,
+    /// The state before this step (a changed state may be re-asked again).
+    before: &'a State,
+    /// Whose conversation this is: the sender, or the author of a message filed by someone else.
+    requester: &'a crate::domain::UserRef,
 }
 
 impl Stepper<'_, '_> {
     fn finish(mut self) -> Step {
         if self.reset {
             self.st.transcript.clear();
+        }
+        if self.st.state != *self.before {
+            self.st.reasked = false;
         }
         Step { state: self.st, actions: self.actions }
     }
@@ -79,6 +101,10 @@ impl Stepper<'_, '_> {
 
     fn on_message(&mut self, text: &str) {
         self.turn(Speaker::Employee, text);
+        if self.st.state == State::Idle {
+            // Nothing in progress: whatever this message starts begins with it.
+            self.st.restart_transcript();
+        }
         if text.trim().is_empty() {
             return self.say(replies::EMPTY);
         }
@@ -106,6 +132,12 @@ impl Stepper<'_, '_> {
             State::Form { query, intent, next, values, retries } => {
                 self.slot_answer(text, query, intent, next, values, retries)
             }
+            State::Describe
+                if !self.st.reasked && (words::looks_like_option(text) || words::is_ack(text)) =>
+            {
+                self.st.reasked = true;
+                self.say(replies::DESCRIBE)
+            }
             State::Describe => self.escalate_new(text),
             State::OfferTicket { query } if words::is_yes(text) => {
                 self.escalate(query, None, BTreeMap::new())
@@ -123,19 +155,54 @@ impl Stepper<'_, '_> {
                     let id = c.id.clone();
                     return self.on_choice(&id);
                 }
+                // "Did that solve it?" is a yes-or-no question.
+                if matches!(self.st.state, State::Answered { .. }) && !words::is_thanks(text) {
+                    if words::is_yes(text) {
+                        return self.on_choice(state::SOLVED);
+                    }
+                    if words::is_no(text) {
+                        return self.on_choice(state::NOT_SOLVED);
+                    }
+                }
+                // A number or a yes/no that fits none of the options is not a new problem.
+                if words::looks_like_option(text) {
+                    return self.reask(choices);
+                }
                 self.idle_message(text)
             }
             State::Idle => self.idle_message(text),
         }
     }
 
-    /// A ticket asked for from a message (a reaction or shortcut): the message is the
-    /// description; the intent's form questions still come first.
-    fn on_file_ticket(&mut self, text: &str) {
+    /// The same question again, with its options, after a reply that was none of them; once
+    /// only, then a short pointer without repeating the options.
+    fn reask(&mut self, choices: Vec<crate::domain::Choice>) {
+        if self.st.reasked {
+            return self.say(replies::STILL_NOT_AN_OPTION);
+        }
+        self.st.reasked = true;
+        let question = question_for(&self.st.state).unwrap_or_default();
+        let labels: Vec<String> =
+            choices.iter().enumerate().map(|(i, c)| format!("{}. {}", i + 1, c.label)).collect();
+        self.say_with(replies::not_an_option(&question, &labels), choices)
+    }
+
+    /// A ticket asked for from a message (a reaction or shortcut): the message, verbatim, is
+    /// the description; what the person who asked typed is their own note. The intent's form
+    /// questions still come first.
+    fn on_file_ticket(&mut self, text: &str, filing: Option<Filing>) {
         self.st.transcript.clear();
+        self.st.filing = filing;
         self.turn(Speaker::Employee, text);
         if text.trim().is_empty() {
+            self.st.filing = None;
             return self.say(replies::EMPTY);
+        }
+        if let Some(f) = self.st.filing.clone()
+            && let Some(note) = &f.note
+        {
+            let who = f.by_name.clone().unwrap_or_else(|| f.by.to_string());
+            self.turn(Speaker::Filer(who), note);
         }
         self.escalate_new(text)
     }
@@ -174,9 +241,8 @@ impl Stepper<'_, '_> {
     }
 
     fn new_query(&mut self, text: &str) {
-        // A new question starts a new case: keep only this message in the transcript.
-        let keep = self.st.transcript.len().saturating_sub(1);
-        self.st.transcript.drain(..keep);
+        // The transcript is the case's so far: a case started from Idle begins with this
+        // message (see `on_message`); a new question in an open case keeps what came before.
         let m = self.ctx.catalog.classify(text);
         if let Some(intents) = self.ambiguous_pair(&m) {
             self.go(State::Clarify { query: text.to_string(), intents });
@@ -225,6 +291,12 @@ impl Stepper<'_, '_> {
                 (template::fill(t, &values), None)
             }
         };
+        if intent.file == FileWhen::Always {
+            // Filed at once; the answer is what to do while the team picks it up.
+            self.say(body);
+            let values = captures.into_iter().filter(|(k, _)| intent.slots.iter().any(|s| &s.name == k));
+            return self.file(query.to_string(), Some(intent.id.clone()), values.collect());
+        }
         self.go(State::Answered {
             query: query.to_string(),
             intent: Some(intent.id.clone()),
@@ -389,7 +461,14 @@ impl Stepper<'_, '_> {
         for (k, v) in &fields {
             description.push_str(&format!("\n{k}: {v}"));
         }
-        let msg = replies::filed(queue.as_str());
+        let filing = self.st.filing.take();
+        let msg = match &filing {
+            Some(f) if f.by != *self.requester => {
+                replies::filed_for(queue.as_str(), f.by_name.as_deref().unwrap_or("A colleague"))
+            }
+            _ => replies::filed(queue.as_str()),
+        };
+        let filed_by = filing.as_ref().map(|f| f.by.clone()).filter(|by| by != self.requester);
         self.actions.push(Action::FileTicket(NewTicket {
             title,
             description,
@@ -399,6 +478,9 @@ impl Stepper<'_, '_> {
             fields,
             transcript: self.st.transcript.clone(),
             requester_name: self.ctx.display_name.map(str::to_string),
+            filed_by,
+            filed_by_name: filing.as_ref().and_then(|f| f.by_name.clone()),
+            note: filing.and_then(|f| f.note),
         }));
         self.say(msg);
         self.close_case();
@@ -424,14 +506,17 @@ impl Stepper<'_, '_> {
     /// the ticket is closed, start something new.
     fn ticket_message(&mut self, text: &str) {
         let Some(t) = self.my_ticket().cloned() else {
-            self.go(State::Idle);
-            return self.idle_message(text);
+            return self.start_over(text);
         };
         if words::is_new_question(text) {
             self.close_case();
             return self.say(replies::NEW_QUESTION);
         }
         match t.status {
+            // Thanks, "ok", 👍: acknowledged here, not added to the ticket.
+            TicketStatus::Open | TicketStatus::Pending if words::is_ack(text) => {
+                self.say(replies::acknowledged(&t.number.to_string()))
+            }
             TicketStatus::Open | TicketStatus::Pending => {
                 if t.status == TicketStatus::Pending {
                     self.actions.push(Action::SetTicketStatus {
@@ -453,18 +538,17 @@ impl Stepper<'_, '_> {
                 }
                 let within =
                     t.resolved_at.is_some_and(|at| self.ctx.now - at <= self.ctx.settings.reopen_window_ms);
-                if within {
-                    self.reopen(t.number, text)
-                } else {
-                    self.close_case();
-                    self.idle_message(text)
-                }
+                if within { self.reopen(t.number, text) } else { self.start_over(text) }
             }
-            TicketStatus::Closed => {
-                self.close_case();
-                self.idle_message(text)
-            }
+            TicketStatus::Closed => self.start_over(text),
         }
+    }
+
+    /// The ticket is behind us: this message starts a new case, and its transcript.
+    fn start_over(&mut self, text: &str) {
+        self.go(State::Idle);
+        self.st.restart_transcript();
+        self.idle_message(text)
     }
 
     fn rate(&mut self, number: TicketNumber, score: u8) {

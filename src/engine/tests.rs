@@ -60,6 +60,7 @@ fn intent(id: &str, answer: Answer, queue: &str, slots: Vec<Slot>) -> Intent {
         priority: Priority::Normal,
         slots,
         threshold: None,
+        file: Default::default(),
         source: "test.toml".into(),
     }
 }
@@ -85,6 +86,9 @@ fn catalog() -> Catalog {
     let floor = Slot { name: "floor".into(), ask: "Which floor?".into(), pattern: None, hint: None };
     let mut urgent = intent("security_incident", Answer::Text("Unplug it now.".into()), "security", vec![]);
     urgent.priority = Priority::Urgent;
+    let mut lost = intent("lost_device", Answer::Text("Call ext. 4357 now.".into()), "security", vec![]);
+    lost.priority = Priority::Urgent;
+    lost.file = crate::intents::FileWhen::Always;
     Catalog {
         intents: vec![
             intent("vpn_problem", Answer::Article("vpn".into()), "network", vec![]),
@@ -102,6 +106,7 @@ fn catalog() -> Catalog {
                 vec![floor],
             ),
             urgent,
+            lost,
         ],
         articles: vec![article("vpn", "Fix VPN drops"), article("wifi", "Join the Wi-Fi")],
         cases: vec![],
@@ -112,6 +117,7 @@ fn catalog() -> Catalog {
             ("laptop", 2),
             ("printer", 3),
             ("malware", 4),
+            ("stolen", 5),
         ])),
         kb_index: Box::new(KeywordKb),
     }
@@ -141,7 +147,7 @@ fn inbound(kind: InboundKind) -> Inbound {
 fn run(start: State, script: Vec<(InboundKind, i64)>, tickets: &[TicketSummary]) -> Vec<Step> {
     let cat = catalog();
     let settings = Settings { reopen_window_ms: 1000, ..Settings::default() };
-    let mut st = ConversationState { state: start, transcript: vec![], origin: None };
+    let mut st = ConversationState { state: start, ..ConversationState::default() };
     let mut out = Vec::new();
     for (kind, now) in script {
         let ctx = Context { catalog: &cat, now, tickets, settings: &settings, display_name: Some("Alice") };
@@ -423,9 +429,90 @@ fn every_transition_lands_in_the_expected_state_with_the_expected_actions() {
             vec!["reply"],
         ),
         ("status", State::Idle, vec!["status"], "no tickets", "idle", vec!["reply"]),
+        (
+            "number out of range re-asks with the options",
+            State::Idle,
+            vec!["coffee machine leaks", "3"],
+            "isn't one of the options",
+            "offer_ticket",
+            vec!["reply"],
+        ),
+        (
+            "yes where there is no yes re-asks",
+            State::Idle,
+            vec!["wifi is weird", "yes"],
+            "isn't one of the options",
+            "offered",
+            vec!["reply"],
+        ),
+        (
+            "option words re-ask in a clarification",
+            State::Idle,
+            vec!["vpn password trouble", "option 9"],
+            "not sure which",
+            "clarify",
+            vec!["reply"],
+        ),
+        (
+            "the question is re-asked once only",
+            State::Idle,
+            vec!["wifi is weird", "7", "8"],
+            "still didn't get that",
+            "offered",
+            vec!["reply"],
+        ),
+        (
+            "a valid pick after a re-ask works",
+            State::Idle,
+            vec!["coffee machine leaks", "3", "1"],
+            "filed ticket",
+            "ticket",
+            vec!["file", "reply"],
+        ),
+        (
+            "yes answers \"did that solve it\"",
+            State::Idle,
+            vec!["vpn drops", "yes"],
+            "Glad",
+            "idle",
+            vec!["helpful", "reply"],
+        ),
+        (
+            "no answers \"did that solve it\"",
+            State::Idle,
+            vec!["vpn drops", "no"],
+            "filed ticket",
+            "ticket",
+            vec!["unhelpful", "file", "reply"],
+        ),
+        (
+            "file = always files at once and shows the answer",
+            State::Idle,
+            vec!["my phone was stolen"],
+            "Call ext. 4357",
+            "ticket",
+            vec!["reply", "file", "reply"],
+        ),
+        (
+            "a yes is not a description",
+            State::Idle,
+            vec!["talk to a person", "yes"],
+            "describe the problem",
+            "describe",
+            vec!["reply"],
+        ),
     ];
     for (label, start, script, reply, state, actions) in rows {
         let steps = run(start, script.iter().map(|t| (msg(t), 10)).collect(), &[]);
+        for (i, s) in steps.iter().enumerate() {
+            for a in &s.actions {
+                if let Action::FileTicket(t) = a
+                    && !super::words::wants_person(script[0])
+                {
+                    assert_eq!(t.title, script[0], "{label}: step {i} files the first message's problem");
+                }
+            }
+        }
         let last = steps.last().unwrap();
         let text = last.replies().join("\n");
         assert!(
@@ -514,6 +601,33 @@ fn a_filed_ticket_takes_replies_ratings_and_reopens() {
             "IT-1002",
             "ticket",
             vec!["relay", "reply"],
+        ),
+        (
+            "open: thanks acknowledged, not relayed",
+            vec![summary(1001, TicketStatus::Open, None)],
+            "thanks!",
+            10,
+            "You're welcome",
+            "ticket",
+            vec!["reply"],
+        ),
+        (
+            "open: ok acknowledged",
+            vec![summary(1001, TicketStatus::Open, None)],
+            "ok",
+            10,
+            "IT-1001",
+            "ticket",
+            vec!["reply"],
+        ),
+        (
+            "pending: 👍 acknowledged",
+            vec![summary(1001, TicketStatus::Pending, None)],
+            "👍",
+            10,
+            "welcome",
+            "ticket",
+            vec!["reply"],
         ),
         (
             "new question leaves the ticket",
@@ -647,8 +761,118 @@ fn state_round_trips_through_json() {
         State::OfferTicket { query: "x".into() },
         State::Clarify { query: "x".into(), intents: vec!["a".into(), "b".into()] },
     ] {
-        let st = ConversationState { state: s, transcript: vec![], origin: None };
+        let st = ConversationState { state: s, ..ConversationState::default() };
         let back: ConversationState = serde_json::from_value(serde_json::to_value(&st).unwrap()).unwrap();
         assert_eq!(back, st);
     }
+}
+
+/// The first step's filed ticket, if any.
+fn filed(steps: &[Step]) -> Option<NewTicket> {
+    steps.iter().flat_map(|s| &s.actions).find_map(|a| match a {
+        Action::FileTicket(t) => Some(t.clone()),
+        _ => None,
+    })
+}
+
+#[test]
+fn a_reply_that_is_not_an_option_never_replaces_the_problem() {
+    // Two options (File a ticket / Cancel), answered with 3: asked again, the problem stays.
+    let steps = run(State::Idle, vec![(msg("coffee machine leaks"), 1), (msg("3"), 2), (msg("1"), 3)], &[]);
+    match &steps[1].actions[..] {
+        [Action::Reply { text, choices }] => {
+            assert!(text.contains("Shall I file a ticket") && text.contains("1. File a ticket"), "{text}");
+            assert_eq!(choices.len(), 2, "the same options again");
+        }
+        other => panic!("expected one re-ask, got {other:?}"),
+    }
+    assert_eq!(steps[1].state.state, State::OfferTicket { query: "coffee machine leaks".into() });
+    let t = filed(&steps).unwrap();
+    assert_eq!((t.title.as_str(), t.description.as_str()), ("coffee machine leaks", "coffee machine leaks"));
+    let said: Vec<&str> = t.transcript.iter().map(|t| t.text.as_str()).collect();
+    assert_eq!(said.first(), Some(&"coffee machine leaks"), "{said:?}");
+    assert!(said.contains(&"3"), "the stray reply stays in the transcript: {said:?}");
+}
+
+#[test]
+fn a_transcript_starts_at_the_first_message_of_the_case() {
+    // A new question in an open case keeps what came before it.
+    let script = vec![(msg("vpn drops"), 1), (msg("I forgot my password"), 2), (msg("2"), 3)];
+    let t = filed(&run(State::Idle, script, &[])).unwrap();
+    assert_eq!(t.title, "I forgot my password");
+    assert_eq!(t.transcript.first().map(|t| t.text.as_str()), Some("vpn drops"));
+    // Small talk before a case is not part of it.
+    let script = vec![(msg("hi"), 1), (msg("coffee machine leaks"), 2), (msg("1"), 3)];
+    let t = filed(&run(State::Idle, script, &[])).unwrap();
+    assert_eq!(t.transcript.first().map(|t| t.text.as_str()), Some("coffee machine leaks"));
+    // After a closed ticket, a new case starts at its own first message.
+    let closed = vec![summary(1001, TicketStatus::Closed, Some(0))];
+    let steps = run(State::Ticket, vec![(msg("coffee machine leaks"), 1), (msg("1"), 2)], &closed);
+    let t = filed(&steps).unwrap();
+    assert_eq!(t.transcript.first().map(|t| t.text.as_str()), Some("coffee machine leaks"));
+    // A long case loses turns from its middle, never its first message.
+    let mut script = vec![(msg("coffee machine leaks"), 0)];
+    script.extend((1..60).map(|i| (msg("cancel this? no"), i)));
+    let steps = run(State::Idle, script, &[]);
+    let last = &steps.last().unwrap().state.transcript;
+    assert!(last.len() <= MAX_TRANSCRIPT_TURNS);
+    assert_eq!(last.first().map(|t| t.text.as_str()), Some("coffee machine leaks"));
+}
+
+#[test]
+fn file_always_files_at_once_with_the_answer_as_first_steps() {
+    let steps = run(State::Idle, vec![(msg("my phone was stolen"), 1)], &[]);
+    let replies = steps[0].replies();
+    assert_eq!(replies[0], "Call ext. 4357 now.", "the answer first, without solved/not solved buttons");
+    assert!(replies[1].contains(TICKET_PLACEHOLDER));
+    assert!(matches!(&steps[0].actions[0], Action::Reply { choices, .. } if choices.is_empty()));
+    let t = filed(&steps).unwrap();
+    assert_eq!((t.queue.as_str(), t.priority), ("security", Priority::Urgent));
+    assert_eq!(t.title, "my phone was stolen");
+    // Thanks afterwards: acknowledged, nothing relayed to the ticket.
+    let open = vec![summary(1001, TicketStatus::Open, None)];
+    let steps = run(State::Ticket, vec![(msg("thanks!"), 2)], &open);
+    assert!(!steps[0].actions.iter().any(|a| matches!(a, Action::Relay { .. })));
+}
+
+fn file_from(by: &str, text: &str, note: Option<&str>) -> Inbound {
+    let mut i = inbound(InboundKind::FileTicket {
+        text: text.into(),
+        author: UserRef::new(Platform::Console, "alice"),
+        author_name: Some("Alice".into()),
+        note: note.map(str::to_string),
+    });
+    i.user = UserRef::new(Platform::Console, by);
+    i.display_name = Some(by.to_uppercase());
+    i
+}
+
+#[test]
+fn a_ticket_filed_from_someone_elses_message_keeps_it_and_credits_both() {
+    let cat = catalog();
+    let settings = Settings::default();
+    let ctx =
+        Context { catalog: &cat, now: 1, tickets: &[], settings: &settings, display_name: Some("Alice") };
+    // Bob files Alice's message, adding a note: the message is the description, verbatim.
+    let text = "the coffee machine on floor 3 leaks";
+    let s = step(&ConversationState::default(), &file_from("bob", text, Some("  it's flooding  ")), &ctx);
+    let t = filed(std::slice::from_ref(&s)).unwrap();
+    assert_eq!((t.title.as_str(), t.description.as_str()), (text, text));
+    assert_eq!(t.filed_by, Some(UserRef::new(Platform::Console, "bob")));
+    assert_eq!(t.note.as_deref(), Some("it's flooding"));
+    assert_eq!(t.transcript[0].text, text);
+    assert_eq!(t.transcript[1].from, Speaker::Filer("BOB".into()));
+    assert!(s.replies()[0].starts_with("BOB asked me to file this for you"), "{:?}", s.replies());
+    // Alice filing her own message: she is requester and filer.
+    let s = step(&ConversationState::default(), &file_from("alice", text, None), &ctx);
+    let t = filed(std::slice::from_ref(&s)).unwrap();
+    assert_eq!((t.filed_by, t.note), (None, None));
+    // With a form first, the filer is remembered until Alice's answer files it.
+    let s1 = step(&ConversationState::default(), &file_from("bob", "my laptop is dead", None), &ctx);
+    assert!(matches!(s1.state.state, State::Form { .. }));
+    let s2 = step(&s1.state, &inbound(msg("LT-42")), &ctx);
+    let t = filed(std::slice::from_ref(&s2)).unwrap();
+    assert_eq!(t.filed_by, Some(UserRef::new(Platform::Console, "bob")));
+    assert_eq!(t.description, "my laptop is dead\nasset: LT-42");
+    assert!(s2.state.filing.is_none(), "the next ticket is Alice's own");
 }

@@ -62,6 +62,27 @@ pub fn is_no(text: &str) -> bool {
     one_of(text, &["no", "n", "nope", "no thanks", "not now"])
 }
 
+/// Small talk that asks for nothing: thanks, "ok", a greeting, or only emoji and punctuation
+/// (`👍`, `:+1:`).
+pub fn is_ack(text: &str) -> bool {
+    static CODE: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r":[a-z0-9_+-]+:").unwrap_or_else(|e| unreachable!("{e}")));
+    if is_thanks(text) || is_greeting(text) {
+        return true;
+    }
+    let t = text.trim();
+    !t.is_empty() && CODE.replace_all(t, "").chars().all(|c| !c.is_alphanumeric())
+}
+
+/// A reply that only makes sense as a pick from offered options: a bare number ("3",
+/// "option 2", "#1"), or a yes or a no.
+pub fn looks_like_option(text: &str) -> bool {
+    static NUM: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"^(option |number |no\.? ?|#)?\d{1,4}$").unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    NUM.is_match(&norm(text)) || is_yes(text) || is_no(text)
+}
+
 /// "talk to a person", "I need a human", "open a ticket", …
 pub fn wants_person(text: &str) -> bool {
     static RE: LazyLock<Regex> = LazyLock::new(|| {
@@ -129,6 +150,17 @@ mod tests {
             ("I need a human", wants_person, true),
             ("open a ticket", wants_person, true),
             ("my person icon is gone", wants_person, false),
+            ("thanks!", is_ack, true),
+            ("ok", is_ack, true),
+            ("👍", is_ack, true),
+            (":+1: :tada:", is_ack, true),
+            ("ok but it still fails", is_ack, false),
+            ("3", looks_like_option, true),
+            ("option 2", looks_like_option, true),
+            ("#7.", looks_like_option, true),
+            ("yes", looks_like_option, true),
+            ("nope", looks_like_option, true),
+            ("3 printers are down", looks_like_option, false),
         ];
         for (text, f, want) in table {
             assert_eq!(f(text), *want, "{text}");

@@ -28,6 +28,9 @@ pub struct IntentDef {
     pub priority: Option<Spanned<String>>,
     /// Confidence (0–1) this intent needs, instead of the catalog's threshold.
     pub threshold: Option<Spanned<f32>>,
+    /// `"always"` files a ticket as soon as the intent matches; `"on_request"` (the default)
+    /// only when the answer did not help.
+    pub file: Option<Spanned<String>>,
     #[serde(default)]
     pub slot: Vec<Spanned<SlotDef>>,
 }

@@ -39,6 +39,27 @@ pub enum Answer {
     Text(String),
 }
 
+/// When a ticket is filed for an intent (`file = "…"` in `intents/*.toml`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum FileWhen {
+    /// Only when the answer did not help or the employee asks for a person (the default).
+    #[default]
+    OnRequest,
+    /// At once, with the answer shown as first steps (security incidents, lost devices).
+    Always,
+}
+
+impl std::str::FromStr for FileWhen {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "always" => Ok(FileWhen::Always),
+            "on_request" => Ok(FileWhen::OnRequest),
+            other => Err(format!("file must be \"always\" or \"on_request\", not `{other}`")),
+        }
+    }
+}
+
 /// A question the bot asks before filing a ticket for an intent.
 #[derive(Debug, Clone)]
 pub struct Slot {
@@ -63,6 +84,8 @@ pub struct Intent {
     /// Confidence this intent needs (overrides the catalog's threshold): higher for intents
     /// where a wrong answer is costly.
     pub threshold: Option<f32>,
+    /// Whether matching it files a ticket at once.
+    pub file: FileWhen,
     /// Where it was defined, for messages to admins.
     pub source: PathBuf,
 }

@@ -4,7 +4,7 @@
 //! placed at the `line:col` of the value at fault.
 use super::format::{CaseDef, IntentDef, IntentFile, NONE_INTENT, SlotDef, TestFile};
 use super::spans::{SourceMap, near_names, regex_error_text};
-use super::{Answer, Diagnostic, Intent, Slot, TestCase};
+use super::{Answer, Diagnostic, FileWhen, Intent, Slot, TestCase};
 use crate::domain::{Priority, QueueName};
 use crate::kb::article::valid_id;
 use regex::Regex;
@@ -150,6 +150,21 @@ impl<'q> Validator<'q> {
                 slots.push(slot);
             }
         }
+        let file = match &def.file {
+            None => FileWhen::default(),
+            Some(f) => f.get_ref().parse::<FileWhen>().unwrap_or_else(|e| {
+                self.diags.push(map.at(&f.span(), e));
+                FileWhen::default()
+            }),
+        };
+        if let Some(f) = &def.file
+            && file == FileWhen::Always
+            && !slots.is_empty()
+        {
+            let msg = "file = \"always\" files the ticket at once, so it cannot ask `[[intent.slot]]` \
+                       questions: remove the slots or the setting";
+            self.diags.push(map.at(&f.span(), msg));
+        }
         if self.diags.len() > before {
             return None;
         }
@@ -163,6 +178,7 @@ impl<'q> Validator<'q> {
             priority: priority?,
             slots,
             threshold,
+            file,
             source: map.path.to_path_buf(),
         })
     }

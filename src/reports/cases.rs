@@ -213,6 +213,9 @@ mod tests {
             fields: Default::default(),
             transcript: vec![],
             requester_name: None,
+            filed_by: None,
+            filed_by_name: None,
+            note: None,
         });
         let none = inbound(InboundKind::Choice { id: "none".into() });
         let refused = case_events(&offered, &st(State::Ticket, vec![file]), &none, &catalog, &dq);

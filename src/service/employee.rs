@@ -240,7 +240,14 @@ impl Service {
                     let provisional = provisional_ticket(&t, inbound, now);
                     merge(
                         &mut desk,
-                        workflow::on_filed(&self.desk, &provisional, &t.transcript, assignee, now),
+                        workflow::on_filed(
+                            &self.desk,
+                            &provisional,
+                            &t.transcript,
+                            t.filed_by_name.as_deref(),
+                            assignee,
+                            now,
+                        ),
                     );
                     tickets.push(TicketOp::Create(t));
                 }
@@ -328,6 +335,7 @@ fn provisional_ticket(t: &NewTicket, inbound: &Inbound, now: Millis) -> Ticket {
         description: t.description.clone(),
         requester: requester(inbound).0.clone(),
         requester_name: t.requester_name.clone(),
+        filed_by: t.filed_by.clone().unwrap_or_else(|| requester(inbound).0.clone()),
         conversation: inbound.conversation.clone(),
         reply_to: inbound.reply_to.clone(),
         intent: t.intent.clone(),

@@ -153,6 +153,11 @@ impl Service {
         &self.desk
     }
 
+    /// `text` as deskbot would store it: sanitised and redacted.
+    pub fn redact(&self, text: &str) -> String {
+        self.redactor.redact(&sanitize_text(text).0)
+    }
+
     pub fn now(&self) -> Millis {
         (self.clock)()
     }
@@ -176,15 +181,12 @@ impl Service {
         let mut truncated = false;
         // Every text that came from outside is redacted before anything stores or forwards it.
         match &mut inbound.kind {
-            InboundKind::Message { text } | InboundKind::FileTicket { text, .. } => {
-                // Redact first, then cut: a number the cut would split is redacted whole.
-                let (clean, cut) = sanitize_text(text);
-                let mut redacted = self.redactor.redact(&clean);
-                if cut {
-                    limits::drop_cut_number(&mut redacted);
-                }
-                truncated = cut | self.limits.cut(&mut redacted);
-                *text = redacted;
+            InboundKind::Message { text } | InboundKind::FileTicket { text, note: None, .. } => {
+                truncated = self.clean(text);
+            }
+            InboundKind::FileTicket { text, note: Some(note), .. } => {
+                truncated = self.clean(text);
+                truncated |= self.clean(note);
             }
             InboundKind::Reaction { text: Some(text), .. } | InboundKind::AgentReply { text, .. } => {
                 *text = self.redactor.redact(&sanitize_text(text).0);
@@ -210,6 +212,19 @@ impl Service {
             a.name = self.redactor.redact(&sanitize_text(&a.name).0);
         }
         self.handle_employee(&inbound, &notices).await
+    }
+
+    /// Sanitise, redact and bound text that came from outside, in that order: a number the
+    /// length cut would split is redacted whole. Returns whether the text was cut.
+    fn clean(&self, text: &mut String) -> bool {
+        let (clean, cut) = sanitize_text(text);
+        let mut redacted = self.redactor.redact(&clean);
+        if cut {
+            limits::drop_cut_number(&mut redacted);
+        }
+        let cut = cut | self.limits.cut(&mut redacted);
+        *text = redacted;
+        cut
     }
 
     /// Commit, retrying with a fresh read when another writer changed the conversation.

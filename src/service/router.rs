@@ -104,6 +104,7 @@ mod tests {
             text: "printer is on fire".into(),
             author: UserRef::new(Platform::Slack, "alice"),
             author_name: None,
+            note: None,
         };
         let cases: Vec<Case> = vec![
             (

@@ -220,6 +220,14 @@ pub const CATALOGUE: &[Table] = &[
                 "the requester's platform user id",
             ),
             col("requester_name", Name, Replace(Null), Purge::Set(Null), "the requester's display name"),
+            not("filed_by_platform", "the platform's name"),
+            col(
+                "filed_by_id",
+                Id,
+                Scrub,
+                Purge::Set(Pseudonym),
+                "who filed it: the requester, or whoever filed it from their message",
+            ),
             col("conversation", Id, Scrub, Purge::Set(Pseudonym), "the conversation key it was filed from"),
             json(
                 "reply_to",
@@ -456,7 +464,10 @@ pub const CATALOGUE: &[Table] = &[
         own_words: None,
         expiry: Expiry::Kept,
         columns: &[
-            not("id_hash", "the SHA-256 of a random session id; names nobody (sessions expire and are purged)"),
+            not(
+                "id_hash",
+                "the SHA-256 of a random session id; names nobody (sessions expire and are purged)",
+            ),
             not("csrf_token", "a random per-session token"),
         ],
     },

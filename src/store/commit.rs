@@ -112,8 +112,17 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
                     let turn = with_number(turn, created.first().copied());
                     tx.insert_message(&conv.key, Some(number), &turn, false).await?;
                 }
-                let detail = format!("queue {}, priority {}", ticket.queue, ticket.priority);
-                audited(tx, &mut audit, number, now, "created", &requester, Some(&detail)).await?;
+                let placed = format!("queue {}, priority {}", ticket.queue, ticket.priority);
+                // Filed from someone else's message: the filer acted, for the requester.
+                match ticket.filed_by.as_ref().map(ToString::to_string).filter(|f| *f != requester) {
+                    Some(filer) => {
+                        let detail = format!("filed by {filer} for {requester}; {placed}");
+                        audited(tx, &mut audit, number, now, "created", &filer, Some(&detail)).await?;
+                    }
+                    None => {
+                        audited(tx, &mut audit, number, now, "created", &requester, Some(&placed)).await?
+                    }
+                }
             }
             TicketOp::SetStatus { number, status, actor, note } => {
                 let number = resolve(*number, &created);

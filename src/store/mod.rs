@@ -125,6 +125,8 @@ pub enum Speaker {
     Employee,
     Bot,
     Agent(String),
+    /// The person who filed the ticket from someone else's message, by name: their note.
+    Filer(String),
     System,
 }
 
@@ -160,6 +162,14 @@ pub struct NewTicket {
     /// The redacted conversation so far.
     pub transcript: Vec<Turn>,
     pub requester_name: Option<String>,
+    /// Who filed it, when not the requester (a 🎫 or "Create ticket" on their message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filed_by: Option<UserRef>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub filed_by_name: Option<String>,
+    /// What the person who filed it added (already in `transcript`, attributed to them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// A change to tickets within a commit.
@@ -257,6 +267,8 @@ pub struct Ticket {
     pub description: String,
     pub requester: UserRef,
     pub requester_name: Option<String>,
+    /// Who filed it: the requester, or whoever filed it from the requester's message.
+    pub filed_by: UserRef,
     pub conversation: String,
     pub reply_to: Address,
     pub intent: Option<String>,

@@ -276,8 +276,8 @@ macro_rules! person_sql {
             }
 
             const TICKET_COLUMNS: &str = "SELECT number, title, description, requester_platform, requester_id, \
-                requester_name, conversation, reply_to, intent, queue, priority, status, assignee, fields, \
-                created_at, updated_at, resolved_at, sla FROM tickets";
+                requester_name, filed_by_platform, filed_by_id, conversation, reply_to, intent, queue, priority, \
+                status, assignee, fields, created_at, updated_at, resolved_at, sla FROM tickets";
 
             #[async_trait::async_trait]
             impl PersonStore for $store {

@@ -32,6 +32,7 @@ pub(crate) fn speaker_columns(speaker: &Speaker) -> (&'static str, Option<&str>)
         Speaker::Employee => ("employee", None),
         Speaker::Bot => ("bot", None),
         Speaker::Agent(name) => ("agent", Some(name.as_str())),
+        Speaker::Filer(name) => ("filer", Some(name.as_str())),
         Speaker::System => ("system", None),
     }
 }
@@ -41,6 +42,7 @@ fn speaker_from_columns(kind: &str, name: Option<String>) -> Result<Speaker> {
         ("employee", _) => Ok(Speaker::Employee),
         ("bot", _) => Ok(Speaker::Bot),
         ("agent", Some(name)) => Ok(Speaker::Agent(name)),
+        ("filer", Some(name)) => Ok(Speaker::Filer(name)),
         ("system", _) => Ok(Speaker::System),
         (other, _) => Err(StoreError::Corrupt(format!("message speaker `{other}` is not known"))),
     }
@@ -79,6 +81,8 @@ pub(crate) struct TicketRow {
     requester_platform: String,
     requester_id: String,
     requester_name: Option<String>,
+    filed_by_platform: String,
+    filed_by_id: String,
     conversation: String,
     reply_to: JsonText,
     intent: Option<String>,
@@ -101,6 +105,11 @@ impl TicketRow {
             number,
             title: self.title,
             description: self.description,
+            filed_by: if self.filed_by_id.is_empty() {
+                UserRef::new(parse::<Platform>(&self.requester_platform, &what)?, self.requester_id.clone())
+            } else {
+                UserRef::new(parse::<Platform>(&self.filed_by_platform, &what)?, self.filed_by_id)
+            },
             requester: UserRef::new(parse::<Platform>(&self.requester_platform, &what)?, self.requester_id),
             requester_name: self.requester_name,
             conversation: self.conversation,

@@ -38,8 +38,8 @@ macro_rules! shared_sql {
             use sqlx::{QueryBuilder, Transaction};
 
             const TICKET_SELECT: &str = "SELECT number, title, description, requester_platform, requester_id, \
-                requester_name, conversation, reply_to, intent, queue, priority, status, assignee, fields, \
-                created_at, updated_at, resolved_at, sla FROM tickets";
+                requester_name, filed_by_platform, filed_by_id, conversation, reply_to, intent, queue, priority, \
+                status, assignee, fields, created_at, updated_at, resolved_at, sla FROM tickets";
 
             type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>;
 
@@ -112,13 +112,14 @@ macro_rules! shared_sql {
                     c: &ConversationWrite,
                     now: Millis,
                 ) -> Result<TicketNumber> {
+                    let filed_by = t.filed_by.as_ref().unwrap_or(&c.user);
                     let number: i64 =
                         sqlx::query_scalar($next_ticket).fetch_one(&mut **self).await.map_err($map_err)?;
                     let q = sqlx::query(
                         "INSERT INTO tickets (number, title, description, requester_platform, requester_id, \
                          requester_name, conversation, reply_to, intent, queue, priority, status, fields, \
-                         created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12, $13, $13)",
+                         created_at, updated_at, filed_by_platform, filed_by_id) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12, $13, $13, $14, $15)",
                     )
                     .bind(number)
                     .bind(&t.title)
@@ -132,7 +133,9 @@ macro_rules! shared_sql {
                     .bind(t.queue.as_str())
                     .bind(t.priority.as_str())
                     .bind(JsonText::of(&t.fields, "ticket fields")?)
-                    .bind(now);
+                    .bind(now)
+                    .bind(filed_by.platform.as_str())
+                    .bind(&filed_by.id);
                     write(q, self).await?;
                     Ok(TicketNumber(number))
                 }

@@ -20,6 +20,7 @@ conformance!(
     role_grants_are_justified_renewed_revoked_and_audited,
     purge_dry_run_changes_nothing_and_apply_expires_and_audits,
     person_export_then_erase_leaves_only_the_erasure_record,
+    erasing_a_filer_removes_their_note_and_id_but_not_the_requesters_ticket,
     recurring_job_is_claimed_once_per_period,
     concurrent_grants_of_one_role_record_it_once,
     concurrent_starts_seed_config_grants_once_and_never_over_a_revocation,
@@ -275,6 +276,44 @@ async fn person_export_then_erase_leaves_only_the_erasure_record(store: &DynStor
     assert_eq!(audit::verify(store).await.unwrap().broken, None, "the erasure re-links the chain");
     assert!(person::export(store, &zed, &[]).await.unwrap().tickets.is_empty());
     assert_eq!(store.ticket(other_n).await.unwrap().unwrap().requester.id, "U-other");
+}
+
+async fn erasing_a_filer_removes_their_note_and_id_but_not_the_requesters_ticket(store: &DynStore) {
+    let mut c = commit("amy", 0, Some("e1"), T0);
+    let mut t = new_ticket("projector is dead");
+    t.filed_by = Some(support::user("U-fil"));
+    t.transcript.push(Turn {
+        from: Speaker::Filer("Filbert".into()),
+        text: "Filbert's own words".into(),
+        at: T0,
+    });
+    c.tickets.push(TicketOp::Create(t));
+    let n = applied(store.commit(c).await.unwrap())[0];
+    person::erase(store, &support::test_key(), &support::user("U-fil"), &["Filbert".into()], "dpo", T0 + DAY)
+        .await
+        .unwrap();
+    let t = store.ticket(n).await.unwrap().unwrap();
+    assert!(t.filed_by.id.starts_with("erased-"), "{t:?}");
+    assert_eq!((t.requester.id.as_str(), t.title.as_str()), ("U-amy", "projector is dead"));
+    let mut texts: Vec<String> = store
+        .ticket_messages(n)
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|m| [m.turn.text, format!("{:?}", m.turn.from)])
+        .collect();
+    texts.extend(
+        store
+            .ticket_events(n)
+            .await
+            .unwrap()
+            .into_iter()
+            .flat_map(|e| [e.actor, e.detail.unwrap_or_default()]),
+    );
+    assert!(texts.iter().any(|t| t == "vpn is down"), "the requester's words stay: {texts:?}");
+    for text in &texts {
+        assert!(!text.contains("U-fil") && !text.contains("Filbert"), "left behind: {text}");
+    }
 }
 
 async fn recurring_job_is_claimed_once_per_period(store: &DynStore) {

@@ -122,6 +122,9 @@ impl Seeder<'_> {
                     fields: Default::default(),
                     transcript: Vec::new(),
                     requester_name: None,
+                    filed_by: None,
+                    filed_by_name: None,
+                    note: None,
                 }));
                 if let Some((fr, res)) = sla {
                     c.tickets.push(TicketOp::Change {

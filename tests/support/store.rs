@@ -104,6 +104,9 @@ pub fn new_ticket(title: &str) -> NewTicket {
             Turn { from: Speaker::Bot, text: "Did restarting help?".to_string(), at: T0 - 1000 },
         ],
         requester_name: Some("Ana".to_string()),
+        filed_by: None,
+        filed_by_name: None,
+        note: None,
     }
 }
 

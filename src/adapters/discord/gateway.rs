@@ -228,6 +228,7 @@ impl Adapter {
             text: m.content.clone(),
             author: UserRef::new(Platform::Discord, m.author.id.to_string()),
             author_name: Some(m.author.global_name.clone().unwrap_or_else(|| m.author.name.clone())),
+            note: None,
         };
         // One ticket per message, however many people react (and however often it is replayed).
         let event_id = format!("ticket-from:{message}");

@@ -131,6 +131,7 @@ impl Adapter {
                 text: m.content.clone(),
                 author: UserRef::new(Platform::Discord, m.author.id.to_string()),
                 author_name: Some(name_of(&m.author, None)),
+                note: None,
             },
         );
         inbound.message_id = Some(m.id.to_string());
@@ -268,6 +269,7 @@ impl Adapter {
                 text,
                 author: UserRef::new(Platform::Discord, user.to_string()),
                 author_name: Some(name),
+                note: None,
             },
         );
         let ack = if guild {

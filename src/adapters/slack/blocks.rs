@@ -154,9 +154,30 @@ fn parse(blocks: Value) -> Result<Vec<SlackBlock>, String> {
     serde_json::from_value(blocks).map_err(|e| format!("bad Block Kit layout ({:?} error)", e.classify()))
 }
 
-/// The "Create ticket" modal, prefilled with the message text. `metadata` travels back with
-/// the submission (which message, whose).
-pub fn ticket_modal(text: &str, metadata: &str) -> Result<SlackView, String> {
+/// The "Create ticket" modal. For someone's message (`quoted`), the message is shown as it will
+/// be filed, as plain text, and the one input is the filer's optional note; without a message
+/// the input is the problem itself. `metadata` travels back with the submission (which
+/// message; never whose).
+pub fn ticket_modal(quoted: Option<&str>, metadata: &str) -> Result<SlackView, String> {
+    let input = |label: &str, optional: bool| {
+        json!({
+            "type": "input",
+            "block_id": TICKET_BLOCK,
+            "optional": optional,
+            "label": { "type": "plain_text", "text": label },
+            "element": { "type": "plain_text_input", "action_id": TICKET_INPUT, "multiline": true },
+        })
+    };
+    let blocks = match quoted {
+        Some(text) => json!([
+            {
+                "type": "section",
+                "text": { "type": "plain_text", "text": cut(&format!("The message, filed as written:\n{text}"), MAX_SECTION), "emoji": false },
+            },
+            input("Anything to add for the IT team? (optional)", true),
+        ]),
+        None => json!([input("What is the problem?", false)]),
+    };
     let view = json!({
         "type": "modal",
         "callback_id": TICKET_MODAL,
@@ -164,17 +185,7 @@ pub fn ticket_modal(text: &str, metadata: &str) -> Result<SlackView, String> {
         "title": { "type": "plain_text", "text": "Create ticket" },
         "submit": { "type": "plain_text", "text": "File ticket" },
         "close": { "type": "plain_text", "text": "Cancel" },
-        "blocks": [{
-            "type": "input",
-            "block_id": TICKET_BLOCK,
-            "label": { "type": "plain_text", "text": "What is the problem?" },
-            "element": {
-                "type": "plain_text_input",
-                "action_id": TICKET_INPUT,
-                "multiline": true,
-                "initial_value": cut(text, 2900),
-            },
-        }],
+        "blocks": blocks,
     });
     serde_json::from_value(view).map_err(|e| format!("bad modal layout ({:?} error)", e.classify()))
 }
@@ -298,9 +309,16 @@ mod tests {
 
     #[test]
     fn modal_and_home_parse() {
-        let m = serde_json::to_value(ticket_modal("printer on fire", "{}").unwrap()).unwrap();
+        let m =
+            serde_json::to_value(ticket_modal(Some("printer on fire <!channel>"), "{}").unwrap()).unwrap();
         assert_eq!(m["type"], "modal");
-        assert_eq!(m["blocks"][0]["element"]["initial_value"], "printer on fire");
+        // The message is shown as plain text, apart from the filer's optional note.
+        assert_eq!(m["blocks"][0]["text"]["type"], "plain_text");
+        assert!(m["blocks"][0]["text"]["text"].as_str().unwrap().ends_with("printer on fire <!channel>"));
+        assert_eq!(m["blocks"][1]["optional"], true);
+        assert!(m["blocks"][1]["element"].get("initial_value").is_none());
+        let own = serde_json::to_value(ticket_modal(None, "{}").unwrap()).unwrap();
+        assert_eq!(own["blocks"][0]["optional"], false);
         let r = serde_json::to_value(reply_modal("IT-1001", "{}").unwrap()).unwrap();
         assert_eq!(r["callback_id"], REPLY_MODAL);
         let h = serde_json::to_value(home_view(&[]).unwrap()).unwrap();

@@ -18,15 +18,15 @@ use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::*;
 use std::sync::Arc;
 
-/// Where a ticket filed from the modal comes from; travels as the modal's `private_metadata`.
+/// Which message a ticket filed from the modal comes from; travels as the modal's
+/// `private_metadata`. It names the message only: its author and text are fetched from Slack
+/// again on submission, and anything else the metadata claims is ignored.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 struct ModalOrigin {
     #[serde(default)]
     channel: Option<String>,
     #[serde(default)]
     ts: Option<String>,
-    #[serde(default)]
-    author: Option<String>,
 }
 
 /// Which card a "Reply to requester" modal answers; travels as its `private_metadata`. It
@@ -148,20 +148,24 @@ impl Handler {
                 let origin = ModalOrigin {
                     channel: a.channel.as_ref().map(|c| c.id.to_string()),
                     ts: a.message.as_ref().map(|m| m.origin.ts.to_string()),
-                    author: a.message.as_ref().and_then(|m| m.sender.user.as_ref().map(|u| u.to_string())),
                 };
                 let text = a.message.as_ref().and_then(|m| m.content.text.clone()).unwrap_or_default();
-                self.open_modal(&a.trigger_id, &text, &origin).await?;
+                self.open_modal(&a.trigger_id, Some(&text), &origin).await?;
                 Ok(SlackInteractionResponse::Empty)
             }
             SlackInteractionEvent::Shortcut(s) if s.callback_id.0 == CREATE_TICKET_SHORTCUT => {
-                self.open_modal(&s.trigger_id, "", &ModalOrigin::default()).await?;
+                self.open_modal(&s.trigger_id, None, &ModalOrigin::default()).await?;
                 Ok(SlackInteractionResponse::Empty)
             }
-            SlackInteractionEvent::ViewSubmission(v) => {
-                self.on_view_submission(v).await?;
-                Ok(SlackInteractionResponse::Empty)
-            }
+            SlackInteractionEvent::ViewSubmission(v) => match self.on_view_submission(v).await? {
+                None => Ok(SlackInteractionResponse::Empty),
+                Some(problem) => {
+                    let errors = std::collections::HashMap::from([(TICKET_BLOCK.to_string(), problem)]);
+                    Ok(SlackInteractionResponse::ViewSubmission(SlackViewSubmissionResponse::Errors(
+                        SlackViewSubmissionErrorsResponse::new(errors),
+                    )))
+                }
+            },
             other => {
                 tracing::debug!(kind = ?std::mem::discriminant(&other), "slack interaction not used");
                 Ok(SlackInteractionResponse::Empty)
@@ -169,15 +173,18 @@ impl Handler {
         }
     }
 
+    /// The "Create ticket" modal: for a message (`quoted`), shown as it is with room for a
+    /// note; without one, a form for the person's own problem.
     async fn open_modal(
         &self,
         trigger: &SlackTriggerId,
-        text: &str,
+        quoted: Option<&str>,
         origin: &ModalOrigin,
     ) -> Result<(), HandleError> {
         let meta = serde_json::to_string(origin)
             .map_err(|_| HandleError::Slack("modal origin not encodable".into()))?;
-        let view = ticket_modal(text, &meta).map_err(HandleError::Slack)?;
+        let quoted = quoted.map(|t| self.service.redact(t));
+        let view = ticket_modal(quoted.as_deref(), &meta).map_err(HandleError::Slack)?;
         let session = self.client.open_session(&self.token);
         let req = SlackApiViewsOpenRequest::new(trigger.clone(), view);
         // The trigger expires in 3 s: a failed open cannot be retried later, so it is logged.
@@ -187,16 +194,24 @@ impl Handler {
         Ok(())
     }
 
-    async fn on_view_submission(&self, v: SlackInteractionViewSubmissionEvent) -> Result<(), HandleError> {
+    /// The modal was submitted. The filer is the interaction's user; for a message, its author
+    /// (the requester) and its text (the description) are fetched from Slack by channel and
+    /// ts, and what the filer typed becomes their note. Returns a problem to show in the modal
+    /// when nothing was filed.
+    async fn on_view_submission(
+        &self,
+        v: SlackInteractionViewSubmissionEvent,
+    ) -> Result<Option<String>, HandleError> {
         let (callback, meta) = match &v.view.view {
             SlackView::Modal(m) => (m.callback_id.as_ref().map(|c| c.0.clone()), m.private_metadata.clone()),
             SlackView::Home(_) => (None, None),
         };
         if callback.as_deref() == Some(REPLY_MODAL) {
-            return self.on_reply_submission(&v, meta.as_deref()).await;
+            self.on_reply_submission(&v, meta.as_deref()).await?;
+            return Ok(None);
         }
         if callback.as_deref() != Some(TICKET_MODAL) {
-            return Ok(());
+            return Ok(None);
         }
         let text = v
             .view
@@ -210,19 +225,36 @@ impl Handler {
         let origin: ModalOrigin =
             meta.as_deref().and_then(|m| serde_json::from_str(m).ok()).unwrap_or_default();
         let user = v.user.id.to_string();
-        let author = origin.author.clone().unwrap_or_else(|| user.clone());
         let event_id = format!("view:{}", v.view.state_params.id);
         let now = self.service.now();
         match (&origin.channel, &origin.ts) {
-            (Some(c), Some(ts)) => self.file_ticket(event_id, &user, &author, text, c, ts, now).await,
+            (Some(c), Some(ts)) => {
+                let (message, author) = match self.fetch_message(c, ts).await {
+                    Ok(found) => (found.text, found.author),
+                    Err(e) => {
+                        tracing::warn!(channel = %c, ts = %ts, error = %e.kind(), "cannot fetch the modal's message; not filing");
+                        return Ok(Some("Slack did not return that message, so no ticket was filed.".into()));
+                    }
+                };
+                let Some(author) = author.filter(|a| !self.is_self(Some(a), None)) else {
+                    tracing::warn!(channel = %c, ts = %ts, "the modal's message cannot be found; not filing");
+                    return Ok(Some("That message cannot be found any more, so no ticket was filed.".into()));
+                };
+                let note = Some(text).filter(|t| !t.trim().is_empty());
+                self.file_ticket(event_id, &user, &author, message, note, c, ts, now).await?;
+                Ok(None)
+            }
+            _ if text.trim().is_empty() => Ok(Some("Describe the problem first.".into())),
             _ => {
                 let mut inbound = self.base(event_id, &user, self.names.get(&user).await, now);
                 inbound.kind = InboundKind::FileTicket {
                     text,
-                    author: crate::domain::UserRef::new(Platform::Slack, &author),
+                    author: crate::domain::UserRef::new(Platform::Slack, &user),
                     author_name: inbound.display_name.clone(),
+                    note: None,
                 };
-                self.commit(inbound).await
+                self.commit(inbound).await?;
+                Ok(None)
             }
         }
     }
@@ -372,6 +404,7 @@ impl Handler {
                 text: rest.trim().to_string(),
                 author: crate::domain::UserRef::new(Platform::Slack, &user),
                 author_name: inbound.display_name.clone(),
+                note: None,
             },
             _ => InboundKind::Message { text: text.to_string() },
         };

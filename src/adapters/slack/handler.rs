@@ -285,10 +285,11 @@ impl Handler {
         if self.is_self(Some(&author), None) {
             return Ok(());
         }
-        self.file_ticket(format!("file:{channel}:{ts}"), user, &author, text, channel, ts, at).await
+        self.file_ticket(format!("file:{channel}:{ts}"), user, &author, text, None, channel, ts, at).await
     }
 
-    /// File a ticket from message `ts` in `channel` for `author`, asked by `user`.
+    /// File a ticket from message `ts` in `channel` (its `text` as Slack returned it) for its
+    /// `author`, asked by `user`, who may add a `note`.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn file_ticket(
         &self,
@@ -296,6 +297,7 @@ impl Handler {
         user: &str,
         author: &str,
         text: String,
+        note: Option<String>,
         channel: &str,
         ts: &str,
         at: Millis,
@@ -309,13 +311,13 @@ impl Handler {
         inbound.display_name = self.names.get(user).await;
         let author_name =
             if author == user { inbound.display_name.clone() } else { self.names.get(author).await };
-        inbound.kind = InboundKind::FileTicket { text, author: self.user_ref(author), author_name };
+        inbound.kind = InboundKind::FileTicket { text, author: self.user_ref(author), author_name, note };
         self.commit(inbound).await
     }
 
     /// The text, author and thread of one message (`conversations.history`, or
     /// `conversations.replies` for a message inside a thread).
-    async fn fetch_message(&self, channel: &str, ts: &str) -> Result<Fetched, HandleError> {
+    pub(super) async fn fetch_message(&self, channel: &str, ts: &str) -> Result<Fetched, HandleError> {
         let session = self.client.open_session(&self.token);
         let req = SlackApiConversationsHistoryRequest::new()
             .with_channel(SlackChannelId::new(channel.to_string()))

@@ -90,6 +90,17 @@ fn each_problem_is_reported_at_its_line_and_column() {
         ),
         (
             "a.toml",
+            intent_with("file = \"sometimes\"\n").into_bytes(),
+            "a.toml:6:8: file must be \"always\" or \"on_request\", not `sometimes`",
+        ),
+        (
+            "a.toml",
+            intent_with("file = \"always\"\n[[intent.slot]]\nname = \"device\"\nask = \"Which?\"\n")
+                .into_bytes(),
+            "a.toml:6:8: file = \"always\" files the ticket at once, so it cannot ask",
+        ),
+        (
+            "a.toml",
             intent_with("threshold = 1.5\n").into_bytes(),
             "a.toml:6:13: threshold must be between 0 and 1, not 1.5",
         ),
@@ -182,6 +193,16 @@ fn out_of_scope_lists_and_test_cases_are_loaded() {
 fn empty_known_queues_skips_the_queue_check() {
     let dir = dir_with(&[("a.toml", intent_with("").replace("\"network\"", "\"anything\"").as_bytes())]);
     assert!(check(dir.path(), &[]).0.is_empty());
+}
+
+#[test]
+fn an_intent_may_ask_to_be_filed_at_once() {
+    let dir = dir_with(&[("a.toml", intent_with("file = \"always\"\n").as_bytes())]);
+    let src = load_sources(dir.path(), &queues()).map_err(|d| d.to_string());
+    let file =
+        |id: &str| src.as_ref().ok().and_then(|s| s.intents.iter().find(|i| i.id == id).map(|i| i.file));
+    assert_eq!(file("other"), Some(crate::intents::FileWhen::Always));
+    assert_eq!(file("vpn_issue"), Some(crate::intents::FileWhen::OnRequest), "the default");
 }
 
 #[test]

@@ -14,6 +14,7 @@ fn intent(id: &str, examples: &[&str], patterns: &[&str]) -> Intent {
         priority: Priority::Normal,
         slots: Vec::new(),
         threshold: None,
+        file: Default::default(),
         source: "test.toml".into(),
     }
 }
