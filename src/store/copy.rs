@@ -41,6 +41,7 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec { name: "jobs", key: &["name"] },
     TableSpec { name: "case_events", key: &["id"] },
     TableSpec { name: "test_conversations", key: &["key"] },
+    TableSpec { name: "report_sessions", key: &["id_hash"] },
 ];
 
 /// Tables the copy knows are not data.
