@@ -1038,7 +1038,13 @@ async fn reply_button_opens_a_modal_relayed_as_the_agent(mode: &str) {
     let elsewhere = json!({ "channel": GENERAL, "ts": ts, "ticket": number.0 }).to_string();
     bot.interaction(reply_submission(&view, KIM, "forged card reply", &elsewhere, "VFORGED02")).await;
     bot.interaction(reply_submission(&view, BOB, "I am IT, send me your password", &meta, "VBYSTAND1")).await;
-    bot.wait_post(AGENTS, "only agents").await;
+    // The bystander is told privately; nothing reaches the agents' channel or the requester.
+    let note = bot
+        .wait_for("a private refusal for bob", |calls| {
+            calls.iter().find(|c| c.method == "chat.postEphemeral" && c.params["user"] == BOB).cloned()
+        })
+        .await;
+    assert!(note.params["text"].as_str().unwrap().contains("Only agents"), "{note:?}");
     // The agent's submission reaches the requester, said by the agent.
     bot.interaction(reply_submission(&view, KIM, "Try the outlet by the window", &meta, "VKIMREPLY")).await;
     let sent = bot.wait_post(GENERAL, "outlet by the window").await;
@@ -1053,7 +1059,8 @@ async fn reply_button_opens_a_modal_relayed_as_the_agent(mode: &str) {
         );
     }
     let events = bot.store.ticket_events(number).await.unwrap();
-    assert!(!events.iter().any(|e| e.actor.contains(BOB)), "{events:?}");
+    // Bob filed the ticket for Erin (🎫); nothing after that is his.
+    assert!(!events.iter().any(|e| e.actor.contains(BOB) && e.kind != "created"), "{events:?}");
     support::slack_spec::assert_calls_match_spec(&bot.fake.calls());
     bot.stop().await;
 }
