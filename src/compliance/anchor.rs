@@ -16,7 +16,6 @@ pub const ANCHOR_EVENT: &str = "audit.anchor";
 pub const ANCHOR_JOB: &str = "audit-anchor";
 /// The system conversation anchor deliveries are committed under.
 const CONVERSATION: &str = "system:audit-anchor";
-const DAY_MS: i64 = 86_400_000;
 
 /// The chain's head at one moment.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -162,24 +161,15 @@ pub async fn run_daily(
     cancel: CancellationToken,
     is_leader: impl Fn() -> bool + Send + 'static,
 ) {
-    loop {
-        if is_leader() {
-            let now = clock();
-            match store.claim_job(ANCHOR_JOB, now, now + DAY_MS).await {
-                Ok(true) => {
-                    if let Err(e) = emit(&store, &webhooks, now).await {
-                        tracing::error!(error = %e, "cannot emit the audit anchor");
-                    }
-                }
-                Ok(false) => {}
-                Err(e) => tracing::error!(error = %e, "cannot claim the audit anchor job"),
+    super::run_daily_job(&store, ANCHOR_JOB, clock, poll, cancel, is_leader, |now| {
+        let (store, webhooks) = (&store, &webhooks);
+        async move {
+            if let Err(e) = emit(store, webhooks, now).await {
+                tracing::error!(error = %e, "cannot emit the audit anchor");
             }
         }
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = tokio::time::sleep(poll) => {}
-        }
-    }
+    })
+    .await;
 }
 
 #[cfg(test)]

@@ -90,3 +90,34 @@ pub fn validate(
     }
     Ok(())
 }
+
+/// Run `work` once a day while `is_leader()` says so, until cancelled, checking every `poll`.
+/// The day is claimed through the store's job `name`, so restarts and replicas run it once.
+pub async fn run_daily_job<F, Fut>(
+    store: &crate::store::DynStore,
+    name: &str,
+    clock: crate::domain::Clock,
+    poll: std::time::Duration,
+    cancel: tokio_util::sync::CancellationToken,
+    is_leader: impl Fn() -> bool,
+    mut work: F,
+) where
+    F: FnMut(crate::domain::Millis) -> Fut,
+    Fut: std::future::Future<Output = ()>,
+{
+    const DAY_MS: i64 = 86_400_000;
+    loop {
+        if is_leader() {
+            let now = clock();
+            match store.claim_job(name, now, now + DAY_MS).await {
+                Ok(true) => work(now).await,
+                Ok(false) => {}
+                Err(e) => tracing::error!(job = name, error = %e, "cannot claim a daily job"),
+            }
+        }
+        tokio::select! {
+            _ = cancel.cancelled() => break,
+            _ = tokio::time::sleep(poll) => {}
+        }
+    }
+}

@@ -53,32 +53,25 @@ pub async fn run_daily(
     if !is_configured(&cfg) {
         return;
     }
-    loop {
-        if is_leader() {
-            let now = clock();
-            match store.claim_job(PURGE_JOB, now, now + DAY_MS).await {
-                Ok(true) => match super::audit::verify(&store).await {
-                    // A purge re-links the chain past the entries it anonymises: never over a
-                    // broken one, which that would hide.
-                    Ok(v) if v.broken.is_some() => tracing::error!(
-                        entry = v.broken.map(|b| b.seq).unwrap_or_default(),
-                        "retention purge skipped: the audit chain is broken; run `deskbot audit verify`"
-                    ),
-                    Ok(_) => match store.purge(&plan(&cfg, &queues, now, "retention"), now, true).await {
-                        Ok(r) => tracing::info!(rows = r.total(), "retention purge: {}", r.summary()),
-                        Err(e) => tracing::error!(error = %e, "retention purge failed"),
-                    },
-                    Err(e) => tracing::error!(error = %e, "retention purge: cannot verify the audit chain"),
+    super::run_daily_job(&store, PURGE_JOB, clock, poll, cancel, is_leader, |now| {
+        let (store, cfg, queues) = (&store, &cfg, &queues);
+        async move {
+            match super::audit::verify(store).await {
+                // A purge re-links the chain past the entries it anonymises: never over a
+                // broken one, which that would hide.
+                Ok(v) if v.broken.is_some() => tracing::error!(
+                    entry = v.broken.map(|b| b.seq).unwrap_or_default(),
+                    "retention purge skipped: the audit chain is broken; run `deskbot audit verify`"
+                ),
+                Ok(_) => match store.purge(&plan(cfg, queues, now, "retention"), now, true).await {
+                    Ok(r) => tracing::info!(rows = r.total(), "retention purge: {}", r.summary()),
+                    Err(e) => tracing::error!(error = %e, "retention purge failed"),
                 },
-                Ok(false) => {}
-                Err(e) => tracing::error!(error = %e, "cannot claim the retention purge job"),
+                Err(e) => tracing::error!(error = %e, "retention purge: cannot verify the audit chain"),
             }
         }
-        tokio::select! {
-            _ = cancel.cancelled() => break,
-            _ = tokio::time::sleep(poll) => {}
-        }
-    }
+    })
+    .await;
 }
 
 #[cfg(test)]
