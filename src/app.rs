@@ -5,8 +5,8 @@
 use crate::adapters::console::{ConsoleChannel, read_line};
 use crate::config::{Config, ConfigError};
 use crate::domain::status::ChannelStatuses;
-use crate::domain::{Address, Platform, UserRef};
-use crate::domain::{Channel, Inbound, InboundKind};
+use crate::domain::{ChatEvent, Input, Place, Platform};
+use crate::domain::Channel;
 use crate::intents::{self, Catalog, Diagnostics, LoadOptions, MatcherOptions};
 use crate::outbox::Outbox;
 use crate::redact::Redactor;
@@ -237,7 +237,6 @@ pub async fn chat<R: AsyncBufRead + Unpin>(
     // Messages queued while this user was away (e.g. a resolved ticket).
     outbox.deliver_due().await?;
     let session = format!("{}-{}", std::process::id(), (app.clock)());
-    let user = UserRef::new(Platform::Console, opts.user.clone());
     let mut n = 0u64;
     let result = loop {
         let line = match read_line(&mut input).await {
@@ -246,23 +245,28 @@ pub async fn chat<R: AsyncBufRead + Unpin>(
             Err(e) => break Err(AppError::Runtime(format!("cannot read input: {e}"))),
         };
         n += 1;
-        let inbound = Inbound {
-            event_id: format!("{session}-{n}"),
-            user: user.clone(),
-            display_name: Some(opts.user.clone()),
-            conversation: format!("console:{}", opts.user),
-            reply_to: Address::new(Platform::Console, opts.user.clone()),
-            kind: InboundKind::Message { text: line },
+        let event = ChatEvent {
+            platform: Platform::Console,
+            place: Place::Direct { channel: opts.user.clone(), thread: None },
+            sender: opts.user.clone(),
+            sender_name: Some(opts.user.clone()),
             at: (app.clock)(),
-            message_id: None,
-            message_channel: None,
-            attachments: Vec::new(),
-            via: Default::default(),
+            input: Input::Message { id: format!("{session}-{n}"), text: line, mentions_bot: false, attachments: Vec::new() },
         };
-        if let Err(e) = app.service.handle(inbound).await {
-            tracing::error!(error = crate::service::error_kind(&e), "message not handled");
-            eprintln!("deskbot: {}", safe_reply(&e));
-            break Err(e.into());
+        match app.service.take(event, &crate::adapters::console::Terminal).await {
+            Ok(taken) => {
+                if let Some(note) = taken.private_note() {
+                    eprintln!("deskbot: {note}");
+                }
+            }
+            Err(crate::service::router::RouteError::Service(e)) => {
+                tracing::error!(error = crate::service::error_kind(&e), "message not handled");
+                eprintln!("deskbot: {}", safe_reply(&e));
+                break Err(e.into());
+            }
+            Err(crate::service::router::RouteError::Platform(kind)) => {
+                break Err(AppError::Runtime(format!("console: {kind}")));
+            }
         }
         if let Err(e) = outbox.deliver_due().await {
             break Err(e.into());
@@ -300,7 +304,6 @@ pub async fn run(
         status.down("connecting");
         let slack = crate::adapters::slack::start(
             &app.service,
-            &app.config.intake,
             &settings,
             status,
             &tracker,
@@ -320,7 +323,6 @@ pub async fn run(
         let d = crate::adapters::discord::connect::start(
             app.service.clone(),
             discord,
-            &app.config.intake,
             app.channels.clone(),
             &tracker,
             shutdown.clone(),

@@ -66,6 +66,24 @@ impl Channel for ConsoleChannel {
     }
 }
 
+/// The console as the intake router sees it: one person typing, nothing to look up.
+pub struct Terminal;
+
+#[async_trait]
+impl crate::service::router::Lookup for Terminal {
+    async fn message(&self, _channel: &str, _id: &str) -> Result<Option<crate::domain::FetchedMessage>, String> {
+        Ok(None)
+    }
+
+    async fn channel_name(&self, _channel: &str) -> Option<String> {
+        None
+    }
+
+    async fn display_name(&self, _user: &str) -> Option<String> {
+        None
+    }
+}
+
 /// Read one line of at most [`MAX_LINE_BYTES`] (the rest of the line is skipped), as text
 /// with invalid UTF-8 replaced. `None` at end of input.
 pub async fn read_line<R: AsyncBufRead + Unpin>(reader: &mut R) -> std::io::Result<Option<(String, bool)>> {

@@ -29,6 +29,8 @@ pub struct Outcome {
     pub messages: Vec<NewMessage>,
     /// A draft KB article to write (title, body).
     pub kb_draft: Option<(String, String)>,
+    /// The actor may not do this: nothing changed, and they are told this privately.
+    pub refused: Option<String>,
 }
 
 /// Who acts, from where.
@@ -324,11 +326,7 @@ pub fn act(
         return c.finish();
     }
     if !access.may_act(&t.queue, actor.user, actor.origin) {
-        c.out.outbox.push(Outbound::private(
-            actor.origin.clone(),
-            actor.user,
-            format!("Only agents of the {} queue can do that. Nothing was changed.", t.queue),
-        ));
+        c.out.refused = Some(format!("Only agents of the {} queue can do that. Nothing was changed.", t.queue));
         return c.finish();
     }
     let s = &desk.settings;

@@ -1,8 +1,11 @@
 //! Small domain types shared by every module: who, where, which ticket, how urgent.
 //! Parsed once at the edge, trusted inside.
 
+pub mod event;
 pub mod message;
 pub mod status;
+
+pub use event::{ChatEvent, FetchedMessage, Input, Place};
 
 pub use message::{
     Attachment, Channel, Choice, Delivered, Inbound, InboundKind, MAX_INBOUND_TEXT, Outbound, OutboundKind,
@@ -32,6 +35,12 @@ pub enum Platform {
 }
 
 impl Platform {
+    /// Whether a thread is a channel of its own on this platform (Discord), so a message in a
+    /// thread sits in the thread's id rather than in its parent channel (Slack).
+    pub fn threads_are_channels(self) -> bool {
+        matches!(self, Platform::Discord)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Platform::Console => "console",
@@ -115,7 +124,19 @@ impl Address {
         self.thread = Some(thread.into());
         self
     }
+
+    /// A person's direct messages with deskbot, by their user id: Slack opens the DM when a
+    /// user id is the channel; Discord's sender opens it from `dm:{user}`.
+    pub fn person(platform: Platform, user: &str) -> Self {
+        match platform {
+            Platform::Discord => Self::new(platform, format!("{DM_PREFIX}{user}")),
+            _ => Self::new(platform, user),
+        }
+    }
 }
+
+/// How a Discord address names a person's DMs before the DM channel is known.
+pub const DM_PREFIX: &str = "dm:";
 
 /// How urgent a ticket is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, PartialOrd, Ord, Default)]

@@ -99,6 +99,7 @@ impl Service {
     {
         let key = format!("desk:{number}");
         let draft = std::sync::Mutex::new(None);
+        let refused = std::sync::Mutex::new(None);
         let result = self
             .commit_with_retry(|| async {
                 let t = self.store.ticket(number).await?.ok_or(ServiceError::NoSuchTicket(number))?;
@@ -109,6 +110,9 @@ impl Service {
                 let out = f(&access, &t, now);
                 if let Ok(mut d) = draft.lock() {
                     *d = out.kb_draft.clone();
+                }
+                if let Ok(mut r) = refused.lock() {
+                    *r = out.refused.clone();
                 }
                 let prefix = match &event {
                     Some(e) => format!("{}:{}", e.platform, e.event_id),
@@ -135,6 +139,11 @@ impl Service {
         let draft = draft.into_inner().ok().flatten();
         if let (Handled::Applied { .. }, Some((title, body))) = (&result, draft) {
             self.write_draft(number, &title, &body).await;
+        }
+        // Refused by the desk: recorded (the event's dedupe row), nothing changed; the adapter
+        // tells the actor privately, the same way as the owner rule's refusals.
+        if let (Handled::Applied { .. }, Some(note)) = (&result, refused.into_inner().ok().flatten()) {
+            return Ok(Handled::Refused { note });
         }
         Ok(result)
     }

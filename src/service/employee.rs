@@ -39,7 +39,7 @@ impl Service {
             let decision = match super::router::admit(inbound, stored.as_ref()) {
                 Admission::Admit => None,
                 Admission::Ignore => Some(Handled::Ignored),
-                Admission::Refuse(note) => Some(Handled::Refused { note }),
+                Admission::Refuse(note) => Some(Handled::Refused { note: note.to_string() }),
             };
             if let Some(decision) = decision {
                 *turned_away.lock().unwrap_or_else(|p| p.into_inner()) = Some(decision);

@@ -54,7 +54,7 @@ pub enum Handled {
     /// Someone acted on another person's conversation: recorded, nothing changed; the adapter
     /// shows `note` to them privately (Slack ephemeral message, Discord ephemeral response).
     Refused {
-        note: &'static str,
+        note: String,
     },
 }
 
@@ -98,6 +98,8 @@ pub struct Service {
     intake: IntakeConfig,
     /// The grants ledger's active grants, as every permission check reads them.
     grants: access::GrantsCache,
+    /// Request channels, answers by DM and grouping: how chat events become inbound events.
+    router: router::Router,
 }
 
 impl Service {
@@ -120,6 +122,7 @@ impl Service {
             limits: limits::Limits::new(Default::default()),
             intake: IntakeConfig::default(),
             grants: access::GrantsCache::default(),
+            router: router::Router::new(IntakeConfig::default()),
         }
     }
 
@@ -137,6 +140,7 @@ impl Service {
 
     /// Status reactions (on by default, for events that carry a `message_id`) and their emoji.
     pub fn with_intake(mut self, intake: IntakeConfig) -> Self {
+        self.router = router::Router::new(intake.clone());
         self.intake = intake;
         self
     }

@@ -12,7 +12,6 @@ use super::{Adapter, intents};
 use crate::domain::Channel;
 use crate::domain::status::ChannelStatuses;
 use crate::service::Service;
-use crate::service::intake::IntakeConfig;
 use secrecy::ExposeSecret;
 use serenity::all::ApplicationId;
 use serenity::http::HttpBuilder;
@@ -38,7 +37,6 @@ const REST_CONNECT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs
 pub async fn start(
     service: Arc<Service>,
     cfg: &DiscordConfig,
-    intake: &IntakeConfig,
     statuses: Arc<ChannelStatuses>,
     tracker: &TaskTracker,
     shutdown: CancellationToken,
@@ -72,7 +70,7 @@ pub async fn start(
         .await
         .map_err(|e| format!("discord: cannot build the client: {e}"))?;
     let adapter =
-        Arc::new(Adapter::new(service, client.http.clone(), places.clone(), intake.clone(), statuses));
+        Arc::new(Adapter::new(service, client.http.clone(), places.clone(), statuses));
     let _ = cell.set(adapter.clone());
     let ws_url = client.ws_url.lock().await.clone();
     tracing::info!(gateway = %ws_url, "discord gateway url");

@@ -4,12 +4,9 @@
 
 use super::Adapter;
 use super::places::Place;
-use super::send::DM_PREFIX;
-use super::text::short;
-use crate::domain::{Address, Platform, UserRef, Via};
-use crate::domain::{Attachment, InboundKind};
-use crate::service::intake::is_pleasantry;
-use crate::service::safe_reply;
+use crate::domain::{Attachment, ChatEvent, FetchedMessage, Input, Platform};
+use crate::service::router::{Lookup, RouteError, Taken};
+use crate::service::{Handled, safe_reply};
 use async_trait::async_trait;
 use serenity::all::{
     Context, CreateInteractionResponse, EventHandler, GuildChannel, Interaction, Message, MessageType,
@@ -69,79 +66,78 @@ impl Adapter {
         if text.is_empty() && m.attachments.is_empty() {
             return;
         }
-        // Where the conversation lives, where answers go, and whether the message sits in a
-        // channel other than the one answers go to (for status reactions).
         let place = self.place_of(channel, m.guild_id.is_some()).await;
-        let via = match place {
-            Place::Dm => Via::Direct,
-            _ if self.mentions_me(&m) => Via::Addressed,
-            Place::Thread { .. } => Via::Thread,
-            _ => Via::Addressed,
+        if place == Place::Dm {
+            self.places.set_dm(user, channel);
+        }
+        let Some(place) = self.chat_place(channel, place) else { return };
+        let event = ChatEvent {
+            platform: Platform::Discord,
+            place,
+            sender: user.to_string(),
+            sender_name: Some(name),
+            at: m.timestamp.unix_timestamp().saturating_mul(1000),
+            input: Input::Message {
+                id: m.id.to_string(),
+                text,
+                mentions_bot: self.mentions_me(&m),
+                attachments: attachments(&m),
+            },
         };
-        let (conversation, reply_to, elsewhere) = match place {
-            Place::Dm => {
-                self.places.set_dm(user, channel);
-                (format!("discord:dm:{user}"), Address::new(Platform::Discord, channel.to_string()), false)
-            }
+        self.take_gateway(event).await;
+    }
+
+    /// The router's view of a channel: a DM, a thread (with its parent and whether deskbot
+    /// started it) or a channel; forums hold no messages of their own.
+    pub(crate) fn chat_place(&self, channel: u64, place: Place) -> Option<crate::domain::Place> {
+        use crate::domain::Place as P;
+        Some(match place {
+            Place::Dm => P::Direct { channel: channel.to_string(), thread: None },
             Place::Thread { parent, ours } => {
-                if !(ours || self.is_queue_channel(parent) || self.mentions_me(&m)) {
-                    return;
-                }
-                let to = Address::new(Platform::Discord, parent.to_string()).in_thread(channel.to_string());
-                (format!("discord:{parent}:{channel}"), to, true)
+                P::Thread { channel: parent.to_string(), thread: channel.to_string(), bot_started: ours }
             }
-            Place::Channel if self.is_queue_channel(channel) => return,
-            Place::Channel if self.is_request_channel(channel) => {
-                if is_pleasantry(&text) && m.attachments.is_empty() {
-                    return;
-                }
-                let at = m.timestamp.unix_timestamp().saturating_mul(1000);
-                let p = self.grouper.place(
-                    Platform::Discord,
-                    &channel.to_string(),
-                    &user.to_string(),
-                    &m.id.to_string(),
-                    at,
-                );
-                if p.new {
-                    self.places.name_thread(m.id.get(), self.thread_name(&text));
-                }
-                let to = Address::new(Platform::Discord, channel.to_string()).in_thread(p.thread);
-                (p.conversation, to, false)
-            }
-            Place::Channel if self.mentions_me(&m) => {
-                self.places.name_thread(m.id.get(), self.thread_name(&text));
-                let to = Address::new(Platform::Discord, channel.to_string()).in_thread(m.id.to_string());
-                (format!("discord:{channel}:{}", m.id), to, false)
-            }
-            Place::Channel | Place::Forum => return,
-        };
-        let mut inbound =
-            self.inbound(m.id.to_string(), user, name, conversation, reply_to, InboundKind::Message { text });
-        inbound.via = via;
-        if elsewhere {
-            inbound.message_channel = Some(channel.to_string());
-        }
-        if self.intake.answer_in_dm && m.guild_id.is_some() && !self.in_desk(&inbound.reply_to) {
-            // Keep the details private: answer by DM, mark the public message.
-            inbound.conversation = format!("discord:dm:{user}");
-            inbound.message_channel = Some(channel.to_string());
-            inbound.reply_to = Address::new(Platform::Discord, format!("{DM_PREFIX}{user}"));
-        }
-        inbound.message_id = Some(m.id.to_string());
-        inbound.attachments = attachments(&m);
-        self.handle_gateway(inbound).await;
+            Place::Channel => P::Channel { channel: channel.to_string(), name: self.places.name_of(channel) },
+            Place::Forum => return None,
+        })
     }
 
-    /// A thread's name from the message it starts on: redacted first (a thread name is seen by
-    /// everyone in the channel and outlives the message), on one line, at most 80 characters.
-    pub(crate) fn thread_name(&self, text: &str) -> String {
-        short(&self.service.redacted(text), 80)
+    /// Hand a gateway event to the router. The gateway never delivers an event again, so a
+    /// failure here loses it: an ERROR and `deskbot_events_lost_total`. A refusal is sent to
+    /// the person by DM (Discord shows a bot's ephemeral messages only as interaction answers).
+    pub(crate) async fn take_gateway(&self, event: ChatEvent) {
+        let sender = event.sender.clone();
+        let what = event_name(&event);
+        match self.service.take(event, self).await {
+            Ok(taken) => {
+                if taken == Taken::Handled(Handled::Duplicate) {
+                    tracing::debug!(event = %what, "discord event seen before; ignored");
+                }
+                if let Some(note) = taken.private_note() {
+                    self.tell_by_dm(&sender, note).await;
+                }
+            }
+            Err(RouteError::Service(e)) => {
+                tracing::error!(event = %what, error = crate::service::error_kind(&e), "discord event not handled");
+                crate::observe::event_lost("discord", &what, crate::service::error_kind(&e));
+            }
+            Err(RouteError::Platform(kind)) => crate::observe::event_lost("discord", &what, &kind),
+        }
     }
 
-    /// Whether an address is in a queue's channel (agents at work, never redirected).
-    fn in_desk(&self, to: &Address) -> bool {
-        super::config::parse_snowflake(&to.channel).is_some_and(|c| self.is_queue_channel(c))
+    /// A short private note by DM (a courtesy: a failure is logged, not retried).
+    async fn tell_by_dm(&self, user: &str, note: &str) {
+        let Some(user) = super::config::parse_snowflake(user) else { return };
+        let result = async {
+            let dm = serenity::all::UserId::new(user).create_dm_channel(&*self.http).await?;
+            let message = serenity::all::CreateMessage::new()
+                .content(note)
+                .allowed_mentions(serenity::all::CreateAllowedMentions::new());
+            dm.id.send_message(&*self.http, message).await
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(error = %super::send::classify(e), "cannot send a private note by DM");
+        }
     }
 
     pub async fn on_reaction(&self, r: Reaction) {
@@ -157,88 +153,20 @@ impl Adapter {
             _ => return,
         };
         let channel = r.channel_id.get();
-        let message = r.message_id.get();
         let place = self.place_of(channel, r.guild_id.is_some()).await;
-        let desk_place = match &place {
-            Place::Thread { parent, .. } if self.is_queue_channel(*parent) => {
-                Some(Address::new(Platform::Discord, parent.to_string()).in_thread(channel.to_string()))
-            }
-            Place::Channel | Place::Forum if self.is_queue_channel(channel) => {
-                Some(Address::new(Platform::Discord, channel.to_string()))
-            }
-            _ => None,
+        let Some(place) = self.chat_place(channel, place) else { return };
+        let name = r.member.as_ref().map(|m| {
+            m.nick.clone().or_else(|| m.user.global_name.clone()).unwrap_or_else(|| m.user.name.clone())
+        });
+        let event = ChatEvent {
+            platform: Platform::Discord,
+            place,
+            sender: user.to_string(),
+            sender_name: name,
+            at: self.service.now(),
+            input: Input::Reaction { message: r.message_id.to_string(), emoji, author: None },
         };
-        let event_id = format!("reaction:{message}:{user}:{emoji}");
-        let name = r
-            .member
-            .as_ref()
-            .map(|m| {
-                m.nick.clone().or_else(|| m.user.global_name.clone()).unwrap_or_else(|| m.user.name.clone())
-            })
-            .unwrap_or_else(|| user.to_string());
-        let reactor = user.get();
-        if let Some(reply_to) = desk_place {
-            let wants_text = emoji == self.service.desk().settings.kb_draft_emoji;
-            let text = if wants_text {
-                r.channel_id.message(&*self.http, r.message_id).await.ok().map(|m| m.content)
-            } else {
-                None
-            };
-            let conversation = match &reply_to.thread {
-                Some(t) => format!("discord:{}:{t}", reply_to.channel),
-                None => format!("discord:{channel}:{message}"),
-            };
-            let kind = InboundKind::Reaction { emoji, message: message.to_string(), text };
-            let mut inbound = self.inbound(event_id, reactor, name, conversation, reply_to, kind);
-            inbound.message_id = Some(message.to_string());
-            self.handle_gateway(inbound).await;
-            return;
-        }
-        if emoji != self.file_ticket_emoji() {
-            return;
-        }
-        let m = match r.channel_id.message(&*self.http, r.message_id).await {
-            Ok(m) => m,
-            Err(e) => {
-                let kind = super::send::classify(e).to_string();
-                crate::observe::event_lost("discord", &format!("reaction:{channel}:{message}"), &kind);
-                return;
-            }
-        };
-        if m.author.bot {
-            return;
-        }
-        let in_thread = matches!(place, Place::Thread { .. });
-        let reply_to = match place {
-            Place::Thread { parent, .. } => {
-                Address::new(Platform::Discord, parent.to_string()).in_thread(channel.to_string())
-            }
-            Place::Dm => Address::new(Platform::Discord, channel.to_string()),
-            Place::Forum => return,
-            Place::Channel => {
-                self.places.name_thread(message, self.thread_name(&m.content));
-                Address::new(Platform::Discord, channel.to_string()).in_thread(message.to_string())
-            }
-        };
-        let conversation = match &reply_to.thread {
-            Some(t) => format!("discord:{}:{t}", reply_to.channel),
-            None => format!("discord:dm:{user}"),
-        };
-        let kind = InboundKind::FileTicket {
-            text: m.content.clone(),
-            author: UserRef::new(Platform::Discord, m.author.id.to_string()),
-            author_name: Some(m.author.global_name.clone().unwrap_or_else(|| m.author.name.clone())),
-            note: None,
-        };
-        // One ticket per message, however many people react (and however often it is replayed).
-        let event_id = format!("ticket-from:{message}");
-        let mut inbound = self.inbound(event_id, reactor, name, conversation, reply_to, kind);
-        inbound.message_id = Some(message.to_string());
-        if in_thread {
-            inbound.message_channel = Some(channel.to_string());
-        }
-        inbound.attachments = attachments(&m);
-        self.handle_gateway(inbound).await;
+        self.take_gateway(event).await;
     }
 
     /// Plan, commit, then answer an interaction from the gateway. A replayed interaction
@@ -258,14 +186,114 @@ impl Adapter {
         }
     }
 
-    /// Commit a plan's inbound event; the response to send (an apology if the commit failed).
+    /// Take a plan's event; the response to send (the router's private note, the reply form,
+    /// or an apology if the commit failed).
     pub async fn commit_plan(&self, plan: super::interactions::Plan) -> CreateInteractionResponse {
-        let Some(inbound) = plan.inbound else { return plan.response };
-        match self.handle(inbound).await {
-            Ok(crate::service::Handled::Refused { note }) => super::interactions::say(note),
-            Ok(_) => plan.response,
-            Err(e) => super::interactions::say(safe_reply(&e)),
+        let Some(event) = plan.event else { return plan.response };
+        let lookup = Preloaded { adapter: self, message: plan.preloaded };
+        match self.service.take(event, &lookup).await {
+            Ok(Taken::OpenReplyForm { ticket, .. }) => super::interactions::reply_form(ticket),
+            Ok(taken) => match taken.private_note() {
+                Some(note) => super::interactions::say(note),
+                None => plan.response,
+            },
+            Err(RouteError::Service(e)) => {
+                tracing::error!(error = crate::service::error_kind(&e), "discord interaction not handled");
+                super::interactions::say(safe_reply(&e))
+            }
+            Err(RouteError::Platform(kind)) => {
+                tracing::warn!(error = %kind, "discord interaction needs a message Discord did not return");
+                super::interactions::say("Discord did not return that message just now; please try again.")
+            }
         }
+    }
+}
+
+/// A short name for an event in log lines (ids only, never text).
+fn event_name(ev: &ChatEvent) -> String {
+    match &ev.input {
+        Input::Message { id, .. } => format!("message:{id}"),
+        Input::Reaction { message, emoji, .. } => format!("reaction:{message}:{}:{emoji}", ev.sender),
+        Input::Button { delivery, .. }
+        | Input::FileMessage { delivery, .. }
+        | Input::TicketForm { delivery, .. }
+        | Input::ReplyForm { delivery, .. }
+        | Input::Command { delivery, .. } => format!("interaction:{delivery}"),
+    }
+}
+
+/// A Discord message as the router reads it.
+pub(crate) fn fetched(m: &Message) -> FetchedMessage {
+    FetchedMessage {
+        text: m.content.clone(),
+        author: Some(m.author.id.to_string()),
+        author_name: Some(m.author.global_name.clone().unwrap_or_else(|| m.author.name.clone())),
+        author_is_bot: m.author.bot,
+        thread: None,
+        attachments: attachments(m),
+    }
+}
+
+#[async_trait]
+impl Lookup for Adapter {
+    async fn message(&self, channel: &str, id: &str) -> Result<Option<FetchedMessage>, String> {
+        let (Some(channel), Some(id)) = (super::config::parse_snowflake(channel), super::config::parse_snowflake(id))
+        else {
+            return Ok(None);
+        };
+        let channel = serenity::all::ChannelId::new(channel);
+        match channel.message(&*self.http, serenity::all::MessageId::new(id)).await {
+            Ok(m) => Ok(Some(fetched(&m))),
+            Err(serenity::Error::Http(serenity::all::HttpError::UnsuccessfulRequest(r)))
+                if r.status_code.as_u16() == 404 =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(super::send::classify(e).to_string()),
+        }
+    }
+
+    async fn channel_name(&self, channel: &str) -> Option<String> {
+        self.places.name_of(super::config::parse_snowflake(channel)?)
+    }
+
+    async fn display_name(&self, _user: &str) -> Option<String> {
+        None
+    }
+
+    fn thread_title(&self, _channel: &str, message: &str, title: &str) {
+        if let Some(m) = super::config::parse_snowflake(message) {
+            self.places.name_thread(m, title.to_string());
+        }
+    }
+}
+
+/// The adapter, with the message an interaction carried (Discord resolves a message command's
+/// target into its payload): read from there instead of asking again.
+struct Preloaded<'a> {
+    adapter: &'a Adapter,
+    message: Option<(String, FetchedMessage)>,
+}
+
+#[async_trait]
+impl Lookup for Preloaded<'_> {
+    async fn message(&self, channel: &str, id: &str) -> Result<Option<FetchedMessage>, String> {
+        match &self.message {
+            Some((known, m)) if known == id => Ok(Some(m.clone())),
+            _ => self.adapter.message(channel, id).await,
+        }
+    }
+
+    async fn channel_name(&self, channel: &str) -> Option<String> {
+        self.adapter.channel_name(channel).await
+    }
+
+    async fn display_name(&self, user: &str) -> Option<String> {
+        self.adapter.display_name(user).await
+    }
+
+    fn thread_title(&self, channel: &str, message: &str, title: &str) {
+        self.adapter.thread_title(channel, message, title);
     }
 }
 

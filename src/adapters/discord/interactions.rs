@@ -4,11 +4,7 @@
 //! `Inbound` plus the immediate response Discord needs within 3 seconds.
 
 use super::Adapter;
-use super::places::Place;
-use super::send::DM_PREFIX;
-use crate::desk::cards;
-use crate::domain::{Address, Platform, UserRef};
-use crate::domain::{Inbound, InboundKind};
+use crate::domain::{ChatEvent, FetchedMessage, Input, Place, Platform, TicketNumber};
 use serenity::all::{
     ActionRowComponent, CommandDataOptionValue, CommandInteraction, CommandType, ComponentInteraction,
     CreateActionRow, CreateInputText, CreateInteractionResponse, CreateInteractionResponseMessage,
@@ -24,10 +20,33 @@ const TICKET_FORM: &str = "deskbot:ticket";
 /// The agent's reply modal. The card it answers is the message it was opened from.
 const REPLY_FORM: &str = "desk:reply";
 
-/// What to do with one interaction.
+/// What to do with one interaction: the event for the router (if any) and the response
+/// when the router has nothing of its own to say.
 pub struct Plan {
     pub response: CreateInteractionResponse,
-    pub inbound: Option<Inbound>,
+    pub event: Option<ChatEvent>,
+    /// The message the interaction carried (a message command's target), by id.
+    pub preloaded: Option<(String, FetchedMessage)>,
+}
+
+impl Plan {
+    fn answer(response: CreateInteractionResponse) -> Self {
+        Self { response, event: None, preloaded: None }
+    }
+
+    fn take(event: ChatEvent, response: CreateInteractionResponse) -> Self {
+        Self { response, event: Some(event), preloaded: None }
+    }
+}
+
+/// The agent's reply form for `ticket`; it is answered for the card it was opened from.
+pub(crate) fn reply_form(ticket: TicketNumber) -> CreateInteractionResponse {
+    let form = CreateModal::new(REPLY_FORM, format!("Reply to the requester of {ticket}")).components(vec![
+        CreateActionRow::InputText(
+            CreateInputText::new(InputTextStyle::Paragraph, "Your reply", "text").required(true).max_length(2000),
+        ),
+    ]);
+    CreateInteractionResponse::Modal(form)
 }
 
 /// A short private answer to the person who interacted.
@@ -59,41 +78,40 @@ impl Adapter {
         }
     }
 
-    /// Where an employee's answer to a command goes: the DM it was typed in, else their DMs.
-    fn employee_address(&self, guild: bool, channel: u64, user: u64) -> Address {
-        if guild {
-            Address::new(Platform::Discord, format!("{DM_PREFIX}{user}"))
-        } else {
-            Address::new(Platform::Discord, channel.to_string())
-        }
+    /// Where an interaction happened, for the router.
+    async fn where_at(&self, channel: u64, guild: bool) -> Option<Place> {
+        let place = self.place_of(channel, guild).await;
+        self.chat_place(channel, place)
     }
 
     fn slash(&self, c: &CommandInteraction) -> Plan {
         if c.data.name != COMMAND {
-            return Plan { response: say("I don't know that command."), inbound: None };
+            return Plan::answer(say("I don't know that command."));
         }
         let sub = c.data.options.first().filter(|o| matches!(o.value, CommandDataOptionValue::SubCommand(_)));
         let text = match sub.map(|o| o.name.as_str()) {
-            Some("new") => return Plan { response: ticket_form(), inbound: None },
+            Some("new") => return Plan::answer(ticket_form()),
             Some("status") => "status",
             Some("help") | None => "help",
-            Some(_) => {
-                return Plan { response: say("Try `/helpdesk new`, `status` or `help`."), inbound: None };
-            }
+            Some(_) => return Plan::answer(say("Try `/helpdesk new`, `status` or `help`.")),
         };
         let guild = c.guild_id.is_some();
-        let user = c.user.id.get();
         let nick = c.member.as_ref().and_then(|m| m.nick.as_deref());
-        let inbound = self.inbound(
-            c.id.to_string(),
-            c.user.id.get(),
-            name_of(&c.user, nick),
-            format!("discord:dm:{user}"),
-            self.employee_address(guild, c.channel_id.get(), user),
-            InboundKind::Message { text: text.into() },
-        );
+        let event = ChatEvent {
+            platform: Platform::Discord,
+            // In a server the answer goes to the person's DMs; in a DM, there.
+            place: if guild {
+                Place::Nowhere
+            } else {
+                Place::Direct { channel: c.channel_id.to_string(), thread: None }
+            },
+            sender: c.user.id.to_string(),
+            sender_name: Some(name_of(&c.user, nick)),
+            at: self.service.now(),
+            input: Input::Command { delivery: c.id.to_string(), text: text.into() },
+        };
         let ack = if guild { "On it: I'll answer in a direct message." } else { "On it." };
-        Plan { response: say(ack), inbound: Some(inbound) }
+        Plan::take(event, say(ack))
     }
 
     async fn message_command(&self, c: &CommandInteraction) -> Plan {
@@ -101,97 +119,43 @@ impl Adapter {
         let message = target.and_then(|t| c.data.resolved.messages.iter().find(|(id, _)| id.get() == t));
         let Some((_, m)) = message else {
             tracing::warn!(interaction = %c.id, "message command without its target message");
-            return Plan { response: say("I could not read that message."), inbound: None };
+            return Plan::answer(say("I could not read that message."));
         };
-        let channel = c.channel_id.get();
-        let reply_to = match self.place_of(channel, c.guild_id.is_some()).await {
-            Place::Thread { parent, .. } => {
-                Address::new(Platform::Discord, parent.to_string()).in_thread(channel.to_string())
-            }
-            Place::Channel | Place::Forum => {
-                Address::new(Platform::Discord, channel.to_string()).in_thread(m.id.to_string())
-            }
-            Place::Dm => Address::new(Platform::Discord, channel.to_string()),
+        let Some(place) = self.where_at(c.channel_id.get(), c.guild_id.is_some()).await else {
+            return Plan::answer(say("I can't file tickets from here."));
         };
-        let conversation = match &reply_to.thread {
-            Some(t) => format!("discord:{}:{t}", reply_to.channel),
-            None => format!("discord:dm:{}", c.user.id),
-        };
-        if c.guild_id.is_some() {
-            self.places.name_thread(m.id.get(), self.thread_name(&m.content));
-        }
         let nick = c.member.as_ref().and_then(|mm| mm.nick.as_deref());
-        let mut inbound = self.inbound(
-            c.id.to_string(),
-            c.user.id.get(),
-            name_of(&c.user, nick),
-            conversation,
-            reply_to,
-            InboundKind::FileTicket {
-                text: m.content.clone(),
-                author: UserRef::new(Platform::Discord, m.author.id.to_string()),
-                author_name: Some(name_of(&m.author, None)),
-                note: None,
-            },
-        );
-        inbound.message_id = Some(m.id.to_string());
-        if inbound.reply_to.thread.as_deref().is_some_and(|t| t == channel.to_string()) {
-            inbound.message_channel = Some(channel.to_string());
-        }
-        inbound.attachments = super::gateway::attachments(m);
-        Plan { response: say("Filing a ticket for that message…"), inbound: Some(inbound) }
+        let event = ChatEvent {
+            platform: Platform::Discord,
+            place,
+            sender: c.user.id.to_string(),
+            sender_name: Some(name_of(&c.user, nick)),
+            at: self.service.now(),
+            input: Input::FileMessage { delivery: c.id.to_string(), message: m.id.to_string(), note: None },
+        };
+        let mut plan = Plan::take(event, say("Filing a ticket for that message…"));
+        plan.preloaded = Some((m.id.to_string(), super::gateway::fetched(m)));
+        plan
     }
 
     async fn component(&self, c: &ComponentInteraction) -> Plan {
-        let id = c.data.custom_id.as_str();
-        let channel = c.channel_id.get();
-        let message = c.message.id.get();
+        let Some(place) = self.where_at(c.channel_id.get(), c.guild_id.is_some()).await else {
+            return Plan::answer(say("That button is not available here."));
+        };
         let nick = c.member.as_ref().and_then(|m| m.nick.as_deref());
-        let (reply_to, conversation) =
-            self.where_pressed(channel, message, c.guild_id.is_some(), c.user.id.get()).await;
-        if id == cards::REPLY {
-            // The form carries the card's address (queue channel and thread), where the
-            // reply is then handled like `!reply` in the ticket's thread.
-            if reply_to.thread.is_none() {
-                return Plan { response: say("That button works on ticket cards only."), inbound: None };
-            }
-            let form = CreateModal::new(REPLY_FORM, "Reply to the requester").components(vec![
-                CreateActionRow::InputText(
-                    CreateInputText::new(InputTextStyle::Paragraph, "Your reply", "text")
-                        .required(true)
-                        .max_length(2000),
-                ),
-            ]);
-            return Plan { response: CreateInteractionResponse::Modal(form), inbound: None };
-        }
-        let inbound = self.inbound(
-            c.id.to_string(),
-            c.user.id.get(),
-            name_of(&c.user, nick),
-            conversation,
-            reply_to,
-            InboundKind::Choice { id: id.to_string() },
-        );
-        Plan { response: CreateInteractionResponse::Acknowledge, inbound: Some(inbound) }
-    }
-
-    /// Where a button press or a form opened from a message happened, from the channel and
-    /// message Discord reports: the address replies go to and the conversation it names.
-    async fn where_pressed(&self, channel: u64, message: u64, guild: bool, user: u64) -> (Address, String) {
-        match self.place_of(channel, guild).await {
-            _ if self.is_queue_channel(channel) => {
-                let a = Address::new(Platform::Discord, channel.to_string()).in_thread(message.to_string());
-                (a, format!("discord:{channel}:{message}"))
-            }
-            Place::Thread { parent, .. } => {
-                let a = Address::new(Platform::Discord, parent.to_string()).in_thread(channel.to_string());
-                (a, format!("discord:{parent}:{channel}"))
-            }
-            Place::Dm => (Address::new(Platform::Discord, channel.to_string()), format!("discord:dm:{user}")),
-            Place::Channel | Place::Forum => {
-                (Address::new(Platform::Discord, channel.to_string()), format!("discord:{channel}:{user}"))
-            }
-        }
+        let event = ChatEvent {
+            platform: Platform::Discord,
+            place,
+            sender: c.user.id.to_string(),
+            sender_name: Some(name_of(&c.user, nick)),
+            at: self.service.now(),
+            input: Input::Button {
+                delivery: c.id.to_string(),
+                message: c.message.id.to_string(),
+                value: c.data.custom_id.clone(),
+            },
+        };
+        Plan::take(event, CreateInteractionResponse::Acknowledge)
     }
 
     async fn modal(&self, m: &ModalInteraction) -> Plan {
@@ -210,74 +174,54 @@ impl Adapter {
         let name = name_of(&m.user, nick);
         if m.data.custom_id.starts_with(REPLY_FORM) {
             // Which card: the message the form was opened from, as Discord reports it. Whatever
-            // the form's own id says is client-controlled and ignored; the desk then checks that
-            // the message is a ticket's card and that the sender may act on its queue.
+            // the form's own id says is client-controlled and ignored; the router then checks
+            // that the message is a ticket's card and the desk that the sender may act on it.
             let Some(card) = m.message.as_ref() else {
                 tracing::warn!(interaction = %m.id, "reply form without the message it was opened from");
-                return Plan {
-                    response: say("That form is broken; use `!reply` in the thread."),
-                    inbound: None,
-                };
+                return Plan::answer(say("That form is broken; use the reply command in the thread."));
             };
-            let (reply_to, conversation) = self
-                .where_pressed(m.channel_id.get(), card.id.get(), m.guild_id.is_some(), m.user.id.get())
-                .await;
-            let on_a_card = reply_to.thread.is_some()
-                && super::config::parse_snowflake(&reply_to.channel)
-                    .is_some_and(|c| self.is_queue_channel(c));
-            if !on_a_card {
-                return Plan { response: say("That form works on ticket cards only."), inbound: None };
-            }
-            let text = field("text");
-            if text.trim().is_empty() {
-                return Plan { response: say("The reply was empty; nothing was sent."), inbound: None };
-            }
-            let inbound = self.inbound(
-                m.id.to_string(),
-                m.user.id.get(),
-                name,
-                conversation,
-                reply_to,
-                InboundKind::Message {
-                    text: format!("{}{}", self.service.desk().settings.reply_prefix, text.trim()),
-                },
-            );
-            return Plan { response: CreateInteractionResponse::Acknowledge, inbound: Some(inbound) };
+            let Some(place) = self.where_at(m.channel_id.get(), m.guild_id.is_some()).await else {
+                return Plan::answer(say(crate::service::router::NOT_A_CARD));
+            };
+            let event = ChatEvent {
+                platform: Platform::Discord,
+                place,
+                sender: m.user.id.to_string(),
+                sender_name: Some(name),
+                at: self.service.now(),
+                input: Input::ReplyForm { delivery: m.id.to_string(), card: card.id.to_string(), text: field("text") },
+            };
+            return Plan::take(event, CreateInteractionResponse::Acknowledge);
         }
         if m.data.custom_id != TICKET_FORM {
             tracing::warn!(id = %m.data.custom_id, "unknown modal");
-            return Plan { response: say("I don't know that form."), inbound: None };
+            return Plan::answer(say("I don't know that form."));
         }
         let (summary, details) = (field("summary"), field("details"));
         let text = match (summary.trim(), details.trim()) {
-            ("", "") => {
-                return Plan { response: say("The form was empty; nothing was filed."), inbound: None };
-            }
             (s, "") => s.to_string(),
             ("", d) => d.to_string(),
             (s, d) => format!("{s}\n\n{d}"),
         };
         let guild = m.guild_id.is_some();
-        let user = m.user.id.get();
-        let inbound = self.inbound(
-            m.id.to_string(),
-            m.user.id.get(),
-            name.clone(),
-            format!("discord:dm:{user}"),
-            self.employee_address(guild, m.channel_id.get(), user),
-            InboundKind::FileTicket {
-                text,
-                author: UserRef::new(Platform::Discord, user.to_string()),
-                author_name: Some(name),
-                note: None,
+        let event = ChatEvent {
+            platform: Platform::Discord,
+            place: if guild {
+                Place::Nowhere
+            } else {
+                Place::Direct { channel: m.channel_id.to_string(), thread: None }
             },
-        );
+            sender: m.user.id.to_string(),
+            sender_name: Some(name),
+            at: self.service.now(),
+            input: Input::TicketForm { delivery: m.id.to_string(), text },
+        };
         let ack = if guild {
             "Thanks: filing your ticket. I'll confirm in a direct message."
         } else {
             "Thanks: filing your ticket."
         };
-        Plan { response: say(ack), inbound: Some(inbound) }
+        Plan::take(event, say(ack))
     }
 }
 

@@ -19,10 +19,8 @@ pub use config::DiscordConfig;
 pub use send::DiscordChannel;
 
 use crate::domain::status::ChannelStatuses;
-use crate::domain::{Address, Platform, UserRef};
-use crate::domain::{Inbound, InboundKind};
-use crate::service::intake::{Grouper, IntakeConfig};
-use crate::service::{Handled, Service, ServiceError};
+use crate::domain::Platform;
+use crate::service::Service;
 use places::{Place, Places};
 use serenity::all::{ChannelId, ChannelType};
 use serenity::http::Http;
@@ -50,8 +48,6 @@ pub struct Adapter {
     me: AtomicU64,
     /// The queues' agents' channels on Discord.
     queue_channels: HashSet<u64>,
-    pub(crate) intake: IntakeConfig,
-    pub(crate) grouper: Grouper,
     statuses: Arc<ChannelStatuses>,
 }
 
@@ -60,7 +56,6 @@ impl Adapter {
         service: Arc<Service>,
         http: Arc<Http>,
         places: Arc<Places>,
-        intake: IntakeConfig,
         statuses: Arc<ChannelStatuses>,
     ) -> Self {
         let queue_channels = service
@@ -70,24 +65,12 @@ impl Adapter {
             .filter_map(|q| q.cfg.channel.get(&Platform::Discord))
             .filter_map(|c| config::parse_snowflake(c))
             .collect();
-        // The window was checked when the config was loaded.
-        let grouper = Grouper::new(intake.grouping_window_ms().unwrap_or(10 * 60_000));
-        Self { service, http, places, me: AtomicU64::new(0), queue_channels, intake, grouper, statuses }
+        Self { service, http, places, me: AtomicU64::new(0), queue_channels, statuses }
     }
 
     /// Report the gateway's state for `/readyz`.
     pub(crate) fn status(&self, up: bool, detail: &str) {
         self.statuses.set(gateway::STATUS_NAME, up, detail);
-    }
-
-    pub(crate) fn file_ticket_emoji(&self) -> &str {
-        &self.intake.file_ticket_emoji
-    }
-
-    /// Whether a guild channel is a request channel (by id, or by its name when known).
-    pub(crate) fn is_request_channel(&self, channel: u64) -> bool {
-        let name = self.places.name_of(channel);
-        self.intake.is_request_channel(&channel.to_string(), name.as_deref())
     }
 
     pub fn me(&self) -> u64 {
@@ -144,56 +127,6 @@ impl Adapter {
         place
     }
 
-    /// An `Inbound` from a Discord user with the fields every event shares.
-    pub(crate) fn inbound(
-        &self,
-        event_id: String,
-        user: u64,
-        display_name: String,
-        conversation: String,
-        reply_to: Address,
-        kind: InboundKind,
-    ) -> Inbound {
-        Inbound {
-            event_id,
-            user: UserRef::new(Platform::Discord, user.to_string()),
-            display_name: Some(display_name),
-            conversation,
-            reply_to,
-            kind,
-            at: self.service.now(),
-            message_id: None,
-            message_channel: None,
-            attachments: Vec::new(),
-            via: Default::default(),
-        }
-    }
-
-    /// Commit one event; failures are logged (the event is dropped, Discord does not redeliver).
-    pub(crate) async fn handle(&self, inbound: Inbound) -> Result<Handled, ServiceError> {
-        let id = inbound.event_id.clone();
-        match self.service.handle(inbound).await {
-            Ok(h) => {
-                if h == Handled::Duplicate {
-                    tracing::debug!(event = %id, "discord event seen before; ignored");
-                }
-                Ok(h)
-            }
-            Err(e) => {
-                tracing::error!(event = %id, error = crate::service::error_kind(&e), "discord event not handled");
-                Err(e)
-            }
-        }
-    }
-
-    /// Handle a gateway event. The gateway never delivers an event again, so a failure here
-    /// loses it: an ERROR and `deskbot_events_lost_total`.
-    pub(crate) async fn handle_gateway(&self, inbound: Inbound) {
-        let id = inbound.event_id.clone();
-        if let Err(e) = self.handle(inbound).await {
-            crate::observe::event_lost("discord", &id, crate::service::error_kind(&e));
-        }
-    }
 }
 
 /// Unicode for an emoji name deskbot uses (`eyes` → 👀).

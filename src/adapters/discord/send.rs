@@ -23,7 +23,7 @@ const THREAD_EXISTS: isize = 160004;
 /// rate limiter handles the ones with it; behind a proxy the proxy does).
 const DEFAULT_RETRY_AFTER_MS: u64 = 2_000;
 /// Prefix of an address that means "this user's DMs", opened when first needed.
-pub const DM_PREFIX: &str = "dm:";
+pub use crate::domain::DM_PREFIX;
 /// Thread name used when nothing better is known.
 const DEFAULT_THREAD_NAME: &str = "IT help";
 

@@ -9,11 +9,9 @@ use super::blocks::{
     reply_modal, ticket_modal,
 };
 use super::calls::bounded;
-use super::handler::{HandleError, Handler, Msg, dm_conversation, thread_conversation, ts_millis};
-use crate::desk::cards;
-use crate::domain::{Address, Platform, TicketNumber};
-use crate::domain::{Attachment, InboundKind};
-use crate::service::ServiceError;
+use super::handler::{HandleError, Handler, Msg, ts_millis};
+use crate::domain::{Attachment, ChatEvent, Input, Place, Platform, TicketNumber};
+use crate::service::router::Taken;
 use serde::{Deserialize, Serialize};
 use slack_morphism::prelude::*;
 use std::sync::Arc;
@@ -107,7 +105,7 @@ impl Handler {
                     is_dm: false,
                     files: files(Some(&m.content)),
                 };
-                self.on_mention(msg, ts_millis(&ts).unwrap_or(at)).await
+                self.on_message(msg, ts_millis(&ts).unwrap_or(at)).await
             }
             SlackEventCallbackBody::ReactionAdded(r) => {
                 let SlackReactionsItem::Message(item) = &r.item else { return Ok(()) };
@@ -159,8 +157,8 @@ impl Handler {
             }
             SlackInteractionEvent::ViewSubmission(v) => match self.on_view_submission(v).await? {
                 None => Ok(SlackInteractionResponse::Empty),
-                Some(problem) => {
-                    let errors = std::collections::HashMap::from([(TICKET_BLOCK.to_string(), problem)]);
+                Some((block, problem)) => {
+                    let errors = std::collections::HashMap::from([(block.to_string(), problem)]);
                     Ok(SlackInteractionResponse::ViewSubmission(SlackViewSubmissionResponse::Errors(
                         SlackViewSubmissionErrorsResponse::new(errors),
                     )))
@@ -201,14 +199,13 @@ impl Handler {
     async fn on_view_submission(
         &self,
         v: SlackInteractionViewSubmissionEvent,
-    ) -> Result<Option<String>, HandleError> {
+    ) -> Result<Option<(&'static str, String)>, HandleError> {
         let (callback, meta) = match &v.view.view {
             SlackView::Modal(m) => (m.callback_id.as_ref().map(|c| c.0.clone()), m.private_metadata.clone()),
             SlackView::Home(_) => (None, None),
         };
         if callback.as_deref() == Some(REPLY_MODAL) {
-            self.on_reply_submission(&v, meta.as_deref()).await?;
-            return Ok(None);
+            return Ok(self.on_reply_submission(&v, meta.as_deref()).await?.map(|p| (REPLY_BLOCK, p)));
         }
         if callback.as_deref() != Some(TICKET_MODAL) {
             return Ok(None);
@@ -225,47 +222,27 @@ impl Handler {
         let origin: ModalOrigin =
             meta.as_deref().and_then(|m| serde_json::from_str(m).ok()).unwrap_or_default();
         let user = v.user.id.to_string();
-        let event_id = format!("view:{}", v.view.state_params.id);
-        let now = self.service.now();
-        match (&origin.channel, &origin.ts) {
-            (Some(c), Some(ts)) => {
-                let (message, author) = match self.fetch_message(c, ts).await {
-                    Ok(found) => (found.text, found.author),
-                    Err(e) => {
-                        tracing::warn!(channel = %c, ts = %ts, error = %e.kind(), "cannot fetch the modal's message; not filing");
-                        return Ok(Some("Slack did not return that message, so no ticket was filed.".into()));
-                    }
-                };
-                let Some(author) = author.filter(|a| !self.is_self(Some(a), None)) else {
-                    tracing::warn!(channel = %c, ts = %ts, "the modal's message cannot be found; not filing");
-                    return Ok(Some("That message cannot be found any more, so no ticket was filed.".into()));
-                };
+        let delivery = v.view.state_params.id.to_string();
+        let (place, input) = match (origin.channel, origin.ts) {
+            (Some(channel), Some(ts)) => {
                 let note = Some(text).filter(|t| !t.trim().is_empty());
-                self.file_ticket(event_id, &user, &author, message, note, c, ts, now).await?;
-                Ok(None)
+                let place = self.place(&channel, &ts, None, channel.starts_with('D'));
+                (place, Input::FileMessage { delivery, message: ts, note })
             }
-            _ if text.trim().is_empty() => Ok(Some("Describe the problem first.".into())),
-            _ => {
-                let mut inbound = self.base(event_id, &user, self.names.get(&user).await, now);
-                inbound.kind = InboundKind::FileTicket {
-                    text,
-                    author: crate::domain::UserRef::new(Platform::Slack, &user),
-                    author_name: inbound.display_name.clone(),
-                    note: None,
-                };
-                self.commit(inbound).await?;
-                Ok(None)
-            }
-        }
-    }
-
-    /// The ticket whose card sits at `channel`/`ts` in a queue's agents' channel, if any.
-    async fn card_ticket(&self, channel: &str, ts: &str) -> Result<Option<TicketNumber>, HandleError> {
-        if !self.queue_channels.contains(channel) {
-            return Ok(None);
-        }
-        let store = self.service.store();
-        Ok(store.ticket_by_thread(Platform::Slack, channel, ts).await.map_err(ServiceError::from)?)
+            _ => (Place::Nowhere, Input::TicketForm { delivery, text }),
+        };
+        let event = ChatEvent {
+            platform: Platform::Slack,
+            place,
+            sender: user,
+            sender_name: None,
+            at: self.service.now(),
+            input,
+        };
+        Ok(match self.take(event).await? {
+            Taken::Problem(p) => Some((TICKET_BLOCK, p)),
+            _ => None,
+        })
     }
 
     /// "Reply to requester" on a card: open the reply modal for the ticket of the card the
@@ -273,13 +250,10 @@ impl Handler {
     async fn open_reply(
         &self,
         trigger: &SlackTriggerId,
+        number: TicketNumber,
         channel: &str,
         card: &str,
     ) -> Result<(), HandleError> {
-        let Some(number) = self.card_ticket(channel, card).await? else {
-            tracing::debug!(channel, "reply button outside a ticket card; ignored");
-            return Ok(());
-        };
         let origin = ReplyOrigin { channel: channel.to_string(), ts: card.to_string(), ticket: number.0 };
         let meta = serde_json::to_string(&origin).map_err(|e| HandleError::Slack(e.to_string()))?;
         let view = reply_modal(&number.to_string(), &meta).map_err(HandleError::Slack)?;
@@ -298,19 +272,11 @@ impl Handler {
         &self,
         v: &SlackInteractionViewSubmissionEvent,
         meta: Option<&str>,
-    ) -> Result<(), HandleError> {
+    ) -> Result<Option<String>, HandleError> {
         let Some(origin) = meta.and_then(|m| serde_json::from_str::<ReplyOrigin>(m).ok()) else {
             tracing::warn!("reply modal without readable metadata; ignored");
-            return Ok(());
+            return Ok(Some("That form is broken; use the reply command in the thread.".into()));
         };
-        // The metadata says which card; the store says whether that card is this ticket's.
-        if self.card_ticket(&origin.channel, &origin.ts).await? != Some(TicketNumber(origin.ticket)) {
-            tracing::warn!(
-                ticket = origin.ticket,
-                "reply modal names a card that is not the ticket's; ignored"
-            );
-            return Ok(());
-        }
         let text = v
             .view
             .state_params
@@ -320,17 +286,21 @@ impl Handler {
             .and_then(|b| b.get(&SlackActionId::new(REPLY_INPUT.into())))
             .and_then(|val| val.value.clone())
             .unwrap_or_default();
-        if text.trim().is_empty() {
-            return Ok(());
-        }
-        let user = v.user.id.to_string();
-        let event_id = format!("view:{}", v.view.state_params.id);
-        let mut inbound = self.base(event_id, &user, self.names.get(&user).await, self.service.now());
-        inbound.conversation = thread_conversation(&origin.channel, &origin.ts);
-        inbound.reply_to = Address::new(Platform::Slack, &origin.channel).in_thread(origin.ts.clone());
-        let prefix = &self.service.desk().settings.reply_prefix;
-        inbound.kind = InboundKind::Message { text: format!("{prefix}{}", text.trim()) };
-        self.commit(inbound).await
+        // The metadata names the card; the router checks it is a ticket's card in a queue's
+        // channel, and the desk checks the submitting user may act on that queue.
+        let event = ChatEvent {
+            platform: Platform::Slack,
+            place: Place::Channel { channel: origin.channel, name: None },
+            sender: v.user.id.to_string(),
+            sender_name: None,
+            at: self.service.now(),
+            input: Input::ReplyForm { delivery: v.view.state_params.id.to_string(), card: origin.ts, text },
+        };
+        Ok(match self.take(event).await? {
+            Taken::Problem(p) => Some(p),
+            Taken::Handled(crate::service::Handled::Refused { note }) => Some(note),
+            _ => None,
+        })
     }
 
     async fn on_block_actions(&self, b: SlackInteractionBlockActionsEvent) -> Result<(), HandleError> {
@@ -346,33 +316,26 @@ impl Handler {
         };
         let message_ts = container.message_ts.to_string();
         let thread = b.message.as_ref().and_then(|m| m.origin.thread_ts.as_ref().map(|t| t.to_string()));
-        let name = self.names.get(&user).await;
+        let place = self.place(&channel, &message_ts, thread.as_deref(), channel.starts_with('D'));
         for action in b.actions.unwrap_or_default() {
-            let id = action.value.clone().unwrap_or_else(|| action.action_id.to_string());
-            if id == cards::REPLY && !channel.starts_with('D') {
-                let card = thread.clone().unwrap_or_else(|| message_ts.clone());
-                self.open_reply(&b.trigger_id, &channel, &card).await?;
-                continue;
-            }
+            let value = action.value.clone().unwrap_or_else(|| action.action_id.to_string());
             let stamp =
                 action.action_ts.as_ref().map(|t| t.to_string()).unwrap_or_else(|| b.trigger_id.to_string());
-            let event_id = format!("action:{channel}:{message_ts}:{}:{user}:{stamp}", action.action_id);
-            let at = ts_millis(&stamp).unwrap_or_else(|| self.service.now());
-            let mut inbound = self.base(event_id, &user, name.clone(), at);
-            inbound.kind = InboundKind::Choice { id };
-            if channel.starts_with('D') {
-                inbound.conversation = dm_conversation(&user);
-                inbound.reply_to = Address::new(Platform::Slack, &channel);
-                if let Some(t) = &thread {
-                    inbound.reply_to = inbound.reply_to.in_thread(t.clone());
-                }
-            } else {
-                // A card (its own ts anchors the ticket's thread) or an answer in a thread.
-                let anchor = thread.clone().unwrap_or_else(|| message_ts.clone());
-                inbound.conversation = thread_conversation(&channel, &anchor);
-                inbound.reply_to = Address::new(Platform::Slack, &channel).in_thread(anchor);
+            let event = ChatEvent {
+                platform: Platform::Slack,
+                place: place.clone(),
+                sender: user.clone(),
+                sender_name: None,
+                at: ts_millis(&stamp).unwrap_or_else(|| self.service.now()),
+                input: Input::Button {
+                    delivery: format!("{channel}:{message_ts}:{}:{user}:{stamp}", action.action_id),
+                    message: message_ts.clone(),
+                    value,
+                },
+            };
+            if let Taken::OpenReplyForm { ticket, channel, card } = self.take_and_tell(event).await? {
+                self.open_reply(&b.trigger_id, ticket, &channel, &card).await?;
             }
-            self.commit(inbound).await?;
         }
         Ok(())
     }
@@ -384,31 +347,20 @@ impl Handler {
             tracing::warn!("unknown slash command");
             return Ok(format!("This app answers {} only.", self.slash_command));
         }
-        let user = ev.user_id.to_string();
-        let text = ev.text.clone().unwrap_or_default();
-        let text = text.trim();
-        let (word, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
-        let now = self.service.now();
-        let mut inbound =
-            self.base(format!("cmd:{}", ev.trigger_id), &user, self.names.get(&user).await, now);
-        inbound.kind = match word.to_lowercase().as_str() {
-            "" | "help" => InboundKind::Message { text: "help".into() },
-            "status" => InboundKind::Message { text: "status".into() },
-            "new" if rest.trim().is_empty() => {
-                return Ok(format!(
-                    "Describe the problem after `new`, e.g. `{} new my laptop will not boot`",
-                    ev.command
-                ));
-            }
-            "new" => InboundKind::FileTicket {
-                text: rest.trim().to_string(),
-                author: crate::domain::UserRef::new(Platform::Slack, &user),
-                author_name: inbound.display_name.clone(),
-                note: None,
+        let event = ChatEvent {
+            platform: Platform::Slack,
+            place: Place::Nowhere,
+            sender: ev.user_id.to_string(),
+            sender_name: None,
+            at: self.service.now(),
+            input: Input::Command {
+                delivery: ev.trigger_id.to_string(),
+                text: ev.text.clone().unwrap_or_default(),
             },
-            _ => InboundKind::Message { text: text.to_string() },
         };
-        self.commit(inbound).await?;
+        if let Some(note) = self.take(event).await?.private_note() {
+            return Ok(note.replace("`new", &format!("`{} new", ev.command)));
+        }
         Ok("Got it: I will answer in our direct messages.".into())
     }
 }

@@ -1,18 +1,17 @@
-//! From Slack events to `Inbound`s: who wrote, where the answer goes, which conversation it
-//! joins, and the event id the store dedupes on. Messages are keyed by channel + `ts`
-//! (`msg:C…:1700000000.000100`), so Slack's redeliveries and the `message` + `app_mention` pair
-//! for one post collapse into one. Each inbound is committed before the event is acknowledged;
-//! replies leave through the outbox.
+//! From Slack events to platform-neutral `ChatEvent`s, and the facts the intake router asks
+//! for (a message's text, author and thread; a channel's name; a person's name). Where an
+//! event belongs, its dedupe key and whether it concerns deskbot are the router's decisions.
+//! Each event is committed before it is acknowledged; replies leave through the outbox.
 
 use super::Client;
 use super::calls::bounded;
 use super::names::Names;
-use crate::domain::{Address, Millis, Platform, UserRef, Via};
-use crate::domain::{Inbound, InboundKind};
-use crate::service::intake::{Grouper, IntakeConfig, is_pleasantry};
+use crate::domain::{Attachment, ChatEvent, FetchedMessage, Input, Millis, Place, Platform};
+use crate::service::router::{Lookup, RouteError, Taken};
 use crate::service::{Handled, Service, ServiceError};
+use async_trait::async_trait;
 use slack_morphism::prelude::*;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// Why an event was not taken: Slack should deliver it again.
@@ -23,6 +22,15 @@ pub enum HandleError {
     /// A Web API call failed; holds the error's kind (never a body).
     #[error("slack: {0}")]
     Slack(String),
+}
+
+impl From<RouteError> for HandleError {
+    fn from(e: RouteError) -> Self {
+        match e {
+            RouteError::Service(e) => HandleError::Service(e),
+            RouteError::Platform(kind) => HandleError::Slack(kind),
+        }
+    }
 }
 
 impl HandleError {
@@ -44,11 +52,6 @@ pub struct Handler {
     pub(super) bot_user: String,
     pub(super) bot_id: Option<String>,
     pub(super) names: Names,
-    /// Queues' agents' channels on Slack.
-    pub(super) queue_channels: HashSet<String>,
-    pub(super) intake: IntakeConfig,
-    /// Groups a person's messages in a request channel into one conversation.
-    pub(super) grouper: Grouper,
     /// The slash command this app answers (`/helpdesk`).
     pub(super) slash_command: String,
     /// Channel id → name, for request channels configured by name.
@@ -71,21 +74,6 @@ pub fn strip_mention(text: &str, bot: &str) -> String {
     text.replace(&format!("<@{bot}>"), " ").split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-/// The dedupe key of a message: one per post, whichever events carry it.
-pub fn message_event_id(channel: &str, ts: &str) -> String {
-    format!("msg:{channel}:{ts}")
-}
-
-/// A person's DM conversation with deskbot.
-pub fn dm_conversation(user: &str) -> String {
-    format!("slack:dm:{user}")
-}
-
-/// The conversation living in a channel thread.
-pub fn thread_conversation(channel: &str, thread: &str) -> String {
-    format!("slack:{channel}:{thread}")
-}
-
 /// A message read back from Slack's history.
 #[derive(Debug, Default)]
 pub(super) struct Fetched {
@@ -93,8 +81,11 @@ pub(super) struct Fetched {
     pub author: Option<String>,
     /// The thread it sits in (a parent with replies has its own ts here).
     pub thread_ts: Option<String>,
+    /// Posted by a bot (deskbot or another app).
+    pub bot: bool,
 }
 
+/// A message event, as Slack reported it.
 pub(super) struct Msg<'a> {
     pub channel: &'a str,
     pub ts: &'a str,
@@ -102,141 +93,92 @@ pub(super) struct Msg<'a> {
     pub user: &'a str,
     pub text: String,
     pub is_dm: bool,
-    pub files: Vec<crate::domain::Attachment>,
+    pub files: Vec<Attachment>,
 }
 
 impl Handler {
-    fn user_ref(&self, user: &str) -> UserRef {
-        UserRef::new(Platform::Slack, user)
-    }
-
     pub(super) fn is_self(&self, user: Option<&str>, bot_id: Option<&str>) -> bool {
         user.is_some_and(|u| u == self.bot_user) || (bot_id.is_some() && bot_id == self.bot_id.as_deref())
     }
 
-    pub(super) async fn commit(&self, inbound: Inbound) -> Result<(), HandleError> {
-        let event = inbound.event_id.clone();
-        let (to, user) = (inbound.reply_to.clone(), inbound.user.id.clone());
-        match self.service.handle(inbound).await? {
-            Handled::Duplicate => tracing::debug!(event, "slack event seen before"),
-            Handled::Applied { replies, .. } => tracing::debug!(event, replies, "slack event handled"),
-            Handled::Ignored => tracing::debug!(event, "slack event not for deskbot"),
-            Handled::Refused { note } => self.tell_privately(&to, &user, note).await,
+    /// Hand an event to the intake router.
+    pub(super) async fn take(&self, event: ChatEvent) -> Result<Taken, HandleError> {
+        let taken = self.service.take(event, self).await?;
+        match &taken {
+            Taken::Handled(Handled::Duplicate) => tracing::debug!("slack event seen before"),
+            Taken::Handled(Handled::Applied { replies, .. }) => tracing::debug!(replies, "slack event handled"),
+            Taken::Handled(_) | Taken::Skipped | Taken::Problem(_) | Taken::OpenReplyForm { .. } => {}
         }
-        Ok(())
+        Ok(taken)
+    }
+
+    /// Take an event and show any private note right away (for events with no answer of
+    /// their own: messages, reactions, buttons).
+    pub(super) async fn take_and_tell(&self, event: ChatEvent) -> Result<Taken, HandleError> {
+        let (place, sender) = (event.place.clone(), event.sender.clone());
+        let taken = self.take(event).await?;
+        if let Some(note) = taken.private_note() {
+            self.tell_privately(&place, &sender, note).await;
+        }
+        Ok(taken)
     }
 
     /// Show `text` to `user` only (an ephemeral message where they acted). A courtesy note:
     /// a failure is logged, not retried.
-    pub(super) async fn tell_privately(&self, to: &Address, user: &str, text: &str) {
+    pub(super) async fn tell_privately(&self, place: &Place, user: &str, text: &str) {
+        let (channel, thread) = match place {
+            Place::Direct { channel, thread } => (channel.clone(), thread.clone()),
+            Place::Thread { channel, thread, .. } => (channel.clone(), Some(thread.clone())),
+            Place::Channel { channel, .. } => (channel.clone(), None),
+            Place::Nowhere => (user.to_string(), None),
+        };
         let content = SlackMessageContent::new().with_text(text.to_string());
-        let mut req = SlackApiChatPostEphemeralRequest::new(to.channel.clone().into(), user.into(), content);
-        if let Some(t) = &to.thread {
-            req = req.with_thread_ts(t.clone().into());
+        let mut req = SlackApiChatPostEphemeralRequest::new(channel.clone().into(), user.into(), content);
+        if let Some(t) = thread {
+            req = req.with_thread_ts(t.into());
         }
         let session = self.client.open_session(&self.token);
         if let Err(e) = bounded(self.api_timeout, session.chat_post_ephemeral(&req)).await {
-            tracing::warn!(channel = %to.channel, error = %e.kind(), "chat.postEphemeral failed");
+            tracing::warn!(channel = %channel, error = %e.kind(), "chat.postEphemeral failed");
         }
     }
 
-    pub(super) fn base(&self, event_id: String, user: &str, name: Option<String>, at: Millis) -> Inbound {
-        Inbound {
-            event_id,
-            user: self.user_ref(user),
-            display_name: name,
-            conversation: dm_conversation(user),
-            reply_to: Address::new(Platform::Slack, user),
-            kind: InboundKind::Message { text: String::new() },
-            at,
-            message_id: None,
-            message_channel: None,
-            attachments: Vec::new(),
-            via: Default::default(),
-        }
-    }
-
-    /// Where an answer to something said in `channel`/`thread` goes: that thread, or the
-    /// person's DM when the intake says so (then it joins their DM conversation).
-    pub(super) fn answer_place(&self, channel: &str, thread: &str, user: &str) -> (String, Address) {
-        if self.intake.answer_in_dm && !channel.starts_with('D') {
-            (dm_conversation(user), Address::new(Platform::Slack, user))
-        } else {
-            (thread_conversation(channel, thread), Address::new(Platform::Slack, channel).in_thread(thread))
-        }
-    }
-
-    /// Where the employee's message sits, when answers go elsewhere (status reactions need it).
-    fn mark_origin(inbound: &mut Inbound, channel: &str) {
-        if inbound.reply_to.channel != channel {
-            inbound.message_channel = Some(channel.to_string());
-        }
-    }
-
-    /// A message event (DM, channel post, thread reply).
-    pub(super) async fn on_message(&self, m: Msg<'_>, at: Millis) -> Result<(), HandleError> {
-        let event_id = message_event_id(m.channel, m.ts);
-        let in_thread = m.thread_ts.filter(|t| *t != m.ts);
-        let mut inbound = self.base(event_id, m.user, None, at);
-        inbound.message_id = Some(m.ts.to_string());
-        inbound.attachments = m.files;
-        inbound.kind = InboundKind::Message { text: m.text.clone() };
-        if m.is_dm {
-            inbound.conversation = dm_conversation(m.user);
-            inbound.reply_to = Address::new(Platform::Slack, m.channel);
-            if let Some(t) = in_thread {
-                inbound.reply_to = inbound.reply_to.in_thread(t);
-            }
+    /// The place a message sits at, as Slack reports it.
+    pub(super) fn place(&self, channel: &str, ts: &str, thread_ts: Option<&str>, is_dm: bool) -> Place {
+        let in_thread = thread_ts.filter(|t| *t != ts).map(str::to_string);
+        if is_dm {
+            Place::Direct { channel: channel.to_string(), thread: in_thread }
         } else if let Some(thread) = in_thread {
-            // Agents in a ticket's thread, the employee in the thread of their conversation, or
-            // people talking to each other: the router tells them apart.
-            inbound.conversation = thread_conversation(m.channel, thread);
-            inbound.reply_to = Address::new(Platform::Slack, m.channel).in_thread(thread);
-            inbound.via = Via::Thread;
-        } else if self.is_request_channel(m.channel).await {
-            if inbound.attachments.is_empty() && is_pleasantry(&m.text) {
-                return Ok(());
-            }
-            let place = self.grouper.place(Platform::Slack, m.channel, m.user, m.ts, at);
-            let (conversation, reply_to) = self.answer_place(m.channel, &place.thread, m.user);
-            inbound.conversation =
-                if reply_to.channel == m.channel { place.conversation } else { conversation };
-            inbound.reply_to = reply_to;
-            inbound.via = Via::Addressed;
+            // Slack threads hang off people's messages; deskbot starts none of its own.
+            Place::Thread { channel: channel.to_string(), thread, bot_started: false }
         } else {
-            // Other channels: only @mentions (their own event) concern deskbot.
-            return Ok(());
+            Place::Channel { channel: channel.to_string(), name: None }
         }
-        Self::mark_origin(&mut inbound, m.channel);
-        inbound.display_name = self.names.get(m.user).await;
-        self.commit(inbound).await
     }
 
-    /// `app_mention`: answer in the thread (or by DM, per config).
-    pub(super) async fn on_mention(&self, m: Msg<'_>, at: Millis) -> Result<(), HandleError> {
-        let thread = m.thread_ts.unwrap_or(m.ts);
-        let mut inbound = self.base(message_event_id(m.channel, m.ts), m.user, None, at);
-        let text = strip_mention(&m.text, &self.bot_user);
-        inbound.kind = InboundKind::Message { text };
-        inbound.message_id = Some(m.ts.to_string());
-        inbound.attachments = m.files;
-        inbound.via = Via::Addressed;
-        if self.queue_channels.contains(m.channel) && m.thread_ts.is_some() {
-            // An agent addressing deskbot in a ticket's thread: the desk decides.
-            inbound.conversation = thread_conversation(m.channel, thread);
-            inbound.reply_to = Address::new(Platform::Slack, m.channel).in_thread(thread);
-        } else {
-            let (conversation, reply_to) = self.answer_place(m.channel, thread, m.user);
-            inbound.conversation = conversation;
-            inbound.reply_to = reply_to;
-        }
-        Self::mark_origin(&mut inbound, m.channel);
-        inbound.display_name = self.names.get(m.user).await;
-        self.commit(inbound).await
+    /// A message event (DM, channel post, thread reply) or an `app_mention`: the same post
+    /// arrives as both when deskbot is mentioned, and the router's key makes them one.
+    pub(super) async fn on_message(&self, m: Msg<'_>, at: Millis) -> Result<(), HandleError> {
+        let mention = format!("<@{}>", self.bot_user);
+        let mentions_bot = m.text.contains(&mention);
+        let event = ChatEvent {
+            platform: Platform::Slack,
+            place: self.place(m.channel, m.ts, m.thread_ts, m.is_dm),
+            sender: m.user.to_string(),
+            sender_name: None,
+            at,
+            input: Input::Message {
+                id: m.ts.to_string(),
+                text: strip_mention(&m.text, &self.bot_user),
+                mentions_bot,
+                attachments: m.files,
+            },
+        };
+        self.take_and_tell(event).await.map(|_| ())
     }
 
-    /// `reaction_added`: the file-ticket emoji files a ticket from the message for its author;
-    /// in a queue's channel reactions are agents' shortcuts.
+    /// `reaction_added`. The event names the message only (channel and `ts`); the router reads
+    /// its text, author and thread when it needs them.
     pub(super) async fn on_reaction(
         &self,
         user: &str,
@@ -249,70 +191,21 @@ impl Handler {
         if self.is_self(Some(user), None) {
             return Ok(());
         }
+        // Skin tones (`+1::skin-tone-2`) are the same reaction.
         let emoji = emoji.split("::").next().unwrap_or(emoji);
-        if self.queue_channels.contains(channel) {
-            let mut inbound = self.base(format!("reaction:{channel}:{ts}:{user}:{emoji}"), user, None, at);
-            inbound.conversation = thread_conversation(channel, ts);
-            inbound.reply_to = Address::new(Platform::Slack, channel);
-            // The event names the message only: its text (for 📖) and its thread (a reply
-            // inside a ticket's thread belongs to that ticket) come from the history.
-            let s = &self.service.desk().settings;
-            let mut text = None;
-            if [&s.claim_emoji, &s.resolve_emoji, &s.kb_draft_emoji].iter().any(|e| e.as_str() == emoji) {
-                match self.fetch_message(channel, ts).await {
-                    Ok(found) => {
-                        if let Some(parent) = found.thread_ts.filter(|p| p != ts) {
-                            inbound.conversation = thread_conversation(channel, &parent);
-                            inbound.reply_to = inbound.reply_to.in_thread(parent);
-                        }
-                        text = (emoji == s.kb_draft_emoji && !found.text.is_empty()).then_some(found.text);
-                    }
-                    Err(e) => tracing::warn!(channel, ts, error = %e, "cannot read the reacted message"),
-                }
-            }
-            inbound.kind = InboundKind::Reaction { emoji: emoji.to_string(), message: ts.to_string(), text };
-            inbound.display_name = self.names.get(user).await;
-            return self.commit(inbound).await;
-        }
-        if emoji != self.intake.file_ticket_emoji {
-            return Ok(());
-        }
-        let Fetched { text, author, .. } = self.fetch_message(channel, ts).await?;
-        let Some(author) = item_user.map(str::to_string).or(author) else {
-            tracing::warn!(channel, ts, "reacted message has no author; not filing");
-            return Ok(());
+        let event = ChatEvent {
+            platform: Platform::Slack,
+            place: self.place(channel, ts, None, channel.starts_with('D')),
+            sender: user.to_string(),
+            sender_name: None,
+            at,
+            input: Input::Reaction {
+                message: ts.to_string(),
+                emoji: emoji.to_string(),
+                author: item_user.map(str::to_string),
+            },
         };
-        if self.is_self(Some(&author), None) {
-            return Ok(());
-        }
-        self.file_ticket(format!("file:{channel}:{ts}"), user, &author, text, None, channel, ts, at).await
-    }
-
-    /// File a ticket from message `ts` in `channel` (its `text` as Slack returned it) for its
-    /// `author`, asked by `user`, who may add a `note`.
-    #[allow(clippy::too_many_arguments)]
-    pub(super) async fn file_ticket(
-        &self,
-        event_id: String,
-        user: &str,
-        author: &str,
-        text: String,
-        note: Option<String>,
-        channel: &str,
-        ts: &str,
-        at: Millis,
-    ) -> Result<(), HandleError> {
-        let mut inbound = self.base(event_id, user, None, at);
-        let (conversation, reply_to) = self.answer_place(channel, ts, author);
-        inbound.conversation = conversation;
-        inbound.reply_to = reply_to;
-        inbound.message_id = Some(ts.to_string());
-        Self::mark_origin(&mut inbound, channel);
-        inbound.display_name = self.names.get(user).await;
-        let author_name =
-            if author == user { inbound.display_name.clone() } else { self.names.get(author).await };
-        inbound.kind = InboundKind::FileTicket { text, author: self.user_ref(author), author_name, note };
-        self.commit(inbound).await
+        self.take_and_tell(event).await.map(|_| ())
     }
 
     /// The text, author and thread of one message (`conversations.history`, or
@@ -347,6 +240,7 @@ impl Handler {
         Ok(match found {
             Some(m) => Fetched {
                 text: m.content.text.unwrap_or_default(),
+                bot: m.sender.bot_id.is_some(),
                 author: m.sender.user.map(|u| u.to_string()),
                 thread_ts: m.origin.thread_ts.map(|t| t.to_string()),
             },
@@ -354,44 +248,31 @@ impl Handler {
         })
     }
 
-    /// Is this one of the intake's request channels (by id, or by name via `conversations.info`)?
-    async fn is_request_channel(&self, channel: &str) -> bool {
-        let wanted = &self.intake.request_channels;
-        if wanted.is_empty() {
-            return false;
-        }
-        if self.intake.is_request_channel(channel, None) {
-            return true;
-        }
-        if wanted.iter().all(|w| looks_like_id(w)) {
-            return false;
-        }
+    /// A channel's name (`conversations.info`), remembered.
+    async fn lookup_channel_name(&self, channel: &str) -> Option<String> {
         let cached = self.channel_names.lock().ok().and_then(|m| m.get(channel).cloned());
-        let name = match cached {
-            Some(n) => n,
-            None => {
-                let session = self.client.open_session(&self.token);
-                let req = SlackApiConversationsInfoRequest::new(SlackChannelId::new(channel.to_string()));
-                let name = match bounded(self.api_timeout, session.conversations_info(&req)).await {
-                    Ok(res) => res.channel.name.clone(),
-                    Err(e) => {
-                        tracing::warn!(channel, error = %e.kind(), "conversations.info failed");
-                        return false;
-                    }
-                };
-                if let Ok(mut m) = self.channel_names.lock() {
-                    m.insert(channel.to_string(), name.clone());
-                }
-                name
+        if let Some(n) = cached {
+            return n;
+        }
+        let session = self.client.open_session(&self.token);
+        let req = SlackApiConversationsInfoRequest::new(SlackChannelId::new(channel.to_string()));
+        let name = match bounded(self.api_timeout, session.conversations_info(&req)).await {
+            Ok(res) => res.channel.name.clone(),
+            Err(e) => {
+                tracing::warn!(channel, error = %e.kind(), "conversations.info failed");
+                return None;
             }
         };
-        self.intake.is_request_channel(channel, name.as_deref())
+        if let Ok(mut m) = self.channel_names.lock() {
+            m.insert(channel.to_string(), name.clone());
+        }
+        name
     }
 
     /// Publish the App Home tab: the person's open tickets.
     pub(super) async fn publish_home(&self, user: &str) -> Result<(), HandleError> {
-        let mut summaries =
-            self.service.ticket_summaries(&self.user_ref(user)).await.map_err(ServiceError::from)?;
+        let me = crate::domain::UserRef::new(Platform::Slack, user);
+        let mut summaries = self.service.ticket_summaries(&me).await.map_err(ServiceError::from)?;
         summaries.retain(|t| t.status.is_active());
         let view = super::blocks::home_view(&summaries).map_err(HandleError::Slack)?;
         let session = self.client.open_session(&self.token);
@@ -403,10 +284,30 @@ impl Handler {
     }
 }
 
-fn looks_like_id(s: &str) -> bool {
-    s.len() > 1
-        && (s.starts_with('C') || s.starts_with('G'))
-        && s.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+#[async_trait]
+impl Lookup for Handler {
+    async fn message(&self, channel: &str, id: &str) -> Result<Option<FetchedMessage>, String> {
+        let found = self.fetch_message(channel, id).await.map_err(|e| e.kind())?;
+        if found.author.is_none() && !found.bot {
+            return Ok(None);
+        }
+        Ok(Some(FetchedMessage {
+            author_is_bot: found.bot || self.is_self(found.author.as_deref(), None),
+            text: found.text,
+            author: found.author,
+            author_name: None,
+            thread: found.thread_ts,
+            attachments: Vec::new(),
+        }))
+    }
+
+    async fn channel_name(&self, channel: &str) -> Option<String> {
+        self.lookup_channel_name(channel).await
+    }
+
+    async fn display_name(&self, user: &str) -> Option<String> {
+        self.names.get(user).await
+    }
 }
 
 #[cfg(test)]
@@ -420,7 +321,5 @@ mod tests {
         assert_eq!(ts_millis("1700000000.5"), Some(1_700_000_000_500));
         assert_eq!(ts_millis("17x"), None);
         assert_eq!(strip_mention("<@UBOT> my vpn  is down", "UBOT"), "my vpn is down");
-        assert_eq!(message_event_id("C1", "1.2"), "msg:C1:1.2");
-        assert!(looks_like_id("C024BE91L") && !looks_like_id("it-help"));
     }
 }

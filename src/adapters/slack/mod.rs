@@ -17,15 +17,12 @@ pub use config::{SlackConfig, SlackMode, SlackSettings};
 pub use send::SlackChannel;
 
 use crate::domain::Channel;
-use crate::domain::Platform;
 use crate::domain::status::ChannelStatuses;
 use crate::service::Service;
-use crate::service::intake::IntakeConfig;
 use hyper_rustls::HttpsConnector;
 use hyper_util::client::legacy::connect::HttpConnector;
 use secrecy::ExposeSecret;
 use slack_morphism::prelude::*;
-use std::collections::HashSet;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -101,7 +98,6 @@ pub struct Started {
 /// Log in (`auth.test`), then start receiving in the configured mode until `cancel`.
 pub async fn start(
     service: &Arc<Service>,
-    intake: &IntakeConfig,
     settings: &SlackSettings,
     status: StatusHandle,
     tracker: &TaskTracker,
@@ -119,8 +115,6 @@ pub async fn start(
         }
     };
     tracing::info!(team = %me.team, bot_user = %me.user_id, mode = config::mode_name(settings.mode), "logged in to Slack");
-    let queue_channels: HashSet<String> =
-        service.desk().queues.values().filter_map(|q| q.cfg.channel.get(&Platform::Slack).cloned()).collect();
     let handler = Arc::new(handler::Handler {
         service: service.clone(),
         client: client.clone(),
@@ -128,9 +122,6 @@ pub async fn start(
         bot_user: me.user_id.to_string(),
         bot_id: me.bot_id.as_ref().map(|b| b.to_string()),
         names: names::Names::new(client.clone(), token.clone(), settings.api_timeout),
-        queue_channels,
-        intake: intake.clone(),
-        grouper: crate::service::intake::Grouper::new(intake.grouping_window_ms().unwrap_or(600_000)),
         channel_names: Default::default(),
         slash_command: settings.slash_command.clone(),
         api_timeout: settings.api_timeout,
