@@ -7,7 +7,7 @@ mod support;
 use deskbot::domain::{Address, Platform, TicketNumber, TicketStatus, UserRef};
 use deskbot::domain::{Channel, Inbound, InboundKind};
 use deskbot::outbox::Outbox;
-use deskbot::service::scheduler;
+use deskbot::service::{Handled, scheduler};
 use deskbot::store::TicketFilter;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -59,7 +59,7 @@ impl Desk {
         Desk { t, clock, chan: Arc::new(TestChannel::default()), n: AtomicU64::new(0) }
     }
 
-    async fn send(&self, user: &str, to: Address, conversation: &str, kind: InboundKind) {
+    async fn send(&self, user: &str, to: Address, conversation: &str, kind: InboundKind) -> Handled {
         let n = self.n.fetch_add(1, Ordering::SeqCst);
         let inbound = Inbound {
             event_id: format!("ev-{n}"),
@@ -74,8 +74,9 @@ impl Desk {
             attachments: Vec::new(),
             via: Default::default(),
         };
-        self.t.app.service.handle(inbound).await.unwrap();
+        let handled = self.t.app.service.handle(inbound).await.unwrap();
         self.deliver().await;
+        handled
     }
 
     async fn deliver(&self) {
@@ -89,11 +90,11 @@ impl Desk {
         self.send("erin", Address::new(Platform::Test, "erin-dm"), "test:erin", kind).await;
     }
 
-    async fn agent(&self, who: &str, text: &str) {
+    async fn agent(&self, who: &str, text: &str) -> Handled {
         let card = self.chan.card_id("agents").expect("card posted");
         let to = Address::new(Platform::Test, "agents").in_thread(card.clone());
         let kind = InboundKind::Message { text: text.into() };
-        self.send(who, to, &format!("test:agents:{card}"), kind).await;
+        self.send(who, to, &format!("test:agents:{card}"), kind).await
     }
 
     async fn status(&self) -> TicketStatus {
@@ -159,10 +160,10 @@ async fn a_whole_ticket_from_filing_to_close() {
 
     // A non-agent is refused and nothing changes.
     let thread_before = d.chan.texts(&th).len();
-    d.agent("mallory", "!resolve").await;
+    let refused = d.agent("mallory", "!resolve").await;
     assert_eq!(
-        d.chan.texts("private:mallory"),
-        vec!["Only agents of the service-desk queue can do that. Nothing was changed."]
+        refused,
+        Handled::Refused { note: "Only agents of the service-desk queue can do that. Nothing was changed.".into() }
     );
     assert_eq!(d.chan.texts(&th).len(), thread_before, "the refusal is private");
     assert_eq!(d.status().await, TicketStatus::Open);

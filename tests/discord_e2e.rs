@@ -982,9 +982,10 @@ async fn a_gateway_event_that_cannot_be_committed_is_counted_as_lost() {
     env.finish().await;
 }
 
-/// Wait until the store has recorded the event `id` (a message or interaction id): it was
-/// handled or turned away, so anything it would have changed has changed.
-async fn wait_seen(store: &DynStore, id: u64) {
+/// Wait until the store has recorded the event `id` (the router's key: `msg:{channel}:{id}`,
+/// `action:{interaction}`): it was handled or turned away, so anything it would have changed
+/// has changed.
+async fn wait_seen(store: &DynStore, id: &str) {
     let key = deskbot::store::EventKey { platform: Platform::Discord, event_id: id.to_string() };
     for _ in 0..1500 {
         if store.event_seen(&key).await.unwrap() {
@@ -1014,7 +1015,7 @@ async fn a_bystander_can_neither_answer_nor_press_buttons_in_someone_elses_conve
     assert!(note["data"]["content"].as_str().unwrap().contains("someone else"), "{note}");
     // Max answers Erin's question in her thread: people talking, not Erin's answer.
     let chatter = env.fake.post(m, true, MAX, "2");
-    wait_seen(&env.store, chatter).await;
+    wait_seen(&env.store, &format!("msg:{m}:{chatter}")).await;
     assert!(env.tickets().await.is_empty());
     assert_eq!(env.fake.texts(m).len(), 1, "{:?}", env.fake.texts(m));
 

@@ -84,6 +84,8 @@ struct Desk {
     chan: Arc<TestChannel>,
     clock: TestClock,
     n: AtomicU64,
+    /// (who, note) for every event the desk turned away.
+    refused: std::sync::Mutex<Vec<(String, String)>>,
 }
 
 /// How an agent acts on the ticket.
@@ -101,6 +103,7 @@ impl Desk {
             chan: Arc::new(TestChannel::default()),
             clock: TestClock::at(MONDAY_1000),
             n: AtomicU64::new(0),
+            refused: Default::default(),
         }
     }
 
@@ -127,8 +130,14 @@ impl Desk {
 
     /// Handle one event on `app` (committed once handle returns), then deliver what it queued.
     async fn handle(&self, app: &App, inbound: Inbound) {
+        let who = inbound.user.id.clone();
         let handled = app.service.handle(inbound.clone()).await.unwrap();
-        assert!(matches!(handled, Handled::Applied { .. }), "{handled:?}");
+        match handled {
+            Handled::Applied { .. } => {}
+            // Turned away by the desk: the adapter shows the note privately.
+            Handled::Refused { note } => self.refused.lock().unwrap().push((who, note)),
+            other => panic!("{other:?}"),
+        }
         // The positive signal: the event's dedupe row is there, so it is never applied again.
         assert_eq!(app.service.handle(inbound).await.unwrap(), Handled::Duplicate);
         let chan: Arc<dyn Channel> = self.chan.clone();
@@ -173,7 +182,7 @@ impl Desk {
     }
 
     fn refusals(&self, who: &str) -> usize {
-        self.chan.texts(&format!("private:{who}")).iter().filter(|t| *t == REFUSAL).count()
+        self.refused.lock().unwrap().iter().filter(|(w, t)| w == who && t == REFUSAL).count()
     }
 
     /// Did `!claim` by `who` on `app` work (true) or was it refused (false)?

@@ -1037,14 +1037,11 @@ async fn reply_button_opens_a_modal_relayed_as_the_agent(mode: &str) {
     bot.interaction(reply_submission(&view, KIM, "forged ticket reply", &forged, "VFORGED01")).await;
     let elsewhere = json!({ "channel": GENERAL, "ts": ts, "ticket": number.0 }).to_string();
     bot.interaction(reply_submission(&view, KIM, "forged card reply", &elsewhere, "VFORGED02")).await;
-    bot.interaction(reply_submission(&view, BOB, "I am IT, send me your password", &meta, "VBYSTAND1")).await;
-    // The bystander is told privately; nothing reaches the agents' channel or the requester.
-    let note = bot
-        .wait_for("a private refusal for bob", |calls| {
-            calls.iter().find(|c| c.method == "chat.postEphemeral" && c.params["user"] == BOB).cloned()
-        })
-        .await;
-    assert!(note.params["text"].as_str().unwrap().contains("Only agents"), "{note:?}");
+    let (_, refused) =
+        bot.interaction(reply_submission(&view, BOB, "I am IT, send me your password", &meta, "VBYSTAND1")).await;
+    // The bystander is told privately, in the form itself; nothing reaches the agents' channel
+    // or the requester.
+    assert!(refused.contains("errors") && refused.contains("Only agents"), "{refused}");
     // The agent's submission reaches the requester, said by the agent.
     bot.interaction(reply_submission(&view, KIM, "Try the outlet by the window", &meta, "VKIMREPLY")).await;
     let sent = bot.wait_post(GENERAL, "outlet by the window").await;

@@ -4,7 +4,7 @@
 //! conversation key, the reply address, the event id the store dedupes on, and whether it is
 //! for deskbot at all. Adapters decide none of that.
 
-use super::{Attachment, Millis, Platform};
+use super::{Attachment, Millis, Platform, TicketNumber};
 
 /// One thing a person did on a chat platform, as the platform reported it.
 #[derive(Debug, Clone, PartialEq)]
@@ -69,8 +69,9 @@ pub enum Input {
     FileMessage { delivery: String, message: String, note: Option<String> },
     /// Submitted the new-ticket form.
     TicketForm { delivery: String, text: String },
-    /// Submitted an agent's reply form, opened from message `card` at `place`.
-    ReplyForm { delivery: String, card: String, text: String },
+    /// Submitted an agent's reply form, opened from message `card` at `place`; `ticket` is the
+    /// ticket the form was shown for, when it says (it must be the card's).
+    ReplyForm { delivery: String, card: String, ticket: Option<TicketNumber>, text: String },
     /// Ran deskbot's slash command with `text` after it (`help`, `status`, `new …`, a question).
     Command { delivery: String, text: String },
 }

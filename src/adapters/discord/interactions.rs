@@ -189,7 +189,12 @@ impl Adapter {
                 sender: m.user.id.to_string(),
                 sender_name: Some(name),
                 at: self.service.now(),
-                input: Input::ReplyForm { delivery: m.id.to_string(), card: card.id.to_string(), text: field("text") },
+                input: Input::ReplyForm {
+                    delivery: m.id.to_string(),
+                    card: card.id.to_string(),
+                    ticket: None,
+                    text: field("text"),
+                },
             };
             return Plan::take(event, CreateInteractionResponse::Acknowledge);
         }

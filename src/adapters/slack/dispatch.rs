@@ -294,7 +294,12 @@ impl Handler {
             sender: v.user.id.to_string(),
             sender_name: None,
             at: self.service.now(),
-            input: Input::ReplyForm { delivery: v.view.state_params.id.to_string(), card: origin.ts, text },
+            input: Input::ReplyForm {
+                delivery: v.view.state_params.id.to_string(),
+                card: origin.ts,
+                ticket: Some(TicketNumber(origin.ticket)),
+                text,
+            },
         };
         Ok(match self.take(event).await? {
             Taken::Problem(p) => Some(p),

@@ -217,7 +217,9 @@ impl Service {
                 }
             }
             Input::Button { delivery, message, value } => self.button(&ev, &delivery, &message, &value, lookup).await,
-            Input::ReplyForm { delivery, card, text } => self.reply_form(&ev, &delivery, &card, &text, lookup).await,
+            Input::ReplyForm { delivery, card, ticket, text } => {
+                self.reply_form(&ev, &delivery, &card, ticket, &text, lookup).await
+            }
             Input::TicketForm { .. } | Input::Command { .. } => self.personal(ev, lookup).await,
         }
     }
@@ -522,6 +524,7 @@ impl Service {
         ev: &ChatEvent,
         delivery: &str,
         card: &str,
+        expected: Option<TicketNumber>,
         text: &str,
         lookup: &dyn Lookup,
     ) -> Result<Route, RouteError> {
@@ -530,8 +533,13 @@ impl Service {
             Place::Channel { channel, .. } | Place::Thread { channel, .. } => channel,
             _ => return Ok(Route::Problem(NOT_A_CARD.into())),
         };
-        if self.card_ticket(p, channel, card).await?.is_none() {
-            return Ok(Route::Problem(NOT_A_CARD.into()));
+        match self.card_ticket(p, channel, card).await? {
+            None => return Ok(Route::Problem(NOT_A_CARD.into())),
+            Some(found) if expected.is_some_and(|e| e != found) => {
+                tracing::warn!(ticket = %found, "a reply form names another ticket than its card's; refused");
+                return Ok(Route::Problem(NOT_A_CARD.into()));
+            }
+            Some(_) => {}
         }
         if text.trim().is_empty() {
             return Ok(Route::Problem("The reply was empty; nothing was sent.".into()));
