@@ -4,9 +4,9 @@
 
 use crate::adapters::console::{ConsoleChannel, read_line};
 use crate::config::{Config, ConfigError};
+use crate::domain::Channel;
 use crate::domain::status::ChannelStatuses;
 use crate::domain::{ChatEvent, Input, Place, Platform};
-use crate::domain::Channel;
 use crate::intents::{self, Catalog, Diagnostics, LoadOptions, MatcherOptions};
 use crate::outbox::Outbox;
 use crate::redact::Redactor;
@@ -251,7 +251,12 @@ pub async fn chat<R: AsyncBufRead + Unpin>(
             sender: opts.user.clone(),
             sender_name: Some(opts.user.clone()),
             at: (app.clock)(),
-            input: Input::Message { id: format!("{session}-{n}"), text: line, mentions_bot: false, attachments: Vec::new() },
+            input: Input::Message {
+                id: format!("{session}-{n}"),
+                text: line,
+                mentions_bot: false,
+                attachments: Vec::new(),
+            },
         };
         match app.service.take(event, &crate::adapters::console::Terminal).await {
             Ok(taken) => {
@@ -302,15 +307,10 @@ pub async fn run(
     {
         let status = crate::adapters::slack::StatusHandle::new(app.channels.clone());
         status.down("connecting");
-        let slack = crate::adapters::slack::start(
-            &app.service,
-            &settings,
-            status,
-            &tracker,
-            shutdown.clone(),
-        )
-        .await
-        .map_err(AppError::Runtime)?;
+        let slack =
+            crate::adapters::slack::start(&app.service, &settings, status, &tracker, shutdown.clone())
+                .await
+                .map_err(AppError::Runtime)?;
         if slack.routes.is_some() && !app.config.http.enabled {
             return Err(AppError::Config(ConfigError::Invalid(
                 "slack.mode = events needs deskbot's HTTP server: set http.enabled = true".into(),

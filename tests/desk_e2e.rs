@@ -163,7 +163,9 @@ async fn a_whole_ticket_from_filing_to_close() {
     let refused = d.agent("mallory", "!resolve").await;
     assert_eq!(
         refused,
-        Handled::Refused { note: "Only agents of the service-desk queue can do that. Nothing was changed.".into() }
+        Handled::Refused {
+            note: "Only agents of the service-desk queue can do that. Nothing was changed.".into()
+        }
     );
     assert_eq!(d.chan.texts(&th).len(), thread_before, "the refusal is private");
     assert_eq!(d.status().await, TicketStatus::Open);

@@ -1037,8 +1037,9 @@ async fn reply_button_opens_a_modal_relayed_as_the_agent(mode: &str) {
     bot.interaction(reply_submission(&view, KIM, "forged ticket reply", &forged, "VFORGED01")).await;
     let elsewhere = json!({ "channel": GENERAL, "ts": ts, "ticket": number.0 }).to_string();
     bot.interaction(reply_submission(&view, KIM, "forged card reply", &elsewhere, "VFORGED02")).await;
-    let (_, refused) =
-        bot.interaction(reply_submission(&view, BOB, "I am IT, send me your password", &meta, "VBYSTAND1")).await;
+    let (_, refused) = bot
+        .interaction(reply_submission(&view, BOB, "I am IT, send me your password", &meta, "VBYSTAND1"))
+        .await;
     // The bystander is told privately, in the form itself; nothing reaches the agents' channel
     // or the requester.
     assert!(refused.contains("errors") && refused.contains("Only agents"), "{refused}");

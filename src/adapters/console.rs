@@ -71,7 +71,11 @@ pub struct Terminal;
 
 #[async_trait]
 impl crate::service::router::Lookup for Terminal {
-    async fn message(&self, _channel: &str, _id: &str) -> Result<Option<crate::domain::FetchedMessage>, String> {
+    async fn message(
+        &self,
+        _channel: &str,
+        _id: &str,
+    ) -> Result<Option<crate::domain::FetchedMessage>, String> {
         Ok(None)
     }
 

@@ -326,7 +326,8 @@ pub fn act(
         return c.finish();
     }
     if !access.may_act(&t.queue, actor.user, actor.origin) {
-        c.out.refused = Some(format!("Only agents of the {} queue can do that. Nothing was changed.", t.queue));
+        c.out.refused =
+            Some(format!("Only agents of the {} queue can do that. Nothing was changed.", t.queue));
         return c.finish();
     }
     let s = &desk.settings;

@@ -24,9 +24,17 @@ pub struct TestChannel {
     seen: Mutex<Vec<Seen>>,
     keys: Mutex<HashSet<String>>,
     next_id: Mutex<u64>,
+    /// The platform it plays (the in-memory `test` platform unless set).
+    platform: Option<Platform>,
 }
 
 impl TestChannel {
+    /// A channel playing `platform` (e.g. Slack or Discord addresses, with the router's keys).
+    #[allow(dead_code)]
+    pub fn on(platform: Platform) -> Self {
+        Self { platform: Some(platform), ..Default::default() }
+    }
+
     /// Everything delivered to `place` (a channel, or `channel/thread`), in order.
     pub fn at(&self, place: &str) -> Vec<Seen> {
         self.seen.lock().unwrap().iter().filter(|s| s.place == place).cloned().collect()
@@ -52,7 +60,7 @@ impl TestChannel {
 #[async_trait]
 impl Channel for TestChannel {
     fn platform(&self) -> Platform {
-        Platform::Test
+        self.platform.unwrap_or(Platform::Test)
     }
 
     async fn send(&self, key: &str, m: &Outbound) -> Result<Delivered, SendError> {

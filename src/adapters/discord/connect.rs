@@ -69,8 +69,7 @@ pub async fn start(
         .event_handler(Handler { adapter: cell.clone() })
         .await
         .map_err(|e| format!("discord: cannot build the client: {e}"))?;
-    let adapter =
-        Arc::new(Adapter::new(service, client.http.clone(), places.clone(), statuses));
+    let adapter = Arc::new(Adapter::new(service, client.http.clone(), places.clone(), statuses));
     let _ = cell.set(adapter.clone());
     let ws_url = client.ws_url.lock().await.clone();
     tracing::info!(gateway = %ws_url, "discord gateway url");

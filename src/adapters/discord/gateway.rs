@@ -237,7 +237,8 @@ pub(crate) fn fetched(m: &Message) -> FetchedMessage {
 #[async_trait]
 impl Lookup for Adapter {
     async fn message(&self, channel: &str, id: &str) -> Result<Option<FetchedMessage>, String> {
-        let (Some(channel), Some(id)) = (super::config::parse_snowflake(channel), super::config::parse_snowflake(id))
+        let (Some(channel), Some(id)) =
+            (super::config::parse_snowflake(channel), super::config::parse_snowflake(id))
         else {
             return Ok(None);
         };

@@ -43,7 +43,9 @@ impl Plan {
 pub(crate) fn reply_form(ticket: TicketNumber) -> CreateInteractionResponse {
     let form = CreateModal::new(REPLY_FORM, format!("Reply to the requester of {ticket}")).components(vec![
         CreateActionRow::InputText(
-            CreateInputText::new(InputTextStyle::Paragraph, "Your reply", "text").required(true).max_length(2000),
+            CreateInputText::new(InputTextStyle::Paragraph, "Your reply", "text")
+                .required(true)
+                .max_length(2000),
         ),
     ]);
     CreateInteractionResponse::Modal(form)

@@ -18,8 +18,8 @@ pub mod text;
 pub use config::DiscordConfig;
 pub use send::DiscordChannel;
 
-use crate::domain::status::ChannelStatuses;
 use crate::domain::Platform;
+use crate::domain::status::ChannelStatuses;
 use crate::service::Service;
 use places::{Place, Places};
 use serenity::all::{ChannelId, ChannelType};
@@ -126,7 +126,6 @@ impl Adapter {
         self.places.set(channel, place.clone());
         place
     }
-
 }
 
 /// Unicode for an emoji name deskbot uses (`eyes` → 👀).

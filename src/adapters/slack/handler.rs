@@ -106,7 +106,9 @@ impl Handler {
         let taken = self.service.take(event, self).await?;
         match &taken {
             Taken::Handled(Handled::Duplicate) => tracing::debug!("slack event seen before"),
-            Taken::Handled(Handled::Applied { replies, .. }) => tracing::debug!(replies, "slack event handled"),
+            Taken::Handled(Handled::Applied { replies, .. }) => {
+                tracing::debug!(replies, "slack event handled")
+            }
             Taken::Handled(_) | Taken::Skipped | Taken::Problem(_) | Taken::OpenReplyForm { .. } => {}
         }
         Ok(taken)

@@ -33,7 +33,8 @@ pub const THREAD_TITLE_CHARS: usize = 80;
 /// Shown when a ticket is to be filed from a message the platform no longer returns.
 pub const MESSAGE_GONE: &str = "That message cannot be found any more, so no ticket was filed.";
 /// Shown when the platform did not return the message a form names.
-pub const MESSAGE_UNREADABLE: &str = "That message could not be read just now, so no ticket was filed. Please try again.";
+pub const MESSAGE_UNREADABLE: &str =
+    "That message could not be read just now, so no ticket was filed. Please try again.";
 /// Shown when the reply form or button is used anywhere but on a ticket's card.
 pub const NOT_A_CARD: &str = "That works on ticket cards only.";
 
@@ -182,7 +183,8 @@ impl Service {
         };
         match ev.input.clone() {
             Input::Message { id, text, mentions_bot, attachments } => {
-                let Some(answer) = self.message_answer(&ev, &id, &text, mentions_bot, &attachments, lookup).await?
+                let Some(answer) =
+                    self.message_answer(&ev, &id, &text, mentions_bot, &attachments, lookup).await?
                 else {
                     return Ok(Route::Skip("a message deskbot does not watch"));
                 };
@@ -216,7 +218,9 @@ impl Service {
                     other => other,
                 }
             }
-            Input::Button { delivery, message, value } => self.button(&ev, &delivery, &message, &value, lookup).await,
+            Input::Button { delivery, message, value } => {
+                self.button(&ev, &delivery, &message, &value, lookup).await
+            }
             Input::ReplyForm { delivery, card, ticket, text } => {
                 self.reply_form(&ev, &delivery, &card, ticket, &text, lookup).await
             }
@@ -225,10 +229,9 @@ impl Service {
     }
 
     fn is_queue_channel(&self, platform: Platform, channel: &str) -> bool {
-        self.desk
-            .queues
-            .values()
-            .any(|q| q.cfg.channel.get(&platform).is_some_and(|c| c.trim().trim_start_matches('#') == channel))
+        self.desk.queues.values().any(|q| {
+            q.cfg.channel.get(&platform).is_some_and(|c| c.trim().trim_start_matches('#') == channel)
+        })
     }
 
     async fn is_request_channel(&self, channel: &str, name: Option<&str>, lookup: &dyn Lookup) -> bool {
@@ -350,7 +353,9 @@ impl Service {
     ) -> Result<Route, RouteError> {
         let p = ev.platform;
         let desk_channel = match &ev.place {
-            Place::Thread { channel, .. } | Place::Channel { channel, .. } if self.is_queue_channel(p, channel) => {
+            Place::Thread { channel, .. } | Place::Channel { channel, .. }
+                if self.is_queue_channel(p, channel) =>
+            {
                 Some(channel.clone())
             }
             _ => None,
@@ -366,7 +371,8 @@ impl Service {
         // (for 📖) and its thread (a reply inside a ticket's thread belongs to that ticket) come
         // from the platform.
         let s = &self.desk.settings;
-        let meaningful = [&s.claim_emoji, &s.resolve_emoji, &s.kb_draft_emoji].iter().any(|e| e.as_str() == emoji);
+        let meaningful =
+            [&s.claim_emoji, &s.resolve_emoji, &s.kb_draft_emoji].iter().any(|e| e.as_str() == emoji);
         let mut thread = match &ev.place {
             Place::Thread { thread, .. } => thread.clone(),
             _ => message.to_string(),
@@ -383,7 +389,9 @@ impl Service {
                     text = (emoji == s.kb_draft_emoji && !found.text.is_empty()).then_some(found.text);
                 }
                 Ok(None) => {}
-                Err(kind) => tracing::warn!(channel = sits_in, error = %kind, "cannot read the reacted message"),
+                Err(kind) => {
+                    tracing::warn!(channel = sits_in, error = %kind, "cannot read the reacted message")
+                }
             }
         }
         let answer = Answer {
@@ -449,12 +457,8 @@ impl Service {
             None if author == ev.sender => filer_name.clone(),
             None => lookup.display_name(&author).await,
         };
-        let kind = InboundKind::FileTicket {
-            text: found.text,
-            author: UserRef::new(p, author),
-            author_name,
-            note,
-        };
+        let kind =
+            InboundKind::FileTicket { text: found.text, author: UserRef::new(p, author), author_name, note };
         let mut inbound = self.base(ev, event_id, answer, kind, lookup).await;
         inbound.display_name = filer_name;
         inbound.attachments = found.attachments;
@@ -479,7 +483,9 @@ impl Service {
                 _ => return Ok(Route::Problem(NOT_A_CARD.into())),
             };
             return Ok(match self.card_ticket(p, channel, card).await? {
-                Some(ticket) => Route::OpenReplyForm { ticket, channel: channel.clone(), card: card.to_string() },
+                Some(ticket) => {
+                    Route::OpenReplyForm { ticket, channel: channel.clone(), card: card.to_string() }
+                }
                 None => Route::Problem(NOT_A_CARD.into()),
             });
         }
@@ -509,7 +515,12 @@ impl Service {
     }
 
     /// The ticket whose card is message `card` in a queue's channel `channel`, if any.
-    async fn card_ticket(&self, p: Platform, channel: &str, card: &str) -> Result<Option<TicketNumber>, ServiceError> {
+    async fn card_ticket(
+        &self,
+        p: Platform,
+        channel: &str,
+        card: &str,
+    ) -> Result<Option<TicketNumber>, ServiceError> {
         if !self.is_queue_channel(p, channel) {
             return Ok(None);
         }
@@ -550,7 +561,8 @@ impl Service {
             opens_thread: false,
         };
         let text = format!("{}{}", self.desk.settings.reply_prefix, text.trim());
-        let inbound = self.base(ev, format!("form:{delivery}"), answer, InboundKind::Message { text }, lookup).await;
+        let inbound =
+            self.base(ev, format!("form:{delivery}"), answer, InboundKind::Message { text }, lookup).await;
         Ok(Route::Event(Box::new(inbound)))
     }
 
