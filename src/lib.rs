@@ -1,8 +1,10 @@
 //! deskbot: a self-hosted, chat-first IT self-service bot.
 //!
 //! The data flow (see DESIGN.md): an adapter ([`adapters`]) turns a platform payload into a
-//! neutral [`domain::Inbound`]; the intake router ([`service::Service`]) decides what it means
-//! (conversation, owner, permissions), runs the pure [`engine::step`] or the desk workflow
+//! neutral [`domain::ChatEvent`] (where, who as the platform attests, what); the intake router
+//! ([`service::router`]) decides what it means — the conversation it joins, where answers go,
+//! its dedupe id, the owner rule — and makes it a [`domain::Inbound`]; the pipeline
+//! ([`service::Service`]) checks permissions from the grants ledger, runs the pure [`engine::step`] or the desk workflow
 //! against the current [`intents::Catalog`], and commits everything the event changed in one
 //! store transaction; the [`outbox`] worker delivers the replies through the adapters.
 //!

@@ -1176,3 +1176,94 @@ async fn thread_names_are_made_from_redacted_text() {
     );
     env.finish().await;
 }
+
+const REV: (u64, &str) = (800_000_000_000_000_005, "rev");
+
+/// Every way an agent acts, tried by one whose grant was revoked while deskbot.toml still
+/// lists them: a command in the thread (refused by DM: a bot's ephemeral message needs an
+/// interaction), the card's claim button and the reply form (ephemeral answers), a ✅ on the
+/// card (DM). None of it changes the ticket or reaches the requester; Kim, still an agent,
+/// claims it with the same button.
+#[tokio::test]
+async fn a_revoked_agent_is_refused_on_every_input_through_discord() {
+    let queue = format!(
+        "channel = {{ discord = \"{QUEUE}\" }}\nagents = [\"discord:{}\", \"discord:{}\"]",
+        KIM.0, REV.0
+    );
+    let env = Env::start_with(&queue, "", Vec::new()).await;
+    let rev = UserRef::new(Platform::Discord, REV.0.to_string());
+    let now = chrono::Utc::now().timestamp_millis();
+    let revoked = env
+        .store
+        .revoke_role(
+            &rev,
+            deskbot::store::compliance::Role::Agent,
+            "service-desk",
+            "cli:ann",
+            "left the team",
+            now,
+        )
+        .await
+        .unwrap();
+    assert!(revoked);
+    // Every process rereads the ledger within this bound.
+    tokio::time::sleep(deskbot::service::GRANTS_MAX_AGE + Duration::from_millis(300)).await;
+
+    let m = env.fake.post(GENERAL, true, ERIN, "the coffee machine on floor 2 eats every cup");
+    env.fake.react(GENERAL, true, m, MAX, "🎫");
+    env.wait_tickets(1).await;
+    env.texts(QUEUE, 1).await;
+    let card = env.fake.posted(QUEUE)[0].clone();
+    let card_id = id_of(&card);
+    // The ticket's thread on the card exists once its first message is there.
+    env.texts(card_id, 1).await;
+    let status = || async { env.store.ticket(TicketNumber(1001)).await.unwrap().unwrap() };
+    let before = status().await;
+    let dm_refusals = |f: &FakeDiscord| {
+        f.dm_of(REV.0).map(|dm| f.texts(dm).iter().filter(|t| t.contains("Only agents")).count()).unwrap_or(0)
+    };
+
+    // A command in the ticket's thread: a DM refusal.
+    let claim_text = env.fake.post(card_id, true, REV, "!claim");
+    wait_seen(&env.store, &format!("msg:{card_id}:{claim_text}")).await;
+    env.fake.until("a DM refusal for the command", |f| dm_refusals(f) >= 1).await;
+    // The card's claim button: an ephemeral refusal.
+    let claim = button(&card, "Claim");
+    let press = env.fake.button(QUEUE, true, REV, card_id, &claim);
+    let press_id = press["id"].as_str().unwrap().to_string();
+    env.fake.dispatch("INTERACTION_CREATE", press);
+    env.fake.until("an answer to the press", |f| f.callbacks().iter().any(|(id, _)| *id == press_id)).await;
+    let note = env.fake.callbacks().into_iter().find(|(id, _)| *id == press_id).unwrap().1;
+    assert_eq!(note["data"]["flags"], 64, "ephemeral: {note}");
+    assert!(note["data"]["content"].as_str().unwrap().contains("Only agents"), "{note}");
+    // ✅ on the card: a DM refusal.
+    env.fake.react(QUEUE, true, card_id, REV, "✅");
+    env.fake.until("a DM refusal for the reaction", |f| dm_refusals(f) >= 2).await;
+    // The reply form, submitted from the card: an ephemeral refusal.
+    let form_id = "desk:reply".to_string();
+    let submit = env.fake.modal_submit_on(QUEUE, true, REV, card_id, &form_id, &[("text", "REVOKED-REPLY")]);
+    let submit_id = submit["id"].as_str().unwrap().to_string();
+    env.fake.dispatch("INTERACTION_CREATE", submit);
+    env.fake.until("an answer to the form", |f| f.callbacks().iter().any(|(id, _)| *id == submit_id)).await;
+    let note = env.fake.callbacks().into_iter().find(|(id, _)| *id == submit_id).unwrap().1;
+    assert_eq!(note["data"]["flags"], 64, "ephemeral: {note}");
+    assert!(note["data"]["content"].as_str().unwrap().contains("Only agents"), "{note}");
+
+    let after = status().await;
+    assert_eq!((after.status, &after.assignee), (before.status, &before.assignee), "nothing changed");
+    let erin_dm = env.fake.dm_of(ERIN.0).unwrap_or(0);
+    assert!(!env.fake.texts(erin_dm).iter().any(|t| t.contains("REVOKED-REPLY")));
+    assert!(!env.fake.texts(card_id).iter().any(|t| t.contains("Only agents")), "refusals are private");
+
+    // Kim, still an agent, claims with the same button.
+    let press = env.fake.button(QUEUE, true, KIM, card_id, &claim);
+    env.fake.dispatch("INTERACTION_CREATE", press);
+    for _ in 0..500 {
+        if status().await.assignee.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(status().await.assignee.is_some_and(|a| a.contains(&KIM.0.to_string())));
+    env.finish().await;
+}

@@ -1097,3 +1097,77 @@ async fn book_reaction_on_a_thread_message_drafts_an_article_from_its_text() {
     support::slack_spec::assert_calls_match_spec(&bot.fake.calls());
     bot.stop().await;
 }
+
+const REV: &str = "U0REV0001";
+
+/// Every way an agent acts on Slack, tried by one whose grant was revoked: a command in the
+/// ticket's thread, the card's claim button, ✅ on the card (each refused with an ephemeral
+/// note) and the reply form (refused in the form). The ticket does not change and nothing
+/// reaches the requester.
+async fn a_revoked_agent_is_refused_on_every_input(mode: &str) {
+    use deskbot::store::compliance::{NewGrant, Role};
+    let bot = SlackBot::start(mode).await;
+    bot.fake.add_user(REV, "Rev");
+    let rev = UserRef::new(Platform::Slack, REV);
+    let now = chrono::Utc::now().timestamp_millis();
+    let grant = NewGrant {
+        user: rev.clone(),
+        role: Role::Agent,
+        scope: "service-desk".into(),
+        by: "cli:ann".into(),
+        justification: "on the desk rota".into(),
+    };
+    bot.store.grant_role(&grant, now).await.unwrap();
+    assert!(
+        bot.store
+            .revoke_role(&rev, Role::Agent, "service-desk", "cli:ann", "left the team", now)
+            .await
+            .unwrap()
+    );
+    // Every process rereads the ledger within this bound.
+    tokio::time::sleep(deskbot::service::GRANTS_MAX_AGE + std::time::Duration::from_millis(300)).await;
+    let (_, number) = file_by_reaction(&bot).await;
+    let card = bot.posts_in(AGENTS, None).into_iter().find(|c| c.params.get("thread_ts").is_none()).unwrap();
+    let card_ts = card.response["ts"].as_str().unwrap().to_string();
+    let refusals = |calls: &[support::fake_slack::Call], n: usize| {
+        let found = calls
+            .iter()
+            .filter(|c| {
+                c.method == "chat.postEphemeral"
+                    && c.params["user"] == REV
+                    && c.params["text"].as_str().unwrap_or("").contains("Only agents")
+            })
+            .count();
+        (found >= n).then_some(())
+    };
+    let ts = bot.fake.ts();
+    bot.event(message(AGENTS, REV, "!claim", &ts, Some(&card_ts))).await;
+    bot.wait_for("the command's refusal", |calls| refusals(calls, 1)).await;
+    bot.interaction(button(REV, AGENTS, &card_ts, None, deskbot::desk::cards::CLAIM)).await;
+    bot.wait_for("the button's refusal", |calls| refusals(calls, 2)).await;
+    bot.event(json!({
+        "type": "reaction_added", "user": REV, "reaction": "white_check_mark", "item_user": BOT_USER,
+        "item": { "type": "message", "channel": AGENTS, "ts": card_ts }, "event_ts": bot.fake.ts(),
+    }))
+    .await;
+    bot.wait_for("the reaction's refusal", |calls| refusals(calls, 3)).await;
+    let view = json!({ "callback_id": "deskbot_reply", "title": { "type": "plain_text", "text": "Reply" }, "blocks": [] });
+    let meta = json!({ "channel": AGENTS, "ts": card_ts, "ticket": number.0 }).to_string();
+    let (_, answer) =
+        bot.interaction(reply_submission(&view, REV, "REVOKED-REPLY", &meta, "VREVOKED1")).await;
+    assert!(answer.contains("errors") && answer.contains("Only agents"), "{answer}");
+
+    let t = bot.store.ticket(number).await.unwrap().unwrap();
+    assert_eq!((t.status, t.assignee), (TicketStatus::Open, None), "nothing changed");
+    assert!(
+        !bot.fake.posts().iter().any(|c| c.params["text"].as_str().unwrap_or("").contains("REVOKED-REPLY"))
+    );
+    let public = bot.posts_in(AGENTS, Some(&card_ts));
+    assert!(
+        !public.iter().any(|c| c.params["text"].as_str().unwrap_or("").contains("Only agents")),
+        "private"
+    );
+    support::slack_spec::assert_calls_match_spec(&bot.fake.calls());
+    bot.stop().await;
+}
+both_modes!(a_revoked_agent_is_refused_on_every_input: revoked_agent_socket, revoked_agent_events);

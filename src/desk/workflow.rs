@@ -502,7 +502,7 @@ pub fn fire(access: &Access, t: &Ticket, kind: &str, now: Millis) -> Outcome {
                 if mention.is_empty() { "none configured".to_string() } else { mention.join(", ") }
             ));
             for lead in leads {
-                let to = Address::new(lead.platform, lead.id.clone());
+                let to = Address::person(lead.platform, &lead.id);
                 c.out.outbox.push(Outbound::message(
                     to,
                     format!("🚨 {n} ({}) in {} breached its {what} SLA.", mark(&t.title), t.queue),
