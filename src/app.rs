@@ -169,7 +169,8 @@ impl App {
                     .clone()
                     .unwrap_or_else(|| config.intents_dir.join("kb").join("drafts")),
             )
-            .with_limits(config.limits.clone()),
+            .with_limits(config.limits.clone())
+            .with_portal(config.portal.clone(), config.http.public_url.as_deref()),
         );
         // Roles from the config file are recorded as grants by "config".
         let wanted = crate::compliance::roles::config_grants(&config.queues(), &config.roles.admins);

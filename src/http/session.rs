@@ -12,17 +12,8 @@ use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
-/// 32 random bytes, hex: a session id or a CSRF token. `None` if the OS has no randomness.
-pub fn random_token() -> Option<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).ok()?;
-    Some(hex::encode(bytes))
-}
-
-/// What the store keeps for a session id.
-pub fn id_hash(id: &str) -> String {
-    hex::encode(Sha256::digest(id.as_bytes()))
-}
+pub use crate::store::sessions::random_token;
+pub use crate::store::sessions::token_hash as id_hash;
 
 /// Equal in constant time (compares digests, so lengths do not leak either).
 pub fn same(a: &str, b: &str) -> bool {

@@ -9,6 +9,7 @@ mod employee;
 pub mod intake;
 pub mod limits;
 mod observe;
+pub mod portal;
 pub mod router;
 pub mod scheduler;
 
@@ -100,6 +101,9 @@ pub struct Service {
     grants: access::GrantsCache,
     /// Request channels, answers by DM and grouping: how chat events become inbound events.
     router: router::Router,
+    /// The portal's settings, and the base URL its sign-in links point at.
+    portal: portal::PortalConfig,
+    portal_base: String,
 }
 
 impl Service {
@@ -123,7 +127,21 @@ impl Service {
             intake: IntakeConfig::default(),
             grants: access::GrantsCache::default(),
             router: router::Router::new(IntakeConfig::default()),
+            portal: portal::PortalConfig::default(),
+            portal_base: portal::base_url(None),
         }
+    }
+
+    /// The portal's settings and `http.public_url`, where sign-in links point.
+    pub fn with_portal(mut self, cfg: portal::PortalConfig, public_url: Option<&str>) -> Self {
+        self.portal = cfg;
+        self.portal_base = portal::base_url(public_url);
+        self
+    }
+
+    /// The portal's settings.
+    pub fn portal(&self) -> &portal::PortalConfig {
+        &self.portal
     }
 
     /// Write draft KB articles under this directory (e.g. `intents/kb/drafts`).

@@ -36,7 +36,7 @@ pub use desk::{DeskStore, OutboxRecord, SlaState, TicketChange, Timer};
 pub use person::PersonStore;
 pub use postgres::PostgresStore;
 pub use reports::{CaseEvent, CaseKind, CaseRecord, CsatRecord, ReportStore, TicketFacts};
-pub use sessions::SessionStore;
+pub use sessions::{PortalSession, PortalStore, SessionStore};
 pub use sqlite::SqliteStore;
 
 /// Stands in outbound text and transcript lines for the number of the ticket the same commit
@@ -326,7 +326,7 @@ pub struct OutboxItem {
 
 #[async_trait]
 pub trait Store:
-    DeskStore + ComplianceStore + PersonStore + ReportStore + SessionStore + Send + Sync
+    DeskStore + ComplianceStore + PersonStore + ReportStore + SessionStore + PortalStore + Send + Sync
 {
     /// Bring the schema up to date.
     async fn migrate(&self) -> Result<()>;
