@@ -388,7 +388,14 @@ pub async fn run(
             app.clock.clone(),
         ))
         .merge(crate::http::metrics::router(app.store.clone(), app.catalog.clone()));
-        let public = routes.into_iter().fold(health.clone(), |r, extra| r.merge(extra));
+        let mut public = routes.into_iter().fold(health.clone(), |r, extra| r.merge(extra));
+        if app.config.portal.enabled {
+            // `/portal`: employees' pages, on the public listener.
+            public = public.merge(crate::http::portal::router(crate::http::portal::PortalState::new(
+                &app.config,
+                app.service.clone(),
+            )));
+        }
         let public = match &app.config.http.admin_listen {
             Some(addr) => {
                 spawn_listener(addr, "admin http server", health.merge(admin), &tracker, &shutdown).await?;

@@ -6,6 +6,7 @@
 //! a whole request, body included, is answered within [`REQUEST_TIMEOUT`] (else 408).
 
 pub mod metrics;
+pub mod portal;
 pub mod reports;
 pub mod session;
 

@@ -39,6 +39,8 @@ pub enum ServiceError {
     Contention(usize),
     #[error("ticket {0} does not exist")]
     NoSuchTicket(TicketNumber),
+    #[error("no article `{0}`")]
+    NoSuchArticle(String),
 }
 
 /// What handling an event did.
@@ -70,6 +72,7 @@ pub fn error_kind(err: &ServiceError) -> &'static str {
         ServiceError::Store(StoreError::Database(_)) => "store error",
         ServiceError::Contention(_) => "conversation contention",
         ServiceError::NoSuchTicket(_) => "no such ticket",
+        ServiceError::NoSuchArticle(_) => "no such article",
     }
 }
 
@@ -137,6 +140,11 @@ impl Service {
         self.portal = cfg;
         self.portal_base = portal::base_url(public_url);
         self
+    }
+
+    /// How long after a resolution a reply still reopens the ticket.
+    pub fn reopen_window_ms(&self) -> i64 {
+        self.settings.reopen_window_ms
     }
 
     /// The portal's settings.

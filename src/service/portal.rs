@@ -88,3 +88,42 @@ impl Service {
         Ok(format!("{}/portal/login/{token}", self.portal_base))
     }
 }
+
+impl Service {
+    /// "Did this help?" on a KB article page, recorded like the chat's answer feedback (the
+    /// article and the verdict; no conversation, no words). `delivery` is the page form's
+    /// one-time id: posting the same form twice records it once.
+    pub async fn portal_kb_feedback(
+        &self,
+        user: &UserRef,
+        delivery: &str,
+        article: &str,
+        helpful: bool,
+    ) -> Result<super::Handled, ServiceError> {
+        if self.catalog.load().article(article).is_none() {
+            return Err(ServiceError::NoSuchArticle(article.to_string()));
+        }
+        let commit = crate::store::Commit {
+            event: Some(crate::store::EventKey {
+                platform: user.platform,
+                event_id: format!("portal:kb:{delivery}"),
+            }),
+            conversation: crate::store::ConversationWrite::none(),
+            messages: Vec::new(),
+            tickets: Vec::new(),
+            feedback: vec![crate::store::KbFeedback {
+                intent: None,
+                article: Some(article.to_string()),
+                query: String::new(),
+                helpful,
+            }],
+            outbox: Vec::new(),
+            now: self.now(),
+            cases: Vec::new(),
+        };
+        Ok(match self.store.commit(commit).await? {
+            crate::store::CommitOutcome::Applied { .. } => super::Handled::Applied { created: Vec::new(), replies: 0 },
+            _ => super::Handled::Duplicate,
+        })
+    }
+}
