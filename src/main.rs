@@ -134,7 +134,9 @@ enum Command {
 #[derive(Subcommand)]
 enum PortalCommand {
     /// Print a one-time portal sign-in link (valid 10 minutes) for a chat identity.
-    #[command(after_help = "Examples:\n  deskbot portal link console:alice\n  deskbot portal link slack:U0123ABCD")]
+    #[command(
+        after_help = "Examples:\n  deskbot portal link console:alice\n  deskbot portal link slack:U0123ABCD"
+    )]
     Link {
         /// Who the link signs in as: PLATFORM:ID (console, slack or discord).
         #[arg(value_name = "PLATFORM:ID")]

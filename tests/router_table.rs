@@ -130,6 +130,8 @@ enum Decision {
     Problem(&'static str),
     /// The reply form opens for ticket 1001.
     ReplyForm,
+    /// A portal sign-in link, shown to the sender only: nothing recorded.
+    PortalLink,
 }
 
 struct Table {
@@ -166,6 +168,10 @@ impl Table {
         let decision = match self.app.service.route(ev, &self.lookup).await.unwrap() {
             Route::Skip(_) => Decision::Skipped,
             Route::Problem(p) => Decision::Problem(known(&p)),
+            Route::Private(note) => {
+                assert!(note.contains("/portal/login/"), "{note}");
+                Decision::PortalLink
+            }
             Route::OpenReplyForm { ticket, .. } => {
                 assert_eq!(ticket, TicketNumber(1001));
                 Decision::ReplyForm

@@ -44,10 +44,18 @@ pub fn set_cookie(name: &str, value: &str, path: &str, max_age: u64, secure: boo
 
 /// A `Set-Cookie` value like [`set_cookie`] but `SameSite=Lax`: sent on a top-level
 /// navigation from another site (a sign-in link clicked in chat), never on its POSTs.
-pub fn set_cookie_lax(name: &str, value: &str, path: &str, max_age: u64, secure: bool) -> Option<HeaderValue> {
+pub fn set_cookie_lax(
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: u64,
+    secure: bool,
+) -> Option<HeaderValue> {
     let secure = if secure { "; Secure" } else { "" };
-    HeaderValue::from_str(&format!("{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"))
-        .ok()
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
+    ))
+    .ok()
 }
 
 /// The TCP peer's address, when the server was started with connection info (`http::serve`).

@@ -211,7 +211,9 @@ impl Service {
         let mut truncated = false;
         // Every text that came from outside is redacted before anything stores or forwards it.
         match &mut inbound.kind {
-            InboundKind::Message { text } | InboundKind::FileTicket { text, note: None, .. } => {
+            InboundKind::Message { text }
+            | InboundKind::Reopen { text }
+            | InboundKind::FileTicket { text, note: None, .. } => {
                 truncated = self.clean(text);
             }
             InboundKind::FileTicket { text, note: Some(note), .. } => {

@@ -33,7 +33,13 @@ pub struct PortalConfig {
 
 impl Default for PortalConfig {
     fn default() -> Self {
-        Self { enabled: true, public_kb: false, user_header: None, session_idle_minutes: 30, session_hours: 12 }
+        Self {
+            enabled: true,
+            public_kb: false,
+            user_header: None,
+            session_idle_minutes: 30,
+            session_hours: 12,
+        }
     }
 }
 
@@ -122,7 +128,9 @@ impl Service {
             cases: Vec::new(),
         };
         Ok(match self.store.commit(commit).await? {
-            crate::store::CommitOutcome::Applied { .. } => super::Handled::Applied { created: Vec::new(), replies: 0 },
+            crate::store::CommitOutcome::Applied { .. } => {
+                super::Handled::Applied { created: Vec::new(), replies: 0 }
+            }
             _ => super::Handled::Duplicate,
         })
     }

@@ -211,11 +211,18 @@ impl super::sessions::PortalStore for PostgresStore {
             .fetch_optional(&self.pool)
             .await
             .map_err(map_err)?;
-        row.map(|(csrf, p, u)| Ok(super::sessions::PortalSession { user: super::sessions::portal_user(&p, &u)?, csrf })).transpose()
+        row.map(|(csrf, p, u)| {
+            Ok(super::sessions::PortalSession { user: super::sessions::portal_user(&p, &u)?, csrf })
+        })
+        .transpose()
     }
 
     async fn delete_portal_session(&self, id_hash: &str) -> Result<bool> {
-        let done = sqlx::query(super::sessions::PORTAL_DELETE).bind(id_hash).execute(&self.pool).await.map_err(map_err)?;
+        let done = sqlx::query(super::sessions::PORTAL_DELETE)
+            .bind(id_hash)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         Ok(done.rows_affected() > 0)
     }
 
@@ -226,7 +233,11 @@ impl super::sessions::PortalStore for PostgresStore {
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        let l = sqlx::query(super::sessions::PORTAL_PURGE_LINKS).bind(now).execute(&self.pool).await.map_err(map_err)?;
+        let l = sqlx::query(super::sessions::PORTAL_PURGE_LINKS)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
         Ok(s.rows_affected() + l.rows_affected())
     }
 }

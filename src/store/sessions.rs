@@ -102,7 +102,8 @@ pub trait PortalStore: Send + Sync {
     ) -> Result<()>;
     /// The session, when it is live at `now` and was used within the last `idle_ms`; marks
     /// it used.
-    async fn portal_session(&self, id_hash: &str, now: Millis, idle_ms: i64) -> Result<Option<PortalSession>>;
+    async fn portal_session(&self, id_hash: &str, now: Millis, idle_ms: i64)
+    -> Result<Option<PortalSession>>;
     /// End a session; true when it existed.
     async fn delete_portal_session(&self, id_hash: &str) -> Result<bool>;
     /// Delete expired links and expired or idle sessions; returns how many rows.

@@ -274,12 +274,19 @@ impl super::sessions::PortalStore for SqliteStore {
             .await
             .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
-        row.map(|(csrf, p, u)| Ok(super::sessions::PortalSession { user: super::sessions::portal_user(&p, &u)?, csrf })).transpose()
+        row.map(|(csrf, p, u)| {
+            Ok(super::sessions::PortalSession { user: super::sessions::portal_user(&p, &u)?, csrf })
+        })
+        .transpose()
     }
 
     async fn delete_portal_session(&self, id_hash: &str) -> Result<bool> {
         let mut tx = self.begin_write().await?;
-        let done = sqlx::query(super::sessions::PORTAL_DELETE).bind(id_hash).execute(&mut *tx).await.map_err(map_err)?;
+        let done = sqlx::query(super::sessions::PORTAL_DELETE)
+            .bind(id_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         Ok(done.rows_affected() > 0)
     }
@@ -292,7 +299,11 @@ impl super::sessions::PortalStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
-        let l = sqlx::query(super::sessions::PORTAL_PURGE_LINKS).bind(now).execute(&mut *tx).await.map_err(map_err)?;
+        let l = sqlx::query(super::sessions::PORTAL_PURGE_LINKS)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         Ok(s.rows_affected() + l.rows_affected())
     }

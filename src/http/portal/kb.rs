@@ -40,11 +40,7 @@ pub fn to_html(markdown: &str) -> String {
 /// The viewer, or `None` when the KB is public and nobody is signed in; `Err` when a
 /// sign-in is needed.
 async fn reader(s: &PortalState, peer: Peer, headers: &HeaderMap) -> Result<Option<Viewer>, Response> {
-    if s.cfg.public_kb {
-        viewer(s, peer, headers).await
-    } else {
-        require(s, peer, headers).await.map(Some)
-    }
+    if s.cfg.public_kb { viewer(s, peer, headers).await } else { require(s, peer, headers).await.map(Some) }
 }
 
 fn frame(v: Option<&Viewer>, note: Option<String>) -> Frame {
@@ -89,7 +85,12 @@ pub(super) async fn search(
         all.sort_by(|a, b| a.title.to_lowercase().cmp(&b.title.to_lowercase()));
         all
     } else {
-        catalog.search_kb(&query, MAX_HITS).into_iter().filter_map(|h| catalog.articles.get(h.article)).map(row).collect()
+        catalog
+            .search_kb(&query, MAX_HITS)
+            .into_iter()
+            .filter_map(|h| catalog.articles.get(h.article))
+            .map(row)
+            .collect()
     };
     let page = pages::Kb { frame: frame(v.as_ref(), None), query, hits };
     respond(v.as_ref(), StatusCode::OK, page.render())
@@ -150,7 +151,14 @@ pub(super) async fn feedback(
     let helpful = match f.helpful.as_str() {
         "yes" => true,
         "no" => false,
-        _ => return message_page(StatusCode::BAD_REQUEST, Some(&v), "That did not work", &["Answer yes or no."]),
+        _ => {
+            return message_page(
+                StatusCode::BAD_REQUEST,
+                Some(&v),
+                "That did not work",
+                &["Answer yes or no."],
+            );
+        }
     };
     if !valid_delivery(&f.delivery) {
         return message_page(

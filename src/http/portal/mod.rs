@@ -172,7 +172,11 @@ fn not_found(viewer: Option<&Viewer>) -> Response {
 }
 
 /// Who is signed in, if anyone.
-pub(crate) async fn viewer(s: &PortalState, peer: Peer, headers: &HeaderMap) -> Result<Option<Viewer>, Response> {
+pub(crate) async fn viewer(
+    s: &PortalState,
+    peer: Peer,
+    headers: &HeaderMap,
+) -> Result<Option<Viewer>, Response> {
     let now = s.now();
     let store = s.service.store();
     let session = match session::cookie(headers, COOKIE) {
@@ -282,7 +286,9 @@ async fn login_page(State(s): State<PortalState>, Path(token): Path<String>) -> 
     let Some(csrf) = session::random_token() else { return unavailable("no randomness") };
     let page = pages::Login { frame: Frame::default(), csrf: csrf.clone(), token };
     let mut res = render(StatusCode::OK, page.render());
-    if let Some(c) = session::set_cookie_lax(LOGIN_COOKIE, &csrf, "/portal", LOGIN_FORM_SECS, s.secure_cookies) {
+    if let Some(c) =
+        session::set_cookie_lax(LOGIN_COOKIE, &csrf, "/portal", LOGIN_FORM_SECS, s.secure_cookies)
+    {
         res.headers_mut().append(header::SET_COOKIE, c);
     }
     res
@@ -329,11 +335,13 @@ async fn login(State(s): State<PortalState>, headers: HeaderMap, Form(f): Form<L
         Err(res) => return res,
     };
     let mut res = Redirect::to("/portal").into_response();
-    for c in viewer
-        .cookie
-        .into_iter()
-        .chain(session::set_cookie_lax(LOGIN_COOKIE, "", "/portal", 0, s.secure_cookies))
-    {
+    for c in viewer.cookie.into_iter().chain(session::set_cookie_lax(
+        LOGIN_COOKIE,
+        "",
+        "/portal",
+        0,
+        s.secure_cookies,
+    )) {
         res.headers_mut().append(header::SET_COOKIE, c);
     }
     res
@@ -369,7 +377,11 @@ async fn logout(State(s): State<PortalState>, headers: HeaderMap, Form(f): Form<
 }
 
 /// The viewer's tickets, newest first.
-async fn own_tickets(s: &PortalState, v: &Viewer, active: bool) -> Result<Vec<crate::store::Ticket>, Response> {
+async fn own_tickets(
+    s: &PortalState,
+    v: &Viewer,
+    active: bool,
+) -> Result<Vec<crate::store::Ticket>, Response> {
     let filter = TicketFilter {
         requester: Some(v.user.clone()),
         statuses: if active { vec![TicketStatus::Open, TicketStatus::Pending] } else { Vec::new() },
@@ -436,7 +448,13 @@ async fn own_ticket(s: &PortalState, v: &Viewer, number: &str) -> Result<crate::
     }
 }
 
-async fn ticket_page(s: &PortalState, v: &Viewer, t: &crate::store::Ticket, note: Option<String>, status: StatusCode) -> Response {
+async fn ticket_page(
+    s: &PortalState,
+    v: &Viewer,
+    t: &crate::store::Ticket,
+    note: Option<String>,
+    status: StatusCode,
+) -> Response {
     let messages = match s.service.store().ticket_messages(t.number).await {
         Ok(m) => m,
         Err(e) => return unavailable(crate::service::error_kind(&e.into())),
@@ -463,7 +481,9 @@ async fn ticket_page(s: &PortalState, v: &Viewer, t: &crate::store::Ticket, note
         .sla
         .as_ref()
         .filter(|_| matches!(t.status, TicketStatus::Open | TicketStatus::Pending))
-        .and_then(|sla| if sla.first_response_at.is_none() { sla.first_response_due } else { sla.resolution_due })
+        .and_then(
+            |sla| if sla.first_response_at.is_none() { sla.first_response_due } else { sla.resolution_due },
+        )
         .map(when);
     let page = pages::Ticket {
         frame: v.frame(note),
@@ -486,7 +506,12 @@ async fn ticket_page(s: &PortalState, v: &Viewer, t: &crate::store::Ticket, note
     v.respond(status, page.render())
 }
 
-async fn ticket(State(s): State<PortalState>, peer: Peer, headers: HeaderMap, Path(number): Path<String>) -> Response {
+async fn ticket(
+    State(s): State<PortalState>,
+    peer: Peer,
+    headers: HeaderMap,
+    Path(number): Path<String>,
+) -> Response {
     let v = match require(&s, peer, &headers).await {
         Ok(v) => v,
         Err(res) => return res,
@@ -579,7 +604,11 @@ pub struct PortalLookup;
 
 #[async_trait::async_trait]
 impl crate::service::router::Lookup for PortalLookup {
-    async fn message(&self, _channel: &str, _id: &str) -> Result<Option<crate::domain::FetchedMessage>, String> {
+    async fn message(
+        &self,
+        _channel: &str,
+        _id: &str,
+    ) -> Result<Option<crate::domain::FetchedMessage>, String> {
         Ok(None)
     }
 

@@ -85,7 +85,11 @@ pub enum Taken {
     Handled(Handled),
     Skipped,
     Problem(String),
-    OpenReplyForm { ticket: TicketNumber, channel: String, card: String },
+    OpenReplyForm {
+        ticket: TicketNumber,
+        channel: String,
+        card: String,
+    },
     /// For the sender's eyes only, never stored (a portal sign-in link).
     Private(String),
 }
@@ -294,11 +298,15 @@ impl Service {
             .filter(|t| t.conversation == ticket.conversation)
             .map(|t| t.number)
             .max();
-        let on_ticket = match self.store.load_conversation(&ticket.conversation).await.map_err(ServiceError::from)? {
-            Some(c) => serde_json::from_value::<crate::engine::ConversationState>(c.state)
-                .is_ok_and(|s| matches!(s.state, crate::engine::State::Ticket | crate::engine::State::Comment { .. })),
-            None => false,
-        };
+        let on_ticket =
+            match self.store.load_conversation(&ticket.conversation).await.map_err(ServiceError::from)? {
+                Some(c) => {
+                    serde_json::from_value::<crate::engine::ConversationState>(c.state).is_ok_and(|s| {
+                        matches!(s.state, crate::engine::State::Ticket | crate::engine::State::Comment { .. })
+                    })
+                }
+                None => false,
+            };
         if newest != Some(number) || !on_ticket {
             return Ok(Route::Problem(TICKET_MOVED_ON.into()));
         }
@@ -322,7 +330,7 @@ impl Service {
                 if text.trim().is_empty() {
                     return Ok(Route::Problem("Say what is still wrong to reopen the ticket.".into()));
                 }
-                InboundKind::Message { text: text.trim().to_string() }
+                InboundKind::Reopen { text: text.trim().to_string() }
             }
             TicketAction::Rate(score) => {
                 if ticket.status != TicketStatus::Resolved || !(1..=5).contains(&score) {
@@ -331,7 +339,11 @@ impl Service {
                 InboundKind::Choice { id: format!("{}{score}", crate::engine::RATE_PREFIX) }
             }
         };
-        let answer = Answer { conversation: ticket.conversation.clone(), reply_to: ticket.reply_to.clone(), opens_thread: false };
+        let answer = Answer {
+            conversation: ticket.conversation.clone(),
+            reply_to: ticket.reply_to.clone(),
+            opens_thread: false,
+        };
         let inbound = self.base(ev, format!("portal:{delivery}"), answer, kind, lookup).await;
         Ok(Route::Event(Box::new(inbound)))
     }
