@@ -657,3 +657,99 @@ async fn pages_forbid_framing_inline_script_and_referrers() {
     // And answers link to the portal's KB pages.
     assert_eq!(p.t.app.config.kb_base_url().as_deref(), Some("https://help.example.com/portal/kb"));
 }
+
+#[tokio::test]
+async fn the_portal_chat_is_the_employees_conversation_with_live_agent_replies() {
+    let p = portal("").await;
+    let cookie = p.sign_in("console:carol").await;
+    let (status, html) = p.page("/portal/chat", &cookie).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(html.contains(r#"<script src="/portal/static/chat.js" defer></script>"#), "{html}");
+    let send = |html: String, form: Vec<(&'static str, String)>| {
+        let csrf = field(&html, "csrf");
+        let delivery = field(&html, "delivery");
+        let cookie = cookie.clone();
+        let p = &p;
+        async move {
+            let mut all = vec![("csrf", csrf), ("delivery", delivery)];
+            all.extend(form);
+            let pairs: Vec<(&str, &str)> = all.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            p.post("/portal/chat", Some(&cookie), &pairs).await
+        }
+    };
+    // A question without the session's token is refused and never reaches the conversation.
+    let res = p.post("/portal/chat", Some(&cookie), &[("delivery", &"a".repeat(64)), ("text", "hi")]).await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(p.t.app.store.load_conversation("console:carol").await.unwrap().is_none());
+
+    let res = send(html, vec![("text", "my vpn keeps dropping".into())]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let (_, html) = p.page("/portal/chat", &cookie).await;
+    assert!(html.to_lowercase().contains("vpn"), "{html}");
+    assert!(
+        html.contains(r#"name="choice" value="not_solved""#),
+        "the answer's buttons are form buttons: {html}"
+    );
+    // The same conversation as the console's.
+    assert!(p.t.app.store.load_conversation("console:carol").await.unwrap().is_some());
+
+    // "Not solved" files a ticket (after a question, when the intent asks one).
+    let res = send(html, vec![("choice", "not_solved".into())]).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let filter =
+        TicketFilter { requester: Some("console:carol".parse().unwrap()), limit: 5, ..Default::default() };
+    for _ in 0..3 {
+        if !p.t.app.store.tickets(&filter).await.unwrap().is_empty() {
+            break;
+        }
+        let (_, html) = p.page("/portal/chat", &cookie).await;
+        let form = match html.contains(r#"name="choice" value="file_ticket""#) {
+            true => vec![("choice", "file_ticket".to_string())],
+            false => vec![("text", "Windows laptop LT-01234, at home".to_string())],
+        };
+        assert_eq!(send(html, form).await.status(), StatusCode::SEE_OTHER);
+    }
+    let ticket = p.t.app.store.tickets(&filter).await.unwrap()[0].number;
+    let (_, html) = p.page("/portal/chat", &cookie).await;
+    assert!(html.contains(&ticket.to_string()), "{html}");
+    // Live: an agent's reply shows up on the open page's event stream.
+    let after = html.split(r#"data-last=""#).nth(1).unwrap().split('"').next().unwrap().to_string();
+    let mut events = p
+        .client
+        .get(format!("{}/portal/chat/events?after={after}", p.base))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), StatusCode::OK);
+    assert!(events.headers().get("content-type").unwrap().to_str().unwrap().starts_with("text/event-stream"));
+    p.t.app
+        .service
+        .resolve_ticket(ticket, "dana", Some("LIVE-REPLY: reinstalled the VPN profile".into()))
+        .await
+        .unwrap();
+    let chunk = tokio::time::timeout(std::time::Duration::from_secs(10), async {
+        loop {
+            let c = events.chunk().await.unwrap().expect("the stream stays open");
+            let c = String::from_utf8_lossy(&c).to_string();
+            if c.contains("event: update") {
+                return c;
+            }
+        }
+    })
+    .await
+    .expect("an update within 10 s");
+    assert!(chunk.contains("data: "), "{chunk}");
+    // After a reload the page shows it, from the store.
+    let res = p.get("/portal/chat/live", Some(&cookie)).await;
+    let fragment = res.text().await.unwrap();
+    assert!(fragment.contains("LIVE-REPLY"), "{fragment}");
+    let (_, html) = p.page("/portal/chat", &cookie).await;
+    assert!(html.contains("LIVE-REPLY") && html.contains("my vpn keeps dropping"), "{html}");
+
+    // Another person's portal shows none of it.
+    let other = p.sign_in("console:dave").await;
+    let (_, html) = p.page("/portal/chat", &other).await;
+    assert!(!html.contains("vpn keeps dropping") && !html.contains("LIVE-REPLY"), "{html}");
+    assert_eq!(p.get("/portal/static/chat.js", None).await.status(), StatusCode::OK);
+}

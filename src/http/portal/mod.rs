@@ -10,6 +10,7 @@
 //! What a person does here goes through the intake router like a chat message (ticket
 //! actions are `Input::TicketAction` events), so the owner rule and the desk decide.
 
+mod chat;
 mod kb;
 mod pages;
 
@@ -87,6 +88,10 @@ pub fn router(state: PortalState) -> Router {
     Router::new()
         .route("/portal", get(home))
         .route("/portal/static/portal.css", get(stylesheet))
+        .route("/portal/static/chat.js", get(script))
+        .route("/portal/chat", get(chat::page).post(chat::say))
+        .route("/portal/chat/live", get(chat::live))
+        .route("/portal/chat/events", get(chat::events))
         .route("/portal/login/{token}", get(login_page))
         .route("/portal/login", post(login))
         .route("/portal/logout", post(logout))
@@ -275,6 +280,10 @@ pub(crate) fn when(ms: i64) -> String {
 
 async fn stylesheet() -> Response {
     ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
+}
+
+async fn script() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], chat::SCRIPT).into_response()
 }
 
 async fn login_page(State(s): State<PortalState>, Path(token): Path<String>) -> Response {

@@ -107,3 +107,34 @@ pub struct Article {
     /// Rendered from markdown and sanitised (see `kb::to_html`).
     pub body: String,
 }
+
+/// An offered choice, as a button.
+pub struct ChoiceView {
+    pub id: String,
+    pub label: String,
+}
+
+/// The part of the chat page that live updates replace.
+pub struct LiveView {
+    pub lines: Vec<Line>,
+    pub choices: Vec<ChoiceView>,
+    pub csrf: String,
+    /// The choice buttons' one-time form id.
+    pub delivery: String,
+    /// The newest line's id (live updates report lines after it).
+    pub last: i64,
+}
+
+#[derive(Template)]
+#[template(path = "portal/chat.html")]
+pub struct Chat {
+    pub frame: Frame,
+    pub live: LiveView,
+    pub delivery: String,
+}
+
+#[derive(Template)]
+#[template(path = "portal/chat_fragment.html")]
+pub struct ChatFragment {
+    pub live: LiveView,
+}
