@@ -325,6 +325,20 @@ async fn table(ids: &Ids) {
             Applied,
         ),
         (
+            "employee types portal in their DM",
+            ids.alice,
+            dm.clone(),
+            msg(&t.next(), "portal", false),
+            PortalLink,
+        ),
+        (
+            "someone runs the slash command portal (a link for themselves)",
+            ids.bob,
+            Place::Nowhere,
+            Input::Command { delivery: t.next(), text: " portal ".into() },
+            PortalLink,
+        ),
+        (
             "an empty new-ticket form",
             ids.bob,
             Place::Nowhere,
