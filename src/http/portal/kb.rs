@@ -82,7 +82,7 @@ pub(super) async fn search(
     };
     let hits = if query.is_empty() {
         let mut all: Vec<ArticleRow> = catalog.articles.iter().take(MAX_LISTED).map(row).collect();
-        all.sort_by(|a, b| a.title.to_lowercase().cmp(&b.title.to_lowercase()));
+        all.sort_by_key(|a| a.title.to_lowercase());
         all
     } else {
         catalog

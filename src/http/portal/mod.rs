@@ -47,6 +47,9 @@ pub const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; 
 
 const STYLE: &str = include_str!("../../../static/portal.css");
 
+/// Article ids, and when (ms) they were figured.
+type Figured = (i64, Vec<String>);
+
 /// What the portal's routes share.
 #[derive(Clone)]
 pub struct PortalState {
@@ -55,7 +58,7 @@ pub struct PortalState {
     proxies: Arc<Vec<ipnet::IpNet>>,
     secure_cookies: bool,
     /// The most helpful articles, as the reports figure them, and when they were figured.
-    helpful: Arc<std::sync::Mutex<Option<(i64, Vec<String>)>>>,
+    helpful: Arc<std::sync::Mutex<Option<Figured>>>,
 }
 
 impl PortalState {
