@@ -753,3 +753,21 @@ async fn the_portal_chat_is_the_employees_conversation_with_live_agent_replies()
     assert!(!html.contains("vpn keeps dropping") && !html.contains("LIVE-REPLY"), "{html}");
     assert_eq!(p.get("/portal/static/chat.js", None).await.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn sign_in_attempts_are_rate_limited_per_address() {
+    let p = portal("").await;
+    let junk = "ab".repeat(32);
+    for i in 0..10 {
+        let res = p.use_link(&format!("/portal/login/{junk}")).await;
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "attempt {i}");
+    }
+    // The eleventh in the same minute is refused before the link is even looked at: a real
+    // link is not used up by it.
+    let link = p.link("console:alice").await;
+    let res = p.use_link(&link).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers().get("retry-after").unwrap(), "60");
+    p.clock.advance(MINUTE);
+    assert_eq!(p.use_link(&link).await.status(), StatusCode::SEE_OTHER);
+}

@@ -37,6 +37,11 @@ const COOKIE: &str = "deskbot_portal";
 const LOGIN_COOKIE: &str = "deskbot_portal_login";
 /// How long the sign-in page's form stays usable, in seconds.
 const LOGIN_FORM_SECS: u64 = 600;
+/// Sign-in attempts one address may make per minute.
+const LOGIN_ATTEMPTS_PER_MINUTE: u32 = 10;
+/// Addresses the sign-in limiter remembers at most (a flood of addresses resets it).
+const LOGIN_LIMITER_ADDRESSES: usize = 10_000;
+
 /// The longest comment or question taken from a form, in bytes (the pipeline bounds it
 /// further).
 const MAX_TEXT_BYTES: usize = 16 * 1024;
@@ -59,6 +64,30 @@ pub struct PortalState {
     secure_cookies: bool,
     /// The most helpful articles, as the reports figure them, and when they were figured.
     helpful: Arc<std::sync::Mutex<Option<Figured>>>,
+    /// Sign-in attempts per address in the current minute.
+    logins: Arc<std::sync::Mutex<LoginWindow>>,
+}
+
+/// Sign-in attempts per address within one minute.
+#[derive(Default)]
+struct LoginWindow {
+    minute: i64,
+    attempts: std::collections::HashMap<Option<std::net::IpAddr>, u32>,
+}
+
+impl PortalState {
+    /// Count a sign-in attempt from `peer`; false once the address has used up this minute's.
+    fn login_allowed(&self, peer: Peer) -> bool {
+        let minute = self.now().div_euclid(60_000);
+        let Ok(mut w) = self.logins.lock() else { return false };
+        if w.minute != minute || w.attempts.len() >= LOGIN_LIMITER_ADDRESSES {
+            w.minute = minute;
+            w.attempts.clear();
+        }
+        let n = w.attempts.entry(peer.0).or_insert(0);
+        *n += 1;
+        *n <= LOGIN_ATTEMPTS_PER_MINUTE
+    }
 }
 
 impl PortalState {
@@ -78,6 +107,7 @@ impl PortalState {
             proxies: Arc::new(proxies),
             secure_cookies: config.http.is_https(),
             helpful: Arc::default(),
+            logins: Arc::default(),
         }
     }
 
@@ -314,7 +344,23 @@ struct LoginForm {
     csrf: String,
 }
 
-async fn login(State(s): State<PortalState>, headers: HeaderMap, Form(f): Form<LoginForm>) -> Response {
+async fn login(
+    State(s): State<PortalState>,
+    peer: Peer,
+    headers: HeaderMap,
+    Form(f): Form<LoginForm>,
+) -> Response {
+    if !s.login_allowed(peer) {
+        tracing::warn!(peer = ?peer.0, "portal: too many sign-in attempts from one address");
+        let mut res = message_page(
+            StatusCode::TOO_MANY_REQUESTS,
+            None,
+            "Too many attempts",
+            &["Too many sign-in attempts from here; wait a minute and open your link again."],
+        );
+        res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("60"));
+        return res;
+    }
     let form_ok = session::cookie(&headers, LOGIN_COOKIE)
         .is_some_and(|c| !f.csrf.is_empty() && session::same(&c, &f.csrf));
     if !form_ok {
