@@ -746,6 +746,8 @@ async fn the_portal_chat_is_the_employees_conversation_with_live_agent_replies()
     assert!(fragment.contains("LIVE-REPLY"), "{fragment}");
     let (_, html) = p.page("/portal/chat", &cookie).await;
     assert!(html.contains("LIVE-REPLY") && html.contains("my vpn keeps dropping"), "{html}");
+    assert_eq!(html.matches("my vpn keeps dropping").count(), 1, "each line once: {html}");
+    assert!(html.contains("Not solved") && !html.contains("[not_solved]"), "buttons read as labels: {html}");
 
     // Another person's portal shows none of it.
     let other = p.sign_in("console:dave").await;

@@ -349,7 +349,8 @@ pub trait Store:
     /// The ticket's transcript, oldest first.
     async fn ticket_messages(&self, number: TicketNumber) -> Result<Vec<StoredMessage>>;
     /// What the employee of conversation `key` may read of it, oldest first: the newest
-    /// `limit` lines of the conversation and of its tickets that are not internal notes.
+    /// `limit` lines of the conversation itself (not the copies it files into its tickets)
+    /// and the desk's lines on its tickets that are not internal notes.
     async fn conversation_messages(&self, key: &str, limit: i64) -> Result<Vec<StoredMessage>>;
     /// The id of the newest line `conversation_messages` would return (0 when none).
     async fn conversation_last_message(&self, key: &str) -> Result<i64>;

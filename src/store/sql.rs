@@ -339,8 +339,8 @@ macro_rules! shared_sql {
                 async fn conversation_messages(&self, key: &str, limit: i64) -> Result<Vec<StoredMessage>> {
                     let rows: Vec<MessageRow> = sqlx::query_as(
                         "SELECT id, conversation, ticket_number, speaker_kind, speaker_name, text, internal, \
-                         created_at FROM messages WHERE internal = $2 AND (conversation = $1 OR ticket_number IN \
-                         (SELECT number FROM tickets WHERE conversation = $1)) ORDER BY id DESC LIMIT $3",
+                         created_at FROM messages WHERE internal = $2 AND ((conversation = $1 AND ticket_number IS NULL) OR \
+                         (conversation <> $1 AND ticket_number IN (SELECT number FROM tickets WHERE conversation = $1))) ORDER BY id DESC LIMIT $3",
                     )
                     .bind(key)
                     .bind(false)
@@ -355,8 +355,8 @@ macro_rules! shared_sql {
 
                 async fn conversation_last_message(&self, key: &str) -> Result<i64> {
                     let last: Option<i64> = sqlx::query_scalar(
-                        "SELECT MAX(id) FROM messages WHERE internal = $2 AND (conversation = $1 OR ticket_number IN \
-                         (SELECT number FROM tickets WHERE conversation = $1))",
+                        "SELECT MAX(id) FROM messages WHERE internal = $2 AND ((conversation = $1 AND ticket_number IS NULL) OR \
+                         (conversation <> $1 AND ticket_number IN (SELECT number FROM tickets WHERE conversation = $1)))",
                     )
                     .bind(key)
                     .bind(false)

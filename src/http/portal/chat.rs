@@ -52,7 +52,7 @@ async fn live_view(s: &PortalState, v: &Viewer) -> Result<LiveView, Response> {
                 Speaker::Bot => ("Help desk bot".to_string(), "bot"),
                 Speaker::Filer(_) | Speaker::System => return None,
             };
-            Some(Line { who, class, at: when(m.turn.at), text: m.turn.text })
+            Some(Line { who, class, at: when(m.turn.at), text: super::shown(&m.turn.from, m.turn.text) })
         })
         .collect();
     let state = store.load_conversation(&key).await.map_err(kind)?;

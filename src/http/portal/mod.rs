@@ -305,6 +305,24 @@ fn valid_delivery(d: &str) -> bool {
     d.len() == 64 && d.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
+/// How a line reads on a page: a pressed button (stored as `[choice_id]`) by what it did.
+pub(crate) fn shown(from: &Speaker, text: String) -> String {
+    let pressed = text.strip_prefix('[').and_then(|t| t.strip_suffix(']')).filter(|t| {
+        !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b':' || b == b'-')
+    });
+    match (from, pressed) {
+        (Speaker::Employee, Some(id)) => match id.strip_prefix(crate::engine::RATE_PREFIX) {
+            Some(score) => format!("Rated {score} of 5"),
+            None => {
+                let words = id.split_once(':').map_or(id, |(_, rest)| rest).replace(['_', '-'], " ");
+                let mut c = words.chars();
+                c.next().map(|f| f.to_uppercase().chain(c).collect()).unwrap_or_default()
+            }
+        },
+        _ => text,
+    }
+}
+
 pub(crate) fn when(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string())
@@ -529,7 +547,7 @@ async fn ticket_page(
                 Speaker::Bot => ("Help desk bot".to_string(), "bot"),
                 Speaker::Filer(_) | Speaker::System => return None,
             };
-            Some(pages::Line { who, class, at: when(m.turn.at), text: m.turn.text })
+            Some(pages::Line { who, class, at: when(m.turn.at), text: shown(&m.turn.from, m.turn.text) })
         })
         .collect();
     let now = s.now();
