@@ -773,3 +773,17 @@ async fn sign_in_attempts_are_rate_limited_per_address() {
     p.clock.advance(MINUTE);
     assert_eq!(p.use_link(&link).await.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn erasing_a_person_ends_their_portal_sessions_and_links() {
+    let p = portal("").await;
+    let alice = p.sign_in("console:alice").await;
+    let bob = p.sign_in("console:bob").await;
+    let unused = p.link("console:alice").await;
+    let key = deskbot::app::load_audit_key(&p.t.app.config).unwrap();
+    let who: UserRef = "console:alice".parse().unwrap();
+    deskbot::compliance::person::erase(&p.t.app.store, &key, &who, &[], "dpo", T0).await.unwrap();
+    assert_eq!(p.page("/portal", &alice).await.0, StatusCode::UNAUTHORIZED, "her session is gone");
+    assert_eq!(p.use_link(&unused).await.status(), StatusCode::UNAUTHORIZED, "her link is gone");
+    assert_eq!(p.page("/portal", &bob).await.0, StatusCode::OK, "others keep theirs");
+}
