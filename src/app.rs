@@ -169,7 +169,8 @@ impl App {
                     .clone()
                     .unwrap_or_else(|| config.intents_dir.join("kb").join("drafts")),
             )
-            .with_limits(config.limits.clone()),
+            .with_limits(config.limits.clone())
+            .with_portal(config.portal.clone(), config.http.public_url.as_deref()),
         );
         // Roles from the config file are recorded as grants by "config".
         let wanted = crate::compliance::roles::config_grants(&config.queues(), &config.roles.admins);
@@ -387,7 +388,14 @@ pub async fn run(
             app.clock.clone(),
         ))
         .merge(crate::http::metrics::router(app.store.clone(), app.catalog.clone()));
-        let public = routes.into_iter().fold(health.clone(), |r, extra| r.merge(extra));
+        let mut public = routes.into_iter().fold(health.clone(), |r, extra| r.merge(extra));
+        if app.config.portal.enabled {
+            // `/portal`: employees' pages, on the public listener.
+            public = public.merge(crate::http::portal::router(crate::http::portal::PortalState::new(
+                &app.config,
+                app.service.clone(),
+            )));
+        }
         let public = match &app.config.http.admin_listen {
             Some(addr) => {
                 spawn_listener(addr, "admin http server", health.merge(admin), &tracker, &shutdown).await?;

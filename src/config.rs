@@ -40,6 +40,7 @@ const KEYS: &[&str] = &[
     "intake",
     "reports",
     "discord",
+    "portal",
 ];
 
 /// Flat environment names for nested keys: `DESKBOT_DISCORD_TOKEN` sets `discord.token`.
@@ -102,6 +103,8 @@ pub struct Config {
     pub reports: crate::reports::ReportsConfig,
     /// `[discord]`: connect to Discord when present.
     pub discord: Option<crate::adapters::discord::DiscordConfig>,
+    /// `[portal]`: the employee self-service pages under `/portal`.
+    pub portal: crate::service::portal::PortalConfig,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -215,6 +218,7 @@ impl Default for Config {
             intake: crate::service::intake::IntakeConfig::default(),
             reports: Default::default(),
             discord: None,
+            portal: Default::default(),
         }
     }
 }
@@ -355,6 +359,7 @@ impl Config {
         }
         self.slack.settings().map_err(ConfigError::Invalid)?;
         self.reports.validate().map_err(ConfigError::Invalid)?;
+        self.portal.validate().map_err(ConfigError::Invalid)?;
         self.http.proxy_networks().map_err(ConfigError::Invalid)?;
         if self.http.admin_listen.as_deref().is_some_and(|a| a.trim() == self.http.listen.trim()) {
             return Err(ConfigError::Invalid("http.admin_listen must differ from http.listen".into()));
@@ -407,13 +412,24 @@ impl Config {
         self.queues().into_iter().map(|q| q.name).collect()
     }
 
+    /// Where answers link their articles: `engine.kb_base_url`, else the portal's KB pages
+    /// when `http.public_url` is set and the portal is on.
+    pub fn kb_base_url(&self) -> Option<String> {
+        self.engine.kb_base_url.clone().or_else(|| {
+            let public = self.http.public_url.as_deref().map(str::trim).filter(|u| !u.is_empty())?;
+            self.portal
+                .enabled
+                .then(|| format!("{}/portal/kb", crate::service::portal::base_url(Some(public))))
+        })
+    }
+
     /// The engine's settings.
     pub fn engine_settings(&self) -> Settings {
         Settings {
             reopen_window_ms: (self.engine.reopen_window_hours * 3_600_000.0) as i64,
             max_kb_offers: self.engine.max_kb_offers,
             excerpt_chars: self.engine.excerpt_chars,
-            kb_base_url: self.engine.kb_base_url.clone(),
+            kb_base_url: self.kb_base_url(),
             default_queue: self.default_queue.clone(),
             max_slot_retries: self.engine.max_slot_retries,
         }

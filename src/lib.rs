@@ -20,7 +20,8 @@
 //! 5. `compliance`, `reports` — retention, erasure, audit, grants; figures for the reports.
 //! 6. `service` — the intake router and pipeline: the one place that decides who acts.
 //! 7. `adapters`, `outbox`, `http` — translate to and from Slack, Discord, console, webhooks
-//!    and HTTP; deliver.
+//!    and HTTP (the reports page, and the employees' portal: one more adapter behind the intake
+//!    router); deliver.
 //! 8. `config`, `telemetry` — assemble each module's config section; logging. (`observe`, the
 //!    metric names and their descriptions, sits just above `intents`, so any layer may count.)
 //! 9. `app`, `import`, `eval`, `bench`, `commands`, `healthcheck` — start the whole, the CLI.

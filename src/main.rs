@@ -43,6 +43,9 @@ enum Command {
         #[arg(long)]
         test: bool,
     },
+    /// The employee portal: sign-in links.
+    #[command(subcommand)]
+    Portal(PortalCommand),
     /// Print the reports' figures: deflection, tickets, response times, SLA, CSAT, gaps.
     #[command(
         after_help = "Examples:\n  deskbot report\n  deskbot report --since 30d --queue identity\n  deskbot report --since 24h --json"
@@ -125,6 +128,19 @@ enum Command {
         /// What to ask (default: /healthz on the configured http.listen address).
         #[arg(long, value_name = "URL")]
         url: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PortalCommand {
+    /// Print a one-time portal sign-in link (valid 10 minutes) for a chat identity.
+    #[command(
+        after_help = "Examples:\n  deskbot portal link console:alice\n  deskbot portal link slack:U0123ABCD"
+    )]
+    Link {
+        /// Who the link signs in as: PLATFORM:ID (console, slack or discord).
+        #[arg(value_name = "PLATFORM:ID")]
+        user: String,
     },
 }
 
@@ -371,6 +387,7 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
     match cli.command {
         Command::Chat { user, test: false } => commands::chat(config, user).await,
         Command::Chat { user, test: true } => commands::chat_test(config, user).await,
+        Command::Portal(PortalCommand::Link { user }) => commands::portal_link(config, &user).await,
         Command::Report { since, queue, json } => commands::report(config, &since, queue, json).await,
         Command::Run => commands::run(config).await,
         Command::Migrate { from: None, to: None, .. } => commands::migrate(config).await,

@@ -154,3 +154,33 @@ fn intents_explain_shows_the_verdict_scores_and_what_drove_them() {
     assert!(!candidates.is_empty(), "{v}");
     assert!(candidates.iter().all(|c| c["score"].as_f64().is_some_and(|s| (0.0..=1.0).contains(&s))), "{v}");
 }
+
+#[tokio::test]
+async fn portal_link_prints_a_working_one_time_link_on_a_fresh_install() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().to_str().unwrap();
+    let out = deskbot(dir.path(), &["--data-dir", data, "portal", "link", "console:alice"], b"");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let url = text(&out.stdout).trim().to_string();
+    let token = url.strip_prefix("http://127.0.0.1:8080/portal/login/").unwrap_or_else(|| panic!("{url}"));
+    assert!(token.len() == 64 && token.bytes().all(|b| b.is_ascii_hexdigit()), "{url}");
+    // Bad identities are usage errors.
+    for bad in ["alice", "nowhere:alice", "system:cron"] {
+        let out = deskbot(dir.path(), &["--data-dir", data, "portal", "link", bad], b"");
+        assert_eq!(out.status.code(), Some(2), "{bad}: {}", text(&out.stderr));
+    }
+    // "portal" typed in `deskbot chat` prints a link for the console user, to them only.
+    let out = deskbot(dir.path(), &["--data-dir", data, "chat", "--user", "bob"], b"portal\n");
+    assert!(text(&out.stderr).contains("/portal/login/"), "{}", text(&out.stderr));
+    assert!(!text(&out.stdout).contains("/portal/login/"), "{}", text(&out.stdout));
+
+    // The printed link is bound to alice and works once.
+    let sources = deskbot::config::Sources { file: None, data_dir: Some(dir.path().into()) };
+    let mut config = deskbot::config::Config::load_from(&sources, &[]).unwrap();
+    config.intents_dir = support::starter_pack();
+    let app = deskbot::app::App::build(config).await.unwrap();
+    let hash = deskbot::store::sessions::token_hash(token);
+    let now = app.service.now();
+    assert_eq!(app.store.use_portal_link(&hash, now).await.unwrap(), Some("console:alice".parse().unwrap()));
+    assert_eq!(app.store.use_portal_link(&hash, now).await.unwrap(), None);
+}

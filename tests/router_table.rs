@@ -130,6 +130,8 @@ enum Decision {
     Problem(&'static str),
     /// The reply form opens for ticket 1001.
     ReplyForm,
+    /// A portal sign-in link, shown to the sender only: nothing recorded.
+    PortalLink,
 }
 
 struct Table {
@@ -166,6 +168,10 @@ impl Table {
         let decision = match self.app.service.route(ev, &self.lookup).await.unwrap() {
             Route::Skip(_) => Decision::Skipped,
             Route::Problem(p) => Decision::Problem(known(&p)),
+            Route::Private(note) => {
+                assert!(note.contains("/portal/login/"), "{note}");
+                Decision::PortalLink
+            }
             Route::OpenReplyForm { ticket, .. } => {
                 assert_eq!(ticket, TicketNumber(1001));
                 Decision::ReplyForm
@@ -317,6 +323,20 @@ async fn table(ids: &Ids) {
             dm.clone(),
             msg(&t.next(), "how do I reset my password", false),
             Applied,
+        ),
+        (
+            "employee types portal in their DM",
+            ids.alice,
+            dm.clone(),
+            msg(&t.next(), "portal", false),
+            PortalLink,
+        ),
+        (
+            "someone runs the slash command portal (a link for themselves)",
+            ids.bob,
+            Place::Nowhere,
+            Input::Command { delivery: t.next(), text: " portal ".into() },
+            PortalLink,
         ),
         (
             "an empty new-ticket form",

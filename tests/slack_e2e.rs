@@ -1171,3 +1171,39 @@ async fn a_revoked_agent_is_refused_on_every_input(mode: &str) {
     bot.stop().await;
 }
 both_modes!(a_revoked_agent_is_refused_on_every_input: revoked_agent_socket, revoked_agent_events);
+
+/// "portal" in a DM and `/helpdesk portal`: a one-time sign-in link for the person, shown to
+/// them only (an ephemeral note and the command's own answer), never posted or stored.
+async fn portal_link_in_a_dm_and_by_command(mode: &str) {
+    let bot = SlackBot::start(mode).await;
+    let dm = dm_of(ERIN);
+    bot.event(message(&dm, ERIN, "portal", &bot.fake.ts(), None)).await;
+    let note = bot
+        .wait_for("the private link", |calls| {
+            calls.iter().find(|c| c.method == "chat.postEphemeral").cloned()
+        })
+        .await;
+    assert_eq!(note.params["user"], ERIN);
+    let text = note.params["text"].as_str().unwrap();
+    assert!(text.contains("http://127.0.0.1:8080/portal/login/"), "{note:?}");
+    assert!(
+        bot.fake
+            .calls_to("chat.postMessage")
+            .iter()
+            .all(|c| !c.params.to_string().contains("/portal/login/"))
+    );
+    assert_eq!(bot.store.outbox_depth().await.unwrap(), 0, "nothing queued");
+    let (status, body) = bot.command(BOB, GENERAL, "portal").await;
+    assert_eq!(status, 200);
+    let at = body.find("/portal/login/").unwrap_or_else(|| panic!("{body}")) + "/portal/login/".len();
+    let token: String = body[at..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+    assert_eq!(token.len(), 64, "{body}");
+    let hash = deskbot::store::sessions::token_hash(&token);
+    let now = chrono::Utc::now().timestamp_millis();
+    assert_eq!(
+        bot.store.use_portal_link(&hash, now).await.unwrap(),
+        Some(UserRef::new(Platform::Slack, BOB))
+    );
+    bot.stop().await;
+}
+both_modes!(portal_link_in_a_dm_and_by_command: portal_link_socket, portal_link_events);

@@ -59,6 +59,8 @@ conformance!(
     report_reads_cover_the_period_with_first_replies_breaches_and_ratings,
     failing_timer_backs_off_without_blocking_the_others_in_its_round,
     report_sessions_expire_and_end_on_logout,
+    portal_links_work_once_and_sessions_expire_idle_or_old,
+    conversation_messages_join_its_tickets_and_leave_out_internal_notes,
 );
 
 async fn conversation_is_created_then_updated_by_version(store: &DynStore) {
@@ -612,4 +614,65 @@ async fn report_sessions_expire_and_end_on_logout(store: &DynStore) {
     store.create_report_session("hash-c", "csrf-c", T0, T0 + 9000).await.unwrap();
     assert_eq!(store.purge_report_sessions(T0 + 2000).await.unwrap(), 1, "only the expired one goes");
     assert_eq!(store.report_session("hash-c", T0 + 2000).await.unwrap().as_deref(), Some("csrf-c"));
+}
+
+async fn portal_links_work_once_and_sessions_expire_idle_or_old(store: &DynStore) {
+    let alice: deskbot::domain::UserRef = "slack:UALICE".parse().unwrap();
+    store.create_portal_link("link-a", &alice, T0, T0 + 600_000).await.unwrap();
+    store.create_portal_link("link-b", &alice, T0, T0 + 600_000).await.unwrap();
+    assert_eq!(store.use_portal_link("link-a", T0 + 1).await.unwrap(), Some(alice.clone()));
+    assert_eq!(store.use_portal_link("link-a", T0 + 2).await.unwrap(), None, "used once");
+    assert_eq!(store.use_portal_link("link-b", T0 + 600_000).await.unwrap(), None, "expired");
+    assert_eq!(store.use_portal_link("nobody", T0).await.unwrap(), None);
+
+    let idle = 30 * 60_000;
+    store.create_portal_session("sess-a", "csrf-a", &alice, T0, T0 + 3 * idle).await.unwrap();
+    let found = store.portal_session("sess-a", T0 + idle - 1, idle).await.unwrap().unwrap();
+    assert_eq!((found.user, found.csrf.as_str()), (alice.clone(), "csrf-a"));
+    // Used just now: alive again for another idle period, but never past its expiry.
+    assert!(store.portal_session("sess-a", T0 + 2 * idle - 2, idle).await.unwrap().is_some());
+    assert!(store.portal_session("sess-a", T0 + 3 * idle, idle).await.unwrap().is_none(), "absolute expiry");
+    store.create_portal_session("sess-b", "csrf-b", &alice, T0, T0 + 3 * idle).await.unwrap();
+    assert!(store.portal_session("sess-b", T0 + idle, idle).await.unwrap().is_none(), "idle");
+    store.create_portal_session("sess-c", "csrf-c", &alice, T0, T0 + 3 * idle).await.unwrap();
+    assert!(store.delete_portal_session("sess-c").await.unwrap());
+    assert!(store.portal_session("sess-c", T0 + 1, idle).await.unwrap().is_none(), "logged out");
+    // The purge takes expired links and dead sessions.
+    assert_eq!(store.purge_portal(T0 + 3 * idle, idle).await.unwrap(), 4);
+}
+
+async fn conversation_messages_join_its_tickets_and_leave_out_internal_notes(store: &DynStore) {
+    let mut c = commit("conv-m", 0, Some("ev-m1"), T0);
+    c.tickets.push(TicketOp::Create(new_ticket("printer on fire")));
+    c.messages.push(NewMessage {
+        turn: Turn { from: Speaker::Employee, text: "the printer is on fire".into(), at: T0 },
+        ticket: None,
+        internal: false,
+    });
+    // The copy of it the new ticket keeps is not shown twice.
+    c.messages.push(NewMessage {
+        turn: Turn { from: Speaker::Employee, text: "copied into the ticket".into(), at: T0 },
+        ticket: Some(TicketNumber(0)),
+        internal: false,
+    });
+    let number = applied(store.commit(c).await.unwrap())[0];
+    // The desk writes a ticket's lines without the conversation.
+    let mut desk = commit("", 0, Some("ev-m2"), T0 + 1);
+    desk.conversation = deskbot::store::ConversationWrite::none();
+    for (text, internal) in [("a public reply", false), ("an internal note", true)] {
+        desk.messages.push(NewMessage {
+            turn: Turn { from: Speaker::Agent("dana".into()), text: text.into(), at: T0 + 1 },
+            ticket: Some(number),
+            internal,
+        });
+    }
+    applied(store.commit(desk).await.unwrap());
+    let lines = store.conversation_messages("conv-m", 50).await.unwrap();
+    let texts: Vec<&str> = lines.iter().map(|m| m.turn.text.as_str()).collect();
+    assert!(texts.contains(&"the printer is on fire") && texts.contains(&"a public reply"), "{texts:?}");
+    assert!(!texts.contains(&"an internal note") && !texts.contains(&"copied into the ticket"), "{texts:?}");
+    assert!(lines.windows(2).all(|w| w[0].id < w[1].id), "oldest first");
+    assert_eq!(store.conversation_last_message("conv-m").await.unwrap(), lines.last().unwrap().id);
+    assert_eq!(store.conversation_messages("conv-m", 1).await.unwrap().len(), 1, "the newest only");
+    assert_eq!(store.conversation_last_message("nobody").await.unwrap(), 0);
 }

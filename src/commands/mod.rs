@@ -573,6 +573,26 @@ pub async fn healthcheck(config: Config, url: Option<String>) -> Result<u8, AppE
     }
 }
 
+/// `deskbot portal link PLATFORM:ID`: print a one-time portal sign-in link for that person.
+pub async fn portal_link(config: Config, user: &str) -> Result<u8, AppError> {
+    let user: crate::domain::UserRef =
+        user.trim().parse().map_err(|e| AppError::Usage(format!("PLATFORM:ID: {e}")))?;
+    if !matches!(
+        user.platform,
+        crate::domain::Platform::Console | crate::domain::Platform::Slack | crate::domain::Platform::Discord
+    ) {
+        return Err(AppError::Usage("PLATFORM:ID: the platform must be console, slack or discord".into()));
+    }
+    if !config.portal.enabled {
+        return Err(AppError::Usage("the portal is off: set portal.enabled = true".into()));
+    }
+    let app = App::build(config).await?;
+    let url = app.service.portal_link(&user).await?;
+    println!("{url}");
+    eprintln!("deskbot: valid for 10 minutes, once, for {user}.");
+    Ok(0)
+}
+
 /// `deskbot report`: the figures of the `/reports` page, as text or JSON.
 pub async fn report(config: Config, since: &str, queue: Option<String>, json: bool) -> Result<u8, AppError> {
     let app = App::build(config).await?;

@@ -74,6 +74,20 @@ pub enum Input {
     ReplyForm { delivery: String, card: String, ticket: Option<TicketNumber>, text: String },
     /// Ran deskbot's slash command with `text` after it (`help`, `status`, `new …`, a question).
     Command { delivery: String, text: String },
+    /// Acted on their ticket `ticket` from a page about it (the portal's ticket page);
+    /// `delivery` is the page form's one-time id.
+    TicketAction { delivery: String, ticket: TicketNumber, action: TicketAction },
+}
+
+/// What a requester does to their ticket from its page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TicketAction {
+    /// Add a comment to an open or pending ticket.
+    Comment(String),
+    /// Reopen a resolved ticket (within the reopen window), saying what still is wrong.
+    Reopen(String),
+    /// Rate a resolved ticket, 1 to 5.
+    Rate(u8),
 }
 
 /// A message read back from the platform (for reactions, shortcuts and forms that name a

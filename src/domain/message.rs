@@ -77,6 +77,10 @@ pub struct Attachment {
 pub enum InboundKind {
     /// A text message from the employee.
     Message { text: String },
+    /// The employee reopens their conversation's resolved ticket (within the reopen window),
+    /// saying what is still wrong: from a page about the ticket, where the chat would need a
+    /// reply in the right state.
+    Reopen { text: String },
     /// The employee pressed a button or picked an offered choice by its id.
     Choice { id: String },
     /// An agent's reply to the requester of a ticket, from an integration (the same as

@@ -5,7 +5,7 @@ pub mod event;
 pub mod message;
 pub mod status;
 
-pub use event::{ChatEvent, FetchedMessage, Input, Place};
+pub use event::{ChatEvent, FetchedMessage, Input, Place, TicketAction};
 
 pub use message::{
     Attachment, Channel, Choice, Delivered, Inbound, InboundKind, MAX_INBOUND_TEXT, Outbound, OutboundKind,

@@ -27,6 +27,9 @@ pub fn help() -> String {
 
 pub const EMPTY: &str = "I didn't catch that. Tell me what's wrong in a sentence, or say \"help\".";
 pub const WELCOME: &str = "You're welcome! Message me any time.";
+/// A reopen asked for when the ticket is not resolved, or resolved too long ago.
+pub const CANNOT_REOPEN: &str =
+    "That ticket can no longer be reopened here. Tell me what's wrong and I'll help.";
 pub const CANCELLED: &str = "OK, cancelled. Tell me if there's anything else.";
 pub const SOLVED: &str = "Glad that helped! Message me any time.";
 pub const TRUNCATED_NOTICE: &str = "(Your message was very long, so I kept only the first part.)";

@@ -28,6 +28,7 @@ pub fn step(prev: &ConversationState, inbound: &Inbound, ctx: &Context<'_>) -> S
     match &inbound.kind {
         InboundKind::Message { text } => s.on_message(text),
         InboundKind::Choice { id } => s.on_choice_event(id),
+        InboundKind::Reopen { text } => s.on_reopen(text),
         InboundKind::FileTicket { text, author, note, .. } => {
             // Who asked is the platform-attested sender; the requester is the message's author.
             let by_other = inbound.user != *author;
@@ -541,6 +542,23 @@ impl Stepper<'_, '_> {
                 if within { self.reopen(t.number, text) } else { self.start_over(text) }
             }
             TicketStatus::Closed => self.start_over(text),
+        }
+    }
+
+    /// Reopen the conversation's ticket with what is still wrong, when it is resolved and
+    /// within the reopen window, whatever the conversation was waiting for.
+    fn on_reopen(&mut self, text: &str) {
+        self.turn(Speaker::Employee, text);
+        let now = self.ctx.now;
+        let window = self.ctx.settings.reopen_window_ms;
+        match self.my_ticket().cloned() {
+            Some(t)
+                if t.status == TicketStatus::Resolved
+                    && t.resolved_at.is_some_and(|at| now - at <= window) =>
+            {
+                self.reopen(t.number, text)
+            }
+            _ => self.say(replies::CANNOT_REOPEN),
         }
     }
 

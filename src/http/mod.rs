@@ -1,11 +1,13 @@
 //! deskbot's HTTP server (axum on hyper): `/healthz` (the process is alive) and `/readyz` (the
 //! database answers, a catalog is loaded and every chat channel is connected). Platform
-//! endpoints are mounted beside these. Every wait is bounded: at most [`MAX_CONNECTIONS`]
+//! endpoints, the reports page (`reports.rs`) and the employees' portal (`portal/`) are
+//! mounted beside these. Every wait is bounded: at most [`MAX_CONNECTIONS`]
 //! connections at once (further ones wait in the listen backlog), request headers must
 //! arrive within [`HEADER_READ_TIMEOUT`] (which also closes idle keep-alive connections), and
 //! a whole request, body included, is answered within [`REQUEST_TIMEOUT`] (else 408).
 
 pub mod metrics;
+pub mod portal;
 pub mod reports;
 pub mod session;
 

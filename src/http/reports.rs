@@ -64,7 +64,7 @@ impl ReportsState {
             session_ms: i64::from(config.reports.session_hours) * 3_600_000,
             testers: config.reports.tester_refs().unwrap_or_default(),
             queues: config.queue_names().iter().map(|q| q.to_string()).collect(),
-            kb_base_url: config.engine.kb_base_url.clone(),
+            kb_base_url: config.kb_base_url(),
         }
     }
 }

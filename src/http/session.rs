@@ -12,17 +12,8 @@ use sha2::{Digest, Sha256};
 use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 
-/// 32 random bytes, hex: a session id or a CSRF token. `None` if the OS has no randomness.
-pub fn random_token() -> Option<String> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).ok()?;
-    Some(hex::encode(bytes))
-}
-
-/// What the store keeps for a session id.
-pub fn id_hash(id: &str) -> String {
-    hex::encode(Sha256::digest(id.as_bytes()))
-}
+pub use crate::store::sessions::random_token;
+pub use crate::store::sessions::token_hash as id_hash;
 
 /// Equal in constant time (compares digests, so lengths do not leak either).
 pub fn same(a: &str, b: &str) -> bool {
@@ -47,6 +38,22 @@ pub fn set_cookie(name: &str, value: &str, path: &str, max_age: u64, secure: boo
     let secure = if secure { "; Secure" } else { "" };
     HeaderValue::from_str(&format!(
         "{name}={value}; Path={path}; HttpOnly; SameSite=Strict; Max-Age={max_age}{secure}"
+    ))
+    .ok()
+}
+
+/// A `Set-Cookie` value like [`set_cookie`] but `SameSite=Lax`: sent on a top-level
+/// navigation from another site (a sign-in link clicked in chat), never on its POSTs.
+pub fn set_cookie_lax(
+    name: &str,
+    value: &str,
+    path: &str,
+    max_age: u64,
+    secure: bool,
+) -> Option<HeaderValue> {
+    let secure = if secure { "; Secure" } else { "" };
+    HeaderValue::from_str(&format!(
+        "{name}={value}; Path={path}; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}"
     ))
     .ok()
 }

@@ -19,7 +19,7 @@ impl Service {
             InboundKind::Reaction { message, .. } => Some(to.thread.as_deref().unwrap_or(message)),
             InboundKind::Message { .. } | InboundKind::Choice { .. } => to.thread.as_deref(),
             // Always the employee's side, even when asked for inside a ticket's thread.
-            InboundKind::FileTicket { .. } => None,
+            InboundKind::FileTicket { .. } | InboundKind::Reopen { .. } => None,
         };
         let Some(anchor) = anchor else { return Ok(None) };
         Ok(self.store.ticket_by_thread(to.platform, &to.channel, anchor).await?)
@@ -46,7 +46,7 @@ impl Service {
                     workflow::act(access, t, &actor, input, None, now)
                 }
                 // `desk_ticket` never sends these here: they are the employee's side.
-                InboundKind::FileTicket { .. } => Outcome::default(),
+                InboundKind::FileTicket { .. } | InboundKind::Reopen { .. } => Outcome::default(),
                 InboundKind::AgentReply { agent, text, .. } => {
                     let actor = Actor { user: &inbound.user, name: agent, origin: &inbound.reply_to };
                     let cmd = crate::desk::commands::Command::Reply(text.clone());

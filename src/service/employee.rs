@@ -216,7 +216,9 @@ impl Service {
         };
         let mut messages = Vec::new();
         match &inbound.kind {
-            InboundKind::Message { text } => messages.push(line(Speaker::Employee, text, None)),
+            InboundKind::Message { text } | InboundKind::Reopen { text } => {
+                messages.push(line(Speaker::Employee, text, None))
+            }
             InboundKind::Choice { id } => messages.push(line(Speaker::Employee, &format!("[{id}]"), None)),
             InboundKind::FileTicket { text, .. } => messages.push(line(Speaker::Employee, text, None)),
             InboundKind::AgentReply { .. } | InboundKind::Reaction { .. } => {}

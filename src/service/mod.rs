@@ -9,6 +9,7 @@ mod employee;
 pub mod intake;
 pub mod limits;
 mod observe;
+pub mod portal;
 pub mod router;
 pub mod scheduler;
 
@@ -38,6 +39,8 @@ pub enum ServiceError {
     Contention(usize),
     #[error("ticket {0} does not exist")]
     NoSuchTicket(TicketNumber),
+    #[error("no article `{0}`")]
+    NoSuchArticle(String),
 }
 
 /// What handling an event did.
@@ -69,6 +72,7 @@ pub fn error_kind(err: &ServiceError) -> &'static str {
         ServiceError::Store(StoreError::Database(_)) => "store error",
         ServiceError::Contention(_) => "conversation contention",
         ServiceError::NoSuchTicket(_) => "no such ticket",
+        ServiceError::NoSuchArticle(_) => "no such article",
     }
 }
 
@@ -100,6 +104,9 @@ pub struct Service {
     grants: access::GrantsCache,
     /// Request channels, answers by DM and grouping: how chat events become inbound events.
     router: router::Router,
+    /// The portal's settings, and the base URL its sign-in links point at.
+    portal: portal::PortalConfig,
+    portal_base: String,
 }
 
 impl Service {
@@ -123,7 +130,26 @@ impl Service {
             intake: IntakeConfig::default(),
             grants: access::GrantsCache::default(),
             router: router::Router::new(IntakeConfig::default()),
+            portal: portal::PortalConfig::default(),
+            portal_base: portal::base_url(None),
         }
+    }
+
+    /// The portal's settings and `http.public_url`, where sign-in links point.
+    pub fn with_portal(mut self, cfg: portal::PortalConfig, public_url: Option<&str>) -> Self {
+        self.portal = cfg;
+        self.portal_base = portal::base_url(public_url);
+        self
+    }
+
+    /// How long after a resolution a reply still reopens the ticket.
+    pub fn reopen_window_ms(&self) -> i64 {
+        self.settings.reopen_window_ms
+    }
+
+    /// The portal's settings.
+    pub fn portal(&self) -> &portal::PortalConfig {
+        &self.portal
     }
 
     /// Write draft KB articles under this directory (e.g. `intents/kb/drafts`).
@@ -185,7 +211,9 @@ impl Service {
         let mut truncated = false;
         // Every text that came from outside is redacted before anything stores or forwards it.
         match &mut inbound.kind {
-            InboundKind::Message { text } | InboundKind::FileTicket { text, note: None, .. } => {
+            InboundKind::Message { text }
+            | InboundKind::Reopen { text }
+            | InboundKind::FileTicket { text, note: None, .. } => {
                 truncated = self.clean(text);
             }
             InboundKind::FileTicket { text, note: Some(note), .. } => {

@@ -12,6 +12,7 @@ pub(super) fn event_span(inbound: &Inbound) -> tracing::Span {
     let kind = match &inbound.kind {
         InboundKind::Message { .. } => "message",
         InboundKind::Choice { .. } => "choice",
+        InboundKind::Reopen { .. } => "reopen",
         InboundKind::AgentReply { .. } => "agent_reply",
         InboundKind::Reaction { .. } => "reaction",
         InboundKind::FileTicket { .. } => "file_ticket",

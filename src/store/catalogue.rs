@@ -472,6 +472,43 @@ pub const CATALOGUE: &[Table] = &[
         ],
     },
     Table {
+        name: "portal_links",
+        owner: Owner::Person { platform: "platform", id: "user_id" },
+        erase_deletes_rows: true,
+        own_words: None,
+        expiry: Expiry::Kept,
+        columns: &[
+            not("token_hash", "the SHA-256 of a random one-time link token"),
+            not("platform", "the platform's name"),
+            col(
+                "user_id",
+                Id,
+                Replace(Pseudonym),
+                Purge::Keep,
+                "who the link signs in as; links live ten minutes and the portal deletes them at expiry",
+            ),
+        ],
+    },
+    Table {
+        name: "portal_sessions",
+        owner: Owner::Person { platform: "platform", id: "user_id" },
+        erase_deletes_rows: true,
+        own_words: None,
+        expiry: Expiry::Kept,
+        columns: &[
+            not("id_hash", "the SHA-256 of a random session id"),
+            not("csrf_token", "a random per-session token"),
+            not("platform", "the platform's name"),
+            col(
+                "user_id",
+                Id,
+                Replace(Pseudonym),
+                Purge::Keep,
+                "who the session acts as; the portal deletes sessions once idle or expired",
+            ),
+        ],
+    },
+    Table {
         name: "audit_keying",
         owner: Owner::Nobody,
         erase_deletes_rows: false,

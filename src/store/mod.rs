@@ -36,7 +36,7 @@ pub use desk::{DeskStore, OutboxRecord, SlaState, TicketChange, Timer};
 pub use person::PersonStore;
 pub use postgres::PostgresStore;
 pub use reports::{CaseEvent, CaseKind, CaseRecord, CsatRecord, ReportStore, TicketFacts};
-pub use sessions::SessionStore;
+pub use sessions::{PortalSession, PortalStore, SessionStore};
 pub use sqlite::SqliteStore;
 
 /// Stands in outbound text and transcript lines for the number of the ticket the same commit
@@ -296,6 +296,9 @@ pub struct TicketEvent {
 /// A transcript line as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StoredMessage {
+    /// The line's row id: later lines have larger ids (0 where a read did not ask for it).
+    #[serde(skip)]
+    pub id: i64,
     pub conversation: String,
     pub ticket: Option<TicketNumber>,
     pub turn: Turn,
@@ -326,7 +329,7 @@ pub struct OutboxItem {
 
 #[async_trait]
 pub trait Store:
-    DeskStore + ComplianceStore + PersonStore + ReportStore + SessionStore + Send + Sync
+    DeskStore + ComplianceStore + PersonStore + ReportStore + SessionStore + PortalStore + Send + Sync
 {
     /// Bring the schema up to date.
     async fn migrate(&self) -> Result<()>;
@@ -345,6 +348,12 @@ pub trait Store:
     async fn ticket_events(&self, number: TicketNumber) -> Result<Vec<TicketEvent>>;
     /// The ticket's transcript, oldest first.
     async fn ticket_messages(&self, number: TicketNumber) -> Result<Vec<StoredMessage>>;
+    /// What the employee of conversation `key` may read of it, oldest first: the newest
+    /// `limit` lines of the conversation itself (not the copies it files into its tickets)
+    /// and the desk's lines on its tickets that are not internal notes.
+    async fn conversation_messages(&self, key: &str, limit: i64) -> Result<Vec<StoredMessage>>;
+    /// The id of the newest line `conversation_messages` would return (0 when none).
+    async fn conversation_last_message(&self, key: &str) -> Result<i64>;
 
     /// Claim up to `limit` due, unclaimed (or lease-expired) rows for these platforms, oldest
     /// first. A claim lasts `lease_ms`; an unfinished claim is retried after it expires.

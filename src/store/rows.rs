@@ -144,6 +144,8 @@ impl From<TicketEventRow> for TicketEvent {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct MessageRow {
+    #[sqlx(default)]
+    id: i64,
     conversation: String,
     ticket_number: Option<i64>,
     speaker_kind: String,
@@ -156,6 +158,7 @@ pub(crate) struct MessageRow {
 impl MessageRow {
     pub(crate) fn into_message(self) -> Result<StoredMessage> {
         Ok(StoredMessage {
+            id: self.id,
             conversation: self.conversation,
             ticket: self.ticket_number.map(TicketNumber),
             turn: Turn {

@@ -6,6 +6,20 @@
 use super::Result;
 use crate::domain::Millis;
 use async_trait::async_trait;
+use sha2::{Digest, Sha256};
+
+/// 32 random bytes, hex: a session id, a CSRF token or a sign-in link's token. `None` if the
+/// OS has no randomness.
+pub fn random_token() -> Option<String> {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).ok()?;
+    Some(hex::encode(bytes))
+}
+
+/// What the store keeps for a session id or link token: its SHA-256, hex.
+pub fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
 
 pub(crate) const CREATE: &str =
     "INSERT INTO report_sessions (id_hash, csrf_token, created_at, expires_at) VALUES ($1, $2, $3, $4)";
@@ -29,4 +43,69 @@ pub trait SessionStore: Send + Sync {
     async fn delete_report_session(&self, id_hash: &str) -> Result<bool>;
     /// Delete sessions expired at `now`; returns how many.
     async fn purge_report_sessions(&self, now: Millis) -> Result<u64>;
+}
+
+pub(crate) const LINK_CREATE: &str = "INSERT INTO portal_links (token_hash, platform, user_id, created_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5)";
+/// Marks the link used, once: a second use, or a use after expiry, changes no row.
+pub(crate) const LINK_USE: &str = "UPDATE portal_links SET used_at = $2 \
+     WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2 RETURNING platform, user_id";
+pub(crate) const PORTAL_CREATE: &str = "INSERT INTO portal_sessions \
+     (id_hash, csrf_token, platform, user_id, created_at, last_seen_at, expires_at) \
+     VALUES ($1, $2, $3, $4, $5, $5, $6)";
+/// A live session (neither past its absolute expiry nor idle for `$3` ms), touched.
+pub(crate) const PORTAL_FIND: &str = "UPDATE portal_sessions SET last_seen_at = $2 \
+     WHERE id_hash = $1 AND expires_at > $2 AND last_seen_at > $2 - $3 \
+     RETURNING csrf_token, platform, user_id";
+pub(crate) const PORTAL_DELETE: &str = "DELETE FROM portal_sessions WHERE id_hash = $1";
+pub(crate) const PORTAL_PURGE_SESSIONS: &str =
+    "DELETE FROM portal_sessions WHERE expires_at <= $1 OR last_seen_at <= $1 - $2";
+pub(crate) const PORTAL_PURGE_LINKS: &str = "DELETE FROM portal_links WHERE expires_at <= $1";
+
+/// A signed-in portal browser: who it acts as and its CSRF token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortalSession {
+    pub user: crate::domain::UserRef,
+    pub csrf: String,
+}
+
+/// The stored row of a portal session or link, as `(platform, user_id)`, made a person.
+pub(crate) fn portal_user(platform: &str, user_id: &str) -> Result<crate::domain::UserRef> {
+    format!("{platform}:{user_id}")
+        .parse()
+        .map_err(|e: String| super::StoreError::Corrupt(format!("portal identity: {e}")))
+}
+
+/// The portal's one-time sign-in links and its sessions. Like the reports' sessions, the
+/// store holds the SHA-256 of each link token and session id, never the value itself.
+#[async_trait]
+pub trait PortalStore: Send + Sync {
+    /// Record a one-time sign-in link for `user`, valid until `expires_at`.
+    async fn create_portal_link(
+        &self,
+        token_hash: &str,
+        user: &crate::domain::UserRef,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<()>;
+    /// Use a link: the person it is bound to, the first time it is used before it expires;
+    /// `None` when it is unknown, used or expired.
+    async fn use_portal_link(&self, token_hash: &str, now: Millis) -> Result<Option<crate::domain::UserRef>>;
+    /// Record a portal session for `user` valid until `expires_at` (absolute).
+    async fn create_portal_session(
+        &self,
+        id_hash: &str,
+        csrf_token: &str,
+        user: &crate::domain::UserRef,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<()>;
+    /// The session, when it is live at `now` and was used within the last `idle_ms`; marks
+    /// it used.
+    async fn portal_session(&self, id_hash: &str, now: Millis, idle_ms: i64)
+    -> Result<Option<PortalSession>>;
+    /// End a session; true when it existed.
+    async fn delete_portal_session(&self, id_hash: &str) -> Result<bool>;
+    /// Delete expired links and expired or idle sessions; returns how many rows.
+    async fn purge_portal(&self, now: Millis, idle_ms: i64) -> Result<u64>;
 }

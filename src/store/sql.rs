@@ -336,6 +336,36 @@ macro_rules! shared_sql {
                     Ok(rows.into_iter().map(TicketEvent::from).collect())
                 }
 
+                async fn conversation_messages(&self, key: &str, limit: i64) -> Result<Vec<StoredMessage>> {
+                    let rows: Vec<MessageRow> = sqlx::query_as(
+                        "SELECT id, conversation, ticket_number, speaker_kind, speaker_name, text, internal, \
+                         created_at FROM messages WHERE internal = $2 AND ((conversation = $1 AND ticket_number IS NULL) OR \
+                         (conversation <> $1 AND ticket_number IN (SELECT number FROM tickets WHERE conversation = $1))) ORDER BY id DESC LIMIT $3",
+                    )
+                    .bind(key)
+                    .bind(false)
+                    .bind(limit)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($map_err)?;
+                    let mut lines = rows.into_iter().map(MessageRow::into_message).collect::<Result<Vec<_>>>()?;
+                    lines.reverse();
+                    Ok(lines)
+                }
+
+                async fn conversation_last_message(&self, key: &str) -> Result<i64> {
+                    let last: Option<i64> = sqlx::query_scalar(
+                        "SELECT MAX(id) FROM messages WHERE internal = $2 AND ((conversation = $1 AND ticket_number IS NULL) OR \
+                         (conversation <> $1 AND ticket_number IN (SELECT number FROM tickets WHERE conversation = $1)))",
+                    )
+                    .bind(key)
+                    .bind(false)
+                    .fetch_one(&self.pool)
+                    .await
+                    .map_err($map_err)?;
+                    Ok(last.unwrap_or(0))
+                }
+
                 async fn ticket_messages(&self, number: TicketNumber) -> Result<Vec<StoredMessage>> {
                     let rows: Vec<MessageRow> = sqlx::query_as(
                         "SELECT conversation, ticket_number, speaker_kind, speaker_name, text, internal, \

@@ -206,6 +206,110 @@ pub(crate) fn map_err(e: sqlx::Error) -> StoreError {
 }
 
 #[async_trait::async_trait]
+impl super::sessions::PortalStore for SqliteStore {
+    async fn create_portal_link(
+        &self,
+        token_hash: &str,
+        user: &crate::domain::UserRef,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let q = sqlx::query(super::sessions::LINK_CREATE)
+            .bind(token_hash)
+            .bind(user.platform.as_str())
+            .bind(&user.id)
+            .bind(now)
+            .bind(expires_at);
+        q.execute(&mut *tx).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn use_portal_link(&self, token_hash: &str, now: Millis) -> Result<Option<crate::domain::UserRef>> {
+        let mut tx = self.begin_write().await?;
+        let row: Option<(String, String)> = sqlx::query_as(super::sessions::LINK_USE)
+            .bind(token_hash)
+            .bind(now)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        row.map(|(p, u)| super::sessions::portal_user(&p, &u)).transpose()
+    }
+
+    async fn create_portal_session(
+        &self,
+        id_hash: &str,
+        csrf_token: &str,
+        user: &crate::domain::UserRef,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let q = sqlx::query(super::sessions::PORTAL_CREATE)
+            .bind(id_hash)
+            .bind(csrf_token)
+            .bind(user.platform.as_str())
+            .bind(&user.id)
+            .bind(now)
+            .bind(expires_at);
+        q.execute(&mut *tx).await.map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(())
+    }
+
+    async fn portal_session(
+        &self,
+        id_hash: &str,
+        now: Millis,
+        idle_ms: i64,
+    ) -> Result<Option<super::sessions::PortalSession>> {
+        let mut tx = self.begin_write().await?;
+        let row: Option<(String, String, String)> = sqlx::query_as(super::sessions::PORTAL_FIND)
+            .bind(id_hash)
+            .bind(now)
+            .bind(idle_ms)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        row.map(|(csrf, p, u)| {
+            Ok(super::sessions::PortalSession { user: super::sessions::portal_user(&p, &u)?, csrf })
+        })
+        .transpose()
+    }
+
+    async fn delete_portal_session(&self, id_hash: &str) -> Result<bool> {
+        let mut tx = self.begin_write().await?;
+        let done = sqlx::query(super::sessions::PORTAL_DELETE)
+            .bind(id_hash)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    async fn purge_portal(&self, now: Millis, idle_ms: i64) -> Result<u64> {
+        let mut tx = self.begin_write().await?;
+        let s = sqlx::query(super::sessions::PORTAL_PURGE_SESSIONS)
+            .bind(now)
+            .bind(idle_ms)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let l = sqlx::query(super::sessions::PORTAL_PURGE_LINKS)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(s.rows_affected() + l.rows_affected())
+    }
+}
+
+#[async_trait::async_trait]
 impl super::sessions::SessionStore for SqliteStore {
     async fn create_report_session(
         &self,

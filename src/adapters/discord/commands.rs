@@ -1,4 +1,4 @@
-//! Registering deskbot's application commands: `/helpdesk new|status|help` and the message
+//! Registering deskbot's application commands: `/helpdesk new|status|portal|help` and the message
 //! context-menu command "Create ticket", in the configured guilds (instant) or globally. The
 //! bulk overwrite is idempotent, so every start may do it.
 
@@ -13,6 +13,7 @@ pub fn definitions() -> Vec<CreateCommand> {
             .description("Get IT help")
             .add_option(sub("new", "File a ticket with the IT team"))
             .add_option(sub("status", "See your open tickets"))
+            .add_option(sub("portal", "A sign-in link to the help desk portal (only you see it)"))
             .add_option(sub("help", "What deskbot can do")),
         CreateCommand::new(MESSAGE_COMMAND).kind(CommandType::Message),
     ]

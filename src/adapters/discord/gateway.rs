@@ -218,7 +218,8 @@ fn event_name(ev: &ChatEvent) -> String {
         | Input::FileMessage { delivery, .. }
         | Input::TicketForm { delivery, .. }
         | Input::ReplyForm { delivery, .. }
-        | Input::Command { delivery, .. } => format!("interaction:{delivery}"),
+        | Input::Command { delivery, .. }
+        | Input::TicketAction { delivery, .. } => format!("interaction:{delivery}"),
     }
 }
 

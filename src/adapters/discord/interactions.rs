@@ -94,8 +94,9 @@ impl Adapter {
         let text = match sub.map(|o| o.name.as_str()) {
             Some("new") => return Plan::answer(ticket_form()),
             Some("status") => "status",
+            Some("portal") => "portal",
             Some("help") | None => "help",
-            Some(_) => return Plan::answer(say("Try `/helpdesk new`, `status` or `help`.")),
+            Some(_) => return Plan::answer(say("Try `/helpdesk new`, `status`, `portal` or `help`.")),
         };
         let guild = c.guild_id.is_some();
         let nick = c.member.as_ref().and_then(|m| m.nick.as_deref());

@@ -109,7 +109,11 @@ impl Handler {
             Taken::Handled(Handled::Applied { replies, .. }) => {
                 tracing::debug!(replies, "slack event handled")
             }
-            Taken::Handled(_) | Taken::Skipped | Taken::Problem(_) | Taken::OpenReplyForm { .. } => {}
+            Taken::Handled(_)
+            | Taken::Skipped
+            | Taken::Problem(_)
+            | Taken::OpenReplyForm { .. }
+            | Taken::Private(_) => {}
         }
         Ok(taken)
     }

@@ -21,10 +21,10 @@ pub mod owner;
 pub use owner::{Admission, NOT_YOUR_BUTTON, NOT_YOUR_CONVERSATION, admit};
 
 use super::intake::{Grouper, IntakeConfig, is_pleasantry};
-use super::{Handled, Service, ServiceError};
+use super::{Handled, Service, ServiceError, portal};
 use crate::desk::cards;
 use crate::domain::{Address, Inbound, InboundKind, Platform, TicketNumber, UserRef, Via};
-use crate::domain::{ChatEvent, FetchedMessage, Input, Place};
+use crate::domain::{ChatEvent, FetchedMessage, Input, Place, TicketAction, TicketStatus};
 use async_trait::async_trait;
 
 /// Longest thread title deskbot gives a thread it starts, in characters.
@@ -37,6 +37,11 @@ pub const MESSAGE_UNREADABLE: &str =
     "That message could not be read just now, so no ticket was filed. Please try again.";
 /// Shown when the reply form or button is used anywhere but on a ticket's card.
 pub const NOT_A_CARD: &str = "That works on ticket cards only.";
+/// Shown when a ticket action names a ticket that is not the sender's (or does not exist).
+pub const NO_SUCH_TICKET: &str = "There is no such ticket of yours.";
+/// Shown when a ticket's conversation has moved on to another question or ticket.
+pub const TICKET_MOVED_ON: &str =
+    "That conversation has moved on since this ticket; tell the help desk in chat what you need.";
 
 /// What the router asks the adapter: facts only the platform knows, fetched when a decision
 /// needs them (never for events that concern nobody).
@@ -69,6 +74,9 @@ pub enum Route {
     /// An agent asked to reply to the requester of `ticket` from its card at
     /// `channel`/`card`: the adapter opens its reply form there.
     OpenReplyForm { ticket: TicketNumber, channel: String, card: String },
+    /// Something for the sender's eyes only that must not be stored (a portal sign-in link):
+    /// the adapter shows it privately; nothing recorded.
+    Private(String),
 }
 
 /// What taking an event did, for the adapter to show.
@@ -77,15 +85,21 @@ pub enum Taken {
     Handled(Handled),
     Skipped,
     Problem(String),
-    OpenReplyForm { ticket: TicketNumber, channel: String, card: String },
+    OpenReplyForm {
+        ticket: TicketNumber,
+        channel: String,
+        card: String,
+    },
+    /// For the sender's eyes only, never stored (a portal sign-in link).
+    Private(String),
 }
 
 impl Taken {
-    /// The note to show the sender privately (a refusal or a problem), if any.
+    /// The note to show the sender privately (a refusal, a problem, a sign-in link), if any.
     pub fn private_note(&self) -> Option<&str> {
         match self {
             Taken::Handled(Handled::Refused { note }) => Some(note),
-            Taken::Problem(p) => Some(p),
+            Taken::Problem(p) | Taken::Private(p) => Some(p),
             _ => None,
         }
     }
@@ -169,6 +183,7 @@ impl Service {
             }
             Route::Problem(p) => Taken::Problem(p),
             Route::OpenReplyForm { ticket, channel, card } => Taken::OpenReplyForm { ticket, channel, card },
+            Route::Private(note) => Taken::Private(note),
         })
     }
 
@@ -176,12 +191,16 @@ impl Service {
     pub async fn route(&self, ev: ChatEvent, lookup: &dyn Lookup) -> Result<Route, RouteError> {
         let p = ev.platform;
         let Some(sits_in) = ev.place.message_channel(p).map(str::to_string) else {
-            return Ok(match ev.input {
+            return Ok(match ev.input.clone() {
                 Input::TicketForm { .. } | Input::Command { .. } => self.personal(ev, lookup).await?,
+                Input::TicketAction { delivery, ticket, action } => {
+                    self.ticket_action(&ev, &delivery, ticket, action, lookup).await?
+                }
                 _ => Route::Skip("an event with no place"),
             });
         };
         match ev.input.clone() {
+            Input::Message { .. } if self.asks_for_portal(&ev) => self.portal_link_note(&ev).await,
             Input::Message { id, text, mentions_bot, attachments } => {
                 let Some(answer) =
                     self.message_answer(&ev, &id, &text, mentions_bot, &attachments, lookup).await?
@@ -225,7 +244,108 @@ impl Service {
                 self.reply_form(&ev, &delivery, &card, ticket, &text, lookup).await
             }
             Input::TicketForm { .. } | Input::Command { .. } => self.personal(ev, lookup).await,
+            Input::TicketAction { delivery, ticket, action } => {
+                self.ticket_action(&ev, &delivery, ticket, action, lookup).await
+            }
         }
+    }
+
+    /// "portal" typed in a DM: the sender asks for a sign-in link (`/helpdesk portal` is
+    /// the command's word, see `personal`).
+    fn asks_for_portal(&self, ev: &ChatEvent) -> bool {
+        match (&ev.place, &ev.input) {
+            (Place::Direct { .. }, Input::Message { text, attachments, .. }) => {
+                attachments.is_empty() && text.trim().eq_ignore_ascii_case(portal::PORTAL_WORD)
+            }
+            _ => false,
+        }
+    }
+
+    /// A one-time portal sign-in link for the sender, as the platform attests them; shown to
+    /// them only and never stored (the store keeps its hash).
+    async fn portal_link_note(&self, ev: &ChatEvent) -> Result<Route, RouteError> {
+        let url = self.portal_link(&UserRef::new(ev.platform, ev.sender.clone())).await?;
+        Ok(Route::Private(portal::link_note(&url)))
+    }
+
+    /// A requester acting on their own ticket from its page: the same as writing in the
+    /// ticket's conversation (a comment is relayed, a reply within the window reopens, a
+    /// rating is the rating button), so the engine, the owner rule and the desk decide as
+    /// they do in chat. Another person's ticket is answered as if it did not exist.
+    async fn ticket_action(
+        &self,
+        ev: &ChatEvent,
+        delivery: &str,
+        number: TicketNumber,
+        action: TicketAction,
+        lookup: &dyn Lookup,
+    ) -> Result<Route, RouteError> {
+        let me = UserRef::new(ev.platform, ev.sender.clone());
+        let ticket = match self.store.ticket(number).await.map_err(ServiceError::from)? {
+            Some(t) if t.requester == me => t,
+            Some(_) => {
+                tracing::warn!(ticket = %number, "an action on another person's ticket; refused");
+                return Ok(Route::Problem(NO_SUCH_TICKET.into()));
+            }
+            None => return Ok(Route::Problem(NO_SUCH_TICKET.into())),
+        };
+        // The engine acts on the newest ticket of a conversation that is still about it.
+        let newest = self
+            .ticket_summaries(&me)
+            .await
+            .map_err(ServiceError::from)?
+            .into_iter()
+            .filter(|t| t.conversation == ticket.conversation)
+            .map(|t| t.number)
+            .max();
+        let on_ticket =
+            match self.store.load_conversation(&ticket.conversation).await.map_err(ServiceError::from)? {
+                Some(c) => {
+                    serde_json::from_value::<crate::engine::ConversationState>(c.state).is_ok_and(|s| {
+                        matches!(s.state, crate::engine::State::Ticket | crate::engine::State::Comment { .. })
+                    })
+                }
+                None => false,
+            };
+        if newest != Some(number) || !on_ticket {
+            return Ok(Route::Problem(TICKET_MOVED_ON.into()));
+        }
+        let within = ticket.resolved_at.is_some_and(|at| ev.at - at <= self.settings.reopen_window_ms);
+        let kind = match action {
+            TicketAction::Comment(text) => {
+                if !matches!(ticket.status, TicketStatus::Open | TicketStatus::Pending) {
+                    return Ok(Route::Problem("Only an open ticket takes comments; reopen it first.".into()));
+                }
+                if text.trim().is_empty() {
+                    return Ok(Route::Problem("The comment was empty; nothing was sent.".into()));
+                }
+                InboundKind::Message { text: text.trim().to_string() }
+            }
+            TicketAction::Reopen(text) => {
+                if ticket.status != TicketStatus::Resolved || !within {
+                    return Ok(Route::Problem(
+                        "Only a ticket resolved within the reopen window can be reopened.".into(),
+                    ));
+                }
+                if text.trim().is_empty() {
+                    return Ok(Route::Problem("Say what is still wrong to reopen the ticket.".into()));
+                }
+                InboundKind::Reopen { text: text.trim().to_string() }
+            }
+            TicketAction::Rate(score) => {
+                if ticket.status != TicketStatus::Resolved || !(1..=5).contains(&score) {
+                    return Ok(Route::Problem("Only a resolved ticket can be rated, from 1 to 5.".into()));
+                }
+                InboundKind::Choice { id: format!("{}{score}", crate::engine::RATE_PREFIX) }
+            }
+        };
+        let answer = Answer {
+            conversation: ticket.conversation.clone(),
+            reply_to: ticket.reply_to.clone(),
+            opens_thread: false,
+        };
+        let inbound = self.base(ev, format!("portal:{delivery}"), answer, kind, lookup).await;
+        Ok(Route::Event(Box::new(inbound)))
     }
 
     fn is_queue_channel(&self, platform: Platform, channel: &str) -> bool {
@@ -596,6 +716,7 @@ impl Service {
                 let text = text.trim();
                 let (word, rest) = text.split_once(char::is_whitespace).unwrap_or((text, ""));
                 let kind = match word.to_lowercase().as_str() {
+                    portal::PORTAL_WORD if rest.trim().is_empty() => return self.portal_link_note(&ev).await,
                     "" | "help" => InboundKind::Message { text: "help".into() },
                     "status" => InboundKind::Message { text: "status".into() },
                     "new" if rest.trim().is_empty() => {

@@ -45,7 +45,7 @@ pub fn admit(inbound: &Inbound, stored: Option<&StoredConversation>) -> Admissio
             InboundKind::Message { .. } if via == Via::Thread => Admission::Ignore,
             InboundKind::Message { .. } => Admission::Refuse(NOT_YOUR_CONVERSATION),
             InboundKind::Reaction { .. } => Admission::Ignore,
-            InboundKind::AgentReply { .. } | InboundKind::FileTicket { .. } => {
+            InboundKind::AgentReply { .. } | InboundKind::FileTicket { .. } | InboundKind::Reopen { .. } => {
                 Admission::Refuse(NOT_YOUR_CONVERSATION)
             }
         },
