@@ -186,14 +186,17 @@ enum AuditCommand {
 enum RolesCommand {
     /// Grant a role (agent, lead, admin, approver), with a justification.
     #[command(
-        after_help = "Examples:\n  deskbot roles grant slack:U0123ABC agent --queue identity --justification \"joined the IAM team\""
+        after_help = "Examples:\n  deskbot roles grant slack:U0123ABC agent --queue identity --justification \"joined the IAM team\"\n  deskbot roles grant slack:U0456DEF approver --group software-approvers --justification \"owns the licence budget\""
     )]
     Grant {
         user: String,
         role: String,
         /// The queue it applies to (default: every queue).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "group")]
         queue: Option<String>,
+        /// For the approver role: the request-catalog group (`group:NAME` in approvers).
+        #[arg(long)]
+        group: Option<String>,
         #[arg(long)]
         justification: String,
         /// Who grants it (default: $USER).
@@ -207,8 +210,11 @@ enum RolesCommand {
     Revoke {
         user: String,
         role: String,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "group")]
         queue: Option<String>,
+        /// For the approver role: the request-catalog group.
+        #[arg(long)]
+        group: Option<String>,
         #[arg(long)]
         reason: String,
         #[arg(long)]
@@ -412,11 +418,13 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
         Command::Audit(AuditCommand::Verify { anchor }) => cli::audit_verify(config, anchor.as_deref()).await,
         Command::Audit(AuditCommand::Anchor) => cli::audit_anchor(config).await,
         Command::Audit(AuditCommand::Export { since }) => cli::audit_export(config, since.as_deref()).await,
-        Command::Roles(RolesCommand::Grant { user, role, queue, justification, by }) => {
-            cli::roles_grant(config, &user, &role, queue.as_deref(), &justification, by).await
+        Command::Roles(RolesCommand::Grant { user, role, queue, group, justification, by }) => {
+            let scope = cli::Scope { queue: queue.as_deref(), group: group.as_deref() };
+            cli::roles_grant(config, &user, &role, scope, &justification, by).await
         }
-        Command::Roles(RolesCommand::Revoke { user, role, queue, reason, by }) => {
-            cli::roles_revoke(config, &user, &role, queue.as_deref(), &reason, by).await
+        Command::Roles(RolesCommand::Revoke { user, role, queue, group, reason, by }) => {
+            let scope = cli::Scope { queue: queue.as_deref(), group: group.as_deref() };
+            cli::roles_revoke(config, &user, &role, scope, &reason, by).await
         }
         Command::Roles(RolesCommand::List { all, json }) => cli::roles_list(config, all, json).await,
         Command::Roles(RolesCommand::Review { days }) => cli::roles_review(config, days).await,

@@ -203,20 +203,34 @@ pub async fn audit_export(config: Config, since: Option<&str>) -> Result<u8, App
     Ok(0)
 }
 
-fn scope(queue: Option<&str>, config: &Config) -> Result<String, AppError> {
-    match queue {
-        None => Ok(ALL_QUEUES.to_string()),
-        Some(q) if config.queue_names().iter().any(|n| n.as_str() == q) => Ok(q.to_string()),
-        Some(q) => Err(AppError::Usage(format!("unknown queue `{q}`"))),
+/// What a grant applies to: a queue, or (for approvers) a request-catalog group.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scope<'a> {
+    pub queue: Option<&'a str>,
+    pub group: Option<&'a str>,
+}
+
+fn scope(s: Scope<'_>, role: Role, config: &Config) -> Result<String, AppError> {
+    match (s.queue, s.group) {
+        (_, Some(g)) if role != Role::Approver => {
+            Err(AppError::Usage(format!("--group is for the approver role, not {role} (group `{g}`)")))
+        }
+        (_, Some(g)) if crate::kb::article::valid_id(g.trim()) => Ok(g.trim().to_string()),
+        (_, Some(g)) => Err(AppError::Usage(format!(
+            "group `{g}` may only hold lowercase letters, digits, `-` and `_`"
+        ))),
+        (None, None) => Ok(ALL_QUEUES.to_string()),
+        (Some(q), None) if config.queue_names().iter().any(|n| n.as_str() == q) => Ok(q.to_string()),
+        (Some(q), None) => Err(AppError::Usage(format!("unknown queue `{q}`"))),
     }
 }
 
-/// `deskbot roles grant USER ROLE --justification TEXT [--queue Q] [--by NAME]`.
+/// `deskbot roles grant USER ROLE --justification TEXT [--queue Q | --group G] [--by NAME]`.
 pub async fn roles_grant(
     config: Config,
     who: &str,
     role: &str,
-    queue: Option<&str>,
+    at: Scope<'_>,
     justification: &str,
     by: Option<String>,
 ) -> Result<u8, AppError> {
@@ -228,7 +242,7 @@ pub async fn roles_grant(
     let grant = NewGrant {
         user: who.clone(),
         role,
-        scope: scope(queue, &config)?,
+        scope: scope(at, role, &config)?,
         by: operator(by),
         justification: justification.trim().to_string(),
     };
@@ -242,18 +256,18 @@ pub async fn roles_grant(
     Ok(0)
 }
 
-/// `deskbot roles revoke USER ROLE --reason TEXT [--queue Q] [--by NAME]`.
+/// `deskbot roles revoke USER ROLE --reason TEXT [--queue Q | --group G] [--by NAME]`.
 pub async fn roles_revoke(
     config: Config,
     who: &str,
     role: &str,
-    queue: Option<&str>,
+    at: Scope<'_>,
     reason: &str,
     by: Option<String>,
 ) -> Result<u8, AppError> {
     let who = user(who)?;
     let role: Role = role.parse().map_err(AppError::Usage)?;
-    let scope = scope(queue, &config)?;
+    let scope = scope(at, role, &config)?;
     let store = app::open_store(&config).await?;
     if store.revoke_role(&who, role, &scope, &operator(by), reason.trim(), now()).await? {
         println!("{who} is no longer {role} on {scope}");

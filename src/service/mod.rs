@@ -5,10 +5,12 @@
 
 mod access;
 mod desk;
+pub mod directory;
 mod employee;
 pub mod intake;
 pub mod limits;
 mod observe;
+pub mod requests;
 pub mod router;
 pub mod scheduler;
 
@@ -100,6 +102,8 @@ pub struct Service {
     grants: access::GrantsCache,
     /// Request channels, answers by DM and grouping: how chat events become inbound events.
     router: router::Router,
+    /// Who manages whom (`[directory]`), for requests' `manager` approval steps.
+    directory: Option<Arc<directory::LiveDirectory>>,
 }
 
 impl Service {
@@ -123,6 +127,21 @@ impl Service {
             intake: IntakeConfig::default(),
             grants: access::GrantsCache::default(),
             router: router::Router::new(IntakeConfig::default()),
+            directory: None,
+        }
+    }
+
+    /// Read managers from this directory (`[directory] source = "csv:PATH"`).
+    pub fn with_directory(mut self, directory: Arc<directory::LiveDirectory>) -> Self {
+        self.directory = Some(directory);
+        self
+    }
+
+    /// The directory as it is now (empty without `[directory]`).
+    pub async fn directory(&self) -> Arc<crate::desk::directory::Directory> {
+        match &self.directory {
+            Some(d) => d.get().await,
+            None => Arc::new(crate::desk::directory::Directory::default()),
         }
     }
 
