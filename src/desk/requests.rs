@@ -179,9 +179,12 @@ mod tests {
         assert_eq!(open_step(&steps, 1), None);
 
         // Only the group step: it stays, decided by its other approvers.
-        let steps = plan(&item(Approval::TwoPerson), &u("test:ann"), None, group);
-        assert_eq!(steps[1].skipped, None);
-        assert_eq!(steps[1].needed, 2);
+        let mut only_group = item(Approval::TwoPerson);
+        only_group.approvers.remove(0);
+        let steps = plan(&only_group, &u("test:ann"), None, group);
+        assert_eq!(steps[0].skipped, None);
+        assert_eq!(steps[0].needed, 2);
+        assert_eq!(steps[0].approvers, vec![u("test:gus"), u("test:gil")]);
     }
 
     #[test]

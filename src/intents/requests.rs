@@ -467,10 +467,10 @@ fulfil = { webhook = "idp" }
         let (items, diags) = check(&bad);
         assert!(items.is_empty());
         let joined = diags.join("\n");
-        assert!(joined.contains("catalog/x.toml:8:9: seats must be a positive number"), "{joined}");
-        assert!(joined.contains("catalog/x.toml:9:12: duration `a year`"), "{joined}");
-        assert!(joined.contains("catalog/x.toml:10:26: approver `boss`"), "{joined}");
-        assert!(joined.contains("catalog/x.toml:12:22: unknown webhook `idq` (known: idp)"), "{joined}");
+        assert!(joined.contains("catalog/x.toml:7:9: seats must be a positive number"), "{joined}");
+        assert!(joined.contains("catalog/x.toml:8:12: duration `a year`"), "{joined}");
+        assert!(joined.contains("catalog/x.toml:9:25: approver `boss`"), "{joined}");
+        assert!(joined.contains("catalog/x.toml:11:22: unknown webhook `idq` (known: idp)"), "{joined}");
     }
 
     #[test]
