@@ -87,6 +87,12 @@ enum Command {
     /// List, show and resolve tickets.
     #[command(subcommand)]
     Tickets(TicketsCommand),
+    /// Access and licence requests: list them, or show one's whole trail.
+    #[command(subcommand)]
+    Requests(RequestsCommand),
+    /// Licence pools and access held: seats, holders, the access-review export, revocation.
+    #[command(subcommand)]
+    Licences(LicencesCommand),
     /// Inspect and retry outbound deliveries.
     #[command(subcommand)]
     Outbox(OutboxCommand),
@@ -326,6 +332,63 @@ enum KbCommand {
 }
 
 #[derive(Subcommand)]
+enum RequestsCommand {
+    /// List requests, newest first.
+    #[command(after_help = "Examples:\n  deskbot requests list\n  deskbot requests list --status pending --json")]
+    List {
+        /// pending, waiting, approved, denied, fulfilled or revoked (default: all).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one request: its fields, steps, every decision and the seat it holds.
+    #[command(after_help = "Examples:\n  deskbot requests show R-1001\n  deskbot requests show R-1001 --json")]
+    Show {
+        number: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum LicencesCommand {
+    /// Each catalog item: seats used/total and how many wait in line.
+    #[command(after_help = "Examples:\n  deskbot licences list\n  deskbot licences list --json")]
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// An item's holders: justification, approvers, since, expires, last reviewed.
+    #[command(after_help = "Examples:\n  deskbot licences show adobe-acrobat-pro")]
+    Show {
+        item: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The access-review export an auditor asks for, as CSV.
+    #[command(after_help = "Examples:\n  deskbot licences report --csv > access-review.csv")]
+    Report {
+        /// CSV output (the only format).
+        #[arg(long, required = true)]
+        csv: bool,
+    },
+    /// Revoke a seat through the item's fulfilment; the next in line gets it.
+    #[command(
+        after_help = "Examples:\n  deskbot licences revoke adobe-acrobat-pro slack:U0123ABC --justification \"left the design team\""
+    )]
+    Revoke {
+        item: String,
+        holder: String,
+        #[arg(long)]
+        justification: String,
+        /// Who revokes it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum TicketsCommand {
     /// List tickets, newest first (default: open and pending).
     #[command(
@@ -396,6 +459,20 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
         Command::Kb(KbCommand::Eval(args)) => commands::kb_eval(config, args).await,
         Command::Kb(KbCommand::Search { query, limit }) => commands::kb_search(config, &query, limit).await,
         Command::Tickets(TicketsCommand::List(args)) => commands::tickets_list(config, args).await,
+        Command::Requests(RequestsCommand::List { status, json }) => {
+            commands::requests::requests_list(config, status, json).await
+        }
+        Command::Requests(RequestsCommand::Show { number, json }) => {
+            commands::requests::requests_show(config, &number, json).await
+        }
+        Command::Licences(LicencesCommand::List { json }) => commands::requests::licences_list(config, json).await,
+        Command::Licences(LicencesCommand::Show { item, json }) => {
+            commands::requests::licences_show(config, &item, json).await
+        }
+        Command::Licences(LicencesCommand::Report { csv: _ }) => commands::requests::licences_report(config).await,
+        Command::Licences(LicencesCommand::Revoke { item, holder, justification, by }) => {
+            commands::requests::licences_revoke(config, &item, &holder, &justification, by).await
+        }
         Command::Tickets(TicketsCommand::Show { number, json }) => {
             commands::tickets_show(config, &number, json).await
         }
