@@ -157,32 +157,29 @@ impl App {
         let store = open_store(&config).await?;
         let catalog: LiveCatalog = Arc::new(ArcSwap::from_pointee(catalog));
         let desk = Arc::new(config.desk().map_err(|e| AppError::Config(ConfigError::Invalid(e)))?);
-        let directory = match config.directory.csv_path().map_err(|e| AppError::Config(ConfigError::Invalid(e)))? {
-            Some(path) => Some(Arc::new(
-                tokio::task::spawn_blocking(move || crate::service::directory::LiveDirectory::load(path))
-                    .await
-                    .map_err(|e| AppError::Runtime(format!("directory loader crashed: {e}")))?
-                    .map_err(|e| AppError::Config(ConfigError::Invalid(e)))?,
-            )),
-            None => None,
-        };
+        let directory =
+            match config.directory.csv_path().map_err(|e| AppError::Config(ConfigError::Invalid(e)))? {
+                Some(path) => Some(Arc::new(
+                    tokio::task::spawn_blocking(move || crate::service::directory::LiveDirectory::load(path))
+                        .await
+                        .map_err(|e| AppError::Runtime(format!("directory loader crashed: {e}")))?
+                        .map_err(|e| AppError::Config(ConfigError::Invalid(e)))?,
+                )),
+                None => None,
+            };
         let mut service = Service::new(
-                store.clone(),
-                catalog.clone(),
-                config.engine_settings(),
-                desk,
-                Redactor::new(&config.redact),
-                clock.clone(),
-            )
-            .with_intake(config.intake.clone())
-            .with_drafts_dir(
-                config
-                    .desk
-                    .kb_drafts_dir
-                    .clone()
-                    .unwrap_or_else(|| config.intents_dir.join("kb").join("drafts")),
-            )
-            .with_limits(config.limits.clone());
+            store.clone(),
+            catalog.clone(),
+            config.engine_settings(),
+            desk,
+            Redactor::new(&config.redact),
+            clock.clone(),
+        )
+        .with_intake(config.intake.clone())
+        .with_drafts_dir(
+            config.desk.kb_drafts_dir.clone().unwrap_or_else(|| config.intents_dir.join("kb").join("drafts")),
+        )
+        .with_limits(config.limits.clone());
         if let Some(d) = directory {
             service = service.with_directory(d);
         }

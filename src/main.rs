@@ -334,7 +334,9 @@ enum KbCommand {
 #[derive(Subcommand)]
 enum RequestsCommand {
     /// List requests, newest first.
-    #[command(after_help = "Examples:\n  deskbot requests list\n  deskbot requests list --status pending --json")]
+    #[command(
+        after_help = "Examples:\n  deskbot requests list\n  deskbot requests list --status pending --json"
+    )]
     List {
         /// pending, waiting, approved, denied, fulfilled or revoked (default: all).
         #[arg(long)]
@@ -343,7 +345,9 @@ enum RequestsCommand {
         json: bool,
     },
     /// Show one request: its fields, steps, every decision and the seat it holds.
-    #[command(after_help = "Examples:\n  deskbot requests show R-1001\n  deskbot requests show R-1001 --json")]
+    #[command(
+        after_help = "Examples:\n  deskbot requests show R-1001\n  deskbot requests show R-1001 --json"
+    )]
     Show {
         number: String,
         #[arg(long)]
@@ -465,11 +469,15 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
         Command::Requests(RequestsCommand::Show { number, json }) => {
             commands::requests::requests_show(config, &number, json).await
         }
-        Command::Licences(LicencesCommand::List { json }) => commands::requests::licences_list(config, json).await,
+        Command::Licences(LicencesCommand::List { json }) => {
+            commands::requests::licences_list(config, json).await
+        }
         Command::Licences(LicencesCommand::Show { item, json }) => {
             commands::requests::licences_show(config, &item, json).await
         }
-        Command::Licences(LicencesCommand::Report { csv: _ }) => commands::requests::licences_report(config).await,
+        Command::Licences(LicencesCommand::Report { csv: _ }) => {
+            commands::requests::licences_report(config).await
+        }
         Command::Licences(LicencesCommand::Revoke { item, holder, justification, by }) => {
             commands::requests::licences_revoke(config, &item, &holder, &justification, by).await
         }

@@ -216,9 +216,9 @@ fn scope(s: Scope<'_>, role: Role, config: &Config) -> Result<String, AppError> 
             Err(AppError::Usage(format!("--group is for the approver role, not {role} (group `{g}`)")))
         }
         (_, Some(g)) if crate::kb::article::valid_id(g.trim()) => Ok(g.trim().to_string()),
-        (_, Some(g)) => Err(AppError::Usage(format!(
-            "group `{g}` may only hold lowercase letters, digits, `-` and `_`"
-        ))),
+        (_, Some(g)) => {
+            Err(AppError::Usage(format!("group `{g}` may only hold lowercase letters, digits, `-` and `_`")))
+        }
         (None, None) => Ok(ALL_QUEUES.to_string()),
         (Some(q), None) if config.queue_names().iter().any(|n| n.as_str() == q) => Ok(q.to_string()),
         (Some(q), None) => Err(AppError::Usage(format!("unknown queue `{q}`"))),

@@ -82,7 +82,12 @@ pub async fn requests_show(config: Config, number: &str, as_json: bool) -> Resul
         return Err(AppError::Usage(format!("there is no request {number}")));
     };
     let decisions = store.request_decisions(number).await?;
-    let holding = store.holdings(Some(&request.item), true).await?.into_iter().rev().find(|h| h.request == Some(number));
+    let holding = store
+        .holdings(Some(&request.item), true)
+        .await?
+        .into_iter()
+        .rev()
+        .find(|h| h.request == Some(number));
     let trail = Trail { request, decisions, holding };
     if as_json {
         println!("{}", json(&trail)?);
@@ -90,7 +95,11 @@ pub async fn requests_show(config: Config, number: &str, as_json: bool) -> Resul
     }
     let r = &trail.request;
     println!("{} {} — {} ({})", r.number, r.status, r.item_title, r.item);
-    println!("requester:     {}{}", r.requester, r.requester_name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default());
+    println!(
+        "requester:     {}{}",
+        r.requester,
+        r.requester_name.as_ref().map(|n| format!(" ({n})")).unwrap_or_default()
+    );
     println!("asked:         {}", when(r.created_at));
     println!("justification: {}", r.justification);
     for (k, v) in r.fields.iter().filter(|(k, _)| k.as_str() != "justification") {
@@ -108,9 +117,18 @@ pub async fn requests_show(config: Config, number: &str, as_json: bool) -> Resul
         println!("{}  step {} {verb} by {}{reason}", when(d.at), d.step + 1, d.approver);
     }
     if let Some(h) = &trail.holding {
-        println!("seat:          granted {}, expires {}", when(h.granted_at), day(h.expires_at).if_empty("never"));
+        println!(
+            "seat:          granted {}, expires {}",
+            when(h.granted_at),
+            day(h.expires_at).if_empty("never")
+        );
         if let Some(at) = h.revoked_at {
-            println!("revoked:       {} by {}: {}", when(at), h.revoked_by.clone().unwrap_or_default(), h.revoke_reason.clone().unwrap_or_default());
+            println!(
+                "revoked:       {} by {}: {}",
+                when(at),
+                h.revoked_by.clone().unwrap_or_default(),
+                h.revoke_reason.clone().unwrap_or_default()
+            );
         }
     }
     if let Some(o) = &r.outcome {
@@ -160,7 +178,10 @@ pub async fn licences_list(config: Config, as_json: bool) -> Result<u8, AppError
     }
     for l in &lines {
         let total = l.total.map_or_else(|| "∞".to_string(), |t| t.to_string());
-        println!("{:<26} {:<10} {:>5}/{:<5} waiting {:<3} {}", l.item, l.kind, l.used, total, l.waiting, l.title);
+        println!(
+            "{:<26} {:<10} {:>5}/{:<5} waiting {:<3} {}",
+            l.item, l.kind, l.used, total, l.waiting, l.title
+        );
     }
     Ok(0)
 }
@@ -248,8 +269,16 @@ pub async fn licences_show(config: Config, item: &str, as_json: bool) -> Result<
 pub async fn licences_report(config: Config) -> Result<u8, AppError> {
     let lines = holder_lines(&config, None).await?;
     let mut w = csv::Writer::from_writer(std::io::stdout());
-    let header =
-        ["holder", "item", "granted at", "approved by", "justification", "expires", "last reviewed", "request"];
+    let header = [
+        "holder",
+        "item",
+        "granted at",
+        "approved by",
+        "justification",
+        "expires",
+        "last reviewed",
+        "request",
+    ];
     let fail = |e: csv::Error| AppError::Runtime(format!("cannot write the report: {e}"));
     w.write_record(header).map_err(fail)?;
     for l in &lines {

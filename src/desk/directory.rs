@@ -67,7 +67,11 @@ impl Directory {
         let mut problems = Vec::new();
         match reader.headers() {
             Ok(h) if h.iter().any(|c| c == "person") => {}
-            Ok(_) => return Err(vec!["line 1: the header must name the columns person, email, manager, department".into()]),
+            Ok(_) => {
+                return Err(vec![
+                    "line 1: the header must name the columns person, email, manager, department".into(),
+                ]);
+            }
             Err(e) => return Err(vec![format!("line 1: {e}")]),
         }
         for (i, row) in reader.deserialize::<Row>().enumerate() {
@@ -82,7 +86,10 @@ impl Directory {
             let person = match row.person.parse::<UserRef>() {
                 Ok(p) => p,
                 Err(e) => {
-                    problems.push(format!("line {line}: person `{}`: {e} (write PLATFORM:ID, e.g. slack:U0123)", row.person));
+                    problems.push(format!(
+                        "line {line}: person `{}`: {e} (write PLATFORM:ID, e.g. slack:U0123)",
+                        row.person
+                    ));
                     continue;
                 }
             };
@@ -95,7 +102,12 @@ impl Directory {
             if !row.email.is_empty() {
                 d.by_email.insert(row.email.to_ascii_lowercase(), at);
             }
-            d.people.push(Person { person, email: row.email, manager: row.manager, department: row.department });
+            d.people.push(Person {
+                person,
+                email: row.email,
+                manager: row.manager,
+                department: row.department,
+            });
         }
         if problems.is_empty() { Ok(d) } else { Err(problems) }
     }

@@ -75,7 +75,12 @@ pub enum Next {
 
 /// What `actor` deciding `approve` on `request` does, or why they may not (shown to them
 /// privately; nothing is recorded).
-pub fn decide(request: &Request, decisions: &[Decision], actor: &UserRef, approve: bool) -> Result<Next, String> {
+pub fn decide(
+    request: &Request,
+    decisions: &[Decision],
+    actor: &UserRef,
+    approve: bool,
+) -> Result<Next, String> {
     let n = request.number;
     if *actor == request.requester {
         return Err(format!("You cannot decide your own request {n}."));

@@ -18,7 +18,9 @@ use crate::intents::Catalog;
 use crate::store::{KbFeedback, NewTicket};
 
 pub use replies::{TRUNCATED_NOTICE, resolved_notice};
-pub use state::{APPROVE_PREFIX, DENY_PREFIX, ConversationState, MAX_TRANSCRIPT_TURNS, Origin, State, rating_choices};
+pub use state::{
+    APPROVE_PREFIX, ConversationState, DENY_PREFIX, MAX_TRANSCRIPT_TURNS, Origin, State, rating_choices,
+};
 pub use step::step;
 
 /// Greetings and thanks: small talk that is not a request (request channels ignore it).

@@ -167,4 +167,5 @@ pub fn deny_reason(request: &str) -> String {
     format!("Why are you denying {request}? Your reason is passed to the requester.")
 }
 
-pub const ITEM_GONE: &str = "That item is no longer in the request catalog. Tell me what you need and I'll help.";
+pub const ITEM_GONE: &str =
+    "That item is no longer in the request catalog. Tell me what you need and I'll help.";

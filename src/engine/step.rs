@@ -442,7 +442,13 @@ impl Stepper<'_, '_> {
         }
     }
 
-    fn field_answer(&mut self, text: &str, item_id: String, next: usize, mut values: BTreeMap<String, String>) {
+    fn field_answer(
+        &mut self,
+        text: &str,
+        item_id: String,
+        next: usize,
+        mut values: BTreeMap<String, String>,
+    ) {
         let Some(item) = self.ctx.catalog.item(&item_id) else {
             self.close_case();
             return self.say(replies::ITEM_GONE);

@@ -3,8 +3,8 @@
 //! the first, as `file:line:col: message`. Synchronous (std::fs): async callers use
 //! `spawn_blocking`.
 use super::matcher::build_matcher_with;
-use super::spans::{SourceMap, file_diag};
 use super::requests::{Item, ItemValidator};
+use super::spans::{SourceMap, file_diag};
 use super::validate::Validator;
 use super::{Answer, Catalog, Diagnostic, Diagnostics, Intent, MatcherOptions, TestCase};
 use crate::domain::QueueName;
@@ -93,7 +93,11 @@ fn default_queue() -> QueueName {
 }
 
 /// [`load_sources`], checking catalog items' webhooks against `opts.webhooks`.
-pub fn load_sources_with(dir: &Path, known_queues: &[QueueName], opts: &LoadOptions) -> Result<Sources, Diagnostics> {
+pub fn load_sources_with(
+    dir: &Path,
+    known_queues: &[QueueName],
+    opts: &LoadOptions,
+) -> Result<Sources, Diagnostics> {
     if !dir.is_dir() {
         let msg =
             "intents directory not found (expected *.toml intents, kb/*.md articles, tests/*.toml cases)";

@@ -219,7 +219,8 @@ impl<'a> ItemValidator<'a> {
             let msg = format!("item id `{id}` may only hold lowercase letters, digits, `-` and `_`");
             self.diags.push(map.at(&def.id.span(), msg));
         } else if let Some(at) = first(&self.defined_at) {
-            self.diags.push(map.at(&def.id.span(), format!("duplicate item id `{id}` (first defined at {at})")));
+            self.diags
+                .push(map.at(&def.id.span(), format!("duplicate item id `{id}` (first defined at {at})")));
         } else if let Some(at) = first(intent_ids) {
             let msg = format!("item id `{id}` is also an intent id (defined at {at}): pick another");
             self.diags.push(map.at(&def.id.span(), msg));
@@ -252,7 +253,10 @@ impl<'a> ItemValidator<'a> {
         }
         let seats = match &def.seats {
             Some(s) if *s.get_ref() < 1 || *s.get_ref() > i64::from(u32::MAX) => {
-                let msg = format!("seats must be a positive number, not {} (leave it out for unlimited)", s.get_ref());
+                let msg = format!(
+                    "seats must be a positive number, not {} (leave it out for unlimited)",
+                    s.get_ref()
+                );
                 self.diags.push(map.at(&s.span(), msg));
                 None
             }
@@ -353,7 +357,8 @@ impl<'a> ItemValidator<'a> {
                 None => 0,
             };
             if name == JUSTIFICATION && min_chars == 0 {
-                let msg = "the justification needs `min_chars` (at least 1): a blank reason justifies nothing";
+                let msg =
+                    "the justification needs `min_chars` (at least 1): a blank reason justifies nothing";
                 self.diags.push(map.at(&f.span(), msg));
             }
             fields.push(Field { name, ask, min_chars });
@@ -381,13 +386,15 @@ impl<'a> ItemValidator<'a> {
             }
             (None, Some(q)) => {
                 let name = q.get_ref().trim();
-                let parsed = QueueName::parse(name).map_err(|e| self.diags.push(map.at(&q.span(), e))).ok()?;
+                let parsed =
+                    QueueName::parse(name).map_err(|e| self.diags.push(map.at(&q.span(), e))).ok()?;
                 if self.known_queues.is_empty() || self.known_queues.contains(&parsed) {
                     return Some(Fulfil::Queue(parsed));
                 }
                 let mut known: Vec<&str> = self.known_queues.iter().map(QueueName::as_str).collect();
                 known.sort_unstable();
-                self.diags.push(map.at(&q.span(), format!("unknown queue `{name}` (known: {})", known.join(", "))));
+                self.diags
+                    .push(map.at(&q.span(), format!("unknown queue `{name}` (known: {})", known.join(", "))));
                 None
             }
             _ => {
@@ -452,7 +459,10 @@ fulfil = { webhook = "idp" }
         let i = &items[0];
         assert_eq!(i.seats, Some(40));
         assert_eq!(i.duration_ms, Some(365 * DAY_MS));
-        assert_eq!(i.approvers, vec![ApproverRule::Manager, ApproverRule::Group("software-approvers".into())]);
+        assert_eq!(
+            i.approvers,
+            vec![ApproverRule::Manager, ApproverRule::Group("software-approvers".into())]
+        );
         assert_eq!(i.fulfil, Fulfil::Webhook("idp".into()));
         assert_eq!(i.fields[0].min_chars, 20);
     }
@@ -481,7 +491,9 @@ fulfil = { webhook = "idp" }
         let clash = GOOD.replace("adobe-acrobat-pro", "vpn");
         let (_, diags) = check(&clash);
         assert!(diags.iter().any(|d| d.contains("also an intent id (defined at intents/network.toml:3)")));
-        let two = GOOD.replace("seats = 40", "approval = \"two-person\"").replace(", \"group:software-approvers\"", "");
+        let two = GOOD
+            .replace("seats = 40", "approval = \"two-person\"")
+            .replace(", \"group:software-approvers\"", "");
         let (_, diags) = check(&two);
         assert!(diags.iter().any(|d| d.contains("two-person")), "{diags:?}");
     }

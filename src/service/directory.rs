@@ -57,7 +57,9 @@ impl LiveDirectory {
                     cur.0 = now;
                 }
             },
-            Ok(Err(e)) => tracing::warn!(error = %e.kind(), "cannot read the directory; the previous version stays live"),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e.kind(), "cannot read the directory; the previous version stays live")
+            }
             Err(_) => tracing::warn!("directory read crashed; the previous version stays live"),
         }
         cur.1.clone()

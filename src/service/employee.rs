@@ -303,14 +303,39 @@ impl Service {
                 Action::SubmitRequest { item, fields } => {
                     let (who, name) = requester(inbound);
                     let parts = self
-                        .submit_request(who, name, &inbound.conversation, &inbound.reply_to, &item, fields, now)
+                        .submit_request(
+                            who,
+                            name,
+                            &inbound.conversation,
+                            &inbound.reply_to,
+                            &item,
+                            fields,
+                            now,
+                        )
                         .await?;
-                    take_parts(parts, inbound, &mut requests, &mut tickets, &mut messages, &mut outbound, &line);
+                    take_parts(
+                        parts,
+                        inbound,
+                        &mut requests,
+                        &mut tickets,
+                        &mut messages,
+                        &mut outbound,
+                        &line,
+                    );
                 }
                 Action::Decide { request, approve, reason } => {
                     let name = inbound.display_name.as_deref();
-                    let parts = self.decide_request(&inbound.user, name, &request, approve, reason, now).await?;
-                    take_parts(parts, inbound, &mut requests, &mut tickets, &mut messages, &mut outbound, &line);
+                    let parts =
+                        self.decide_request(&inbound.user, name, &request, approve, reason, now).await?;
+                    take_parts(
+                        parts,
+                        inbound,
+                        &mut requests,
+                        &mut tickets,
+                        &mut messages,
+                        &mut outbound,
+                        &line,
+                    );
                 }
             }
         }

@@ -9,7 +9,9 @@
 use super::{Handled, Service, ServiceError, keyed};
 use crate::desk::requests::{self as rules, Next};
 use crate::desk::workflow;
-use crate::domain::{Address, Choice, Millis, Outbound, OutboundKind, Platform, Priority, TicketNumber, TicketStatus};
+use crate::domain::{
+    Address, Choice, Millis, Outbound, OutboundKind, Platform, Priority, TicketNumber, TicketStatus,
+};
 use crate::domain::{QueueName, UserRef};
 use crate::engine::{APPROVE_PREFIX, DENY_PREFIX};
 use crate::intents::requests::{Fulfil, Item, JUSTIFICATION};
@@ -139,7 +141,9 @@ impl Service {
     ) -> Result<Parts, ServiceError> {
         let catalog = self.catalog.load();
         let Some(item) = catalog.item(item_id) else {
-            return Ok(Parts::reply("That item is no longer in the request catalog, so nothing was recorded."));
+            return Ok(Parts::reply(
+                "That item is no longer in the request catalog, so nothing was recorded.",
+            ));
         };
         let manager = self.directory().await.manager_of(requester);
         let access = self.access().await?;
@@ -288,7 +292,8 @@ impl Service {
         if let Some(total) = item.and_then(|i| i.seats)
             && self.store.seats_used(&r.item).await? >= i64::from(total)
         {
-            let place = self.store.waiting_line(&r.item).await?.iter().filter(|w| w.number != r.number).count() + 1;
+            let place =
+                self.store.waiting_line(&r.item).await?.iter().filter(|w| w.number != r.number).count() + 1;
             let mut parts = Parts::default();
             parts.ops.push(RequestOp::Advance {
                 number: r.number,
@@ -449,7 +454,13 @@ impl Service {
             reason: justification.to_string(),
         });
         if let Some(r) = &request {
-            parts.ops.push(advance(r.number, RequestStatus::Revoked, r.step, Some(justification.to_string()), by));
+            parts.ops.push(advance(
+                r.number,
+                RequestStatus::Revoked,
+                r.step,
+                Some(justification.to_string()),
+                by,
+            ));
             parts.outbox.push(tell(
                 r,
                 format!("🔒 Your {} ({}) was revoked: {}", r.item_title, r.number, mark(justification)),
@@ -485,10 +496,13 @@ impl Service {
             }
             let Some(next) = self.store.waiting_line(item).await?.into_iter().next() else { break };
             let decisions = self.store.request_decisions(next.number).await?;
-            let by: Vec<String> = decisions.iter().filter(|d| d.approve).map(|d| d.approver.to_string()).collect();
+            let by: Vec<String> =
+                decisions.iter().filter(|d| d.approve).map(|d| d.approver.to_string()).collect();
             let now = self.now();
             let mut parts = self.fulfil(&next, def, &by, "deskbot", now).await?;
-            parts.outbox.insert(0, tell(&next, format!("🎟️ A seat of {} is free: it is yours.", next.item_title)));
+            parts
+                .outbox
+                .insert(0, tell(&next, format!("🎟️ A seat of {} is free: it is yours.", next.item_title)));
             match self.commit_parts(format!("seat:{}", next.number), parts, now).await? {
                 Handled::Applied { .. } => granted.push(next.number),
                 _ => break,

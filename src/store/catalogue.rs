@@ -537,7 +537,13 @@ pub const CATALOGUE: &[Table] = &[
                 Purge::Keep,
                 "where the requester is told: their DM or thread",
             ),
-            json("fields", Words, Replace(Fill::Json("{}")), Purge::Keep, "the answers to the item's questions"),
+            json(
+                "fields",
+                Words,
+                Replace(Fill::Json("{}")),
+                Purge::Keep,
+                "the answers to the item's questions",
+            ),
             col(
                 "justification",
                 Words,

@@ -5,6 +5,7 @@
 
 use super::TicketChange;
 use super::compliance::NewAuditEntry;
+use super::requests::{REQUEST_PLACEHOLDER, RequestNumber, RequestOp, fill_request_placeholder};
 use super::rows::{resolved_at_after, status_event_kind};
 use super::{
     Commit, CommitOutcome, ConversationWrite, EventKey, KbFeedback, NewTicket, Result, StoreError, TicketOp,
@@ -12,7 +13,6 @@ use super::{
 };
 use crate::domain::Outbound;
 use crate::domain::{Millis, TicketNumber, TicketStatus};
-use super::requests::{REQUEST_PLACEHOLDER, RequestNumber, RequestOp, fill_request_placeholder};
 use crate::store::key::AuditKey;
 use async_trait::async_trait;
 
@@ -85,7 +85,8 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
     key: &AuditKey,
     commit: Commit,
 ) -> Result<CommitOutcome> {
-    let Commit { event, conversation: conv, messages, tickets, feedback, outbox, now, cases, requests } = commit;
+    let Commit { event, conversation: conv, messages, tickets, feedback, outbox, now, cases, requests } =
+        commit;
     if let Some(event) = &event
         && !tx.record_event(event, now).await?
     {
@@ -118,7 +119,8 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
                     tx.insert_message(&conv.key, Some(number), &turn, false).await?;
                 }
                 let placed = format!("queue {}, priority {}", ticket.queue, ticket.priority);
-                let requester = ticket.on_behalf.as_ref().map_or_else(|| requester.clone(), |o| o.user.to_string());
+                let requester =
+                    ticket.on_behalf.as_ref().map_or_else(|| requester.clone(), |o| o.user.to_string());
                 // Filed from someone else's message: the filer acted, for the requester.
                 match ticket.filed_by.as_ref().map(ToString::to_string).filter(|f| *f != requester) {
                     Some(filer) => {
@@ -253,9 +255,18 @@ async fn apply_requests<T: CommitTx + ?Sized>(
             }
             RequestOp::Decide { number, step, approver, approver_name, approve, reason } => {
                 let number = resolve(*number, created);
-                tx.insert_decision(number, *step, approver, approver_name.as_deref(), *approve, reason.as_deref(), now)
-                    .await?;
-                let (kind, verb) = if *approve { ("request.approved", "approved") } else { ("request.denied", "denied") };
+                tx.insert_decision(
+                    number,
+                    *step,
+                    approver,
+                    approver_name.as_deref(),
+                    *approve,
+                    reason.as_deref(),
+                    now,
+                )
+                .await?;
+                let (kind, verb) =
+                    if *approve { ("request.approved", "approved") } else { ("request.denied", "denied") };
                 let mut detail = format!("{number} step {} {verb}", step + 1);
                 if let Some(r) = reason {
                     detail.push_str(&format!(": {r}"));

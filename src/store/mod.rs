@@ -37,8 +37,8 @@ pub use compliance::ComplianceStore;
 pub use desk::{DeskStore, OutboxRecord, SlaState, TicketChange, Timer};
 pub use person::PersonStore;
 pub use postgres::PostgresStore;
-pub use requests::{RequestOp, RequestStore};
 pub use reports::{CaseEvent, CaseKind, CaseRecord, CsatRecord, ReportStore, TicketFacts};
+pub use requests::{RequestOp, RequestStore};
 pub use sessions::SessionStore;
 pub use sqlite::SqliteStore;
 

@@ -189,10 +189,22 @@ pub enum RequestOp {
         reason: Option<String>,
     },
     /// Move the request to `status` at `step` (`outcome`: a denial reason, a revocation note).
-    Advance { number: RequestNumber, status: RequestStatus, step: i64, outcome: Option<String>, actor: String },
+    Advance {
+        number: RequestNumber,
+        status: RequestStatus,
+        step: i64,
+        outcome: Option<String>,
+        actor: String,
+    },
     /// Take a seat of `item` for the requester. With `seats`, the commit is a conflict (and
     /// retried from fresh reads) when the pool is already full, so a pool never goes over.
-    Grant { number: RequestNumber, item: String, seats: Option<u32>, expires_at: Option<Millis>, actor: String },
+    Grant {
+        number: RequestNumber,
+        item: String,
+        seats: Option<u32>,
+        expires_at: Option<Millis>,
+        actor: String,
+    },
     /// Give back `holder`'s seat of `item`; the commit fails when there is none.
     Revoke { item: String, holder: UserRef, actor: String, reason: String },
 }
@@ -255,6 +267,12 @@ pub(crate) trait RequestTx: Send {
         now: Millis,
     ) -> Result<Option<UserRef>>;
     /// False when `holder` holds no seat of `item`.
-    async fn free_seat(&mut self, item: &str, holder: &UserRef, actor: &str, reason: &str, now: Millis)
-    -> Result<bool>;
+    async fn free_seat(
+        &mut self,
+        item: &str,
+        holder: &UserRef,
+        actor: &str,
+        reason: &str,
+        now: Millis,
+    ) -> Result<bool>;
 }
