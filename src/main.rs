@@ -505,11 +505,11 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
         Command::Audit(AuditCommand::Export { since }) => cli::audit_export(config, since.as_deref()).await,
         Command::Roles(RolesCommand::Grant { user, role, queue, group, justification, by }) => {
             let scope = cli::Scope { queue: queue.as_deref(), group: group.as_deref() };
-            cli::roles_grant(config, &user, &role, scope, &justification, by).await
+            cli::roles_grant_in(config, &user, &role, scope, &justification, by).await
         }
         Command::Roles(RolesCommand::Revoke { user, role, queue, group, reason, by }) => {
             let scope = cli::Scope { queue: queue.as_deref(), group: group.as_deref() };
-            cli::roles_revoke(config, &user, &role, scope, &reason, by).await
+            cli::roles_revoke_in(config, &user, &role, scope, &reason, by).await
         }
         Command::Roles(RolesCommand::List { all, json }) => cli::roles_list(config, all, json).await,
         Command::Roles(RolesCommand::Review { days }) => cli::roles_review(config, days).await,

@@ -225,8 +225,20 @@ fn scope(s: Scope<'_>, role: Role, config: &Config) -> Result<String, AppError> 
     }
 }
 
-/// `deskbot roles grant USER ROLE --justification TEXT [--queue Q | --group G] [--by NAME]`.
+/// `deskbot roles grant USER ROLE --justification TEXT [--queue Q] [--by NAME]`.
 pub async fn roles_grant(
+    config: Config,
+    who: &str,
+    role: &str,
+    queue: Option<&str>,
+    justification: &str,
+    by: Option<String>,
+) -> Result<u8, AppError> {
+    roles_grant_in(config, who, role, Scope { queue, group: None }, justification, by).await
+}
+
+/// `deskbot roles grant USER ROLE --justification TEXT [--queue Q | --group G] [--by NAME]`.
+pub async fn roles_grant_in(
     config: Config,
     who: &str,
     role: &str,
@@ -256,8 +268,20 @@ pub async fn roles_grant(
     Ok(0)
 }
 
-/// `deskbot roles revoke USER ROLE --reason TEXT [--queue Q | --group G] [--by NAME]`.
+/// `deskbot roles revoke USER ROLE --reason TEXT [--queue Q] [--by NAME]`.
 pub async fn roles_revoke(
+    config: Config,
+    who: &str,
+    role: &str,
+    queue: Option<&str>,
+    reason: &str,
+    by: Option<String>,
+) -> Result<u8, AppError> {
+    roles_revoke_in(config, who, role, Scope { queue, group: None }, reason, by).await
+}
+
+/// `deskbot roles revoke USER ROLE --reason TEXT [--queue Q | --group G] [--by NAME]`.
+pub async fn roles_revoke_in(
     config: Config,
     who: &str,
     role: &str,

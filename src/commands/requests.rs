@@ -209,8 +209,8 @@ async fn holder_lines(config: &Config, item: Option<&str>) -> Result<Vec<HolderL
     for h in store.holdings(item, false).await? {
         let (request, decisions) = match h.request {
             Some(n) => {
-                if !requests.contains_key(&n) {
-                    requests.insert(n, (store.request(n).await?, store.request_decisions(n).await?));
+                if let std::collections::btree_map::Entry::Vacant(e) = requests.entry(n) {
+                    e.insert((store.request(n).await?, store.request_decisions(n).await?));
                 }
                 requests.get(&n).cloned().unwrap_or_default()
             }

@@ -302,17 +302,15 @@ impl Service {
                 Action::Feedback(f) => feedback.push(f),
                 Action::SubmitRequest { item, fields } => {
                     let (who, name) = requester(inbound);
-                    let parts = self
-                        .submit_request(
-                            who,
-                            name,
-                            &inbound.conversation,
-                            &inbound.reply_to,
-                            &item,
-                            fields,
-                            now,
-                        )
-                        .await?;
+                    let asked = super::requests::Asked {
+                        requester: who,
+                        requester_name: name,
+                        conversation: &inbound.conversation,
+                        reply_to: &inbound.reply_to,
+                        item: &item,
+                        fields,
+                    };
+                    let parts = self.submit_request(asked, now).await?;
                     take_parts(
                         parts,
                         inbound,

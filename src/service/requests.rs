@@ -16,7 +16,8 @@ use crate::domain::{QueueName, UserRef};
 use crate::engine::{APPROVE_PREFIX, DENY_PREFIX};
 use crate::intents::requests::{Fulfil, Item, JUSTIFICATION};
 use crate::store::requests::{
-    Decision, NewRequest, PlannedStep, REQUEST_PLACEHOLDER, Request, RequestNumber, RequestOp, RequestStatus,
+    Decision, NewDecision, NewRequest, PlannedStep, REQUEST_PLACEHOLDER, Request, RequestNumber, RequestOp,
+    RequestStatus,
 };
 use crate::store::{Commit, ConversationWrite, EventKey, NewMessage, NewTicket, OnBehalf, Ticket, TicketOp};
 use crate::usertext::mark;
@@ -50,6 +51,16 @@ impl Parts {
         self.outbox.extend(other.outbox);
         self.replies.extend(other.replies);
     }
+}
+
+/// A request the engine collected: who asked, where, for what, with which answers.
+pub(super) struct Asked<'a> {
+    pub requester: &'a UserRef,
+    pub requester_name: Option<&'a str>,
+    pub conversation: &'a str,
+    pub reply_to: &'a Address,
+    pub item: &'a str,
+    pub fields: BTreeMap<String, String>,
 }
 
 /// Why a CLI revocation could not be done.
@@ -129,16 +140,8 @@ fn route_to_step(r: &Request, at: usize, parts: &mut Parts) -> String {
 
 impl Service {
     /// Record a request for `item_id` that the engine collected in `conversation`.
-    pub(super) async fn submit_request(
-        &self,
-        requester: &UserRef,
-        requester_name: Option<&str>,
-        conversation: &str,
-        reply_to: &Address,
-        item_id: &str,
-        fields: BTreeMap<String, String>,
-        now: Millis,
-    ) -> Result<Parts, ServiceError> {
+    pub(super) async fn submit_request(&self, asked: Asked<'_>, now: Millis) -> Result<Parts, ServiceError> {
+        let Asked { requester, requester_name, conversation, reply_to, item: item_id, fields } = asked;
         let catalog = self.catalog.load();
         let Some(item) = catalog.item(item_id) else {
             return Ok(Parts::reply(
@@ -185,7 +188,7 @@ impl Service {
             updated_at: now,
             decided_at: None,
         };
-        let mut parts = Parts { ops: vec![RequestOp::Create(new)], ..Parts::default() };
+        let mut parts = Parts { ops: vec![RequestOp::Create(Box::new(new))], ..Parts::default() };
         let next = first.map(|at| route_to_step(&r, at, &mut parts)).unwrap_or_default();
         parts.replies.push(format!("📝 Request {REQUEST_PLACEHOLDER} recorded: {}. {next}", item.title));
         Ok(parts)
@@ -235,14 +238,14 @@ impl Service {
         let n = r.number;
         let name = mark(actor_name.unwrap_or(&actor.id));
         let mut parts = Parts::default();
-        parts.ops.push(RequestOp::Decide {
+        parts.ops.push(RequestOp::Decide(NewDecision {
             number: n,
             step: r.step,
             approver: actor.clone(),
             approver_name: actor_name.map(str::to_string),
             approve,
             reason: reason.clone(),
-        });
+        }));
         let step_now = r.steps.get(usize::try_from(r.step).unwrap_or(usize::MAX));
         match next {
             Next::SecondApprover => {
@@ -393,11 +396,11 @@ impl Service {
             filed_by: None,
             filed_by_name: None,
             note: None,
-            on_behalf: Some(OnBehalf {
+            on_behalf: Some(Box::new(OnBehalf {
                 user: r.requester.clone(),
                 conversation: r.conversation.clone(),
                 reply_to: r.reply_to.clone(),
-            }),
+            })),
         };
         let provisional = Ticket {
             number: TicketNumber(0),

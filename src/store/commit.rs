@@ -253,25 +253,16 @@ async fn apply_requests<T: CommitTx + ?Sized>(
                 );
                 entry(&r.requester.to_string(), "request.created", r.requester.to_string(), detail);
             }
-            RequestOp::Decide { number, step, approver, approver_name, approve, reason } => {
-                let number = resolve(*number, created);
-                tx.insert_decision(
-                    number,
-                    *step,
-                    approver,
-                    approver_name.as_deref(),
-                    *approve,
-                    reason.as_deref(),
-                    now,
-                )
-                .await?;
+            RequestOp::Decide(d) => {
+                let number = resolve(d.number, created);
+                tx.insert_decision(number, d, now).await?;
                 let (kind, verb) =
-                    if *approve { ("request.approved", "approved") } else { ("request.denied", "denied") };
-                let mut detail = format!("{number} step {} {verb}", step + 1);
-                if let Some(r) = reason {
+                    if d.approve { ("request.approved", "approved") } else { ("request.denied", "denied") };
+                let mut detail = format!("{number} step {} {verb}", d.step + 1);
+                if let Some(r) = &d.reason {
                     detail.push_str(&format!(": {r}"));
                 }
-                entry(&approver.to_string(), kind, number.to_string(), detail);
+                entry(&d.approver.to_string(), kind, number.to_string(), detail);
             }
             RequestOp::Advance { number, status, step, outcome, actor } => {
                 let number = resolve(*number, created);

@@ -177,7 +177,7 @@ pub struct NewTicket {
     /// fulfilment ticket, filed when its approver decides): their id, conversation and reply
     /// address.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub on_behalf: Option<OnBehalf>,
+    pub on_behalf: Option<Box<OnBehalf>>,
 }
 
 /// Whose ticket a [`NewTicket`] filed outside their own conversation is.

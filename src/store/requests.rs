@@ -123,6 +123,17 @@ pub struct NewRequest {
     pub duration_ms: Option<i64>,
 }
 
+/// An approver's decision on `step` of a request, to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewDecision {
+    pub number: RequestNumber,
+    pub step: i64,
+    pub approver: UserRef,
+    pub approver_name: Option<String>,
+    pub approve: bool,
+    pub reason: Option<String>,
+}
+
 /// A request as stored.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Request {
@@ -178,16 +189,9 @@ pub struct Holding {
 #[derive(Debug, Clone, PartialEq)]
 pub enum RequestOp {
     /// Record a new request under the next number.
-    Create(NewRequest),
-    /// An approver's decision on `step`.
-    Decide {
-        number: RequestNumber,
-        step: i64,
-        approver: UserRef,
-        approver_name: Option<String>,
-        approve: bool,
-        reason: Option<String>,
-    },
+    Create(Box<NewRequest>),
+    /// An approver's decision.
+    Decide(NewDecision),
     /// Move the request to `status` at `step` (`outcome`: a denial reason, a revocation note).
     Advance {
         number: RequestNumber,
@@ -238,16 +242,8 @@ pub trait RequestStore: Send + Sync {
 #[async_trait]
 pub(crate) trait RequestTx: Send {
     async fn insert_request(&mut self, r: &NewRequest, now: Millis) -> Result<RequestNumber>;
-    async fn insert_decision(
-        &mut self,
-        number: RequestNumber,
-        step: i64,
-        approver: &UserRef,
-        approver_name: Option<&str>,
-        approve: bool,
-        reason: Option<&str>,
-        now: Millis,
-    ) -> Result<()>;
+    /// Record a decision on request `number` (resolved from the op's, which may be 0).
+    async fn insert_decision(&mut self, number: RequestNumber, d: &NewDecision, now: Millis) -> Result<()>;
     /// False when the request does not exist.
     async fn advance_request(
         &mut self,

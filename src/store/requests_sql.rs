@@ -9,7 +9,7 @@ macro_rules! requests_sql {
             use $crate::domain::{Millis, UserRef};
             use $crate::store::json::JsonText;
             use $crate::store::requests::{
-                Decision, Holding, NewRequest, Request, RequestNumber, RequestStatus, RequestStore, RequestTx,
+                Decision, Holding, NewDecision, NewRequest, Request, RequestNumber, RequestStatus, RequestStore, RequestTx,
             };
             use $crate::store::{Result, StoreError};
             use sqlx::{Row, Transaction};
@@ -111,27 +111,18 @@ macro_rules! requests_sql {
                     Ok(RequestNumber(number))
                 }
 
-                async fn insert_decision(
-                    &mut self,
-                    number: RequestNumber,
-                    step: i64,
-                    approver: &UserRef,
-                    approver_name: Option<&str>,
-                    approve: bool,
-                    reason: Option<&str>,
-                    now: Millis,
-                ) -> Result<()> {
+                async fn insert_decision(&mut self, number: RequestNumber, d: &NewDecision, now: Millis) -> Result<()> {
                     let q = sqlx::query(
                         "INSERT INTO request_decisions (request_number, step, approver_platform, approver_id, \
                          approver_name, decision, reason, at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
                     )
                     .bind(number.0)
-                    .bind(step)
-                    .bind(approver.platform.as_str())
-                    .bind(&approver.id)
-                    .bind(approver_name)
-                    .bind(if approve { "approve" } else { "deny" })
-                    .bind(reason)
+                    .bind(d.step)
+                    .bind(d.approver.platform.as_str())
+                    .bind(&d.approver.id)
+                    .bind(d.approver_name.as_deref())
+                    .bind(if d.approve { "approve" } else { "deny" })
+                    .bind(d.reason.as_deref())
                     .bind(now);
                     exec(q, self).await?;
                     Ok(())
