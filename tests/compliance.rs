@@ -551,3 +551,33 @@ async fn the_daily_purge_runs_once_a_day_on_the_leader_only_and_is_audited() {
     let data = person::export(&store, &UserRef::new(Platform::Test, "U0EVE"), &[]).await.unwrap();
     assert!(data.messages.is_empty(), "expired chat is gone: {:?}", data.messages);
 }
+
+/// Erasing someone deskbot.toml still lists is refused (they would be granted again, by their
+/// id, at the next start) and changes nothing; once the file no longer lists them it works.
+#[tokio::test]
+async fn erasing_a_person_the_config_still_lists_is_refused_until_the_file_drops_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path();
+    let queues = |agents: &str| {
+        let mut c = format!("[[queue]]\nname = \"service-desk\"\nagents = [{agents}]\n");
+        for q in ["identity", "network", "hardware", "software", "access", "security", "facilities"] {
+            c.push_str(&format!("\n[[queue]]\nname = \"{q}\"\n"));
+        }
+        c
+    };
+    std::fs::write(p.join("deskbot.toml"), queues("\"test:kim\", \"test:max\"")).unwrap();
+    let o = deskbot(p, &["roles", "grant", "test:max", "lead", "--justification", "covers on Fridays"]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let o = deskbot(p, &["person", "erase", "test:max"]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("still listed") && err.contains("agent of service-desk"), "{err}");
+    let o = deskbot(p, &["audit", "export", "--since", "2000-01-01"]);
+    assert!(!stdout(&o).contains("person_erased"), "nothing was erased: {}", stdout(&o));
+
+    std::fs::write(p.join("deskbot.toml"), queues("\"test:kim\"")).unwrap();
+    let o = deskbot(p, &["person", "erase", "test:max"]);
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    let o = deskbot(p, &["audit", "export", "--since", "2000-01-01"]);
+    assert!(stdout(&o).contains("person_erased"), "{}", stdout(&o));
+}

@@ -134,6 +134,42 @@ fn compose_runs_deskbot_on_postgres_with_env_file_secrets() {
     assert!(read("deploy/deskbot.env.example").contains("DESKBOT_DATABASE_URL=postgres://"));
 }
 
+/// `--scale deskbot=2` as the README promises: the replicas publish no host port (two cannot
+/// bind one), one proxy publishes it and reaches every replica by the service's name, and the
+/// replicas share everything that must be one: the database (one env file) and the data
+/// volume holding the audit key.
+#[test]
+fn compose_scales_deskbot_behind_one_published_port() {
+    let compose = &yaml("deploy/compose.yaml")[0];
+    let deskbot = &compose["services"]["deskbot"];
+    let proxy = &compose["services"]["proxy"];
+    assert!(deskbot["ports"].is_badvalue(), "a fixed host port lets only one replica start");
+    assert!(deskbot["container_name"].is_badvalue(), "a fixed name lets only one replica start");
+    assert_eq!(deskbot["expose"][0].as_str(), Some("8080"));
+    assert_eq!(
+        deskbot["environment"]["DESKBOT_HTTP__LISTEN"].as_str(),
+        Some("0.0.0.0:8080"),
+        "replicas listen where the proxy looks"
+    );
+    assert!(proxy["image"].as_str().unwrap_or_default().starts_with("caddy:"));
+    assert_eq!(proxy["ports"][0].as_str(), Some("127.0.0.1:8080:8080"));
+    let mounts: Vec<&str> = proxy["volumes"].as_vec().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert!(mounts.contains(&"./Caddyfile:/etc/caddy/Caddyfile:ro"), "{mounts:?}");
+    // The proxy resolves every replica by the service name, re-reading DNS, and health-checks.
+    let caddy = read("deploy/Caddyfile");
+    let lines: Vec<String> = caddy.lines().map(|l| l.split('#').next().unwrap().trim().to_string()).collect();
+    for wanted in ["dynamic a {", "name deskbot", "port 8080", "health_uri /healthz", ":8080 {"] {
+        assert!(lines.iter().any(|l| l == wanted), "Caddyfile lacks `{wanted}`");
+    }
+    // Shared by every replica: one database from one env file, one data volume (audit key).
+    assert_eq!(deskbot["env_file"].as_vec().map(Vec::len), Some(1));
+    assert!(read("deploy/deskbot.env.example").contains("DESKBOT_DATABASE_URL=postgres://"));
+    let data: Vec<&str> = deskbot["volumes"].as_vec().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert!(data.iter().any(|v| v.starts_with("deskbot-data:")), "{data:?}");
+    // The README's scale-out command names this file and service.
+    assert!(readme_deploy().contains("--scale deskbot=2"));
+}
+
 #[test]
 fn dockerfile_build_steps_match_the_readme() {
     let dockerfile = read("deploy/Dockerfile");

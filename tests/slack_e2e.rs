@@ -109,7 +109,7 @@ async fn reaction_files_a_ticket_crediting_the_author(mode: &str) {
         }))
         .await;
     }
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    bot.settled().await;
     assert_eq!(bot.store.tickets(&TicketFilter { limit: 10, ..Default::default() }).await.unwrap().len(), 1);
     support::slack_spec::assert_calls_match_spec(&bot.fake.calls());
     bot.stop().await;
@@ -206,7 +206,7 @@ async fn one_message_delivered_three_times_gets_one_reply(mode: &str) {
     again["event_id"] = json!("Ev99999999");
     bot.deliver_callback(&again, Sign::Retry(2)).await;
     bot.wait_post(&dm, "password").await;
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    bot.settled().await;
     let replies: Vec<_> = bot.posts_in(&dm, None);
     assert_eq!(replies.len(), 1, "{replies:#?}");
     bot.stop().await;
@@ -226,7 +226,7 @@ async fn rate_limit_delays_but_neither_loses_nor_doubles(mode: &str) {
     let sent = calls.iter().find(|c| c.status == 200).unwrap();
     let waited = sent.at.duration_since(limited[0].at);
     assert!(waited >= std::time::Duration::from_millis(950), "retried after {waited:?}");
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    bot.settled().await;
     assert_eq!(bot.posts_in(&dm, None).len(), 1, "delivered exactly once");
     bot.stop().await;
 }
@@ -265,7 +265,7 @@ async fn dropped_socket_reconnects_and_the_next_event_is_handled() {
     bot.fake.drop_sockets();
     bot.fake.wait_ack(&env).await;
     bot.wait_post(&dm_kim, "password").await;
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    bot.settled().await;
     assert_eq!(bot.posts_in(&dm_kim, None).len(), 1);
     let dm_bob = dm_of(BOB);
     bot.event(message(&dm_bob, BOB, "my vpn keeps dropping", &bot.fake.ts(), None)).await;
@@ -308,7 +308,7 @@ async fn forged_and_stale_signatures_are_rejected_and_change_nothing() {
         .await
         .unwrap();
     assert_eq!(unsigned.status().as_u16(), 401);
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    bot.settled().await;
     assert!(bot.fake.posts().is_empty(), "{:?}", bot.fake.posts());
     assert!(bot.store.load_conversation(&format!("slack:dm:{ERIN}")).await.unwrap().is_none());
     // An oversized body is refused before it is read.
@@ -357,7 +357,7 @@ async fn mention_is_answered_in_its_thread(mode: &str) {
     bot.event(mention).await;
     let reply = bot.wait_post(GENERAL, "password").await;
     assert_eq!(reply.params["thread_ts"], ts.as_str());
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    bot.settled().await;
     assert_eq!(bot.posts_in(GENERAL, Some(&ts)).len(), 1);
     bot.stop().await;
 }
@@ -611,7 +611,7 @@ async fn request_channel_groups_a_persons_messages_and_ignores_pleasantries(mode
     bot.event(message(HELP, BOB, "thanks!", &bot.fake.ts(), None)).await;
     // Messages in other channels are not requests.
     bot.event(message(GENERAL, BOB, "I forgot my password", &bot.fake.ts(), None)).await;
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    bot.settled().await;
     let posts = bot.posts_in(HELP, None);
     assert_eq!(posts.len(), 2, "{posts:#?}");
     assert!(posts.iter().all(|c| c.params["thread_ts"] == first.as_str()), "{posts:#?}");

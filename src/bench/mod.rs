@@ -11,8 +11,10 @@
 //! configured database.
 
 pub mod load;
+pub mod queries;
 mod raw;
 mod report;
+pub mod seed;
 
 pub use report::{BenchReport, ProcessReport, parse_duration};
 
@@ -34,9 +36,28 @@ const DRAIN_LIMIT: Duration = Duration::from_secs(120);
 /// Lead time children get to start up before the shared start.
 const CHILD_LEAD: Duration = Duration::from_millis(2500);
 
+/// `deskbot bench seed` and `deskbot bench queries`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum BenchAction {
+    /// Fill an empty database with a realistic history (tickets over days, transcripts,
+    /// events, ratings, case events, audit entries, timers), reporting rows/s.
+    #[command(
+        after_help = "Examples:\n  deskbot bench seed --tickets 100000 --days 90 --database-url sqlite:/tmp/seeded.db\n  deskbot bench seed --tickets 11000000 --days 1095 --database-url postgres://localhost/deskbot_seeded --json"
+    )]
+    Seed(seed::SeedArgs),
+    /// Time the desk's everyday reads on a seeded database: p50/p95 per query.
+    #[command(
+        after_help = "Examples:\n  deskbot bench queries --database-url sqlite:/tmp/seeded.db\n  deskbot bench queries --database-url postgres://localhost/deskbot_seeded --json"
+    )]
+    Queries(queries::QueriesArgs),
+}
+
 /// `deskbot bench` arguments.
 #[derive(Debug, Clone, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct BenchArgs {
+    #[command(subcommand)]
+    pub action: Option<BenchAction>,
     /// Stop after this many inbound events in total.
     #[arg(long, conflicts_with = "duration")]
     pub count: Option<u64>,

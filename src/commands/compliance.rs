@@ -114,6 +114,20 @@ pub async fn person_erase(
     by: Option<String>,
 ) -> Result<u8, AppError> {
     let who = user(who)?;
+    // deskbot.toml seeds grants at every start: a person it still lists would come back into
+    // the ledger, by their id, right after being erased.
+    let listed: Vec<String> = crate::compliance::roles::config_grants(&config.queues(), &config.roles.admins)
+        .into_iter()
+        .filter(|g| g.user == who)
+        .map(|g| format!("{} of {}", g.role.as_str(), g.scope))
+        .collect();
+    if !listed.is_empty() {
+        return Err(AppError::Usage(format!(
+            "{who} is still listed in the config file ({}); remove them there first, or they would be \
+             granted again (by their id) at the next start. Nothing was erased.",
+            listed.join(", ")
+        )));
+    }
     let store = app::open_store(&config).await?;
     let (key, _) = AuditKey::load(&config.data_dir).map_err(|e| AppError::Runtime(e.to_string()))?;
     let r = person::erase(&store, &key, &who, names, &operator(by), now()).await.map_err(person_error)?;

@@ -523,6 +523,27 @@ fn usage(e: crate::import::ImportError) -> AppError {
 /// `deskbot bench`: run the load (or, with the hidden `--child`, one process of it) and print
 /// the report.
 pub async fn bench(config: Config, args: crate::bench::BenchArgs) -> Result<u8, AppError> {
+    match &args.action {
+        Some(crate::bench::BenchAction::Seed(a)) => {
+            let report = crate::bench::seed::seed(&config, a).await?;
+            if a.json {
+                println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            } else {
+                print!("{}", report.human());
+            }
+            return Ok(0);
+        }
+        Some(crate::bench::BenchAction::Queries(a)) => {
+            let timings = crate::bench::queries::run(&config, a).await?;
+            if a.json {
+                println!("{}", serde_json::to_string(&timings).unwrap_or_default());
+            } else {
+                print!("{}", crate::bench::queries::human(&timings));
+            }
+            return Ok(0);
+        }
+        None => {}
+    }
     if let Some(child) = &args.child {
         let report = crate::bench::run_child(config, &args, child).await?;
         println!("{}", serde_json::to_string(&report).map_err(|e| AppError::Runtime(e.to_string()))?);

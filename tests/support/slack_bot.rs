@@ -201,6 +201,19 @@ impl SlackBot {
         }
     }
 
+    /// Wait until everything deskbot queued has been sent (the outbox is empty). Events are
+    /// acknowledged only once committed, so after `event`/`interaction` returns this is the
+    /// positive signal that nothing more will be posted for them.
+    pub async fn settled(&self) {
+        for _ in 0..500 {
+            if self.store.outbox_depth().await.unwrap() == 0 {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("the outbox did not empty: {} rows left", self.store.outbox_depth().await.unwrap());
+    }
+
     /// Wait until `f` finds something in the fake's calls.
     pub async fn wait_for<T>(&self, what: &str, f: impl Fn(&[Call]) -> Option<T>) -> T {
         for _ in 0..500 {

@@ -1,0 +1,583 @@
+//! `deskbot bench seed`: fill an empty database with a realistic history, fast, so the queries
+//! a desk runs every day (reports, ticket lists, the SLA scan, purge, person export, audit
+//! verify) can be measured at the size they will reach. Tickets are spread over `--days` with
+//! the starter pack's intent and queue mix, each with its transcript, history, case events,
+//! some ratings and KB feedback, timers for the open ones, and one keyed audit entry (the chain
+//! verifies). PostgreSQL is loaded with `COPY … FROM STDIN` (CSV), SQLite with prepared inserts
+//! in large transactions. A database that already holds tickets is refused.
+
+use crate::app::AppError;
+use crate::config::Config;
+use crate::store::StoreError;
+use crate::store::compliance::{GENESIS_HASH, entry_hash};
+use crate::store::key::AuditKey;
+use serde::Serialize;
+use sqlx::postgres::{PgPool, PgPoolCopyExt, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::collections::BTreeMap;
+use std::str::FromStr;
+use std::time::Instant;
+
+/// Tickets generated and written per batch.
+const BATCH: u64 = 20_000;
+/// People who file tickets.
+const PEOPLE: u64 = 5_000;
+const DAY_MS: i64 = 86_400_000;
+
+/// `deskbot bench seed` arguments.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SeedArgs {
+    /// How many tickets to create.
+    #[arg(long, default_value_t = 10_000)]
+    pub tickets: u64,
+    /// Spread them over this many days, ending now.
+    #[arg(long, default_value_t = 90)]
+    pub days: u32,
+    /// The database to fill (it must hold no tickets yet).
+    #[arg(long, value_name = "URL")]
+    pub database_url: String,
+    /// Print one JSON object instead of a report.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// What seeding wrote and how fast.
+#[derive(Debug, Clone, Serialize)]
+pub struct SeedReport {
+    pub database: String,
+    pub tickets: u64,
+    pub days: u32,
+    pub rows: u64,
+    pub seconds: f64,
+    pub rows_per_second: f64,
+    /// Rows per table.
+    pub tables: BTreeMap<String, u64>,
+}
+
+impl SeedReport {
+    pub fn human(&self) -> String {
+        let mut s = format!(
+            "seeded {} tickets over {} days into {}: {} rows in {:.1} s ({:.0} rows/s)\n",
+            self.tickets, self.days, self.database, self.rows, self.seconds, self.rows_per_second
+        );
+        for (t, n) in &self.tables {
+            s.push_str(&format!("  {t:<14} {n}\n"));
+        }
+        s
+    }
+}
+
+/// One intent of the mix: its id, queue and a typical request.
+#[derive(Debug, Clone)]
+struct Kind {
+    intent: String,
+    queue: String,
+    text: String,
+}
+
+/// The starter pack's mix, read from the configured intents (a fixed mix if they cannot be read).
+fn mix(config: &Config) -> Vec<Kind> {
+    let opts = crate::app::load_options(config);
+    let from_catalog = crate::intents::load_catalog(&config.intents_dir, &config.queue_names(), &opts)
+        .ok()
+        .map(|c| {
+            c.intents
+                .iter()
+                .filter_map(|i| {
+                    let text = i.examples.first()?.clone();
+                    Some(Kind { intent: i.id.clone(), queue: i.queue.to_string(), text })
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    if !from_catalog.is_empty() {
+        return from_catalog;
+    }
+    [
+        ("password-reset", "identity", "I forgot my password"),
+        ("vpn-drops", "network", "my vpn keeps dropping"),
+        ("printer", "hardware", "the printer prints blank pages"),
+        ("software-install", "software", "can you install adobe acrobat"),
+    ]
+    .into_iter()
+    .map(|(i, q, t)| Kind { intent: i.into(), queue: q.into(), text: t.into() })
+    .collect()
+}
+
+/// A small, fast, deterministic generator (splitmix64): the same seed gives the same history.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+    fn chance(&mut self, percent: u64) -> bool {
+        self.below(100) < percent
+    }
+}
+
+/// A value in a row: text, a number, or NULL.
+#[derive(Debug, Clone)]
+enum V {
+    T(String),
+    I(i64),
+    B(bool),
+    N,
+}
+
+/// Rows for one table.
+struct Rows {
+    table: &'static str,
+    columns: &'static [&'static str],
+    rows: Vec<Vec<V>>,
+}
+
+impl Rows {
+    fn new(table: &'static str, columns: &'static [&'static str]) -> Self {
+        Self { table, columns, rows: Vec::new() }
+    }
+}
+
+/// Everything one batch writes, table by table (in foreign-key order).
+struct Batch {
+    tables: Vec<Rows>,
+}
+
+/// Generate tickets `first..first+count` (numbers from 1001), their rows, and the audit chain's
+/// next links (`prev` is the chain's last link, updated).
+#[allow(clippy::too_many_arguments)]
+fn generate(
+    rng: &mut Rng,
+    kinds: &[Kind],
+    first: u64,
+    count: u64,
+    total: u64,
+    start: i64,
+    span: i64,
+    key: &AuditKey,
+    prev: &mut String,
+) -> Batch {
+    let mut tickets = Rows::new(
+        "tickets",
+        &[
+            "number",
+            "title",
+            "description",
+            "requester_platform",
+            "requester_id",
+            "requester_name",
+            "conversation",
+            "reply_to",
+            "intent",
+            "queue",
+            "priority",
+            "status",
+            "assignee",
+            "fields",
+            "created_at",
+            "updated_at",
+            "resolved_at",
+            "first_response_at",
+            "filed_by_platform",
+            "filed_by_id",
+        ],
+    );
+    let mut messages = Rows::new(
+        "messages",
+        &["conversation", "ticket_number", "speaker_kind", "speaker_name", "text", "internal", "created_at"],
+    );
+    let mut events = Rows::new("ticket_events", &["ticket_number", "at", "kind", "actor", "detail"]);
+    let mut csat = Rows::new("csat", &["ticket_number", "score", "comment", "created_at"]);
+    let mut cases = Rows::new(
+        "case_events",
+        &["conversation", "platform", "user_id", "kind", "intent", "article", "queue", "query", "created_at"],
+    );
+    let mut feedback =
+        Rows::new("kb_feedback", &["intent", "article", "query", "helpful", "created_at", "conversation"]);
+    let mut timers =
+        Rows::new("timers", &["ticket_number", "kind", "due_at", "fired_at", "cancelled_at", "created_at"]);
+    let mut audit = Rows::new(
+        "audit_log",
+        &["seq", "at", "actor", "kind", "ticket_number", "subject", "detail", "prev_hash", "hash"],
+    );
+    let now = start + span;
+    for i in first..first + count {
+        let number = 1001 + i as i64;
+        // Evenly spread in time (ticket numbers grow with time), with jitter inside the slot.
+        let slot = span / total.max(1) as i64;
+        let created = start + (i as i64) * slot + rng.below(slot.max(1) as u64) as i64;
+        let k = &kinds[rng.below(kinds.len() as u64) as usize];
+        let person = format!("U{:08}", rng.below(PEOPLE));
+        let agent = format!("U9{:07}", rng.below(40));
+        let conversation = format!("slack:dm:{person}");
+        let age = now - created;
+        let status = if age > 7 * DAY_MS {
+            if rng.chance(85) { "closed" } else { "resolved" }
+        } else if age > 2 * DAY_MS {
+            ["resolved", "closed", "open", "pending"][rng.below(4) as usize]
+        } else {
+            ["open", "open", "pending", "resolved"][rng.below(4) as usize]
+        };
+        let done = matches!(status, "resolved" | "closed");
+        let first_response = created + 60_000 + rng.below(4 * 3_600_000) as i64;
+        let resolved = done.then(|| first_response + rng.below(2 * DAY_MS as u64) as i64);
+        let updated = resolved.unwrap_or(first_response);
+        let priority = ["low", "normal", "normal", "normal", "high", "urgent"][rng.below(6) as usize];
+        let assignee = (status != "open" || rng.chance(50)).then(|| format!("slack:{agent}"));
+        let reply_to = format!(r#"{{"platform":"slack","channel":"{person}"}}"#);
+        tickets.rows.push(vec![
+            V::I(number),
+            V::T(k.text.clone()),
+            V::T(format!("{} (since this morning)", k.text)),
+            V::T("slack".into()),
+            V::T(person.clone()),
+            V::T(format!("Person {person}")),
+            V::T(conversation.clone()),
+            V::T(reply_to),
+            V::T(k.intent.clone()),
+            V::T(k.queue.clone()),
+            V::T(priority.into()),
+            V::T(status.into()),
+            assignee.clone().map(V::T).unwrap_or(V::N),
+            V::T("{}".into()),
+            V::I(created),
+            V::I(updated),
+            resolved.map(V::I).unwrap_or(V::N),
+            V::I(first_response),
+            V::T("slack".into()),
+            V::T(person.clone()),
+        ]);
+        for (j, (speaker, text, internal)) in [
+            ("employee", k.text.as_str(), false),
+            ("bot", "Here is what usually fixes it. Did that solve it?", false),
+            ("employee", "no, still broken", false),
+            ("agent", "checking the logs for this one", true),
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            messages.rows.push(vec![
+                V::T(conversation.clone()),
+                V::I(number),
+                V::T(speaker.into()),
+                if speaker == "agent" { V::T(agent.clone()) } else { V::N },
+                V::T(text.into()),
+                V::B(internal),
+                V::I(created + j as i64 * 30_000),
+            ]);
+        }
+        let actor = format!("slack:{person}");
+        events.rows.push(vec![
+            V::I(number),
+            V::I(created),
+            V::T("created".into()),
+            V::T(actor.clone()),
+            V::N,
+        ]);
+        if let Some(a) = &assignee {
+            events.rows.push(vec![
+                V::I(number),
+                V::I(first_response),
+                V::T("assigned".into()),
+                V::T(a.clone()),
+                V::N,
+            ]);
+        }
+        if let Some(r) = resolved {
+            events.rows.push(vec![
+                V::I(number),
+                V::I(r),
+                V::T("resolved".into()),
+                V::T(format!("slack:{agent}")),
+                V::N,
+            ]);
+            if rng.chance(30) {
+                let score = [5, 5, 5, 4, 4, 3, 2, 1][rng.below(8) as usize];
+                csat.rows.push(vec![V::I(number), V::I(score), V::N, V::I(r + 3_600_000)]);
+            }
+        } else {
+            // The open ones wait on their SLA timers.
+            timers.rows.push(vec![
+                V::I(number),
+                V::T("sla_resolution".into()),
+                V::I(created + 3 * DAY_MS),
+                V::N,
+                V::N,
+                V::I(created),
+            ]);
+        }
+        for (j, kind) in ["answered", "not_solved"].into_iter().enumerate() {
+            cases.rows.push(vec![
+                V::T(conversation.clone()),
+                V::T("slack".into()),
+                V::T(person.clone()),
+                V::T(kind.into()),
+                V::T(k.intent.clone()),
+                V::N,
+                V::T(k.queue.clone()),
+                V::T(k.text.clone()),
+                V::I(created + j as i64 * 20_000),
+            ]);
+        }
+        // As many questions again are answered by the KB without a ticket.
+        let deflected = created - 3_600_000;
+        let asker = format!("U{:08}", rng.below(PEOPLE));
+        for (j, kind) in ["answered", "solved"].into_iter().enumerate() {
+            cases.rows.push(vec![
+                V::T(format!("slack:dm:{asker}")),
+                V::T("slack".into()),
+                V::T(asker.clone()),
+                V::T(kind.into()),
+                V::T(k.intent.clone()),
+                V::N,
+                V::T(k.queue.clone()),
+                V::T(k.text.clone()),
+                V::I(deflected + j as i64 * 20_000),
+            ]);
+        }
+        if rng.chance(20) {
+            feedback.rows.push(vec![
+                V::T(k.intent.clone()),
+                V::N,
+                V::T(k.text.clone()),
+                V::B(rng.chance(70)),
+                V::I(deflected + 60_000),
+                V::T(format!("slack:dm:{asker}")),
+            ]);
+        }
+        let seq = i as i64 + 1;
+        let hash = entry_hash(key, prev, seq, created, &actor, "ticket_created", Some(number), None, None);
+        audit.rows.push(vec![
+            V::I(seq),
+            V::I(created),
+            V::T(actor),
+            V::T("ticket_created".into()),
+            V::I(number),
+            V::N,
+            V::N,
+            V::T(prev.clone()),
+            V::T(hash.clone()),
+        ]);
+        *prev = hash;
+    }
+    Batch { tables: vec![tickets, messages, events, csat, cases, feedback, timers, audit] }
+}
+
+enum Pool {
+    Sqlite(SqlitePool),
+    Pg(PgPool),
+}
+
+fn db_err(e: sqlx::Error) -> StoreError {
+    StoreError::Database(e.to_string())
+}
+
+/// One CSV field (PostgreSQL's CSV: NULL is an unquoted empty field, text is always quoted).
+fn csv_field(out: &mut String, v: &V) {
+    match v {
+        V::N => {}
+        V::I(n) => out.push_str(&n.to_string()),
+        V::B(b) => out.push_str(if *b { "t" } else { "f" }),
+        V::T(t) => {
+            out.push('"');
+            for c in t.chars() {
+                if c == '"' {
+                    out.push('"');
+                }
+                out.push(c);
+            }
+            out.push('"');
+        }
+    }
+}
+
+impl Pool {
+    async fn connect(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            let opts = SqliteConnectOptions::from_str(url)
+                .map_err(db_err)?
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(crate::store::sqlite::DEFAULT_BUSY_TIMEOUT);
+            Ok(Pool::Sqlite(
+                SqlitePoolOptions::new().max_connections(1).connect_with(opts).await.map_err(db_err)?,
+            ))
+        } else {
+            Ok(Pool::Pg(PgPoolOptions::new().max_connections(2).connect(url).await.map_err(db_err)?))
+        }
+    }
+
+    async fn count_tickets(&self) -> Result<i64, StoreError> {
+        let q = "SELECT COUNT(*) FROM tickets";
+        match self {
+            Pool::Sqlite(p) => sqlx::query_scalar(q).fetch_one(p).await.map_err(db_err),
+            Pool::Pg(p) => sqlx::query_scalar(q).fetch_one(p).await.map_err(db_err),
+        }
+    }
+
+    async fn write(&self, batch: &Batch) -> Result<(), StoreError> {
+        match self {
+            Pool::Pg(p) => {
+                for t in &batch.tables {
+                    if t.rows.is_empty() {
+                        continue;
+                    }
+                    let stmt =
+                        format!("COPY {} ({}) FROM STDIN WITH (FORMAT csv)", t.table, t.columns.join(", "));
+                    let mut copy = p.copy_in_raw(&stmt).await.map_err(db_err)?;
+                    let mut buf = String::with_capacity(1 << 20);
+                    for row in &t.rows {
+                        for (i, v) in row.iter().enumerate() {
+                            if i > 0 {
+                                buf.push(',');
+                            }
+                            csv_field(&mut buf, v);
+                        }
+                        buf.push('\n');
+                        if buf.len() > (1 << 20) {
+                            copy.send(std::mem::take(&mut buf).into_bytes()).await.map_err(db_err)?;
+                        }
+                    }
+                    if !buf.is_empty() {
+                        copy.send(buf.into_bytes()).await.map_err(db_err)?;
+                    }
+                    copy.finish().await.map_err(db_err)?;
+                }
+                Ok(())
+            }
+            Pool::Sqlite(p) => {
+                let mut tx = p.begin().await.map_err(db_err)?;
+                for t in &batch.tables {
+                    let marks: Vec<String> = (1..=t.columns.len()).map(|i| format!("${i}")).collect();
+                    let stmt = format!(
+                        "INSERT INTO {} ({}) VALUES ({})",
+                        t.table,
+                        t.columns.join(", "),
+                        marks.join(", ")
+                    );
+                    for row in &t.rows {
+                        // Built from this file's own table and column names only.
+                        let mut q = sqlx::query(sqlx::AssertSqlSafe(stmt.as_str()));
+                        for v in row {
+                            q = match v {
+                                V::T(s) => q.bind(s.as_str()),
+                                V::I(n) => q.bind(*n),
+                                V::B(b) => q.bind(*b),
+                                V::N => q.bind(None::<String>),
+                            };
+                        }
+                        q.execute(&mut *tx).await.map_err(db_err)?;
+                    }
+                }
+                tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+        }
+    }
+
+    /// Numbering continues after the seeded tickets; the audit chain's head is its last link.
+    async fn finish(&self, next_ticket: i64, last_seq: i64, last_hash: &str) -> Result<(), StoreError> {
+        match self {
+            Pool::Pg(p) => {
+                sqlx::query("SELECT setval('ticket_seq', $1)")
+                    .bind(next_ticket - 1)
+                    .execute(p)
+                    .await
+                    .map_err(db_err)?;
+                sqlx::query(
+                    "INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, $1, $2) \
+                     ON CONFLICT (id) DO UPDATE SET last_seq = EXCLUDED.last_seq, last_hash = EXCLUDED.last_hash",
+                )
+                .bind(last_seq)
+                .bind(last_hash)
+                .execute(p)
+                .await
+                .map_err(db_err)?;
+                sqlx::query("ANALYZE").execute(p).await.map_err(db_err)?;
+            }
+            Pool::Sqlite(p) => {
+                sqlx::query("UPDATE ticket_seq SET next = $1 WHERE id = 1")
+                    .bind(next_ticket)
+                    .execute(p)
+                    .await
+                    .map_err(db_err)?;
+                sqlx::query(
+                    "INSERT INTO audit_head (id, last_seq, last_hash) VALUES (1, $1, $2) \
+                     ON CONFLICT (id) DO UPDATE SET last_seq = excluded.last_seq, last_hash = excluded.last_hash",
+                )
+                .bind(last_seq)
+                .bind(last_hash)
+                .execute(p)
+                .await
+                .map_err(db_err)?;
+                sqlx::query("ANALYZE").execute(p).await.map_err(db_err)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Seed `args.database_url` (migrated first) with the audit key of `config`.
+pub async fn seed(config: &Config, args: &SeedArgs) -> Result<SeedReport, AppError> {
+    let url = args.database_url.clone();
+    let mut target = config.clone();
+    target.database_url = Some(url.clone());
+    // Migrates, and keys the (empty) audit chain under this configuration's key.
+    let store = crate::app::open_store(&target).await?;
+    let key = crate::app::load_audit_key(&target)?;
+    let pool = Pool::connect(&url).await?;
+    if pool.count_tickets().await? > 0 {
+        return Err(AppError::Usage(format!(
+            "{} already holds tickets; seed an empty database",
+            crate::store::redact_url(&url)
+        )));
+    }
+    if store.audit_head().await?.0 > 0 {
+        return Err(AppError::Usage("the audit log already has entries; seed an empty database".into()));
+    }
+    drop(store);
+    let kinds = mix(config);
+    let span = i64::from(args.days.max(1)) * DAY_MS;
+    let start = chrono::Utc::now().timestamp_millis() - span;
+    let mut rng = Rng(0x5EED_DE5B_0710_2026);
+    let mut prev = GENESIS_HASH.to_string();
+    let mut tables: BTreeMap<String, u64> = BTreeMap::new();
+    let started = Instant::now();
+    let mut done = 0;
+    while done < args.tickets {
+        let count = BATCH.min(args.tickets - done);
+        let batch = generate(&mut rng, &kinds, done, count, args.tickets, start, span, &key, &mut prev);
+        pool.write(&batch).await?;
+        for t in &batch.tables {
+            *tables.entry(t.table.to_string()).or_default() += t.rows.len() as u64;
+        }
+        done += count;
+        if !args.json {
+            eprint!("\rseeded {done}/{} tickets", args.tickets);
+        }
+    }
+    if !args.json && args.tickets > 0 {
+        eprintln!();
+    }
+    pool.finish(1001 + args.tickets as i64, args.tickets as i64, &prev).await?;
+    let seconds = started.elapsed().as_secs_f64();
+    let rows: u64 = tables.values().sum();
+    Ok(SeedReport {
+        database: crate::store::redact_url(&url),
+        tickets: args.tickets,
+        days: args.days,
+        rows,
+        seconds,
+        rows_per_second: rows as f64 / seconds.max(1e-9),
+        tables,
+    })
+}
