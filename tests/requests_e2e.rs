@@ -142,6 +142,22 @@ impl Desk {
         self.t.chat(user, lines).await
     }
 
+    /// Run the `deskbot` binary on this desk's config and database; its stdout.
+    fn cli(&self, args: &[&str]) -> String {
+        let dir = self.t.dir.path();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_deskbot"))
+            .args(args)
+            .current_dir(dir)
+            .env("DESKBOT_INTENTS_DIR", dir.join("intents"))
+            .env("DESKBOT_HOT_RELOAD", "false")
+            .env_remove("DESKBOT_DATABASE_URL")
+            .env_remove("DESKBOT_CONFIG")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "deskbot {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
     async fn done(self) {
         if let Some(db) = self.pg {
             drop(self.t);
@@ -295,6 +311,36 @@ async fn request_is_approved_by_manager_then_group_and_granted_by_webhook(pg: bo
     assert!(out.contains("was revoked: left the contracts team"), "{out}");
     let out = d.chat("carl", &[]).await;
     assert!(out.contains("A seat of Adobe Acrobat Pro licence is free"), "{out}");
+
+    // The operator's and the auditor's view, from the CLI on the same database.
+    let csv = d.cli(&["licences", "report", "--csv"]);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("holder,item,granted at,approved by,justification,expires,last reviewed,request"),
+        "{csv}"
+    );
+    let carl: Vec<&str> = lines.filter(|l| l.contains("console:carl")).collect();
+    assert_eq!(carl.len(), 1, "{csv}");
+    assert!(carl[0].contains("step 1 console:max; step 2 console:gus"), "{csv}");
+    assert!(
+        carl[0].contains("to review and sign the design contracts") && carl[0].ends_with(",R-1002"),
+        "{csv}"
+    );
+    assert!(!csv.contains("console:alice"), "a revoked seat is not held: {csv}");
+    let trail: serde_json::Value =
+        serde_json::from_str(&d.cli(&["requests", "show", "R-1001", "--json"])).unwrap();
+    assert_eq!(trail["request"]["status"], "revoked");
+    assert_eq!(trail["decisions"].as_array().map(Vec::len), Some(2));
+    assert_eq!(trail["holding"]["revoke_reason"], "left the contracts team");
+    let pools: serde_json::Value = serde_json::from_str(&d.cli(&["licences", "list", "--json"])).unwrap();
+    let acrobat = pools.as_array().unwrap().iter().find(|p| p["item"] == "adobe-acrobat-pro").unwrap();
+    assert_eq!(
+        (acrobat["used"].as_i64(), acrobat["total"].as_i64(), acrobat["waiting"].as_i64()),
+        (Some(1), Some(1), Some(0))
+    );
+    let pending = d.cli(&["requests", "list", "--status", "fulfilled"]);
+    assert!(pending.contains("R-1002") && !pending.contains("R-1001"), "{pending}");
     d.done().await;
 }
 
