@@ -364,7 +364,9 @@ async fn a_denial_reaches_the_requester_with_its_reason(pg: bool) {
     assert_eq!(decisions[0].reason.as_deref(), Some("finance data is for the finance team only"));
     let out = d.chat("carl", &[]).await;
     assert!(out.contains("R-1001 (Access to the Finance shared folder) was denied by max: finance data is for the finance team only"), "{out}");
-    // Deciding again is refused.
+    // A bystander's Deny is refused before any reason is asked; deciding again is refused too.
+    let bystander = d.press("eve", "deny:R-1001", "eve-deny").await;
+    assert!(matches!(bystander, Handled::Refused { .. }), "{bystander:?}");
     let again = d.press("max", "approve:R-1001", "again-1").await;
     assert!(matches!(&again, Handled::Refused { note } if note.contains("denied already")), "{again:?}");
     assert_eq!(d.t.app.store.seats_used("finance-folder").await.unwrap(), 0);
@@ -387,6 +389,63 @@ async fn an_approver_s_own_request_skips_their_step(pg: bool) {
     let decisions = d.t.app.store.request_decisions(RequestNumber(1001)).await.unwrap();
     assert_eq!(decisions.iter().map(|d| d.approver.to_string()).collect::<Vec<_>>(), ["console:max"]);
     d.done().await;
+}
+
+async fn two_person_approval_needs_two_different_approvers(pg: bool) {
+    let Some(d) = desk(pg).await else { return };
+    for who in ["console:gus", "console:alice"] {
+        let grant = NewGrant {
+            user: who.parse().unwrap(),
+            role: Role::Approver,
+            scope: "data-owners".into(),
+            by: "test".into(),
+            justification: "owns the customer database".into(),
+        };
+        d.t.app.store.grant_role(&grant, (d.t.app.clock)()).await.unwrap();
+    }
+    d.t.app.service.forget_grants().await;
+    d.chat(
+        "carl",
+        &[
+            "I need read access to the production database",
+            "orders",
+            "to trace the duplicate invoices customers reported",
+        ],
+    )
+    .await;
+    d.chat("max", &["approve R-1001"]).await;
+    let out = d.chat("gus", &["approve R-1001"]).await;
+    assert!(out.contains("step 2 of 2, group:data-owners"), "{out}");
+    assert!(out.contains("needs a second, different approver"), "{out}");
+    let twice = d.press("gus", "approve:R-1001", "gus-again").await;
+    assert!(
+        matches!(&twice, Handled::Refused { note } if note.contains("different second approver")),
+        "{twice:?}"
+    );
+    assert_eq!(d.status(1001).await, RequestStatus::Pending);
+    let out = d.chat("alice", &["approve R-1001"]).await;
+    assert!(out.contains("Approved R-1001."), "{out}");
+    // Fulfilled by the access queue: approved, a seat held, a ticket filed for carl.
+    assert_eq!(d.status(1001).await, RequestStatus::Approved);
+    assert_eq!(d.t.app.store.seats_used("prod-db-read").await.unwrap(), 1);
+    let tickets = d.t.app.store.tickets(&deskbot::store::TicketFilter::default()).await.unwrap();
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(tickets[0].queue.as_str(), "access");
+    assert_eq!(tickets[0].requester, UserRef::new(Platform::Console, "carl"));
+    assert_eq!(tickets[0].fields.get("request").map(String::as_str), Some("R-1001"));
+    let out = d.chat("carl", &[]).await;
+    assert!(out.contains("R-1001 is approved until"), "{out}");
+    d.done().await;
+}
+
+#[tokio::test]
+async fn sqlite_two_person_approval_needs_two_different_approvers() {
+    two_person_approval_needs_two_different_approvers(false).await;
+}
+
+#[tokio::test]
+async fn postgres_two_person_approval_needs_two_different_approvers() {
+    two_person_approval_needs_two_different_approvers(true).await;
 }
 
 #[tokio::test]
