@@ -128,7 +128,12 @@ pub fn load_options(config: &Config) -> LoadOptions {
     if let Some(m) = config.matcher.ambiguity_margin {
         matcher.ambiguity_margin = m;
     }
-    LoadOptions { matcher, kb_min_score: config.kb.min_score }
+    LoadOptions {
+        matcher,
+        kb_min_score: config.kb.min_score,
+        webhooks: config.webhook.iter().map(|w| w.name.clone()).collect(),
+        default_queue: Some(config.default_queue.clone()),
+    }
 }
 
 /// Load and validate the intents directory (off the async runtime's threads).
@@ -152,26 +157,34 @@ impl App {
         let store = open_store(&config).await?;
         let catalog: LiveCatalog = Arc::new(ArcSwap::from_pointee(catalog));
         let desk = Arc::new(config.desk().map_err(|e| AppError::Config(ConfigError::Invalid(e)))?);
-        let service = Arc::new(
-            Service::new(
-                store.clone(),
-                catalog.clone(),
-                config.engine_settings(),
-                desk,
-                Redactor::new(&config.redact),
-                clock.clone(),
-            )
-            .with_intake(config.intake.clone())
-            .with_drafts_dir(
-                config
-                    .desk
-                    .kb_drafts_dir
-                    .clone()
-                    .unwrap_or_else(|| config.intents_dir.join("kb").join("drafts")),
-            )
-            .with_limits(config.limits.clone())
-            .with_portal(config.portal.clone(), config.http.public_url.as_deref()),
-        );
+        let directory =
+            match config.directory.csv_path().map_err(|e| AppError::Config(ConfigError::Invalid(e)))? {
+                Some(path) => Some(Arc::new(
+                    tokio::task::spawn_blocking(move || crate::service::directory::LiveDirectory::load(path))
+                        .await
+                        .map_err(|e| AppError::Runtime(format!("directory loader crashed: {e}")))?
+                        .map_err(|e| AppError::Config(ConfigError::Invalid(e)))?,
+                )),
+                None => None,
+            };
+        let mut service = Service::new(
+            store.clone(),
+            catalog.clone(),
+            config.engine_settings(),
+            desk,
+            Redactor::new(&config.redact),
+            clock.clone(),
+        )
+        .with_intake(config.intake.clone())
+        .with_drafts_dir(
+            config.desk.kb_drafts_dir.clone().unwrap_or_else(|| config.intents_dir.join("kb").join("drafts")),
+        )
+        .with_limits(config.limits.clone())
+        .with_portal(config.portal.clone(), config.http.public_url.as_deref());
+        if let Some(d) = directory {
+            service = service.with_directory(d);
+        }
+        let service = Arc::new(service);
         // Roles from the config file are recorded as grants by "config".
         let wanted = crate::compliance::roles::config_grants(&config.queues(), &config.roles.admins);
         crate::compliance::roles::sync_config_grants(&store, wanted, clock()).await?;

@@ -41,6 +41,7 @@ const KEYS: &[&str] = &[
     "reports",
     "discord",
     "portal",
+    "directory",
 ];
 
 /// Flat environment names for nested keys: `DESKBOT_DISCORD_TOKEN` sets `discord.token`.
@@ -99,6 +100,8 @@ pub struct Config {
     pub limits: crate::compliance::LimitsConfig,
     /// How chat platforms take requests: request channels, grouping, status reactions.
     pub intake: crate::service::intake::IntakeConfig,
+    /// `[directory]`: who manages whom, for access requests' `manager` approval step.
+    pub directory: crate::desk::directory::DirectoryConfig,
     /// `[reports]`: who may see `/reports`, and which users are testers.
     pub reports: crate::reports::ReportsConfig,
     /// `[discord]`: connect to Discord when present.
@@ -216,6 +219,7 @@ impl Default for Config {
             roles: Default::default(),
             limits: Default::default(),
             intake: crate::service::intake::IntakeConfig::default(),
+            directory: Default::default(),
             reports: Default::default(),
             discord: None,
             portal: Default::default(),
@@ -370,6 +374,7 @@ impl Config {
         for w in &self.webhook {
             w.validate().map_err(ConfigError::Invalid)?;
         }
+        self.directory.csv_path().map_err(ConfigError::Invalid)?;
         if let Some(t) = self.matcher.threshold
             && !(0.0..=1.0).contains(&t)
         {

@@ -90,6 +90,12 @@ enum Command {
     /// List, show and resolve tickets.
     #[command(subcommand)]
     Tickets(TicketsCommand),
+    /// Access and licence requests: list them, or show one's whole trail.
+    #[command(subcommand)]
+    Requests(RequestsCommand),
+    /// Licence pools and access held: seats, holders, the access-review export, revocation.
+    #[command(subcommand)]
+    Licences(LicencesCommand),
     /// Inspect and retry outbound deliveries.
     #[command(subcommand)]
     Outbox(OutboxCommand),
@@ -202,14 +208,17 @@ enum AuditCommand {
 enum RolesCommand {
     /// Grant a role (agent, lead, admin, approver), with a justification.
     #[command(
-        after_help = "Examples:\n  deskbot roles grant slack:U0123ABC agent --queue identity --justification \"joined the IAM team\""
+        after_help = "Examples:\n  deskbot roles grant slack:U0123ABC agent --queue identity --justification \"joined the IAM team\"\n  deskbot roles grant slack:U0456DEF approver --group software-approvers --justification \"owns the licence budget\""
     )]
     Grant {
         user: String,
         role: String,
         /// The queue it applies to (default: every queue).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "group")]
         queue: Option<String>,
+        /// For the approver role: the request-catalog group (`group:NAME` in approvers).
+        #[arg(long)]
+        group: Option<String>,
         #[arg(long)]
         justification: String,
         /// Who grants it (default: $USER).
@@ -223,8 +232,11 @@ enum RolesCommand {
     Revoke {
         user: String,
         role: String,
-        #[arg(long)]
+        #[arg(long, conflicts_with = "group")]
         queue: Option<String>,
+        /// For the approver role: the request-catalog group.
+        #[arg(long)]
+        group: Option<String>,
         #[arg(long)]
         reason: String,
         #[arg(long)]
@@ -336,6 +348,67 @@ enum KbCommand {
 }
 
 #[derive(Subcommand)]
+enum RequestsCommand {
+    /// List requests, newest first.
+    #[command(
+        after_help = "Examples:\n  deskbot requests list\n  deskbot requests list --status pending --json"
+    )]
+    List {
+        /// pending, waiting, approved, denied, fulfilled or revoked (default: all).
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one request: its fields, steps, every decision and the seat it holds.
+    #[command(
+        after_help = "Examples:\n  deskbot requests show R-1001\n  deskbot requests show R-1001 --json"
+    )]
+    Show {
+        number: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum LicencesCommand {
+    /// Each catalog item: seats used/total and how many wait in line.
+    #[command(after_help = "Examples:\n  deskbot licences list\n  deskbot licences list --json")]
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// An item's holders: justification, approvers, since, expires, last reviewed.
+    #[command(after_help = "Examples:\n  deskbot licences show adobe-acrobat-pro")]
+    Show {
+        item: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The access-review export an auditor asks for, as CSV.
+    #[command(after_help = "Examples:\n  deskbot licences report --csv > access-review.csv")]
+    Report {
+        /// CSV output (the only format).
+        #[arg(long, required = true)]
+        csv: bool,
+    },
+    /// Revoke a seat through the item's fulfilment; the next in line gets it.
+    #[command(
+        after_help = "Examples:\n  deskbot licences revoke adobe-acrobat-pro slack:U0123ABC --justification \"left the design team\""
+    )]
+    Revoke {
+        item: String,
+        holder: String,
+        #[arg(long)]
+        justification: String,
+        /// Who revokes it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
 enum TicketsCommand {
     /// List tickets, newest first (default: open and pending).
     #[command(
@@ -407,6 +480,24 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
         Command::Kb(KbCommand::Eval(args)) => commands::kb_eval(config, args).await,
         Command::Kb(KbCommand::Search { query, limit }) => commands::kb_search(config, &query, limit).await,
         Command::Tickets(TicketsCommand::List(args)) => commands::tickets_list(config, args).await,
+        Command::Requests(RequestsCommand::List { status, json }) => {
+            commands::requests::requests_list(config, status, json).await
+        }
+        Command::Requests(RequestsCommand::Show { number, json }) => {
+            commands::requests::requests_show(config, &number, json).await
+        }
+        Command::Licences(LicencesCommand::List { json }) => {
+            commands::requests::licences_list(config, json).await
+        }
+        Command::Licences(LicencesCommand::Show { item, json }) => {
+            commands::requests::licences_show(config, &item, json).await
+        }
+        Command::Licences(LicencesCommand::Report { csv: _ }) => {
+            commands::requests::licences_report(config).await
+        }
+        Command::Licences(LicencesCommand::Revoke { item, holder, justification, by }) => {
+            commands::requests::licences_revoke(config, &item, &holder, &justification, by).await
+        }
         Command::Tickets(TicketsCommand::Show { number, json }) => {
             commands::tickets_show(config, &number, json).await
         }
@@ -429,11 +520,13 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
         Command::Audit(AuditCommand::Verify { anchor }) => cli::audit_verify(config, anchor.as_deref()).await,
         Command::Audit(AuditCommand::Anchor) => cli::audit_anchor(config).await,
         Command::Audit(AuditCommand::Export { since }) => cli::audit_export(config, since.as_deref()).await,
-        Command::Roles(RolesCommand::Grant { user, role, queue, justification, by }) => {
-            cli::roles_grant(config, &user, &role, queue.as_deref(), &justification, by).await
+        Command::Roles(RolesCommand::Grant { user, role, queue, group, justification, by }) => {
+            let scope = cli::Scope { queue: queue.as_deref(), group: group.as_deref() };
+            cli::roles_grant_in(config, &user, &role, scope, &justification, by).await
         }
-        Command::Roles(RolesCommand::Revoke { user, role, queue, reason, by }) => {
-            cli::roles_revoke(config, &user, &role, queue.as_deref(), &reason, by).await
+        Command::Roles(RolesCommand::Revoke { user, role, queue, group, reason, by }) => {
+            let scope = cli::Scope { queue: queue.as_deref(), group: group.as_deref() };
+            cli::roles_revoke_in(config, &user, &role, scope, &reason, by).await
         }
         Command::Roles(RolesCommand::List { all, json }) => cli::roles_list(config, all, json).await,
         Command::Roles(RolesCommand::Review { days }) => cli::roles_review(config, days).await,

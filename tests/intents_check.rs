@@ -160,6 +160,7 @@ fn sweep_threshold_on_starter_pack() {
     let catalog = starter_pack_with(LoadOptions {
         matcher: MatcherOptions { threshold: 0.0, ..MatcherOptions::default() },
         kb_min_score: None,
+        ..LoadOptions::default()
     });
     let rows: Vec<(f32, Option<usize>, bool, Option<String>)> = catalog
         .cases

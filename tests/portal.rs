@@ -372,6 +372,7 @@ async fn the_public_thread_hides_internal_notes_and_resolved_tickets_are_rated_a
             outbox: Vec::new(),
             now: T0,
             cases: Vec::new(),
+            requests: Vec::new(),
         })
         .await
         .unwrap();

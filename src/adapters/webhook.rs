@@ -26,7 +26,8 @@ pub const EVENT_HEADER: &str = "x-deskbot-event";
 /// The outbox key: the same for every retry of one event, so receivers can dedupe.
 pub const DELIVERY_HEADER: &str = "x-deskbot-delivery";
 
-pub const EVENTS: &[&str] = &["ticket.created", "ticket.updated", "ticket.resolved", "audit.anchor"];
+pub const EVENTS: &[&str] =
+    &["ticket.created", "ticket.updated", "ticket.resolved", "audit.anchor", "access.grant", "access.revoke"];
 
 /// `[[webhook]]` in deskbot.toml.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
@@ -40,7 +41,8 @@ pub struct WebhookConfig {
     #[serde(default)]
     pub secret_file: Option<String>,
     /// Which events to send (default: all of ticket.created, ticket.updated, ticket.resolved,
-    /// audit.anchor).
+    /// audit.anchor). `access.grant` and `access.revoke` go only to the webhook a request-catalog
+    /// item names in `fulfil = { webhook = … }`; list just those to receive nothing else.
     #[serde(default)]
     pub events: Vec<String>,
 }

@@ -217,11 +217,25 @@ pub async fn audit_export(config: Config, since: Option<&str>) -> Result<u8, App
     Ok(0)
 }
 
-fn scope(queue: Option<&str>, config: &Config) -> Result<String, AppError> {
-    match queue {
-        None => Ok(ALL_QUEUES.to_string()),
-        Some(q) if config.queue_names().iter().any(|n| n.as_str() == q) => Ok(q.to_string()),
-        Some(q) => Err(AppError::Usage(format!("unknown queue `{q}`"))),
+/// What a grant applies to: a queue, or (for approvers) a request-catalog group.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scope<'a> {
+    pub queue: Option<&'a str>,
+    pub group: Option<&'a str>,
+}
+
+fn scope(s: Scope<'_>, role: Role, config: &Config) -> Result<String, AppError> {
+    match (s.queue, s.group) {
+        (_, Some(g)) if role != Role::Approver => {
+            Err(AppError::Usage(format!("--group is for the approver role, not {role} (group `{g}`)")))
+        }
+        (_, Some(g)) if crate::kb::article::valid_id(g.trim()) => Ok(g.trim().to_string()),
+        (_, Some(g)) => {
+            Err(AppError::Usage(format!("group `{g}` may only hold lowercase letters, digits, `-` and `_`")))
+        }
+        (None, None) => Ok(ALL_QUEUES.to_string()),
+        (Some(q), None) if config.queue_names().iter().any(|n| n.as_str() == q) => Ok(q.to_string()),
+        (Some(q), None) => Err(AppError::Usage(format!("unknown queue `{q}`"))),
     }
 }
 
@@ -234,6 +248,18 @@ pub async fn roles_grant(
     justification: &str,
     by: Option<String>,
 ) -> Result<u8, AppError> {
+    roles_grant_in(config, who, role, Scope { queue, group: None }, justification, by).await
+}
+
+/// `deskbot roles grant USER ROLE --justification TEXT [--queue Q | --group G] [--by NAME]`.
+pub async fn roles_grant_in(
+    config: Config,
+    who: &str,
+    role: &str,
+    at: Scope<'_>,
+    justification: &str,
+    by: Option<String>,
+) -> Result<u8, AppError> {
     let who = user(who)?;
     let role: Role = role.parse().map_err(AppError::Usage)?;
     if justification.trim().len() < 5 {
@@ -242,7 +268,7 @@ pub async fn roles_grant(
     let grant = NewGrant {
         user: who.clone(),
         role,
-        scope: scope(queue, &config)?,
+        scope: scope(at, role, &config)?,
         by: operator(by),
         justification: justification.trim().to_string(),
     };
@@ -265,9 +291,21 @@ pub async fn roles_revoke(
     reason: &str,
     by: Option<String>,
 ) -> Result<u8, AppError> {
+    roles_revoke_in(config, who, role, Scope { queue, group: None }, reason, by).await
+}
+
+/// `deskbot roles revoke USER ROLE --reason TEXT [--queue Q | --group G] [--by NAME]`.
+pub async fn roles_revoke_in(
+    config: Config,
+    who: &str,
+    role: &str,
+    at: Scope<'_>,
+    reason: &str,
+    by: Option<String>,
+) -> Result<u8, AppError> {
     let who = user(who)?;
     let role: Role = role.parse().map_err(AppError::Usage)?;
-    let scope = scope(queue, &config)?;
+    let scope = scope(at, role, &config)?;
     let store = app::open_store(&config).await?;
     if store.revoke_role(&who, role, &scope, &operator(by), reason.trim(), now()).await? {
         println!("{who} is no longer {role} on {scope}");

@@ -1,6 +1,7 @@
 //! What each CLI command does and prints. `main.rs` parses arguments and calls these.
 
 pub mod compliance;
+pub mod requests;
 
 use crate::app::{self, App, AppError, ChatOptions};
 use crate::config::{Config, Sources};

@@ -142,6 +142,7 @@ pub async fn emit(store: &DynStore, webhooks: &[String], now: Millis) -> Result<
             outbox: outbox.clone(),
             now,
             cases: Vec::new(),
+            requests: Vec::new(),
         };
         match store.commit(commit).await? {
             CommitOutcome::Applied { .. } | CommitOutcome::Duplicate => return Ok(anchor),

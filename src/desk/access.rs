@@ -125,6 +125,12 @@ impl Access {
         self.grants.holders(Role::Agent, self.queue_name(queue))
     }
 
+    /// The approvers of a request-catalog group (`group:NAME`): active `approver` grants for
+    /// that group (or for every group, `*`), in ledger order.
+    pub fn approvers(&self, group: &str) -> Vec<UserRef> {
+        self.grants.holders(Role::Approver, group)
+    }
+
     /// The queue's leads (told of SLA breaches), in ledger order.
     pub fn leads(&self, queue: &QueueName) -> Vec<UserRef> {
         self.grants.holders(Role::Lead, self.queue_name(queue))

@@ -19,7 +19,8 @@ use crate::store::{KbFeedback, NewTicket};
 
 pub use replies::{TRUNCATED_NOTICE, resolved_notice};
 pub use state::{
-    ConversationState, MAX_TRANSCRIPT_TURNS, Origin, RATE_PREFIX, State, choices_for, rating_choices,
+    APPROVE_PREFIX, ConversationState, DENY_PREFIX, MAX_TRANSCRIPT_TURNS, Origin, RATE_PREFIX, State,
+    choices_for, rating_choices,
 };
 pub use step::step;
 
@@ -87,6 +88,12 @@ pub enum Action {
     Relay { number: TicketNumber, text: String },
     /// The employee said whether an answer helped.
     Feedback(KbFeedback),
+    /// Record a request for a catalog item with the answers to its fields (the justification
+    /// among them); the service tells the employee its number and who approves it.
+    SubmitRequest { item: String, fields: std::collections::BTreeMap<String, String> },
+    /// The sender decides request `request` (`R-1001`): the service checks that the request
+    /// waits on them before anything is recorded.
+    Decide { request: String, approve: bool, reason: Option<String> },
 }
 
 /// The result of one step.

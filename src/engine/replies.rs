@@ -157,3 +157,18 @@ pub fn resolved_notice(number: &str, agent: &str, message: Option<&str>) -> Stri
 pub fn reopened(number: &str) -> String {
     format!("I've reopened ticket {number} and passed your message to the IT team.")
 }
+
+pub fn request_intro(title: &str, ask: &str) -> String {
+    format!("I can request {title} for you. A few questions first (say \"cancel\" to stop):\n{ask}")
+}
+
+pub fn field_too_short(min_chars: usize, ask: &str) -> String {
+    format!("Please say a bit more (at least {min_chars} characters): the approvers decide on it.\n{ask}")
+}
+
+pub fn deny_reason(request: &str) -> String {
+    format!("Why are you denying {request}? Your reason is passed to the requester.")
+}
+
+pub const ITEM_GONE: &str =
+    "That item is no longer in the request catalog. Tell me what you need and I'll help.";

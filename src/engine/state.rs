@@ -50,6 +50,11 @@ pub enum State {
     Ticket,
     /// The employee rated a ticket; an optional comment may follow.
     Comment { number: TicketNumber },
+    /// Asking a request-catalog item's fields (the justification among them) before the
+    /// request is recorded.
+    Request { item: String, next: usize, values: BTreeMap<String, String> },
+    /// An approver pressed Deny: their next message is the reason the requester is told.
+    DenyReason { request: String },
 }
 
 /// What is stored per conversation.
@@ -117,6 +122,9 @@ pub const CANCEL: &str = "cancel";
 pub const ARTICLE_PREFIX: &str = "article:";
 pub const INTENT_PREFIX: &str = "intent:";
 pub const RATE_PREFIX: &str = "rate:";
+/// An approval DM's buttons: `approve:R-1001`, `deny:R-1001`.
+pub const APPROVE_PREFIX: &str = "approve:";
+pub const DENY_PREFIX: &str = "deny:";
 
 /// The choices a state offers, in the order shown.
 pub fn choices_for(state: &State, catalog: &Catalog) -> Vec<Choice> {
@@ -155,9 +163,13 @@ pub fn choices_for(state: &State, catalog: &Catalog) -> Vec<Choice> {
         State::OfferTicket { .. } => {
             vec![Choice::new(FILE_TICKET, "File a ticket"), Choice::new(CANCEL, "Cancel")]
         }
-        State::Idle | State::Form { .. } | State::Describe | State::Ticket | State::Comment { .. } => {
-            Vec::new()
-        }
+        State::Idle
+        | State::Form { .. }
+        | State::Describe
+        | State::Ticket
+        | State::Comment { .. }
+        | State::Request { .. }
+        | State::DenyReason { .. } => Vec::new(),
     }
 }
 
@@ -168,7 +180,13 @@ pub fn question_for(state: &State) -> Option<String> {
         State::Offered { .. } => Some(super::replies::offer_articles()),
         State::Clarify { .. } => Some(super::replies::clarify()),
         State::OfferTicket { .. } => Some(super::replies::offer_ticket()),
-        State::Idle | State::Form { .. } | State::Describe | State::Ticket | State::Comment { .. } => None,
+        State::Idle
+        | State::Form { .. }
+        | State::Describe
+        | State::Ticket
+        | State::Comment { .. }
+        | State::Request { .. }
+        | State::DenyReason { .. } => None,
     }
 }
 

@@ -119,7 +119,19 @@ impl Stepper<'_, '_> {
         if let Some(q) = words::status_query(text) {
             return self.status(q);
         }
+        if let Some((approve, request, reason)) = words::decision(text) {
+            return self.decide(approve, request, reason);
+        }
         match self.st.state.clone() {
+            State::Request { item, next, values } => self.field_answer(text, item, next, values),
+            State::DenyReason { request } => {
+                self.close_case();
+                self.actions.push(Action::Decide {
+                    request,
+                    approve: false,
+                    reason: Some(text.trim().to_string()),
+                });
+            }
             State::Ticket => self.ticket_message(text),
             State::Comment { number } => {
                 if !words::is_no(text) && !words::is_thanks(text) {
@@ -285,12 +297,16 @@ impl Stepper<'_, '_> {
     }
 
     fn answer_intent(&mut self, intent: &Intent, query: &str, captures: BTreeMap<String, String>) {
+        if let Answer::Request(item) = &intent.answer {
+            return self.start_request(item);
+        }
         let (body, article) = match &intent.answer {
             Answer::Article(id) => (self.article_text(id), Some(id.clone())),
             Answer::Text(t) => {
                 let values: Vec<(String, String)> = captures.clone().into_iter().collect();
                 (template::fill(t, &values), None)
             }
+            Answer::Request(_) => (String::new(), None),
         };
         if intent.file == FileWhen::Always {
             // Filed at once; the answer is what to do while the team picks it up.
@@ -322,6 +338,13 @@ impl Stepper<'_, '_> {
 
     /// A button press (or stale button) arriving as its own event.
     fn on_choice_event(&mut self, id: &str) {
+        let decided = [(state::APPROVE_PREFIX, true), (state::DENY_PREFIX, false)]
+            .into_iter()
+            .find_map(|(prefix, approve)| id.strip_prefix(prefix).map(|r| (approve, r.to_string())));
+        if let Some((approve, request)) = decided {
+            self.turn(Speaker::Employee, &format!("[{id}]"));
+            return self.decide(approve, request, None);
+        }
         if let (State::Ticket, Some(score)) = (&self.st.state, id.strip_prefix(state::RATE_PREFIX)) {
             self.turn(Speaker::Employee, &format!("[{score}]"));
             return match (self.my_ticket(), score.parse::<u8>()) {
@@ -393,6 +416,67 @@ impl Stepper<'_, '_> {
             }
             _ => self.say("That option has expired. Tell me what's wrong and I'll help."),
         }
+    }
+
+    /// An approver's decision, typed or pressed. Deny without a reason asks for one first.
+    fn decide(&mut self, approve: bool, request: String, reason: Option<String>) {
+        if !approve && reason.is_none() {
+            self.go(State::DenyReason { request: request.clone() });
+            return self.say(replies::deny_reason(&request));
+        }
+        self.actions.push(Action::Decide { request, approve, reason });
+    }
+
+    /// A catalog item was recognised: ask its fields, then record the request.
+    fn start_request(&mut self, item_id: &str) {
+        let Some(item) = self.ctx.catalog.item(item_id) else {
+            self.close_case();
+            return self.say(replies::ITEM_GONE);
+        };
+        match item.fields.first() {
+            Some(f) => {
+                let ask = replies::request_intro(&item.title, &f.ask);
+                self.go(State::Request { item: item.id.clone(), next: 0, values: BTreeMap::new() });
+                self.say(ask)
+            }
+            None => self.submit_request(item_id.to_string(), BTreeMap::new()),
+        }
+    }
+
+    fn field_answer(
+        &mut self,
+        text: &str,
+        item_id: String,
+        next: usize,
+        mut values: BTreeMap<String, String>,
+    ) {
+        let Some(item) = self.ctx.catalog.item(&item_id) else {
+            self.close_case();
+            return self.say(replies::ITEM_GONE);
+        };
+        let Some(field) = item.fields.get(next) else {
+            return self.submit_request(item_id, values);
+        };
+        let answer = text.trim();
+        if answer.chars().count() < field.min_chars {
+            let msg = replies::field_too_short(field.min_chars, &field.ask);
+            self.go(State::Request { item: item_id, next, values });
+            return self.say(msg);
+        }
+        values.insert(field.name.clone(), answer.to_string());
+        match item.fields.get(next + 1) {
+            Some(f) => {
+                let ask = f.ask.clone();
+                self.go(State::Request { item: item_id, next: next + 1, values });
+                self.say(ask)
+            }
+            None => self.submit_request(item_id, values),
+        }
+    }
+
+    fn submit_request(&mut self, item: String, fields: BTreeMap<String, String>) {
+        self.actions.push(Action::SubmitRequest { item, fields });
+        self.close_case();
     }
 
     /// Escalate a description that arrived after "talk to a person".
@@ -482,6 +566,7 @@ impl Stepper<'_, '_> {
             filed_by,
             filed_by_name: filing.as_ref().and_then(|f| f.by_name.clone()),
             note: filing.and_then(|f| f.note),
+            on_behalf: None,
         }));
         self.say(msg);
         self.close_case();

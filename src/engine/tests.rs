@@ -107,7 +107,9 @@ fn catalog() -> Catalog {
             ),
             urgent,
             lost,
+            crate::intents::requests::as_intent(&acrobat(), &q("service-desk")),
         ],
+        items: vec![acrobat()],
         articles: vec![article("vpn", "Fix VPN drops"), article("wifi", "Join the Wi-Fi")],
         cases: vec![],
         out_of_scope: vec![],
@@ -118,8 +120,30 @@ fn catalog() -> Catalog {
             ("printer", 3),
             ("malware", 4),
             ("stolen", 5),
+            ("acrobat", 6),
         ])),
         kb_index: Box::new(KeywordKb),
+    }
+}
+
+fn acrobat() -> crate::intents::requests::Item {
+    use crate::intents::requests::{Approval, ApproverRule, Field, Fulfil, Item, ItemKind};
+    Item {
+        id: "adobe-acrobat-pro".into(),
+        title: "Adobe Acrobat Pro licence".into(),
+        kind: ItemKind::Licence,
+        examples: vec!["I need acrobat".into()],
+        seats: Some(2),
+        duration_ms: None,
+        approvers: vec![ApproverRule::Manager],
+        approval: Approval::Single,
+        fields: vec![Field {
+            name: "justification".into(),
+            ask: "What will you use it for?".into(),
+            min_chars: 20,
+        }],
+        fulfil: Fulfil::Webhook("idp".into()),
+        source: "catalog/licences.toml".into(),
     }
 }
 
@@ -169,6 +193,8 @@ fn name(s: &State) -> &'static str {
         State::Describe => "describe",
         State::Ticket => "ticket",
         State::Comment { .. } => "comment",
+        State::Request { .. } => "request",
+        State::DenyReason { .. } => "deny_reason",
     }
 }
 
@@ -185,6 +211,9 @@ fn kinds(s: &Step) -> Vec<&'static str> {
             Action::RateComment { .. } => "comment",
             Action::Feedback(f) if f.helpful => "helpful",
             Action::Feedback(_) => "unhelpful",
+            Action::SubmitRequest { .. } => "submit",
+            Action::Decide { approve: true, .. } => "approve",
+            Action::Decide { .. } => "deny",
         })
         .collect()
 }
@@ -207,6 +236,55 @@ fn every_transition_lands_in_the_expected_state_with_the_expected_actions() {
     type Row = (&'static str, State, Vec<&'static str>, &'static str, &'static str, Vec<&'static str>);
     let rows: Vec<Row> = vec![
         ("greeting", State::Idle, vec!["hi"], "IT help bot", "idle", vec!["reply"]),
+        (
+            "catalog item asks its justification",
+            State::Idle,
+            vec!["I need acrobat please"],
+            "What will you use it for?",
+            "request",
+            vec!["reply"],
+        ),
+        (
+            "a short justification is asked again",
+            State::Idle,
+            vec!["I need acrobat please", "pdfs"],
+            "at least 20 characters",
+            "request",
+            vec!["reply"],
+        ),
+        (
+            "a full justification records the request",
+            State::Idle,
+            vec!["I need acrobat please", "to sign supplier contracts every week"],
+            "",
+            "idle",
+            vec!["submit"],
+        ),
+        ("typed approval", State::Idle, vec!["approve R-1001"], "", "idle", vec!["approve"]),
+        (
+            "deny asks a reason",
+            State::Idle,
+            vec!["deny R-1001"],
+            "Why are you denying R-1001",
+            "deny_reason",
+            vec!["reply"],
+        ),
+        (
+            "the reason denies",
+            State::Idle,
+            vec!["deny R-1001", "no budget this quarter"],
+            "",
+            "idle",
+            vec!["deny"],
+        ),
+        (
+            "typed denial with its reason",
+            State::Idle,
+            vec!["deny r-1001 no budget"],
+            "",
+            "idle",
+            vec!["deny"],
+        ),
         ("empty message", State::Idle, vec!["   "], "didn't catch", "idle", vec!["reply"]),
         ("thanks", State::Idle, vec!["thanks!"], "welcome", "idle", vec!["reply"]),
         ("help", State::Idle, vec!["help"], "status", "idle", vec!["reply"]),

@@ -130,6 +130,24 @@ pub fn rating(text: &str) -> Option<u8> {
     RE.captures(&norm(text)).and_then(|c| c.get(1)).and_then(|m| m.as_str().parse().ok())
 }
 
+/// "approve R-1001", "deny R-1001 not needed for this role": a typed approval decision (the
+/// console has no buttons). Returns (approve, request, reason).
+pub fn decision(text: &str) -> Option<(bool, String, Option<String>)> {
+    let mut words = text.split_whitespace();
+    let approve = match words.next()?.to_ascii_lowercase().as_str() {
+        "approve" | "approved" => true,
+        "deny" | "denied" | "reject" => false,
+        _ => return None,
+    };
+    let request = words.next()?.trim_end_matches([':', ',', '.']).to_ascii_uppercase();
+    let digits = request.strip_prefix("R-")?;
+    if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
+        return None;
+    }
+    let reason = words.collect::<Vec<_>>().join(" ");
+    Some((approve, request, Some(reason).filter(|r| !r.is_empty())))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

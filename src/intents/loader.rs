@@ -3,6 +3,7 @@
 //! the first, as `file:line:col: message`. Synchronous (std::fs): async callers use
 //! `spawn_blocking`.
 use super::matcher::build_matcher_with;
+use super::requests::{Item, ItemValidator};
 use super::spans::{SourceMap, file_diag};
 use super::validate::Validator;
 use super::{Answer, Catalog, Diagnostic, Diagnostics, Intent, MatcherOptions, TestCase};
@@ -19,12 +20,19 @@ pub struct LoadOptions {
     pub matcher: MatcherOptions,
     /// Overrides the KB index's relevance floor.
     pub kb_min_score: Option<f32>,
+    /// The configured `[[webhook]]` names a catalog item's `fulfil = { webhook = … }` may
+    /// name (empty: not checked).
+    pub webhooks: Vec<String>,
+    /// Where a conversation about a webhook-fulfilled item goes when a person is needed
+    /// (default: `service-desk`).
+    pub default_queue: Option<QueueName>,
 }
 
 /// Everything read and validated from an intents directory, before training.
 #[derive(Debug, Default)]
 pub struct Sources {
     pub intents: Vec<Intent>,
+    pub items: Vec<Item>,
     pub articles: Vec<Article>,
     pub cases: Vec<TestCase>,
     pub out_of_scope: Vec<String>,
@@ -36,7 +44,9 @@ pub fn load_catalog(
     known_queues: &[QueueName],
     opts: &LoadOptions,
 ) -> Result<Catalog, Diagnostics> {
-    let src = load_sources(dir, known_queues)?;
+    let mut src = load_sources_with(dir, known_queues, opts)?;
+    let fallback = opts.default_queue.clone().unwrap_or_else(default_queue);
+    src.intents.extend(src.items.iter().map(|i| super::requests::as_intent(i, &fallback)));
     let extra: Vec<Vec<String>> = src
         .intents
         .iter()
@@ -48,12 +58,14 @@ pub fn load_catalog(
                 .flat_map(|a| std::iter::once(a.title.clone()).chain(a.examples.iter().cloned()))
                 .collect(),
             Answer::Text(_) => Vec::new(),
+            Answer::Request(_) => Vec::new(),
         })
         .collect();
     let matcher = build_matcher_with(&src.intents, &extra, &src.out_of_scope, &opts.matcher);
     let kb_index = build_index_with(&src.articles, opts.kb_min_score);
     Ok(Catalog {
         intents: src.intents,
+        items: src.items,
         articles: src.articles,
         cases: src.cases,
         out_of_scope: src.out_of_scope,
@@ -72,6 +84,20 @@ pub fn check(dir: &Path, known_queues: &[QueueName]) -> Diagnostics {
 
 /// Read and validate without training the matcher.
 pub fn load_sources(dir: &Path, known_queues: &[QueueName]) -> Result<Sources, Diagnostics> {
+    load_sources_with(dir, known_queues, &LoadOptions::default())
+}
+
+/// The queue conversations without a better one go to.
+fn default_queue() -> QueueName {
+    QueueName::parse("service-desk").unwrap_or_else(|_| unreachable!("a valid queue name"))
+}
+
+/// [`load_sources`], checking catalog items' webhooks against `opts.webhooks`.
+pub fn load_sources_with(
+    dir: &Path,
+    known_queues: &[QueueName],
+    opts: &LoadOptions,
+) -> Result<Sources, Diagnostics> {
     if !dir.is_dir() {
         let msg =
             "intents directory not found (expected *.toml intents, kb/*.md articles, tests/*.toml cases)";
@@ -102,6 +128,19 @@ pub fn load_sources(dir: &Path, known_queues: &[QueueName]) -> Result<Sources, D
             v.intent_file(&SourceMap::new(&path, &text));
         }
     }
+    let mut items = ItemValidator::new(known_queues, &opts.webhooks);
+    let intent_ids = v.defined_ids();
+    for path in list_files(dir, Some("catalog"), "toml", &mut diags) {
+        if let Some(text) = read_text(&path, &mut diags) {
+            items.file(&SourceMap::new(&path, &text), &intent_ids);
+        }
+    }
+    // Test cases may name items as well as intents.
+    for item in &items.items {
+        v.known_item(&item.id, &item.source);
+    }
+    let (items, item_problems) = (items.items, items.diags);
+    diags.extend(item_problems);
     for path in list_files(dir, Some("tests"), "toml", &mut diags) {
         if let Some(text) = read_text(&path, &mut diags) {
             v.test_file(&SourceMap::new(&path, &text));
@@ -111,14 +150,15 @@ pub fn load_sources(dir: &Path, known_queues: &[QueueName]) -> Result<Sources, D
     diags.extend(problems);
     diags.sort_by(|a, b| (&a.file, a.line, a.col).cmp(&(&b.file, b.line, b.col)));
     if diags.is_empty() {
-        Ok(Sources { intents, articles, cases, out_of_scope })
+        Ok(Sources { intents, items, articles, cases, out_of_scope })
     } else {
         Err(Diagnostics(diags))
     }
 }
 
 /// Files with extension `ext` directly in `dir` (or `dir/sub`), sorted; hidden files and
-/// editor backups are skipped. A missing `sub` folder is fine (no articles, no tests).
+/// editor backups are skipped. A missing `sub` folder is fine (no articles, no tests, no
+/// request catalog).
 fn list_files(dir: &Path, sub: Option<&str>, ext: &str, diags: &mut Vec<Diagnostic>) -> Vec<PathBuf> {
     let dir = sub.map_or_else(|| dir.to_path_buf(), |s| dir.join(s));
     let entries = match std::fs::read_dir(&dir) {

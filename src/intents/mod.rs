@@ -14,6 +14,7 @@ pub mod loader;
 pub mod matcher;
 pub mod model;
 pub mod reload;
+pub mod requests;
 pub mod template;
 pub mod validate;
 
@@ -37,6 +38,8 @@ pub enum Answer {
     Article(String),
     /// Inline text, may hold `{slot}` placeholders filled from pattern captures.
     Text(String),
+    /// A request-catalog item (`intents/catalog/*.toml`): start a request for it.
+    Request(String),
 }
 
 /// When a ticket is filed for an intent (`file = "…"` in `intents/*.toml`).
@@ -101,7 +104,10 @@ pub struct TestCase {
 /// An immutable snapshot of intents, articles and the trained matcher and index.
 /// Swapped whole on hot reload; a conversation in progress refers to intents by id.
 pub struct Catalog {
+    /// The intents, then one per request-catalog item (answer [`Answer::Request`]).
     pub intents: Vec<Intent>,
+    /// The request catalog.
+    pub items: Vec<requests::Item>,
     pub articles: Vec<Article>,
     pub cases: Vec<TestCase>,
     /// Example messages labelled "no intent" (they must go to a person).
@@ -113,6 +119,11 @@ pub struct Catalog {
 impl Catalog {
     pub fn intent(&self, id: &str) -> Option<&Intent> {
         self.intents.iter().find(|i| i.id == id)
+    }
+
+    /// A request-catalog item.
+    pub fn item(&self, id: &str) -> Option<&requests::Item> {
+        self.items.iter().find(|i| i.id == id)
     }
 
     pub fn article(&self, id: &str) -> Option<&Article> {
@@ -138,6 +149,7 @@ impl fmt::Debug for Catalog {
         f.debug_struct("Catalog")
             .field("intents", &self.intents.len())
             .field("articles", &self.articles.len())
+            .field("items", &self.items.len())
             .field("cases", &self.cases.len())
             .finish()
     }

@@ -39,6 +39,16 @@ impl<'q> Validator<'q> {
         (self.intents, self.out_of_scope, self.cases, self.diags)
     }
 
+    /// A request-catalog item id test cases may name.
+    pub fn known_item(&mut self, id: &str, source: &std::path::Path) {
+        self.defined_at.entry(id.to_string()).or_insert_with(|| source.display().to_string());
+    }
+
+    /// Intent ids read so far, with where each was defined (`file:line`).
+    pub fn defined_ids(&self) -> Vec<(String, String)> {
+        self.defined_at.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+    }
+
     pub fn intent_file(&mut self, map: &SourceMap<'_>) {
         let file: IntentFile = match toml::from_str(map.text) {
             Ok(f) => f,

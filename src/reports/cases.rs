@@ -216,6 +216,7 @@ mod tests {
             filed_by: None,
             filed_by_name: None,
             note: None,
+            on_behalf: None,
         });
         let none = inbound(InboundKind::Choice { id: "none".into() });
         let refused = case_events(&offered, &st(State::Ticket, vec![file]), &none, &catalog, &dq);

@@ -133,6 +133,7 @@ impl Service {
                     outbox: keyed(&prefix, out.outbox),
                     now,
                     cases: Vec::new(),
+                    requests: Vec::new(),
                 }))
             })
             .await?;

@@ -57,6 +57,10 @@ impl Service {
                 display_name,
             };
             let mut step = engine::step(&state, inbound, &ctx);
+            if let Some(note) = self.refused_decision(&state, &step, inbound).await? {
+                *turned_away.lock().unwrap_or_else(|p| p.into_inner()) = Some(Handled::Refused { note });
+                return Ok(Some(record_only(inbound, now)));
+            }
             let reactions = self.status_reactions(&state, &mut step, inbound);
             let cases = crate::reports::cases::case_events(
                 &state.state,
@@ -75,6 +79,31 @@ impl Service {
             (Handled::Applied { .. }, Some(decision)) => decision,
             (handled, _) => handled,
         })
+    }
+
+    /// An approval decision (or a Deny press) by someone the request does not wait on: the
+    /// owner rule for approval buttons. Checked against the store, never the button's claims.
+    async fn refused_decision(
+        &self,
+        prev: &ConversationState,
+        step: &engine::Step,
+        inbound: &Inbound,
+    ) -> Result<Option<String>, ServiceError> {
+        let asked_reason = match (&prev.state, &step.state.state) {
+            (State::DenyReason { request: a }, State::DenyReason { request: b }) if a == b => None,
+            (_, State::DenyReason { request }) => Some((request.clone(), false)),
+            _ => None,
+        };
+        let decisions = step.actions.iter().filter_map(|a| match a {
+            Action::Decide { request, approve, .. } => Some((request.clone(), *approve)),
+            _ => None,
+        });
+        for (request, approve) in asked_reason.into_iter().chain(decisions) {
+            if let Some(note) = self.decision_refused(&inbound.user, &request, approve).await? {
+                return Ok(Some(note));
+            }
+        }
+        Ok(None)
     }
 
     /// Status reactions for this step (👀 when a question is taken up, ✅ when the answer
@@ -165,7 +194,7 @@ impl Service {
 
     /// Who gets a new ticket in `queue`, when the queue assigns automatically: one of the
     /// queue's agents as the grants ledger has them now.
-    async fn auto_assignee(&self, queue: &QueueName) -> Result<Option<UserRef>, ServiceError> {
+    pub(super) async fn auto_assignee(&self, queue: &QueueName) -> Result<Option<UserRef>, ServiceError> {
         let Some(q) = self.desk.queue(queue) else { return Ok(None) };
         if q.cfg.assignment == Assignment::None {
             return Ok(None);
@@ -224,6 +253,7 @@ impl Service {
             InboundKind::AgentReply { .. } | InboundKind::Reaction { .. } => {}
         }
         let mut tickets = Vec::new();
+        let mut requests = Vec::new();
         let mut feedback = Vec::new();
         let mut outbound: Vec<Outbound> = Vec::new();
         let mut desk = Outcome::default();
@@ -272,6 +302,41 @@ impl Service {
                     detail: Some(comment),
                 }),
                 Action::Feedback(f) => feedback.push(f),
+                Action::SubmitRequest { item, fields } => {
+                    let (who, name) = requester(inbound);
+                    let asked = super::requests::Asked {
+                        requester: who,
+                        requester_name: name,
+                        conversation: &inbound.conversation,
+                        reply_to: &inbound.reply_to,
+                        item: &item,
+                        fields,
+                    };
+                    let parts = self.submit_request(asked, now).await?;
+                    take_parts(
+                        parts,
+                        inbound,
+                        &mut requests,
+                        &mut tickets,
+                        &mut messages,
+                        &mut outbound,
+                        &line,
+                    );
+                }
+                Action::Decide { request, approve, reason } => {
+                    let name = inbound.display_name.as_deref();
+                    let parts =
+                        self.decide_request(&inbound.user, name, &request, approve, reason, now).await?;
+                    take_parts(
+                        parts,
+                        inbound,
+                        &mut requests,
+                        &mut tickets,
+                        &mut messages,
+                        &mut outbound,
+                        &line,
+                    );
+                }
             }
         }
         // The ticket's own rows come after its creation; the desk's after the engine's.
@@ -293,8 +358,29 @@ impl Service {
             outbox: keyed(&format!("{}:{}", inbound.user.platform, inbound.event_id), outbound),
             now,
             cases: Vec::new(),
+            requests,
         })
     }
+}
+
+/// Add a request action's parts to the commit being built; its replies go to whoever acted.
+fn take_parts(
+    parts: super::requests::Parts,
+    inbound: &Inbound,
+    requests: &mut Vec<crate::store::RequestOp>,
+    tickets: &mut Vec<TicketOp>,
+    messages: &mut Vec<NewMessage>,
+    outbound: &mut Vec<Outbound>,
+    line: &dyn Fn(Speaker, &str, Option<TicketNumber>) -> NewMessage,
+) {
+    requests.extend(parts.ops);
+    tickets.extend(parts.tickets);
+    for text in parts.replies {
+        messages.push(line(Speaker::Bot, &text, None));
+        outbound.push(Outbound::message(inbound.reply_to.clone(), text, Vec::new()));
+    }
+    messages.extend(parts.messages);
+    outbound.extend(parts.outbox);
 }
 
 /// A commit that only records the event (its dedupe key): nothing else changes.
@@ -308,6 +394,7 @@ fn record_only(inbound: &Inbound, now: Millis) -> Commit {
         outbox: Vec::new(),
         now,
         cases: Vec::new(),
+        requests: Vec::new(),
     }
 }
 

@@ -155,6 +155,7 @@ impl Service {
                 outbox: keyed(&format!("{}:{}", inbound.user.platform, inbound.event_id), outbound),
                 now,
                 cases: Vec::new(),
+                requests: Vec::new(),
             }))
         })
         .await

@@ -5,11 +5,13 @@
 
 mod access;
 mod desk;
+pub mod directory;
 mod employee;
 pub mod intake;
 pub mod limits;
 mod observe;
 pub mod portal;
+pub mod requests;
 pub mod router;
 pub mod scheduler;
 
@@ -107,6 +109,8 @@ pub struct Service {
     /// The portal's settings, and the base URL its sign-in links point at.
     portal: portal::PortalConfig,
     portal_base: String,
+    /// Who manages whom (`[directory]`), for requests' `manager` approval steps.
+    directory: Option<Arc<directory::LiveDirectory>>,
 }
 
 impl Service {
@@ -132,6 +136,21 @@ impl Service {
             router: router::Router::new(IntakeConfig::default()),
             portal: portal::PortalConfig::default(),
             portal_base: portal::base_url(None),
+            directory: None,
+        }
+    }
+
+    /// Read managers from this directory (`[directory] source = "csv:PATH"`).
+    pub fn with_directory(mut self, directory: Arc<directory::LiveDirectory>) -> Self {
+        self.directory = Some(directory);
+        self
+    }
+
+    /// The directory as it is now (empty without `[directory]`).
+    pub async fn directory(&self) -> Arc<crate::desk::directory::Directory> {
+        match &self.directory {
+            Some(d) => d.get().await,
+            None => Arc::new(crate::desk::directory::Directory::default()),
         }
     }
 

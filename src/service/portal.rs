@@ -126,6 +126,7 @@ impl Service {
             outbox: Vec::new(),
             now: self.now(),
             cases: Vec::new(),
+            requests: Vec::new(),
         };
         Ok(match self.store.commit(commit).await? {
             crate::store::CommitOutcome::Applied { .. } => {

@@ -5,6 +5,7 @@
 
 use super::TicketChange;
 use super::compliance::NewAuditEntry;
+use super::requests::{REQUEST_PLACEHOLDER, RequestNumber, RequestOp, fill_request_placeholder};
 use super::rows::{resolved_at_after, status_event_kind};
 use super::{
     Commit, CommitOutcome, ConversationWrite, EventKey, KbFeedback, NewTicket, Result, StoreError, TicketOp,
@@ -18,7 +19,11 @@ use async_trait::async_trait;
 /// The steps of a commit, each one statement inside the backend's open transaction.
 #[async_trait]
 pub(crate) trait CommitTx:
-    super::desk_sql::DeskTx + super::compliance_sql::AuditTx + super::reports::ReportTx + Send
+    super::desk_sql::DeskTx
+    + super::compliance_sql::AuditTx
+    + super::reports::ReportTx
+    + super::requests::RequestTx
+    + Send
 {
     /// Record an inbound event's dedupe key; `false` if it was recorded before.
     async fn record_event(&mut self, event: &EventKey, now: Millis) -> Result<bool>;
@@ -80,7 +85,8 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
     key: &AuditKey,
     commit: Commit,
 ) -> Result<CommitOutcome> {
-    let Commit { event, conversation: conv, messages, tickets, feedback, outbox, now, cases } = commit;
+    let Commit { event, conversation: conv, messages, tickets, feedback, outbox, now, cases, requests } =
+        commit;
     if let Some(event) = &event
         && !tx.record_event(event, now).await?
     {
@@ -113,6 +119,8 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
                     tx.insert_message(&conv.key, Some(number), &turn, false).await?;
                 }
                 let placed = format!("queue {}, priority {}", ticket.queue, ticket.priority);
+                let requester =
+                    ticket.on_behalf.as_ref().map_or_else(|| requester.clone(), |o| o.user.to_string());
                 // Filed from someone else's message: the filer acted, for the requester.
                 match ticket.filed_by.as_ref().map(ToString::to_string).filter(|f| *f != requester) {
                     Some(filer) => {
@@ -177,11 +185,17 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
         }
     }
 
+    let Some(request) = apply_requests(tx, &mut audit, &requests, now).await? else {
+        return Ok(CommitOutcome::Conflict);
+    };
+
     let first = created.first().copied();
     for message in &messages {
         let ticket = message.ticket.map(|n| resolve(n, &created));
         let ticket = ticket.filter(|n| n.0 != 0);
-        tx.insert_message(&conv.key, ticket, &with_number(&message.turn, first), message.internal).await?;
+        let mut turn = with_number(&message.turn, first);
+        turn.text = fill_request_placeholder(&turn.text, request);
+        tx.insert_message(&conv.key, ticket, &turn, message.internal).await?;
     }
     for f in &feedback {
         tx.insert_feedback(&conv.key, f, now).await?;
@@ -193,10 +207,109 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
         let mut message = item.message.clone();
         message.text = fill_ticket_placeholder(&message.text, first);
         message.kind.fill_new_ticket(first);
+        fill_request(&mut message, request);
         tx.insert_outbox(&item.key, &message, now).await?;
     }
     tx.append_audit_tx(key, &audit).await?;
     Ok(CommitOutcome::Applied { created })
+}
+
+/// Write the request ops, queueing an audit entry for each. Returns the number of the request
+/// the commit creates (if any) — or `None` when a seat pool is full, and the whole commit is a
+/// conflict, retried from fresh reads.
+async fn apply_requests<T: CommitTx + ?Sized>(
+    tx: &mut T,
+    audit: &mut Vec<NewAuditEntry>,
+    ops: &[RequestOp],
+    now: Millis,
+) -> Result<Option<Option<RequestNumber>>> {
+    let mut created: Option<RequestNumber> = None;
+    let resolve = |n: RequestNumber, created: Option<RequestNumber>| match (n, created) {
+        (RequestNumber(0), Some(c)) => c,
+        _ => n,
+    };
+    let mut entry = |actor: &str, kind: &str, subject: String, detail: String| {
+        audit.push(NewAuditEntry {
+            at: now,
+            actor: actor.to_string(),
+            kind: kind.to_string(),
+            ticket: None,
+            subject: Some(subject),
+            detail: Some(detail),
+        })
+    };
+    for op in ops {
+        match op {
+            RequestOp::Create(r) => {
+                let number = tx.insert_request(r, now).await?;
+                created = Some(number);
+                let steps: Vec<&str> = r.steps.iter().map(|s| s.rule.as_str()).collect();
+                let detail = format!(
+                    "{number} for {} ({}); approvers: {}; justification: {}",
+                    r.item,
+                    r.status,
+                    steps.join(" then "),
+                    r.justification
+                );
+                entry(&r.requester.to_string(), "request.created", r.requester.to_string(), detail);
+            }
+            RequestOp::Decide(d) => {
+                let number = resolve(d.number, created);
+                tx.insert_decision(number, d, now).await?;
+                let (kind, verb) =
+                    if d.approve { ("request.approved", "approved") } else { ("request.denied", "denied") };
+                let mut detail = format!("{number} step {} {verb}", d.step + 1);
+                if let Some(r) = &d.reason {
+                    detail.push_str(&format!(": {r}"));
+                }
+                entry(&d.approver.to_string(), kind, number.to_string(), detail);
+            }
+            RequestOp::Advance { number, status, step, outcome, actor } => {
+                let number = resolve(*number, created);
+                if !tx.advance_request(number, *status, *step, outcome.as_deref(), now).await? {
+                    return Err(StoreError::Database(format!("request {number} does not exist")));
+                }
+                let mut detail = format!("{number} is {status} (step {})", step + 1);
+                if let Some(o) = outcome {
+                    detail.push_str(&format!(": {o}"));
+                }
+                entry(actor, "request.status", number.to_string(), detail);
+            }
+            RequestOp::Grant { number, item, seats, expires_at, actor } => {
+                let number = resolve(*number, created);
+                let Some(holder) = tx.take_seat(number, item, *seats, *expires_at, now).await? else {
+                    return Ok(None);
+                };
+                let until = expires_at.map_or_else(|| "until revoked".to_string(), |e| format!("until {e}"));
+                entry(actor, "access.granted", holder.to_string(), format!("{item} on {number}, {until}"));
+            }
+            RequestOp::Revoke { item, holder, actor, reason } => {
+                if !tx.free_seat(item, holder, actor, reason, now).await? {
+                    return Err(StoreError::Database(format!("{holder} holds no seat of {item}")));
+                }
+                entry(actor, "access.revoked", holder.to_string(), format!("{item}: {reason}"));
+            }
+        }
+    }
+    Ok(Some(created))
+}
+
+/// Put the created request's number where an outbound message names it: its text, its choices
+/// (approval buttons) and a webhook body.
+fn fill_request(message: &mut Outbound, created: Option<RequestNumber>) {
+    message.text = fill_request_placeholder(&message.text, created);
+    for c in &mut message.choices {
+        c.id = fill_request_placeholder(&c.id, created);
+        c.label = fill_request_placeholder(&c.label, created);
+    }
+    if let crate::domain::OutboundKind::Webhook { body, .. } = &mut message.kind {
+        let text = body.to_string();
+        if text.contains(REQUEST_PLACEHOLDER)
+            && let Ok(filled) = serde_json::from_str(&fill_request_placeholder(&text, created))
+        {
+            *body = filled;
+        }
+    }
 }
 
 /// Record a ticket event in the ticket's history and queue it for the audit chain.

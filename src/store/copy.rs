@@ -21,7 +21,7 @@ pub(crate) struct TableSpec {
 }
 
 /// Every data table, parents before children. Bookkeeping tables (`_sqlx_migrations`,
-/// `ticket_seq`) are handled separately.
+/// `ticket_seq`, `request_seq`) are handled separately.
 pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec { name: "conversations", key: &["key"] },
     TableSpec { name: "tickets", key: &["number"] },
@@ -42,10 +42,14 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec { name: "case_events", key: &["id"] },
     TableSpec { name: "test_conversations", key: &["key"] },
     TableSpec { name: "report_sessions", key: &["id_hash"] },
+    TableSpec { name: "requests", key: &["number"] },
+    TableSpec { name: "request_decisions", key: &["id"] },
+    TableSpec { name: "seat_holdings", key: &["id"] },
+    TableSpec { name: "seat_pools", key: &["item"] },
 ];
 
 /// Tables the copy knows are not data.
-const BOOKKEEPING: &[&str] = &["_sqlx_migrations", "ticket_seq", "sqlite_sequence"];
+const BOOKKEEPING: &[&str] = &["_sqlx_migrations", "ticket_seq", "request_seq", "sqlite_sequence"];
 
 /// Rows read and written per round trip.
 const PAGE: usize = 1000;
@@ -127,6 +131,13 @@ pub async fn copy_database(from: &str, to: &str, force: bool) -> Result<CopyRepo
 
     let next_ticket = src.next_ticket().await?.max(target_next).max(dst.max_ticket().await? + 1);
     dst.set_next_ticket(next_ticket).await?;
+    // Request numbers move past the copied requests too (never back: the target's own count stays).
+    dst.execute(
+        "UPDATE request_seq SET next = (SELECT COALESCE(MAX(number), 1000) + 1 FROM requests) \
+         WHERE id = 1 AND next <= (SELECT COALESCE(MAX(number), 1000) FROM requests)",
+        &[],
+    )
+    .await?;
     dst.reset_id_sequences(TABLES.iter().map(|t| t.name)).await?;
     src.finish().await?;
     dst.commit().await?;

@@ -18,6 +18,8 @@ pub mod person;
 pub(crate) mod person_sql;
 pub mod postgres;
 pub mod reports;
+pub mod requests;
+pub(crate) mod requests_sql;
 mod rows;
 pub mod sessions;
 mod sql;
@@ -36,6 +38,7 @@ pub use desk::{DeskStore, OutboxRecord, SlaState, TicketChange, Timer};
 pub use person::PersonStore;
 pub use postgres::PostgresStore;
 pub use reports::{CaseEvent, CaseKind, CaseRecord, CsatRecord, ReportStore, TicketFacts};
+pub use requests::{RequestOp, RequestStore};
 pub use sessions::{PortalSession, PortalStore, SessionStore};
 pub use sqlite::SqliteStore;
 
@@ -170,6 +173,19 @@ pub struct NewTicket {
     /// What the person who filed it added (already in `transcript`, attributed to them).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Filed for someone other than the commit's conversation (an approved request's
+    /// fulfilment ticket, filed when its approver decides): their id, conversation and reply
+    /// address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_behalf: Option<Box<OnBehalf>>,
+}
+
+/// Whose ticket a [`NewTicket`] filed outside their own conversation is.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnBehalf {
+    pub user: UserRef,
+    pub conversation: String,
+    pub reply_to: Address,
 }
 
 /// A change to tickets within a commit.
@@ -246,6 +262,8 @@ pub struct Commit {
     pub now: Millis,
     /// What happened to the employee's questions, for the reports.
     pub cases: Vec<CaseEvent>,
+    /// Access and licence request writes (each also audited).
+    pub requests: Vec<RequestOp>,
 }
 
 /// What a commit did.
@@ -329,7 +347,15 @@ pub struct OutboxItem {
 
 #[async_trait]
 pub trait Store:
-    DeskStore + ComplianceStore + PersonStore + ReportStore + SessionStore + PortalStore + Send + Sync
+    DeskStore
+    + ComplianceStore
+    + PersonStore
+    + ReportStore
+    + SessionStore
+    + PortalStore
+    + RequestStore
+    + Send
+    + Sync
 {
     /// Bring the schema up to date.
     async fn migrate(&self) -> Result<()>;

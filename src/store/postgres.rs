@@ -107,6 +107,8 @@ crate::store::compliance_sql::compliance_sql! {
     lock: " FOR UPDATE",
 }
 
+crate::store::requests_sql::requests_sql! { db: Postgres, store: PostgresStore, map_err: map_err }
+
 crate::store::person_sql::person_sql! {
     db: Postgres,
     store: PostgresStore,

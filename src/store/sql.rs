@@ -112,7 +112,11 @@ macro_rules! shared_sql {
                     c: &ConversationWrite,
                     now: Millis,
                 ) -> Result<TicketNumber> {
-                    let filed_by = t.filed_by.as_ref().unwrap_or(&c.user);
+                    let (user, key, reply_to) = match &t.on_behalf {
+                        Some(o) => (&o.user, &o.conversation, &o.reply_to),
+                        None => (&c.user, &c.key, &c.reply_to),
+                    };
+                    let filed_by = t.filed_by.as_ref().unwrap_or(user);
                     let number: i64 =
                         sqlx::query_scalar($next_ticket).fetch_one(&mut **self).await.map_err($map_err)?;
                     let q = sqlx::query(
@@ -124,11 +128,11 @@ macro_rules! shared_sql {
                     .bind(number)
                     .bind(&t.title)
                     .bind(&t.description)
-                    .bind(c.user.platform.as_str())
-                    .bind(&c.user.id)
+                    .bind(user.platform.as_str())
+                    .bind(&user.id)
                     .bind(t.requester_name.as_deref())
-                    .bind(&c.key)
-                    .bind(JsonText::of(&c.reply_to, "reply address")?)
+                    .bind(key)
+                    .bind(JsonText::of(reply_to, "reply address")?)
                     .bind(t.intent.as_deref())
                     .bind(t.queue.as_str())
                     .bind(t.priority.as_str())

@@ -144,6 +144,8 @@ crate::store::compliance_sql::compliance_sql! {
     lock: "",
 }
 
+crate::store::requests_sql::requests_sql! { db: Sqlite, store: SqliteStore, map_err: map_err }
+
 crate::store::person_sql::person_sql! {
     db: Sqlite,
     store: SqliteStore,

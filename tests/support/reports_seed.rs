@@ -87,6 +87,7 @@ impl Seeder<'_> {
             outbox: Vec::new(),
             now: at,
             cases: Vec::new(),
+            requests: Vec::new(),
         };
         f(&mut c);
         match self.store.commit(c).await.expect("seed commit") {
@@ -125,6 +126,7 @@ impl Seeder<'_> {
                     filed_by: None,
                     filed_by_name: None,
                     note: None,
+                    on_behalf: None,
                 }));
                 if let Some((fr, res)) = sla {
                     c.tickets.push(TicketOp::Change {

@@ -88,6 +88,7 @@ pub fn commit(key: &str, version: i64, event: Option<&str>, now: Millis) -> Comm
         outbox: Vec::new(),
         now,
         cases: Vec::new(),
+        requests: Vec::new(),
     }
 }
 
@@ -107,6 +108,7 @@ pub fn new_ticket(title: &str) -> NewTicket {
         filed_by: None,
         filed_by_name: None,
         note: None,
+        on_behalf: None,
     }
 }
 

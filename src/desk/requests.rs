@@ -1,0 +1,213 @@
+//! Access and licence requests, the pure part: which approval steps a request goes through and
+//! who may decide each ([`plan`]), and what one approver's decision does ([`decide`]).
+//! Segregation of duties lives here: nobody decides their own request, a step whose approvers
+//! include the requester is skipped (unless no other step is left, when its other approvers
+//! decide), and a two-person step needs two different approvers. `service::requests` reads
+//! the store and the directory and turns the outcome into one commit.
+
+use crate::domain::UserRef;
+use crate::intents::requests::{Approval, ApproverRule, Item};
+use crate::store::requests::{Decision, PlannedStep, Request, RequestStatus};
+
+/// Why a step is skipped when the requester is among its approvers.
+pub const SELF_SKIP: &str = "the requester is an approver of this step";
+
+/// The approval steps of `item` for `requester`. `manager` comes from the directory; `group`
+/// lists a group's approvers from the grants ledger.
+pub fn plan(
+    item: &Item,
+    requester: &UserRef,
+    manager: Option<UserRef>,
+    group: impl Fn(&str) -> Vec<UserRef>,
+) -> Vec<PlannedStep> {
+    let mut steps: Vec<PlannedStep> = item
+        .approvers
+        .iter()
+        .map(|rule| {
+            let all = match rule {
+                ApproverRule::Manager => manager.clone().into_iter().collect::<Vec<_>>(),
+                ApproverRule::Group(g) => group(g),
+            };
+            let needed = match (item.approval, rule) {
+                (Approval::TwoPerson, ApproverRule::Group(_)) => 2,
+                _ => 1,
+            };
+            let own = all.contains(requester);
+            PlannedStep {
+                rule: rule.to_string(),
+                approvers: all.into_iter().filter(|a| a != requester).collect(),
+                needed,
+                skipped: own.then(|| SELF_SKIP.to_string()),
+            }
+        })
+        .collect();
+    // Skipping every step would approve the request with nobody deciding: the last step that
+    // has someone else to decide it stays.
+    if steps.iter().all(|s| s.skipped.is_some())
+        && let Some(last) = steps.iter_mut().rev().find(|s| !s.approvers.is_empty())
+    {
+        last.skipped = None;
+    }
+    steps
+}
+
+/// The first step at or after `from` that is not skipped.
+pub fn open_step(steps: &[PlannedStep], from: usize) -> Option<usize> {
+    steps.iter().enumerate().skip(from).find(|(_, s)| s.skipped.is_none()).map(|(i, _)| i)
+}
+
+/// Whether a step can be decided at all (it has enough people who may decide it).
+pub fn decidable(step: &PlannedStep) -> bool {
+    step.approvers.len() >= usize::from(step.needed)
+}
+
+/// What a decision leads to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Next {
+    /// A two-person step waits for its second approver.
+    SecondApprover,
+    /// On to this step.
+    Step(usize),
+    /// Every step approved.
+    Approved,
+    Denied,
+}
+
+/// What `actor` deciding `approve` on `request` does, or why they may not (shown to them
+/// privately; nothing is recorded).
+pub fn decide(
+    request: &Request,
+    decisions: &[Decision],
+    actor: &UserRef,
+    approve: bool,
+) -> Result<Next, String> {
+    let n = request.number;
+    if *actor == request.requester {
+        return Err(format!("You cannot decide your own request {n}."));
+    }
+    if request.status != RequestStatus::Pending {
+        return Err(format!("{n} is {} already: there is nothing to decide.", request.status));
+    }
+    let at = usize::try_from(request.step).unwrap_or(usize::MAX);
+    let Some(step) = request.steps.get(at) else {
+        return Err(format!("{n} is not waiting for a decision."));
+    };
+    if !step.approvers.contains(actor) {
+        return Err(format!("{n} is not waiting for your decision."));
+    }
+    let here: Vec<&Decision> = decisions.iter().filter(|d| d.step == request.step && d.approve).collect();
+    if here.iter().any(|d| d.approver == *actor) {
+        return Err(format!("You approved {n} already; it needs a different second approver."));
+    }
+    if !approve {
+        return Ok(Next::Denied);
+    }
+    if here.len() + 1 < usize::from(step.needed) {
+        return Ok(Next::SecondApprover);
+    }
+    Ok(match open_step(&request.steps, at + 1) {
+        Some(i) => Next::Step(i),
+        None => Next::Approved,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::{Address, Platform};
+    use crate::intents::requests::{Field, Fulfil, ItemKind};
+    use crate::store::requests::RequestNumber;
+
+    fn u(s: &str) -> UserRef {
+        s.parse().unwrap()
+    }
+
+    fn item(approval: Approval) -> Item {
+        Item {
+            id: "db".into(),
+            title: "DB".into(),
+            kind: ItemKind::Access,
+            examples: vec!["x".into()],
+            seats: None,
+            duration_ms: None,
+            approvers: vec![ApproverRule::Manager, ApproverRule::Group("owners".into())],
+            approval,
+            fields: vec![Field { name: "justification".into(), ask: "why".into(), min_chars: 1 }],
+            fulfil: Fulfil::Webhook("idp".into()),
+            source: "x".into(),
+        }
+    }
+
+    fn request(steps: Vec<PlannedStep>, step: i64) -> Request {
+        Request {
+            number: RequestNumber(1001),
+            item: "db".into(),
+            item_title: "DB".into(),
+            requester: u("test:ann"),
+            requester_name: None,
+            conversation: "c".into(),
+            reply_to: Address::new(Platform::Test, "ann"),
+            fields: Default::default(),
+            justification: "j".into(),
+            status: RequestStatus::Pending,
+            step,
+            steps,
+            fulfil: "webhook:idp".into(),
+            duration_ms: None,
+            outcome: None,
+            created_at: 0,
+            updated_at: 0,
+            decided_at: None,
+        }
+    }
+
+    fn approved(by: &str, step: i64) -> Decision {
+        Decision {
+            request: RequestNumber(1001),
+            step,
+            approver: u(by),
+            approver_name: None,
+            approve: true,
+            reason: None,
+            at: 0,
+        }
+    }
+
+    #[test]
+    fn manager_then_group_and_segregation_of_duties() {
+        let group = |_: &str| vec![u("test:gus"), u("test:ann"), u("test:gil")];
+        let steps = plan(&item(Approval::TwoPerson), &u("test:ann"), Some(u("test:max")), group);
+        assert_eq!(steps[0].approvers, vec![u("test:max")]);
+        assert_eq!(steps[0].skipped, None);
+        assert_eq!(steps[1].approvers, vec![u("test:gus"), u("test:gil")], "never the requester");
+        assert_eq!(steps[1].skipped.as_deref(), Some(SELF_SKIP), "a request by an approver skips the step");
+        assert_eq!(open_step(&steps, 1), None);
+
+        // Only the group step: it stays, decided by its other approvers.
+        let mut only_group = item(Approval::TwoPerson);
+        only_group.approvers.remove(0);
+        let steps = plan(&only_group, &u("test:ann"), None, group);
+        assert_eq!(steps[0].skipped, None);
+        assert_eq!(steps[0].needed, 2);
+        assert_eq!(steps[0].approvers, vec![u("test:gus"), u("test:gil")]);
+    }
+
+    #[test]
+    fn decisions_follow_the_steps_and_refuse_the_wrong_people() {
+        let steps = plan(&item(Approval::TwoPerson), &u("test:ann"), Some(u("test:max")), |_| {
+            vec![u("test:gus"), u("test:gil")]
+        });
+        let r = request(steps.clone(), 0);
+        assert_eq!(decide(&r, &[], &u("test:max"), true), Ok(Next::Step(1)));
+        assert!(decide(&r, &[], &u("test:ann"), true).unwrap_err().contains("your own request"));
+        assert!(decide(&r, &[], &u("test:eve"), true).unwrap_err().contains("not waiting for your decision"));
+        assert!(decide(&r, &[], &u("test:gus"), true).is_err(), "the group's turn has not come");
+        assert_eq!(decide(&r, &[], &u("test:max"), false), Ok(Next::Denied));
+
+        let r = request(steps, 1);
+        assert_eq!(decide(&r, &[], &u("test:gus"), true), Ok(Next::SecondApprover));
+        let first = [approved("test:gus", 1)];
+        assert!(decide(&r, &first, &u("test:gus"), true).unwrap_err().contains("different second approver"));
+        assert_eq!(decide(&r, &first, &u("test:gil"), true), Ok(Next::Approved));
+    }
+}

@@ -1,0 +1,479 @@
+//! Access and licence requests end to end through the console channel, on SQLite and on
+//! PostgreSQL: an employee asks in chat, the justification is required, the manager and then
+//! the group approve from their own consoles, the seat is counted and the signed
+//! `access.grant` webhook is delivered through the outbox; a denial carries its reason to the
+//! requester; a full pool puts the next request in line, and revoking a seat hands it on.
+//! Bystanders and the requester are refused (nothing recorded, the event's dedupe row
+//! written), and every decision is in the keyed audit chain.
+
+#[path = "support/pgdb.rs"]
+mod pgdb;
+mod support;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use deskbot::adapters::webhook::{EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookChannel, verify};
+use deskbot::app::App;
+use deskbot::config::{Config, Sources};
+use deskbot::domain::{Address, Channel, Inbound, InboundKind, Platform, UserRef};
+use deskbot::outbox::Outbox;
+use deskbot::service::Handled;
+use deskbot::store::EventKey;
+use deskbot::store::compliance::{NewGrant, Role};
+use deskbot::store::requests::{RequestNumber, RequestStatus};
+use pgdb::PgDb;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use support::{Captured, TestApp, TestClock};
+
+type Received = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
+
+async fn receiver() -> (String, Received) {
+    let got: Received = Arc::default();
+    let sink = got.clone();
+    let app = axum::Router::new().route(
+        "/idp",
+        post(move |headers: HeaderMap, body: axum::body::Bytes| {
+            let sink = sink.clone();
+            async move {
+                sink.lock().unwrap().push((headers, body.to_vec()));
+                StatusCode::OK
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (format!("http://{addr}/idp"), got)
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let path = entry.unwrap().path();
+        let target = to.join(path.file_name().unwrap());
+        if path.is_dir() {
+            if path.file_name().is_some_and(|n| n == "drafts") {
+                continue;
+            }
+            copy_dir(&path, &target);
+        } else {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// The starter pack, with Acrobat fulfilled by the `idp` webhook from a pool of one seat.
+fn intents(dir: &Path) -> std::path::PathBuf {
+    let to = dir.join("intents");
+    copy_dir(&support::starter_pack(), &to);
+    let file = to.join("catalog").join("licences.toml");
+    let text = std::fs::read_to_string(&file).unwrap();
+    let text = text.replacen("seats = 40", "seats = 1", 1).replacen(
+        "fulfil = { queue = \"software\" }\n\n[[item]]\nid = \"visio-plan-2\"",
+        "fulfil = { webhook = \"idp\" }\n\n[[item]]\nid = \"visio-plan-2\"",
+        1,
+    );
+    assert!(text.contains("fulfil = { webhook = \"idp\" }"), "the test catalog fulfils Acrobat by webhook");
+    std::fs::write(&file, text).unwrap();
+    to
+}
+
+struct Desk {
+    t: TestApp,
+    clock: TestClock,
+    got: Received,
+    outbox: Outbox,
+    pg: Option<PgDb>,
+}
+
+/// An app on SQLite (`pg` false) or a fresh PostgreSQL database; `None` when PostgreSQL is
+/// skipped explicitly.
+async fn desk(pg: bool) -> Option<Desk> {
+    let db = if pg { Some(PgDb::create("requests").await?) } else { None };
+    let (url, got) = receiver().await;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("people.csv"),
+        "person,email,manager,department\n\
+         console:alice,alice@example.com,max@example.com,Design\n\
+         console:carl,carl@example.com,max@example.com,Design\n\
+         console:max,max@example.com,,Design\n\
+         console:gus,gus@example.com,max@example.com,IT\n",
+    )
+    .unwrap();
+    let mut toml = format!(
+        "[[webhook]]\nname = \"idp\"\nurl = \"{url}\"\nsecret = \"s3cret\"\nevents = [\"access.grant\", \"access.revoke\"]\n\n\
+         [directory]\nsource = \"csv:{}\"\n",
+        dir.path().join("people.csv").display()
+    );
+    if let Some(db) = &db {
+        toml = format!("database_url = \"{}\"\n{toml}", db.url);
+    }
+    let file = dir.path().join("deskbot.toml");
+    std::fs::write(&file, toml).unwrap();
+    let mut config =
+        Config::load_from(&Sources { file: Some(file), data_dir: Some(dir.path().into()) }, &[]).unwrap();
+    config.intents_dir = intents(dir.path());
+    config.hot_reload = false;
+    let clock = TestClock::at(1_800_000_000_000);
+    let app = App::build_with_clock(config, clock.clock()).await.unwrap();
+    for (who, group) in [("console:gus", "software-approvers"), ("console:max", "finance-approvers")] {
+        let grant = NewGrant {
+            user: who.parse().unwrap(),
+            role: Role::Approver,
+            scope: group.into(),
+            by: "test".into(),
+            justification: "owns the budget".into(),
+        };
+        app.store.grant_role(&grant, (app.clock)()).await.unwrap();
+    }
+    app.service.forget_grants().await;
+    let hooks: Arc<dyn Channel> = Arc::new(WebhookChannel::new(&app.config.webhook).unwrap());
+    let outbox = Outbox::new(app.store.clone(), vec![hooks], 8, app.clock.clone());
+    let t = TestApp { app, dir, out: Captured::default() };
+    Some(Desk { t, clock, got, outbox, pg: db })
+}
+
+impl Desk {
+    /// `user` at the console, a while later (so messages queued for them are due).
+    async fn chat(&self, user: &str, lines: &[&str]) -> String {
+        self.clock.advance(3_600_000);
+        self.t.chat(user, lines).await
+    }
+
+    /// Run the `deskbot` binary on this desk's config and database; its stdout.
+    fn cli(&self, args: &[&str]) -> String {
+        let dir = self.t.dir.path();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_deskbot"))
+            .args(args)
+            .current_dir(dir)
+            .env("DESKBOT_INTENTS_DIR", dir.join("intents"))
+            .env("DESKBOT_HOT_RELOAD", "false")
+            .env_remove("DESKBOT_DATABASE_URL")
+            .env_remove("DESKBOT_CONFIG")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "deskbot {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    async fn done(self) {
+        if let Some(db) = self.pg {
+            drop(self.t);
+            db.drop_now().await;
+        }
+    }
+
+    /// A button press (or a forged one) as `user`, in their own DM.
+    async fn press(&self, user: &str, id: &str, event: &str) -> Handled {
+        let inbound = Inbound {
+            event_id: event.into(),
+            user: UserRef::new(Platform::Console, user),
+            display_name: Some(user.into()),
+            conversation: format!("console:{user}"),
+            reply_to: Address::new(Platform::Console, user),
+            kind: InboundKind::Choice { id: id.into() },
+            at: 0,
+            message_id: None,
+            message_channel: None,
+            attachments: Vec::new(),
+            via: Default::default(),
+        };
+        self.t.app.service.handle(inbound).await.unwrap()
+    }
+
+    async fn status(&self, n: i64) -> RequestStatus {
+        self.t.app.store.request(RequestNumber(n)).await.unwrap().unwrap().status
+    }
+
+    async fn bodies(&self) -> Vec<(String, serde_json::Value)> {
+        self.outbox.deliver_due().await.unwrap();
+        let now =
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        self.got
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(h, body)| {
+                let (ts, sig) =
+                    (h[TIMESTAMP_HEADER].to_str().unwrap(), h[SIGNATURE_HEADER].to_str().unwrap());
+                assert_eq!(
+                    verify("s3cret", ts, sig, body, now, 300),
+                    Ok(()),
+                    "a fulfilment webhook is signed"
+                );
+                (h[EVENT_HEADER].to_str().unwrap().to_string(), serde_json::from_slice(body).unwrap())
+            })
+            .collect()
+    }
+}
+
+async fn request_is_approved_by_manager_then_group_and_granted_by_webhook(pg: bool) {
+    let Some(d) = desk(pg).await else { return };
+    let out = d.chat("alice", &["I need acrobat", "pdfs"]).await;
+    assert!(out.contains("What will you use it for?"), "{out}");
+    assert!(out.contains("at least 20 characters"), "a short justification is asked again: {out}");
+    let out = d.chat("alice", &["to sign supplier contracts every single week"]).await;
+    assert!(out.contains("Request R-1001 recorded: Adobe Acrobat Pro licence"), "{out}");
+    assert!(out.contains("waits for approval from your manager"), "{out}");
+
+    // A bystander's press and the requester's own are refused; nothing is recorded.
+    let refused = d.press("eve", "approve:R-1001", "forged-1").await;
+    assert!(
+        matches!(&refused, Handled::Refused { note } if note.contains("not waiting for your decision")),
+        "{refused:?}"
+    );
+    let own = d.press("alice", "approve:R-1001", "self-1").await;
+    assert!(matches!(&own, Handled::Refused { note } if note.contains("your own request")), "{own:?}");
+    let early = d.press("gus", "approve:R-1001", "early-1").await;
+    assert!(matches!(early, Handled::Refused { .. }), "the group's turn has not come: {early:?}");
+    let seen = EventKey { platform: Platform::Console, event_id: "forged-1".into() };
+    assert!(d.t.app.store.event_seen(&seen).await.unwrap(), "the refused press is recorded as seen");
+    assert!(d.t.app.store.request_decisions(RequestNumber(1001)).await.unwrap().is_empty());
+
+    // The manager sees the request at their console and approves it.
+    let out = d.chat("max", &["approve R-1001"]).await;
+    assert!(
+        out.contains("Approval needed (step 1 of 2, manager): alice asks for Adobe Acrobat Pro licence"),
+        "{out}"
+    );
+    assert!(out.contains("Justification: to sign supplier contracts every single week"), "{out}");
+    assert!(out.contains("1. Approve") && out.contains("2. Deny"), "{out}");
+    assert!(out.contains("Approved R-1001. It goes on to the next step."), "{out}");
+    assert_eq!(d.status(1001).await, RequestStatus::Pending);
+    assert!(d.bodies().await.is_empty(), "nothing is granted before the last step");
+
+    // The group approves with the DM's button.
+    let out = d.chat("gus", &[]).await;
+    assert!(out.contains("step 2 of 2, group:software-approvers"), "{out}");
+    assert!(matches!(d.press("gus", "approve:R-1001", "gus-1").await, Handled::Applied { .. }));
+    assert_eq!(d.status(1001).await, RequestStatus::Fulfilled);
+    assert_eq!(d.t.app.store.seats_used("adobe-acrobat-pro").await.unwrap(), 1);
+    let held = d.t.app.store.holdings(Some("adobe-acrobat-pro"), false).await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!(held[0].holder, UserRef::new(Platform::Console, "alice"));
+    assert!(held[0].expires_at.is_some(), "a 365d item is time-boxed");
+
+    let got = d.bodies().await;
+    assert_eq!(got.len(), 1, "one signed grant, delivered once: {got:?}");
+    let (event, body) = &got[0];
+    assert_eq!(event, "access.grant");
+    assert_eq!(body["action"], "grant");
+    assert_eq!(body["request"], "R-1001");
+    assert_eq!(body["item"], "adobe-acrobat-pro");
+    assert_eq!(body["user"]["id"], "alice");
+    assert_eq!(body["approved_by"], serde_json::json!(["console:max", "console:gus"]));
+    assert_eq!(d.bodies().await.len(), 1, "a delivered grant is not sent again");
+
+    let out = d.chat("alice", &[]).await;
+    assert!(out.contains("max approved R-1001"), "{out}");
+    assert!(out.contains("R-1001: Adobe Acrobat Pro licence is granted until"), "{out}");
+
+    // Every step is in the keyed audit chain, and the chain verifies.
+    let audit = d.t.app.store.audit_entries(0, None, 1000).await.unwrap();
+    let kinds: Vec<&str> = audit.iter().map(|e| e.kind.as_str()).collect();
+    for k in ["request.created", "request.approved", "access.granted"] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+    let verdict = deskbot::compliance::audit::verify(&d.t.app.store).await.unwrap();
+    assert!(verdict.broken.is_none(), "{verdict:?}");
+
+    // The pool is full: the next request waits in line, and gets the seat when it is revoked.
+    d.chat("carl", &["I need acrobat", "to review and sign the design contracts"]).await;
+    d.chat("max", &["approve R-1002"]).await;
+    let out = d.chat("gus", &["approve R-1002"]).await;
+    assert!(out.contains("Approved R-1002."), "{out}");
+    assert_eq!(d.status(1002).await, RequestStatus::Waiting);
+    let out = d.chat("carl", &[]).await;
+    assert!(
+        out.contains("all 1 seats of Adobe Acrobat Pro licence are taken. You are number 1 in line"),
+        "{out}"
+    );
+    assert_eq!(d.t.app.store.seats_used("adobe-acrobat-pro").await.unwrap(), 1, "never over the pool");
+
+    let alice = UserRef::new(Platform::Console, "alice");
+    let handed =
+        d.t.app
+            .service
+            .revoke_seat("adobe-acrobat-pro", &alice, "ops", "left the contracts team")
+            .await
+            .unwrap();
+    assert_eq!(handed, vec![RequestNumber(1002)]);
+    assert_eq!(d.status(1001).await, RequestStatus::Revoked);
+    assert_eq!(d.status(1002).await, RequestStatus::Fulfilled);
+    assert_eq!(d.t.app.store.seats_used("adobe-acrobat-pro").await.unwrap(), 1);
+    let got = d.bodies().await;
+    let events: Vec<(&str, &str)> =
+        got.iter().map(|(e, b)| (e.as_str(), b["user"]["id"].as_str().unwrap_or(""))).collect();
+    assert_eq!(events, [("access.grant", "alice"), ("access.revoke", "alice"), ("access.grant", "carl")]);
+    let out = d.chat("alice", &[]).await;
+    assert!(out.contains("was revoked: left the contracts team"), "{out}");
+    let out = d.chat("carl", &[]).await;
+    assert!(out.contains("A seat of Adobe Acrobat Pro licence is free"), "{out}");
+
+    // The operator's and the auditor's view, from the CLI on the same database.
+    let csv = d.cli(&["licences", "report", "--csv"]);
+    let mut lines = csv.lines();
+    assert_eq!(
+        lines.next(),
+        Some("holder,item,granted at,approved by,justification,expires,last reviewed,request"),
+        "{csv}"
+    );
+    let carl: Vec<&str> = lines.filter(|l| l.contains("console:carl")).collect();
+    assert_eq!(carl.len(), 1, "{csv}");
+    assert!(carl[0].contains("step 1 console:max; step 2 console:gus"), "{csv}");
+    assert!(
+        carl[0].contains("to review and sign the design contracts") && carl[0].ends_with(",R-1002"),
+        "{csv}"
+    );
+    assert!(!csv.contains("console:alice"), "a revoked seat is not held: {csv}");
+    let trail: serde_json::Value =
+        serde_json::from_str(&d.cli(&["requests", "show", "R-1001", "--json"])).unwrap();
+    assert_eq!(trail["request"]["status"], "revoked");
+    assert_eq!(trail["decisions"].as_array().map(Vec::len), Some(2));
+    assert_eq!(trail["holding"]["revoke_reason"], "left the contracts team");
+    let pools: serde_json::Value = serde_json::from_str(&d.cli(&["licences", "list", "--json"])).unwrap();
+    let acrobat = pools.as_array().unwrap().iter().find(|p| p["item"] == "adobe-acrobat-pro").unwrap();
+    assert_eq!(
+        (acrobat["used"].as_i64(), acrobat["total"].as_i64(), acrobat["waiting"].as_i64()),
+        (Some(1), Some(1), Some(0))
+    );
+    let pending = d.cli(&["requests", "list", "--status", "fulfilled"]);
+    assert!(pending.contains("R-1002") && !pending.contains("R-1001"), "{pending}");
+    d.done().await;
+}
+
+async fn a_denial_reaches_the_requester_with_its_reason(pg: bool) {
+    let Some(d) = desk(pg).await else { return };
+    d.chat(
+        "carl",
+        &["I need access to the finance folder", "read only", "to reconcile the Q3 supplier invoices"],
+    )
+    .await;
+    let r = d.t.app.store.request(RequestNumber(1001)).await.unwrap().unwrap();
+    assert_eq!(r.item, "finance-folder");
+    assert_eq!(r.status, RequestStatus::Pending);
+    let out = d.chat("max", &["deny R-1001", "finance data is for the finance team only"]).await;
+    assert!(out.contains("Why are you denying R-1001?"), "{out}");
+    assert!(out.contains("Denied R-1001. The requester is told your reason."), "{out}");
+    assert_eq!(d.status(1001).await, RequestStatus::Denied);
+    let decisions = d.t.app.store.request_decisions(RequestNumber(1001)).await.unwrap();
+    assert_eq!(decisions.len(), 1);
+    assert!(!decisions[0].approve);
+    assert_eq!(decisions[0].reason.as_deref(), Some("finance data is for the finance team only"));
+    let out = d.chat("carl", &[]).await;
+    assert!(out.contains("R-1001 (Access to the Finance shared folder) was denied by max: finance data is for the finance team only"), "{out}");
+    // A bystander's Deny is refused before any reason is asked; deciding again is refused too.
+    let bystander = d.press("eve", "deny:R-1001", "eve-deny").await;
+    assert!(matches!(bystander, Handled::Refused { .. }), "{bystander:?}");
+    let again = d.press("max", "approve:R-1001", "again-1").await;
+    assert!(matches!(&again, Handled::Refused { note } if note.contains("denied already")), "{again:?}");
+    assert_eq!(d.t.app.store.seats_used("finance-folder").await.unwrap(), 0);
+    d.done().await;
+}
+
+async fn an_approver_s_own_request_skips_their_step(pg: bool) {
+    let Some(d) = desk(pg).await else { return };
+    // gus approves for software-approvers: his own Acrobat request skips that step, so his
+    // manager's approval is the last one.
+    d.chat("gus", &["I need acrobat", "to sign the hardware supplier contracts"]).await;
+    let r = d.t.app.store.request(RequestNumber(1001)).await.unwrap().unwrap();
+    assert_eq!(r.steps[1].skipped.as_deref(), Some(deskbot::desk::requests::SELF_SKIP));
+    assert!(r.steps[1].approvers.is_empty(), "never the requester");
+    let own = d.press("gus", "approve:R-1001", "gus-self").await;
+    assert!(matches!(&own, Handled::Refused { note } if note.contains("your own request")), "{own:?}");
+    let out = d.chat("max", &["approve R-1001"]).await;
+    assert!(out.contains("Approved R-1001."), "{out}");
+    assert_eq!(d.status(1001).await, RequestStatus::Fulfilled);
+    let decisions = d.t.app.store.request_decisions(RequestNumber(1001)).await.unwrap();
+    assert_eq!(decisions.iter().map(|d| d.approver.to_string()).collect::<Vec<_>>(), ["console:max"]);
+    d.done().await;
+}
+
+async fn two_person_approval_needs_two_different_approvers(pg: bool) {
+    let Some(d) = desk(pg).await else { return };
+    for who in ["console:gus", "console:alice"] {
+        let grant = NewGrant {
+            user: who.parse().unwrap(),
+            role: Role::Approver,
+            scope: "data-owners".into(),
+            by: "test".into(),
+            justification: "owns the customer database".into(),
+        };
+        d.t.app.store.grant_role(&grant, (d.t.app.clock)()).await.unwrap();
+    }
+    d.t.app.service.forget_grants().await;
+    d.chat(
+        "carl",
+        &[
+            "I need read access to the production database",
+            "orders",
+            "to trace the duplicate invoices customers reported",
+        ],
+    )
+    .await;
+    d.chat("max", &["approve R-1001"]).await;
+    let out = d.chat("gus", &["approve R-1001"]).await;
+    assert!(out.contains("step 2 of 2, group:data-owners"), "{out}");
+    assert!(out.contains("needs a second, different approver"), "{out}");
+    let twice = d.press("gus", "approve:R-1001", "gus-again").await;
+    assert!(
+        matches!(&twice, Handled::Refused { note } if note.contains("different second approver")),
+        "{twice:?}"
+    );
+    assert_eq!(d.status(1001).await, RequestStatus::Pending);
+    let out = d.chat("alice", &["approve R-1001"]).await;
+    assert!(out.contains("Approved R-1001."), "{out}");
+    // Fulfilled by the access queue: approved, a seat held, a ticket filed for carl.
+    assert_eq!(d.status(1001).await, RequestStatus::Approved);
+    assert_eq!(d.t.app.store.seats_used("prod-db-read").await.unwrap(), 1);
+    let tickets = d.t.app.store.tickets(&deskbot::store::TicketFilter::default()).await.unwrap();
+    assert_eq!(tickets.len(), 1);
+    assert_eq!(tickets[0].queue.as_str(), "access");
+    assert_eq!(tickets[0].requester, UserRef::new(Platform::Console, "carl"));
+    assert_eq!(tickets[0].fields.get("request").map(String::as_str), Some("R-1001"));
+    let out = d.chat("carl", &[]).await;
+    assert!(out.contains("R-1001 is approved until"), "{out}");
+    d.done().await;
+}
+
+#[tokio::test]
+async fn sqlite_two_person_approval_needs_two_different_approvers() {
+    two_person_approval_needs_two_different_approvers(false).await;
+}
+
+#[tokio::test]
+async fn postgres_two_person_approval_needs_two_different_approvers() {
+    two_person_approval_needs_two_different_approvers(true).await;
+}
+
+#[tokio::test]
+async fn sqlite_request_is_approved_by_manager_then_group_and_granted_by_webhook() {
+    request_is_approved_by_manager_then_group_and_granted_by_webhook(false).await;
+}
+
+#[tokio::test]
+async fn postgres_request_is_approved_by_manager_then_group_and_granted_by_webhook() {
+    request_is_approved_by_manager_then_group_and_granted_by_webhook(true).await;
+}
+
+#[tokio::test]
+async fn sqlite_a_denial_reaches_the_requester_with_its_reason() {
+    a_denial_reaches_the_requester_with_its_reason(false).await;
+}
+
+#[tokio::test]
+async fn postgres_a_denial_reaches_the_requester_with_its_reason() {
+    a_denial_reaches_the_requester_with_its_reason(true).await;
+}
+
+#[tokio::test]
+async fn sqlite_an_approver_s_own_request_skips_their_step() {
+    an_approver_s_own_request_skips_their_step(false).await;
+}
+
+#[tokio::test]
+async fn postgres_an_approver_s_own_request_skips_their_step() {
+    an_approver_s_own_request_skips_their_step(true).await;
+}
