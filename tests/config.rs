@@ -102,13 +102,17 @@ fn the_example_config_parses_and_its_commented_queue_is_valid() {
         .collect::<Vec<_>>()
         .join("\n");
     let secret = write(&dir, "secret", "s3cret");
-    let uncommented = uncommented.replace("/run/secrets/deskbot-webhook", secret.to_str().unwrap());
+    let uncommented = uncommented
+        .replace("/run/secrets/deskbot-webhook", secret.to_str().unwrap())
+        .replace("/run/secrets/deskbot-idp-webhook", secret.to_str().unwrap());
     let full = write(&dir, "full.toml", &uncommented);
     let err = Config::load_from(&Sources { file: Some(full), data_dir: None }, &[]);
     let cfg = err.unwrap();
     let q = cfg.queues().into_iter().find(|q| q.name.as_str() == "service-desk").unwrap();
     assert!(q.sla.is_some() && q.hours.is_some());
-    assert_eq!(cfg.webhook.len(), 1);
+    // The ticket system's webhook and the identity provider's (request fulfilment).
+    let names: Vec<&str> = cfg.webhook.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(names, ["itsm", "idp"]);
 }
 
 const DISCORD_KEY: &str = "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a";

@@ -42,6 +42,8 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec { name: "case_events", key: &["id"] },
     TableSpec { name: "test_conversations", key: &["key"] },
     TableSpec { name: "report_sessions", key: &["id_hash"] },
+    TableSpec { name: "portal_links", key: &["token_hash"] },
+    TableSpec { name: "portal_sessions", key: &["id_hash"] },
     TableSpec { name: "requests", key: &["number"] },
     TableSpec { name: "request_decisions", key: &["id"] },
     TableSpec { name: "seat_holdings", key: &["id"] },
