@@ -565,18 +565,18 @@ pub const CATALOGUE: &[Table] = &[
             col(
                 "subject",
                 Id,
-                Erase::Keep,
+                Scrub,
                 Purge::Keep,
                 "the provider's id for someone no chat identity matched yet; claims live ten \
-                 minutes and the portal deletes them at expiry (no chat identity to erase by)",
+                 minutes and the portal deletes them at expiry; they name no chat identity yet",
             ),
             col(
                 "email",
                 Id,
-                Erase::Keep,
+                Scrub,
                 Purge::Keep,
                 "the verified email of someone no chat identity matched yet; claims live ten \
-                 minutes and the portal deletes them at expiry (no chat identity to erase by)",
+                 minutes and the portal deletes them at expiry; they name no chat identity yet",
             ),
         ],
     },
