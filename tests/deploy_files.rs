@@ -256,7 +256,10 @@ fn the_portal_is_exposed_over_tls_with_its_public_url() {
         paths.push(p["path"].as_str().unwrap().to_string());
     }
     assert!(paths.contains(&"/portal".to_string()), "{paths:?}");
-    assert!(!paths.iter().any(|p| p == "/" || p.starts_with("/reports") || p.starts_with("/metrics")), "{paths:?}");
+    assert!(
+        !paths.iter().any(|p| p == "/" || p.starts_with("/reports") || p.starts_with("/metrics")),
+        "{paths:?}"
+    );
 
     let maps = of_kind(&docs, "ConfigMap");
     let config = maps.iter().find(|m| m["metadata"]["name"].as_str() == Some("deskbot-config")).unwrap();
