@@ -198,10 +198,12 @@ fn the_company_sign_in_comes_from_the_environment_with_its_secret_from_a_file() 
         ("DESKBOT_PORTAL__OIDC__ISSUER", "https://login.example.com/tenant/v2.0"),
         ("DESKBOT_PORTAL__OIDC__CLIENT_ID", "deskbot-portal"),
         ("DESKBOT_PORTAL__OIDC__CLIENT_SECRET_FILE", secret.to_str().unwrap()),
+        ("DESKBOT_PORTAL__OIDC__TRUST_EMAIL", "true"),
     ]);
     let cfg = Config::load_from(&Sources::default(), &vars).unwrap();
     let oidc = cfg.portal.oidc.as_ref().expect("[portal.oidc] from the environment");
     assert_eq!(oidc.issuer, "https://login.example.com/tenant/v2.0");
+    assert!(oidc.trust_email, "DESKBOT_PORTAL__OIDC__TRUST_EMAIL");
     assert_eq!(oidc.client_id, "deskbot-portal");
     assert_eq!(oidc.client_secret.as_deref(), Some("s3cret-client-value"));
     assert!(!format!("{cfg:?}").contains("s3cret"), "the secret never shows in Debug output");

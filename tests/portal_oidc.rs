@@ -37,6 +37,11 @@ struct World {
 /// The portal with `[portal.oidc]` naming the fake provider, Slack's people looked up on the
 /// fake Slack, `http.public_url` its own address.
 async fn world() -> World {
+    world_with("").await
+}
+
+/// [`world`] with more `[portal.oidc]` lines.
+async fn world_with(oidc_extra: &str) -> World {
     let clock = TestClock::at(T0);
     let idp = FakeIdp::start(Arc::new({
         let c = clock.clock();
@@ -49,7 +54,7 @@ async fn world() -> World {
     let (listener, base) = support::web::listener().await;
     let toml = format!(
         "[http]\npublic_url = \"{base}\"\n[portal.oidc]\nissuer = \"{}\"\nclient_id = \"{CLIENT_ID}\"\n\
-         client_secret = \"{CLIENT_SECRET}\"\n",
+         client_secret = \"{CLIENT_SECRET}\"\n{oidc_extra}",
         idp.issuer
     );
     let t = TestApp::with_config(&toml, clock.clock()).await;
@@ -191,6 +196,68 @@ async fn forged_tokens_are_refused_without_a_session() {
     w.idp.forge(Forge::Nothing);
     let s = w.start().await;
     assert!(sets_session(&w.finish(&s).await, SESSION));
+}
+
+#[tokio::test]
+async fn an_email_without_email_verified_is_refused_unless_trust_email_is_set() {
+    // By default an ID token without `email_verified` (as Entra ID issues them) is refused.
+    let w = world().await;
+    w.idp.forge(Forge::NoEmailVerified);
+    let s = w.start().await;
+    assert_refused(w.finish(&s).await, "no email_verified, trust_email off").await;
+
+    // With trust_email the provider's email is believed ...
+    let w = world_with("trust_email = true\n").await;
+    assert!(w.t.app.config.portal.oidc.as_ref().is_some_and(|o| o.trust_email));
+    w.idp.forge(Forge::NoEmailVerified);
+    let s = w.start().await;
+    let res = w.finish(&s).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(sets_session(&res, SESSION), "trust_email: signed in");
+    let lookups: Vec<_> = w.slack.calls().into_iter().filter(|c| c.method == "users.lookupByEmail").collect();
+    assert_eq!(lookups.len(), 1);
+    assert_eq!(lookups[0].params["email"], "alice@example.com");
+    // ... but an explicit `email_verified: false` is still refused.
+    w.idp.sign_in_as("sub-0002", "bob@example.com");
+    w.idp.forge(Forge::UnverifiedEmail);
+    let s = w.start().await;
+    assert_refused(w.finish(&s).await, "email_verified false, trust_email on").await;
+}
+
+#[tokio::test]
+async fn a_rotated_provider_key_is_fetched_again_at_most_once_a_minute() {
+    let w = world().await;
+    let s = w.start().await;
+    assert!(sets_session(&w.finish(&s).await, SESSION));
+    let fetched = w.idp.jwks_calls();
+    assert_eq!(fetched, 1, "discovery and keys are cached");
+
+    // The provider rotates its key: the cached keys do not hold the new id; deskbot fetches
+    // them again once and signs the person in, well within the ten-minute cache.
+    w.idp.rotate_key();
+    w.clock.advance(MINUTE);
+    let s = w.start().await;
+    let res = w.finish(&s).await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(sets_session(&res, SESSION), "signed in with the rotated key");
+    assert_eq!(w.idp.jwks_calls(), fetched + 1);
+
+    // A token naming a key nobody published, within the minute: refused without asking the
+    // provider again.
+    w.idp.forge(Forge::UnknownKey);
+    let s = w.start().await;
+    assert_refused(w.finish(&s).await, "unknown key id, within the minute").await;
+    assert_eq!(w.idp.jwks_calls(), fetched + 1, "rate-limited");
+    // A minute later one more fetch is allowed; the key is still unknown, so still refused.
+    w.clock.advance(MINUTE + 1);
+    let s = w.start().await;
+    assert_refused(w.finish(&s).await, "unknown key id, a minute later").await;
+    assert_eq!(w.idp.jwks_calls(), fetched + 2);
+    // The rotated key keeps working from the refreshed cache.
+    w.idp.forge(Forge::Nothing);
+    let s = w.start().await;
+    assert!(sets_session(&w.finish(&s).await, SESSION));
+    assert_eq!(w.idp.jwks_calls(), fetched + 2);
 }
 
 #[tokio::test]

@@ -14,8 +14,8 @@ use crate::domain::{Millis, UserRef};
 use crate::store::{OidcLogin, ProviderIdentity};
 use openidconnect::core::{CoreAuthenticationFlow, CoreClient, CoreProviderMetadata};
 use openidconnect::{
-    AuthorizationCode, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce, PkceCodeChallenge,
-    PkceCodeVerifier, RedirectUrl, Scope, TokenResponse,
+    AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken, IssuerUrl, Nonce,
+    PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, Scope, SignatureVerificationError, TokenResponse,
 };
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -28,6 +28,10 @@ pub const LOGIN_VALID_MS: Millis = 10 * 60_000;
 /// How long the provider's discovery document and keys are reused before they are fetched
 /// again (a key the provider rotated in is picked up at the latest then).
 const METADATA_TTL_MS: Millis = 10 * 60_000;
+/// An ID token signed by a key the cached set does not hold makes deskbot fetch the keys
+/// again before refusing (the provider rotated them), at most this often: a stream of tokens
+/// with made-up key ids cannot turn deskbot into a load on the provider.
+const REFETCH_EVERY_MS: Millis = 60_000;
 /// One call to the provider (discovery, keys, token) may take this long.
 const CALL_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -46,6 +50,9 @@ pub struct OidcConfig {
     pub client_secret_file: Option<PathBuf>,
     /// The button's words on the sign-in page.
     pub button: Option<String>,
+    /// Accept an `email` claim that comes without `email_verified` (Entra ID never sends
+    /// it). An explicit `email_verified: false` is refused all the same. Off by default.
+    pub trust_email: bool,
 }
 
 impl std::fmt::Debug for OidcConfig {
@@ -55,6 +62,7 @@ impl std::fmt::Debug for OidcConfig {
             .field("client_id", &self.client_id)
             .field("client_secret", &self.client_secret.as_ref().map(|_| "[set]"))
             .field("client_secret_file", &self.client_secret_file)
+            .field("trust_email", &self.trust_email)
             .finish()
     }
 }
@@ -131,6 +139,8 @@ pub struct Provider {
     redirect: RedirectUrl,
     http: reqwest::Client,
     metadata: Mutex<Option<(CoreProviderMetadata, Millis)>>,
+    /// When an unknown key id last made the keys be fetched again.
+    refetched: Mutex<Option<Millis>>,
 }
 
 impl Provider {
@@ -145,7 +155,14 @@ impl Provider {
             .timeout(CALL_TIMEOUT)
             .build()
             .map_err(|e| format!("cannot build the identity provider's HTTP client: {e}"))?;
-        Ok(Self { secret: cfg.secret()?, cfg: cfg.clone(), redirect, http, metadata: Mutex::new(None) })
+        Ok(Self {
+            secret: cfg.secret()?,
+            cfg: cfg.clone(),
+            redirect,
+            http,
+            metadata: Mutex::new(None),
+            refetched: Mutex::new(None),
+        })
     }
 
     /// The words on the sign-in button.
@@ -161,6 +178,22 @@ impl Provider {
         {
             return Ok(m);
         }
+        self.fetch_metadata(now).await
+    }
+
+    /// Whether an unknown key id may fetch the keys again now (at most every
+    /// [`REFETCH_EVERY_MS`]); taking the turn marks it used.
+    fn may_refetch(&self, now: Millis) -> bool {
+        let Ok(mut last) = self.refetched.lock() else { return false };
+        if last.is_some_and(|at| now >= at && now - at < REFETCH_EVERY_MS) {
+            return false;
+        }
+        *last = Some(now);
+        true
+    }
+
+    /// Fetch the discovery document and keys now, and keep them.
+    async fn fetch_metadata(&self, now: Millis) -> Result<CoreProviderMetadata, OidcError> {
         let issuer = IssuerUrl::new(self.cfg.issuer.trim().to_string())
             .map_err(|e| OidcError::Config(e.to_string()))?;
         let m = CoreProviderMetadata::discover_async(issuer, &self.http)
@@ -236,14 +269,31 @@ impl Provider {
             .map_err(|e| OidcError::Exchange(error_chain(&e)))?;
         let id_token = token.id_token().ok_or(OidcError::NoIdToken)?;
         let at = chrono::DateTime::from_timestamp_millis(now).unwrap_or_default();
+        let nonce = Nonce::new(login.nonce.clone());
+        let refused = |e: &ClaimsVerificationError| OidcError::IdToken(error_chain(e));
         let verifier = client.id_token_verifier().set_time_fn(move || at);
-        let claims = id_token
-            .claims(&verifier, &Nonce::new(login.nonce.clone()))
-            .map_err(|e| OidcError::IdToken(error_chain(&e)))?;
+        let claims = match id_token.claims(&verifier, &nonce) {
+            Ok(claims) => claims.clone(),
+            // A key id the cached set does not know: the provider may have rotated its keys.
+            Err(ClaimsVerificationError::SignatureVerification(
+                SignatureVerificationError::NoMatchingKey,
+            )) if self.may_refetch(now) => {
+                tracing::info!(
+                    "portal: ID token signed by an unknown key; fetching the provider's keys again"
+                );
+                let client = self.client(self.fetch_metadata(now).await?);
+                let verifier = client.id_token_verifier().set_time_fn(move || at);
+                id_token.claims(&verifier, &nonce).map_err(|e| refused(&e))?.clone()
+            }
+            Err(e) => return Err(refused(&e)),
+        };
         let email = claims.email().map(|e| e.as_str().trim().to_lowercase()).filter(|e| !e.is_empty());
         let email = email.ok_or(OidcError::NoEmail)?;
-        if claims.email_verified() != Some(true) {
-            return Err(OidcError::UnverifiedEmail);
+        match claims.email_verified() {
+            Some(true) => {}
+            // Entra ID leaves the claim out; believed only when the operator says so.
+            None if self.cfg.trust_email => {}
+            _ => return Err(OidcError::UnverifiedEmail),
         }
         Ok(ProviderIdentity {
             issuer: claims.issuer().as_str().to_string(),

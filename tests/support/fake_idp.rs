@@ -3,7 +3,8 @@
 //! whoever the test says (and redirects back with a code and the state), and a token endpoint
 //! that checks the client's secret, the code (once) and the PKCE verifier against the
 //! challenge before it returns an RS256-signed ID token. A test can tell it to forge the next
-//! token: signed by another key, for another audience, expired, or with another nonce.
+//! token: signed by another key, for another audience, expired, or with another nonce; or
+//! rotate its signing key (a new key id, the old key no longer published).
 #![allow(dead_code)]
 
 use axum::extract::{Form, Query, State};
@@ -38,8 +39,12 @@ pub enum Forge {
     /// Expired ten minutes before the provider's "now".
     Expired,
     WrongNonce,
-    /// The email is not marked verified.
+    /// The email is explicitly not verified (`email_verified: false`).
     UnverifiedEmail,
+    /// No `email_verified` claim at all, as Entra ID sends its tokens (not a forgery there).
+    NoEmailVerified,
+    /// Signed by a key whose id the provider never published.
+    UnknownKey,
 }
 
 struct Grant {
@@ -54,6 +59,11 @@ struct Inner {
     issuer: String,
     key: CoreRsaPrivateSigningKey,
     impostor: CoreRsaPrivateSigningKey,
+    /// The key after a rotation (id `k2`) and one with an id never published (`k-unknown`).
+    rotated: CoreRsaPrivateSigningKey,
+    unknown: CoreRsaPrivateSigningKey,
+    is_rotated: Mutex<bool>,
+    jwks_calls: Mutex<u32>,
     now: Arc<dyn Fn() -> i64 + Send + Sync>,
     person: Mutex<(String, String)>,
     forge: Mutex<Forge>,
@@ -70,9 +80,13 @@ pub struct FakeIdp {
 }
 
 fn key(file: &str) -> CoreRsaPrivateSigningKey {
+    key_with_id(file, "k1")
+}
+
+fn key_with_id(file: &str, id: &str) -> CoreRsaPrivateSigningKey {
     let path = format!("{}/tests/fixtures/oidc/{file}", env!("CARGO_MANIFEST_DIR"));
     let pem = std::fs::read_to_string(&path).unwrap();
-    CoreRsaPrivateSigningKey::from_pem(&pem, Some(JsonWebKeyId::new("k1".into()))).unwrap()
+    CoreRsaPrivateSigningKey::from_pem(&pem, Some(JsonWebKeyId::new(id.into()))).unwrap()
 }
 
 impl FakeIdp {
@@ -84,6 +98,10 @@ impl FakeIdp {
             issuer: issuer.clone(),
             key: key("idp_key.pem"),
             impostor: key("impostor_key.pem"),
+            rotated: key_with_id("impostor_key.pem", "k2"),
+            unknown: key_with_id("impostor_key.pem", "k-unknown"),
+            is_rotated: Mutex::new(false),
+            jwks_calls: Mutex::new(0),
             now,
             person: Mutex::new(("sub-0001".into(), "alice@example.com".into())),
             forge: Mutex::new(Forge::Nothing),
@@ -111,6 +129,17 @@ impl FakeIdp {
     /// Forge every ID token from now on in this way (`Forge::Nothing` to stop).
     pub fn forge(&self, f: Forge) {
         *self.inner.forge.lock().unwrap() = f;
+    }
+
+    /// Rotate the signing key: tokens are signed by a new key (id `k2`), and the JWKS
+    /// publishes only that one from now on.
+    pub fn rotate_key(&self) {
+        *self.inner.is_rotated.lock().unwrap() = true;
+    }
+
+    /// How many times the JWKS was fetched.
+    pub fn jwks_calls(&self) -> u32 {
+        *self.inner.jwks_calls.lock().unwrap()
     }
 
     /// The token requests so far: (code, PKCE verifier sent, answered 200).
@@ -160,7 +189,9 @@ async fn discovery(State(i): State<Arc<Inner>>) -> Json<serde_json::Value> {
 }
 
 async fn jwks(State(i): State<Arc<Inner>>) -> Json<serde_json::Value> {
-    let set = CoreJsonWebKeySet::new(vec![i.key.as_verification_key()]);
+    *i.jwks_calls.lock().unwrap() += 1;
+    let current = if *i.is_rotated.lock().unwrap() { &i.rotated } else { &i.key };
+    let set = CoreJsonWebKeySet::new(vec![current.as_verification_key()]);
     Json(serde_json::to_value(&set).unwrap())
 }
 
@@ -254,11 +285,20 @@ fn token_answer(i: &Inner, headers: &HeaderMap, f: &TokenForm) -> Response {
         iat,
         StandardClaims::new(SubjectIdentifier::new(grant.subject))
             .set_email(Some(EndUserEmail::new(grant.email)))
-            .set_email_verified(Some(forge != Forge::UnverifiedEmail)),
+            .set_email_verified(match forge {
+                Forge::UnverifiedEmail => Some(false),
+                Forge::NoEmailVerified => None,
+                _ => Some(true),
+            }),
         EmptyAdditionalClaims {},
     )
     .set_nonce(Some(Nonce::new(nonce)));
-    let key = if forge == Forge::BadSignature { &i.impostor } else { &i.key };
+    let key = match forge {
+        Forge::BadSignature => &i.impostor,
+        Forge::UnknownKey => &i.unknown,
+        _ if *i.is_rotated.lock().unwrap() => &i.rotated,
+        _ => &i.key,
+    };
     let id_token =
         CoreIdToken::new(claims, key, CoreJwsSigningAlgorithm::RsaSsaPkcs1V15Sha256, None, None).unwrap();
     Json(json!({
