@@ -202,7 +202,7 @@ async fn run(chromium: PathBuf) {
     cdp.load(None, Some(&submit(TOKEN))).await;
     let laptop = page_state(&mut cdp).await;
     assert_eq!(laptop["signIn"], json!(false), "{laptop}");
-    // The page's Content-Security-Policy lets its own stylesheet (by hash) apply.
+    // The page's Content-Security-Policy lets deskbot's own stylesheets (portal.css, reports.css) apply.
     assert_eq!(laptop["styled"], json!("rgb(243, 244, 246)"), "the stylesheet was blocked: {laptop}");
     assert_eq!(
         laptop["legend"],

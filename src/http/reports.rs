@@ -74,6 +74,8 @@ pub fn router(state: ReportsState) -> Router {
         .unwrap_or_else(|_| HeaderValue::from_static("default-src 'none'"));
     Router::new()
         .route("/reports", get(page))
+        .route("/reports/static/portal.css", get(|| stylesheet(super::portal::STYLE)))
+        .route("/reports/static/reports.css", get(|| stylesheet(html::STYLE)))
         .route("/reports/login", get(login_form).post(login))
         .route("/reports/logout", post(logout))
         .layer(axum::middleware::from_fn(move |req, next| session::page_headers(csp.clone(), req, next)))
@@ -115,6 +117,22 @@ async fn signed_in(s: &ReportsState, peer: Peer, headers: &HeaderMap) -> Result<
     }
 }
 
+/// The stylesheets the pages link (the portal's, shared, and the page's own).
+async fn stylesheet(css: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], css).into_response()
+}
+
+/// A rendered page, or a plain 500 if its template failed.
+fn page_or_error(status: StatusCode, body: Result<String, askama::Error>) -> Response {
+    match body {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "reports: the page did not render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "The page could not be shown; try again.\n").into_response()
+        }
+    }
+}
+
 fn unavailable(e: &crate::store::StoreError) -> Response {
     tracing::error!(error = %e, "reports: cannot read the store");
     (StatusCode::SERVICE_UNAVAILABLE, "The database cannot be read right now; try again.\n").into_response()
@@ -133,7 +151,7 @@ fn refused(s: &ReportsState, status: StatusCode, error: Option<&str>) -> Respons
     let Some(csrf) = session::random_token() else {
         return (StatusCode::SERVICE_UNAVAILABLE, "No randomness available; try again.\n").into_response();
     };
-    let mut res = (status, Html(html::login(error, &csrf))).into_response();
+    let mut res = page_or_error(status, html::login(error, &csrf));
     if status == StatusCode::UNAUTHORIZED {
         res.headers_mut()
             .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"deskbot reports\""));
@@ -192,7 +210,7 @@ async fn page(
         viewer: Some(viewer.name.as_str()),
         logout_csrf: viewer.csrf.as_deref(),
     };
-    Html(html::render(&page)).into_response()
+    page_or_error(StatusCode::OK, html::render(&page))
 }
 
 async fn login_form(State(s): State<ReportsState>, peer: Peer, headers: HeaderMap) -> Response {

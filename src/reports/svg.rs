@@ -1,8 +1,24 @@
 //! Small inline SVG charts for the reports page: no scripts, no fonts to fetch, no CDN. Each
 //! chart scales with its container (`viewBox` + `width="100%"`), so it reads on a phone too.
 
-use super::html::esc;
 use std::fmt::Write;
+
+/// Escape a label for SVG text and attribute values (the charts are inserted into the
+/// page's template as trusted markup, so every text in them goes through here).
+fn esc(s: &str) -> String {
+    let mut o = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => o.push_str("&amp;"),
+            '<' => o.push_str("&lt;"),
+            '>' => o.push_str("&gt;"),
+            '"' => o.push_str("&quot;"),
+            '\'' => o.push_str("&#39;"),
+            c => o.push(c),
+        }
+    }
+    o
+}
 
 const BLUE: &str = "#2563eb";
 const GREEN: &str = "#16a34a";

@@ -51,7 +51,8 @@ const MAX_TEXT_BYTES: usize = 16 * 1024;
 pub const CSP: &str = "default-src 'none'; style-src 'self'; script-src 'self'; img-src 'self'; \
      connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-const STYLE: &str = include_str!("../../../static/portal.css");
+/// The portal's stylesheet, also the base of the reports page's.
+pub(crate) const STYLE: &str = include_str!("../../../static/portal.css");
 
 /// Article ids, and when (ms) they were figured.
 type Figured = (i64, Vec<String>);
