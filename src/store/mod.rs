@@ -39,7 +39,7 @@ pub use person::PersonStore;
 pub use postgres::PostgresStore;
 pub use reports::{CaseEvent, CaseKind, CaseRecord, CsatRecord, ReportStore, TicketFacts};
 pub use requests::{RequestOp, RequestStore};
-pub use sessions::{PortalSession, PortalStore, SessionStore};
+pub use sessions::{OidcLogin, PortalSession, PortalStore, ProviderIdentity, SessionStore};
 pub use sqlite::SqliteStore;
 
 /// Stands in outbound text and transcript lines for the number of the ticket the same commit
