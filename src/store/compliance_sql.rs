@@ -319,7 +319,13 @@ macro_rules! compliance_sql {
                         }) else {
                             continue;
                         };
-                        count_purged(r, t.name, qb.build().execute(&mut **tx).await.map_err($map_err)?.rows_affected());
+                        let rows = qb.build().execute(&mut **tx).await.map_err($map_err)?.rows_affected();
+                        count_purged(r, t.name, rows);
+                        if rows > 0 && t.name == "case_events" {
+                            // Their words changed: the report rollups of those days are rebuilt.
+                            let q = sqlx::query($crate::store::reports::FORGET_DAYS_BEFORE).bind(cut);
+                            q.execute(&mut **tx).await.map_err($map_err)?;
+                        }
                     }
                 }
                 Ok(())

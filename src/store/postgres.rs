@@ -21,7 +21,51 @@ pub struct PostgresStore {
     audit_key: Option<AuditKey>,
 }
 
+/// Indexes on tables that grow with the desk, built after the migrations with `CREATE INDEX
+/// CONCURRENTLY` (which cannot run in a migration's transaction) so a live desk keeps writing
+/// while they build: the reports' period reads of tickets and ratings, flagging a conversation
+/// as test traffic, and a person's case events (export, erasure).
+pub(crate) const LIVE_INDEXES: &[(&str, &str)] = &[
+    ("tickets_created_idx", "tickets (created_at)"),
+    ("csat_created_idx", "csat (created_at)"),
+    ("case_events_conversation_idx", "case_events (conversation)"),
+    ("case_events_user_idx", "case_events (platform, user_id)"),
+];
+
 impl PostgresStore {
+    /// Build [`LIVE_INDEXES`] that are missing. An interrupted build leaves an invalid index
+    /// behind: it is dropped and built again. A failure is logged, not fatal (the index only
+    /// makes reads faster; the next start tries again).
+    pub(crate) async fn build_live_indexes(&self) -> Result<()> {
+        for (name, on) in LIVE_INDEXES {
+            let invalid: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                 WHERE c.relname = $1 AND NOT i.indisvalid)",
+            )
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+            for stmt in [
+                invalid.then(|| format!("DROP INDEX CONCURRENTLY IF EXISTS {name}")),
+                Some(format!("CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {on}")),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let started = std::time::Instant::now();
+                if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(stmt)).execute(&self.pool).await {
+                    tracing::warn!(index = name, error = %e, "could not build an index; the next start tries again");
+                    break;
+                }
+                if started.elapsed() > std::time::Duration::from_secs(1) {
+                    tracing::info!(index = name, seconds = started.elapsed().as_secs_f64(), "index built");
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Connect to the database a `postgres://…` URL names, with the audit key that links its
     /// audit chain. Does not migrate: call [`Store::migrate`](super::Store::migrate).
     pub async fn open(url: &str, key: AuditKey) -> Result<Self> {
