@@ -38,8 +38,21 @@ CREATE TABLE report_unanswered_days (
 );
 CREATE INDEX report_unanswered_days_day_idx ON report_unanswered_days (day);
 
--- Period reads of tickets and ratings, flagging a conversation, and a person's case events.
+-- Period reads of tickets and ratings, flagging a conversation, and a person's case events;
+-- a ticket's first public agent reply and its SLA breaches (small partial indexes).
 CREATE INDEX tickets_created_idx ON tickets (created_at);
 CREATE INDEX csat_created_idx ON csat (created_at);
 CREATE INDEX case_events_conversation_idx ON case_events (conversation);
 CREATE INDEX case_events_user_idx ON case_events (platform, user_id);
+CREATE INDEX messages_agent_reply_idx ON messages (ticket_number, created_at)
+    WHERE speaker_kind = 'agent' AND internal = FALSE;
+CREATE INDEX ticket_events_breach_idx ON ticket_events (ticket_number) WHERE kind = 'sla_breach';
+-- A person's export and erasure: what they did and what names them.
+CREATE INDEX conversations_user_idx ON conversations (platform, user_id);
+CREATE INDEX ticket_events_actor_idx ON ticket_events (actor);
+CREATE INDEX audit_log_actor_idx ON audit_log (actor);
+CREATE INDEX audit_log_subject_idx ON audit_log (subject);
+-- The nightly purge: old transcript lines, and resolved tickets not purged yet by age.
+CREATE INDEX messages_created_idx ON messages (created_at);
+CREATE INDEX tickets_expiry_idx ON tickets (queue, (COALESCE(resolved_at, updated_at)))
+    WHERE status IN ('resolved', 'closed') AND requester_id <> 'purged';

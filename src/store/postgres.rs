@@ -24,12 +24,29 @@ pub struct PostgresStore {
 /// Indexes on tables that grow with the desk, built after the migrations with `CREATE INDEX
 /// CONCURRENTLY` (which cannot run in a migration's transaction) so a live desk keeps writing
 /// while they build: the reports' period reads of tickets and ratings, flagging a conversation
-/// as test traffic, and a person's case events (export, erasure).
+/// as test traffic, a person's rows (export, erasure), and the nightly purge's old transcript
+/// lines and resolved tickets not purged yet; the reports' first public agent reply and SLA
+/// breaches of each ticket. SQLite builds the same ones in its migration 0014.
 pub(crate) const LIVE_INDEXES: &[(&str, &str)] = &[
     ("tickets_created_idx", "tickets (created_at)"),
     ("csat_created_idx", "csat (created_at)"),
     ("case_events_conversation_idx", "case_events (conversation)"),
     ("case_events_user_idx", "case_events (platform, user_id)"),
+    (
+        "messages_agent_reply_idx",
+        "messages (ticket_number, created_at) WHERE speaker_kind = 'agent' AND internal = FALSE",
+    ),
+    ("ticket_events_breach_idx", "ticket_events (ticket_number) WHERE kind = 'sla_breach'"),
+    ("conversations_user_idx", "conversations (platform, user_id)"),
+    ("ticket_events_actor_idx", "ticket_events (actor)"),
+    ("audit_log_actor_idx", "audit_log (actor)"),
+    ("audit_log_subject_idx", "audit_log (subject)"),
+    ("messages_created_idx", "messages (created_at)"),
+    (
+        "tickets_expiry_idx",
+        "tickets (queue, (COALESCE(resolved_at, updated_at))) \
+         WHERE status IN ('resolved', 'closed') AND requester_id <> 'purged'",
+    ),
 ];
 
 impl PostgresStore {
