@@ -53,6 +53,9 @@ fn breached(t: &TicketFacts) -> bool {
         || late(t.resolved_at, sla.resolution_due)
 }
 
+/// An unanswered question's wording, kind, intent and article.
+type Wording<'a> = (CaseKind, Option<&'a str>, Option<&'a str>, &'a str);
+
 /// Case events after test traffic and the queue filter, counted: per day and kind, per
 /// intent/article and kind, and the unanswered ones by wording in the order first asked.
 /// Built from the live rows and the closed days' rollups alike.
@@ -61,7 +64,7 @@ struct CaseCounts<'a> {
     by_day: BTreeMap<(Millis, CaseKind), u64>,
     by_item: BTreeMap<(Option<&'a str>, Option<&'a str>, CaseKind), u64>,
     /// (kind, intent, article, query) → (first asked at, its id or position, how many).
-    unanswered: BTreeMap<(CaseKind, Option<&'a str>, Option<&'a str>, &'a str), (Millis, i64, u64)>,
+    unanswered: BTreeMap<Wording<'a>, (Millis, i64, u64)>,
 }
 
 impl<'a> CaseCounts<'a> {
