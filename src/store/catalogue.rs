@@ -754,6 +754,40 @@ pub const CATALOGUE: &[Table] = &[
             "a conversation flagged as test traffic (kept so reports keep leaving it out)",
         )],
     },
+    Table {
+        name: "report_days",
+        owner: Owner::Nobody,
+        erase_deletes_rows: false,
+        own_words: None,
+        expiry: Expiry::Kept,
+        columns: &[not("testers", "a hash of the configured testers list the day was rolled up with")],
+    },
+    Table {
+        name: "report_case_days",
+        owner: Owner::Nobody,
+        erase_deletes_rows: false,
+        own_words: None,
+        expiry: Expiry::Kept,
+        columns: &[
+            not("queue", "a queue name"),
+            not("kind", "what happened to the questions"),
+            not("intent", "an intent id from the catalog"),
+            not("article", "a KB article id"),
+        ],
+    },
+    Table {
+        name: "report_unanswered_days",
+        owner: Owner::Nobody,
+        erase_deletes_rows: false,
+        own_words: None,
+        expiry: Expiry::Kept,
+        columns: &[
+            not("queue", "a queue name"),
+            not("kind", "what happened to the questions"),
+            not("intent", "an intent id from the catalog"),
+            not("article", "a KB article id"),
+        ],
+    },
 ];
 
 /// Bookkeeping tables: no data of anyone.

@@ -51,6 +51,9 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec { name: "request_decisions", key: &["id"] },
     TableSpec { name: "seat_holdings", key: &["id"] },
     TableSpec { name: "seat_pools", key: &["item"] },
+    TableSpec { name: "report_days", key: &["day"] },
+    TableSpec { name: "report_case_days", key: &[] },
+    TableSpec { name: "report_unanswered_days", key: &[] },
 ];
 
 /// Tables the copy knows are not data.
