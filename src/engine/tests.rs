@@ -143,6 +143,7 @@ fn acrobat() -> crate::intents::requests::Item {
             min_chars: 20,
         }],
         fulfil: Fulfil::Webhook("idp".into()),
+        approval_timeout: None,
         source: "catalog/licences.toml".into(),
     }
 }

@@ -75,6 +75,18 @@ impl Service {
         })
         .await?;
         let turned_away = turned_away.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let (Handled::Applied { .. }, None) = (&handled, &turned_away)
+            && let InboundKind::Choice { id } | InboundKind::Message { text: id, .. } = &inbound.kind
+            && id.to_ascii_uppercase().contains(crate::store::requests::REVIEW_PREFIX)
+        {
+            // A review's Remove freed a seat: offer it to the next in line.
+            let item = id.split([':', ' ']).find(|w| w.to_ascii_uppercase().starts_with(crate::store::requests::REVIEW_PREFIX));
+            if let Some(item) = item
+                && let Err(e) = self.after_review(&item.to_ascii_uppercase()).await
+            {
+                tracing::error!(error = %e, "offering a seat freed by an access review failed");
+            }
+        }
         Ok(match (handled, turned_away) {
             (Handled::Applied { .. }, Some(decision)) => decision,
             (handled, _) => handled,
@@ -99,7 +111,19 @@ impl Service {
             _ => None,
         });
         for (request, approve) in asked_reason.into_iter().chain(decisions) {
-            if let Some(note) = self.decision_refused(&inbound.user, &request, approve).await? {
+            let refused = if request.starts_with(crate::store::requests::REVIEW_PREFIX) {
+                self.review_refused(&inbound.user, &request).await?
+            } else {
+                self.decision_refused(&inbound.user, &request, approve).await?
+            };
+            if let Some(note) = refused {
+                return Ok(Some(note));
+            }
+        }
+        for a in &step.actions {
+            if let Action::Extend { request } = a
+                && let Some(note) = self.extend_refused(&inbound.user, request).await?
+            {
                 return Ok(Some(note));
             }
         }
@@ -311,8 +335,36 @@ impl Service {
                         reply_to: &inbound.reply_to,
                         item: &item,
                         fields,
+                        extends: None,
                     };
                     let parts = self.submit_request(asked, now).await?;
+                    take_parts(
+                        parts,
+                        inbound,
+                        &mut requests,
+                        &mut tickets,
+                        &mut messages,
+                        &mut outbound,
+                        &line,
+                    );
+                }
+                Action::Decide { request, approve, reason }
+                    if request.starts_with(crate::store::requests::REVIEW_PREFIX) =>
+                {
+                    let parts = self.decide_review(&inbound.user, &request, approve, reason, now).await?;
+                    take_parts(
+                        parts,
+                        inbound,
+                        &mut requests,
+                        &mut tickets,
+                        &mut messages,
+                        &mut outbound,
+                        &line,
+                    );
+                }
+                Action::Extend { request } => {
+                    let name = inbound.display_name.as_deref();
+                    let parts = self.extend_request(&inbound.user, name, &request, &inbound.reply_to, now).await?;
                     take_parts(
                         parts,
                         inbound,

@@ -48,6 +48,9 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec { name: "request_decisions", key: &["id"] },
     TableSpec { name: "seat_holdings", key: &["id"] },
     TableSpec { name: "seat_pools", key: &["item"] },
+    TableSpec { name: "request_timers", key: &["id"] },
+    TableSpec { name: "access_reviews", key: &["id"] },
+    TableSpec { name: "access_review_items", key: &["id"] },
 ];
 
 /// Tables the copy knows are not data.
