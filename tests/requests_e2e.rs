@@ -627,7 +627,8 @@ async fn a_review_campaign_removes_one_grant_and_hands_its_seat_on(pg: bool) {
     let own = d.press("alice", &format!("approve:{ar}"), "alice-keep").await;
     assert!(matches!(&own, Handled::Refused { note } if note.contains("your own access")), "{own:?}");
 
-    let out = d.chat("max", &[&format!("remove {ar}"), "moved to the design team, no contracts to sign"]).await;
+    let out =
+        d.chat("max", &[&format!("remove {ar}"), "moved to the design team, no contracts to sign"]).await;
     assert!(out.contains(&format!("Why should the access of {ar} be removed?")), "{out}");
     assert!(out.contains(&format!("Removed {ar}")), "{out}");
     assert_eq!(d.status(1001).await, RequestStatus::Revoked);
@@ -676,8 +677,17 @@ async fn a_review_campaign_removes_one_grant_and_hands_its_seat_on(pg: bool) {
 
 async fn a_queue_fulfilled_request_is_fulfilled_when_its_ticket_is_resolved(pg: bool) {
     let Some(d) = desk(pg).await else { return };
-    d.chat("carl", &["add me to the shared mailbox", "support@example.com", "I answer the support queue now"])
+    let out = d
+        .chat(
+            "carl",
+            &[
+                "I need access to the support@ shared mailbox",
+                "support@example.com",
+                "I answer the support queue now",
+            ],
+        )
         .await;
+    assert!(out.contains("Request R-1001 recorded: Access to a shared mailbox"), "{out}");
     d.chat("max", &["approve R-1001"]).await;
     assert_eq!(d.status(1001).await, RequestStatus::Approved);
     let tickets = d.t.app.store.tickets(&deskbot::store::TicketFilter::default()).await.unwrap();

@@ -9,8 +9,8 @@ use crate::desk::hours::BusinessHours;
 use crate::desk::sla::parse_business_duration;
 use crate::domain::{Millis, UserRef};
 use crate::intents::requests::{Approval, ApproverRule, DAY_MS, Item};
-use serde::{Deserialize, Serialize};
 use crate::store::requests::{Decision, PlannedStep, Request, RequestStatus};
+use serde::{Deserialize, Serialize};
 
 /// `[requests]` in deskbot.toml.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -19,8 +19,8 @@ use crate::store::{KbFeedback, NewTicket};
 
 pub use replies::{TRUNCATED_NOTICE, resolved_notice};
 pub use state::{
-    APPROVE_PREFIX, ConversationState, DENY_PREFIX, EXTEND_PREFIX, MAX_TRANSCRIPT_TURNS, Origin, RATE_PREFIX, State,
-    choices_for, rating_choices,
+    APPROVE_PREFIX, ConversationState, DENY_PREFIX, EXTEND_PREFIX, MAX_TRANSCRIPT_TURNS, Origin, RATE_PREFIX,
+    State, choices_for, rating_choices,
 };
 pub use step::step;
 

@@ -161,7 +161,8 @@ pub fn extension(text: &str) -> Option<String> {
     }
     let request = words.next()?.trim_end_matches([':', ',', '.']).to_ascii_uppercase();
     let digits = request.strip_prefix("R-")?;
-    (words.next().is_none() && !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit())).then_some(request)
+    (words.next().is_none() && !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
+        .then_some(request)
 }
 
 #[cfg(test)]

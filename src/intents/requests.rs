@@ -290,7 +290,8 @@ impl<'a> ItemValidator<'a> {
         if let Some(t) = &def.approval_timeout
             && let Err(e) = crate::desk::sla::parse_business_duration(t.get_ref(), DAY_MS)
         {
-            let msg = format!("approval_timeout `{}` {e} (like \"4h\" or \"1d\": business time)", t.get_ref());
+            let msg =
+                format!("approval_timeout `{}` {e} (like \"4h\" or \"1d\": business time)", t.get_ref());
             self.diags.push(map.at(&t.span(), msg));
         }
         let fields = self.fields(map, &id, span.clone(), &def.fields);

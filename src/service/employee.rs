@@ -23,6 +23,8 @@ impl Service {
     ) -> Result<Handled, ServiceError> {
         // Set when the router turns the event away; the commit then only records it.
         let turned_away: std::sync::Mutex<Option<Handled>> = std::sync::Mutex::new(None);
+        // A review item this event answers with Remove: its seat is offered on after the commit.
+        let removed: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
         let handled = self
             .commit_with_retry(|| async {
             let stored = self.store.load_conversation(&inbound.conversation).await?;
@@ -57,6 +59,14 @@ impl Service {
                 display_name,
             };
             let mut step = engine::step(&state, inbound, &ctx);
+            *removed.lock().unwrap_or_else(|p| p.into_inner()) = step.actions.iter().find_map(|a| match a {
+                Action::Decide { request, approve: false, .. }
+                    if request.starts_with(crate::store::requests::REVIEW_PREFIX) =>
+                {
+                    Some(request.clone())
+                }
+                _ => None,
+            });
             if let Some(note) = self.refused_decision(&state, &step, inbound).await? {
                 *turned_away.lock().unwrap_or_else(|p| p.into_inner()) = Some(Handled::Refused { note });
                 return Ok(Some(record_only(inbound, now)));
@@ -75,17 +85,12 @@ impl Service {
         })
         .await?;
         let turned_away = turned_away.into_inner().unwrap_or_else(|p| p.into_inner());
-        if let (Handled::Applied { .. }, None) = (&handled, &turned_away)
-            && let InboundKind::Choice { id } | InboundKind::Message { text: id, .. } = &inbound.kind
-            && id.to_ascii_uppercase().contains(crate::store::requests::REVIEW_PREFIX)
+        let removed = removed.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let (Handled::Applied { .. }, None, Some(item)) = (&handled, &turned_away, removed)
+            && let Err(e) = self.after_review(&item).await
         {
-            // A review's Remove freed a seat: offer it to the next in line.
-            let item = id.split([':', ' ']).find(|w| w.to_ascii_uppercase().starts_with(crate::store::requests::REVIEW_PREFIX));
-            if let Some(item) = item
-                && let Err(e) = self.after_review(&item.to_ascii_uppercase()).await
-            {
-                tracing::error!(error = %e, "offering a seat freed by an access review failed");
-            }
+            // The seat stays free until the next revocation or review offers it.
+            tracing::error!(error = %e, "offering a seat freed by an access review failed");
         }
         Ok(match (handled, turned_away) {
             (Handled::Applied { .. }, Some(decision)) => decision,
@@ -364,7 +369,8 @@ impl Service {
                 }
                 Action::Extend { request } => {
                     let name = inbound.display_name.as_deref();
-                    let parts = self.extend_request(&inbound.user, name, &request, &inbound.reply_to, now).await?;
+                    let parts =
+                        self.extend_request(&inbound.user, name, &request, &inbound.reply_to, now).await?;
                     take_parts(
                         parts,
                         inbound,

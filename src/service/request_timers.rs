@@ -11,12 +11,12 @@ use super::requests::{Asked, Parts, advance, approval_dms, step_name, tell};
 use super::{Handled, Service, ServiceError};
 use crate::desk::hours::BusinessHours;
 use crate::desk::requests::approval_due;
+use crate::domain::TicketStatus;
 use crate::domain::{Address, Choice, Millis, Outbound, UserRef};
 use crate::engine::EXTEND_PREFIX;
 use crate::intents::requests::{Item, JUSTIFICATION};
-use crate::store::requests::{Request, RequestNumber, RequestOp, RequestStatus, RequestTimer, TimerKind};
-use crate::domain::TicketStatus;
 use crate::store::Ticket;
+use crate::store::requests::{Request, RequestNumber, RequestOp, RequestStatus, RequestTimer, TimerKind};
 
 /// A date as people read it.
 pub(super) fn day(at: Millis) -> String {
@@ -167,7 +167,11 @@ impl Service {
     }
 
     /// Why `actor` may not extend the grant of `request`, if they may not.
-    pub(super) async fn extend_refused(&self, actor: &UserRef, request: &str) -> Result<Option<String>, ServiceError> {
+    pub(super) async fn extend_refused(
+        &self,
+        actor: &UserRef,
+        request: &str,
+    ) -> Result<Option<String>, ServiceError> {
         Ok(self.extendable(actor, request).await?.err())
     }
 

@@ -123,7 +123,9 @@ pub(super) fn approval_dms(r: &Request, at: usize, to: &[UserRef], heading: &str
         Choice::new(format!("{APPROVE_PREFIX}{n}"), "Approve"),
         Choice::new(format!("{DENY_PREFIX}{n}"), "Deny"),
     ];
-    to.iter().map(|a| Outbound::message(Address::person(a.platform, &a.id), text.clone(), choices.clone())).collect()
+    to.iter()
+        .map(|a| Outbound::message(Address::person(a.platform, &a.id), text.clone(), choices.clone()))
+        .collect()
 }
 
 /// Send the request to step `at` (its approvers reminded at `remind_at` if nobody decided),
@@ -153,7 +155,8 @@ pub(super) fn route_to_step(r: &Request, at: usize, remind_at: Millis, parts: &m
 impl Service {
     /// Record a request for `item_id` that the engine collected in `conversation`.
     pub(super) async fn submit_request(&self, asked: Asked<'_>, now: Millis) -> Result<Parts, ServiceError> {
-        let Asked { requester, requester_name, conversation, reply_to, item: item_id, fields, extends } = asked;
+        let Asked { requester, requester_name, conversation, reply_to, item: item_id, fields, extends } =
+            asked;
         let catalog = self.catalog.load();
         let Some(item) = catalog.item(item_id) else {
             return Ok(Parts::reply(
@@ -601,7 +604,12 @@ impl Service {
     }
 
     /// Commit request parts outside any conversation (the CLI, the waiting line, timers).
-    pub(super) async fn commit_parts(&self, event: String, parts: Parts, now: Millis) -> Result<Handled, ServiceError> {
+    pub(super) async fn commit_parts(
+        &self,
+        event: String,
+        parts: Parts,
+        now: Millis,
+    ) -> Result<Handled, ServiceError> {
         // Replies are for a person acting in chat; the CLI prints its own.
         let key = format!("system:{event}");
         let outbox = parts.outbox;

@@ -6,12 +6,14 @@
 //! reviewed; Remove asks why and revokes it through its fulfilment. Every answer is a justified
 //! entry of the audit chain. Neighbours: `requests.rs`, `request_timers.rs`.
 
-use super::requests::Parts;
 use super::request_timers::day;
+use super::requests::Parts;
 use super::{Service, ServiceError};
 use crate::domain::{Address, Choice, Millis, Outbound, UserRef};
 use crate::engine::{APPROVE_PREFIX, DENY_PREFIX};
-use crate::store::requests::{Holding, NewReviewItem, REVIEW_PREFIX, RequestOp, ReviewItem, parse_review_item};
+use crate::store::requests::{
+    Holding, NewReviewItem, REVIEW_PREFIX, RequestOp, ReviewItem, parse_review_item,
+};
 use crate::usertext::mark;
 use std::collections::BTreeMap;
 
@@ -50,8 +52,14 @@ fn line(h: &Holding, title: &str) -> String {
 
 fn choices(h: &Holding) -> [Choice; 2] {
     [
-        Choice::new(format!("{APPROVE_PREFIX}{REVIEW_PREFIX}{}", h.id), format!("Keep {REVIEW_PREFIX}{}", h.id)),
-        Choice::new(format!("{DENY_PREFIX}{REVIEW_PREFIX}{}", h.id), format!("Remove {REVIEW_PREFIX}{}", h.id)),
+        Choice::new(
+            format!("{APPROVE_PREFIX}{REVIEW_PREFIX}{}", h.id),
+            format!("Keep {REVIEW_PREFIX}{}", h.id),
+        ),
+        Choice::new(
+            format!("{DENY_PREFIX}{REVIEW_PREFIX}{}", h.id),
+            format!("Remove {REVIEW_PREFIX}{}", h.id),
+        ),
     ]
 }
 
@@ -93,11 +101,18 @@ impl Service {
             let reviewer = directory.manager_of(&h.holder).filter(|m| *m != h.holder);
             items.push(NewReviewItem { holding: h.id, item: h.item.clone(), reviewer: reviewer.clone() });
             match reviewer {
-                Some(m) => by_manager.entry(m.to_string()).or_insert((m, Vec::new())).1.push((h, title(&h.item))),
+                Some(m) => {
+                    by_manager.entry(m.to_string()).or_insert((m, Vec::new())).1.push((h, title(&h.item)))
+                }
                 None => {
                     to_leads += 1;
-                    for lead in access.leads(&self.item_queue(&h.item)).into_iter().filter(|l| *l != h.holder) {
-                        by_leads.entry(lead.to_string()).or_insert((lead, Vec::new())).1.push((h, title(&h.item)));
+                    for lead in access.leads(&self.item_queue(&h.item)).into_iter().filter(|l| *l != h.holder)
+                    {
+                        by_leads
+                            .entry(lead.to_string())
+                            .or_insert((lead, Vec::new()))
+                            .1
+                            .push((h, title(&h.item)));
                     }
                 }
             }
@@ -112,7 +127,11 @@ impl Service {
             parts.outbox.push(review_dm(m, &heading, grants));
         }
         for (lead, grants) in by_leads.values() {
-            parts.outbox.push(review_dm(lead, "Access review: access nobody in the directory manages", grants));
+            parts.outbox.push(review_dm(
+                lead,
+                "Access review: access nobody in the directory manages",
+                grants,
+            ));
         }
         self.commit_parts(format!("review:{scope}:{now}"), parts, now).await?;
         Ok(ReviewStarted { grants: held.len(), managers: by_manager.len(), to_leads })
@@ -146,7 +165,11 @@ impl Service {
     }
 
     /// Why `actor` may not answer review item `text`, if they may not.
-    pub(super) async fn review_refused(&self, actor: &UserRef, text: &str) -> Result<Option<String>, ServiceError> {
+    pub(super) async fn review_refused(
+        &self,
+        actor: &UserRef,
+        text: &str,
+    ) -> Result<Option<String>, ServiceError> {
         Ok(self.reviewable(actor, text).await?.err())
     }
 
@@ -173,7 +196,9 @@ impl Service {
         } else {
             let why = format!("removed at access review ({REVIEW_PREFIX}{}): {reason}", h.id);
             parts.extend(self.revocation(&h, &by, &why, now).await?);
-            parts.replies.push(format!("Removed {REVIEW_PREFIX}{}: {}'s {} is revoked.", h.id, h.holder, h.item));
+            parts
+                .replies
+                .push(format!("Removed {REVIEW_PREFIX}{}: {}'s {} is revoked.", h.id, h.holder, h.item));
         }
         Ok(parts)
     }

@@ -38,7 +38,8 @@ pub fn retry_at(now: Millis, attempts: i64) -> Millis {
 /// Fire everything due now: ticket timers, then request timers.
 pub async fn tick(service: &Service) -> Result<Round, StoreError> {
     let tickets =
-        tick_with(service.store(), service.now(), |timer| async move { service.fire_timer(&timer).await }).await?;
+        tick_with(service.store(), service.now(), |timer| async move { service.fire_timer(&timer).await })
+            .await?;
     let requests = tick_requests(service).await?;
     Ok(Round { fired: tickets.fired + requests.fired, failed: tickets.failed + requests.failed })
 }

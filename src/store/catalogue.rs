@@ -651,7 +651,13 @@ pub const CATALOGUE: &[Table] = &[
         columns: &[
             not("item", "a request-catalog item id"),
             not("reviewer_platform", "the platform's name"),
-            col("reviewer_id", Id, Replace(Pseudonym), Purge::Keep, "who reviews the grant: evidence of review"),
+            col(
+                "reviewer_id",
+                Id,
+                Replace(Pseudonym),
+                Purge::Keep,
+                "who reviews the grant: evidence of review",
+            ),
             not("decision", "keep | remove"),
             col("decided_by", Id, Scrub, Purge::Keep, "who answered: evidence of review"),
             col("reason", Words, Scrub, Purge::Keep, "the reviewer's justification: evidence of review"),

@@ -305,7 +305,12 @@ async fn apply_requests<T: CommitTx + ?Sized>(
                     return Err(StoreError::Database(format!("the grant of {from} is no longer held")));
                 }
                 let until = expires_at.map_or_else(|| "until revoked".to_string(), |e| format!("until {e}"));
-                entry(actor, "access.extended", from.to_string(), format!("{from} extended by {number}, {until}"));
+                entry(
+                    actor,
+                    "access.extended",
+                    from.to_string(),
+                    format!("{from} extended by {number}, {until}"),
+                );
             }
             RequestOp::SetSteps { number, steps, actor, note } => {
                 let number = resolve(*number, created);
@@ -333,9 +338,12 @@ async fn apply_requests<T: CommitTx + ?Sized>(
                 let (review, ids) = tx.insert_review(scope, by, *due_at, items, now).await?;
                 for (id, it) in ids.iter().zip(items) {
                     tx.insert_request_timer(TimerKind::ReviewEscalate, *id, None, *due_at, now).await?;
-                    let reviewer = it.reviewer.as_ref().map_or_else(|| "the leads".to_string(), ToString::to_string);
-                    let detail =
-                        format!("review {review} item {id}: {} grant AR-{}, reviewed by {reviewer}", it.item, it.holding);
+                    let reviewer =
+                        it.reviewer.as_ref().map_or_else(|| "the leads".to_string(), ToString::to_string);
+                    let detail = format!(
+                        "review {review} item {id}: {} grant AR-{}, reviewed by {reviewer}",
+                        it.item, it.holding
+                    );
                     entry(by, "review.started", format!("AR-{}", it.holding), detail);
                 }
             }

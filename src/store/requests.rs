@@ -397,7 +397,12 @@ pub(crate) trait RequestTx: Send {
         number: RequestNumber,
         expires_at: Option<Millis>,
     ) -> Result<bool>;
-    async fn set_request_steps(&mut self, number: RequestNumber, steps: &[PlannedStep], now: Millis) -> Result<bool>;
+    async fn set_request_steps(
+        &mut self,
+        number: RequestNumber,
+        steps: &[PlannedStep],
+        now: Millis,
+    ) -> Result<bool>;
     async fn insert_request_timer(
         &mut self,
         kind: TimerKind,
@@ -418,7 +423,14 @@ pub(crate) trait RequestTx: Send {
         now: Millis,
     ) -> Result<(i64, Vec<i64>)>;
     /// Record an answer; false when the item was answered already (or does not exist).
-    async fn decide_review_item(&mut self, id: i64, keep: bool, by: &str, reason: &str, now: Millis) -> Result<bool>;
+    async fn decide_review_item(
+        &mut self,
+        id: i64,
+        keep: bool,
+        by: &str,
+        reason: &str,
+        now: Millis,
+    ) -> Result<bool>;
     async fn escalate_review_item(&mut self, id: i64, now: Millis) -> Result<()>;
     /// False when `holder` holds no seat of `item`.
     async fn free_seat(
