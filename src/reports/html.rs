@@ -85,6 +85,44 @@ fn stat(title: &str, name: &str, value: &str, note: &str) -> String {
     )
 }
 
+/// The "Requests" section: open requests, median time to approve, grants due for review, and
+/// seats used per item. Self-contained so it can move to a template on its own.
+fn requests_section(f: &super::requests::RequestFigures) -> String {
+    let mut rows = String::new();
+    for seat in &f.seats {
+        let total = seat.total.map_or_else(|| "unlimited".to_string(), |t| t.to_string());
+        let _ = write!(
+            rows,
+            r#"<tr><td>{}</td><td class="num" data-seats="{}">{}</td><td class="num">{}</td></tr>"#,
+            esc(&seat.item),
+            esc(&seat.item),
+            seat.used,
+            esc(&total)
+        );
+    }
+    format!(
+        r#"<section class="grid" id="requests">{}{}{}</section><section class="wide"><div class="card"><h2>Seats used per item</h2><div class="scroll"><table><thead><tr><th>item</th><th>used</th><th>seats</th></tr></thead><tbody>{rows}</tbody></table></div></div></section>"#,
+        stat(
+            "Open requests",
+            "requests_open",
+            &f.open.to_string(),
+            "pending, waiting for a seat or being set up"
+        ),
+        stat(
+            "Time to approve",
+            "requests_time_to_approve",
+            &opt_duration(f.time_to_approve.median_ms),
+            &format!("median · {} approved in the period", f.time_to_approve.count)
+        ),
+        stat(
+            "Grants due for review",
+            "requests_due_for_review",
+            &f.due_for_review.to_string(),
+            &format!("not reviewed in {} days", super::requests::REVIEW_DUE_DAYS)
+        ),
+    )
+}
+
 fn options(items: impl IntoIterator<Item = (String, String)>, selected: &str) -> String {
     items
         .into_iter()
@@ -242,6 +280,8 @@ pub fn render(page: &Page<'_>) -> String {
         svg::daily("chart-daily", &days)
     );
     s.push_str("</section>");
+
+    s.push_str(&requests_section(&r.requests));
 
     s.push_str(r#"<section class="wide">"#);
     let intent_rows: Vec<(String, f64, String)> =

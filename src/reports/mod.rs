@@ -11,6 +11,7 @@ mod config;
 mod figures;
 pub mod html;
 pub mod period;
+pub mod requests;
 mod svg;
 pub mod text;
 
@@ -43,7 +44,13 @@ pub struct ReportData {
     pub tickets: Vec<TicketFacts>,
     pub csat: Vec<CsatRecord>,
     pub test_conversations: HashSet<String>,
+    /// Every request and every active grant, for the "Requests" figures.
+    pub requests: Vec<crate::store::requests::Request>,
+    pub holdings: Vec<crate::store::requests::Holding>,
 }
+
+/// Requests read for the "Requests" figures at most (newest first).
+const REQUESTS_READ: i64 = 100_000;
 
 /// Read everything the period needs.
 pub async fn gather(store: &DynStore, period: &Period) -> Result<ReportData, StoreError> {
@@ -53,6 +60,8 @@ pub async fn gather(store: &DynStore, period: &Period) -> Result<ReportData, Sto
         tickets: store.ticket_facts(from, to).await?,
         csat: store.csat_scores(from, to).await?,
         test_conversations: store.test_conversations().await?.into_iter().collect(),
+        requests: store.requests(None, REQUESTS_READ).await?,
+        holdings: store.holdings(None, false).await?,
     })
 }
 
@@ -142,4 +151,6 @@ pub struct Report {
     pub daily: Vec<DayRow>,
     /// Rows left out as test traffic (case events, tickets and ratings).
     pub excluded_test_rows: u64,
+    /// Access and licence requests: open, time to approve, seats, grants due for review.
+    pub requests: requests::RequestFigures,
 }
