@@ -680,22 +680,19 @@ async fn a_queue_fulfilled_request_is_fulfilled_when_its_ticket_is_resolved(pg: 
     let out = d
         .chat(
             "carl",
-            &[
-                "I need access to the support@ shared mailbox",
-                "support@example.com",
-                "I answer the support queue now",
-            ],
+            &["I need access to the finance folder", "read only", "to reconcile the Q3 supplier invoices"],
         )
         .await;
-    assert!(out.contains("Request R-1001 recorded: Access to a shared mailbox"), "{out}");
-    d.chat("max", &["approve R-1001"]).await;
+    assert!(out.contains("Request R-1001 recorded: Access to the Finance shared folder"), "{out}");
+    // max is carl's manager and a finance approver: both steps.
+    d.chat("max", &["approve R-1001", "approve R-1001"]).await;
     assert_eq!(d.status(1001).await, RequestStatus::Approved);
     let tickets = d.t.app.store.tickets(&deskbot::store::TicketFilter::default()).await.unwrap();
     assert_eq!(tickets.len(), 1);
     d.t.app.service.resolve_ticket(tickets[0].number, "ops", None).await.unwrap();
     assert_eq!(d.status(1001).await, RequestStatus::Fulfilled);
     let out = d.chat("carl", &[]).await;
-    assert!(out.contains("R-1001: Access to a shared mailbox is set up"), "{out}");
+    assert!(out.contains("R-1001: Access to the Finance shared folder is set up"), "{out}");
     d.done().await;
 }
 
