@@ -215,6 +215,7 @@ fn kinds(s: &Step) -> Vec<&'static str> {
             Action::SubmitRequest { .. } => "submit",
             Action::Decide { approve: true, .. } => "approve",
             Action::Decide { .. } => "deny",
+            Action::Extend { .. } => "extend",
         })
         .collect()
 }
