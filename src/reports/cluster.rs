@@ -50,15 +50,40 @@ pub fn similarity(a: &BTreeSet<String>, b: &BTreeSet<String>) -> f64 {
     a.intersection(b).count() as f64 / union as f64
 }
 
+/// One unanswered question, or `n` of them with the same wording, kind, intent and article
+/// (what the report rollups keep), in the order they were asked.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Asked<'a> {
+    pub kind: CaseKind,
+    pub intent: Option<&'a str>,
+    pub article: Option<&'a str>,
+    pub query: &'a str,
+    pub n: u64,
+}
+
+impl<'a> Asked<'a> {
+    pub fn one(e: &'a CaseRecord) -> Self {
+        Asked {
+            kind: e.kind,
+            intent: e.intent.as_deref(),
+            article: e.article.as_deref(),
+            query: &e.query,
+            n: 1,
+        }
+    }
+}
+
 /// Cluster the unanswered questions among `events` (no match and not solved), biggest first.
-pub fn cluster(events: &[&CaseRecord], catalog: Option<&Catalog>) -> Vec<Cluster> {
-    struct Building<'a> {
+/// Questions with the same wording always land in the same cluster, so `n` of them in one
+/// [`Asked`] cluster exactly as `n` separate ones would.
+pub fn cluster(events: &[Asked], catalog: Option<&Catalog>) -> Vec<Cluster> {
+    struct Building<'a, 'b> {
         seed: BTreeSet<String>,
-        members: Vec<&'a CaseRecord>,
+        members: Vec<&'b Asked<'a>>,
     }
     let mut groups: Vec<Building> = Vec::new();
     for e in events.iter().filter(|e| matches!(e.kind, CaseKind::NoMatch | CaseKind::NotSolved)) {
-        let w = words(&e.query);
+        let w = words(e.query);
         match groups.iter_mut().find(|g| similarity(&g.seed, &w) >= SIMILAR) {
             Some(g) => g.members.push(e),
             None => groups.push(Building { seed: w, members: vec![e] }),
@@ -69,13 +94,13 @@ pub fn cluster(events: &[&CaseRecord], catalog: Option<&Catalog>) -> Vec<Cluster
         .map(|g| {
             let mut examples: Vec<String> = Vec::new();
             for m in &g.members {
-                if examples.len() < EXAMPLES && !examples.contains(&m.query) {
-                    examples.push(m.query.clone());
+                if examples.len() < EXAMPLES && !examples.iter().any(|x| x == m.query) {
+                    examples.push(m.query.to_string());
                 }
             }
-            let count = |k| g.members.iter().filter(|m| m.kind == k).count() as u64;
+            let count = |k| g.members.iter().filter(|m| m.kind == k).map(|m| m.n).sum::<u64>();
             Cluster {
-                count: g.members.len() as u64,
+                count: g.members.iter().map(|m| m.n).sum(),
                 no_match: count(CaseKind::NoMatch),
                 not_solved: count(CaseKind::NotSolved),
                 closest: closest(&g.members, catalog),
@@ -88,7 +113,7 @@ pub fn cluster(events: &[&CaseRecord], catalog: Option<&Catalog>) -> Vec<Cluster
     out
 }
 
-fn closest(members: &[&CaseRecord], catalog: Option<&Catalog>) -> Vec<Closest> {
+fn closest(members: &[&Asked], catalog: Option<&Catalog>) -> Vec<Closest> {
     let name_of = |kind: &'static str, id: &str| -> String {
         let found = catalog.and_then(|c| match kind {
             "intent" => c.intent(id).map(|i| i.description.clone()),
@@ -97,13 +122,13 @@ fn closest(members: &[&CaseRecord], catalog: Option<&Catalog>) -> Vec<Closest> {
         found.unwrap_or_else(|| id.to_string())
     };
     // What the employees were given and said did not solve it, most often first.
-    let mut given: BTreeMap<(&'static str, &str), usize> = BTreeMap::new();
+    let mut given: BTreeMap<(&'static str, &str), u64> = BTreeMap::new();
     for m in members {
-        if let Some(i) = &m.intent {
-            *given.entry(("intent", i.as_str())).or_default() += 1;
+        if let Some(i) = m.intent {
+            *given.entry(("intent", i)).or_default() += m.n;
         }
-        if let Some(a) = &m.article {
-            *given.entry(("article", a.as_str())).or_default() += 1;
+        if let Some(a) = m.article {
+            *given.entry(("article", a)).or_default() += m.n;
         }
     }
     if !given.is_empty() {
@@ -117,14 +142,13 @@ fn closest(members: &[&CaseRecord], catalog: Option<&Catalog>) -> Vec<Closest> {
     }
     let (Some(catalog), Some(first)) = (catalog, members.first()) else { return Vec::new() };
     let mut out = Vec::new();
-    let m = catalog.classify(&first.query);
+    let m = catalog.classify(first.query);
     if let Some(intent) =
         m.ranked.first().filter(|(_, s)| *s > 0.0).and_then(|(i, _)| catalog.intents.get(*i))
     {
         out.push(Closest { kind: "intent", id: intent.id.clone(), name: intent.description.clone() });
     }
-    if let Some(a) = catalog.search_kb(&first.query, 1).first().and_then(|h| catalog.articles.get(h.article))
-    {
+    if let Some(a) = catalog.search_kb(first.query, 1).first().and_then(|h| catalog.articles.get(h.article)) {
         out.push(Closest { kind: "article", id: a.id.clone(), name: a.title.clone() });
     }
     out
@@ -157,7 +181,7 @@ mod tests {
             ev(CaseKind::NotSolved, "projector in room 4 shows nothing", Some("projector")),
             ev(CaseKind::NoMatch, "Coffee machine is broken!", None),
         ];
-        let refs: Vec<&CaseRecord> = events.iter().collect();
+        let refs: Vec<Asked> = events.iter().map(Asked::one).collect();
         let got = cluster(&refs, None);
         assert_eq!(got.len(), 2, "{got:?}");
         assert_eq!(got[0].count, 3);

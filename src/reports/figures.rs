@@ -14,10 +14,12 @@
 //!   ticket's times count even when its reply or resolution came after the period;
 //! - test traffic (flagged conversations, configured testers) is left out of everything.
 
+use super::cluster::Asked;
 use super::{CsatFigures, DayRow, DeflectionRow, Durations, Report, ReportData, ReportOptions, SlaFigures};
 use crate::domain::{Millis, UserRef};
 use crate::intents::Catalog;
-use crate::store::{CaseKind, CaseRecord, TicketFacts};
+use crate::store::reports::DAY_MS as DAY;
+use crate::store::{CaseKind, TicketFacts};
 use std::collections::BTreeMap;
 
 /// Nearest-rank percentile (`p` in 0–100) of sorted values.
@@ -51,25 +53,88 @@ fn breached(t: &TicketFacts) -> bool {
         || late(t.resolved_at, sla.resolution_due)
 }
 
+/// An unanswered question's wording, kind, intent and article.
+type Wording<'a> = (CaseKind, Option<&'a str>, Option<&'a str>, &'a str);
+
+/// Case events after test traffic and the queue filter, counted: per day and kind, per
+/// intent/article and kind, and the unanswered ones by wording in the order first asked.
+/// Built from the live rows and the closed days' rollups alike.
+#[derive(Default)]
+struct CaseCounts<'a> {
+    by_day: BTreeMap<(Millis, CaseKind), u64>,
+    by_item: BTreeMap<(Option<&'a str>, Option<&'a str>, CaseKind), u64>,
+    /// (kind, intent, article, query) → (first asked at, its id or position, how many).
+    unanswered: BTreeMap<Wording<'a>, (Millis, i64, u64)>,
+}
+
+impl<'a> CaseCounts<'a> {
+    fn add(
+        &mut self,
+        day: Millis,
+        kind: CaseKind,
+        intent: Option<&'a str>,
+        article: Option<&'a str>,
+        n: u64,
+    ) {
+        *self.by_day.entry((day, kind)).or_default() += n;
+        *self.by_item.entry((intent, article, kind)).or_default() += n;
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn add_unanswered(
+        &mut self,
+        kind: CaseKind,
+        intent: Option<&'a str>,
+        article: Option<&'a str>,
+        query: &'a str,
+        at: Millis,
+        id: i64,
+        n: u64,
+    ) {
+        let e = self.unanswered.entry((kind, intent, article, query)).or_insert((at, id, 0));
+        if (at, id) < (e.0, e.1) {
+            (e.0, e.1) = (at, id);
+        }
+        e.2 += n;
+    }
+
+    fn count(&self, want: impl Fn(CaseKind) -> bool) -> u64 {
+        self.by_day.iter().filter(|((_, k), _)| want(*k)).map(|(_, n)| n).sum()
+    }
+
+    /// The unanswered questions in the order they were first asked.
+    fn asked(&self) -> Vec<Asked<'a>> {
+        let mut v: Vec<(Millis, i64, Asked<'a>)> = self
+            .unanswered
+            .iter()
+            .map(|(&(kind, intent, article, query), &(at, id, n))| {
+                (at, id, Asked { kind, intent, article, query, n })
+            })
+            .collect();
+        v.sort_by_key(|(at, id, _)| (*at, *id));
+        v.into_iter().map(|(_, _, a)| a).collect()
+    }
+}
+
 /// Per intent or article: shown, solved, not solved.
 fn deflection_rows(
-    events: &[&CaseRecord],
-    key: impl Fn(&CaseRecord) -> Option<&str>,
+    counts: &CaseCounts,
+    key: impl Fn(Option<&str>, Option<&str>) -> Option<String>,
     shown_kinds: &[CaseKind],
     name: impl Fn(&str) -> Option<String>,
 ) -> Vec<DeflectionRow> {
     let mut rows: BTreeMap<String, DeflectionRow> = BTreeMap::new();
-    for e in events {
-        let Some(id) = key(e) else { continue };
-        let row = rows.entry(id.to_string()).or_insert_with(|| DeflectionRow {
-            id: id.to_string(),
-            name: name(id),
+    for (&(intent, article, kind), &n) in &counts.by_item {
+        let Some(id) = key(intent, article) else { continue };
+        let row = rows.entry(id.clone()).or_insert_with(|| DeflectionRow {
+            name: name(&id),
+            id,
             ..DeflectionRow::default()
         });
-        match e.kind {
-            k if shown_kinds.contains(&k) => row.shown += 1,
-            CaseKind::Solved => row.solved += 1,
-            CaseKind::NotSolved => row.not_solved += 1,
+        match kind {
+            k if shown_kinds.contains(&k) => row.shown += n,
+            CaseKind::Solved => row.solved += n,
+            CaseKind::NotSolved => row.not_solved += n,
             _ => {}
         }
     }
@@ -98,8 +163,36 @@ pub fn compute(data: &ReportData, opts: &ReportOptions, catalog: Option<&Catalog
         !test
     };
 
-    let cases: Vec<&CaseRecord> =
-        data.cases.iter().filter(|e| keep(is_test(&e.conversation, &e.user)) && in_queue(&e.queue)).collect();
+    let mut cases = CaseCounts::default();
+    for e in &data.cases {
+        if !keep(is_test(&e.conversation, &e.user)) || !in_queue(&e.queue) {
+            continue;
+        }
+        let (intent, article) = (e.intent.as_deref(), e.article.as_deref());
+        cases.add(e.at - e.at.rem_euclid(DAY), e.kind, intent, article, 1);
+    }
+    // Positions stand in for ids among the live rows (they come in time-then-id order; the
+    // rollups cover other days, so equal times never mix the two).
+    for (i, e) in data.cases.iter().enumerate() {
+        if matches!(e.kind, CaseKind::NoMatch | CaseKind::NotSolved)
+            && !is_test(&e.conversation, &e.user)
+            && in_queue(&e.queue)
+        {
+            let (intent, article) = (e.intent.as_deref(), e.article.as_deref());
+            cases.add_unanswered(e.kind, intent, article, &e.query, e.at, i as i64, 1);
+        }
+    }
+    let rollup = &data.rollup;
+    for d in rollup.days.iter().filter(|d| in_queue(&d.queue)) {
+        *cases.by_day.entry((d.day, d.kind)).or_default() += d.n;
+    }
+    for c in rollup.items.iter().filter(|c| in_queue(&c.queue)) {
+        *cases.by_item.entry((c.intent.as_deref(), c.article.as_deref(), c.kind)).or_default() += c.n;
+    }
+    for u in rollup.unanswered.iter().filter(|u| in_queue(&u.queue)) {
+        let (intent, article) = (u.intent.as_deref(), u.article.as_deref());
+        cases.add_unanswered(u.kind, intent, article, &u.query, u.first_at, u.first_id, u.n);
+    }
     let tickets: Vec<&TicketFacts> = data
         .tickets
         .iter()
@@ -112,8 +205,8 @@ pub fn compute(data: &ReportData, opts: &ReportOptions, catalog: Option<&Catalog
         .map(|c| c.score)
         .collect();
 
-    let count = |k: CaseKind| cases.iter().filter(|e| e.kind == k).count() as u64;
-    let conversations = cases.iter().filter(|e| e.kind.starts_case()).count() as u64;
+    let count = |k: CaseKind| cases.count(|x| x == k);
+    let conversations = cases.count(CaseKind::starts_case);
     let deflected = count(CaseKind::Solved);
 
     let first_response =
@@ -146,15 +239,17 @@ pub fn compute(data: &ReportData, opts: &ReportOptions, catalog: Option<&Catalog
 
     let intent_name = |id: &str| catalog.and_then(|c| c.intent(id)).map(|i| i.description.clone());
     let article_name = |id: &str| catalog.and_then(|c| c.article(id)).map(|a| a.title.clone());
-    let top_intents = deflection_rows(&cases, |e| e.intent.as_deref(), &[CaseKind::Answered], intent_name);
+    let top_intents =
+        deflection_rows(&cases, |i, _| i.map(str::to_string), &[CaseKind::Answered], intent_name);
     let articles = deflection_rows(
         &cases,
-        |e| e.article.as_deref(),
+        |_, a| a.map(str::to_string),
         &[CaseKind::Answered, CaseKind::Picked],
         article_name,
     );
 
     let daily = daily_rows(opts.period.from, opts.period.to, &cases, &tickets);
+    let asked = cases.asked();
 
     Report {
         from: opts.period.from,
@@ -173,9 +268,9 @@ pub fn compute(data: &ReportData, opts: &ReportOptions, catalog: Option<&Catalog
         csat,
         top_intents,
         articles,
-        unanswered: super::cluster::cluster(&cases, catalog),
+        unanswered: super::cluster::cluster(&asked, catalog),
         daily,
-        excluded_test_rows: excluded,
+        excluded_test_rows: excluded + rollup.excluded,
         requests: super::requests::figures(
             &data.requests,
             &data.holdings,
@@ -188,8 +283,7 @@ pub fn compute(data: &ReportData, opts: &ReportOptions, catalog: Option<&Catalog
 
 /// Conversations, deflections and tickets per UTC day of the period, oldest first (days
 /// without any are there too, so the chart's axis is the period).
-fn daily_rows(from: Millis, to: Millis, cases: &[&CaseRecord], tickets: &[&TicketFacts]) -> Vec<DayRow> {
-    const DAY: Millis = 24 * 3_600_000;
+fn daily_rows(from: Millis, to: Millis, cases: &CaseCounts, tickets: &[&TicketFacts]) -> Vec<DayRow> {
     const MAX_DAYS: i64 = 120;
     let mut days: BTreeMap<String, DayRow> = BTreeMap::new();
     if to > from && (to - from) / DAY <= MAX_DAYS {
@@ -203,10 +297,14 @@ fn daily_rows(from: Millis, to: Millis, cases: &[&CaseRecord], tickets: &[&Ticke
         let d = day(ms);
         days.entry(d.clone()).or_insert_with(|| DayRow { day: d, ..DayRow::default() })
     }
-    for e in cases {
-        let r = at(&mut days, e.at);
-        r.conversations += u64::from(e.kind.starts_case());
-        r.deflected += u64::from(e.kind == CaseKind::Solved);
+    for (&(day, kind), &n) in &cases.by_day {
+        let r = at(&mut days, day);
+        if kind.starts_case() {
+            r.conversations += n;
+        }
+        if kind == CaseKind::Solved {
+            r.deflected += n;
+        }
     }
     for t in tickets {
         at(&mut days, t.created_at).tickets += 1;

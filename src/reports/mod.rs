@@ -17,7 +17,8 @@ pub mod text;
 
 use crate::domain::{Millis, QueueName, UserRef};
 use crate::intents::Catalog;
-use crate::store::{CaseRecord, CsatRecord, DynStore, StoreError, TicketFacts};
+use crate::store::reports::DAY_MS;
+use crate::store::{CaseRecord, CaseRollup, CsatRecord, DynStore, StoreError, TicketFacts};
 use serde::Serialize;
 use std::collections::HashSet;
 
@@ -40,7 +41,10 @@ pub struct ReportOptions {
 /// The rows a report is computed from.
 #[derive(Debug, Clone, Default)]
 pub struct ReportData {
+    /// Case events read row by row (the open day and the edges of the period).
     pub cases: Vec<CaseRecord>,
+    /// The case events of the period's closed whole days, pre-aggregated.
+    pub rollup: CaseRollup,
     pub tickets: Vec<TicketFacts>,
     pub csat: Vec<CsatRecord>,
     pub test_conversations: HashSet<String>,
@@ -52,11 +56,49 @@ pub struct ReportData {
 /// Requests read for the "Requests" figures at most (newest first).
 const REQUESTS_READ: i64 = 100_000;
 
-/// Read everything the period needs.
-pub async fn gather(store: &DynStore, period: &Period) -> Result<ReportData, StoreError> {
+/// A UTC day is closed (its case events can be rolled up) this long after its midnight
+/// passed: a commit that began before midnight may still land a moment later.
+pub const CLOSED_AFTER: Millis = 10 * 60_000;
+
+/// The whole UTC days of `from..to` closed at `now`, as `[first midnight, end midnight)`, if any.
+pub fn closed_days(from: Millis, to: Millis, now: Millis) -> Option<(Millis, Millis)> {
+    let first = from + (DAY_MS - from.rem_euclid(DAY_MS)) % DAY_MS;
+    let open = now - CLOSED_AFTER;
+    let end = to.min(open);
+    let end = end - end.rem_euclid(DAY_MS);
+    (end > first).then_some((first, end))
+}
+
+/// Read everything the period needs: the closed whole days' case events from the rollups,
+/// the rest row by row, tickets and ratings row by row.
+pub async fn gather(store: &DynStore, opts: &ReportOptions, now: Millis) -> Result<ReportData, StoreError> {
+    let (from, to) = (opts.period.from, opts.period.to);
+    let (cases, rollup) = match closed_days(from, to, now) {
+        Some((a, b)) => {
+            let mut cases = store.case_events(from, a).await?;
+            let rollup = store.case_rollup(a, b, &opts.testers, now).await?;
+            cases.extend(store.case_events(b, to).await?);
+            (cases, rollup)
+        }
+        None => (store.case_events(from, to).await?, CaseRollup::default()),
+    };
+    Ok(ReportData {
+        cases,
+        rollup,
+        tickets: store.ticket_facts(from, to).await?,
+        csat: store.csat_scores(from, to).await?,
+        test_conversations: store.test_conversations().await?.into_iter().collect(),
+        requests: store.requests(None, REQUESTS_READ).await?,
+        holdings: store.holdings(None, false).await?,
+    })
+}
+
+/// Read every row of the period, without the rollups (what the rollups must add up to).
+pub async fn gather_rows(store: &DynStore, period: &Period) -> Result<ReportData, StoreError> {
     let (from, to) = (period.from, period.to);
     Ok(ReportData {
         cases: store.case_events(from, to).await?,
+        rollup: CaseRollup::default(),
         tickets: store.ticket_facts(from, to).await?,
         csat: store.csat_scores(from, to).await?,
         test_conversations: store.test_conversations().await?.into_iter().collect(),
@@ -67,7 +109,7 @@ pub async fn gather(store: &DynStore, period: &Period) -> Result<ReportData, Sto
 
 /// Gather and compute in one go.
 pub async fn build(store: &DynStore, catalog: &Catalog, opts: &ReportOptions) -> Result<Report, StoreError> {
-    let data = gather(store, &opts.period).await?;
+    let data = gather(store, opts, chrono::Utc::now().timestamp_millis()).await?;
     Ok(compute(&data, opts, Some(catalog)))
 }
 

@@ -319,7 +319,13 @@ macro_rules! compliance_sql {
                         }) else {
                             continue;
                         };
-                        count_purged(r, t.name, qb.build().execute(&mut **tx).await.map_err($map_err)?.rows_affected());
+                        let rows = qb.build().execute(&mut **tx).await.map_err($map_err)?.rows_affected();
+                        count_purged(r, t.name, rows);
+                        if rows > 0 && t.name == "case_events" {
+                            // Their words changed: the report rollups of those days are rebuilt.
+                            let q = sqlx::query($crate::store::reports::FORGET_DAYS_BEFORE).bind(cut);
+                            q.execute(&mut **tx).await.map_err($map_err)?;
+                        }
                     }
                 }
                 Ok(())
@@ -577,13 +583,14 @@ macro_rules! compliance_sql {
                             r.messages_deleted += exec(d, &mut tx).await?;
                         }
                         let Some(cut) = q.closed_before else { continue };
+                        // Shaped like tickets_expiry_idx (its predicate spelled the same, with
+                        // PURGED inline) so both databases use the partial index.
                         let numbers: Vec<i64> = sqlx::query_scalar(
                             "SELECT number FROM tickets WHERE queue = $1 AND status IN ('resolved', 'closed') \
-                             AND COALESCE(resolved_at, updated_at) < $2 AND requester_id <> $3",
+                             AND requester_id <> 'purged' AND COALESCE(resolved_at, updated_at) < $2",
                         )
                         .bind(&q.queue)
                         .bind(cut)
-                        .bind(PURGED)
                         .fetch_all(&mut *tx)
                         .await
                         .map_err($map_err)?;

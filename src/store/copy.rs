@@ -44,6 +44,9 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec { name: "report_sessions", key: &["id_hash"] },
     TableSpec { name: "portal_links", key: &["token_hash"] },
     TableSpec { name: "portal_sessions", key: &["id_hash"] },
+    TableSpec { name: "portal_oidc_logins", key: &["state_hash"] },
+    TableSpec { name: "portal_identities", key: &["issuer", "subject"] },
+    TableSpec { name: "portal_identity_claims", key: &["token_hash"] },
     TableSpec { name: "requests", key: &["number"] },
     TableSpec { name: "request_decisions", key: &["id"] },
     TableSpec { name: "seat_holdings", key: &["id"] },
@@ -51,6 +54,9 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec { name: "request_timers", key: &["id"] },
     TableSpec { name: "access_reviews", key: &["id"] },
     TableSpec { name: "access_review_items", key: &["id"] },
+    TableSpec { name: "report_days", key: &["day"] },
+    TableSpec { name: "report_case_days", key: &[] },
+    TableSpec { name: "report_unanswered_days", key: &[] },
 ];
 
 /// Tables the copy knows are not data.

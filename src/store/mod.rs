@@ -37,9 +37,12 @@ pub use compliance::ComplianceStore;
 pub use desk::{DeskStore, OutboxRecord, SlaState, TicketChange, Timer};
 pub use person::PersonStore;
 pub use postgres::PostgresStore;
-pub use reports::{CaseEvent, CaseKind, CaseRecord, CsatRecord, ReportStore, TicketFacts};
+pub use reports::{
+    CaseDayCount, CaseEvent, CaseItemCount, CaseKind, CaseRecord, CaseRollup, CsatRecord, ReportStore,
+    TicketFacts, UnansweredGroup,
+};
 pub use requests::{RequestOp, RequestStore};
-pub use sessions::{PortalSession, PortalStore, SessionStore};
+pub use sessions::{OidcLogin, PortalSession, PortalStore, ProviderIdentity, SessionStore};
 pub use sqlite::SqliteStore;
 
 /// Stands in outbound text and transcript lines for the number of the ticket the same commit

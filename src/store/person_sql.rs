@@ -502,6 +502,9 @@ macro_rules! person_sql {
                         r.relinked_from = Some(from);
                     }
 
+                    // Words of any case event may have changed: the report rollups are rebuilt.
+                    sqlx::query($crate::store::reports::FORGET_ALL_DAYS).execute(&mut *tx).await.map_err($map_err)?;
+
                     // The erasure's own record names the person only by a keyed hash.
                     let detail = format!(
                         "anonymised as {}:{}; {}",

@@ -21,7 +21,68 @@ pub struct PostgresStore {
     audit_key: Option<AuditKey>,
 }
 
+/// Indexes on tables that grow with the desk, built after the migrations with `CREATE INDEX
+/// CONCURRENTLY` (which cannot run in a migration's transaction) so a live desk keeps writing
+/// while they build: the reports' period reads of tickets and ratings, flagging a conversation
+/// as test traffic, a person's rows (export, erasure), and the nightly purge's old transcript
+/// lines and resolved tickets not purged yet; the reports' first public agent reply and SLA
+/// breaches of each ticket. SQLite builds the same ones in its migration 0014.
+pub(crate) const LIVE_INDEXES: &[(&str, &str)] = &[
+    ("tickets_created_idx", "tickets (created_at)"),
+    ("csat_created_idx", "csat (created_at)"),
+    ("case_events_conversation_idx", "case_events (conversation)"),
+    ("case_events_user_idx", "case_events (platform, user_id)"),
+    (
+        "messages_agent_reply_idx",
+        "messages (ticket_number, created_at) WHERE speaker_kind = 'agent' AND internal = FALSE",
+    ),
+    ("ticket_events_breach_idx", "ticket_events (ticket_number) WHERE kind = 'sla_breach'"),
+    ("conversations_user_idx", "conversations (platform, user_id)"),
+    ("ticket_events_actor_idx", "ticket_events (actor)"),
+    ("audit_log_actor_idx", "audit_log (actor)"),
+    ("audit_log_subject_idx", "audit_log (subject)"),
+    ("messages_created_idx", "messages (created_at)"),
+    (
+        "tickets_expiry_idx",
+        "tickets (queue, (COALESCE(resolved_at, updated_at))) \
+         WHERE status IN ('resolved', 'closed') AND requester_id <> 'purged'",
+    ),
+];
+
 impl PostgresStore {
+    /// Build [`LIVE_INDEXES`] that are missing. An interrupted build leaves an invalid index
+    /// behind: it is dropped and built again. A failure is logged, not fatal (the index only
+    /// makes reads faster; the next start tries again).
+    pub(crate) async fn build_live_indexes(&self) -> Result<()> {
+        for (name, on) in LIVE_INDEXES {
+            let invalid: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid \
+                 WHERE c.relname = $1 AND NOT i.indisvalid)",
+            )
+            .bind(name)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(map_err)?;
+            for stmt in [
+                invalid.then(|| format!("DROP INDEX CONCURRENTLY IF EXISTS {name}")),
+                Some(format!("CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON {on}")),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                let started = std::time::Instant::now();
+                if let Err(e) = sqlx::raw_sql(sqlx::AssertSqlSafe(stmt)).execute(&self.pool).await {
+                    tracing::warn!(index = name, error = %e, "could not build an index; the next start tries again");
+                    break;
+                }
+                if started.elapsed() > std::time::Duration::from_secs(1) {
+                    tracing::info!(index = name, seconds = started.elapsed().as_secs_f64(), "index built");
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// Connect to the database a `postgres://…` URL names, with the audit key that links its
     /// audit chain. Does not migrate: call [`Store::migrate`](super::Store::migrate).
     pub async fn open(url: &str, key: AuditKey) -> Result<Self> {
@@ -240,7 +301,118 @@ impl super::sessions::PortalStore for PostgresStore {
             .execute(&self.pool)
             .await
             .map_err(map_err)?;
-        Ok(s.rows_affected() + l.rows_affected())
+        let o = sqlx::query(super::sessions::OIDC_PURGE_LOGINS)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let c =
+            sqlx::query(super::sessions::CLAIM_PURGE).bind(now).execute(&self.pool).await.map_err(map_err)?;
+        Ok(s.rows_affected() + l.rows_affected() + o.rows_affected() + c.rows_affected())
+    }
+
+    async fn create_oidc_login(
+        &self,
+        state_hash: &str,
+        login: &super::sessions::OidcLogin,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<()> {
+        let out = sqlx::query(super::sessions::OIDC_LOGIN_CREATE)
+            .bind(state_hash)
+            .bind(&login.browser_hash)
+            .bind(&login.nonce)
+            .bind(&login.pkce_verifier)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let _ = out;
+        Ok(())
+    }
+
+    async fn take_oidc_login(
+        &self,
+        state_hash: &str,
+        now: Millis,
+    ) -> Result<Option<super::sessions::OidcLogin>> {
+        let out = sqlx::query_as::<_, (String, String, String, i64)>(super::sessions::OIDC_LOGIN_TAKE)
+            .bind(state_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(out.filter(|r| r.3 > now).map(|(browser_hash, nonce, pkce_verifier, _)| {
+            super::sessions::OidcLogin { browser_hash, nonce, pkce_verifier }
+        }))
+    }
+
+    async fn portal_identity(&self, issuer: &str, subject: &str) -> Result<Option<crate::domain::UserRef>> {
+        let row: Option<(String, String)> = sqlx::query_as(super::sessions::IDENTITY_FIND)
+            .bind(issuer)
+            .bind(subject)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.map(|(p, u)| super::sessions::portal_user(&p, &u)).transpose()
+    }
+
+    async fn link_portal_identity(
+        &self,
+        who: &super::sessions::ProviderIdentity,
+        user: &crate::domain::UserRef,
+        now: Millis,
+    ) -> Result<()> {
+        let out = sqlx::query(super::sessions::IDENTITY_LINK)
+            .bind(&who.issuer)
+            .bind(&who.subject)
+            .bind(&who.email)
+            .bind(user.platform.as_str())
+            .bind(&user.id)
+            .bind(now)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let _ = out;
+        Ok(())
+    }
+
+    async fn create_identity_claim(
+        &self,
+        token_hash: &str,
+        who: &super::sessions::ProviderIdentity,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<()> {
+        let out = sqlx::query(super::sessions::CLAIM_CREATE)
+            .bind(token_hash)
+            .bind(&who.issuer)
+            .bind(&who.subject)
+            .bind(&who.email)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&self.pool)
+            .await
+            .map_err(map_err)?;
+        let _ = out;
+        Ok(())
+    }
+
+    async fn take_identity_claim(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> Result<Option<super::sessions::ProviderIdentity>> {
+        let out = sqlx::query_as::<_, (String, String, String, i64)>(super::sessions::CLAIM_TAKE)
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        Ok(out.filter(|r| r.3 > now).map(|(issuer, subject, email, _)| super::sessions::ProviderIdentity {
+            issuer,
+            subject,
+            email,
+        }))
     }
 }
 

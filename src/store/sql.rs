@@ -268,7 +268,8 @@ macro_rules! shared_sql {
                             other => StoreError::Migrate(other.to_string()),
                         },
                         other => StoreError::Migrate(other.to_string()),
-                    })
+                    })?;
+                    self.build_live_indexes().await
                 }
 
                 async fn ping(&self) -> Result<()> {
