@@ -180,7 +180,8 @@ impl App {
             config.desk.kb_drafts_dir.clone().unwrap_or_else(|| config.intents_dir.join("kb").join("drafts")),
         )
         .with_limits(config.limits.clone())
-        .with_portal(config.portal.clone(), config.http.public_url.as_deref());
+        .with_portal(config.portal.clone(), config.http.public_url.as_deref())
+        .with_requests(config.requests.clone());
         if let Some(d) = directory {
             service = service.with_directory(d);
         }

@@ -42,6 +42,7 @@ const KEYS: &[&str] = &[
     "discord",
     "portal",
     "directory",
+    "requests",
 ];
 
 /// Flat environment names for nested keys: `DESKBOT_DISCORD_TOKEN` sets `discord.token`.
@@ -102,6 +103,8 @@ pub struct Config {
     pub intake: crate::service::intake::IntakeConfig,
     /// `[directory]`: who manages whom, for access requests' `manager` approval step.
     pub directory: crate::desk::directory::DirectoryConfig,
+    /// `[requests]`: approval timeouts, expiry warnings and access-review periods.
+    pub requests: crate::desk::requests::RequestsConfig,
     /// `[reports]`: who may see `/reports`, and which users are testers.
     pub reports: crate::reports::ReportsConfig,
     /// `[discord]`: connect to Discord when present.
@@ -220,6 +223,7 @@ impl Default for Config {
             limits: Default::default(),
             intake: crate::service::intake::IntakeConfig::default(),
             directory: Default::default(),
+            requests: Default::default(),
             reports: Default::default(),
             discord: None,
             portal: Default::default(),
@@ -375,6 +379,7 @@ impl Config {
             w.validate().map_err(ConfigError::Invalid)?;
         }
         self.directory.csv_path().map_err(ConfigError::Invalid)?;
+        self.requests.validate().map_err(ConfigError::Invalid)?;
         if let Some(t) = self.matcher.threshold
             && !(0.0..=1.0).contains(&t)
         {

@@ -406,6 +406,22 @@ enum LicencesCommand {
         #[arg(long)]
         by: Option<String>,
     },
+    /// Start an access review: each holder's manager gets a DM with Keep / Remove per grant;
+    /// unanswered after requests.review_days it goes to the queue's leads.
+    #[command(
+        after_help = "Examples:\n  deskbot licences review --item adobe-acrobat-pro\n  deskbot licences review --all"
+    )]
+    Review {
+        /// Review the grants of this item.
+        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        item: Option<String>,
+        /// Review every item's grants.
+        #[arg(long)]
+        all: bool,
+        /// Who starts it (default: $USER).
+        #[arg(long)]
+        by: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -494,6 +510,9 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
         }
         Command::Licences(LicencesCommand::Report { csv: _ }) => {
             commands::requests::licences_report(config).await
+        }
+        Command::Licences(LicencesCommand::Review { item, all: _, by }) => {
+            commands::requests::licences_review(config, item.as_deref(), by).await
         }
         Command::Licences(LicencesCommand::Revoke { item, holder, justification, by }) => {
             commands::requests::licences_revoke(config, &item, &holder, &justification, by).await

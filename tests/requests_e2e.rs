@@ -477,3 +477,261 @@ async fn sqlite_an_approver_s_own_request_skips_their_step() {
 async fn postgres_an_approver_s_own_request_skips_their_step() {
     an_approver_s_own_request_skips_their_step(true).await;
 }
+
+const DAY: i64 = 24 * 3_600_000;
+
+impl Desk {
+    /// Fire every due timer, as the leader's scheduler does.
+    async fn tick(&self) {
+        deskbot::service::scheduler::tick(&self.t.app.service).await.unwrap();
+    }
+
+    async fn audit_kinds(&self) -> Vec<String> {
+        self.t.app.store.audit_entries(0, None, 1000).await.unwrap().into_iter().map(|e| e.kind).collect()
+    }
+
+    /// alice asks for Acrobat, max and gus approve: R-1001 is granted.
+    async fn acrobat_for_alice(&self) {
+        self.chat("alice", &["I need acrobat", "to sign supplier contracts every single week"]).await;
+        self.chat("max", &["approve R-1001"]).await;
+        self.chat("gus", &["approve R-1001"]).await;
+        assert_eq!(self.status(1001).await, RequestStatus::Fulfilled);
+    }
+}
+
+async fn a_time_boxed_grant_is_warned_extended_and_revoked_when_it_lapses(pg: bool) {
+    let Some(d) = desk(pg).await else { return };
+    d.acrobat_for_alice().await;
+    let alice = UserRef::new(Platform::Console, "alice");
+    let first = d.t.app.store.holding_for_request(RequestNumber(1001)).await.unwrap().unwrap();
+    let expires = first.expires_at.unwrap();
+
+    // Eight days before the end nothing is said; seven days before, the holder is warned.
+    d.clock.set(expires - 8 * DAY);
+    d.tick().await;
+    assert!(!d.chat("alice", &[]).await.contains("expires on"));
+    d.clock.set(expires - 7 * DAY);
+    d.tick().await;
+    let out = d.chat("alice", &[]).await;
+    assert!(out.contains("Your Adobe Acrobat Pro licence (R-1001) expires on"), "{out}");
+    assert!(out.contains("1. Extend"), "{out}");
+    d.tick().await;
+    assert_eq!(
+        d.audit_kinds().await.iter().filter(|k| *k == "access.expiry_warned").count(),
+        1,
+        "warned once, however often the scheduler runs"
+    );
+
+    // Only the holder may extend; the extension is a new request with its own approval.
+    let forged = d.press("carl", "extend:R-1001", "carl-extend").await;
+    assert!(matches!(&forged, Handled::Refused { note } if note.contains("Only the holder")), "{forged:?}");
+    assert!(matches!(d.press("alice", "extend:R-1001", "alice-extend").await, Handled::Applied { .. }));
+    let ext = d.t.app.store.request(RequestNumber(1002)).await.unwrap().unwrap();
+    assert_eq!(ext.extends, Some(RequestNumber(1001)));
+    assert!(ext.justification.starts_with("Extension of R-1001:"), "{}", ext.justification);
+    let again = d.press("alice", "extend:R-1001", "alice-extend-2").await;
+    assert!(matches!(&again, Handled::Refused { note } if note.contains("R-1002 already asks")), "{again:?}");
+    d.chat("max", &["approve R-1002"]).await;
+    d.chat("gus", &["approve R-1002"]).await;
+    assert_eq!(d.status(1002).await, RequestStatus::Fulfilled);
+    assert_eq!(d.t.app.store.seats_used("adobe-acrobat-pro").await.unwrap(), 1, "the same seat, extended");
+    let held = d.t.app.store.holdings(Some("adobe-acrobat-pro"), false).await.unwrap();
+    assert_eq!(held.len(), 1);
+    assert_eq!((held[0].id, held[0].request), (first.id, Some(RequestNumber(1002))));
+    let new_expiry = held[0].expires_at.unwrap();
+    assert_eq!(new_expiry, expires + 365 * DAY, "runs on from the old expiry");
+
+    // The old expiry passes: nothing is revoked.
+    d.clock.set(expires + DAY);
+    d.tick().await;
+    assert_eq!(d.t.app.store.holdings(Some("adobe-acrobat-pro"), false).await.unwrap().len(), 1);
+
+    // The extended grant lapses: revoked through the webhook, the holder told.
+    d.clock.set(new_expiry + 1);
+    d.tick().await;
+    assert!(d.t.app.store.holdings(Some("adobe-acrobat-pro"), false).await.unwrap().is_empty());
+    assert_eq!(d.status(1002).await, RequestStatus::Revoked);
+    assert_eq!(d.t.app.store.seats_used("adobe-acrobat-pro").await.unwrap(), 0);
+    let got = d.bodies().await;
+    let events: Vec<(&str, &str)> =
+        got.iter().map(|(e, b)| (e.as_str(), b["request"].as_str().unwrap_or(""))).collect();
+    assert_eq!(events, [("access.grant", "R-1001"), ("access.grant", "R-1002"), ("access.revoke", "R-1002")]);
+    let out = d.chat("alice", &[]).await;
+    assert!(out.contains("was revoked: expired on"), "{out}");
+    let kinds = d.audit_kinds().await;
+    for k in ["access.extended", "access.revoked"] {
+        assert!(kinds.iter().any(|x| x == k), "{k} in {kinds:?}");
+    }
+    let _ = alice;
+    d.done().await;
+}
+
+async fn an_undecided_step_is_reminded_once_then_escalated_to_the_leads(pg: bool) {
+    let Some(d) = desk(pg).await else { return };
+    let grant = NewGrant {
+        user: "console:lena".parse().unwrap(),
+        role: Role::Lead,
+        scope: "service-desk".into(),
+        by: "test".into(),
+        justification: "leads the service desk".into(),
+    };
+    d.t.app.store.grant_role(&grant, (d.t.app.clock)()).await.unwrap();
+    d.t.app.service.forget_grants().await;
+    d.chat("carl", &["I need acrobat", "to review and sign the design contracts"]).await;
+    assert!(d.chat("max", &[]).await.contains("Approval needed"));
+
+    d.clock.advance(DAY);
+    d.tick().await;
+    let out = d.chat("max", &[]).await;
+    assert!(out.contains("Reminder: approval still needed (step 1 of 2, manager)"), "{out}");
+    let lena_early = d.press("lena", "approve:R-1001", "lena-early").await;
+    assert!(matches!(lena_early, Handled::Refused { .. }), "not before the escalation: {lena_early:?}");
+
+    d.clock.advance(DAY);
+    d.tick().await;
+    let out = d.chat("lena", &[]).await;
+    assert!(out.contains("Escalated to you: approval needed (step 1 of 2, manager)"), "{out}");
+    assert!(d.chat("carl", &[]).await.contains("R-1001 waited too long for your manager"));
+    d.clock.advance(10 * DAY);
+    d.tick().await;
+    let kinds = d.audit_kinds().await;
+    assert_eq!(kinds.iter().filter(|k| *k == "request.reminded").count(), 1, "reminded once: {kinds:?}");
+    assert_eq!(kinds.iter().filter(|k| *k == "request.escalated").count(), 1, "{kinds:?}");
+    let out = d.chat("lena", &["approve R-1001"]).await;
+    assert!(out.contains("Approved R-1001. It goes on to the next step."), "{out}");
+    let decisions = d.t.app.store.request_decisions(RequestNumber(1001)).await.unwrap();
+    assert_eq!(decisions[0].approver.to_string(), "console:lena");
+    d.done().await;
+}
+
+async fn a_review_campaign_removes_one_grant_and_hands_its_seat_on(pg: bool) {
+    let Some(d) = desk(pg).await else { return };
+    d.acrobat_for_alice().await;
+    d.chat("carl", &["I need acrobat", "to review and sign the design contracts"]).await;
+    d.chat("max", &["approve R-1002"]).await;
+    d.chat("gus", &["approve R-1002"]).await;
+    assert_eq!(d.status(1002).await, RequestStatus::Waiting);
+    let grant = d.t.app.store.holding_for_request(RequestNumber(1001)).await.unwrap().unwrap();
+    let ar = format!("AR-{}", grant.id);
+
+    let started = d.t.app.service.start_review(Some("adobe-acrobat-pro"), "auditor").await.unwrap();
+    assert_eq!((started.grants, started.managers, started.to_leads), (1, 1, 0));
+    let out = d.chat("max", &[]).await;
+    assert!(out.contains("Access review: your reports' access"), "{out}");
+    assert!(out.contains(&format!("{ar}: alice (console:alice) holds Adobe Acrobat Pro licence")), "{out}");
+    assert!(out.contains(&format!("1. Keep {ar}")) && out.contains(&format!("2. Remove {ar}")), "{out}");
+
+    // Only the holder's manager may answer, and nobody for their own grant.
+    let bystander = d.press("gus", &format!("deny:{ar}"), "gus-remove").await;
+    assert!(matches!(&bystander, Handled::Refused { note } if note.contains("not waiting for your review")));
+    let own = d.press("alice", &format!("approve:{ar}"), "alice-keep").await;
+    assert!(matches!(&own, Handled::Refused { note } if note.contains("your own access")), "{own:?}");
+
+    let out =
+        d.chat("max", &[&format!("remove {ar}"), "moved to the design team, no contracts to sign"]).await;
+    assert!(out.contains(&format!("Why should the access of {ar} be removed?")), "{out}");
+    assert!(out.contains(&format!("Removed {ar}")), "{out}");
+    assert_eq!(d.status(1001).await, RequestStatus::Revoked);
+    assert_eq!(d.status(1002).await, RequestStatus::Fulfilled, "the freed seat goes to the next in line");
+    let held = d.t.app.store.holdings(Some("adobe-acrobat-pro"), true).await.unwrap();
+    assert!(held[0].revoke_reason.as_deref().unwrap_or("").contains("no contracts to sign"), "{held:?}");
+    let got = d.bodies().await;
+    let events: Vec<(&str, &str)> =
+        got.iter().map(|(e, b)| (e.as_str(), b["user"]["id"].as_str().unwrap_or(""))).collect();
+    assert_eq!(events, [("access.grant", "alice"), ("access.revoke", "alice"), ("access.grant", "carl")]);
+    let again = d.press("max", &format!("approve:{ar}"), "max-keep-late").await;
+    assert!(matches!(again, Handled::Refused { .. }), "answered already: {again:?}");
+    let entries = d.t.app.store.audit_entries(0, None, 1000).await.unwrap();
+    let removed: Vec<_> = entries.iter().filter(|e| e.kind == "review.removed").collect();
+    assert_eq!(removed.len(), 1);
+    assert_eq!(removed[0].actor, "console:max");
+    assert!(removed[0].detail.as_deref().unwrap_or("").contains("no contracts to sign"));
+
+    // A second campaign: carl's grant, unanswered by max, goes to the leads after review_days.
+    let lead = NewGrant {
+        user: "console:lena".parse().unwrap(),
+        role: Role::Lead,
+        scope: "service-desk".into(),
+        by: "test".into(),
+        justification: "leads the service desk".into(),
+    };
+    d.t.app.store.grant_role(&lead, (d.t.app.clock)()).await.unwrap();
+    d.t.app.service.forget_grants().await;
+    d.t.app.service.start_review(None, "auditor").await.unwrap();
+    let carl = d.t.app.store.holding_for_request(RequestNumber(1002)).await.unwrap().unwrap();
+    let ar = format!("AR-{}", carl.id);
+    let early = d.press("lena", &format!("approve:{ar}"), "lena-early").await;
+    assert!(matches!(early, Handled::Refused { .. }), "the manager's turn first: {early:?}");
+    d.clock.advance(15 * DAY);
+    d.tick().await;
+    let out = d.chat("lena", &[]).await;
+    assert!(out.contains("unanswered by the holder's manager, now yours"), "{out}");
+    let out = d.chat("lena", &[&format!("keep {ar}")]).await;
+    assert!(out.contains(&format!("Kept {ar}")), "{out}");
+    let kept = d.t.app.store.holding(carl.id).await.unwrap().unwrap();
+    assert!(kept.reviewed_at > carl.reviewed_at, "the grant is marked reviewed");
+    let csv = d.cli(&["licences", "report", "--csv"]);
+    assert!(csv.contains("console:carl"), "{csv}");
+    d.done().await;
+}
+
+async fn a_queue_fulfilled_request_is_fulfilled_when_its_ticket_is_resolved(pg: bool) {
+    let Some(d) = desk(pg).await else { return };
+    let out = d
+        .chat(
+            "carl",
+            &["I need access to the finance folder", "read only", "to reconcile the Q3 supplier invoices"],
+        )
+        .await;
+    assert!(out.contains("Request R-1001 recorded: Access to the Finance shared folder"), "{out}");
+    // max is carl's manager and a finance approver: both steps.
+    d.chat("max", &["approve R-1001", "approve R-1001"]).await;
+    assert_eq!(d.status(1001).await, RequestStatus::Approved);
+    let tickets = d.t.app.store.tickets(&deskbot::store::TicketFilter::default()).await.unwrap();
+    assert_eq!(tickets.len(), 1);
+    d.t.app.service.resolve_ticket(tickets[0].number, "ops", None).await.unwrap();
+    assert_eq!(d.status(1001).await, RequestStatus::Fulfilled);
+    let out = d.chat("carl", &[]).await;
+    assert!(out.contains("R-1001: Access to the Finance shared folder is set up"), "{out}");
+    d.done().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_time_boxed_grant_is_warned_extended_and_revoked_when_it_lapses() {
+    a_time_boxed_grant_is_warned_extended_and_revoked_when_it_lapses(false).await;
+}
+
+#[tokio::test]
+async fn postgres_a_time_boxed_grant_is_warned_extended_and_revoked_when_it_lapses() {
+    a_time_boxed_grant_is_warned_extended_and_revoked_when_it_lapses(true).await;
+}
+
+#[tokio::test]
+async fn sqlite_an_undecided_step_is_reminded_once_then_escalated_to_the_leads() {
+    an_undecided_step_is_reminded_once_then_escalated_to_the_leads(false).await;
+}
+
+#[tokio::test]
+async fn postgres_an_undecided_step_is_reminded_once_then_escalated_to_the_leads() {
+    an_undecided_step_is_reminded_once_then_escalated_to_the_leads(true).await;
+}
+
+#[tokio::test]
+async fn sqlite_a_review_campaign_removes_one_grant_and_hands_its_seat_on() {
+    a_review_campaign_removes_one_grant_and_hands_its_seat_on(false).await;
+}
+
+#[tokio::test]
+async fn postgres_a_review_campaign_removes_one_grant_and_hands_its_seat_on() {
+    a_review_campaign_removes_one_grant_and_hands_its_seat_on(true).await;
+}
+
+#[tokio::test]
+async fn sqlite_a_queue_fulfilled_request_is_fulfilled_when_its_ticket_is_resolved() {
+    a_queue_fulfilled_request_is_fulfilled_when_its_ticket_is_resolved(false).await;
+}
+
+#[tokio::test]
+async fn postgres_a_queue_fulfilled_request_is_fulfilled_when_its_ticket_is_resolved() {
+    a_queue_fulfilled_request_is_fulfilled_when_its_ticket_is_resolved(true).await;
+}

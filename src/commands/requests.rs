@@ -329,3 +329,32 @@ pub async fn licences_revoke(
         Err(crate::service::requests::RevokeError::Service(e)) => Err(e.into()),
     }
 }
+
+/// `deskbot licences review --item ID|--all [--by NAME]`: start an access-review campaign.
+pub async fn licences_review(config: Config, item: Option<&str>, by: Option<String>) -> Result<u8, AppError> {
+    let by = by
+        .or_else(|| std::env::var("USER").ok())
+        .filter(|b| !b.trim().is_empty())
+        .unwrap_or_else(|| "admin".into());
+    let app = App::build(config).await?;
+    if let Some(i) = item
+        && app.catalog.load().item(i).is_none()
+    {
+        return Err(AppError::Usage(format!("`{i}` is not an item of the request catalog")));
+    }
+    let days = app.config.requests.review_days;
+    match app.service.start_review(item, &by).await {
+        Ok(s) => {
+            println!(
+                "access review started: {} grants, {} managers asked, {} sent to the leads (no manager in the directory); \
+                 unanswered items go to the leads after {days} days",
+                s.grants, s.managers, s.to_leads
+            );
+            Ok(0)
+        }
+        Err(crate::service::reviews::ReviewError::Nothing(what)) => {
+            Err(AppError::Usage(format!("no active grants to review{what}")))
+        }
+        Err(crate::service::reviews::ReviewError::Service(e)) => Err(e.into()),
+    }
+}

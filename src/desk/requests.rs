@@ -5,9 +5,51 @@
 //! decide), and a two-person step needs two different approvers. `service::requests` reads
 //! the store and the directory and turns the outcome into one commit.
 
-use crate::domain::UserRef;
-use crate::intents::requests::{Approval, ApproverRule, Item};
+use crate::desk::hours::BusinessHours;
+use crate::desk::sla::parse_business_duration;
+use crate::domain::{Millis, UserRef};
+use crate::intents::requests::{Approval, ApproverRule, DAY_MS, Item};
 use crate::store::requests::{Decision, PlannedStep, Request, RequestStatus};
+use serde::{Deserialize, Serialize};
+
+/// `[requests]` in deskbot.toml.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestsConfig {
+    /// Business time (the item's queue's hours) an approval step waits before its approvers
+    /// are reminded once; as long again and it escalates. An item's own `approval_timeout`
+    /// wins. `"1d"` is one business day.
+    pub approval_timeout: String,
+    /// How many days before a time-boxed grant lapses its holder is warned, with "Extend".
+    pub expiry_warning_days: u32,
+    /// How many days a manager has to answer an access review before it goes to the leads.
+    pub review_days: u32,
+}
+
+impl Default for RequestsConfig {
+    fn default() -> Self {
+        Self { approval_timeout: "1d".into(), expiry_warning_days: 7, review_days: 14 }
+    }
+}
+
+impl RequestsConfig {
+    pub fn validate(&self) -> Result<(), String> {
+        parse_business_duration(&self.approval_timeout, DAY_MS)
+            .map_err(|e| format!("requests.approval_timeout `{}`: {e}", self.approval_timeout))?;
+        if self.review_days == 0 {
+            return Err("requests.review_days must be at least 1".into());
+        }
+        Ok(())
+    }
+}
+
+/// When the approvers of a step entered at `now` are reminded (and, as long again after, when
+/// the step escalates): `timeout` of business time on `hours`. A timeout that does not parse
+/// falls back to one business day.
+pub fn approval_due(timeout: &str, hours: &BusinessHours, now: Millis) -> Millis {
+    let ms = parse_business_duration(timeout, hours.day_ms()).unwrap_or_else(|_| hours.day_ms());
+    hours.add(now, ms.max(1))
+}
 
 /// Why a step is skipped when the requester is among its approvers.
 pub const SELF_SKIP: &str = "the requester is an approver of this step";
@@ -134,6 +176,7 @@ mod tests {
             approval,
             fields: vec![Field { name: "justification".into(), ask: "why".into(), min_chars: 1 }],
             fulfil: Fulfil::Webhook("idp".into()),
+            approval_timeout: None,
             source: "x".into(),
         }
     }
@@ -158,6 +201,7 @@ mod tests {
             created_at: 0,
             updated_at: 0,
             decided_at: None,
+            extends: None,
         }
     }
 

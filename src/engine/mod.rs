@@ -19,8 +19,8 @@ use crate::store::{KbFeedback, NewTicket};
 
 pub use replies::{TRUNCATED_NOTICE, resolved_notice};
 pub use state::{
-    APPROVE_PREFIX, ConversationState, DENY_PREFIX, MAX_TRANSCRIPT_TURNS, Origin, RATE_PREFIX, State,
-    choices_for, rating_choices,
+    APPROVE_PREFIX, ConversationState, DENY_PREFIX, EXTEND_PREFIX, MAX_TRANSCRIPT_TURNS, Origin, RATE_PREFIX,
+    State, choices_for, rating_choices,
 };
 pub use step::step;
 
@@ -94,6 +94,9 @@ pub enum Action {
     /// The sender decides request `request` (`R-1001`): the service checks that the request
     /// waits on them before anything is recorded.
     Decide { request: String, approve: bool, reason: Option<String> },
+    /// The sender asks to extend the grant made on `request` (the expiry warning's "Extend"):
+    /// the service checks that they hold it and records a new request with its own approval.
+    Extend { request: String },
 }
 
 /// The result of one step.

@@ -167,6 +167,11 @@ pub fn field_too_short(min_chars: usize, ask: &str) -> String {
 }
 
 pub fn deny_reason(request: &str) -> String {
+    if request.starts_with("AR-") {
+        return format!(
+            "Why should the access of {request} be removed? Your reason is recorded with the review."
+        );
+    }
     format!("Why are you denying {request}? Your reason is passed to the requester.")
 }
 

@@ -125,6 +125,8 @@ pub const RATE_PREFIX: &str = "rate:";
 /// An approval DM's buttons: `approve:R-1001`, `deny:R-1001`.
 pub const APPROVE_PREFIX: &str = "approve:";
 pub const DENY_PREFIX: &str = "deny:";
+/// An expiry warning's button: `extend:R-1001`.
+pub const EXTEND_PREFIX: &str = "extend:";
 
 /// The choices a state offers, in the order shown.
 pub fn choices_for(state: &State, catalog: &Catalog) -> Vec<Choice> {

@@ -122,6 +122,9 @@ impl Stepper<'_, '_> {
         if let Some((approve, request, reason)) = words::decision(text) {
             return self.decide(approve, request, reason);
         }
+        if let Some(request) = words::extension(text) {
+            return self.actions.push(Action::Extend { request });
+        }
         match self.st.state.clone() {
             State::Request { item, next, values } => self.field_answer(text, item, next, values),
             State::DenyReason { request } => {
@@ -344,6 +347,10 @@ impl Stepper<'_, '_> {
         if let Some((approve, request)) = decided {
             self.turn(Speaker::Employee, &format!("[{id}]"));
             return self.decide(approve, request, None);
+        }
+        if let Some(request) = id.strip_prefix(state::EXTEND_PREFIX) {
+            self.turn(Speaker::Employee, &format!("[{id}]"));
+            return self.actions.push(Action::Extend { request: request.to_string() });
         }
         if let (State::Ticket, Some(score)) = (&self.st.state, id.strip_prefix(state::RATE_PREFIX)) {
             self.turn(Speaker::Employee, &format!("[{score}]"));

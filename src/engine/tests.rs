@@ -143,6 +143,7 @@ fn acrobat() -> crate::intents::requests::Item {
             min_chars: 20,
         }],
         fulfil: Fulfil::Webhook("idp".into()),
+        approval_timeout: None,
         source: "catalog/licences.toml".into(),
     }
 }
@@ -214,6 +215,7 @@ fn kinds(s: &Step) -> Vec<&'static str> {
             Action::SubmitRequest { .. } => "submit",
             Action::Decide { approve: true, .. } => "approve",
             Action::Decide { .. } => "deny",
+            Action::Extend { .. } => "extend",
         })
         .collect()
 }

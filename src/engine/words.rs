@@ -134,18 +134,35 @@ pub fn rating(text: &str) -> Option<u8> {
 /// console has no buttons). Returns (approve, request, reason).
 pub fn decision(text: &str) -> Option<(bool, String, Option<String>)> {
     let mut words = text.split_whitespace();
-    let approve = match words.next()?.to_ascii_lowercase().as_str() {
-        "approve" | "approved" => true,
-        "deny" | "denied" | "reject" => false,
+    let verb = words.next()?.to_ascii_lowercase();
+    let approve = match verb.as_str() {
+        "approve" | "approved" | "keep" => true,
+        "deny" | "denied" | "reject" | "remove" => false,
         _ => return None,
     };
     let request = words.next()?.trim_end_matches([':', ',', '.']).to_ascii_uppercase();
-    let digits = request.strip_prefix("R-")?;
+    // Requests are approved or denied; access-review items (`AR-12`) kept or removed.
+    let digits = match verb.as_str() {
+        "keep" | "remove" => request.strip_prefix("AR-")?,
+        _ => request.strip_prefix("AR-").or_else(|| request.strip_prefix("R-"))?,
+    };
     if digits.is_empty() || !digits.chars().all(|c| c.is_ascii_digit()) {
         return None;
     }
     let reason = words.collect::<Vec<_>>().join(" ");
     Some((approve, request, Some(reason).filter(|r| !r.is_empty())))
+}
+
+/// "extend R-1001": the holder asks to extend the grant made on that request.
+pub fn extension(text: &str) -> Option<String> {
+    let mut words = text.split_whitespace();
+    if !words.next()?.eq_ignore_ascii_case("extend") {
+        return None;
+    }
+    let request = words.next()?.trim_end_matches([':', ',', '.']).to_ascii_uppercase();
+    let digits = request.strip_prefix("R-")?;
+    (words.next().is_none() && !digits.is_empty() && digits.chars().all(|c| c.is_ascii_digit()))
+        .then_some(request)
 }
 
 #[cfg(test)]

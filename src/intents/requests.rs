@@ -106,6 +106,9 @@ pub struct Item {
     pub approval: Approval,
     pub fields: Vec<Field>,
     pub fulfil: Fulfil,
+    /// Business time a step waits before a reminder (then as long again before escalation);
+    /// `None` uses `[requests] approval_timeout`.
+    pub approval_timeout: Option<String>,
     pub source: PathBuf,
 }
 
@@ -138,6 +141,7 @@ struct ItemDef {
     duration: Option<Spanned<String>>,
     approvers: Spanned<Vec<Spanned<String>>>,
     approval: Option<Spanned<String>>,
+    approval_timeout: Option<Spanned<String>>,
     #[serde(default)]
     fields: Vec<Spanned<FieldDef>>,
     fulfil: Spanned<FulfilDef>,
@@ -283,6 +287,13 @@ impl<'a> ItemValidator<'a> {
             let msg = "approval = \"two-person\" needs a `group:NAME` approver (a manager is one person)";
             self.diags.push(map.at(&def.approvers.span(), msg));
         }
+        if let Some(t) = &def.approval_timeout
+            && let Err(e) = crate::desk::sla::parse_business_duration(t.get_ref(), DAY_MS)
+        {
+            let msg =
+                format!("approval_timeout `{}` {e} (like \"4h\" or \"1d\": business time)", t.get_ref());
+            self.diags.push(map.at(&t.span(), msg));
+        }
         let fields = self.fields(map, &id, span.clone(), &def.fields);
         let fulfil = self.fulfil(map, &def.fulfil);
         if self.diags.len() > before {
@@ -299,6 +310,7 @@ impl<'a> ItemValidator<'a> {
             approval,
             fields,
             fulfil: fulfil?,
+            approval_timeout: def.approval_timeout.map(|t| t.into_inner().trim().to_string()),
             source: map.path.to_path_buf(),
         })
     }

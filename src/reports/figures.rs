@@ -271,6 +271,13 @@ pub fn compute(data: &ReportData, opts: &ReportOptions, catalog: Option<&Catalog
         unanswered: super::cluster::cluster(&asked, catalog),
         daily,
         excluded_test_rows: excluded + rollup.excluded,
+        requests: super::requests::figures(
+            &data.requests,
+            &data.holdings,
+            opts.period.from,
+            opts.period.to,
+            catalog,
+        ),
     }
 }
 

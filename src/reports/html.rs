@@ -105,6 +105,10 @@ struct PageView {
     periods: Vec<Choice>,
     queues: Vec<Choice>,
     stats: Vec<Stat>,
+    /// The "Requests" section: open requests, time to approve, grants due for review.
+    request_stats: Vec<Stat>,
+    /// Seats used per catalog item: (item, used, seats or "unlimited").
+    seats: Vec<(String, u64, String)>,
     /// The charts: trusted markup from `svg.rs` (numbers and escaped labels only).
     deflection_ring: String,
     sla_ring: String,
@@ -184,6 +188,35 @@ pub fn render(page: &Page<'_>) -> Result<String, askama::Error> {
             p90: Some(("resolution_p90", opt_duration(r.resolution.p90_ms))),
         },
     ];
+    let f = &r.requests;
+    let request_stats = vec![
+        Stat {
+            title: "Open requests",
+            name: "requests_open",
+            value: f.open.to_string(),
+            note: "pending, waiting for a seat or being set up".into(),
+            p90: None,
+        },
+        Stat {
+            title: "Time to approve",
+            name: "requests_time_to_approve",
+            value: opt_duration(f.time_to_approve.median_ms),
+            note: format!("median · {} approved in the period", f.time_to_approve.count),
+            p90: None,
+        },
+        Stat {
+            title: "Grants due for review",
+            name: "requests_due_for_review",
+            value: f.due_for_review.to_string(),
+            note: format!("not reviewed in {} days", super::requests::REVIEW_DUE_DAYS),
+            p90: None,
+        },
+    ];
+    let seats = f
+        .seats
+        .iter()
+        .map(|s| (s.item.clone(), s.used, s.total.map_or_else(|| "unlimited".to_string(), |t| t.to_string())))
+        .collect();
     let (blue, green, orange) = svg::COLORS;
     let csat_rows: Vec<(String, f64, String)> = r
         .csat
@@ -224,6 +257,8 @@ pub fn render(page: &Page<'_>) -> Result<String, askama::Error> {
         viewer: page.viewer.map(str::to_string),
         logout_csrf: page.logout_csrf.map(str::to_string),
         stats,
+        request_stats,
+        seats,
         deflection_ring: svg::ring("chart-deflection", "Deflection rate", r.deflection_rate, green),
         sla_ring: svg::ring("chart-sla", "SLA compliance", r.sla.compliance, blue),
         csat_chart: svg::bars("chart-csat", "CSAT distribution", &csat_rows, Some(orange)),

@@ -11,6 +11,7 @@ mod config;
 mod figures;
 pub mod html;
 pub mod period;
+pub mod requests;
 mod svg;
 pub mod text;
 
@@ -47,7 +48,13 @@ pub struct ReportData {
     pub tickets: Vec<TicketFacts>,
     pub csat: Vec<CsatRecord>,
     pub test_conversations: HashSet<String>,
+    /// Every request and every active grant, for the "Requests" figures.
+    pub requests: Vec<crate::store::requests::Request>,
+    pub holdings: Vec<crate::store::requests::Holding>,
 }
+
+/// Requests read for the "Requests" figures at most (newest first).
+const REQUESTS_READ: i64 = 100_000;
 
 /// A UTC day is closed (its case events can be rolled up) this long after its midnight
 /// passed: a commit that began before midnight may still land a moment later.
@@ -81,6 +88,8 @@ pub async fn gather(store: &DynStore, opts: &ReportOptions, now: Millis) -> Resu
         tickets: store.ticket_facts(from, to).await?,
         csat: store.csat_scores(from, to).await?,
         test_conversations: store.test_conversations().await?.into_iter().collect(),
+        requests: store.requests(None, REQUESTS_READ).await?,
+        holdings: store.holdings(None, false).await?,
     })
 }
 
@@ -93,6 +102,8 @@ pub async fn gather_rows(store: &DynStore, period: &Period) -> Result<ReportData
         tickets: store.ticket_facts(from, to).await?,
         csat: store.csat_scores(from, to).await?,
         test_conversations: store.test_conversations().await?.into_iter().collect(),
+        requests: store.requests(None, REQUESTS_READ).await?,
+        holdings: store.holdings(None, false).await?,
     })
 }
 
@@ -182,4 +193,6 @@ pub struct Report {
     pub daily: Vec<DayRow>,
     /// Rows left out as test traffic (case events, tickets and ratings).
     pub excluded_test_rows: u64,
+    /// Access and licence requests: open, time to approve, seats, grants due for review.
+    pub requests: requests::RequestFigures,
 }

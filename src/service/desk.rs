@@ -100,9 +100,12 @@ impl Service {
         let key = format!("desk:{number}");
         let draft = std::sync::Mutex::new(None);
         let refused = std::sync::Mutex::new(None);
+        // A request's fulfilment ticket: once resolved, the request is fulfilled.
+        let fulfils = std::sync::atomic::AtomicBool::new(false);
         let result = self
             .commit_with_retry(|| async {
                 let t = self.store.ticket(number).await?.ok_or(ServiceError::NoSuchTicket(number))?;
+                fulfils.store(t.fields.contains_key("request"), std::sync::atomic::Ordering::Relaxed);
                 let version = self.store.load_conversation(&key).await?.map(|c| c.version).unwrap_or(0);
                 let now = self.now();
                 // Every attempt decides from the ledger as it is now.
@@ -137,6 +140,12 @@ impl Service {
                 }))
             })
             .await?;
+        if matches!(result, Handled::Applied { .. })
+            && fulfils.load(std::sync::atomic::Ordering::Relaxed)
+            && let Some(t) = self.store.ticket(number).await?
+        {
+            self.ticket_fulfilled(&t).await?;
+        }
         let draft = draft.into_inner().ok().flatten();
         if let (Handled::Applied { .. }, Some((title, body))) = (&result, draft) {
             self.write_draft(number, &title, &body).await;

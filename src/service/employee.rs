@@ -23,6 +23,8 @@ impl Service {
     ) -> Result<Handled, ServiceError> {
         // Set when the router turns the event away; the commit then only records it.
         let turned_away: std::sync::Mutex<Option<Handled>> = std::sync::Mutex::new(None);
+        // A review item this event answers with Remove: its seat is offered on after the commit.
+        let removed: std::sync::Mutex<Option<String>> = std::sync::Mutex::new(None);
         let handled = self
             .commit_with_retry(|| async {
             let stored = self.store.load_conversation(&inbound.conversation).await?;
@@ -57,6 +59,14 @@ impl Service {
                 display_name,
             };
             let mut step = engine::step(&state, inbound, &ctx);
+            *removed.lock().unwrap_or_else(|p| p.into_inner()) = step.actions.iter().find_map(|a| match a {
+                Action::Decide { request, approve: false, .. }
+                    if request.starts_with(crate::store::requests::REVIEW_PREFIX) =>
+                {
+                    Some(request.clone())
+                }
+                _ => None,
+            });
             if let Some(note) = self.refused_decision(&state, &step, inbound).await? {
                 *turned_away.lock().unwrap_or_else(|p| p.into_inner()) = Some(Handled::Refused { note });
                 return Ok(Some(record_only(inbound, now)));
@@ -75,6 +85,13 @@ impl Service {
         })
         .await?;
         let turned_away = turned_away.into_inner().unwrap_or_else(|p| p.into_inner());
+        let removed = removed.into_inner().unwrap_or_else(|p| p.into_inner());
+        if let (Handled::Applied { .. }, None, Some(item)) = (&handled, &turned_away, removed)
+            && let Err(e) = self.after_review(&item).await
+        {
+            // The seat stays free until the next revocation or review offers it.
+            tracing::error!(error = %e, "offering a seat freed by an access review failed");
+        }
         Ok(match (handled, turned_away) {
             (Handled::Applied { .. }, Some(decision)) => decision,
             (handled, _) => handled,
@@ -99,7 +116,19 @@ impl Service {
             _ => None,
         });
         for (request, approve) in asked_reason.into_iter().chain(decisions) {
-            if let Some(note) = self.decision_refused(&inbound.user, &request, approve).await? {
+            let refused = if request.starts_with(crate::store::requests::REVIEW_PREFIX) {
+                self.review_refused(&inbound.user, &request).await?
+            } else {
+                self.decision_refused(&inbound.user, &request, approve).await?
+            };
+            if let Some(note) = refused {
+                return Ok(Some(note));
+            }
+        }
+        for a in &step.actions {
+            if let Action::Extend { request } = a
+                && let Some(note) = self.extend_refused(&inbound.user, request).await?
+            {
                 return Ok(Some(note));
             }
         }
@@ -311,8 +340,37 @@ impl Service {
                         reply_to: &inbound.reply_to,
                         item: &item,
                         fields,
+                        extends: None,
                     };
                     let parts = self.submit_request(asked, now).await?;
+                    take_parts(
+                        parts,
+                        inbound,
+                        &mut requests,
+                        &mut tickets,
+                        &mut messages,
+                        &mut outbound,
+                        &line,
+                    );
+                }
+                Action::Decide { request, approve, reason }
+                    if request.starts_with(crate::store::requests::REVIEW_PREFIX) =>
+                {
+                    let parts = self.decide_review(&inbound.user, &request, approve, reason, now).await?;
+                    take_parts(
+                        parts,
+                        inbound,
+                        &mut requests,
+                        &mut tickets,
+                        &mut messages,
+                        &mut outbound,
+                        &line,
+                    );
+                }
+                Action::Extend { request } => {
+                    let name = inbound.display_name.as_deref();
+                    let parts =
+                        self.extend_request(&inbound.user, name, &request, &inbound.reply_to, now).await?;
                     take_parts(
                         parts,
                         inbound,

@@ -12,7 +12,9 @@ pub mod limits;
 mod observe;
 pub mod oidc;
 pub mod portal;
+mod request_timers;
 pub mod requests;
+pub mod reviews;
 pub mod router;
 pub mod scheduler;
 
@@ -112,6 +114,8 @@ pub struct Service {
     portal_base: String,
     /// Who manages whom (`[directory]`), for requests' `manager` approval steps.
     directory: Option<Arc<directory::LiveDirectory>>,
+    /// `[requests]`: approval timeouts, expiry warnings, review periods.
+    requests: crate::desk::requests::RequestsConfig,
 }
 
 impl Service {
@@ -138,7 +142,14 @@ impl Service {
             portal: portal::PortalConfig::default(),
             portal_base: portal::base_url(None),
             directory: None,
+            requests: Default::default(),
         }
+    }
+
+    /// Approval timeouts, expiry warnings and review periods (`[requests]`).
+    pub fn with_requests(mut self, cfg: crate::desk::requests::RequestsConfig) -> Self {
+        self.requests = cfg;
+        self
     }
 
     /// Read managers from this directory (`[directory] source = "csv:PATH"`).

@@ -17,7 +17,7 @@ use crate::engine::{APPROVE_PREFIX, DENY_PREFIX};
 use crate::intents::requests::{Fulfil, Item, JUSTIFICATION};
 use crate::store::requests::{
     Decision, NewDecision, NewRequest, PlannedStep, REQUEST_PLACEHOLDER, Request, RequestNumber, RequestOp,
-    RequestStatus,
+    RequestStatus, TimerKind,
 };
 use crate::store::{Commit, ConversationWrite, EventKey, NewMessage, NewTicket, OnBehalf, Ticket, TicketOp};
 use crate::usertext::mark;
@@ -41,10 +41,10 @@ pub(super) struct Parts {
 }
 
 impl Parts {
-    fn reply(text: impl Into<String>) -> Parts {
+    pub(super) fn reply(text: impl Into<String>) -> Parts {
         Parts { replies: vec![text.into()], ..Parts::default() }
     }
-    fn extend(&mut self, other: Parts) {
+    pub(super) fn extend(&mut self, other: Parts) {
         self.ops.extend(other.ops);
         self.tickets.extend(other.tickets);
         self.messages.extend(other.messages);
@@ -61,6 +61,8 @@ pub(super) struct Asked<'a> {
     pub reply_to: &'a Address,
     pub item: &'a str,
     pub fields: BTreeMap<String, String>,
+    /// The request whose grant this one extends ("Extend" on an expiry warning).
+    pub extends: Option<RequestNumber>,
 }
 
 /// Why a CLI revocation could not be done.
@@ -82,7 +84,7 @@ fn who(r: &Request) -> String {
 }
 
 /// A step as people read it: "your manager", "the software-approvers group".
-fn step_name(step: &PlannedStep) -> String {
+pub(super) fn step_name(step: &PlannedStep) -> String {
     match step.rule.strip_prefix("group:") {
         Some(g) if step.needed > 1 => format!("two approvers of the {g} group"),
         Some(g) => format!("the {g} group"),
@@ -90,16 +92,22 @@ fn step_name(step: &PlannedStep) -> String {
     }
 }
 
-fn tell(r: &Request, text: String) -> Outbound {
+pub(super) fn tell(r: &Request, text: String) -> Outbound {
     Outbound::message(r.reply_to.clone(), text, Vec::new())
 }
 
 /// The approval DM for each approver of step `at`.
-fn ask_approvers(r: &Request, at: usize) -> Vec<Outbound> {
+pub(super) fn ask_approvers(r: &Request, at: usize) -> Vec<Outbound> {
+    let Some(step) = r.steps.get(at) else { return Vec::new() };
+    approval_dms(r, at, &step.approvers, "🔑 Approval needed")
+}
+
+/// The approval DM (`heading`: a first ask, a reminder, an escalation) to `to`.
+pub(super) fn approval_dms(r: &Request, at: usize, to: &[UserRef], heading: &str) -> Vec<Outbound> {
     let Some(step) = r.steps.get(at) else { return Vec::new() };
     let n = shown(r);
     let mut text = format!(
-        "🔑 Approval needed (step {} of {}, {}): {} asks for {} — {n}.\nJustification: {}",
+        "{heading} (step {} of {}, {}): {} asks for {} — {n}.\nJustification: {}",
         at + 1,
         r.steps.len(),
         step.rule,
@@ -115,17 +123,23 @@ fn ask_approvers(r: &Request, at: usize) -> Vec<Outbound> {
         Choice::new(format!("{APPROVE_PREFIX}{n}"), "Approve"),
         Choice::new(format!("{DENY_PREFIX}{n}"), "Deny"),
     ];
-    step.approvers
-        .iter()
+    to.iter()
         .map(|a| Outbound::message(Address::person(a.platform, &a.id), text.clone(), choices.clone()))
         .collect()
 }
 
-/// Send the request to step `at`, or say why nobody can decide it.
-fn route_to_step(r: &Request, at: usize, parts: &mut Parts) -> String {
+/// Send the request to step `at` (its approvers reminded at `remind_at` if nobody decided),
+/// or say why nobody can decide it.
+pub(super) fn route_to_step(r: &Request, at: usize, remind_at: Millis, parts: &mut Parts) -> String {
     match r.steps.get(at) {
         Some(step) if rules::decidable(step) => {
             parts.outbox.extend(ask_approvers(r, at));
+            parts.ops.push(RequestOp::Schedule {
+                kind: TimerKind::ApprovalRemind,
+                target: r.number.0,
+                step: Some(at as i64),
+                due_at: remind_at,
+            });
             format!("It now waits for approval from {}.", step_name(step))
         }
         Some(step) => format!(
@@ -141,7 +155,8 @@ fn route_to_step(r: &Request, at: usize, parts: &mut Parts) -> String {
 impl Service {
     /// Record a request for `item_id` that the engine collected in `conversation`.
     pub(super) async fn submit_request(&self, asked: Asked<'_>, now: Millis) -> Result<Parts, ServiceError> {
-        let Asked { requester, requester_name, conversation, reply_to, item: item_id, fields } = asked;
+        let Asked { requester, requester_name, conversation, reply_to, item: item_id, fields, extends } =
+            asked;
         let catalog = self.catalog.load();
         let Some(item) = catalog.item(item_id) else {
             return Ok(Parts::reply(
@@ -167,6 +182,7 @@ impl Service {
             steps: steps.clone(),
             fulfil: item.fulfil.to_string(),
             duration_ms: item.duration_ms,
+            extends,
         };
         let r = Request {
             number: RequestNumber(0),
@@ -187,10 +203,16 @@ impl Service {
             created_at: now,
             updated_at: now,
             decided_at: None,
+            extends,
         };
         let mut parts = Parts { ops: vec![RequestOp::Create(Box::new(new))], ..Parts::default() };
-        let next = first.map(|at| route_to_step(&r, at, &mut parts)).unwrap_or_default();
-        parts.replies.push(format!("📝 Request {REQUEST_PLACEHOLDER} recorded: {}. {next}", item.title));
+        let remind_at = self.approval_due(item, now);
+        let next = first.map(|at| route_to_step(&r, at, remind_at, &mut parts)).unwrap_or_default();
+        let what = match extends {
+            Some(old) => format!("extend {} (granted on {old})", item.title),
+            None => item.title.clone(),
+        };
+        parts.replies.push(format!("📝 Request {REQUEST_PLACEHOLDER} recorded: {what}. {next}"));
         Ok(parts)
     }
 
@@ -255,7 +277,11 @@ impl Service {
             Next::Step(at) => {
                 parts.ops.push(advance(n, RequestStatus::Pending, at as i64, None, actor));
                 let mut routed = Parts::default();
-                let next_text = route_to_step(&r, at, &mut routed);
+                let remind_at = match self.catalog.load().item(&r.item) {
+                    Some(item) => self.approval_due(item, now),
+                    None => now.saturating_add(crate::intents::requests::DAY_MS),
+                };
+                let next_text = route_to_step(&r, at, remind_at, &mut routed);
                 parts.extend(routed);
                 let whose = step_now.map(step_name).unwrap_or_default();
                 parts.replies.push(format!("Approved {n}. It goes on to the next step."));
@@ -293,6 +319,7 @@ impl Service {
         let catalog = self.catalog.load();
         let item = catalog.item(&r.item);
         if let Some(total) = item.and_then(|i| i.seats)
+            && r.extends.is_none()
             && self.store.seats_used(&r.item).await? >= i64::from(total)
         {
             let place =
@@ -327,15 +354,62 @@ impl Service {
         actor: &str,
         now: Millis,
     ) -> Result<Parts, ServiceError> {
-        let expires_at = r.duration_ms.map(|d| now.saturating_add(d));
         let mut parts = Parts::default();
-        parts.ops.push(RequestOp::Grant {
-            number: r.number,
-            item: r.item.clone(),
-            seats: item.and_then(|i| i.seats),
-            expires_at,
-            actor: actor.to_string(),
-        });
+        let expires_at = match r.extends {
+            // An extension runs on from the grant's current expiry (or from now, if later).
+            Some(from) => {
+                let Some(held) = self.store.holding_for_request(from).await? else {
+                    parts.ops.push(advance(
+                        r.number,
+                        RequestStatus::Denied,
+                        r.step,
+                        Some(format!("the grant of {from} is no longer held")),
+                        actor,
+                    ));
+                    parts.outbox.push(tell(
+                        r,
+                        format!("{} cannot extend {}: that grant is no longer held.", r.number, r.item_title),
+                    ));
+                    return Ok(parts);
+                };
+                let base = held.expires_at.unwrap_or(now).max(now);
+                parts.ops.push(RequestOp::Extend {
+                    from,
+                    number: r.number,
+                    expires_at: r.duration_ms.map(|d| base.saturating_add(d)),
+                    actor: actor.to_string(),
+                });
+                r.duration_ms.map(|d| base.saturating_add(d))
+            }
+            None => {
+                let expires_at = r.duration_ms.map(|d| now.saturating_add(d));
+                parts.ops.push(RequestOp::Grant {
+                    number: r.number,
+                    item: r.item.clone(),
+                    seats: item.and_then(|i| i.seats),
+                    expires_at,
+                    actor: actor.to_string(),
+                });
+                expires_at
+            }
+        };
+        if let Some(expires) = expires_at {
+            let warn = i64::from(self.requests.expiry_warning_days) * crate::intents::requests::DAY_MS;
+            if warn > 0 {
+                parts.ops.push(RequestOp::Schedule {
+                    kind: TimerKind::ExpiryWarn,
+                    target: r.number.0,
+                    step: None,
+                    due_at: expires.saturating_sub(warn).max(now),
+                });
+            }
+            parts.ops.push(RequestOp::Schedule {
+                kind: TimerKind::ExpiryLapse,
+                target: r.number.0,
+                step: None,
+                due_at: expires,
+            });
+        }
         let until = expires_at
             .and_then(chrono::DateTime::from_timestamp_millis)
             .map(|t| format!(" until {}", t.format("%Y-%m-%d")))
@@ -348,7 +422,8 @@ impl Service {
             }
             Some(Fulfil::Queue(queue)) => {
                 parts.ops.push(advance(r.number, RequestStatus::Approved, r.step, None, actor));
-                let title = format!("Grant {} to {} ({})", r.item_title, r.requester, r.number);
+                let verb = if r.extends.is_some() { "Extend" } else { "Grant" };
+                let title = format!("{verb} {} to {} ({})", r.item_title, r.requester, r.number);
                 let body = format!(
                     "Approved by {}. Expires{}.\nJustification: {}",
                     approved_by.join(", "),
@@ -445,14 +520,30 @@ impl Service {
         let Some(h) = held.into_iter().find(|h| h.holder == *holder) else {
             return Err(RevokeError::NotHeld { item: item.to_string(), holder: holder.clone() });
         };
+        let parts = self.revocation(&h, by, justification, now).await?;
+        let event = format!("revoke:{item}:{holder}:{}", h.id);
+        self.commit_parts(event, parts, now).await?;
+        Ok(self.offer_free_seats(item).await?)
+    }
+
+    /// Revoking the grant `h` (by `by`, for `justification`) through the request's
+    /// fulfilment: the seat freed, the request revoked, the holder told, an `access.revoke`
+    /// webhook or a removal ticket. The caller commits, then offers the seat on.
+    pub(super) async fn revocation(
+        &self,
+        h: &crate::store::requests::Holding,
+        by: &str,
+        justification: &str,
+        now: Millis,
+    ) -> Result<Parts, ServiceError> {
         let request = match h.request {
-            Some(n) => self.store.request(n).await.map_err(ServiceError::from)?,
+            Some(n) => self.store.request(n).await?,
             None => None,
         };
         let mut parts = Parts::default();
         parts.ops.push(RequestOp::Revoke {
-            item: item.to_string(),
-            holder: holder.clone(),
+            item: h.item.clone(),
+            holder: h.holder.clone(),
             actor: by.to_string(),
             reason: justification.to_string(),
         });
@@ -480,9 +571,7 @@ impl Service {
                 None => {}
             }
         }
-        let event = format!("revoke:{item}:{holder}:{}", h.id);
-        self.commit_parts(event, parts, now).await?;
-        Ok(self.offer_free_seats(item).await?)
+        Ok(parts)
     }
 
     /// Grant free seats of `item` to the waiting line, first in line first, one commit each
@@ -514,8 +603,13 @@ impl Service {
         Ok(granted)
     }
 
-    /// Commit request parts outside any conversation (the CLI, the waiting line).
-    async fn commit_parts(&self, event: String, parts: Parts, now: Millis) -> Result<Handled, ServiceError> {
+    /// Commit request parts outside any conversation (the CLI, the waiting line, timers).
+    pub(super) async fn commit_parts(
+        &self,
+        event: String,
+        parts: Parts,
+        now: Millis,
+    ) -> Result<Handled, ServiceError> {
         // Replies are for a person acting in chat; the CLI prints its own.
         let key = format!("system:{event}");
         let outbox = parts.outbox;
@@ -538,7 +632,7 @@ impl Service {
     }
 }
 
-fn advance(
+pub(super) fn advance(
     number: RequestNumber,
     status: RequestStatus,
     step: i64,
@@ -549,7 +643,7 @@ fn advance(
 }
 
 /// The stored `webhook:NAME` / `queue:NAME`.
-fn fulfilment(stored: &str) -> Option<Fulfil> {
+pub(super) fn fulfilment(stored: &str) -> Option<Fulfil> {
     match stored.split_once(':')? {
         ("webhook", w) => Some(Fulfil::Webhook(w.to_string())),
         ("queue", q) => QueueName::parse(q).ok().map(Fulfil::Queue),

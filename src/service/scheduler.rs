@@ -35,9 +35,35 @@ pub fn retry_at(now: Millis, attempts: i64) -> Millis {
     now + RETRY_FIRST_MS.saturating_mul(1 << doublings).min(RETRY_MAX_MS)
 }
 
-/// Fire everything due now.
+/// Fire everything due now: ticket timers, then request timers.
 pub async fn tick(service: &Service) -> Result<Round, StoreError> {
-    tick_with(service.store(), service.now(), |timer| async move { service.fire_timer(&timer).await }).await
+    let tickets =
+        tick_with(service.store(), service.now(), |timer| async move { service.fire_timer(&timer).await })
+            .await?;
+    let requests = tick_requests(service).await?;
+    Ok(Round { fired: tickets.fired + requests.fired, failed: tickets.failed + requests.failed })
+}
+
+/// One round of request timers (expiry warnings and lapses, approval reminders and
+/// escalations, unanswered reviews), with the same retry rule as ticket timers.
+pub async fn tick_requests(service: &Service) -> Result<Round, StoreError> {
+    let store = service.store();
+    let now = service.now();
+    let mut round = Round::default();
+    for timer in store.due_request_timers(now, BATCH).await? {
+        match service.fire_request_timer(&timer).await {
+            Ok(Handled::Applied { .. }) => round.fired += 1,
+            Ok(_) => {}
+            Err(e) => {
+                let next = retry_at(now, timer.attempts);
+                tracing::error!(target_id = timer.target, timer = timer.id, kind = timer.kind.as_str(), attempts = timer.attempts + 1, retry_in_ms = next - now, error = %e, "request timer failed; retrying later");
+                metrics::counter!("deskbot_timer_failures_total").increment(1);
+                store.request_timer_failed(timer.id, next).await?;
+                round.failed += 1;
+            }
+        }
+    }
+    Ok(round)
 }
 
 /// One round with `fire` doing the firing: each due timer is fired on its own; one that fails

@@ -5,7 +5,7 @@
 
 use super::TicketChange;
 use super::compliance::NewAuditEntry;
-use super::requests::{REQUEST_PLACEHOLDER, RequestNumber, RequestOp, fill_request_placeholder};
+use super::requests::{REQUEST_PLACEHOLDER, RequestNumber, RequestOp, TimerKind, fill_request_placeholder};
 use super::rows::{resolved_at_after, status_event_kind};
 use super::{
     Commit, CommitOutcome, ConversationWrite, EventKey, KbFeedback, NewTicket, Result, StoreError, TicketOp,
@@ -185,8 +185,10 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
         }
     }
 
-    let Some(request) = apply_requests(tx, &mut audit, &requests, now).await? else {
-        return Ok(CommitOutcome::Conflict);
+    let request = match apply_requests(tx, &mut audit, &requests, now).await? {
+        Requests::Done(created) => created,
+        Requests::PoolFull => return Ok(CommitOutcome::Conflict),
+        Requests::TimerFiredBefore => return Ok(CommitOutcome::Duplicate),
     };
 
     let first = created.first().copied();
@@ -214,15 +216,23 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
     Ok(CommitOutcome::Applied { created })
 }
 
-/// Write the request ops, queueing an audit entry for each. Returns the number of the request
-/// the commit creates (if any) — or `None` when a seat pool is full, and the whole commit is a
-/// conflict, retried from fresh reads.
+/// What the request ops did.
+enum Requests {
+    /// Written; the number of the request the commit creates, if any.
+    Done(Option<RequestNumber>),
+    /// A seat pool is full: the whole commit is a conflict, retried from fresh reads.
+    PoolFull,
+    /// The commit's request timer fired before: nothing is written.
+    TimerFiredBefore,
+}
+
+/// Write the request ops, queueing an audit entry for each.
 async fn apply_requests<T: CommitTx + ?Sized>(
     tx: &mut T,
     audit: &mut Vec<NewAuditEntry>,
     ops: &[RequestOp],
     now: Millis,
-) -> Result<Option<Option<RequestNumber>>> {
+) -> Result<Requests> {
     let mut created: Option<RequestNumber> = None;
     let resolve = |n: RequestNumber, created: Option<RequestNumber>| match (n, created) {
         (RequestNumber(0), Some(c)) => c,
@@ -278,7 +288,7 @@ async fn apply_requests<T: CommitTx + ?Sized>(
             RequestOp::Grant { number, item, seats, expires_at, actor } => {
                 let number = resolve(*number, created);
                 let Some(holder) = tx.take_seat(number, item, *seats, *expires_at, now).await? else {
-                    return Ok(None);
+                    return Ok(Requests::PoolFull);
                 };
                 let until = expires_at.map_or_else(|| "until revoked".to_string(), |e| format!("until {e}"));
                 entry(actor, "access.granted", holder.to_string(), format!("{item} on {number}, {until}"));
@@ -289,9 +299,69 @@ async fn apply_requests<T: CommitTx + ?Sized>(
                 }
                 entry(actor, "access.revoked", holder.to_string(), format!("{item}: {reason}"));
             }
+            RequestOp::Extend { from, number, expires_at, actor } => {
+                let number = resolve(*number, created);
+                if !tx.extend_seat(*from, number, *expires_at).await? {
+                    return Err(StoreError::Database(format!("the grant of {from} is no longer held")));
+                }
+                let until = expires_at.map_or_else(|| "until revoked".to_string(), |e| format!("until {e}"));
+                entry(
+                    actor,
+                    "access.extended",
+                    from.to_string(),
+                    format!("{from} extended by {number}, {until}"),
+                );
+            }
+            RequestOp::SetSteps { number, steps, actor, note } => {
+                let number = resolve(*number, created);
+                if !tx.set_request_steps(number, steps, now).await? {
+                    return Err(StoreError::Database(format!("request {number} does not exist")));
+                }
+                entry(actor, "request.escalated", number.to_string(), format!("{number}: {note}"));
+            }
+            RequestOp::Schedule { kind, target, step, due_at } => {
+                let target = match (*target, created) {
+                    (0, Some(c)) => c.0,
+                    (t, _) => t,
+                };
+                tx.insert_request_timer(*kind, target, *step, *due_at, now).await?;
+            }
+            RequestOp::TimerFired { id } => {
+                if !tx.fire_request_timer(*id, now).await? {
+                    return Ok(Requests::TimerFiredBefore);
+                }
+            }
+            RequestOp::Audit { kind, actor, subject, detail } => {
+                entry(actor, kind, subject.clone(), detail.clone());
+            }
+            RequestOp::StartReview { scope, by, due_at, items } => {
+                let (review, ids) = tx.insert_review(scope, by, *due_at, items, now).await?;
+                for (id, it) in ids.iter().zip(items) {
+                    tx.insert_request_timer(TimerKind::ReviewEscalate, *id, None, *due_at, now).await?;
+                    let reviewer =
+                        it.reviewer.as_ref().map_or_else(|| "the leads".to_string(), ToString::to_string);
+                    let detail = format!(
+                        "review {review} item {id}: {} grant AR-{}, reviewed by {reviewer}",
+                        it.item, it.holding
+                    );
+                    entry(by, "review.started", format!("AR-{}", it.holding), detail);
+                }
+            }
+            RequestOp::Review { id, keep, by, reason } => {
+                if !tx.decide_review_item(*id, *keep, by, reason, now).await? {
+                    return Err(StoreError::Database(format!("AR-{id} was answered already")));
+                }
+                let (kind, verb) = if *keep { ("review.kept", "keep") } else { ("review.removed", "remove") };
+                entry(by, kind, format!("review item {id}"), format!("review item {id}: {verb}: {reason}"));
+            }
+            RequestOp::ReviewEscalated { id } => {
+                tx.escalate_review_item(*id, now).await?;
+                let detail = format!("review item {id} unanswered: sent to the leads");
+                entry("deskbot", "review.escalated", format!("review item {id}"), detail);
+            }
         }
     }
-    Ok(Some(created))
+    Ok(Requests::Done(created))
 }
 
 /// Put the created request's number where an outbound message names it: its text, its choices

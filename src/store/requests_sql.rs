@@ -9,7 +9,8 @@ macro_rules! requests_sql {
             use $crate::domain::{Millis, UserRef};
             use $crate::store::json::JsonText;
             use $crate::store::requests::{
-                Decision, Holding, NewDecision, NewRequest, Request, RequestNumber, RequestStatus, RequestStore, RequestTx,
+                Decision, Holding, NewDecision, NewRequest, NewReviewItem, PlannedStep, Request, RequestNumber,
+                RequestStatus, RequestStore, RequestTimer, RequestTx, ReviewItem, TimerKind,
             };
             use $crate::store::{Result, StoreError};
             use sqlx::{Row, Transaction};
@@ -57,6 +58,7 @@ macro_rules! requests_sql {
                     created_at: r.try_get("created_at").map_err($map_err)?,
                     updated_at: r.try_get("updated_at").map_err($map_err)?,
                     decided_at: r.try_get("decided_at").map_err($map_err)?,
+                    extends: r.try_get::<Option<i64>, _>("extends").map_err($map_err)?.map(RequestNumber),
                 })
             }
 
@@ -77,6 +79,27 @@ macro_rules! requests_sql {
                 })
             }
 
+            fn review_item_from_row(r: &DbRow) -> Result<ReviewItem> {
+                let platform: Option<String> = r.try_get("reviewer_platform").map_err($map_err)?;
+                let id: Option<String> = r.try_get("reviewer_id").map_err($map_err)?;
+                let reviewer = match (platform, id) {
+                    (Some(p), Some(id)) => Some(UserRef::new(p.parse().map_err(|e| corrupt("review item", e))?, id)),
+                    _ => None,
+                };
+                Ok(ReviewItem {
+                    id: r.try_get("id").map_err($map_err)?,
+                    review: r.try_get("review_id").map_err($map_err)?,
+                    holding: r.try_get("holding_id").map_err($map_err)?,
+                    item: r.try_get("item").map_err($map_err)?,
+                    reviewer,
+                    escalated_at: r.try_get("escalated_at").map_err($map_err)?,
+                    decision: r.try_get("decision").map_err($map_err)?,
+                    decided_by: r.try_get("decided_by").map_err($map_err)?,
+                    reason: r.try_get("reason").map_err($map_err)?,
+                    decided_at: r.try_get("decided_at").map_err($map_err)?,
+                })
+            }
+
             #[async_trait::async_trait]
             impl RequestTx for Transaction<'static, $db> {
                 async fn insert_request(&mut self, r: &NewRequest, now: Millis) -> Result<RequestNumber> {
@@ -88,8 +111,8 @@ macro_rules! requests_sql {
                     let q = sqlx::query(
                         "INSERT INTO requests (number, item, item_title, requester_platform, requester_id, \
                          requester_name, conversation, reply_to, fields, justification, status, step, steps, \
-                         fulfil, duration_ms, created_at, updated_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16)",
+                         fulfil, duration_ms, created_at, updated_at, extends) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $16, $17)",
                     )
                     .bind(number)
                     .bind(&r.item)
@@ -106,7 +129,8 @@ macro_rules! requests_sql {
                     .bind(JsonText::of(&r.steps, "request steps")?)
                     .bind(&r.fulfil)
                     .bind(r.duration_ms)
-                    .bind(now);
+                    .bind(now)
+                    .bind(r.extends.map(|n| n.0));
                     exec(q, self).await?;
                     Ok(RequestNumber(number))
                 }
@@ -191,6 +215,142 @@ macro_rules! requests_sql {
                     .bind(expires_at);
                     exec(q, self).await?;
                     Ok(Some(holder))
+                }
+
+                async fn extend_seat(
+                    &mut self,
+                    from: RequestNumber,
+                    number: RequestNumber,
+                    expires_at: Option<Millis>,
+                ) -> Result<bool> {
+                    let q = sqlx::query(
+                        "UPDATE seat_holdings SET request_number = $1, expires_at = $2 \
+                         WHERE request_number = $3 AND revoked_at IS NULL",
+                    )
+                    .bind(number.0)
+                    .bind(expires_at)
+                    .bind(from.0);
+                    Ok(exec(q, self).await? == 1)
+                }
+
+                async fn set_request_steps(
+                    &mut self,
+                    number: RequestNumber,
+                    steps: &[PlannedStep],
+                    now: Millis,
+                ) -> Result<bool> {
+                    let q = sqlx::query("UPDATE requests SET steps = $1, updated_at = $2 WHERE number = $3")
+                        .bind(JsonText::of(&steps, "request steps")?)
+                        .bind(now)
+                        .bind(number.0);
+                    Ok(exec(q, self).await? == 1)
+                }
+
+                async fn insert_request_timer(
+                    &mut self,
+                    kind: TimerKind,
+                    target: i64,
+                    step: Option<i64>,
+                    due_at: Millis,
+                    now: Millis,
+                ) -> Result<()> {
+                    let q = sqlx::query(
+                        "INSERT INTO request_timers (kind, target, step, due_at, created_at) VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(kind.as_str())
+                    .bind(target)
+                    .bind(step)
+                    .bind(due_at)
+                    .bind(now);
+                    exec(q, self).await?;
+                    Ok(())
+                }
+
+                async fn fire_request_timer(&mut self, id: i64, now: Millis) -> Result<bool> {
+                    let q = sqlx::query("UPDATE request_timers SET fired_at = $1 WHERE id = $2 AND fired_at IS NULL")
+                        .bind(now)
+                        .bind(id);
+                    Ok(exec(q, self).await? == 1)
+                }
+
+                async fn insert_review(
+                    &mut self,
+                    scope: &str,
+                    by: &str,
+                    due_at: Millis,
+                    items: &[NewReviewItem],
+                    now: Millis,
+                ) -> Result<(i64, Vec<i64>)> {
+                    let review: i64 = sqlx::query_scalar(
+                        "INSERT INTO access_reviews (scope, started_by, started_at, due_at) VALUES ($1, $2, $3, $4) \
+                         RETURNING id",
+                    )
+                    .bind(scope)
+                    .bind(by)
+                    .bind(now)
+                    .bind(due_at)
+                    .fetch_one(&mut **self)
+                    .await
+                    .map_err($map_err)?;
+                    let mut ids = Vec::with_capacity(items.len());
+                    for it in items {
+                        let id: i64 = sqlx::query_scalar(
+                            "INSERT INTO access_review_items (review_id, holding_id, item, reviewer_platform, reviewer_id) \
+                             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+                        )
+                        .bind(review)
+                        .bind(it.holding)
+                        .bind(&it.item)
+                        .bind(it.reviewer.as_ref().map(|u| u.platform.as_str()))
+                        .bind(it.reviewer.as_ref().map(|u| u.id.as_str()))
+                        .fetch_one(&mut **self)
+                        .await
+                        .map_err($map_err)?;
+                        ids.push(id);
+                    }
+                    Ok((review, ids))
+                }
+
+                async fn decide_review_item(
+                    &mut self,
+                    id: i64,
+                    keep: bool,
+                    by: &str,
+                    reason: &str,
+                    now: Millis,
+                ) -> Result<bool> {
+                    let q = sqlx::query(
+                        "UPDATE access_review_items SET decision = $1, decided_by = $2, reason = $3, decided_at = $4 \
+                         WHERE id = $5 AND decision IS NULL",
+                    )
+                    .bind(if keep { "keep" } else { "remove" })
+                    .bind(by)
+                    .bind(reason)
+                    .bind(now)
+                    .bind(id);
+                    if exec(q, self).await? != 1 {
+                        return Ok(false);
+                    }
+                    if keep {
+                        let q = sqlx::query(
+                            "UPDATE seat_holdings SET reviewed_at = $1 \
+                             WHERE id = (SELECT holding_id FROM access_review_items WHERE id = $2)",
+                        )
+                        .bind(now)
+                        .bind(id);
+                        exec(q, self).await?;
+                    }
+                    Ok(true)
+                }
+
+                async fn escalate_review_item(&mut self, id: i64, now: Millis) -> Result<()> {
+                    let q = sqlx::query(
+                        "UPDATE access_review_items SET escalated_at = COALESCE(escalated_at, $1) WHERE id = $2",
+                    )
+                    .bind(now)
+                    .bind(id);
+                    exec(q, self).await?;
+                    Ok(())
                 }
 
                 async fn free_seat(
@@ -300,6 +460,107 @@ macro_rules! requests_sql {
                         .await
                         .map_err($map_err)?;
                     Ok(used.unwrap_or(0))
+                }
+
+                async fn holding_for_request(&self, number: RequestNumber) -> Result<Option<Holding>> {
+                    let row = sqlx::query(
+                        "SELECT * FROM seat_holdings WHERE request_number = $1 AND revoked_at IS NULL ORDER BY id LIMIT 1",
+                    )
+                    .bind(number.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($map_err)?;
+                    row.as_ref().map(holding_from_row).transpose()
+                }
+
+                async fn holding(&self, id: i64) -> Result<Option<Holding>> {
+                    let row = sqlx::query("SELECT * FROM seat_holdings WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err($map_err)?;
+                    row.as_ref().map(holding_from_row).transpose()
+                }
+
+                async fn due_request_timers(&self, now: Millis, limit: i64) -> Result<Vec<RequestTimer>> {
+                    let rows = sqlx::query(
+                        "SELECT id, kind, target, step, due_at, attempts FROM request_timers \
+                         WHERE fired_at IS NULL AND due_at <= $1 AND (retry_at IS NULL OR retry_at <= $1) \
+                         ORDER BY COALESCE(retry_at, due_at), id LIMIT $2",
+                    )
+                    .bind(now)
+                    .bind(limit.clamp(1, 1000))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err($map_err)?;
+                    rows.iter()
+                        .map(|r| {
+                            let kind: String = r.try_get("kind").map_err($map_err)?;
+                            Ok(RequestTimer {
+                                id: r.try_get("id").map_err($map_err)?,
+                                kind: kind.parse().map_err(|e| corrupt("request timer", e))?,
+                                target: r.try_get("target").map_err($map_err)?,
+                                step: r.try_get("step").map_err($map_err)?,
+                                due_at: r.try_get("due_at").map_err($map_err)?,
+                                attempts: r.try_get("attempts").map_err($map_err)?,
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn request_timer_failed(&self, id: i64, retry_at: Millis) -> Result<()> {
+                    let mut tx = self.begin_write().await?;
+                    sqlx::query(
+                        "UPDATE request_timers SET attempts = attempts + 1, retry_at = $1 WHERE id = $2 AND fired_at IS NULL",
+                    )
+                    .bind(retry_at)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err($map_err)?;
+                    tx.commit().await.map_err($map_err)
+                }
+
+                async fn review_item(&self, id: i64) -> Result<Option<ReviewItem>> {
+                    let row = sqlx::query("SELECT * FROM access_review_items WHERE id = $1")
+                        .bind(id)
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err($map_err)?;
+                    row.as_ref().map(review_item_from_row).transpose()
+                }
+
+                async fn open_review_item(&self, holding: i64) -> Result<Option<ReviewItem>> {
+                    let row = sqlx::query(
+                        "SELECT * FROM access_review_items WHERE holding_id = $1 AND decision IS NULL \
+                         ORDER BY id DESC LIMIT 1",
+                    )
+                    .bind(holding)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($map_err)?;
+                    row.as_ref().map(review_item_from_row).transpose()
+                }
+
+                async fn review_items(&self, review: i64) -> Result<Vec<ReviewItem>> {
+                    let rows = sqlx::query("SELECT * FROM access_review_items WHERE review_id = $1 ORDER BY id")
+                        .bind(review)
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err($map_err)?;
+                    rows.iter().map(review_item_from_row).collect()
+                }
+
+                async fn open_extension(&self, number: RequestNumber) -> Result<Option<RequestNumber>> {
+                    let n: Option<i64> = sqlx::query_scalar(
+                        "SELECT number FROM requests WHERE extends = $1 AND status IN ('pending', 'waiting') \
+                         ORDER BY number LIMIT 1",
+                    )
+                    .bind(number.0)
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err($map_err)?;
+                    Ok(n.map(RequestNumber))
                 }
             }
         }
