@@ -316,6 +316,7 @@ pub async fn run(
         channels.push(Arc::new(hooks));
     }
     let mut routes = Vec::new();
+    let mut people: Vec<Arc<dyn crate::service::oidc::PeopleByEmail>> = Vec::new();
     if let Some(settings) =
         app.config.slack.settings().map_err(|e| AppError::Config(ConfigError::Invalid(e)))?
     {
@@ -332,6 +333,7 @@ pub async fn run(
         }
         channels.push(slack.channel);
         routes.extend(slack.routes);
+        people.push(slack.people);
     }
     if let Some(discord) = &app.config.discord {
         let d = crate::adapters::discord::connect::start(
@@ -404,10 +406,11 @@ pub async fn run(
         let mut public = routes.into_iter().fold(health.clone(), |r, extra| r.merge(extra));
         if app.config.portal.enabled {
             // `/portal`: employees' pages, on the public listener.
-            public = public.merge(crate::http::portal::router(crate::http::portal::PortalState::new(
-                &app.config,
-                app.service.clone(),
-            )));
+            let portal = crate::http::portal::PortalState::new(&app.config, app.service.clone())
+                .with_people(people)
+                .with_oidc(&app.config)
+                .map_err(|e| AppError::Config(ConfigError::Invalid(e)))?;
+            public = public.merge(crate::http::portal::router(portal));
         }
         let public = match &app.config.http.admin_listen {
             Some(addr) => {

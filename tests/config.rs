@@ -189,3 +189,25 @@ fn weak_tokens_bad_headers_and_bad_testers_are_refused() {
         "the admin listener cannot be the public one"
     );
 }
+
+#[test]
+fn the_company_sign_in_comes_from_the_environment_with_its_secret_from_a_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = write(&dir, "oidc-secret", "s3cret-client-value\n");
+    let vars = env(&[
+        ("DESKBOT_PORTAL__OIDC__ISSUER", "https://login.example.com/tenant/v2.0"),
+        ("DESKBOT_PORTAL__OIDC__CLIENT_ID", "deskbot-portal"),
+        ("DESKBOT_PORTAL__OIDC__CLIENT_SECRET_FILE", secret.to_str().unwrap()),
+    ]);
+    let cfg = Config::load_from(&Sources::default(), &vars).unwrap();
+    let oidc = cfg.portal.oidc.as_ref().expect("[portal.oidc] from the environment");
+    assert_eq!(oidc.issuer, "https://login.example.com/tenant/v2.0");
+    assert_eq!(oidc.client_id, "deskbot-portal");
+    assert_eq!(oidc.client_secret.as_deref(), Some("s3cret-client-value"));
+    assert!(!format!("{cfg:?}").contains("s3cret"), "the secret never shows in Debug output");
+
+    // An issuer that is not a URL is refused, naming the key.
+    let bad = env(&[("DESKBOT_PORTAL__OIDC__ISSUER", "not a url"), ("DESKBOT_PORTAL__OIDC__CLIENT_ID", "x")]);
+    let err = Config::load_from(&Sources::default(), &bad).unwrap_err().to_string();
+    assert!(err.contains("portal.oidc.issuer"), "{err}");
+}

@@ -2,7 +2,8 @@
 //! YAML and has the shape we rely on (probes on /readyz and /healthz, Secret references, a
 //! PodDisruptionBudget, compose with PostgreSQL and env-file secrets), the intents ConfigMap
 //! is a catalog deskbot accepts, the systemd unit is hardened, and the Dockerfile's build
-//! steps are the ones the README's "Deploy" section tells people to run.
+//! steps are the ones the README's "Deploy" section tells people to run; the portal is exposed over
+//! TLS by the ingress and its address is `http.public_url`.
 
 use deskbot::config::{Config, Sources};
 use std::collections::BTreeMap;
@@ -22,7 +23,7 @@ fn yaml(rel: &str) -> Vec<Yaml> {
 }
 
 fn k8s_docs() -> Vec<Yaml> {
-    ["configmap", "deployment", "service", "pdb", "secret.example"]
+    ["configmap", "deployment", "service", "pdb", "secret.example", "ingress"]
         .iter()
         .flat_map(|f| yaml(&format!("deploy/k8s/{f}.yaml")))
         .collect()
@@ -234,4 +235,52 @@ fn systemd_unit_is_hardened_and_runs_the_installed_binary() {
     }
     assert!(unit.contains("[Install]") && unit.contains("WantedBy=multi-user.target"));
     assert!(Path::new(&repo().join("deploy/deskbot.service")).exists());
+}
+
+/// The portal is public through the same port as everything else: the ingress routes only
+/// the portal and the platforms' callbacks to the Service over TLS, the config names the
+/// same https address as `http.public_url`, and compose's env file sets it.
+#[test]
+fn the_portal_is_exposed_over_tls_with_its_public_url() {
+    let docs = k8s_docs();
+    let ingress = &of_kind(&docs, "Ingress")[0];
+    let host = ingress["spec"]["tls"][0]["hosts"][0].as_str().expect("a TLS host");
+    let rule = &ingress["spec"]["rules"][0];
+    assert_eq!(rule["host"].as_str(), Some(host));
+    let service = &of_kind(&docs, "Service")[0];
+    let mut paths = Vec::new();
+    for p in rule["http"]["paths"].as_vec().expect("paths") {
+        let backend = &p["backend"]["service"];
+        assert_eq!(backend["name"], service["metadata"]["name"]);
+        assert_eq!(backend["port"]["name"], service["spec"]["ports"][0]["name"]);
+        paths.push(p["path"].as_str().unwrap().to_string());
+    }
+    assert!(paths.contains(&"/portal".to_string()), "{paths:?}");
+    assert!(
+        !paths.iter().any(|p| p == "/" || p.starts_with("/reports") || p.starts_with("/metrics")),
+        "{paths:?}"
+    );
+
+    let maps = of_kind(&docs, "ConfigMap");
+    let config = maps.iter().find(|m| m["metadata"]["name"].as_str() == Some("deskbot-config")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let toml = dir.path().join("deskbot.toml");
+    std::fs::write(&toml, config["data"]["deskbot.toml"].as_str().unwrap()).unwrap();
+    let config = Config::load_from(&Sources { file: Some(toml), data_dir: None }, &[]).unwrap();
+    assert_eq!(config.http.public_url.as_deref(), Some(format!("https://{host}").as_str()));
+    assert!(config.portal.enabled);
+
+    let env = read("deploy/deskbot.env.example");
+    assert!(env.lines().any(|l| l.starts_with("DESKBOT_HTTP__PUBLIC_URL=")), "{env}");
+    assert!(env.contains("DESKBOT_PORTAL__OIDC__ISSUER"));
+    assert!(read("deploy/Caddyfile").contains("/portal"));
+    // The Slack app asks for the scope the company sign-in's email lookup needs.
+    let manifest = &yaml("deploy/slack-app-manifest.yaml")[0];
+    let scopes: Vec<&str> = manifest["oauth_config"]["scopes"]["bot"]
+        .as_vec()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s.as_str())
+        .collect();
+    assert!(scopes.contains(&"users:read.email"), "{scopes:?}");
 }

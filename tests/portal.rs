@@ -15,8 +15,8 @@ use deskbot::service::router::Taken;
 use deskbot::store::{EventKey, TicketFilter};
 use reqwest::StatusCode;
 use std::path::Path;
+use support::web::{Served, field, pair, set_cookie};
 use support::{Captured, TestApp, TestClock};
-use tokio_util::sync::CancellationToken;
 
 const T0: i64 = 1_800_000_000_000;
 const MINUTE: i64 = 60_000;
@@ -26,13 +26,7 @@ struct Portal {
     clock: TestClock,
     client: reqwest::Client,
     t: TestApp,
-    stop: CancellationToken,
-}
-
-impl Drop for Portal {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
+    web: Served,
 }
 
 /// The portal of an app built from `toml`, on a loopback port.
@@ -44,49 +38,17 @@ async fn portal(toml: &str) -> Portal {
 
 async fn serve(t: TestApp, clock: TestClock) -> Portal {
     let state = PortalState::new(&t.app.config, t.app.service.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let stop = CancellationToken::new();
-    tokio::spawn(deskbot::http::serve(listener, router(state), stop.clone()));
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    Portal { base, clock, client, t, stop }
-}
-
-fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(str::to_string)
-}
-
-fn pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap().to_string()
-}
-
-/// The value of the first hidden field `name` of a page.
-fn field(html: &str, name: &str) -> String {
-    let key = format!(r#"name="{name}" value=""#);
-    let at = html.find(&key).unwrap_or_else(|| panic!("no {name} field in {html}")) + key.len();
-    html[at..].split('"').next().unwrap().to_string()
+    let web = support::web::serve(router(state)).await;
+    Portal { base: web.base.clone(), clock, client: web.client.clone(), t, web }
 }
 
 impl Portal {
     async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
-        let mut req = self.client.get(format!("{}{path}", self.base));
-        if let Some(c) = cookie {
-            req = req.header("cookie", c);
-        }
-        req.send().await.unwrap()
+        self.web.get(path, cookie).await
     }
 
     async fn post(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> reqwest::Response {
-        let mut req = self.client.post(format!("{}{path}", self.base)).form(form);
-        if let Some(c) = cookie {
-            req = req.header("cookie", c);
-        }
-        req.send().await.unwrap()
+        self.web.post(path, cookie, form).await
     }
 
     /// A sign-in link for `user`, as `deskbot portal link` mints it; its path.

@@ -1,23 +1,30 @@
-//! The portal in a real browser: `deskbot run` on loopback, driven by headless Chromium over
-//! the DevTools protocol. An employee opens the sign-in link `deskbot portal link` printed,
-//! continues, asks "my vpn keeps dropping" in the home page's box, presses "Not solved" (and
-//! files the ticket), then an agent resolves the ticket with a message from the server's
-//! command line while the chat page is open: the reply appears on the page live (server-sent
-//! events and deskbot's own script, under a CSP without inline script). The employee rates it
-//! 5 on the ticket's page. Nothing scrolls sideways at 360 px; screenshots at 390×844 and
-//! 1280×800 go to `target/test-artifacts/portal/`.
+//! The portal in a real browser: `deskbot run` (the daemon, in process) on loopback with the
+//! fake Slack, driven by headless Chromium over the DevTools protocol. An employee types
+//! "portal" in a Slack DM and opens the one-time link deskbot sends them privately, continues,
+//! asks "my vpn keeps dropping" in the home page's box, presses "Not solved" (and files the
+//! ticket, whose card lands in the agents' Slack channel). An agent types `!reply` in the
+//! ticket's thread on Slack while the chat page is open: the reply appears on the page live
+//! (server-sent events and deskbot's own script, under a CSP without inline script). The
+//! employee answers on the page (relayed to the agents' thread), the agent resolves it with
+//! `!resolve`, and the employee rates it 5 on the ticket's page. Nothing scrolls sideways at
+//! 360 px; screenshots at 390×844 and 1280×800 go to `target/test-artifacts/portal/`.
 //!
 //! Without Chromium the test FAILS (`.ci/run` installs Debian's), unless
 //! `DESKBOT_TEST_SKIP_CHROMIUM=1` says explicitly to skip it.
+
+mod support;
 
 #[path = "support/cdp.rs"]
 mod cdp;
 
 use cdp::{Cdp, Child, artifacts, find_chromium};
+use deskbot::domain::TicketStatus;
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::Duration;
+use support::fake_slack::dm_of;
+use support::slack_bot::{AGENTS, ERIN, KIM, SlackBot, message};
 use tokio::io::{AsyncBufReadExt, BufReader};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,19 +42,6 @@ async fn the_portal_works_in_headless_chromium_on_phone_and_laptop() {
         );
     };
     tokio::time::timeout(Duration::from_secs(180), run(chromium)).await.expect("browser test timed out");
-}
-
-/// Run the deskbot binary with `config` to completion; its stdout.
-async fn deskbot(config: &Path, args: &[&str]) -> String {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_deskbot"))
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .await
-        .unwrap();
-    assert!(out.status.success(), "deskbot {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 /// Evaluate `js` until it returns true (up to `secs`).
@@ -83,43 +77,22 @@ async fn check_page(cdp: &mut Cdp, what: &str) -> Value {
 }
 
 async fn run(chromium: PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite:{}", dir.path().join("deskbot.db").display());
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let base = format!("http://127.0.0.1:{port}");
-    let intents = Path::new(env!("CARGO_MANIFEST_DIR")).join("intents");
-    let config = dir.path().join("deskbot.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "database_url = \"{db}\"\nintents_dir = \"{}\"\nhot_reload = false\ndata_dir = \"{}\"\n\
-             [http]\nlisten = \"127.0.0.1:{port}\"\npublic_url = \"{base}\"\n",
-            intents.display(),
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    let _deskbot = Child(
-        tokio::process::Command::new(env!("CARGO_BIN_EXE_deskbot"))
-            .args(["--config", config.to_str().unwrap(), "run"])
-            .current_dir(dir.path())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap(),
-    );
-    let mut up = false;
-    for _ in 0..600 {
-        if deskbot::healthcheck::probe(&format!("{base}/healthz"), Duration::from_secs(1)).await == Ok(200) {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "deskbot run did not come up on {base}");
-    let link = deskbot(&config, &["portal", "link", "console:erin"]).await.trim().to_string();
-    assert!(link.starts_with(&format!("{base}/portal/login/")), "{link}");
+    let bot = SlackBot::start("socket").await;
+    let base = bot.base.clone();
+    // "portal" in a DM: the link comes back privately. The daemon's `http.public_url` is left
+    // at its default; the browser reaches the same daemon on the test's port.
+    bot.event(message(&dm_of(ERIN), ERIN, "portal", &bot.fake.ts(), None)).await;
+    let note = bot
+        .wait_for("the private sign-in link", |calls| {
+            calls.iter().find(|c| c.method == "chat.postEphemeral").cloned()
+        })
+        .await;
+    let text = note.params["text"].as_str().unwrap().to_string();
+    let link = text
+        .split_whitespace()
+        .find(|w| w.starts_with("http://127.0.0.1:8080/portal/login/"))
+        .unwrap_or_else(|| panic!("no link in {text}"))
+        .replacen("http://127.0.0.1:8080", &base, 1);
 
     let profile = tempfile::tempdir().unwrap();
     let mut browser = Child(
@@ -205,13 +178,17 @@ async fn run(chromium: PathBuf) {
         state(&mut cdp).await
     );
 
-    // An agent resolves it with a note while the page is open: it shows up without a reload.
+    // The ticket's card is in the agents' channel on Slack; Kim answers in its thread with
+    // `!reply` while the page is open: it shows up without a reload.
+    let card = bot
+        .wait_for("the ticket's card", |_| {
+            bot.posts_in(AGENTS, None).into_iter().find(|c| c.params.get("thread_ts").is_none())
+        })
+        .await;
+    let card_ts = card.response["ts"].as_str().unwrap().to_string();
     cdp.eval("window.__sameDocument = true; true").await;
-    deskbot(
-        &config,
-        &["tickets", "resolve", "IT-1001", "--by", "dana", "--message", "Reinstalled your VPN profile"],
-    )
-    .await;
+    bot.event(message(AGENTS, KIM, "!reply Reinstalled your VPN profile", &bot.fake.ts(), Some(&card_ts)))
+        .await;
     assert!(
         until(&mut cdp, "document.body.innerText.includes('Reinstalled your VPN profile')", 20).await,
         "the agent's reply did not arrive live: {}",
@@ -221,6 +198,26 @@ async fn run(chromium: PathBuf) {
     check_page(&mut cdp, "chat with the reply").await;
     cdp.screenshot("portal/chat-phone.png").await;
 
+    // The employee answers on the page; it reaches the agents' thread on Slack.
+    cdp.load(
+        None,
+        Some("document.getElementById('say').value = 'It works again, thank you'; document.getElementById('say').form.submit(); true"),
+    )
+    .await;
+    let relayed = bot.wait_post(AGENTS, "It works again").await;
+    assert_eq!(relayed.params["thread_ts"], card_ts.as_str());
+
+    // Kim resolves it from the thread.
+    bot.event(message(AGENTS, KIM, "!resolve VPN profile reinstalled", &bot.fake.ts(), Some(&card_ts))).await;
+    let number: deskbot::domain::TicketNumber = "IT-1001".parse().unwrap();
+    for _ in 0..250 {
+        if bot.store.ticket(number).await.unwrap().is_some_and(|t| t.status == TicketStatus::Resolved) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(bot.store.ticket(number).await.unwrap().unwrap().status, TicketStatus::Resolved);
+
     // The ticket's page: resolved, rated 5 with a real button.
     cdp.load(Some(&format!("{base}/portal/tickets/IT-1001")), None).await;
     let t = check_page(&mut cdp, "ticket").await;
@@ -228,6 +225,8 @@ async fn run(chromium: PathBuf) {
     cdp.screenshot("portal/ticket-phone.png").await;
     cdp.load(None, Some("document.querySelector('button[name=score][value=\"5\"]').click(); true")).await;
     assert!(cdp.eval("location.pathname").await == json!("/portal/tickets/IT-1001"));
+    let events = bot.store.ticket_events(number).await.unwrap();
+    assert!(events.iter().any(|e| e.kind == "csat" && e.detail.as_deref() == Some("score 5")), "{events:?}");
 
     // Laptop width.
     cdp.viewport(1280, 800, false).await;
@@ -241,4 +240,8 @@ async fn run(chromium: PathBuf) {
     cdp.load(Some(&format!("{base}/portal/kb/vpn-troubleshooting")), None).await;
     check_page(&mut cdp, "an article").await;
     cdp.screenshot("portal/article-laptop.png").await;
+    support::slack_spec::assert_calls_match_spec(&bot.fake.calls());
+    drop(cdp);
+    drop(browser);
+    bot.stop().await;
 }

@@ -8,6 +8,7 @@ mod support;
 use deskbot::http::reports::{ReportsState, router};
 use reqwest::StatusCode;
 use std::time::Duration;
+use support::web::{Served, field, pair, set_cookie};
 use support::{TestApp, TestClock};
 use tokio_util::sync::CancellationToken;
 
@@ -22,62 +23,29 @@ struct Reports {
     clock: TestClock,
     client: reqwest::Client,
     _t: TestApp,
-    stop: CancellationToken,
-}
-
-impl Drop for Reports {
-    fn drop(&mut self) {
-        self.stop.cancel();
-    }
+    web: Served,
 }
 
 async fn reports(extra: &str) -> Reports {
     let clock = TestClock::at(T0);
     let t = TestApp::with_config(&format!("[reports]\ntoken = \"{TOKEN}\"\n{extra}"), clock.clock()).await;
     let state = ReportsState::new(&t.app.config, t.app.store.clone(), t.app.catalog.clone(), clock.clock());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    let stop = CancellationToken::new();
-    tokio::spawn(deskbot::http::serve(listener, router(state), stop.clone()));
-    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
-    Reports { base, clock, client, _t: t, stop }
-}
-
-/// `name=value` of a `Set-Cookie` header named `name`.
-fn set_cookie(res: &reqwest::Response, name: &str) -> Option<String> {
-    res.headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find(|v| v.starts_with(&format!("{name}=")))
-        .map(str::to_string)
-}
-
-fn pair(set_cookie: &str) -> String {
-    set_cookie.split(';').next().unwrap().to_string()
+    let web = support::web::serve(router(state)).await;
+    Reports { base: web.base.clone(), clock, client: web.client.clone(), _t: t, web }
 }
 
 /// The value of the hidden `csrf` field of a page.
 fn csrf_field(html: &str) -> String {
-    let at = html.find(r#"name="csrf" value=""#).expect("a csrf field") + r#"name="csrf" value=""#.len();
-    html[at..].split('"').next().unwrap().to_string()
+    field(html, "csrf")
 }
 
 impl Reports {
     async fn get(&self, path: &str, cookie: Option<&str>) -> reqwest::Response {
-        let mut req = self.client.get(format!("{}{path}", self.base));
-        if let Some(c) = cookie {
-            req = req.header("cookie", c);
-        }
-        req.send().await.unwrap()
+        self.web.get(path, cookie).await
     }
 
     async fn post(&self, path: &str, cookie: Option<&str>, form: &[(&str, &str)]) -> reqwest::Response {
-        let mut req = self.client.post(format!("{}{path}", self.base)).form(form);
-        if let Some(c) = cookie {
-            req = req.header("cookie", c);
-        }
-        req.send().await.unwrap()
+        self.web.post(path, cookie, form).await
     }
 
     /// Sign in through the form; returns the session cookie (`name=value`) and the `Set-Cookie`.

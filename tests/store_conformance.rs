@@ -60,6 +60,7 @@ conformance!(
     failing_timer_backs_off_without_blocking_the_others_in_its_round,
     report_sessions_expire_and_end_on_logout,
     portal_links_work_once_and_sessions_expire_idle_or_old,
+    company_sign_ins_are_taken_once_and_identities_link,
     conversation_messages_join_its_tickets_and_leave_out_internal_notes,
 );
 
@@ -639,6 +640,41 @@ async fn portal_links_work_once_and_sessions_expire_idle_or_old(store: &DynStore
     assert!(store.portal_session("sess-c", T0 + 1, idle).await.unwrap().is_none(), "logged out");
     // The purge takes expired links and dead sessions.
     assert_eq!(store.purge_portal(T0 + 3 * idle, idle).await.unwrap(), 4);
+}
+
+async fn company_sign_ins_are_taken_once_and_identities_link(store: &DynStore) {
+    use deskbot::store::{OidcLogin, ProviderIdentity};
+    let login =
+        OidcLogin { browser_hash: "browser".into(), nonce: "nonce".into(), pkce_verifier: "verifier".into() };
+    store.create_oidc_login("state-a", &login, T0, T0 + 600_000).await.unwrap();
+    store.create_oidc_login("state-b", &login, T0, T0 + 600_000).await.unwrap();
+    assert_eq!(store.take_oidc_login("state-a", T0 + 1).await.unwrap(), Some(login.clone()));
+    assert_eq!(store.take_oidc_login("state-a", T0 + 2).await.unwrap(), None, "taken once");
+    assert_eq!(store.take_oidc_login("state-b", T0 + 600_000).await.unwrap(), None, "expired");
+    assert_eq!(store.take_oidc_login("state-b", T0).await.unwrap(), None, "an expired take spends it too");
+
+    let who = ProviderIdentity {
+        issuer: "https://idp".into(),
+        subject: "sub-1".into(),
+        email: "a@example.com".into(),
+    };
+    assert_eq!(store.portal_identity("https://idp", "sub-1").await.unwrap(), None);
+    let alice: deskbot::domain::UserRef = "slack:UALICE".parse().unwrap();
+    let other: deskbot::domain::UserRef = "console:alice".parse().unwrap();
+    store.link_portal_identity(&who, &alice, T0).await.unwrap();
+    assert_eq!(store.portal_identity("https://idp", "sub-1").await.unwrap(), Some(alice));
+    store.link_portal_identity(&who, &other, T0 + 1).await.unwrap();
+    assert_eq!(store.portal_identity("https://idp", "sub-1").await.unwrap(), Some(other), "relinked");
+    assert_eq!(store.portal_identity("https://other-idp", "sub-1").await.unwrap(), None, "per issuer");
+
+    store.create_identity_claim("claim-a", &who, T0, T0 + 600_000).await.unwrap();
+    store.create_identity_claim("claim-b", &who, T0, T0 + 600_000).await.unwrap();
+    assert_eq!(store.take_identity_claim("claim-a", T0 + 1).await.unwrap(), Some(who.clone()));
+    assert_eq!(store.take_identity_claim("claim-a", T0 + 1).await.unwrap(), None, "taken once");
+    store.create_oidc_login("state-c", &login, T0, T0 + 600_000).await.unwrap();
+    // The purge takes the expired sign-in and claim.
+    assert_eq!(store.purge_portal(T0 + 600_000, 60_000).await.unwrap(), 2);
+    assert_eq!(store.take_identity_claim("claim-b", T0).await.unwrap(), None);
 }
 
 async fn conversation_messages_join_its_tickets_and_leave_out_internal_notes(store: &DynStore) {

@@ -10,6 +10,7 @@ mod employee;
 pub mod intake;
 pub mod limits;
 mod observe;
+pub mod oidc;
 pub mod portal;
 pub mod requests;
 pub mod router;

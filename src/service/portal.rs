@@ -29,6 +29,8 @@ pub struct PortalConfig {
     pub session_idle_minutes: u32,
     /// A session ends this many hours after sign-in, however active.
     pub session_hours: u32,
+    /// `[portal.oidc]`: sign in with the company's identity provider (OpenID Connect).
+    pub oidc: Option<super::oidc::OidcConfig>,
 }
 
 impl Default for PortalConfig {
@@ -39,6 +41,7 @@ impl Default for PortalConfig {
             user_header: None,
             session_idle_minutes: 30,
             session_hours: 12,
+            oidc: None,
         }
     }
 }
@@ -47,6 +50,9 @@ impl PortalConfig {
     pub fn validate(&self) -> Result<(), String> {
         if self.session_idle_minutes == 0 || self.session_hours == 0 {
             return Err("portal.session_idle_minutes and portal.session_hours must be at least 1".into());
+        }
+        if let Some(oidc) = &self.oidc {
+            oidc.validate()?;
         }
         Ok(())
     }

@@ -509,6 +509,78 @@ pub const CATALOGUE: &[Table] = &[
         ],
     },
     Table {
+        name: "portal_oidc_logins",
+        owner: Owner::Nobody,
+        erase_deletes_rows: false,
+        own_words: None,
+        expiry: Expiry::Kept,
+        columns: &[
+            not("state_hash", "the SHA-256 of a random OIDC state"),
+            not("browser_hash", "the SHA-256 of a random browser-binding cookie"),
+            not("nonce", "a random nonce the ID token must carry"),
+            not("pkce_verifier", "a random PKCE code verifier"),
+        ],
+    },
+    Table {
+        name: "portal_identities",
+        owner: Owner::Person { platform: "platform", id: "user_id" },
+        erase_deletes_rows: true,
+        own_words: None,
+        expiry: Expiry::Kept,
+        columns: &[
+            not("issuer", "the identity provider's URL"),
+            col(
+                "subject",
+                Id,
+                Replace(Pseudonym),
+                Purge::Keep,
+                "the provider's id for the person: the sign-in link, kept while they use the portal",
+            ),
+            col(
+                "email",
+                Id,
+                Replace(Pseudonym),
+                Purge::Keep,
+                "the verified email the provider gave: the sign-in link, kept while they use the portal",
+            ),
+            not("platform", "the platform's name"),
+            col(
+                "user_id",
+                Id,
+                Replace(Pseudonym),
+                Purge::Keep,
+                "who a provider sign-in acts as; erasing the person deletes the link",
+            ),
+        ],
+    },
+    Table {
+        name: "portal_identity_claims",
+        owner: Owner::Nobody,
+        erase_deletes_rows: false,
+        own_words: None,
+        expiry: Expiry::Kept,
+        columns: &[
+            not("token_hash", "the SHA-256 of a random claim cookie"),
+            not("issuer", "the identity provider's URL"),
+            col(
+                "subject",
+                Id,
+                Scrub,
+                Purge::Keep,
+                "the provider's id for someone no chat identity matched yet; claims live ten \
+                 minutes and the portal deletes them at expiry; they name no chat identity yet",
+            ),
+            col(
+                "email",
+                Id,
+                Scrub,
+                Purge::Keep,
+                "the verified email of someone no chat identity matched yet; claims live ten \
+                 minutes and the portal deletes them at expiry; they name no chat identity yet",
+            ),
+        ],
+    },
+    Table {
         name: "audit_keying",
         owner: Owner::Nobody,
         erase_deletes_rows: false,

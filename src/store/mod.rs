@@ -42,7 +42,7 @@ pub use reports::{
     TicketFacts, UnansweredGroup,
 };
 pub use requests::{RequestOp, RequestStore};
-pub use sessions::{PortalSession, PortalStore, SessionStore};
+pub use sessions::{OidcLogin, PortalSession, PortalStore, ProviderIdentity, SessionStore};
 pub use sqlite::SqliteStore;
 
 /// Stands in outbound text and transcript lines for the number of the ticket the same commit

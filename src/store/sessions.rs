@@ -61,6 +61,40 @@ pub(crate) const PORTAL_DELETE: &str = "DELETE FROM portal_sessions WHERE id_has
 pub(crate) const PORTAL_PURGE_SESSIONS: &str =
     "DELETE FROM portal_sessions WHERE expires_at <= $1 OR last_seen_at <= $1 - $2";
 pub(crate) const PORTAL_PURGE_LINKS: &str = "DELETE FROM portal_links WHERE expires_at <= $1";
+pub(crate) const OIDC_LOGIN_CREATE: &str = "INSERT INTO portal_oidc_logins \
+     (state_hash, browser_hash, nonce, pkce_verifier, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
+/// Takes the sign-in out (used once, whatever happens next), when it has not expired.
+pub(crate) const OIDC_LOGIN_TAKE: &str = "DELETE FROM portal_oidc_logins WHERE state_hash = $1 \
+     RETURNING browser_hash, nonce, pkce_verifier, expires_at";
+pub(crate) const OIDC_PURGE_LOGINS: &str = "DELETE FROM portal_oidc_logins WHERE expires_at <= $1";
+pub(crate) const IDENTITY_FIND: &str =
+    "SELECT platform, user_id FROM portal_identities WHERE issuer = $1 AND subject = $2";
+pub(crate) const IDENTITY_LINK: &str = "INSERT INTO portal_identities \
+     (issuer, subject, email, platform, user_id, linked_at) VALUES ($1, $2, $3, $4, $5, $6) \
+     ON CONFLICT (issuer, subject) DO UPDATE SET email = excluded.email, platform = excluded.platform, \
+     user_id = excluded.user_id, linked_at = excluded.linked_at";
+pub(crate) const CLAIM_CREATE: &str = "INSERT INTO portal_identity_claims \
+     (token_hash, issuer, subject, email, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)";
+pub(crate) const CLAIM_TAKE: &str = "DELETE FROM portal_identity_claims WHERE token_hash = $1 \
+     RETURNING issuer, subject, email, expires_at";
+pub(crate) const CLAIM_PURGE: &str = "DELETE FROM portal_identity_claims WHERE expires_at <= $1";
+
+/// A sign-in sent to the identity provider, as its callback finds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcLogin {
+    /// The SHA-256 of the binding cookie of the browser that started it.
+    pub browser_hash: String,
+    pub nonce: String,
+    pub pkce_verifier: String,
+}
+
+/// Who the identity provider vouched for: its issuer, the subject and their verified email.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderIdentity {
+    pub issuer: String,
+    pub subject: String,
+    pub email: String,
+}
 
 /// A signed-in portal browser: who it acts as and its CSRF token.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -106,6 +140,37 @@ pub trait PortalStore: Send + Sync {
     -> Result<Option<PortalSession>>;
     /// End a session; true when it existed.
     async fn delete_portal_session(&self, id_hash: &str) -> Result<bool>;
-    /// Delete expired links and expired or idle sessions; returns how many rows.
+    /// Delete expired links, provider sign-ins and claims, and expired or idle sessions;
+    /// returns how many rows.
     async fn purge_portal(&self, now: Millis, idle_ms: i64) -> Result<u64>;
+    /// Record a sign-in sent to the identity provider (by the hash of its `state`).
+    async fn create_oidc_login(
+        &self,
+        state_hash: &str,
+        login: &OidcLogin,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<()>;
+    /// Take a sign-in out by its state's hash: it is deleted whatever happens next, and
+    /// returned when it had not expired at `now`.
+    async fn take_oidc_login(&self, state_hash: &str, now: Millis) -> Result<Option<OidcLogin>>;
+    /// The chat identity a provider's subject signs in as, if linked.
+    async fn portal_identity(&self, issuer: &str, subject: &str) -> Result<Option<crate::domain::UserRef>>;
+    /// Link a provider's subject to a chat identity (replacing an earlier link).
+    async fn link_portal_identity(
+        &self,
+        who: &ProviderIdentity,
+        user: &crate::domain::UserRef,
+        now: Millis,
+    ) -> Result<()>;
+    /// Keep a provider sign-in no chat identity matched, until a magic link names the person.
+    async fn create_identity_claim(
+        &self,
+        token_hash: &str,
+        who: &ProviderIdentity,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<()>;
+    /// Take a claim out (deleted whatever happens next); returned when not expired at `now`.
+    async fn take_identity_claim(&self, token_hash: &str, now: Millis) -> Result<Option<ProviderIdentity>>;
 }

@@ -311,8 +311,129 @@ impl super::sessions::PortalStore for SqliteStore {
             .execute(&mut *tx)
             .await
             .map_err(map_err)?;
+        let o = sqlx::query(super::sessions::OIDC_PURGE_LOGINS)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        let c =
+            sqlx::query(super::sessions::CLAIM_PURGE).bind(now).execute(&mut *tx).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
-        Ok(s.rows_affected() + l.rows_affected())
+        Ok(s.rows_affected() + l.rows_affected() + o.rows_affected() + c.rows_affected())
+    }
+
+    async fn create_oidc_login(
+        &self,
+        state_hash: &str,
+        login: &super::sessions::OidcLogin,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let out = sqlx::query(super::sessions::OIDC_LOGIN_CREATE)
+            .bind(state_hash)
+            .bind(&login.browser_hash)
+            .bind(&login.nonce)
+            .bind(&login.pkce_verifier)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        let _ = out;
+        Ok(())
+    }
+
+    async fn take_oidc_login(
+        &self,
+        state_hash: &str,
+        now: Millis,
+    ) -> Result<Option<super::sessions::OidcLogin>> {
+        let mut tx = self.begin_write().await?;
+        let out = sqlx::query_as::<_, (String, String, String, i64)>(super::sessions::OIDC_LOGIN_TAKE)
+            .bind(state_hash)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(out.filter(|r| r.3 > now).map(|(browser_hash, nonce, pkce_verifier, _)| {
+            super::sessions::OidcLogin { browser_hash, nonce, pkce_verifier }
+        }))
+    }
+
+    async fn portal_identity(&self, issuer: &str, subject: &str) -> Result<Option<crate::domain::UserRef>> {
+        let row: Option<(String, String)> = sqlx::query_as(super::sessions::IDENTITY_FIND)
+            .bind(issuer)
+            .bind(subject)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(map_err)?;
+        row.map(|(p, u)| super::sessions::portal_user(&p, &u)).transpose()
+    }
+
+    async fn link_portal_identity(
+        &self,
+        who: &super::sessions::ProviderIdentity,
+        user: &crate::domain::UserRef,
+        now: Millis,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let out = sqlx::query(super::sessions::IDENTITY_LINK)
+            .bind(&who.issuer)
+            .bind(&who.subject)
+            .bind(&who.email)
+            .bind(user.platform.as_str())
+            .bind(&user.id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        let _ = out;
+        Ok(())
+    }
+
+    async fn create_identity_claim(
+        &self,
+        token_hash: &str,
+        who: &super::sessions::ProviderIdentity,
+        now: Millis,
+        expires_at: Millis,
+    ) -> Result<()> {
+        let mut tx = self.begin_write().await?;
+        let out = sqlx::query(super::sessions::CLAIM_CREATE)
+            .bind(token_hash)
+            .bind(&who.issuer)
+            .bind(&who.subject)
+            .bind(&who.email)
+            .bind(now)
+            .bind(expires_at)
+            .execute(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        let _ = out;
+        Ok(())
+    }
+
+    async fn take_identity_claim(
+        &self,
+        token_hash: &str,
+        now: Millis,
+    ) -> Result<Option<super::sessions::ProviderIdentity>> {
+        let mut tx = self.begin_write().await?;
+        let out = sqlx::query_as::<_, (String, String, String, i64)>(super::sessions::CLAIM_TAKE)
+            .bind(token_hash)
+            .fetch_optional(&mut *tx)
+            .await
+            .map_err(map_err)?;
+        tx.commit().await.map_err(map_err)?;
+        Ok(out.filter(|r| r.3 > now).map(|(issuer, subject, email, _)| super::sessions::ProviderIdentity {
+            issuer,
+            subject,
+            email,
+        }))
     }
 }
 

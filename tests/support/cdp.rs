@@ -1,5 +1,5 @@
-//! A headless Chromium driven over the DevTools protocol, for the browser tests (the same
-//! helper as `reports_browser.rs` uses inline).
+//! A headless Chromium driven over the DevTools protocol, shared by the browser tests of the
+//! portal and the reports page.
 #![allow(dead_code)]
 
 use base64::Engine;

@@ -86,6 +86,8 @@ struct Inner {
     /// Messages known to `conversations.history`: (channel, ts) → (user, text).
     history: Mutex<HashMap<(String, String), (String, String)>>,
     names: Mutex<HashMap<String, String>>,
+    /// Email → user id (for `users.lookupByEmail`).
+    emails: Mutex<HashMap<String, String>>,
     /// Remembered messages that are replies inside a thread: (channel, ts) → the parent's ts.
     threaded: Mutex<HashMap<(String, String), String>>,
     ws_port: Mutex<u16>,
@@ -131,6 +133,11 @@ impl FakeSlack {
     /// A user the fake knows (for `users.info`).
     pub fn add_user(&self, id: &str, name: &str) {
         self.inner.names.lock().unwrap().insert(id.to_string(), name.to_string());
+    }
+
+    /// A user's email (for `users.lookupByEmail`).
+    pub fn add_email(&self, id: &str, email: &str) {
+        self.inner.emails.lock().unwrap().insert(email.to_lowercase(), id.to_string());
     }
 
     /// A fresh message timestamp (`1700000000.000100`).
@@ -616,6 +623,19 @@ fn answer(inner: &Inner, method: &str, p: &Value, token: Option<&str>) -> Value 
                     "topic": topic, "purpose": topic,
                 },
             })
+        }
+        "users.lookupByEmail" => {
+            let Some(id) = inner.emails.lock().unwrap().get(&s("email").to_lowercase()).cloned() else {
+                return err("users_not_found");
+            };
+            let name = inner.names.lock().unwrap().get(&id).cloned().unwrap_or_else(|| id.to_lowercase());
+            json!({ "ok": true, "user": {
+                "id": id, "team_id": TEAM, "name": name.to_lowercase(), "real_name": name, "deleted": false,
+                "is_bot": false,
+                "profile": { "real_name": name, "display_name": name, "avatar_hash": "", "real_name_normalized": name,
+                    "display_name_normalized": name, "title": "", "phone": "", "skype": "", "status_text": "",
+                    "status_emoji": "", "fields": null, "email": s("email") },
+            }})
         }
         "users.info" => {
             let id = s("user");

@@ -106,6 +106,8 @@ impl TestClock {
     }
 }
 
+pub mod fake_idp;
 pub mod fake_slack;
 pub mod slack_bot;
 pub mod slack_spec;
+pub mod web;

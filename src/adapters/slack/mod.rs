@@ -1,7 +1,8 @@
 //! The Slack channel, through slack-morphism: `config.rs` (the `[slack]` settings),
 //! `socket.rs` (Socket Mode) and `events.rs` (the signed Events API endpoints) receive;
 //! `dispatch.rs` and `handler.rs` turn payloads into `Inbound`s and commit them; `send.rs`
-//! delivers the outbox; `blocks.rs` builds Block Kit; `names.rs` caches display names.
+//! delivers the outbox; `blocks.rs` builds Block Kit; `names.rs` caches display names;
+//! `people.rs` finds people by email for the portal.
 
 pub mod blocks;
 pub mod calls;
@@ -10,6 +11,7 @@ mod dispatch;
 mod events;
 pub mod handler;
 mod names;
+pub mod people;
 pub mod send;
 mod socket;
 
@@ -45,6 +47,7 @@ pub const BOT_SCOPES: &[&str] = &[
     "reactions:read",    // reaction_added
     "reactions:write",   // reactions.add
     "users:read",        // users.info
+    "users:read.email",  // users.lookupByEmail (portal sign-in with the company's identity provider)
 ];
 
 /// The events deskbot subscribes to.
@@ -93,6 +96,8 @@ pub fn client(api_url: &str) -> Result<Arc<Client>, String> {
 pub struct Started {
     pub channel: Arc<dyn Channel>,
     pub routes: Option<axum::Router>,
+    /// The workspace's people by email, for the portal's identity-provider sign-in.
+    pub people: Arc<dyn crate::service::oidc::PeopleByEmail>,
 }
 
 /// Log in (`auth.test`), then start receiving in the configured mode until `cancel`.
@@ -126,7 +131,9 @@ pub async fn start(
         slash_command: settings.slash_command.clone(),
         api_timeout: settings.api_timeout,
     });
-    let channel: Arc<dyn Channel> = Arc::new(SlackChannel::new(client.clone(), token, settings.api_timeout));
+    let channel: Arc<dyn Channel> =
+        Arc::new(SlackChannel::new(client.clone(), token.clone(), settings.api_timeout));
+    let people = Arc::new(people::SlackPeople::new(client.clone(), token, settings.api_timeout));
     let routes = match settings.mode {
         SlackMode::Socket => {
             let app_token =
@@ -147,5 +154,5 @@ pub async fn start(
             Some(events::routes(client, handler, &secret))
         }
     };
-    Ok(Started { channel, routes })
+    Ok(Started { channel, routes, people })
 }

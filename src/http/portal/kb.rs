@@ -142,7 +142,7 @@ pub(super) async fn feedback(
 ) -> Response {
     let v = match viewer(&s, peer, &headers).await {
         Ok(Some(v)) => v,
-        Ok(None) => return sign_in_needed(),
+        Ok(None) => return sign_in_needed(&s),
         Err(res) => return res,
     };
     if !csrf_ok(&v, &f.csrf) {

@@ -12,6 +12,7 @@
 
 mod chat;
 mod kb;
+mod oidc;
 mod pages;
 
 use super::session::{self, Peer};
@@ -66,6 +67,10 @@ pub struct PortalState {
     helpful: Arc<std::sync::Mutex<Option<Figured>>>,
     /// Sign-in attempts per address in the current minute.
     logins: Arc<std::sync::Mutex<LoginWindow>>,
+    /// The company's identity provider, when `[portal.oidc]` is set.
+    oidc: Option<Arc<crate::service::oidc::Provider>>,
+    /// The chat platforms' people by email (a provider sign-in's email finds its person).
+    people: Arc<Vec<Arc<dyn crate::service::oidc::PeopleByEmail>>>,
 }
 
 /// Sign-in attempts per address within one minute.
@@ -108,7 +113,25 @@ impl PortalState {
             secure_cookies: config.http.is_https(),
             helpful: Arc::default(),
             logins: Arc::default(),
+            oidc: None,
+            people: Arc::default(),
         }
+    }
+
+    /// Sign in with the identity provider of `[portal.oidc]`, when set, calling back to
+    /// `{http.public_url}/portal/oidc/callback`.
+    pub fn with_oidc(mut self, config: &Config) -> Result<Self, String> {
+        if let Some(o) = &config.portal.oidc {
+            let base = crate::service::portal::base_url(config.http.public_url.as_deref());
+            self.oidc = Some(Arc::new(crate::service::oidc::Provider::new(o, &base)?));
+        }
+        Ok(self)
+    }
+
+    /// Where a provider sign-in's email is looked up (Slack's people, …).
+    pub fn with_people(mut self, people: Vec<Arc<dyn crate::service::oidc::PeopleByEmail>>) -> Self {
+        self.people = Arc::new(people);
+        self
     }
 
     fn now(&self) -> i64 {
@@ -126,7 +149,9 @@ pub fn router(state: PortalState) -> Router {
         .route("/portal/chat/live", get(chat::live))
         .route("/portal/chat/events", get(chat::events))
         .route("/portal/login/{token}", get(login_page))
-        .route("/portal/login", post(login))
+        .route("/portal/login", get(sign_in_page).post(login))
+        .route("/portal/oidc/login", get(oidc::start))
+        .route("/portal/oidc/callback", get(oidc::callback))
         .route("/portal/logout", post(logout))
         .route("/portal/tickets", get(tickets))
         .route("/portal/tickets/{number}", get(ticket).post(ticket_action))
@@ -191,18 +216,16 @@ fn message_page(status: StatusCode, viewer: Option<&Viewer>, heading: &str, para
     }
 }
 
-/// The page for someone not signed in: how to get a sign-in link.
-fn sign_in_needed() -> Response {
-    message_page(
-        StatusCode::UNAUTHORIZED,
-        None,
-        "Sign in",
-        &[
-            "To see your tickets, type “portal” in a direct message to the help desk bot (or use \
-             “/helpdesk portal”): it sends you a sign-in link that works once, for 10 minutes.",
-            "Your sign-in link has expired or was already used? Ask for a new one the same way.",
-        ],
-    )
+/// The page for someone not signed in: the company sign-in button (when configured) and how
+/// to get a sign-in link.
+fn sign_in_needed(s: &PortalState) -> Response {
+    let page = pages::SignIn { frame: Frame::default(), company: s.oidc.as_ref().map(|p| p.button()) };
+    render(StatusCode::UNAUTHORIZED, page.render())
+}
+
+async fn sign_in_page(State(s): State<PortalState>) -> Response {
+    let page = pages::SignIn { frame: Frame::default(), company: s.oidc.as_ref().map(|p| p.button()) };
+    render(StatusCode::OK, page.render())
 }
 
 fn not_found(viewer: Option<&Viewer>) -> Response {
@@ -275,7 +298,7 @@ async fn start_session(s: &PortalState, user: &UserRef) -> Result<Viewer, Respon
 async fn require(s: &PortalState, peer: Peer, headers: &HeaderMap) -> Result<Viewer, Response> {
     match viewer(s, peer, headers).await? {
         Some(v) => Ok(v),
-        None => Err(sign_in_needed()),
+        None => Err(sign_in_needed(s)),
     }
 }
 
@@ -341,7 +364,7 @@ async fn login_page(State(s): State<PortalState>, Path(token): Path<String>) -> 
     // The link is used by the form below, not by this GET: chat link previews and mail
     // scanners that fetch the link do not burn it.
     if token.len() != 64 || !token.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return sign_in_needed();
+        return sign_in_needed(&s);
     }
     let Some(csrf) = session::random_token() else { return unavailable("no randomness") };
     let page = pages::Login { frame: Frame::default(), csrf: csrf.clone(), token };
@@ -406,18 +429,18 @@ async fn login(
         }
         Err(e) => return unavailable(crate::service::error_kind(&e.into())),
     };
+    let claimed = oidc::link_claim(&s, &headers, &user).await;
     let viewer = match start_session(&s, &user).await {
         Ok(v) => v,
         Err(res) => return res,
     };
     let mut res = Redirect::to("/portal").into_response();
-    for c in viewer.cookie.into_iter().chain(session::set_cookie_lax(
-        LOGIN_COOKIE,
-        "",
-        "/portal",
-        0,
-        s.secure_cookies,
-    )) {
+    for c in viewer
+        .cookie
+        .into_iter()
+        .chain(session::set_cookie_lax(LOGIN_COOKIE, "", "/portal", 0, s.secure_cookies))
+        .chain(claimed)
+    {
         res.headers_mut().append(header::SET_COOKIE, c);
     }
     res
@@ -430,12 +453,12 @@ struct CsrfForm {
 }
 
 async fn logout(State(s): State<PortalState>, headers: HeaderMap, Form(f): Form<CsrfForm>) -> Response {
-    let Some(id) = session::cookie(&headers, COOKIE) else { return sign_in_needed() };
+    let Some(id) = session::cookie(&headers, COOKIE) else { return sign_in_needed(&s) };
     let hash = session::id_hash(&id);
     let store = s.service.store();
     let sess = match store.portal_session(&hash, s.now(), s.cfg.idle_ms()).await {
         Ok(Some(sess)) => sess,
-        Ok(None) => return sign_in_needed(),
+        Ok(None) => return sign_in_needed(&s),
         Err(e) => return unavailable(crate::service::error_kind(&e.into())),
     };
     let v = Viewer { user: sess.user, csrf: sess.csrf, cookie: None };

@@ -28,6 +28,23 @@ pub struct Login {
     pub token: String,
 }
 
+/// The sign-in page: the company account's button (when configured) and the magic link.
+#[derive(Template)]
+#[template(path = "portal/signin.html")]
+pub struct SignIn {
+    pub frame: Frame,
+    /// The company sign-in button's words, when `[portal.oidc]` is set.
+    pub company: Option<String>,
+}
+
+/// After a company sign-in no chat identity matched: how to link one.
+#[derive(Template)]
+#[template(path = "portal/claim.html")]
+pub struct Claim {
+    pub frame: Frame,
+    pub email: String,
+}
+
 pub struct TicketRow {
     pub number: String,
     pub title: String,
