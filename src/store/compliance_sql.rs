@@ -80,7 +80,12 @@ macro_rules! compliance_sql {
                 Ok((seq, hash))
             }
 
-            /// Recompute the links of entries from `from_seq` on and move the head to the end.
+            /// Entries re-linked per statement and read per page by [`relink`].
+            const RELINK_BATCH: i64 = 1000;
+
+            /// Recompute the links of entries from `from_seq` on and move the head to the end:
+            /// read a page of entries in order, then rewrite the page's links with one
+            /// `UPDATE … FROM (VALUES …)` (both databases), inside the caller's transaction.
             pub(super) async fn relink(tx: &mut Tx, key: &AuditKey, from_seq: i64) -> Result<(i64, String)> {
                 let prev: Option<Option<String>> =
                     sqlx::query_scalar("SELECT hash FROM audit_log WHERE seq < $1 ORDER BY seq DESC LIMIT 1")
@@ -89,19 +94,39 @@ macro_rules! compliance_sql {
                         .await
                         .map_err($map_err)?;
                 let mut prev = prev.flatten().unwrap_or_else(|| GENESIS_HASH.to_string());
-                let rows: Vec<AuditEntry> = sqlx::query_as("SELECT * FROM audit_log WHERE seq >= $1 ORDER BY seq")
-                    .bind(from_seq)
-                    .fetch_all(&mut **tx)
-                    .await
-                    .map_err($map_err)?;
-                for r in &rows {
-                    let hash = r.expected_hash(key, &prev);
-                    let q = sqlx::query("UPDATE audit_log SET prev_hash = $1, hash = $2 WHERE seq = $3")
-                        .bind(&prev)
-                        .bind(&hash)
-                        .bind(r.seq);
-                    exec(q, tx).await?;
-                    prev = hash;
+                let mut next = from_seq;
+                loop {
+                    let rows: Vec<AuditEntry> =
+                        sqlx::query_as("SELECT * FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT $2")
+                            .bind(next)
+                            .bind(RELINK_BATCH)
+                            .fetch_all(&mut **tx)
+                            .await
+                            .map_err($map_err)?;
+                    let Some(last) = rows.last() else { break };
+                    next = last.seq + 1;
+                    let mut links = Vec::with_capacity(rows.len());
+                    for r in &rows {
+                        let hash = r.expected_hash(key, &prev);
+                        if r.prev_hash.as_deref() != Some(prev.as_str()) || r.hash.as_deref() != Some(hash.as_str()) {
+                            links.push((r.seq, prev.clone(), hash.clone()));
+                        }
+                        prev = hash;
+                    }
+                    if !links.is_empty() {
+                        let mut qb = QueryBuilder::<$db>::new("WITH v (seq, prev_hash, hash) AS (VALUES ");
+                        for (i, (seq, p, h)) in links.iter().enumerate() {
+                            qb.push(if i == 0 { "(CAST(" } else { ", (CAST(" });
+                            qb.push_bind(*seq).push(" AS BIGINT), ").push_bind(p.as_str()).push(", ").push_bind(h.as_str()).push(")");
+                        }
+                        qb.push(
+                            ") UPDATE audit_log SET prev_hash = v.prev_hash, hash = v.hash FROM v WHERE audit_log.seq = v.seq",
+                        );
+                        qb.build().execute(&mut **tx).await.map_err($map_err)?;
+                    }
+                    if (rows.len() as i64) < RELINK_BATCH {
+                        break;
+                    }
                 }
                 let last: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM audit_log")
                     .fetch_one(&mut **tx)
@@ -621,7 +646,8 @@ macro_rules! compliance_sql {
                         }
                     }
                     expire_by_age(&mut tx, plan, &mut r).await?;
-                    if let Some(from) = relink_from {
+                    // A dry run rolls back: re-linking the chain would only cost time.
+                    if let (Some(from), true) = (relink_from, apply) {
                         relink(&mut tx, key, from).await?;
                     }
                     r.applied = apply;
