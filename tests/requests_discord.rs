@@ -328,12 +328,18 @@ async fn request_is_approved_on_discord_and_granted_by_webhook(pg: bool) {
     // Bob approves; Erin is told and Kim is asked.
     let ack = env.press(bob_dm, BOB, &ask, &approve).await;
     assert_ne!(ack["data"]["flags"], 64, "Bob's press is not refused: {ack}");
-    env.wait_text(erin, "Bob approved R-1001").await;
+    env.wait_text(erin, "bob approved R-1001").await;
     let (kim_dm, ask) = env.dm_with(KIM, "Approval needed (step 2 of 2, group:software-approvers)").await;
     env.press(kim_dm, KIM, &ask, &button(&ask, "Approve")).await;
 
     // The grant goes to the IdP, signed; its acknowledgement fulfils the request.
     env.wait_status(1001, RequestStatus::Fulfilled).await;
+    for _ in 0..1500 {
+        if !env.got.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let got = env.got.lock().unwrap().clone();
     assert_eq!(got.len(), 1, "one grant delivered");
     let (h, body) = &got[0];
@@ -342,7 +348,11 @@ async fn request_is_approved_on_discord_and_granted_by_webhook(pg: bool) {
     assert_eq!(verify("s3cret", ts, sig, body, now, 300), Ok(()), "the grant is signed");
     assert_eq!(h[EVENT_HEADER].to_str().unwrap(), "access.grant");
     let body: Value = serde_json::from_slice(body).unwrap();
-    assert_eq!((body["action"].as_str(), body["request"].as_str()), (Some("grant"), Some("R-1001")), "{body}");
+    assert_eq!(
+        (body["action"].as_str(), body["request"].as_str()),
+        (Some("grant"), Some("R-1001")),
+        "{body}"
+    );
     assert_eq!(body["item"]["id"].as_str().or(body["item"].as_str()), Some("adobe-acrobat-pro"), "{body}");
     env.wait_text(erin, "R-1001").await;
 
