@@ -1,6 +1,7 @@
 //! Small domain types shared by every module: who, where, which ticket, how urgent.
 //! Parsed once at the edge, trusted inside.
 
+pub mod duration;
 pub mod event;
 pub mod message;
 pub mod status;

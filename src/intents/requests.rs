@@ -288,7 +288,7 @@ impl<'a> ItemValidator<'a> {
             self.diags.push(map.at(&def.approvers.span(), msg));
         }
         if let Some(t) = &def.approval_timeout
-            && let Err(e) = crate::desk::sla::parse_business_duration(t.get_ref(), DAY_MS)
+            && let Err(e) = crate::domain::duration::parse_business_duration(t.get_ref(), DAY_MS)
         {
             let msg =
                 format!("approval_timeout `{}` {e} (like \"4h\" or \"1d\": business time)", t.get_ref());
