@@ -158,6 +158,26 @@ impl Desk {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Run the `deskbot` binary expecting it to fail; its stderr.
+    fn cli_fails(&self, args: &[&str]) -> String {
+        let dir = self.t.dir.path();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_deskbot"))
+            .args(args)
+            .current_dir(dir)
+            .env("DESKBOT_INTENTS_DIR", dir.join("intents"))
+            .env("DESKBOT_HOT_RELOAD", "false")
+            .env_remove("DESKBOT_DATABASE_URL")
+            .env_remove("DESKBOT_CONFIG")
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "deskbot {args:?} should fail: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
     async fn done(self) {
         if let Some(db) = self.pg {
             drop(self.t);
@@ -861,4 +881,63 @@ async fn sqlite_an_approver_lists_the_requests_waiting_for_them() {
 #[tokio::test]
 async fn postgres_an_approver_lists_the_requests_waiting_for_them() {
     an_approver_lists_the_requests_waiting_for_them(true).await;
+}
+
+/// `deskbot licences review` as an auditor runs it: refused for an unknown item and for an item
+/// nobody holds; for `--all` it asks the holder's manager, who sees the grant with Keep / Remove,
+/// and the campaign is in the audit chain under the name given with `--by`.
+async fn a_review_campaign_is_started_from_the_command_line(pg: bool) {
+    let Some(d) = desk(pg).await else { return };
+    d.acrobat_for_alice().await;
+    let grant = d.t.app.store.holding_for_request(RequestNumber(1001)).await.unwrap().unwrap();
+    let ar = format!("AR-{}", grant.id);
+
+    let err = d.cli_fails(&["licences", "review", "--item", "no-such-item"]);
+    assert!(err.contains("`no-such-item` is not an item of the request catalog"), "{err}");
+    let err = d.cli_fails(&["licences", "review", "--item", "visio-plan-2"]);
+    assert!(err.contains("no active grants to review"), "{err}");
+    let err = d.cli_fails(&["licences", "review"]);
+    assert!(err.contains("--item") && err.contains("--all"), "one of the two is required: {err}");
+    assert!(
+        !d.audit_kinds().await.iter().any(|k| k == "review.started"),
+        "a refused campaign records nothing"
+    );
+
+    let out = d.cli(&["licences", "review", "--all", "--by", "auditor"]);
+    assert!(out.contains("access review started: 1 grants, 1 managers asked, 0 sent to the leads"), "{out}");
+    let out = d.chat("max", &[]).await;
+    assert!(out.contains("Access review: your reports' access"), "{out}");
+    assert!(out.contains(&format!("{ar}: alice (console:alice) holds Adobe Acrobat Pro licence")), "{out}");
+    let audit = d.t.app.store.audit_entries(0, None, 1000).await.unwrap();
+    let started: Vec<_> = audit.iter().filter(|e| e.kind == "review.started").collect();
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0].actor, "auditor");
+
+    // max keeps it: the grant shows as reviewed in the auditor's export.
+    let out = d.chat("max", &[&format!("keep {ar}")]).await;
+    assert!(out.contains(&format!("Kept {ar}")), "{out}");
+    let kept_at = chrono::DateTime::from_timestamp_millis((d.t.app.clock)()).unwrap();
+    let csv = d.cli(&["licences", "report", "--csv"]);
+    let mut report = csv::Reader::from_reader(csv.as_bytes());
+    let header = report.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = report.records().map(Result::unwrap).collect();
+    let column = |row: &csv::StringRecord, name: &str| {
+        row[header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}: {header:?}"))]
+            .to_string()
+    };
+    assert_eq!(rows.len(), 1, "{csv}");
+    assert_eq!(column(&rows[0], "holder"), "console:alice");
+    assert_eq!(column(&rows[0], "last reviewed"), kept_at.format("%Y-%m-%d %H:%M").to_string(), "{csv}");
+    assert_ne!(column(&rows[0], "granted at"), column(&rows[0], "last reviewed"), "{csv}");
+    d.done().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_review_campaign_is_started_from_the_command_line() {
+    a_review_campaign_is_started_from_the_command_line(false).await;
+}
+
+#[tokio::test]
+async fn postgres_a_review_campaign_is_started_from_the_command_line() {
+    a_review_campaign_is_started_from_the_command_line(true).await;
 }
