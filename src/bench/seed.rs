@@ -12,7 +12,7 @@ use crate::store::StoreError;
 use crate::store::compliance::{GENESIS_HASH, entry_hash};
 use crate::store::key::AuditKey;
 use serde::Serialize;
-use sqlx::postgres::{PgPool, PgPoolCopyExt, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolCopyExt, PgPoolOptions};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
@@ -150,6 +150,46 @@ impl Rows {
 /// Everything one batch writes, table by table (in foreign-key order).
 struct Batch {
     tables: Vec<Rows>,
+}
+
+/// A batch ready for its database: `COPY` statements with their CSV for PostgreSQL, the rows
+/// themselves for SQLite's prepared inserts.
+enum Encoded {
+    Csv(Vec<(String, Vec<u8>)>),
+    Rows(Batch),
+}
+
+impl Batch {
+    fn encode(self, postgres: bool) -> Encoded {
+        if !postgres {
+            return Encoded::Rows(self);
+        }
+        let tables = self
+            .tables
+            .iter()
+            .filter(|t| !t.rows.is_empty())
+            .map(|t| {
+                let stmt =
+                    format!("COPY {} ({}) FROM STDIN WITH (FORMAT csv)", t.table, t.columns.join(", "));
+                let mut buf = String::with_capacity(t.rows.len() * 64);
+                for row in &t.rows {
+                    for (i, v) in row.iter().enumerate() {
+                        if i > 0 {
+                            buf.push(',');
+                        }
+                        csv_field(&mut buf, v);
+                    }
+                    buf.push('\n');
+                }
+                (stmt, buf.into_bytes())
+            })
+            .collect();
+        Encoded::Csv(tables)
+    }
+
+    fn table_names(&self) -> Vec<&'static str> {
+        self.tables.iter().map(|t| t.table).collect()
+    }
 }
 
 /// Generate tickets `first..first+count` (numbers from 1001), their rows, and the audit chain's
@@ -406,13 +446,19 @@ impl Pool {
             let opts = SqliteConnectOptions::from_str(url)
                 .map_err(db_err)?
                 .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
+                // A seed that dies half way is started again on a fresh file: nothing is lost
+                // by not syncing each batch, and a larger page cache keeps the inserts in memory.
+                .synchronous(SqliteSynchronous::Off)
+                .pragma("cache_size", "-262144")
                 .busy_timeout(crate::store::sqlite::DEFAULT_BUSY_TIMEOUT);
             Ok(Pool::Sqlite(
                 SqlitePoolOptions::new().max_connections(1).connect_with(opts).await.map_err(db_err)?,
             ))
         } else {
-            Ok(Pool::Pg(PgPoolOptions::new().max_connections(2).connect(url).await.map_err(db_err)?))
+            // Each batch commits without waiting for its WAL flush (a failed seed is redone).
+            let opts =
+                PgConnectOptions::from_str(url).map_err(db_err)?.options([("synchronous_commit", "off")]);
+            Ok(Pool::Pg(PgPoolOptions::new().max_connections(2).connect_with(opts).await.map_err(db_err)?))
         }
     }
 
@@ -424,37 +470,19 @@ impl Pool {
         }
     }
 
-    async fn write(&self, batch: &Batch) -> Result<(), StoreError> {
-        match self {
-            Pool::Pg(p) => {
-                for t in &batch.tables {
-                    if t.rows.is_empty() {
-                        continue;
-                    }
-                    let stmt =
-                        format!("COPY {} ({}) FROM STDIN WITH (FORMAT csv)", t.table, t.columns.join(", "));
-                    let mut copy = p.copy_in_raw(&stmt).await.map_err(db_err)?;
-                    let mut buf = String::with_capacity(1 << 20);
-                    for row in &t.rows {
-                        for (i, v) in row.iter().enumerate() {
-                            if i > 0 {
-                                buf.push(',');
-                            }
-                            csv_field(&mut buf, v);
-                        }
-                        buf.push('\n');
-                        if buf.len() > (1 << 20) {
-                            copy.send(std::mem::take(&mut buf).into_bytes()).await.map_err(db_err)?;
-                        }
-                    }
-                    if !buf.is_empty() {
-                        copy.send(buf.into_bytes()).await.map_err(db_err)?;
+    async fn write(&self, batch: &Encoded) -> Result<(), StoreError> {
+        match (self, batch) {
+            (Pool::Pg(p), Encoded::Csv(tables)) => {
+                for (stmt, csv) in tables {
+                    let mut copy = p.copy_in_raw(stmt).await.map_err(db_err)?;
+                    for chunk in csv.chunks(1 << 20) {
+                        copy.send(chunk).await.map_err(db_err)?;
                     }
                     copy.finish().await.map_err(db_err)?;
                 }
                 Ok(())
             }
-            Pool::Sqlite(p) => {
+            (Pool::Sqlite(p), Encoded::Rows(batch)) => {
                 let mut tx = p.begin().await.map_err(db_err)?;
                 for t in &batch.tables {
                     let marks: Vec<String> = (1..=t.columns.len()).map(|i| format!("${i}")).collect();
@@ -479,6 +507,67 @@ impl Pool {
                     }
                 }
                 tx.commit().await.map_err(db_err)?;
+                Ok(())
+            }
+            _ => Err(StoreError::Database("a batch encoded for the other database".into())),
+        }
+    }
+
+    /// The secondary indexes of `tables` (not those behind a constraint), as (name, the
+    /// statement that builds it).
+    async fn secondary_indexes(&self, tables: &[&str]) -> Result<Vec<(String, String)>, StoreError> {
+        let names: Vec<String> = tables.iter().map(|t| t.to_string()).collect();
+        match self {
+            Pool::Pg(p) => sqlx::query_as(
+                "SELECT i.indexname, i.indexdef FROM pg_indexes i \
+                 WHERE i.schemaname = current_schema() AND i.tablename = ANY($1) \
+                 AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+            )
+            .bind(&names)
+            .fetch_all(p)
+            .await
+            .map_err(db_err),
+            Pool::Sqlite(p) => {
+                let rows: Vec<(String, String, String)> = sqlx::query_as(
+                    "SELECT name, tbl_name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL",
+                )
+                .fetch_all(p)
+                .await
+                .map_err(db_err)?;
+                Ok(rows
+                    .into_iter()
+                    .filter(|(_, t, _)| names.contains(t))
+                    .map(|(n, _, sql)| (n, sql))
+                    .collect())
+            }
+        }
+    }
+
+    /// Run one statement of this file's own (or the database's own index definitions).
+    async fn exec(&self, stmt: &str) -> Result<(), StoreError> {
+        let stmt = sqlx::AssertSqlSafe(stmt.to_string());
+        match self {
+            Pool::Pg(p) => sqlx::raw_sql(stmt).execute(p).await.map(drop).map_err(db_err),
+            Pool::Sqlite(p) => sqlx::raw_sql(stmt).execute(p).await.map(drop).map_err(db_err),
+        }
+    }
+
+    /// Build the indexes dropped for the load again, two at a time on PostgreSQL (one
+    /// connection each, with room to sort).
+    async fn rebuild(&self, indexes: &[(String, String)]) -> Result<(), StoreError> {
+        match self {
+            Pool::Pg(p) => {
+                let defs: Vec<String> = indexes.iter().map(|(_, def)| def.clone()).collect();
+                let (x, y) = tokio::join!(
+                    build_lane(p, defs.iter().step_by(2).cloned().collect()),
+                    build_lane(p, defs.iter().skip(1).step_by(2).cloned().collect())
+                );
+                x.and(y)
+            }
+            Pool::Sqlite(_) => {
+                for (_, def) in indexes {
+                    self.exec(def).await?;
+                }
                 Ok(())
             }
         }
@@ -526,6 +615,17 @@ impl Pool {
     }
 }
 
+/// Build `defs` one after the other on one connection of `pool`.
+async fn build_lane(pool: &PgPool, defs: Vec<String>) -> Result<(), StoreError> {
+    let mut conn = pool.acquire().await.map_err(db_err)?;
+    sqlx::raw_sql("SET maintenance_work_mem = '256MB'").execute(&mut *conn).await.map_err(db_err)?;
+    for def in defs {
+        // The database's own index definitions, read back from its catalogue.
+        sqlx::raw_sql(sqlx::AssertSqlSafe(def)).execute(&mut *conn).await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
 /// Seed `args.database_url` (migrated first) with the audit key of `config`.
 pub async fn seed(config: &Config, args: &SeedArgs) -> Result<SeedReport, AppError> {
     let url = args.database_url.clone();
@@ -548,26 +648,62 @@ pub async fn seed(config: &Config, args: &SeedArgs) -> Result<SeedReport, AppErr
     let kinds = mix(config);
     let span = i64::from(args.days.max(1)) * DAY_MS;
     let start = chrono::Utc::now().timestamp_millis() - span;
-    let mut rng = Rng(0x5EED_DE5B_0710_2026);
-    let mut prev = GENESIS_HASH.to_string();
-    let mut tables: BTreeMap<String, u64> = BTreeMap::new();
+    let postgres = !url.starts_with("sqlite:");
+    let total = args.tickets;
     let started = Instant::now();
+
+    // The load goes in without the secondary indexes, which are built once at the end (a
+    // sorted build is many times faster than keeping them up to date row by row). The table
+    // names come from an empty batch, so they match what is written.
+    let names = generate(&mut Rng(0), &kinds, 0, 0, 1, start, span, &key, &mut String::new()).table_names();
+    let indexes = pool.secondary_indexes(&names).await?;
+    for (name, _) in &indexes {
+        pool.exec(&format!("DROP INDEX {name}")).await?;
+    }
+
+    // Batches are generated and encoded on a thread of their own while the previous one is
+    // written, so generating (and the audit chain's HMACs) overlaps the database's work.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(u64, Vec<(String, u64)>, Encoded)>(2);
+    let producer = tokio::task::spawn_blocking(move || {
+        let mut rng = Rng(0x5EED_DE5B_0710_2026);
+        let mut prev = GENESIS_HASH.to_string();
+        let mut done = 0;
+        while done < total {
+            let count = BATCH.min(total - done);
+            let batch = generate(&mut rng, &kinds, done, count, total, start, span, &key, &mut prev);
+            let counts = batch.tables.iter().map(|t| (t.table.to_string(), t.rows.len() as u64)).collect();
+            if tx.blocking_send((count, counts, batch.encode(postgres))).is_err() {
+                break; // the writer stopped on an error
+            }
+            done += count;
+        }
+        prev
+    });
+    let mut tables: BTreeMap<String, u64> = BTreeMap::new();
     let mut done = 0;
-    while done < args.tickets {
-        let count = BATCH.min(args.tickets - done);
-        let batch = generate(&mut rng, &kinds, done, count, args.tickets, start, span, &key, &mut prev);
-        pool.write(&batch).await?;
-        for t in &batch.tables {
-            *tables.entry(t.table.to_string()).or_default() += t.rows.len() as u64;
+    let mut written = Ok(());
+    while let Some((count, counts, batch)) = rx.recv().await {
+        if let Err(e) = pool.write(&batch).await {
+            written = Err(e);
+            break;
+        }
+        for (t, n) in counts {
+            *tables.entry(t).or_default() += n;
         }
         done += count;
         if !args.json {
             eprint!("\rseeded {done}/{} tickets", args.tickets);
         }
     }
+    drop(rx);
+    let prev = producer.await.map_err(|e| AppError::Runtime(format!("the seed generator failed: {e}")))?;
     if !args.json && args.tickets > 0 {
         eprintln!();
     }
+    // The indexes come back whatever happened to the load.
+    let rebuilt = pool.rebuild(&indexes).await;
+    written?;
+    rebuilt?;
     pool.finish(1001 + args.tickets as i64, args.tickets as i64, &prev).await?;
     let seconds = started.elapsed().as_secs_f64();
     let rows: u64 = tables.values().sum();
