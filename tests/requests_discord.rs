@@ -348,7 +348,8 @@ impl Env {
     /// approval DM for it is returned.
     async fn asks_for_acrobat(&self, who: (u64, &str), n: i64) -> (u64, Value) {
         let dm = self.fake.dm_channel(who.0, who.1);
-        let asked = |f: &FakeDiscord| f.texts(dm).iter().filter(|t| t.contains("What will you use it for?")).count();
+        let asked =
+            |f: &FakeDiscord| f.texts(dm).iter().filter(|t| t.contains("What will you use it for?")).count();
         let before = asked(&self.fake);
         self.fake.post(dm, false, who, "I need acrobat");
         self.fake.until("the justification asked", |f| asked(f) > before).await;

@@ -208,9 +208,11 @@ impl Env {
         let dm = dm_of(user);
         self.bot
             .wait_for(&format!("{text:?} in {user}'s DM"), |_| {
-                self.bot.posts_in(&dm, None).into_iter().skip(after).find(|c| {
-                    c.status == 200 && c.params["text"].as_str().is_some_and(|t| t.contains(text))
-                })
+                self.bot
+                    .posts_in(&dm, None)
+                    .into_iter()
+                    .skip(after)
+                    .find(|c| c.status == 200 && c.params["text"].as_str().is_some_and(|t| t.contains(text)))
             })
             .await
     }
@@ -272,7 +274,11 @@ async fn request_is_approved_by_manager_then_group_and_granted_by_webhook(pg: bo
     assert_eq!(got.len(), 1, "one grant: {got:?}");
     let (event, body) = &got[0];
     assert_eq!(event, "access.grant");
-    assert_eq!((body["action"].as_str(), body["request"].as_str()), (Some("grant"), Some("R-1001")), "{body}");
+    assert_eq!(
+        (body["action"].as_str(), body["request"].as_str()),
+        (Some("grant"), Some("R-1001")),
+        "{body}"
+    );
     assert_eq!(body["item"], ACROBAT, "{body}");
     assert_eq!(body["user"]["id"], ERIN, "{body}");
     assert_eq!(body["approved_by"], serde_json::json!([format!("slack:{BOB}"), format!("slack:{KIM}")]));
@@ -285,7 +291,8 @@ async fn request_is_approved_by_manager_then_group_and_granted_by_webhook(pg: bo
     for kind in ["request.created", "request.approved", "access.granted"] {
         assert!(req::audit_count(store, kind).await >= 1, "{kind} audited");
     }
-    let pools: Value = serde_json::from_str(&req::cli(env.bot.dir(), &["licences", "list", "--json"])).unwrap();
+    let pools: Value =
+        serde_json::from_str(&req::cli(env.bot.dir(), &["licences", "list", "--json"])).unwrap();
     let acrobat = pools.as_array().unwrap().iter().find(|p| p["item"] == ACROBAT).unwrap();
     assert_eq!((acrobat["used"].as_i64(), acrobat["waiting"].as_i64()), (Some(1), Some(0)), "{acrobat}");
     env.finish().await;
@@ -326,16 +333,23 @@ async fn a_full_pool_puts_the_next_request_in_line_and_a_revocation_hands_the_se
     env.both_approve(1002, &ask).await;
     req::wait_status(store, 1002, RequestStatus::Waiting).await;
     env.bot
-        .wait_post(&dm_of(MAX), "all 1 seats of Adobe Acrobat Pro licence are taken. You are number 1 in line")
+        .wait_post(
+            &dm_of(MAX),
+            "all 1 seats of Adobe Acrobat Pro licence are taken. You are number 1 in line",
+        )
         .await;
     assert_eq!(store.seats_used(ACROBAT).await.unwrap(), 1, "never over the pool");
-    let pools: Value = serde_json::from_str(&req::cli(env.bot.dir(), &["licences", "list", "--json"])).unwrap();
+    let pools: Value =
+        serde_json::from_str(&req::cli(env.bot.dir(), &["licences", "list", "--json"])).unwrap();
     let acrobat = pools.as_array().unwrap().iter().find(|p| p["item"] == ACROBAT).unwrap();
     assert_eq!((acrobat["used"].as_i64(), acrobat["waiting"].as_i64()), (Some(1), Some(1)), "{acrobat}");
 
     // The operator revokes Erin's seat: revoked through the webhook, and Max gets it.
     let erin = format!("slack:{ERIN}");
-    req::cli(env.bot.dir(), &["licences", "revoke", ACROBAT, &erin, "--justification", "left the contracts team"]);
+    req::cli(
+        env.bot.dir(),
+        &["licences", "revoke", ACROBAT, &erin, "--justification", "left the contracts team"],
+    );
     req::wait_status(store, 1002, RequestStatus::Fulfilled).await;
     assert_eq!(req::status(store, 1001).await, RequestStatus::Revoked);
     let got = req::wait_deliveries(&env.got, 3).await;

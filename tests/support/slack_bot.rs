@@ -144,16 +144,8 @@ impl SlackBot {
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(app::run(app, Vec::new(), shutdown.clone()));
         let base = format!("http://127.0.0.1:{port}");
-        let bot = SlackBot {
-            fake,
-            mode: mode.to_string(),
-            store,
-            db_url,
-            base,
-            shutdown,
-            task: Some(task),
-            dir,
-        };
+        let bot =
+            SlackBot { fake, mode: mode.to_string(), store, db_url, base, shutdown, task: Some(task), dir };
         if mode == "socket" {
             bot.fake.wait_sockets(1).await;
         } else {
