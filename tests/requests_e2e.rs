@@ -84,22 +84,7 @@ impl Desk {
 
     /// Run the `deskbot` binary expecting it to fail; its stderr.
     fn cli_fails(&self, args: &[&str]) -> String {
-        let dir = self.t.dir.path();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_deskbot"))
-            .args(args)
-            .current_dir(dir)
-            .env("DESKBOT_INTENTS_DIR", dir.join("intents"))
-            .env("DESKBOT_HOT_RELOAD", "false")
-            .env_remove("DESKBOT_DATABASE_URL")
-            .env_remove("DESKBOT_CONFIG")
-            .output()
-            .unwrap();
-        assert!(
-            !out.status.success(),
-            "deskbot {args:?} should fail: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stderr).unwrap()
+        req::cli_fails(self.t.dir.path(), args)
     }
 
     async fn done(self) {
