@@ -4,7 +4,13 @@
 //! directory CSV) gets a DM with Approve / Deny; Max pressing Bob's Approve is refused
 //! privately and nothing changes; Bob approves, Kim (the software-approvers group) approves,
 //! the signed `access.grant` webhook reaches the local receiver, is acknowledged, and the seat
-//! is counted. A denial carries Bob's reason to Erin.
+//! is counted. A denial carries Bob's reason to Erin. With Acrobat's pool at one seat, Max's
+//! approved request waits in line (his place told) and gets the seat when the operator revokes
+//! Erin's; Erin pressing Approve on her own request is refused. A test clock jumped forward
+//! (the daemon's scheduler runs every second against it) brings the expiry warning with
+//! Extend, pressed by Erin (Kim refused), and the revocation when the grant lapses. An access
+//! review (`deskbot licences review`) gives Bob Keep / Remove; Kim's and Erin's presses are
+//! refused, Bob's Remove with its reason revokes the grant through the webhook.
 
 #[path = "support/pgdb.rs"]
 mod pgdb;
