@@ -10,9 +10,7 @@
 mod pgdb;
 mod support;
 
-use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
-use deskbot::adapters::webhook::{EVENT_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER, WebhookChannel, verify};
+use deskbot::adapters::webhook::WebhookChannel;
 use deskbot::app::App;
 use deskbot::config::{Config, Sources};
 use deskbot::domain::{Address, Channel, Inbound, InboundKind, Platform, UserRef};
@@ -22,62 +20,9 @@ use deskbot::store::EventKey;
 use deskbot::store::compliance::{NewGrant, Role};
 use deskbot::store::requests::{RequestNumber, RequestStatus};
 use pgdb::PgDb;
-use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
+use support::requests::{self as req, Received};
 use support::{Captured, TestApp, TestClock};
-
-type Received = Arc<Mutex<Vec<(HeaderMap, Vec<u8>)>>>;
-
-async fn receiver() -> (String, Received) {
-    let got: Received = Arc::default();
-    let sink = got.clone();
-    let app = axum::Router::new().route(
-        "/idp",
-        post(move |headers: HeaderMap, body: axum::body::Bytes| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().unwrap().push((headers, body.to_vec()));
-                StatusCode::OK
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/idp"), got)
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let path = entry.unwrap().path();
-        let target = to.join(path.file_name().unwrap());
-        if path.is_dir() {
-            if path.file_name().is_some_and(|n| n == "drafts") {
-                continue;
-            }
-            copy_dir(&path, &target);
-        } else {
-            std::fs::copy(&path, &target).unwrap();
-        }
-    }
-}
-
-/// The starter pack, with Acrobat fulfilled by the `idp` webhook from a pool of one seat.
-fn intents(dir: &Path) -> std::path::PathBuf {
-    let to = dir.join("intents");
-    copy_dir(&support::starter_pack(), &to);
-    let file = to.join("catalog").join("licences.toml");
-    let text = std::fs::read_to_string(&file).unwrap();
-    let text = text.replacen("seats = 40", "seats = 1", 1).replacen(
-        "fulfil = { queue = \"software\" }\n\n[[item]]\nid = \"visio-plan-2\"",
-        "fulfil = { webhook = \"idp\" }\n\n[[item]]\nid = \"visio-plan-2\"",
-        1,
-    );
-    assert!(text.contains("fulfil = { webhook = \"idp\" }"), "the test catalog fulfils Acrobat by webhook");
-    std::fs::write(&file, text).unwrap();
-    to
-}
 
 struct Desk {
     t: TestApp,
@@ -91,22 +36,19 @@ struct Desk {
 /// skipped explicitly.
 async fn desk(pg: bool) -> Option<Desk> {
     let db = if pg { Some(PgDb::create("requests").await?) } else { None };
-    let (url, got) = receiver().await;
+    let (url, got) = req::receiver().await;
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(
-        dir.path().join("people.csv"),
-        "person,email,manager,department\n\
-         console:alice,alice@example.com,max@example.com,Design\n\
-         console:carl,carl@example.com,max@example.com,Design\n\
-         console:max,max@example.com,,Design\n\
-         console:gus,gus@example.com,max@example.com,IT\n",
-    )
-    .unwrap();
-    let mut toml = format!(
-        "[[webhook]]\nname = \"idp\"\nurl = \"{url}\"\nsecret = \"s3cret\"\nevents = [\"access.grant\", \"access.revoke\"]\n\n\
-         [directory]\nsource = \"csv:{}\"\n",
-        dir.path().join("people.csv").display()
+    let people = dir.path().join("people.csv");
+    req::people_csv(
+        &people,
+        &[
+            ("console:alice", "alice@example.com", "max@example.com", "Design"),
+            ("console:carl", "carl@example.com", "max@example.com", "Design"),
+            ("console:max", "max@example.com", "", "Design"),
+            ("console:gus", "gus@example.com", "max@example.com", "IT"),
+        ],
     );
+    let mut toml = format!("{}\n{}", req::webhook_toml(&url), req::directory_toml(&people));
     if let Some(db) = &db {
         toml = format!("database_url = \"{}\"\n{toml}", db.url);
     }
@@ -114,19 +56,12 @@ async fn desk(pg: bool) -> Option<Desk> {
     std::fs::write(&file, toml).unwrap();
     let mut config =
         Config::load_from(&Sources { file: Some(file), data_dir: Some(dir.path().into()) }, &[]).unwrap();
-    config.intents_dir = intents(dir.path());
+    config.intents_dir = req::intents(dir.path(), 1);
     config.hot_reload = false;
     let clock = TestClock::at(1_800_000_000_000);
     let app = App::build_with_clock(config, clock.clock()).await.unwrap();
     for (who, group) in [("console:gus", "software-approvers"), ("console:max", "finance-approvers")] {
-        let grant = NewGrant {
-            user: who.parse().unwrap(),
-            role: Role::Approver,
-            scope: group.into(),
-            by: "test".into(),
-            justification: "owns the budget".into(),
-        };
-        app.store.grant_role(&grant, (app.clock)()).await.unwrap();
+        app.store.grant_role(&req::approver(who, group), (app.clock)()).await.unwrap();
     }
     app.service.forget_grants().await;
     let hooks: Arc<dyn Channel> = Arc::new(WebhookChannel::new(&app.config.webhook).unwrap());
@@ -144,38 +79,12 @@ impl Desk {
 
     /// Run the `deskbot` binary on this desk's config and database; its stdout.
     fn cli(&self, args: &[&str]) -> String {
-        let dir = self.t.dir.path();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_deskbot"))
-            .args(args)
-            .current_dir(dir)
-            .env("DESKBOT_INTENTS_DIR", dir.join("intents"))
-            .env("DESKBOT_HOT_RELOAD", "false")
-            .env_remove("DESKBOT_DATABASE_URL")
-            .env_remove("DESKBOT_CONFIG")
-            .output()
-            .unwrap();
-        assert!(out.status.success(), "deskbot {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        String::from_utf8(out.stdout).unwrap()
+        req::cli(self.t.dir.path(), args)
     }
 
     /// Run the `deskbot` binary expecting it to fail; its stderr.
     fn cli_fails(&self, args: &[&str]) -> String {
-        let dir = self.t.dir.path();
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_deskbot"))
-            .args(args)
-            .current_dir(dir)
-            .env("DESKBOT_INTENTS_DIR", dir.join("intents"))
-            .env("DESKBOT_HOT_RELOAD", "false")
-            .env_remove("DESKBOT_DATABASE_URL")
-            .env_remove("DESKBOT_CONFIG")
-            .output()
-            .unwrap();
-        assert!(
-            !out.status.success(),
-            "deskbot {args:?} should fail: {}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        String::from_utf8(out.stderr).unwrap()
+        req::cli_fails(self.t.dir.path(), args)
     }
 
     async fn done(self) {
@@ -221,23 +130,7 @@ impl Desk {
 
     async fn bodies(&self) -> Vec<(String, serde_json::Value)> {
         self.outbox.deliver_due().await.unwrap();
-        let now =
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
-        self.got
-            .lock()
-            .unwrap()
-            .iter()
-            .map(|(h, body)| {
-                let (ts, sig) =
-                    (h[TIMESTAMP_HEADER].to_str().unwrap(), h[SIGNATURE_HEADER].to_str().unwrap());
-                assert_eq!(
-                    verify("s3cret", ts, sig, body, now, 300),
-                    Ok(()),
-                    "a fulfilment webhook is signed"
-                );
-                (h[EVENT_HEADER].to_str().unwrap().to_string(), serde_json::from_slice(body).unwrap())
-            })
-            .collect()
+        req::signed_bodies(&self.got)
     }
 }
 
@@ -606,13 +499,7 @@ async fn a_time_boxed_grant_is_warned_extended_and_revoked_when_it_lapses(pg: bo
 
 async fn an_undecided_step_is_reminded_once_then_escalated_to_the_leads(pg: bool) {
     let Some(d) = desk(pg).await else { return };
-    let grant = NewGrant {
-        user: "console:lena".parse().unwrap(),
-        role: Role::Lead,
-        scope: "service-desk".into(),
-        by: "test".into(),
-        justification: "leads the service desk".into(),
-    };
+    let grant = req::lead("console:lena", "service-desk");
     d.t.app.store.grant_role(&grant, (d.t.app.clock)()).await.unwrap();
     d.t.app.service.forget_grants().await;
     d.chat("carl", &["I need acrobat", "to review and sign the design contracts"]).await;
@@ -686,13 +573,7 @@ async fn a_review_campaign_removes_one_grant_and_hands_its_seat_on(pg: bool) {
     assert!(removed[0].detail.as_deref().unwrap_or("").contains("no contracts to sign"));
 
     // A second campaign: carl's grant, unanswered by max, goes to the leads after review_days.
-    let lead = NewGrant {
-        user: "console:lena".parse().unwrap(),
-        role: Role::Lead,
-        scope: "service-desk".into(),
-        by: "test".into(),
-        justification: "leads the service desk".into(),
-    };
+    let lead = req::lead("console:lena", "service-desk");
     d.t.app.store.grant_role(&lead, (d.t.app.clock)()).await.unwrap();
     d.t.app.service.forget_grants().await;
     d.t.app.service.start_review(None, "auditor").await.unwrap();

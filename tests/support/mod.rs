@@ -36,6 +36,11 @@ impl Captured {
     }
 }
 
+/// A TCP port free on 127.0.0.1 right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
 pub fn starter_pack() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("intents")
 }
@@ -108,6 +113,31 @@ impl TestClock {
 
 pub mod fake_idp;
 pub mod fake_slack;
+pub mod requests;
 pub mod slack_bot;
 pub mod slack_spec;
 pub mod web;
+
+/// A clock that runs with real time from where the test last put it: a running daemon sees
+/// time pass (and what a CLI command run beside it records is due at once), and the test
+/// jumps it forward to reach a timer days away.
+#[derive(Clone, Default)]
+pub struct RunningClock(pub Arc<std::sync::atomic::AtomicI64>);
+
+impl RunningClock {
+    fn real() -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+    /// Now, as the app sees it.
+    pub fn now(&self) -> i64 {
+        Self::real() + self.0.load(std::sync::atomic::Ordering::SeqCst)
+    }
+    /// From now on the clock reads `ms`, and runs on from there.
+    pub fn set(&self, ms: i64) {
+        self.0.store(ms - Self::real(), std::sync::atomic::Ordering::SeqCst);
+    }
+    pub fn clock(&self) -> deskbot::service::Clock {
+        let offset = self.0.clone();
+        Arc::new(move || Self::real() + offset.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}

@@ -18,6 +18,41 @@ pub const ERIN: &str = "U0ERIN001";
 pub const BOB: &str = "U0BOB0001";
 pub const KIM: &str = "U0KIM0001";
 
+/// How to start the daemon: `SlackOpts { mode: "socket", ..SlackOpts::default() }`.
+pub struct SlackOpts<'a> {
+    /// `socket` or `events`.
+    pub mode: &'a str,
+    /// Extra `DESKBOT_*` variables.
+    pub env: &'a [(&'a str, &'a str)],
+    /// Extra `deskbot.toml` text (tables).
+    pub extra: &'a str,
+    /// The app's clock (the system clock when `None`).
+    pub clock: Option<deskbot::service::Clock>,
+    /// The intents directory (the starter pack when `None`).
+    pub intents: Option<std::path::PathBuf>,
+    /// `database_url` (SQLite in the data directory when `None`).
+    pub database_url: Option<String>,
+    /// Role grants recorded before the daemon starts.
+    pub grants: Vec<deskbot::store::compliance::NewGrant>,
+    /// The data directory, holding `deskbot.toml` (a fresh one when `None`).
+    pub dir: Option<tempfile::TempDir>,
+}
+
+impl Default for SlackOpts<'_> {
+    fn default() -> Self {
+        SlackOpts {
+            mode: "socket",
+            env: &[],
+            extra: "",
+            clock: None,
+            intents: None,
+            database_url: None,
+            grants: Vec::new(),
+            dir: None,
+        }
+    }
+}
+
 pub struct SlackBot {
     pub fake: FakeSlack,
     pub mode: String,
@@ -27,12 +62,10 @@ pub struct SlackBot {
     pub base: String,
     shutdown: CancellationToken,
     task: Option<tokio::task::JoinHandle<Result<(), deskbot::app::AppError>>>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
+pub use super::free_port;
 
 /// The queues, all worked in the agents' channel by Kim.
 pub fn queues_toml() -> String {
@@ -59,12 +92,18 @@ impl SlackBot {
 
     /// Start with extra `DESKBOT_*` variables and `deskbot.toml` text.
     pub async fn start_env(mode: &str, extra_env: &[(&str, &str)], extra: &str) -> SlackBot {
+        Self::start_opts(SlackOpts { mode, env: extra_env, extra, ..SlackOpts::default() }).await
+    }
+
+    /// Start with everything [`SlackOpts`] sets.
+    pub async fn start_opts(opts: SlackOpts<'_>) -> SlackBot {
+        let SlackOpts { mode, env: extra_env, extra, clock, intents, database_url, grants, dir } = opts;
         let fake = FakeSlack::start().await;
         for (id, name) in [(ERIN, "Erin"), (BOB, "Bob"), (KIM, "Kim")] {
             fake.add_user(id, name);
         }
         let port = free_port();
-        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.unwrap_or_else(|| tempfile::tempdir().unwrap());
         // Settings come from the environment, as an operator would set them.
         let env: Vec<(String, String)> = [
             ("DESKBOT_SLACK_MODE", mode),
@@ -78,31 +117,35 @@ impl SlackBot {
         .chain(extra_env.iter().copied())
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
-        let toml =
+        let mut toml =
             format!("[outbox]\npoll_ms = 20\n[slack]\nsocket_connections = 1\n{}\n{extra}", queues_toml());
+        if let Some(url) = database_url {
+            toml = format!("database_url = \"{url}\"\n{toml}");
+        }
         let file = dir.path().join("deskbot.toml");
         std::fs::write(&file, toml).unwrap();
         let mut config =
             Config::load_from(&Sources { file: Some(file), data_dir: Some(dir.path().into()) }, &env)
                 .unwrap();
-        config.intents_dir = super::starter_pack();
+        config.intents_dir = intents.unwrap_or_else(super::starter_pack);
         config.hot_reload = false;
-        let app = App::build(config).await.unwrap();
+        let app = match clock {
+            Some(clock) => App::build_with_clock(config, clock).await.unwrap(),
+            None => App::build(config).await.unwrap(),
+        };
+        if !grants.is_empty() {
+            for grant in &grants {
+                app.store.grant_role(grant, (app.clock)()).await.unwrap();
+            }
+            app.service.forget_grants().await;
+        }
         let store = app.store.clone();
         let db_url = app.config.database_url();
         let shutdown = CancellationToken::new();
         let task = tokio::spawn(app::run(app, Vec::new(), shutdown.clone()));
         let base = format!("http://127.0.0.1:{port}");
-        let bot = SlackBot {
-            fake,
-            mode: mode.to_string(),
-            store,
-            db_url,
-            base,
-            shutdown,
-            task: Some(task),
-            _dir: dir,
-        };
+        let bot =
+            SlackBot { fake, mode: mode.to_string(), store, db_url, base, shutdown, task: Some(task), dir };
         if mode == "socket" {
             bot.fake.wait_sockets(1).await;
         } else {
@@ -114,6 +157,11 @@ impl SlackBot {
             }
         }
         bot
+    }
+
+    /// The data directory, holding `deskbot.toml` (and the SQLite database).
+    pub fn dir(&self) -> &std::path::Path {
+        self.dir.path()
     }
 
     pub async fn stop(mut self) {
