@@ -182,7 +182,9 @@ fn dockerfile_build_steps_match_the_readme() {
         .find_map(|l| l.strip_prefix("RUN ").filter(|c| c.starts_with("cargo build")))
         .expect("a cargo build step");
     assert!(readme.contains(build), "README's Deploy section shows `{build}`");
-    let copy = dockerfile
+    // The shipped binary: copied into the last (runtime) stage.
+    let runtime = dockerfile.rsplit("\nFROM ").next().unwrap_or_default();
+    let copy = runtime
         .lines()
         .find(|l| l.starts_with("COPY --from=build") && l.contains("target/release/"))
         .unwrap();
