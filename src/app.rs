@@ -191,6 +191,13 @@ pub async fn load_catalog(config: &Config) -> Result<Catalog, AppError> {
 }
 
 impl App {
+    /// The outbox worker delivering to `channels`, with fulfilment webhooks reported back to
+    /// the service (a grant is fulfilled once its receiver acknowledges it).
+    pub fn outbox(&self, channels: Vec<Arc<dyn Channel>>) -> Outbox {
+        Outbox::new(self.store.clone(), channels, self.config.outbox.max_attempts, self.clock.clone())
+            .with_observer(self.service.clone())
+    }
+
     pub async fn build(config: Config) -> Result<App, AppError> {
         Self::build_with_clock(config, system_clock()).await
     }
@@ -276,8 +283,7 @@ pub async fn chat<R: AsyncBufRead + Unpin>(
     output: Box<dyn Write + Send>,
 ) -> Result<(), AppError> {
     let console: Arc<dyn Channel> = Arc::new(ConsoleChannel::new(opts.user.clone(), output));
-    let outbox =
-        Outbox::new(app.store.clone(), vec![console], app.config.outbox.max_attempts, app.clock.clone());
+    let outbox = app.outbox(vec![console]);
     let tracker = TaskTracker::new();
     let cancel = CancellationToken::new();
     if opts.interactive {
@@ -425,7 +431,7 @@ pub async fn run(
             move || leadership.is_leader()
         },
     ));
-    let outbox = Outbox::new(app.store.clone(), channels, app.config.outbox.max_attempts, app.clock.clone());
+    let outbox = app.outbox(channels);
     tracker.spawn(outbox.run(Duration::from_millis(app.config.outbox.poll_ms.max(10)), shutdown.clone()));
     tracker.spawn(crate::service::scheduler::run(
         app.service.clone(),

@@ -453,11 +453,12 @@ enum LicencesCommand {
     /// Start an access review: each holder's manager gets a DM with Keep / Remove per grant;
     /// unanswered after requests.review_days it goes to the queue's leads.
     #[command(
-        after_help = "Examples:\n  deskbot licences review --item adobe-acrobat-pro\n  deskbot licences review --all"
+        after_help = "Examples:\n  deskbot licences review --item adobe-acrobat-pro\n  deskbot licences review --all",
+        group(clap::ArgGroup::new("which").required(true).args(["item", "all"]))
     )]
     Review {
         /// Review the grants of this item.
-        #[arg(long, conflicts_with = "all", required_unless_present = "all")]
+        #[arg(long)]
         item: Option<String>,
         /// Review every item's grants.
         #[arg(long)]

@@ -44,8 +44,19 @@ impl Round {
     }
 }
 
+/// Told of webhook deliveries that carry work out (access grants and removals): once the
+/// receiver acknowledged one, or once the outbox gave up on it. Called before the row is
+/// recorded as done (or dead), so a crash in between tells it again: it must be idempotent.
+/// An error leaves the row claimed, to be delivered and told again when its lease expires.
+#[async_trait::async_trait]
+pub trait DeliveryObserver: Send + Sync {
+    async fn delivered(&self, message: &Outbound) -> Result<(), StoreError>;
+    async fn gave_up(&self, message: &Outbound, error: &str) -> Result<(), StoreError>;
+}
+
 pub struct Outbox {
     store: DynStore,
+    observer: Option<Arc<dyn DeliveryObserver>>,
     channels: HashMap<Platform, Arc<dyn Channel>>,
     worker: String,
     max_attempts: i32,
@@ -74,6 +85,7 @@ impl Outbox {
         let lease_ms = BATCH * millis(SEND_TIMEOUT) + LEASE_MARGIN_MS;
         Self {
             store,
+            observer: None,
             channels,
             worker,
             max_attempts,
@@ -90,6 +102,12 @@ impl Outbox {
     /// the lease still outlives the batch.
     pub fn with_lease(mut self, lease: Duration) -> Self {
         (self.lease_ms, self.batch, self.send_timeout) = timing(lease);
+        self
+    }
+
+    /// Tell `observer` of delivered and abandoned webhooks.
+    pub fn with_observer(mut self, observer: Arc<dyn DeliveryObserver>) -> Self {
+        self.observer = Some(observer);
         self
     }
 
@@ -197,6 +215,9 @@ impl Outbox {
                         .set_ticket_card(card.number, to.platform, &to.channel, id, (self.clock)())
                         .await?;
                 }
+                if let (Some(observer), OutboundKind::Webhook { .. }) = (&self.observer, &item.message.kind) {
+                    observer.delivered(&item.message).await?;
+                }
                 round.sent += 1;
                 metrics::counter!("deskbot_outbox_sent_total", "platform" => platform).increment(1);
                 Ok(true)
@@ -204,6 +225,11 @@ impl Outbox {
             Err(e) => {
                 let retry_at = next_attempt((self.clock)(), item.attempts, self.max_attempts, &e);
                 tracing::warn!(key = %item.key, attempts = item.attempts, error = %e, gave_up = retry_at.is_none(), "delivery failed");
+                if let (None, Some(observer), OutboundKind::Webhook { .. }) =
+                    (retry_at, &self.observer, &item.message.kind)
+                {
+                    observer.gave_up(&item.message, &e.to_string()).await?;
+                }
                 self.store.outbox_failed(item.id, &e.to_string(), retry_at).await?;
                 let outcome = if retry_at.is_some() { "retry" } else { "dead" };
                 metrics::counter!("deskbot_outbox_send_failures_total", "platform" => platform, "outcome" => outcome).increment(1);

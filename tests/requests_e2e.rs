@@ -130,7 +130,7 @@ async fn desk(pg: bool) -> Option<Desk> {
     }
     app.service.forget_grants().await;
     let hooks: Arc<dyn Channel> = Arc::new(WebhookChannel::new(&app.config.webhook).unwrap());
-    let outbox = Outbox::new(app.store.clone(), vec![hooks], 8, app.clock.clone());
+    let outbox = app.outbox(vec![hooks]);
     let t = TestApp { app, dir, out: Captured::default() };
     Some(Desk { t, clock, got, outbox, pg: db })
 }
@@ -158,6 +158,26 @@ impl Desk {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Run the `deskbot` binary expecting it to fail; its stderr.
+    fn cli_fails(&self, args: &[&str]) -> String {
+        let dir = self.t.dir.path();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_deskbot"))
+            .args(args)
+            .current_dir(dir)
+            .env("DESKBOT_INTENTS_DIR", dir.join("intents"))
+            .env("DESKBOT_HOT_RELOAD", "false")
+            .env_remove("DESKBOT_DATABASE_URL")
+            .env_remove("DESKBOT_CONFIG")
+            .output()
+            .unwrap();
+        assert!(
+            !out.status.success(),
+            "deskbot {args:?} should fail: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        String::from_utf8(out.stderr).unwrap()
+    }
+
     async fn done(self) {
         if let Some(db) = self.pg {
             drop(self.t);
@@ -181,6 +201,18 @@ impl Desk {
             via: Default::default(),
         };
         self.t.app.service.handle(inbound).await.unwrap()
+    }
+
+    /// `R-n` is approved and its grant webhook not yet delivered; once the IdP acknowledges it
+    /// (delivered with a 2xx), the request is fulfilled.
+    async fn acknowledged(&self, n: i64) {
+        assert_eq!(
+            self.status(n).await,
+            RequestStatus::Approved,
+            "granted once the IdP acknowledges, not before"
+        );
+        self.outbox.deliver_due().await.unwrap();
+        assert_eq!(self.status(n).await, RequestStatus::Fulfilled, "the IdP acknowledged the grant");
     }
 
     async fn status(&self, n: i64) -> RequestStatus {
@@ -248,7 +280,11 @@ async fn request_is_approved_by_manager_then_group_and_granted_by_webhook(pg: bo
     let out = d.chat("gus", &[]).await;
     assert!(out.contains("step 2 of 2, group:software-approvers"), "{out}");
     assert!(matches!(d.press("gus", "approve:R-1001", "gus-1").await, Handled::Applied { .. }));
-    assert_eq!(d.status(1001).await, RequestStatus::Fulfilled);
+    assert_eq!(
+        d.status(1001).await,
+        RequestStatus::Approved,
+        "granted once the IdP acknowledges, not before"
+    );
     assert_eq!(d.t.app.store.seats_used("adobe-acrobat-pro").await.unwrap(), 1);
     let held = d.t.app.store.holdings(Some("adobe-acrobat-pro"), false).await.unwrap();
     assert_eq!(held.len(), 1);
@@ -256,6 +292,7 @@ async fn request_is_approved_by_manager_then_group_and_granted_by_webhook(pg: bo
     assert!(held[0].expires_at.is_some(), "a 365d item is time-boxed");
 
     let got = d.bodies().await;
+    assert_eq!(d.status(1001).await, RequestStatus::Fulfilled, "the IdP acknowledged the grant");
     assert_eq!(got.len(), 1, "one signed grant, delivered once: {got:?}");
     let (event, body) = &got[0];
     assert_eq!(event, "access.grant");
@@ -268,6 +305,7 @@ async fn request_is_approved_by_manager_then_group_and_granted_by_webhook(pg: bo
 
     let out = d.chat("alice", &[]).await;
     assert!(out.contains("max approved R-1001"), "{out}");
+    assert!(out.contains("R-1001 is approved until"), "{out}");
     assert!(out.contains("R-1001: Adobe Acrobat Pro licence is granted until"), "{out}");
 
     // Every step is in the keyed audit chain, and the chain verifies.
@@ -301,7 +339,7 @@ async fn request_is_approved_by_manager_then_group_and_granted_by_webhook(pg: bo
             .unwrap();
     assert_eq!(handed, vec![RequestNumber(1002)]);
     assert_eq!(d.status(1001).await, RequestStatus::Revoked);
-    assert_eq!(d.status(1002).await, RequestStatus::Fulfilled);
+    d.acknowledged(1002).await;
     assert_eq!(d.t.app.store.seats_used("adobe-acrobat-pro").await.unwrap(), 1);
     let got = d.bodies().await;
     let events: Vec<(&str, &str)> =
@@ -385,7 +423,7 @@ async fn an_approver_s_own_request_skips_their_step(pg: bool) {
     assert!(matches!(&own, Handled::Refused { note } if note.contains("your own request")), "{own:?}");
     let out = d.chat("max", &["approve R-1001"]).await;
     assert!(out.contains("Approved R-1001."), "{out}");
-    assert_eq!(d.status(1001).await, RequestStatus::Fulfilled);
+    d.acknowledged(1001).await;
     let decisions = d.t.app.store.request_decisions(RequestNumber(1001)).await.unwrap();
     assert_eq!(decisions.iter().map(|d| d.approver.to_string()).collect::<Vec<_>>(), ["console:max"]);
     d.done().await;
@@ -495,7 +533,7 @@ impl Desk {
         self.chat("alice", &["I need acrobat", "to sign supplier contracts every single week"]).await;
         self.chat("max", &["approve R-1001"]).await;
         self.chat("gus", &["approve R-1001"]).await;
-        assert_eq!(self.status(1001).await, RequestStatus::Fulfilled);
+        self.acknowledged(1001).await;
     }
 }
 
@@ -533,7 +571,7 @@ async fn a_time_boxed_grant_is_warned_extended_and_revoked_when_it_lapses(pg: bo
     assert!(matches!(&again, Handled::Refused { note } if note.contains("R-1002 already asks")), "{again:?}");
     d.chat("max", &["approve R-1002"]).await;
     d.chat("gus", &["approve R-1002"]).await;
-    assert_eq!(d.status(1002).await, RequestStatus::Fulfilled);
+    d.acknowledged(1002).await;
     assert_eq!(d.t.app.store.seats_used("adobe-acrobat-pro").await.unwrap(), 1, "the same seat, extended");
     let held = d.t.app.store.holdings(Some("adobe-acrobat-pro"), false).await.unwrap();
     assert_eq!(held.len(), 1);
@@ -632,7 +670,7 @@ async fn a_review_campaign_removes_one_grant_and_hands_its_seat_on(pg: bool) {
     assert!(out.contains(&format!("Why should the access of {ar} be removed?")), "{out}");
     assert!(out.contains(&format!("Removed {ar}")), "{out}");
     assert_eq!(d.status(1001).await, RequestStatus::Revoked);
-    assert_eq!(d.status(1002).await, RequestStatus::Fulfilled, "the freed seat goes to the next in line");
+    d.acknowledged(1002).await; // the freed seat goes to the next in line
     let held = d.t.app.store.holdings(Some("adobe-acrobat-pro"), true).await.unwrap();
     assert!(held[0].revoke_reason.as_deref().unwrap_or("").contains("no contracts to sign"), "{held:?}");
     let got = d.bodies().await;
@@ -734,4 +772,172 @@ async fn sqlite_a_queue_fulfilled_request_is_fulfilled_when_its_ticket_is_resolv
 #[tokio::test]
 async fn postgres_a_queue_fulfilled_request_is_fulfilled_when_its_ticket_is_resolved() {
     a_queue_fulfilled_request_is_fulfilled_when_its_ticket_is_resolved(true).await;
+}
+
+/// The IdP never accepts the grant: after the outbox's last attempt the request stays approved,
+/// a ticket asks the desk to grant it by hand, alice is told, and resolving that ticket fulfils
+/// the request. Nothing says "granted" before then.
+async fn a_grant_the_idp_never_acknowledges_becomes_a_ticket(pg: bool) {
+    let Some(d) = desk(pg).await else { return };
+    d.chat("alice", &["I need acrobat", "to sign supplier contracts every single week"]).await;
+    d.chat("max", &["approve R-1001"]).await;
+    d.chat("gus", &["approve R-1001"]).await;
+    assert_eq!(d.status(1001).await, RequestStatus::Approved);
+
+    // The IdP's address refuses connections.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead = format!("http://{}/idp", closed.local_addr().unwrap());
+    drop(closed);
+    let mut hooks = d.t.app.config.webhook.clone();
+    hooks[0].url = dead;
+    let channel: Arc<dyn Channel> = Arc::new(WebhookChannel::new(&hooks).unwrap());
+    let failing = d.t.app.outbox(vec![channel]);
+    let mut dead_rows = 0;
+    for _ in 0..40 {
+        dead_rows += failing.deliver_due().await.unwrap().dead;
+        if dead_rows > 0 {
+            break;
+        }
+        d.clock.advance(10 * 60_000);
+    }
+    assert_eq!(dead_rows, 1, "the grant webhook is given up after its last attempt");
+    assert_eq!(d.status(1001).await, RequestStatus::Approved, "not granted: the IdP never acknowledged it");
+    assert!(d.got.lock().unwrap().is_empty());
+
+    let tickets = d.t.app.store.tickets(&deskbot::store::TicketFilter::default()).await.unwrap();
+    assert_eq!(tickets.len(), 1, "{tickets:?}");
+    let t = &tickets[0];
+    assert!(t.title.contains("Grant Adobe Acrobat Pro licence") && t.title.contains("R-1001"), "{}", t.title);
+    assert!(t.description.contains("`idp` webhook failed"), "{}", t.description);
+    assert_eq!(t.requester, UserRef::new(Platform::Console, "alice"));
+    let out = d.chat("alice", &[]).await;
+    assert!(
+        out.contains("R-1001 is approved, but setting up Adobe Acrobat Pro licence automatically failed"),
+        "{out}"
+    );
+    assert!(!out.contains("is granted"), "{out}");
+    let audit = d.t.app.store.audit_entries(0, None, 1000).await.unwrap();
+    assert!(
+        audit
+            .iter()
+            .any(|e| e.kind == "request.status"
+                && e.detail.as_deref().unwrap_or("").contains("webhook failed")),
+        "the failure is in the audit chain"
+    );
+
+    // Granted by hand: resolving the ticket fulfils the request.
+    d.t.app.service.resolve_ticket(t.number, "ops", None).await.unwrap();
+    assert_eq!(d.status(1001).await, RequestStatus::Fulfilled);
+    let out = d.chat("alice", &[]).await;
+    assert!(out.contains("R-1001: Adobe Acrobat Pro licence is set up"), "{out}");
+    d.done().await;
+}
+
+/// "approvals" lists what waits for the asker's decision (sent again with its buttons), and
+/// nothing for someone whose turn has not come or who is not an approver.
+async fn an_approver_lists_the_requests_waiting_for_them(pg: bool) {
+    let Some(d) = desk(pg).await else { return };
+    d.chat("alice", &["I need acrobat", "to sign supplier contracts every single week"]).await;
+    d.chat("max", &[]).await; // the first ask, read
+
+    let out = d.chat("max", &["approvals"]).await;
+    assert!(out.contains("R-1001 waits for your approval"), "{out}");
+    assert!(
+        out.contains("Waiting for your approval (step 1 of 2, manager): alice asks for Adobe Acrobat Pro"),
+        "{out}"
+    );
+    assert!(out.contains("1. Approve") && out.contains("2. Deny"), "{out}");
+    for (who, why) in
+        [("gus", "the group's turn has not come"), ("carl", "not an approver"), ("alice", "her own")]
+    {
+        let out = d.chat(who, &["what do I need to approve?"]).await;
+        assert!(out.contains("No request waits for your approval."), "{who} ({why}): {out}");
+    }
+
+    d.chat("max", &["approve R-1001"]).await;
+    let out = d.chat("max", &["approvals"]).await;
+    assert!(out.contains("No request waits for your approval."), "decided: {out}");
+    let out = d.chat("gus", &["my approvals"]).await;
+    assert!(out.contains("R-1001 waits for your approval"), "{out}");
+    assert!(out.contains("(step 2 of 2, group:software-approvers)"), "{out}");
+    d.done().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_grant_the_idp_never_acknowledges_becomes_a_ticket() {
+    a_grant_the_idp_never_acknowledges_becomes_a_ticket(false).await;
+}
+
+#[tokio::test]
+async fn postgres_a_grant_the_idp_never_acknowledges_becomes_a_ticket() {
+    a_grant_the_idp_never_acknowledges_becomes_a_ticket(true).await;
+}
+
+#[tokio::test]
+async fn sqlite_an_approver_lists_the_requests_waiting_for_them() {
+    an_approver_lists_the_requests_waiting_for_them(false).await;
+}
+
+#[tokio::test]
+async fn postgres_an_approver_lists_the_requests_waiting_for_them() {
+    an_approver_lists_the_requests_waiting_for_them(true).await;
+}
+
+/// `deskbot licences review` as an auditor runs it: refused for an unknown item and for an item
+/// nobody holds; for `--all` it asks the holder's manager, who sees the grant with Keep / Remove,
+/// and the campaign is in the audit chain under the name given with `--by`.
+async fn a_review_campaign_is_started_from_the_command_line(pg: bool) {
+    let Some(d) = desk(pg).await else { return };
+    d.acrobat_for_alice().await;
+    let grant = d.t.app.store.holding_for_request(RequestNumber(1001)).await.unwrap().unwrap();
+    let ar = format!("AR-{}", grant.id);
+
+    let err = d.cli_fails(&["licences", "review", "--item", "no-such-item"]);
+    assert!(err.contains("`no-such-item` is not an item of the request catalog"), "{err}");
+    let err = d.cli_fails(&["licences", "review", "--item", "visio-plan-2"]);
+    assert!(err.contains("no active grants to review"), "{err}");
+    let err = d.cli_fails(&["licences", "review"]);
+    assert!(err.contains("--item") && err.contains("--all"), "one of the two is required: {err}");
+    assert!(
+        !d.audit_kinds().await.iter().any(|k| k == "review.started"),
+        "a refused campaign records nothing"
+    );
+
+    let out = d.cli(&["licences", "review", "--all", "--by", "auditor"]);
+    assert!(out.contains("access review started: 1 grants, 1 managers asked, 0 sent to the leads"), "{out}");
+    let out = d.chat("max", &[]).await;
+    assert!(out.contains("Access review: your reports' access"), "{out}");
+    assert!(out.contains(&format!("{ar}: alice (console:alice) holds Adobe Acrobat Pro licence")), "{out}");
+    let audit = d.t.app.store.audit_entries(0, None, 1000).await.unwrap();
+    let started: Vec<_> = audit.iter().filter(|e| e.kind == "review.started").collect();
+    assert_eq!(started.len(), 1, "{started:?}");
+    assert_eq!(started[0].actor, "auditor");
+
+    // max keeps it: the grant shows as reviewed in the auditor's export.
+    let out = d.chat("max", &[&format!("keep {ar}")]).await;
+    assert!(out.contains(&format!("Kept {ar}")), "{out}");
+    let kept_at = chrono::DateTime::from_timestamp_millis((d.t.app.clock)()).unwrap();
+    let csv = d.cli(&["licences", "report", "--csv"]);
+    let mut report = csv::Reader::from_reader(csv.as_bytes());
+    let header = report.headers().unwrap().clone();
+    let rows: Vec<csv::StringRecord> = report.records().map(Result::unwrap).collect();
+    let column = |row: &csv::StringRecord, name: &str| {
+        row[header.iter().position(|h| h == name).unwrap_or_else(|| panic!("no column {name}: {header:?}"))]
+            .to_string()
+    };
+    assert_eq!(rows.len(), 1, "{csv}");
+    assert_eq!(column(&rows[0], "holder"), "console:alice");
+    assert_eq!(column(&rows[0], "last reviewed"), kept_at.format("%Y-%m-%d %H:%M").to_string(), "{csv}");
+    assert_ne!(column(&rows[0], "granted at"), column(&rows[0], "last reviewed"), "{csv}");
+    d.done().await;
+}
+
+#[tokio::test]
+async fn sqlite_a_review_campaign_is_started_from_the_command_line() {
+    a_review_campaign_is_started_from_the_command_line(false).await;
+}
+
+#[tokio::test]
+async fn postgres_a_review_campaign_is_started_from_the_command_line() {
+    a_review_campaign_is_started_from_the_command_line(true).await;
 }

@@ -58,6 +58,7 @@ conformance!(
     tickets_are_listed_newest_first_with_filters,
     report_reads_cover_the_period_with_first_replies_breaches_and_ratings,
     failing_timer_backs_off_without_blocking_the_others_in_its_round,
+    due_timers_come_in_the_order_they_are_next_due_up_to_the_limit,
     report_sessions_expire_and_end_on_logout,
     portal_links_work_once_and_sessions_expire_idle_or_old,
     company_sign_ins_are_taken_once_and_identities_link,
@@ -601,6 +602,28 @@ async fn failing_timer_backs_off_without_blocking_the_others_in_its_round(store:
     assert_eq!(tick_with(store, now + 5_000, fire).await.unwrap(), Round { fired: 0, failed: 1 });
     assert!(store.due_timers(now + 14_999, 100).await.unwrap().is_empty());
     assert_eq!(store.due_timers(now + 15_000, 100).await.unwrap()[0].attempts, 2);
+}
+
+async fn due_timers_come_in_the_order_they_are_next_due_up_to_the_limit(store: &DynStore) {
+    let mut c = commit("c1", 0, Some("e1"), T0);
+    c.tickets.push(TicketOp::Create(new_ticket("VPN down")));
+    for (kind, due) in [("c", 30), ("a", 10), ("later", 1_000), ("b", 20), ("d", 40)] {
+        c.tickets.push(TicketOp::Schedule { number: TicketNumber(0), kind: kind.into(), due_at: T0 + due });
+    }
+    applied(store.commit(c).await.unwrap());
+    let kinds = |ts: Vec<deskbot::store::Timer>| ts.into_iter().map(|t| t.kind).collect::<Vec<_>>();
+    assert_eq!(
+        kinds(store.due_timers(T0 + 100, 2).await.unwrap()),
+        ["a", "b"],
+        "the earliest, at most the limit"
+    );
+    assert_eq!(kinds(store.due_timers(T0 + 100, 100).await.unwrap()), ["a", "b", "c", "d"]);
+    assert!(store.due_timers(T0 + 9, 100).await.unwrap().is_empty(), "nothing due yet");
+    // "a" fails and waits until T0 + 35: "b", "c" come before it, "d" after.
+    let a = store.due_timers(T0 + 10, 1).await.unwrap().remove(0);
+    store.timer_failed(a.id, T0 + 35).await.unwrap();
+    assert_eq!(kinds(store.due_timers(T0 + 34, 100).await.unwrap()), ["b", "c"]);
+    assert_eq!(kinds(store.due_timers(T0 + 100, 100).await.unwrap()), ["b", "c", "a", "d"]);
 }
 
 async fn report_sessions_expire_and_end_on_logout(store: &DynStore) {

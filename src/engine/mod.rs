@@ -97,6 +97,9 @@ pub enum Action {
     /// The sender asks to extend the grant made on `request` (the expiry warning's "Extend"):
     /// the service checks that they hold it and records a new request with its own approval.
     Extend { request: String },
+    /// The sender asks which requests wait for their approval or review: the service lists
+    /// them to the sender, each with its buttons, in a DM.
+    ListApprovals,
 }
 
 /// The result of one step.

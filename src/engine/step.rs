@@ -116,6 +116,9 @@ impl Stepper<'_, '_> {
         if words::is_help(text) {
             return self.say(replies::help());
         }
+        if words::is_approvals(text) {
+            return self.actions.push(Action::ListApprovals);
+        }
         if let Some(q) = words::status_query(text) {
             return self.status(q);
         }

@@ -216,6 +216,7 @@ fn kinds(s: &Step) -> Vec<&'static str> {
             Action::Decide { approve: true, .. } => "approve",
             Action::Decide { .. } => "deny",
             Action::Extend { .. } => "extend",
+            Action::ListApprovals => "approvals",
         })
         .collect()
 }

@@ -94,6 +94,17 @@ pub fn wants_person(text: &str) -> bool {
     RE.is_match(&norm(text))
 }
 
+/// "approvals", "what do I need to approve?": an approver asks which requests wait for them.
+pub fn is_approvals(text: &str) -> bool {
+    static RE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"^((my|pending|open|waiting) )?approvals$|^(what|anything|something|any requests?)( (do|does|is there|for))?( i| me)?( need| have| waiting)?( for me)? to approve$",
+        )
+        .unwrap_or_else(|e| unreachable!("{e}"))
+    });
+    RE.is_match(norm(text).trim_end_matches('?'))
+}
+
 /// What a status question asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StatusQuery {
@@ -175,6 +186,13 @@ mod tests {
         let table: &[(&str, Recogniser, bool)] = &[
             ("hi", is_greeting, true),
             ("Hello there!", is_greeting, true),
+            ("approvals", is_approvals, true),
+            ("My approvals", is_approvals, true),
+            ("pending approvals", is_approvals, true),
+            ("what do I need to approve?", is_approvals, true),
+            ("anything for me to approve", is_approvals, true),
+            ("approve R-1001", is_approvals, false),
+            ("my manager approvals are stuck in the finance app", is_approvals, false),
             ("hi my vpn is broken", is_greeting, false),
             ("thanks!", is_thanks, true),
             ("thank you so much", is_thanks, true),

@@ -367,6 +367,18 @@ impl Service {
                         &line,
                     );
                 }
+                Action::ListApprovals => {
+                    let parts = self.awaiting_approval(&inbound.user).await?;
+                    take_parts(
+                        parts,
+                        inbound,
+                        &mut requests,
+                        &mut tickets,
+                        &mut messages,
+                        &mut outbound,
+                        &line,
+                    );
+                }
                 Action::Extend { request } => {
                     let name = inbound.display_name.as_deref();
                     let parts =

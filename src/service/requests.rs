@@ -28,6 +28,8 @@ pub const GRANT_EVENT: &str = "access.grant";
 pub const REVOKE_EVENT: &str = "access.revoke";
 /// How many waiting requests one offer of free seats grants at most.
 const MAX_OFFERS: usize = 100;
+/// How many pending requests "approvals" looks through.
+const MAX_LISTED: i64 = 500;
 
 /// What a request action adds to a commit.
 #[derive(Debug, Default)]
@@ -416,9 +418,14 @@ impl Service {
             .unwrap_or_default();
         match fulfilment(&r.fulfil) {
             Some(Fulfil::Webhook(name)) => {
-                parts.ops.push(advance(r.number, RequestStatus::Fulfilled, r.step, None, actor));
+                // Approved, not yet granted: the request is fulfilled (and the employee told)
+                // when the identity provider acknowledges the webhook; see `webhook_delivered`.
+                parts.ops.push(advance(r.number, RequestStatus::Approved, r.step, None, actor));
                 parts.outbox.push(access_webhook(&name, GRANT_EVENT, r, approved_by, expires_at, None));
-                parts.outbox.push(tell(r, format!("✅ {}: {} is granted{until}.", r.number, r.item_title)));
+                parts.outbox.push(tell(
+                    r,
+                    format!("👍 {} is approved{until}. Setting up {} now.", r.number, r.item_title),
+                ));
             }
             Some(Fulfil::Queue(queue)) => {
                 parts.ops.push(advance(r.number, RequestStatus::Approved, r.step, None, actor));
@@ -445,6 +452,112 @@ impl Service {
             }
         }
         Ok(parts)
+    }
+
+    /// "approvals": the pending requests whose current step waits for `user`'s decision, each
+    /// sent again to their DM with its buttons (a justification is never shown where others
+    /// read), and a reply that says how many.
+    pub(super) async fn awaiting_approval(&self, user: &UserRef) -> Result<Parts, ServiceError> {
+        let mut parts = Parts::default();
+        let mut numbers = Vec::new();
+        for r in self.store.requests(Some(RequestStatus::Pending), MAX_LISTED).await? {
+            let decisions = self.store.request_decisions(r.number).await?;
+            if rules::decide(&r, &decisions, user, true).is_err() {
+                continue;
+            }
+            let Ok(at) = usize::try_from(r.step) else { continue };
+            parts.outbox.extend(approval_dms(
+                &r,
+                at,
+                std::slice::from_ref(user),
+                "🔑 Waiting for your approval",
+            ));
+            numbers.push(r.number.to_string());
+        }
+        parts.replies.push(match numbers.len() {
+            0 => "No request waits for your approval.".to_string(),
+            1 => format!("{} waits for your approval; I sent it to you in a direct message.", numbers[0]),
+            n => format!(
+                "{n} requests wait for your approval ({}); I sent them to you in a direct message.",
+                numbers.join(", ")
+            ),
+        });
+        Ok(parts)
+    }
+
+    /// The outbox delivered a fulfilment webhook (the receiver answered 2xx). An `access.grant`
+    /// fulfils its approved request and tells the employee; anything else needs nothing. Safe
+    /// to repeat: a resend after a crash finds the request fulfilled (and the event seen).
+    pub async fn webhook_delivered(&self, message: &Outbound) -> Result<(), ServiceError> {
+        let Some((event, number)) = access_event(message) else { return Ok(()) };
+        if event != GRANT_EVENT {
+            return Ok(());
+        }
+        let Some(r) = self.store.request(number).await? else { return Ok(()) };
+        if r.status != RequestStatus::Approved || !matches!(fulfilment(&r.fulfil), Some(Fulfil::Webhook(_))) {
+            return Ok(());
+        }
+        let now = self.now();
+        let until = match self.store.holding_for_request(r.number).await? {
+            Some(h) => {
+                h.expires_at.map(|e| format!(" until {}", super::request_timers::day(e))).unwrap_or_default()
+            }
+            // Revoked before the acknowledgement: nothing is granted any more.
+            None => return Ok(()),
+        };
+        let mut parts = Parts::default();
+        let via = message.to.channel.clone();
+        parts.ops.push(advance(
+            r.number,
+            RequestStatus::Fulfilled,
+            r.step,
+            Some(format!("{via} acknowledged")),
+            via,
+        ));
+        parts.outbox.push(tell(&r, format!("✅ {}: {} is granted{until}.", r.number, r.item_title)));
+        self.commit_parts(format!("granted:{}", r.number), parts, now).await?;
+        Ok(())
+    }
+
+    /// The outbox gave up on a fulfilment webhook after its last attempt. The change did not
+    /// reach the identity provider, so a person makes it: a ticket in the item's queue (the
+    /// default queue for webhook items) says what to grant or remove. A grant stays approved
+    /// until that ticket is resolved; the employee is told.
+    pub async fn webhook_gave_up(&self, message: &Outbound, error: &str) -> Result<(), ServiceError> {
+        let Some((event, number)) = access_event(message) else { return Ok(()) };
+        let Some(r) = self.store.request(number).await? else { return Ok(()) };
+        let hook = message.to.channel.clone();
+        let now = self.now();
+        let queue = self.item_queue(&r.item);
+        let failed = format!("The `{hook}` webhook failed after its last attempt: {error}");
+        let mut parts = Parts::default();
+        if event == GRANT_EVENT {
+            if r.status != RequestStatus::Approved {
+                return Ok(());
+            }
+            let title = format!("Grant {} to {} by hand ({})", r.item_title, r.requester, r.number);
+            let body = format!(
+                "{failed}\nResolve this ticket once it is granted.\nJustification: {}",
+                r.justification
+            );
+            parts.ops.push(advance(r.number, RequestStatus::Approved, r.step, Some(failed.clone()), &hook));
+            parts.extend(self.fulfilment_ticket(&r, &queue, title, body, now).await?);
+            parts.outbox.push(tell(
+                &r,
+                format!(
+                    "⚠️ {} is approved, but setting up {} automatically failed. The {queue} team has been \
+                     asked to do it and tells you when it is done.",
+                    r.number, r.item_title
+                ),
+            ));
+        } else {
+            let title = format!("Remove {} from {} by hand ({})", r.item_title, r.requester, r.number);
+            let body = format!("{failed}\nThe seat is already freed in deskbot; remove the access itself.");
+            parts.extend(self.fulfilment_ticket(&r, &queue, title, body, now).await?);
+        }
+        tracing::error!(request = %r.number, %event, %hook, %error, "fulfilment webhook gave up; a ticket asks a person to do it");
+        self.commit_parts(format!("webhook-failed:{event}:{}", r.number), parts, now).await?;
+        Ok(())
     }
 
     /// A ticket in `queue` for a person to carry out a grant or a removal, filed for the
@@ -651,6 +764,14 @@ pub(super) fn fulfilment(stored: &str) -> Option<Fulfil> {
     }
 }
 
+/// A fulfilment webhook's event and request, from the outbound message the outbox holds.
+fn access_event(message: &Outbound) -> Option<(&'static str, RequestNumber)> {
+    let OutboundKind::Webhook { event, body } = &message.kind else { return None };
+    let event = [GRANT_EVENT, REVOKE_EVENT].into_iter().find(|e| e == event)?;
+    let number = body.get("request")?.as_str()?.parse().ok()?;
+    Some((event, number))
+}
+
 /// The signed fulfilment webhook: `{"action":"grant"|"revoke", …}`.
 fn access_webhook(
     name: &str,
@@ -677,5 +798,24 @@ fn access_webhook(
         text: format!("{event} {}", shown(r)),
         choices: Vec::new(),
         kind: OutboundKind::Webhook { event: event.to_string(), body },
+    }
+}
+
+/// Fulfilment webhooks the outbox delivered or gave up on move their requests on.
+#[async_trait::async_trait]
+impl crate::outbox::DeliveryObserver for Service {
+    async fn delivered(&self, message: &Outbound) -> Result<(), crate::store::StoreError> {
+        self.webhook_delivered(message).await.map_err(into_store_error)
+    }
+
+    async fn gave_up(&self, message: &Outbound, error: &str) -> Result<(), crate::store::StoreError> {
+        self.webhook_gave_up(message, error).await.map_err(into_store_error)
+    }
+}
+
+fn into_store_error(e: ServiceError) -> crate::store::StoreError {
+    match e {
+        ServiceError::Store(e) => e,
+        other => crate::store::StoreError::Database(other.to_string()),
     }
 }

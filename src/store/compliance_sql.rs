@@ -434,6 +434,15 @@ macro_rules! compliance_sql {
 
                 async fn key_audit_chain(&self, now: Millis) -> Result<ChainKeying> {
                     let key = self.audit_key()?;
+                    // Every start and every command comes here: a chain that needs nothing is
+                    // told by a read, so a read-only command never waits for the write lock.
+                    let state: Option<String> = sqlx::query_scalar("SELECT state FROM audit_keying WHERE id = 1")
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err($map_err)?;
+                    if state.as_deref() != Some("pending") {
+                        return Ok(ChainKeying::Unchanged);
+                    }
                     let mut tx = self.begin_write().await?;
                     let outcome = rekey(&mut tx, key, now).await?;
                     // Committed whatever the outcome: a head created on the way is kept.

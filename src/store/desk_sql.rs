@@ -201,9 +201,11 @@ macro_rules! desk_sql {
 
                 async fn due_timers(&self, now: Millis, limit: i64) -> Result<Vec<Timer>> {
                     let rows = sqlx::query(
+                        // Read in the order of timers_next_idx and stopped at the limit;
+                        // `due_at <= $1` keeps a rescheduled timer with an older retry time waiting.
                         "SELECT id, ticket_number, kind, due_at, attempts FROM timers \
-                         WHERE fired_at IS NULL AND cancelled_at IS NULL AND due_at <= $1 \
-                         AND (retry_at IS NULL OR retry_at <= $1) \
+                         WHERE fired_at IS NULL AND cancelled_at IS NULL \
+                         AND COALESCE(retry_at, due_at) <= $1 AND due_at <= $1 \
                          ORDER BY COALESCE(retry_at, due_at), id LIMIT $2",
                     )
                     .bind(now)

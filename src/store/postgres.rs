@@ -26,7 +26,8 @@ pub struct PostgresStore {
 /// while they build: the reports' period reads of tickets and ratings, flagging a conversation
 /// as test traffic, a person's rows (export, erasure), and the nightly purge's old transcript
 /// lines and resolved tickets not purged yet; the reports' first public agent reply and SLA
-/// breaches of each ticket. SQLite builds the same ones in its migration 0014.
+/// breaches of each ticket; the SLA scheduler's due-timer scan. SQLite builds the same ones in
+/// its migrations 0014 and 0015.
 pub(crate) const LIVE_INDEXES: &[(&str, &str)] = &[
     ("tickets_created_idx", "tickets (created_at)"),
     ("csat_created_idx", "csat (created_at)"),
@@ -42,6 +43,10 @@ pub(crate) const LIVE_INDEXES: &[(&str, &str)] = &[
     ("audit_log_actor_idx", "audit_log (actor)"),
     ("audit_log_subject_idx", "audit_log (subject)"),
     ("messages_created_idx", "messages (created_at)"),
+    (
+        "timers_next_idx",
+        "timers ((COALESCE(retry_at, due_at)), id) WHERE fired_at IS NULL AND cancelled_at IS NULL",
+    ),
     (
         "tickets_expiry_idx",
         "tickets (queue, (COALESCE(resolved_at, updated_at))) \
