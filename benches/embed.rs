@@ -18,10 +18,10 @@ const QUESTIONS: &[&str] = &[
 ];
 
 fn load() -> (Embedder, &'static str, Option<tempfile::TempDir>) {
-    if let Some(dir) = std::env::var_os("DESKBOT_TEST_MODEL_DIR") {
-        if let Ok(m) = Embedder::load(Path::new(&dir)) {
-            return (m, "model", None);
-        }
+    if let Some(dir) = std::env::var_os("DESKBOT_TEST_MODEL_DIR")
+        && let Ok(m) = Embedder::load(Path::new(&dir))
+    {
+        return (m, "model", None);
     }
     let tmp = tempfile::tempdir().expect("tempdir");
     tiny::write_tiny_model(tmp.path()).expect("tiny model");

@@ -96,7 +96,7 @@ pub fn read_config(dir: &Path) -> Result<BertConfig, EmbedError> {
         serde_json::from_value(raw).map_err(|e| file_err(&path, format!("not a BERT config: {e}")))?;
     if config.hidden_size == 0
         || config.num_attention_heads == 0
-        || config.hidden_size % config.num_attention_heads != 0
+        || !config.hidden_size.is_multiple_of(config.num_attention_heads)
     {
         return Err(file_err(&path, "hidden_size must be a positive multiple of num_attention_heads"));
     }

@@ -19,10 +19,11 @@ use std::sync::Arc;
 /// out-of-scope recall 76%; 0.30 gives 92.1% / 72%). The starter pack scores about the same
 /// from 0.25 to 0.40.
 pub const DEFAULT_THRESHOLD: f32 = 0.4;
-/// The default threshold with a sentence-embedding model (`[matcher] model`). Rule: on
-/// CLINC150's validation split (trained on train), the smallest threshold whose out-of-scope
-/// recall reaches 90% — a stricter target than the 80% asked for in production, because those
-/// 100 validation sentences are easier than real off-topic traffic.
+/// The default threshold with a sentence-embedding model (`[matcher] model`), fixed on
+/// CLINC150's validation split only (trained on train): the words-only default kept, because
+/// with the model it already meets both targets there (in-scope 95.9%, out-of-scope recall
+/// 81%). Those 100 validation sentences are easier than real off-topic traffic, so raise it
+/// (or add out-of-scope examples) when `deskbot intents test` on your own traffic says so.
 pub const DEFAULT_MODEL_THRESHOLD: f32 = 0.4;
 /// The default ambiguity margin (difference of the two best probabilities).
 pub const DEFAULT_AMBIGUITY_MARGIN: f32 = 0.1;
