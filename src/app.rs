@@ -7,6 +7,7 @@ use crate::config::{Config, ConfigError};
 use crate::domain::Channel;
 use crate::domain::status::ChannelStatuses;
 use crate::domain::{ChatEvent, Input, Place, Platform};
+use crate::embed::Embedder;
 use crate::intents::{self, Catalog, Diagnostics, LoadOptions, MatcherOptions};
 use crate::outbox::Outbox;
 use crate::redact::Redactor;
@@ -16,6 +17,7 @@ use crate::store::key::{AuditKey, KeyError};
 use crate::store::{self, DynStore, StoreError};
 use arc_swap::ArcSwap;
 use std::io::Write;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncBufRead;
@@ -120,8 +122,46 @@ fn create_private_dir(dir: &std::path::Path) -> std::io::Result<()> {
     b.create(dir)
 }
 
+/// Models loaded so far, by directory: a hot reload or a second catalog load reuses the one in
+/// memory (loading takes a fraction of a second and ~100 MB).
+static MODELS: std::sync::OnceLock<std::sync::Mutex<std::collections::HashMap<PathBuf, Arc<Embedder>>>> =
+    std::sync::OnceLock::new();
+
+/// The sentence-embedding model in `dir`, loaded once per process.
+pub fn load_model(dir: &Path) -> Result<Arc<Embedder>, AppError> {
+    let models = MODELS.get_or_init(Default::default);
+    let mut models = models.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(m) = models.get(dir) {
+        return Ok(m.clone());
+    }
+    let model = Arc::new(Embedder::load(dir).map_err(|e| {
+        AppError::Usage(format!("matcher.model: {e} (a directory written by `deskbot model import`)"))
+    })?);
+    models.insert(dir.to_path_buf(), model.clone());
+    Ok(model)
+}
+
+/// The configured model (`[matcher] model`), if any; an error when it cannot be loaded.
+pub async fn configured_model(config: &Config) -> Result<Option<Arc<Embedder>>, AppError> {
+    let Some(dir) = config.matcher.model.clone() else { return Ok(None) };
+    tokio::task::spawn_blocking(move || load_model(&dir))
+        .await
+        .map_err(|e| AppError::Runtime(format!("model loader crashed: {e}")))?
+        .map(Some)
+}
+
 pub fn load_options(config: &Config) -> LoadOptions {
     let mut matcher = MatcherOptions::default();
+    let model = config.matcher.model.as_deref().and_then(|dir| match load_model(dir) {
+        Ok(m) => Some(m),
+        Err(e) => {
+            tracing::error!(error = %e, "matching on words only");
+            None
+        }
+    });
+    if model.is_some() {
+        matcher.threshold = intents::matcher::DEFAULT_MODEL_THRESHOLD;
+    }
     if let Some(t) = config.matcher.threshold {
         matcher.threshold = t;
     }
@@ -133,11 +173,14 @@ pub fn load_options(config: &Config) -> LoadOptions {
         kb_min_score: config.kb.min_score,
         webhooks: config.webhook.iter().map(|w| w.name.clone()).collect(),
         default_queue: Some(config.default_queue.clone()),
+        model,
     }
 }
 
 /// Load and validate the intents directory (off the async runtime's threads).
 pub async fn load_catalog(config: &Config) -> Result<Catalog, AppError> {
+    // A model that cannot be loaded stops here with its reason, before the catalog.
+    configured_model(config).await?;
     let dir = config.intents_dir.clone();
     let queues = config.queue_names();
     let opts = load_options(config);

@@ -180,6 +180,9 @@ pub struct MatcherConfig {
     pub threshold: Option<f32>,
     /// When the two best intents are closer than this (0–1), ask which one is meant.
     pub ambiguity_margin: Option<f32>,
+    /// A sentence-embedding model directory written by `deskbot model import`: its embeddings
+    /// join the matcher's features and KB search. Unset: words only.
+    pub model: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]

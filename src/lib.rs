@@ -11,8 +11,9 @@
 //! Layers import downward only (checked by `tests/module_graph.rs`, which fails on any import
 //! cycle between these modules):
 //!
-//! 1. `domain`, `text`, `usertext` — shared vocabulary and text utilities (`usertext` marks
-//!    which parts of an outbound text a user wrote); no policy, no I/O.
+//! 1. `domain`, `text`, `usertext`, `embed` — shared vocabulary and text utilities (`usertext`
+//!    marks which parts of an outbound text a user wrote; `embed` turns text into sentence
+//!    embeddings with a local model); no policy.
 //! 2. `intents`, `kb`, `redact` — the catalog (intents, articles, matcher, search) and PII
 //!    redaction.
 //! 3. `engine`, `desk` — pure decisions: the employee conversation and the agents' desk.
@@ -34,6 +35,7 @@ pub mod compliance;
 pub mod config;
 pub mod desk;
 pub mod domain;
+pub mod embed;
 pub mod engine;
 pub mod eval;
 pub mod healthcheck;

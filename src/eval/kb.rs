@@ -2,15 +2,17 @@
 //! (over the top [`RANK_DEPTH`]), recall@3, latency per single search and the misses. With
 //! `folds > 1` the cases are split into folds and each fold is searched on an index built with
 //! the example questions minus that fold's queries, so indexed examples never grade themselves.
+use crate::embed::Embedder;
 use crate::import::ImportError;
 use crate::import::kb::{ExamplePair, attach_examples};
 use crate::intents::eval::percentile;
-use crate::kb::{Article, build_index_with, parse_article};
+use crate::kb::{Article, build_index_embedded, parse_article};
 use crate::text::diagnostics::Diagnostics;
 use crate::text::spans::file_diag;
 use serde::Serialize;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write as _;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// How deep the ranking is read for MRR.
@@ -101,6 +103,18 @@ pub fn evaluate_kb(
     folds: usize,
     min_score: Option<f32>,
 ) -> Result<KbEvalReport, ImportError> {
+    evaluate_kb_with(articles, cases, examples, folds, min_score, None)
+}
+
+/// [`evaluate_kb`] with hybrid ranking when `model` is given.
+pub fn evaluate_kb_with(
+    articles: &[Article],
+    cases: &[ExamplePair],
+    examples: &[ExamplePair],
+    folds: usize,
+    min_score: Option<f32>,
+    model: Option<&Arc<Embedder>>,
+) -> Result<KbEvalReport, ImportError> {
     let folds = folds.max(1);
     let mut ranks = Vec::with_capacity(cases.len());
     let mut latencies = Vec::with_capacity(cases.len());
@@ -121,7 +135,7 @@ pub fn evaluate_kb(
             .collect();
         let mut arts = articles.to_vec();
         attached += attach_examples(&mut arts, &train, &[])?;
-        let index = build_index_with(&arts, min_score);
+        let index = build_index_embedded(&arts, min_score, model);
         for case in in_fold {
             let want = arts
                 .iter()

@@ -2,14 +2,14 @@
 //! `dir/tests/*.toml` (test cases), in sorted order. Every problem found is collected, not just
 //! the first, as `file:line:col: message`. Synchronous (std::fs): async callers use
 //! `spawn_blocking`.
-use super::matcher::build_matcher_with;
+use super::matcher::build_matcher_embedded;
 use super::requests::{Item, ItemValidator};
 use super::spans::{SourceMap, file_diag};
 use super::validate::Validator;
 use super::{Answer, Catalog, Diagnostic, Diagnostics, Intent, MatcherOptions, TestCase};
 use crate::domain::QueueName;
 use crate::kb::article::parse_article_at;
-use crate::kb::{Article, build_index_with};
+use crate::kb::{Article, build_index_embedded};
 use std::path::{Path, PathBuf};
 
 /// Files bigger than this are refused: intents files are hand-written.
@@ -26,6 +26,8 @@ pub struct LoadOptions {
     /// Where a conversation about a webhook-fulfilled item goes when a person is needed
     /// (default: `service-desk`).
     pub default_queue: Option<QueueName>,
+    /// The sentence-embedding model (`[matcher] model`), for the matcher and KB search.
+    pub model: Option<std::sync::Arc<crate::embed::Embedder>>,
 }
 
 /// Everything read and validated from an intents directory, before training.
@@ -61,8 +63,9 @@ pub fn load_catalog(
             Answer::Request(_) => Vec::new(),
         })
         .collect();
-    let matcher = build_matcher_with(&src.intents, &extra, &src.out_of_scope, &opts.matcher);
-    let kb_index = build_index_with(&src.articles, opts.kb_min_score);
+    let matcher =
+        build_matcher_embedded(&src.intents, &extra, &src.out_of_scope, &opts.matcher, opts.model.as_ref());
+    let kb_index = build_index_embedded(&src.articles, opts.kb_min_score, opts.model.as_ref());
     Ok(Catalog {
         intents: src.intents,
         items: src.items,

@@ -3,8 +3,18 @@
 //! messages as one extra "reject" class. The reject class only ever takes probability away from
 //! the intents: it is never an answer. The training vectors are kept for explanations (the
 //! nearest examples of a candidate).
+//!
+//! With a sentence-embedding model ([`crate::embed`]) each text's embedding joins its sparse
+//! features as a dense block of extra features (ids after the vocabulary's, weighted by
+//! [`EMBEDDING_WEIGHT`]): one linear model over both, so word evidence and meaning add up.
 use super::features::{Sparse, Vocabulary};
 use super::linear::{Linear, TrainOptions};
+use crate::embed::{Embedder, cosine};
+use std::sync::Arc;
+
+/// Length of the embedding block relative to the unit-length sparse block, chosen on CLINC150's
+/// validation split (train → val).
+pub const EMBEDDING_WEIGHT: f32 = 1.0;
 
 pub struct IntentModel {
     vocab: Vocabulary,
@@ -12,6 +22,14 @@ pub struct IntentModel {
     n_intents: usize,
     /// Training examples: class, vector, text (for explanations).
     examples: Vec<(u32, Sparse, String)>,
+    dense: Option<Dense>,
+}
+
+/// The embedding stage: the model and the training examples' embeddings (same order as
+/// `examples`), for the nearest examples by meaning.
+struct Dense {
+    embedder: Arc<Embedder>,
+    examples: Vec<Vec<f32>>,
 }
 
 /// Probabilities of one message: one per intent, and the reject class (0 without one).
@@ -24,6 +42,17 @@ pub struct Probabilities {
 impl IntentModel {
     /// `classes[i]` holds the training texts of intent `i`.
     pub fn train(classes: &[Vec<&str>], out_of_scope: &[&str]) -> Self {
+        Self::train_with(classes, out_of_scope, None)
+    }
+
+    /// [`IntentModel::train`] with the embedding stage when `embedder` is given. Should the
+    /// model fail on the catalog's texts, the error is logged and the sparse features alone
+    /// are used.
+    pub fn train_with(
+        classes: &[Vec<&str>],
+        out_of_scope: &[&str],
+        embedder: Option<&Arc<Embedder>>,
+    ) -> Self {
         let all = classes.iter().flatten().chain(out_of_scope).copied();
         let vocab = Vocabulary::fit(all, min_docs(classes.iter().map(Vec::len).sum()));
         let n_intents = classes.len();
@@ -34,12 +63,46 @@ impl IntentModel {
             .chain(out_of_scope.iter().map(|t| (n_intents as u32, *t)));
         let examples: Vec<(u32, Sparse, String)> =
             labelled.map(|(c, t)| (c, vocab.vectorize(t), t.to_string())).collect();
-        let xs: Vec<Sparse> = examples.iter().map(|e| e.1.clone()).collect();
+        let dense = embedder.and_then(|e| {
+            let texts: Vec<&str> = examples.iter().map(|x| x.2.as_str()).collect();
+            match e.embed_cached(&texts) {
+                Ok(v) => Some(Dense { embedder: e.clone(), examples: v }),
+                Err(err) => {
+                    tracing::error!(error = %err, "sentence embeddings unavailable; matching on words only");
+                    None
+                }
+            }
+        });
+        let offset = vocab.len() as u32;
+        let xs: Vec<Sparse> = match &dense {
+            Some(d) => examples.iter().zip(&d.examples).map(|(e, v)| with_dense(&e.1, offset, v)).collect(),
+            None => examples.iter().map(|e| e.1.clone()).collect(),
+        };
         let ys: Vec<u32> = examples.iter().map(|e| e.0).collect();
         let n_classes = n_intents + usize::from(!out_of_scope.is_empty());
         let opts = TrainOptions::for_examples(xs.len());
-        let linear = Linear::train(&xs, &ys, vocab.len(), n_classes, &opts);
-        Self { vocab, linear, n_intents, examples }
+        let n_features = vocab.len() + dense.as_ref().map_or(0, |d| d.embedder.dim());
+        let linear = Linear::train(&xs, &ys, n_features, n_classes, &opts);
+        Self { vocab, linear, n_intents, examples, dense }
+    }
+
+    /// Whether the embedding stage is on.
+    pub fn has_embeddings(&self) -> bool {
+        self.dense.is_some()
+    }
+
+    /// The message's sparse features, with its embedding block when the stage is on, and the
+    /// embedding itself. An embedding failure leaves the words alone to decide (logged).
+    fn features(&self, text: &str) -> (Sparse, Option<Vec<f32>>) {
+        let x = self.vocab.vectorize(text);
+        let Some(d) = &self.dense else { return (x, None) };
+        match d.embedder.embed(text) {
+            Ok(v) => (with_dense(&x, self.vocab.len() as u32, &v), Some(v)),
+            Err(e) => {
+                tracing::warn!(error = %e, "message not embedded");
+                (x, None)
+            }
+        }
     }
 
     pub fn n_intents(&self) -> usize {
@@ -47,7 +110,7 @@ impl IntentModel {
     }
 
     pub fn probabilities(&self, text: &str) -> Probabilities {
-        let x = self.vocab.vectorize(text);
+        let (x, _) = self.features(text);
         let mut p = vec![0.0f32; self.linear.n_classes()];
         self.linear.probabilities(&x, &mut p);
         let reject = if p.len() > self.n_intents { p.pop().unwrap_or(0.0) } else { 0.0 };
@@ -57,30 +120,49 @@ impl IntentModel {
     /// The features of `text` that pushed it most towards `class`, with their contribution to
     /// the class's score (feature value × weight), biggest first.
     pub fn drivers(&self, text: &str, class: usize, k: usize) -> Vec<(String, f32)> {
-        let x = self.vocab.vectorize(text);
+        let (x, _) = self.features(text);
         let names = self.vocab.names(std::iter::once(text));
+        let n_vocab = self.vocab.len() as u32;
+        let mut meaning = 0.0f32;
         let mut out: Vec<(String, f32)> = x
             .ids
             .iter()
             .zip(&x.vals)
-            .map(|(&f, &v)| {
-                (names.get(&f).cloned().unwrap_or_else(|| format!("#{f}")), v * self.linear.weight(f, class))
+            .filter_map(|(&f, &v)| {
+                let c = v * self.linear.weight(f, class);
+                if f >= n_vocab {
+                    meaning += c;
+                    return None;
+                }
+                Some((names.get(&f).cloned().unwrap_or_else(|| format!("#{f}")), c))
             })
-            .filter(|(_, c)| *c > 0.0)
             .collect();
+        if self.dense.is_some() {
+            out.push(("sentence embedding".to_string(), meaning));
+        }
+        out.retain(|(_, c)| *c > 0.0);
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         out.truncate(k);
         out
     }
 
-    /// The training examples of `class` most similar to `text` (cosine of feature vectors).
+    /// The training examples of `class` most similar to `text`: cosine of the sentence
+    /// embeddings when the stage is on, else of the n-gram feature vectors.
     pub fn nearest(&self, text: &str, class: usize, k: usize) -> Vec<(String, f32)> {
-        let x = self.vocab.vectorize(text);
+        let (x, v) = self.features(text);
+        let by_meaning = self.dense.as_ref().zip(v.as_ref());
         let mut out: Vec<(String, f32)> = self
             .examples
             .iter()
-            .filter(|e| e.0 as usize == class)
-            .map(|e| (e.2.clone(), dot(&x, &e.1)))
+            .enumerate()
+            .filter(|(_, e)| e.0 as usize == class)
+            .map(|(i, e)| {
+                let sim = match by_meaning {
+                    Some((d, v)) => d.examples.get(i).map_or(0.0, |ev| cosine(v, ev)),
+                    None => dot(&x, &e.1),
+                };
+                (e.2.clone(), sim)
+            })
             .collect();
         out.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
         out.truncate(k);
@@ -93,6 +175,14 @@ impl IntentModel {
 /// example may be all an intent has.
 fn min_docs(examples: usize) -> u32 {
     if examples >= 5_000 { 2 } else { 1 }
+}
+
+/// `x` followed by the embedding block `v` (ids from `offset`, scaled by the block weight).
+fn with_dense(x: &Sparse, offset: u32, v: &[f32]) -> Sparse {
+    let mut out = x.clone();
+    out.ids.extend((0..v.len() as u32).map(|j| offset + j));
+    out.vals.extend(v.iter().map(|&e| e * EMBEDDING_WEIGHT));
+    out
 }
 
 /// Dot product of two sparse vectors with ascending ids.

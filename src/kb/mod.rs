@@ -2,10 +2,12 @@
 //! search index over their title, body, tags and example questions.
 
 pub mod article;
+pub mod hybrid;
 pub mod index;
 pub mod snippet;
 
 pub use article::{Article, parse_article};
+pub use hybrid::build_index_embedded;
 pub use index::{build_index, build_index_with};
 pub use snippet::snippet;
 
