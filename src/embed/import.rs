@@ -142,7 +142,12 @@ fn stage(src: &Path, staging: &Path) -> Result<(), EmbedError> {
                 return Err(EmbedError::File(inner_name, "too large".into()));
             }
             let mut bytes = Vec::with_capacity(entry.size() as usize);
-            entry.read_to_end(&mut bytes).map_err(|e| EmbedError::File(inner_name.clone(), e.to_string()))?;
+            // Bounded by what is read, not only by what the archive declares.
+            entry
+                .by_ref()
+                .take(MAX_FILE_BYTES)
+                .read_to_end(&mut bytes)
+                .map_err(|e| EmbedError::File(inner_name.clone(), e.to_string()))?;
             let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes))
                 .map_err(|e| EmbedError::File(inner_name.clone(), format!("not a zip: {e}")))?;
             extract(&mut archive, &inner_name, staging)
