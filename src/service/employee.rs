@@ -331,72 +331,11 @@ impl Service {
                     detail: Some(comment),
                 }),
                 Action::Feedback(f) => feedback.push(f),
-                Action::SubmitRequest { item, fields } => {
-                    let (who, name) = requester(inbound);
-                    let asked = super::requests::Asked {
-                        requester: who,
-                        requester_name: name,
-                        conversation: &inbound.conversation,
-                        reply_to: &inbound.reply_to,
-                        item: &item,
-                        fields,
-                        extends: None,
-                    };
-                    let parts = self.submit_request(asked, now).await?;
-                    take_parts(
-                        parts,
-                        inbound,
-                        &mut requests,
-                        &mut tickets,
-                        &mut messages,
-                        &mut outbound,
-                        &line,
-                    );
-                }
-                Action::Decide { request, approve, reason }
-                    if request.starts_with(crate::store::requests::REVIEW_PREFIX) =>
-                {
-                    let parts = self.decide_review(&inbound.user, &request, approve, reason, now).await?;
-                    take_parts(
-                        parts,
-                        inbound,
-                        &mut requests,
-                        &mut tickets,
-                        &mut messages,
-                        &mut outbound,
-                        &line,
-                    );
-                }
-                Action::ListApprovals => {
-                    let parts = self.awaiting_approval(&inbound.user).await?;
-                    take_parts(
-                        parts,
-                        inbound,
-                        &mut requests,
-                        &mut tickets,
-                        &mut messages,
-                        &mut outbound,
-                        &line,
-                    );
-                }
-                Action::Extend { request } => {
-                    let name = inbound.display_name.as_deref();
-                    let parts =
-                        self.extend_request(&inbound.user, name, &request, &inbound.reply_to, now).await?;
-                    take_parts(
-                        parts,
-                        inbound,
-                        &mut requests,
-                        &mut tickets,
-                        &mut messages,
-                        &mut outbound,
-                        &line,
-                    );
-                }
-                Action::Decide { request, approve, reason } => {
-                    let name = inbound.display_name.as_deref();
-                    let parts =
-                        self.decide_request(&inbound.user, name, &request, approve, reason, now).await?;
+                a @ (Action::SubmitRequest { .. }
+                | Action::Decide { .. }
+                | Action::Extend { .. }
+                | Action::ListApprovals) => {
+                    let parts = self.request_action(a, inbound, now).await?;
                     take_parts(
                         parts,
                         inbound,
@@ -430,6 +369,46 @@ impl Service {
             cases: Vec::new(),
             requests,
         })
+    }
+}
+
+impl Service {
+    /// What a request action (asking, deciding, extending, listing approvals) adds to the commit.
+    async fn request_action(
+        &self,
+        action: Action,
+        inbound: &Inbound,
+        now: Millis,
+    ) -> Result<super::requests::Parts, ServiceError> {
+        let name = inbound.display_name.as_deref();
+        match action {
+            Action::SubmitRequest { item, fields } => {
+                let (who, requester_name) = requester(inbound);
+                let asked = super::requests::Asked {
+                    requester: who,
+                    requester_name,
+                    conversation: &inbound.conversation,
+                    reply_to: &inbound.reply_to,
+                    item: &item,
+                    fields,
+                    extends: None,
+                };
+                self.submit_request(asked, now).await
+            }
+            Action::Decide { request, approve, reason }
+                if request.starts_with(crate::store::requests::REVIEW_PREFIX) =>
+            {
+                self.decide_review(&inbound.user, &request, approve, reason, now).await
+            }
+            Action::Decide { request, approve, reason } => {
+                self.decide_request(&inbound.user, name, &request, approve, reason, now).await
+            }
+            Action::Extend { request } => {
+                self.extend_request(&inbound.user, name, &request, &inbound.reply_to, now).await
+            }
+            Action::ListApprovals => self.awaiting_approval(&inbound.user).await,
+            _ => Ok(super::requests::Parts::default()),
+        }
     }
 }
 
