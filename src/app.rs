@@ -161,9 +161,11 @@ pub fn load_options(config: &Config) -> LoadOptions {
     });
     if model.is_some() {
         matcher.threshold = intents::matcher::DEFAULT_MODEL_THRESHOLD;
+        matcher.rule = intents::matcher::ThresholdRule::CrossValidated(intents::model::HELD_OUT_RECALL);
     }
     if let Some(t) = config.matcher.threshold {
         matcher.threshold = t;
+        matcher.rule = intents::matcher::ThresholdRule::Given;
     }
     if let Some(m) = config.matcher.ambiguity_margin {
         matcher.ambiguity_margin = m;

@@ -4,6 +4,7 @@
 //! The loader, import and cache are also tested on a tiny random model (src/embed/tests.rs).
 use deskbot::domain::QueueName;
 use deskbot::embed::{Embedder, cosine, import};
+use deskbot::intents::model::{HELD_OUT_RECALL, THRESHOLD_RANGE, ThresholdRule};
 use deskbot::intents::{LoadOptions, evaluate, load_catalog};
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -53,12 +54,18 @@ fn the_starter_pack_with_the_model_passes_its_cases_and_explains_by_meaning() {
             .filter_map(|q| QueueName::parse(q).ok())
             .collect();
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("intents");
+    // As `deskbot run` loads it with a model and no configured threshold: cross-validated.
     let mut opts = LoadOptions { model: Some(m), ..LoadOptions::default() };
     opts.matcher.threshold = deskbot::intents::matcher::DEFAULT_MODEL_THRESHOLD;
+    opts.matcher.rule = ThresholdRule::CrossValidated(HELD_OUT_RECALL);
     let catalog = load_catalog(&dir, &queues, &opts).unwrap_or_else(|d| panic!("starter pack:\n{d}"));
     let report = evaluate(&catalog, &catalog.cases);
     println!("{}", report.render_text());
     assert!(report.accuracy >= 0.95, "accuracy {:.3}", report.accuracy);
+    // The threshold came from the catalog's own out-of-scope examples, and is the one reported.
+    let (lo, hi) = THRESHOLD_RANGE;
+    assert!((lo..=hi).contains(&report.threshold), "threshold {}", report.threshold);
+    assert_eq!(report.threshold, catalog.matcher.threshold());
     let explained = catalog.explain("the vpn keeps disconnecting me");
     let top = explained.candidates.first().expect("a candidate");
     assert!(!top.nearest.is_empty());
@@ -96,4 +103,21 @@ fn a_broken_model_directory_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains("config.json"), "{err}");
+}
+
+#[test]
+fn a_configured_model_cross_validates_the_threshold_unless_one_is_configured() {
+    let Some(dir) = model_dir() else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sources = deskbot::config::Sources { file: None, data_dir: Some(tmp.path().into()) };
+    let mut config = deskbot::config::Config::load_from(&sources, &[]).expect("config");
+    let words = deskbot::app::load_options(&config);
+    assert_eq!(words.matcher.rule, ThresholdRule::Given, "without a model nothing changes");
+    config.matcher.model = Some(dir);
+    let auto = deskbot::app::load_options(&config);
+    assert!(auto.model.is_some());
+    assert_eq!(auto.matcher.rule, ThresholdRule::CrossValidated(HELD_OUT_RECALL));
+    config.matcher.threshold = Some(0.5);
+    let given = deskbot::app::load_options(&config);
+    assert_eq!((given.matcher.rule, given.matcher.threshold), (ThresholdRule::Given, 0.5));
 }

@@ -8,6 +8,9 @@
 //! a cache file next to the model (`embeddings.cache`) keyed by the text's SHA-256 and the model's
 //! checksum, so a restart or a hot reload re-embeds only texts it has not seen.
 //!
+//! A message is embedded once however many stages read it: the matcher and the KB search ask
+//! [`Embedder::embed_query`], which remembers the last few messages' embeddings.
+//!
 //! Threads: the matrix products run on `RAYON_NUM_THREADS` threads (default: all cores). One
 //! message at a time is fastest on one core; catalog embedding runs in batches of
 //! [`BATCH`] texts of similar length.
@@ -34,6 +37,8 @@ pub const MANIFEST_FILE: &str = "deskbot-model.json";
 pub const CACHE_FILE: &str = "embeddings.cache";
 /// Texts per forward pass when embedding a catalog.
 pub const BATCH: usize = 32;
+/// How many recent messages' embeddings [`Embedder::embed_query`] remembers.
+const RECENT: usize = 8;
 /// Longer texts are cut to this many tokens (all-MiniLM-L6-v2 was trained on 128; article
 /// bodies are embedded in chunks by the KB index).
 pub const MAX_TOKENS: usize = 128;
@@ -74,6 +79,8 @@ pub struct Embedder {
     info: ModelInfo,
     dir: PathBuf,
     cache: Mutex<Option<cache::Cache>>,
+    /// The last few messages and their embeddings, newest last.
+    recent: Mutex<std::collections::VecDeque<(String, Vec<f32>)>>,
 }
 
 impl std::fmt::Debug for Embedder {
@@ -167,7 +174,14 @@ impl Embedder {
             parameters,
             checksum,
         };
-        Ok(Self { model, tokenizer, info, dir: dir.to_path_buf(), cache: Mutex::new(None) })
+        Ok(Self {
+            model,
+            tokenizer,
+            info,
+            dir: dir.to_path_buf(),
+            cache: Mutex::new(None),
+            recent: Mutex::new(std::collections::VecDeque::with_capacity(RECENT)),
+        })
     }
 
     pub fn info(&self) -> &ModelInfo {
@@ -186,6 +200,22 @@ impl Embedder {
     pub fn embed(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
         let encoding = self.tokenizer.encode(text, true).map_err(runtime)?;
         Ok(self.forward(std::slice::from_ref(&encoding))?.pop().unwrap_or_default())
+    }
+
+    /// The embedding of a message that several stages read (the matcher, then the KB search):
+    /// the same text asked again soon after is not run through the model again.
+    pub fn embed_query(&self, text: &str) -> Result<Vec<f32>, EmbedError> {
+        let lock = || self.recent.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some((_, v)) = lock().iter().rev().find(|(t, _)| t == text) {
+            return Ok(v.clone());
+        }
+        let v = self.embed(text)?;
+        let mut recent = lock();
+        if recent.len() == RECENT {
+            recent.pop_front();
+        }
+        recent.push_back((text.to_string(), v.clone()));
+        Ok(v)
     }
 
     /// Embeddings of `texts`, in order, in one forward pass (padded to the longest).
@@ -242,6 +272,7 @@ impl Embedder {
             }
         });
         let keys: Vec<cache::Key> = texts.iter().map(|t| cache::key(t)).collect();
+        keys.iter().for_each(|k| cache.touch(*k));
         let mut missing: Vec<usize> = (0..texts.len()).filter(|&i| !cache.contains(&keys[i])).collect();
         // Similar lengths batch together (less padding); a repeated text is embedded once.
         missing.sort_by_key(|&i| (texts[i].len(), keys[i]));

@@ -15,6 +15,13 @@ use std::sync::Arc;
 /// Length of the embedding block relative to the unit-length sparse block, chosen on CLINC150's
 /// validation split (train → val).
 pub const EMBEDDING_WEIGHT: f32 = 1.0;
+/// Folds of the cross-validation that sets the out-of-scope threshold (see
+/// [`IntentModel::held_out_threshold`]).
+pub const FOLDS: usize = 5;
+/// Out-of-scope recall the cross-validated threshold reaches on held-out out-of-scope examples.
+pub const HELD_OUT_RECALL: f32 = 0.85;
+/// Bounds of the cross-validated threshold.
+pub const THRESHOLD_RANGE: (f32, f32) = (0.1, 0.6);
 
 pub struct IntentModel {
     vocab: Vocabulary,
@@ -23,6 +30,28 @@ pub struct IntentModel {
     /// Training examples: class, vector, text (for explanations).
     examples: Vec<(u32, Sparse, String)>,
     dense: Option<Dense>,
+    /// The threshold cross-validation chose, when it was asked for and possible.
+    held_out_threshold: Option<f32>,
+}
+
+/// How training sets the out-of-scope threshold.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub enum ThresholdRule {
+    /// The threshold is given (configured, or a default): no cross-validation.
+    #[default]
+    Given,
+    /// Cross-validate over the training examples so that this share of the held-out
+    /// out-of-scope examples goes to a person (see [`IntentModel::held_out_threshold`]).
+    CrossValidated(f32),
+}
+
+/// One training example scored by a model trained without its fold.
+#[derive(Debug, Clone, Copy)]
+struct HeldOut {
+    out_of_scope: bool,
+    /// The best intent's probability.
+    best: f32,
+    reject: f32,
 }
 
 /// The embedding stage: the model and the training examples' embeddings (same order as
@@ -52,6 +81,16 @@ impl IntentModel {
         classes: &[Vec<&str>],
         out_of_scope: &[&str],
         embedder: Option<&Arc<Embedder>>,
+    ) -> Self {
+        Self::train_rule(classes, out_of_scope, embedder, ThresholdRule::Given)
+    }
+
+    /// [`IntentModel::train_with`], cross-validating the threshold when `rule` asks for it.
+    pub fn train_rule(
+        classes: &[Vec<&str>],
+        out_of_scope: &[&str],
+        embedder: Option<&Arc<Embedder>>,
+        rule: ThresholdRule,
     ) -> Self {
         let all = classes.iter().flatten().chain(out_of_scope).copied();
         let vocab = Vocabulary::fit(all, min_docs(classes.iter().map(Vec::len).sum()));
@@ -83,7 +122,26 @@ impl IntentModel {
         let opts = TrainOptions::for_examples(xs.len());
         let n_features = vocab.len() + dense.as_ref().map_or(0, |d| d.embedder.dim());
         let linear = Linear::train(&xs, &ys, n_features, n_classes, &opts);
-        Self { vocab, linear, n_intents, examples, dense }
+        let held_out_threshold = match rule {
+            ThresholdRule::CrossValidated(recall) if out_of_scope.len() >= FOLDS => {
+                let held = held_out(&xs, &ys, n_features, n_classes, n_intents);
+                Some(threshold_for(&held, recall))
+            }
+            _ => None,
+        };
+        Self { vocab, linear, n_intents, examples, dense, held_out_threshold }
+    }
+
+    /// The out-of-scope threshold chosen by cross-validation, when training was asked to and
+    /// the catalog has at least [`FOLDS`] out-of-scope examples: the examples are split into
+    /// [`FOLDS`] folds (each intent's and the out-of-scope examples spread evenly); a model
+    /// trained the same way without a fold scores that fold; the threshold is the lowest at
+    /// which the rule's share (the default: [`HELD_OUT_RECALL`]) of the held-out out-of-scope examples go to a person (below
+    /// the threshold, or the reject class more likely), within [`THRESHOLD_RANGE`]. A model
+    /// that learnt from few examples per intent is less sure of everything, and its threshold
+    /// comes out lower; the same rule on a large catalog keeps it high.
+    pub fn held_out_threshold(&self) -> Option<f32> {
+        self.held_out_threshold
     }
 
     /// Whether the embedding stage is on.
@@ -96,7 +154,7 @@ impl IntentModel {
     fn features(&self, text: &str) -> (Sparse, Option<Vec<f32>>) {
         let x = self.vocab.vectorize(text);
         let Some(d) = &self.dense else { return (x, None) };
-        match d.embedder.embed(text) {
+        match d.embedder.embed_query(text) {
             Ok(v) => (with_dense(&x, self.vocab.len() as u32, &v), Some(v)),
             Err(e) => {
                 tracing::warn!(error = %e, "message not embedded");
@@ -111,8 +169,19 @@ impl IntentModel {
 
     pub fn probabilities(&self, text: &str) -> Probabilities {
         let (x, _) = self.features(text);
+        self.probabilities_of(&x)
+    }
+
+    /// [`IntentModel::probabilities`] from the words alone, without running the embedding
+    /// model (the embedding block counts as zero): for ordering intents whose patterns already
+    /// matched, which must stay a matter of microseconds.
+    pub fn word_probabilities(&self, text: &str) -> Probabilities {
+        self.probabilities_of(&self.vocab.vectorize(text))
+    }
+
+    fn probabilities_of(&self, x: &Sparse) -> Probabilities {
         let mut p = vec![0.0f32; self.linear.n_classes()];
-        self.linear.probabilities(&x, &mut p);
+        self.linear.probabilities(x, &mut p);
         let reject = if p.len() > self.n_intents { p.pop().unwrap_or(0.0) } else { 0.0 };
         Probabilities { intents: p, reject }
     }
@@ -168,6 +237,59 @@ impl IntentModel {
         out.truncate(k);
         out
     }
+}
+
+/// Every example scored by a model trained on the other folds (the same features, the same
+/// training settings for the smaller set). Fold of an example: its position among its class's
+/// examples, modulo [`FOLDS`].
+fn held_out(
+    xs: &[Sparse],
+    ys: &[u32],
+    n_features: usize,
+    n_classes: usize,
+    n_intents: usize,
+) -> Vec<HeldOut> {
+    let mut seen = vec![0usize; n_classes];
+    let fold: Vec<usize> = ys
+        .iter()
+        .map(|&y| {
+            let n = &mut seen[y as usize];
+            *n += 1;
+            (*n - 1) % FOLDS
+        })
+        .collect();
+    let mut out = Vec::with_capacity(xs.len());
+    let mut p = vec![0.0f32; n_classes];
+    for f in 0..FOLDS {
+        let (train_x, train_y): (Vec<Sparse>, Vec<u32>) =
+            xs.iter().zip(ys).zip(&fold).filter(|(_, k)| **k != f).map(|((x, y), _)| (x.clone(), *y)).unzip();
+        let opts = TrainOptions::for_examples(train_x.len());
+        let linear = Linear::train(&train_x, &train_y, n_features, n_classes, &opts);
+        for ((x, &y), _) in xs.iter().zip(ys).zip(&fold).filter(|(_, k)| **k == f) {
+            linear.probabilities(x, &mut p);
+            let reject = if n_classes > n_intents { p[n_intents] } else { 0.0 };
+            let best = p[..n_intents].iter().copied().fold(0.0f32, f32::max);
+            out.push(HeldOut { out_of_scope: y as usize >= n_intents, best, reject });
+        }
+    }
+    out
+}
+
+/// The lowest threshold (to 0.01, within [`THRESHOLD_RANGE`]) at which a share `recall` of
+/// the held-out out-of-scope examples goes to a person.
+fn threshold_for(held: &[HeldOut], recall: f32) -> f32 {
+    let oos: Vec<&HeldOut> = held.iter().filter(|h| h.out_of_scope).collect();
+    let (lo, hi) = THRESHOLD_RANGE;
+    let needed = (recall * oos.len() as f32).ceil() as usize;
+    let mut t = lo;
+    while t < hi {
+        let sent = oos.iter().filter(|h| h.best < t || h.reject >= h.best).count();
+        if sent >= needed {
+            return t;
+        }
+        t = ((t + 0.01) * 100.0).round() / 100.0;
+    }
+    hi
 }
 
 /// Features must occur in this many training texts to count: 2 on big catalogs (thousands of
@@ -241,5 +363,57 @@ mod tests {
         for t in ["vpn error again", "forgot pasword", "tell me a joke"] {
             assert_eq!(a.probabilities(t), b.probabilities(t));
         }
+    }
+
+    fn held(out_of_scope: bool, best: f32, reject: f32) -> HeldOut {
+        HeldOut { out_of_scope, best, reject }
+    }
+
+    #[test]
+    fn the_threshold_is_the_lowest_that_sends_enough_held_out_chatter_to_a_person() {
+        // Ten out-of-scope examples: two rejected by the reject class, the rest by confidence.
+        let mut h: Vec<HeldOut> =
+            [0.12, 0.18, 0.22, 0.25, 0.31, 0.35, 0.47, 0.52].iter().map(|&b| held(true, b, 0.01)).collect();
+        h.push(held(true, 0.9, 0.95));
+        h.push(held(true, 0.3, 0.4));
+        h.push(held(false, 0.05, 0.0));
+        // 8 of 10 must go: the two rejected ones plus six below the threshold (0.12 … 0.35).
+        assert_eq!(threshold_for(&h, 0.8), 0.36);
+        // Half: the two rejected plus three.
+        assert_eq!(threshold_for(&h, 0.5), 0.23);
+        assert_eq!(threshold_for(&h, 1.0), 0.53);
+        // Never below or above the range.
+        assert_eq!(threshold_for(&h, 0.1), THRESHOLD_RANGE.0);
+        assert_eq!(threshold_for(&[held(true, 0.8, 0.0)], 1.0), THRESHOLD_RANGE.1);
+    }
+
+    #[test]
+    fn cross_validation_needs_asking_and_enough_out_of_scope_examples() {
+        let classes: Vec<Vec<&str>> = vec![
+            vec!["reset my password", "forgot my password", "password expired", "locked out", "new password"],
+            vec!["vpn will not connect", "vpn keeps dropping", "vpn error", "vpn slow", "vpn login fails"],
+        ];
+        let oos = [
+            "the coffee machine is leaking",
+            "what is for lunch",
+            "my payslip is wrong",
+            "the lift is stuck",
+            "book a meeting room",
+        ];
+        let given = IntentModel::train(&classes, &oos);
+        assert_eq!(given.held_out_threshold(), None);
+        let cv =
+            IntentModel::train_rule(&classes, &oos, None, ThresholdRule::CrossValidated(HELD_OUT_RECALL));
+        let t = cv.held_out_threshold().expect("a cross-validated threshold");
+        assert!((THRESHOLD_RANGE.0..=THRESHOLD_RANGE.1).contains(&t), "{t}");
+        // The model itself is the same either way.
+        assert_eq!(cv.probabilities("vpn error again"), given.probabilities("vpn error again"));
+        let few = IntentModel::train_rule(
+            &classes,
+            &oos[..FOLDS - 1],
+            None,
+            ThresholdRule::CrossValidated(HELD_OUT_RECALL),
+        );
+        assert_eq!(few.held_out_threshold(), None);
     }
 }

@@ -132,10 +132,10 @@ fn an_intent_threshold_overrides_the_catalog_threshold() {
 fn close_runners_up_make_a_match_ambiguous_within_the_margin_only() {
     let intents = catalog();
     let text = "printer and vpn both broken";
-    let wide = MatcherOptions { threshold: 0.0, ambiguity_margin: 1.0 };
+    let wide = MatcherOptions { threshold: 0.0, ambiguity_margin: 1.0, ..MatcherOptions::default() };
     let m = build_matcher(&intents, &[], &wide).classify(text);
     assert!(m.intent.is_some() && m.ambiguous && m.ranked.len() >= 2, "{m:?}");
-    let off = MatcherOptions { threshold: 0.0, ambiguity_margin: 0.0 };
+    let off = MatcherOptions { threshold: 0.0, ambiguity_margin: 0.0, ..MatcherOptions::default() };
     assert!(!build_matcher(&intents, &[], &off).classify(text).ambiguous);
     // A clear message is not ambiguous at the default margin, nor is a pattern hit.
     let default = build_matcher(&intents, &[], &MatcherOptions::default());
