@@ -2,6 +2,8 @@
 //! the PyPI wheel; `.ci/run` does this into target/model). The directory comes from
 //! DESKBOT_TEST_MODEL_DIR; without it these tests fail, unless DESKBOT_TEST_SKIP_MODEL=1.
 //! The loader, import and cache are also tested on a tiny random model (src/embed/tests.rs).
+mod support;
+
 use deskbot::domain::QueueName;
 use deskbot::embed::{Embedder, cosine, import};
 use deskbot::intents::model::{HELD_OUT_RECALL, THRESHOLD_RANGE, ThresholdRule};
@@ -120,4 +122,24 @@ fn a_configured_model_cross_validates_the_threshold_unless_one_is_configured() {
     config.matcher.threshold = Some(0.5);
     let given = deskbot::app::load_options(&config);
     assert_eq!((given.matcher.rule, given.matcher.threshold), (ThresholdRule::Given, 0.5));
+}
+
+/// Through the service as `deskbot chat --model` runs it: the message is embedded off the async
+/// workers before the engine classifies it, and a paraphrase no example spells out is answered.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_chat_with_the_model_answers_a_paraphrase_and_files_chatter_for_a_person() {
+    let Some(dir) = model_dir() else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let sources = deskbot::config::Sources { file: None, data_dir: Some(tmp.path().into()) };
+    let mut config = deskbot::config::Config::load_from(&sources, &[]).expect("config");
+    config.intents_dir = support::starter_pack();
+    config.hot_reload = false;
+    config.matcher.model = Some(dir);
+    let app = deskbot::app::App::build(config).await.expect("app");
+    let t = support::TestApp { app, dir: tmp, out: support::Captured::default() };
+    assert!(t.app.service.catalog().load().prepares(), "the model is on");
+    let out = t.chat("alice", &["I can no longer remember the secret word I sign in with"]).await;
+    assert!(out.to_lowercase().contains("password"), "{out}");
+    let out = t.chat("bob", &["the kettle in the break room is broken"]).await;
+    assert!(out.contains("File a ticket"), "{out}");
 }

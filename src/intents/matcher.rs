@@ -106,6 +106,14 @@ pub struct Candidate {
 
 pub trait Matcher: Send + Sync {
     fn classify(&self, text: &str) -> Match;
+    /// Do ahead of [`Matcher::classify`] the slow part of classifying `text` (the sentence
+    /// embedding, when there is a model and no pattern decides), so that a caller can run it
+    /// where blocking is allowed. `classify` is right with or without it.
+    fn prepare(&self, _text: &str) {}
+    /// Whether [`Matcher::prepare`] does anything (a model is on).
+    fn prepares(&self) -> bool {
+        false
+    }
     fn threshold(&self) -> f32;
     /// The top candidates and what drove them. The default knows only the verdict.
     fn explain(&self, text: &str) -> Explanation {
@@ -217,6 +225,16 @@ impl Matcher for IntentMatcher {
 
     fn threshold(&self) -> f32 {
         self.threshold
+    }
+
+    fn prepares(&self) -> bool {
+        self.model.has_embeddings()
+    }
+
+    fn prepare(&self, text: &str) {
+        if self.model.has_embeddings() && !self.patterns.set.is_match(text) {
+            self.model.prepare(text);
+        }
     }
 
     fn explain(&self, text: &str) -> Explanation {

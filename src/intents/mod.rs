@@ -138,6 +138,17 @@ impl Catalog {
         m
     }
 
+    /// The slow part of classifying `text`, ahead of [`Catalog::classify`] (see
+    /// [`Matcher::prepare`]): the service runs it off the async workers.
+    pub fn prepare(&self, text: &str) {
+        self.matcher.prepare(text);
+    }
+
+    /// Whether [`Catalog::prepare`] does anything: without a model, classifying is quick.
+    pub fn prepares(&self) -> bool {
+        self.matcher.prepares()
+    }
+
     /// The best `k` articles for a free-text question.
     pub fn search_kb(&self, text: &str, k: usize) -> Vec<KbHit> {
         self.kb_index.search(text, k)

@@ -163,6 +163,15 @@ impl IntentModel {
         }
     }
 
+    /// Embed `text` ahead of [`IntentModel::probabilities`] (the embedder remembers it).
+    pub fn prepare(&self, text: &str) {
+        if let Some(d) = &self.dense
+            && let Err(e) = d.embedder.embed_query(text)
+        {
+            tracing::warn!(error = %e, "message not embedded");
+        }
+    }
+
     pub fn n_intents(&self) -> usize {
         self.n_intents
     }

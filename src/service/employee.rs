@@ -21,6 +21,14 @@ impl Service {
         inbound: &Inbound,
         notices: &[String],
     ) -> Result<Handled, ServiceError> {
+        // With a language model, a message's embedding takes milliseconds of CPU: compute it
+        // where blocking is allowed; the engine's classification below then finds it ready.
+        if let InboundKind::Message { text } = &inbound.kind
+            && self.catalog.load().prepares()
+        {
+            let (catalog, text) = (self.catalog.load_full(), text.clone());
+            let _ = tokio::task::spawn_blocking(move || catalog.prepare(&text)).await;
+        }
         // Set when the router turns the event away; the commit then only records it.
         let turned_away: std::sync::Mutex<Option<Handled>> = std::sync::Mutex::new(None);
         // A review item this event answers with Remove: its seat is offered on after the commit.
