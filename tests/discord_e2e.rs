@@ -522,8 +522,7 @@ async fn a_dropped_socket_resumes_and_missed_events_are_replayed() {
     assert_eq!(env.fake.texts(dm).len(), 2, "the replayed message was answered once");
     // Heartbeats are answered, and /readyz reports the gateway up again.
     env.fake.until("a heartbeat", |f| f.sent().iter().any(|s| s.op == 1)).await;
-    let ready: Value =
-        env.http.get(format!("{}/readyz", env.base)).send().await.unwrap().json().await.unwrap();
+    let ready = discord_up(&format!("{}/readyz", env.base)).await;
     assert_eq!(ready["channels"]["discord"]["up"], true, "{ready}");
     env.finish().await;
 }
@@ -721,6 +720,19 @@ fn deskbot_cmd(dir: &std::path::Path) -> std::process::Command {
     c
 }
 
+/// `/readyz` once it reports the Discord gateway up (the session's READY is handled a moment
+/// after the fake has sent it), or as it stands after 10 s.
+async fn discord_up(url: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let body: Value = reqwest::get(url).await.unwrap().json().await.unwrap();
+        if body["channels"]["discord"]["up"] == true || std::time::Instant::now() > deadline {
+            return body;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test]
 async fn deskbot_run_with_discord_settings_connects() {
     let fake = FakeDiscord::start().await;
@@ -751,8 +763,7 @@ async fn deskbot_run_with_discord_settings_connects() {
         })
     })
     .await;
-    let ready = reqwest::get(format!("http://127.0.0.1:{port}/readyz")).await.unwrap();
-    let body: Value = ready.json().await.unwrap();
+    let body = discord_up(&format!("http://127.0.0.1:{port}/readyz")).await;
     assert_eq!(body["channels"]["discord"]["up"], true, "{body}");
     let pid = child.id().to_string();
     std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
