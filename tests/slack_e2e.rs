@@ -685,6 +685,8 @@ async fn readyz_reports_the_slack_connection_lost_and_regained() {
 async fn agents_claim_with_the_eyes_reaction_on_the_card(mode: &str) {
     let bot = SlackBot::start(mode).await;
     file_by_reaction(&bot).await;
+    // The card's ts is deskbot's once its delivery is recorded: an agent reacts after that.
+    bot.settled().await;
     let card = bot.posts_in(AGENTS, None).into_iter().find(|c| c.params.get("thread_ts").is_none()).unwrap();
     let card_ts = card.response["ts"].as_str().unwrap().to_string();
     bot.event(json!({
