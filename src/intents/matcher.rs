@@ -28,7 +28,7 @@ pub const DEFAULT_THRESHOLD: f32 = 0.4;
 /// (trained on train): the full catalog gets 0.45 (in-scope 95.6%, out-of-scope recall 81%),
 /// ten examples per intent get 0.10 (83.3%, 81%), where any one fixed value fails one of the
 /// two (0.40: 95.8/80 but 79.7/93). Validation's 100 out-of-scope sentences are easier than
-/// real off-topic traffic; the rule reads the catalog's own, which is why it holds up.
+/// real off-topic traffic; the rule at least follows the catalog's own examples.
 pub const DEFAULT_MODEL_THRESHOLD: f32 = 0.4;
 /// The default ambiguity margin (difference of the two best probabilities).
 pub const DEFAULT_AMBIGUITY_MARGIN: f32 = 0.1;
