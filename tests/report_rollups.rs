@@ -3,7 +3,11 @@
 //! questions of repeated and distinct wording (some asked in the same millisecond), two queues,
 //! a configured tester and a flagged conversation, for periods that start and end mid-day and
 //! with the queue filter; and again after a conversation is flagged once its days were rolled
-//! up, after the testers list changes, after an erasure and after a purge.
+//! up, after the testers list changes, after an erasure and after a purge. Tickets and ratings
+//! of closed days come from their own rollups, which any later change to what they were built
+//! from drops (a resolution, a first reply, an SLA breach, a move to another queue, a rating,
+//! a flag): each such change, made straight in SQL as any write path would, shows in the
+//! figures and the two paths still agree.
 
 #[path = "support/pgdb.rs"]
 mod pgdb;
@@ -78,6 +82,145 @@ async fn rollup_days(store: &DynStore, now: i64) -> usize {
     store.case_rollup(day0 - 40 * DAY, day0, &[], now).await.unwrap().days.len()
 }
 
+async fn scalar(url: &str, sql: &str) -> i64 {
+    if url.starts_with("sqlite:") {
+        let mut c = sqlx::SqliteConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(&mut c).await.unwrap()
+    } else {
+        let mut c = sqlx::PgConnection::connect(url).await.unwrap();
+        sqlx::query_scalar(sqlx::AssertSqlSafe(sql.to_string())).fetch_one(&mut c).await.unwrap()
+    }
+}
+
+/// The 20-day report through the rollups.
+async fn report_20d(store: &DynStore, testers: &[UserRef], now: i64) -> reports::Report {
+    let opts = ReportOptions {
+        period: Period { from: now - 20 * DAY, to: now, label: "20d".into() },
+        queue: None,
+        testers: testers.to_vec(),
+        kb_base_url: None,
+    };
+    reports::compute(&reports::gather(store, &opts, now).await.unwrap(), &opts, None)
+}
+
+/// Changes to tickets and ratings of rolled-up days, each made in SQL: every one shows in the
+/// figures, and the rollups still agree with the rows.
+async fn ticket_changes_show(url: &str, store: &DynStore, tester: &UserRef, now: i64) {
+    let testers = std::slice::from_ref(tester);
+    let old = now - now.rem_euclid(DAY) - 3 * DAY;
+    let before = report_20d(store, testers, now).await;
+    // Rolled up by now.
+    assert!(!store.ticket_rollup(old - 10 * DAY, old, testers, now).await.unwrap().days.is_empty());
+
+    let n = scalar(url, &format!(
+        "SELECT MIN(number) FROM tickets WHERE resolved_at IS NULL AND created_at < {old} AND created_at > {}",
+        old - 10 * DAY
+    )).await;
+    run_sql(
+        url,
+        format!(
+            "UPDATE tickets SET status = 'resolved', resolved_at = created_at + 60000 WHERE number = {n}"
+        ),
+    )
+    .await;
+    let r = report_20d(store, testers, now).await;
+    assert_eq!(r.tickets_resolved, before.tickets_resolved + 1, "a resolution of an old ticket shows");
+    same_figures(store, testers, now, "resolved later").await;
+
+    // The reply that was a ticket's first response turns out to be an internal note; then a
+    // real reply comes.
+    let n = scalar(url, &format!(
+        "SELECT MIN(t.number) FROM tickets t WHERE t.created_at < {old} AND t.created_at > {} AND EXISTS \
+         (SELECT 1 FROM messages m WHERE m.ticket_number = t.number AND m.speaker_kind = 'agent' AND m.internal = FALSE)",
+        old - 10 * DAY
+    )).await;
+    run_sql(
+        url,
+        format!("UPDATE messages SET internal = TRUE WHERE ticket_number = {n} AND speaker_kind = 'agent'"),
+    )
+    .await;
+    let r1 = report_20d(store, testers, now).await;
+    assert_eq!(r1.first_response.count + 1, r.first_response.count, "a ticket without a first reply shows");
+    same_figures(store, testers, now, "reply made internal").await;
+    run_sql(url, format!(
+        "INSERT INTO messages (conversation, ticket_number, speaker_kind, speaker_name, text, internal, created_at) \
+         SELECT conversation, number, 'agent', 'Ann', 'on it', FALSE, created_at + 1000 FROM tickets WHERE number = {n}"
+    )).await;
+    let r2 = report_20d(store, testers, now).await;
+    assert_eq!(r2.first_response.count, r.first_response.count, "a first reply to an old ticket shows");
+    same_figures(store, testers, now, "replied later").await;
+
+    let n = scalar(url, &format!(
+        "SELECT MIN(t.number) FROM tickets t WHERE t.sla IS NOT NULL AND t.created_at < {old} AND t.created_at > {} \
+         AND NOT EXISTS (SELECT 1 FROM ticket_events e WHERE e.ticket_number = t.number AND e.kind = 'sla_breach')",
+        old - 10 * DAY
+    )).await;
+    run_sql(url, format!(
+        "INSERT INTO ticket_events (ticket_number, at, kind, actor, detail) VALUES ({n}, {now}, 'sla_breach', 'sla', NULL)"
+    )).await;
+    let r3 = report_20d(store, testers, now).await;
+    assert!(r3.sla.breached >= r2.sla.breached, "{:?} {:?}", r3.sla, r2.sla);
+    same_figures(store, testers, now, "breached later").await;
+
+    let q = ReportOptions {
+        period: Period { from: now - 20 * DAY, to: now, label: "20d".into() },
+        queue: Some(QueueName::parse("facilities").unwrap()),
+        testers: testers.to_vec(),
+        kb_base_url: None,
+    };
+    let in_facilities =
+        reports::compute(&reports::gather(store, &q, now).await.unwrap(), &q, None).tickets_filed;
+    let n = scalar(url, &format!(
+        "SELECT MIN(number) FROM tickets WHERE queue <> 'facilities' AND created_at < {old} AND created_at > {}",
+        old - 10 * DAY
+    )).await;
+    run_sql(url, format!("UPDATE tickets SET queue = 'facilities' WHERE number = {n}")).await;
+    let moved = reports::compute(&reports::gather(store, &q, now).await.unwrap(), &q, None).tickets_filed;
+    assert_eq!(moved, in_facilities + 1, "a ticket moved to another queue counts there");
+    same_figures(store, testers, now, "moved later").await;
+
+    let n = scalar(
+        url,
+        &format!(
+            "SELECT MIN(t.number) FROM tickets t WHERE t.created_at < {} AND NOT EXISTS \
+         (SELECT 1 FROM csat c WHERE c.ticket_number = t.number)",
+            old - DAY
+        ),
+    )
+    .await;
+    run_sql(
+        url,
+        format!(
+            "INSERT INTO csat (ticket_number, score, comment, created_at) VALUES ({n}, 1, NULL, {})",
+            old + 5
+        ),
+    )
+    .await;
+    let r4 = report_20d(store, testers, now).await;
+    assert_eq!(r4.csat.count, r3.csat.count + 1, "a rating given on an old day shows");
+    assert_eq!(r4.csat.distribution[0], r3.csat.distribution[0] + 1);
+    same_figures(store, testers, now, "rated later").await;
+
+    // Flag the conversation of a ticket of a rolled-up day: its ticket leaves the figures.
+    let n = scalar(
+        url,
+        &format!(
+            "SELECT MIN(number) FROM tickets WHERE created_at < {old} AND created_at > {}",
+            old - 10 * DAY
+        ),
+    )
+    .await;
+    let key = match store.ticket(deskbot::domain::TicketNumber(n)).await.unwrap() {
+        Some(t) => t.conversation,
+        None => panic!("ticket {n}"),
+    };
+    store.mark_test_conversation(&key, now).await.unwrap();
+    let r5 = report_20d(store, testers, now).await;
+    assert!(r5.tickets_filed < r4.tickets_filed, "the flagged conversation's ticket is left out");
+    assert!(r5.excluded_test_rows > r4.excluded_test_rows);
+    same_figures(store, testers, now, "ticket flagged later").await;
+}
+
 /// The rollup path and the row-by-row path give the same report for every period and queue.
 async fn same_figures(store: &DynStore, testers: &[UserRef], now: i64, what: &str) {
     let periods =
@@ -92,11 +235,16 @@ async fn same_figures(store: &DynStore, testers: &[UserRef], now: i64, what: &st
             };
             let fast = reports::gather(store, &opts, now).await.unwrap();
             assert!(!fast.rollup.days.is_empty(), "{what} {label}: closed days come from the rollups");
+            assert!(!fast.ticket_rollup.days.is_empty(), "{what} {label}: closed days' tickets too");
             let rows = reports::gather_rows(store, &opts.period).await.unwrap();
             let a = reports::compute(&fast, &opts, None);
             let b = reports::compute(&rows, &opts, None);
             assert_eq!(a, b, "{what}: {label} {queue:?}");
             assert!(b.conversations > 0 && !b.unanswered.is_empty(), "{what} {label}: {b:?}");
+            if queue.is_none() {
+                let t = (b.tickets_filed, b.csat.count, b.sla.tickets, b.first_response.count);
+                assert!(t.0 > 0 && t.1 > 0 && t.2 > 0 && t.3 > 0, "{what} {label}: {t:?}");
+            }
         }
     }
 }
@@ -141,6 +289,8 @@ async fn rollups_match_rows(url: &str, dir: &std::path::Path) {
         before.excluded_test_rows + 1,
         "the newly flagged question is left out"
     );
+
+    ticket_changes_show(url, &store, &tester, now).await;
 
     // Another testers list: the days are rebuilt for it.
     same_figures(&store, &[], now, "no testers").await;

@@ -25,6 +25,9 @@ const BATCH: u64 = 20_000;
 /// People who file tickets.
 const PEOPLE: u64 = 5_000;
 const DAY_MS: i64 = 86_400_000;
+/// The seeded tickets' SLA targets, from their creation.
+const FIRST_RESPONSE_DUE: i64 = 4 * 3_600_000;
+const RESOLUTION_DUE: i64 = 40 * 3_600_000;
 
 /// `deskbot bench seed` arguments.
 #[derive(Debug, Clone, clap::Args)]
@@ -229,6 +232,7 @@ fn generate(
             "first_response_at",
             "filed_by_platform",
             "filed_by_id",
+            "sla",
         ],
     );
     let mut messages = Rows::new(
@@ -295,16 +299,25 @@ fn generate(
             V::I(first_response),
             V::T("slack".into()),
             V::T(person.clone()),
+            V::T(format!(
+                r#"{{"first_response_due":{},"resolution_due":{},"first_response_at":{first_response}}}"#,
+                created + FIRST_RESPONSE_DUE,
+                created + RESOLUTION_DUE
+            )),
         ]);
         for (j, (speaker, text, internal)) in [
             ("employee", k.text.as_str(), false),
             ("bot", "Here is what usually fixes it. Did that solve it?", false),
             ("employee", "no, still broken", false),
             ("agent", "checking the logs for this one", true),
+            ("agent", "I am on it: could you restart once more?", false),
         ]
         .into_iter()
         .enumerate()
         {
+            // The public agent reply is the ticket's first response.
+            let at =
+                if speaker == "agent" && !internal { first_response } else { created + j as i64 * 30_000 };
             messages.rows.push(vec![
                 V::T(conversation.clone()),
                 V::I(number),
@@ -312,7 +325,7 @@ fn generate(
                 if speaker == "agent" { V::T(agent.clone()) } else { V::N },
                 V::T(text.into()),
                 V::B(internal),
-                V::I(created + j as i64 * 30_000),
+                V::I(at),
             ]);
         }
         let actor = format!("slack:{person}");
@@ -329,6 +342,18 @@ fn generate(
                 V::I(first_response),
                 V::T("assigned".into()),
                 V::T(a.clone()),
+                V::N,
+            ]);
+        }
+        let late = first_response > created + FIRST_RESPONSE_DUE
+            || resolved.is_some_and(|r| r > created + RESOLUTION_DUE)
+            || (resolved.is_none() && now > created + RESOLUTION_DUE);
+        if late {
+            events.rows.push(vec![
+                V::I(number),
+                V::I(created + FIRST_RESPONSE_DUE),
+                V::T("sla_breach".into()),
+                V::T("sla".into()),
                 V::N,
             ]);
         }

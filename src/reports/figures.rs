@@ -19,7 +19,7 @@ use super::{CsatFigures, DayRow, DeflectionRow, Durations, Report, ReportData, R
 use crate::domain::{Millis, UserRef};
 use crate::intents::Catalog;
 use crate::store::reports::DAY_MS as DAY;
-use crate::store::{CaseKind, TicketFacts};
+use crate::store::{CaseKind, TicketDayCount, TicketFacts};
 use std::collections::BTreeMap;
 
 /// Nearest-rank percentile (`p` in 0–100) of sorted values.
@@ -42,15 +42,6 @@ fn ratio(num: u64, den: u64) -> Option<f64> {
 
 fn day(ms: Millis) -> String {
     chrono::DateTime::from_timestamp_millis(ms).map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default()
-}
-
-fn breached(t: &TicketFacts) -> bool {
-    let Some(sla) = &t.sla else { return false };
-    let late =
-        |done: Option<Millis>, due: Option<Millis>| matches!((done, due), (Some(d), Some(due)) if d > due);
-    t.sla_breaches > 0
-        || late(t.first_response_at.or(sla.first_response_at), sla.first_response_due)
-        || late(t.resolved_at, sla.resolution_due)
 }
 
 /// An unanswered question's wording, kind, intent and article.
@@ -209,14 +200,27 @@ pub fn compute(data: &ReportData, opts: &ReportOptions, catalog: Option<&Catalog
     let conversations = cases.count(CaseKind::starts_case);
     let deflected = count(CaseKind::Solved);
 
-    let first_response =
-        durations(tickets.iter().filter_map(|t| t.first_response_at.map(|at| at - t.created_at)).collect());
-    let resolution =
-        durations(tickets.iter().filter_map(|t| t.resolved_at.map(|at| at - t.created_at)).collect());
+    let rolled: Vec<&TicketDayCount> =
+        data.ticket_rollup.counts.iter().filter(|c| in_queue(&c.queue)).collect();
+    let first_response = durations(
+        tickets
+            .iter()
+            .filter_map(|t| t.first_response_at.map(|at| at - t.created_at))
+            .chain(rolled.iter().flat_map(|c| c.first_response.iter().copied()))
+            .collect(),
+    );
+    let resolution = durations(
+        tickets
+            .iter()
+            .filter_map(|t| t.resolved_at.map(|at| at - t.created_at))
+            .chain(rolled.iter().flat_map(|c| c.resolution.iter().copied()))
+            .collect(),
+    );
 
     let with_sla: Vec<&&TicketFacts> = tickets.iter().filter(|t| t.sla.is_some()).collect();
-    let sla_breached = with_sla.iter().filter(|t| breached(t)).count() as u64;
-    let sla_n = with_sla.len() as u64;
+    let sla_breached = with_sla.iter().filter(|t| t.breached()).count() as u64
+        + rolled.iter().map(|c| c.sla_breached).sum::<u64>();
+    let sla_n = with_sla.len() as u64 + rolled.iter().map(|c| c.sla_tickets).sum::<u64>();
     let sla = SlaFigures {
         tickets: sla_n,
         met: sla_n - sla_breached,
@@ -230,10 +234,16 @@ pub fn compute(data: &ReportData, opts: &ReportOptions, catalog: Option<&Catalog
             *slot += 1;
         }
     }
+    for c in &rolled {
+        for (slot, n) in distribution.iter_mut().zip(c.csat) {
+            *slot += n;
+        }
+    }
+    let rated: u64 = distribution.iter().sum();
+    let score_sum: u64 = distribution.iter().zip(1u64..).map(|(n, s)| n * s).sum();
     let csat = CsatFigures {
-        count: ratings.len() as u64,
-        average: (!ratings.is_empty())
-            .then(|| ratings.iter().map(|s| f64::from(*s)).sum::<f64>() / ratings.len() as f64),
+        count: rated,
+        average: (rated > 0).then(|| score_sum as f64 / rated as f64),
         distribution,
     };
 
@@ -248,7 +258,7 @@ pub fn compute(data: &ReportData, opts: &ReportOptions, catalog: Option<&Catalog
         article_name,
     );
 
-    let daily = daily_rows(opts.period.from, opts.period.to, &cases, &tickets);
+    let daily = daily_rows(opts.period.from, opts.period.to, &cases, &tickets, &rolled);
     let asked = cases.asked();
 
     Report {
@@ -260,8 +270,9 @@ pub fn compute(data: &ReportData, opts: &ReportOptions, catalog: Option<&Catalog
         answered: count(CaseKind::Answered) + count(CaseKind::Picked),
         deflected,
         deflection_rate: ratio(deflected, conversations),
-        tickets_filed: tickets.len() as u64,
-        tickets_resolved: tickets.iter().filter(|t| t.resolved_at.is_some()).count() as u64,
+        tickets_filed: tickets.len() as u64 + rolled.iter().map(|c| c.filed).sum::<u64>(),
+        tickets_resolved: tickets.iter().filter(|t| t.resolved_at.is_some()).count() as u64
+            + rolled.iter().map(|c| c.resolved).sum::<u64>(),
         first_response,
         resolution,
         sla,
@@ -270,7 +281,7 @@ pub fn compute(data: &ReportData, opts: &ReportOptions, catalog: Option<&Catalog
         articles,
         unanswered: super::cluster::cluster(&asked, catalog),
         daily,
-        excluded_test_rows: excluded + rollup.excluded,
+        excluded_test_rows: excluded + rollup.excluded + data.ticket_rollup.excluded,
         requests: super::requests::figures(
             &data.requests,
             &data.holdings,
@@ -283,7 +294,13 @@ pub fn compute(data: &ReportData, opts: &ReportOptions, catalog: Option<&Catalog
 
 /// Conversations, deflections and tickets per UTC day of the period, oldest first (days
 /// without any are there too, so the chart's axis is the period).
-fn daily_rows(from: Millis, to: Millis, cases: &CaseCounts, tickets: &[&TicketFacts]) -> Vec<DayRow> {
+fn daily_rows(
+    from: Millis,
+    to: Millis,
+    cases: &CaseCounts,
+    tickets: &[&TicketFacts],
+    rolled: &[&TicketDayCount],
+) -> Vec<DayRow> {
     const MAX_DAYS: i64 = 120;
     let mut days: BTreeMap<String, DayRow> = BTreeMap::new();
     if to > from && (to - from) / DAY <= MAX_DAYS {
@@ -308,6 +325,9 @@ fn daily_rows(from: Millis, to: Millis, cases: &CaseCounts, tickets: &[&TicketFa
     }
     for t in tickets {
         at(&mut days, t.created_at).tickets += 1;
+    }
+    for c in rolled {
+        at(&mut days, c.day).tickets += c.filed;
     }
     days.into_values().collect()
 }

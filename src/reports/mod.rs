@@ -18,7 +18,7 @@ pub mod text;
 use crate::domain::{Millis, QueueName, UserRef};
 use crate::intents::Catalog;
 use crate::store::reports::DAY_MS;
-use crate::store::{CaseRecord, CaseRollup, CsatRecord, DynStore, StoreError, TicketFacts};
+use crate::store::{CaseRecord, CaseRollup, CsatRecord, DynStore, StoreError, TicketFacts, TicketRollup};
 use serde::Serialize;
 use std::collections::HashSet;
 
@@ -45,8 +45,11 @@ pub struct ReportData {
     pub cases: Vec<CaseRecord>,
     /// The case events of the period's closed whole days, pre-aggregated.
     pub rollup: CaseRollup,
+    /// Tickets created and ratings given in the period outside the rolled-up days.
     pub tickets: Vec<TicketFacts>,
     pub csat: Vec<CsatRecord>,
+    /// The tickets and ratings of the period's closed whole days, pre-aggregated.
+    pub ticket_rollup: TicketRollup,
     pub test_conversations: HashSet<String>,
     /// Every request and every active grant, for the "Requests" figures.
     pub requests: Vec<crate::store::requests::Request>,
@@ -69,24 +72,51 @@ pub fn closed_days(from: Millis, to: Millis, now: Millis) -> Option<(Millis, Mil
     (end > first).then_some((first, end))
 }
 
-/// Read everything the period needs: the closed whole days' case events from the rollups,
-/// the rest row by row, tickets and ratings row by row.
+/// Read everything the period needs: the closed whole days' case events, tickets and ratings
+/// from the rollups, the rest row by row (the open day, the edges of the period, and a closed
+/// day whose rollup a change dropped between its build and the read).
 pub async fn gather(store: &DynStore, opts: &ReportOptions, now: Millis) -> Result<ReportData, StoreError> {
     let (from, to) = (opts.period.from, opts.period.to);
-    let (cases, rollup) = match closed_days(from, to, now) {
+    let (cases, rollup, tickets, csat, ticket_rollup) = match closed_days(from, to, now) {
         Some((a, b)) => {
             let mut cases = store.case_events(from, a).await?;
             let rollup = store.case_rollup(a, b, &opts.testers, now).await?;
             cases.extend(store.case_events(b, to).await?);
-            (cases, rollup)
+            let ticket_rollup = store.ticket_rollup(a, b, &opts.testers, now).await?;
+            let mut live = vec![(from, a)];
+            let built: HashSet<Millis> = ticket_rollup.days.iter().copied().collect();
+            let mut day = a;
+            while day < b {
+                if !built.contains(&day) {
+                    match live.last_mut() {
+                        Some(last) if last.1 == day => last.1 = day + DAY_MS,
+                        _ => live.push((day, day + DAY_MS)),
+                    }
+                }
+                day += DAY_MS;
+            }
+            live.push((b, to));
+            let (mut tickets, mut csat) = (Vec::new(), Vec::new());
+            for (x, y) in live.into_iter().filter(|(x, y)| x < y) {
+                tickets.extend(store.ticket_facts(x, y).await?);
+                csat.extend(store.csat_scores(x, y).await?);
+            }
+            (cases, rollup, tickets, csat, ticket_rollup)
         }
-        None => (store.case_events(from, to).await?, CaseRollup::default()),
+        None => (
+            store.case_events(from, to).await?,
+            CaseRollup::default(),
+            store.ticket_facts(from, to).await?,
+            store.csat_scores(from, to).await?,
+            TicketRollup::default(),
+        ),
     };
     Ok(ReportData {
         cases,
         rollup,
-        tickets: store.ticket_facts(from, to).await?,
-        csat: store.csat_scores(from, to).await?,
+        tickets,
+        csat,
+        ticket_rollup,
         test_conversations: store.test_conversations().await?.into_iter().collect(),
         requests: store.requests(None, REQUESTS_READ).await?,
         holdings: store.holdings(None, false).await?,
@@ -101,6 +131,7 @@ pub async fn gather_rows(store: &DynStore, period: &Period) -> Result<ReportData
         rollup: CaseRollup::default(),
         tickets: store.ticket_facts(from, to).await?,
         csat: store.csat_scores(from, to).await?,
+        ticket_rollup: TicketRollup::default(),
         test_conversations: store.test_conversations().await?.into_iter().collect(),
         requests: store.requests(None, REQUESTS_READ).await?,
         holdings: store.holdings(None, false).await?,

@@ -828,6 +828,19 @@ pub const CATALOGUE: &[Table] = &[
             not("article", "a KB article id"),
         ],
     },
+    Table {
+        name: "report_ticket_days",
+        owner: Owner::Nobody,
+        erase_deletes_rows: false,
+        own_words: None,
+        expiry: Expiry::Kept,
+        columns: &[
+            not("queue", "a queue name"),
+            not("testers", "a hash of the configured testers list the day was rolled up with"),
+            not("first_response", "a day's first-response times, without their tickets"),
+            not("resolution", "a day's resolution times, without their tickets"),
+        ],
+    },
 ];
 
 /// Bookkeeping tables: no data of anyone.

@@ -57,6 +57,7 @@ pub(crate) const TABLES: &[TableSpec] = &[
     TableSpec { name: "report_days", key: &["day"] },
     TableSpec { name: "report_case_days", key: &[] },
     TableSpec { name: "report_unanswered_days", key: &[] },
+    TableSpec { name: "report_ticket_days", key: &["day", "queue"] },
 ];
 
 /// Tables the copy knows are not data.

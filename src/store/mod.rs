@@ -39,7 +39,7 @@ pub use person::PersonStore;
 pub use postgres::PostgresStore;
 pub use reports::{
     CaseDayCount, CaseEvent, CaseItemCount, CaseKind, CaseRecord, CaseRollup, CsatRecord, ReportStore,
-    TicketFacts, UnansweredGroup,
+    TicketDayCount, TicketFacts, TicketRollup, UnansweredGroup,
 };
 pub use requests::{RequestOp, RequestStore};
 pub use sessions::{OidcLogin, PortalSession, PortalStore, ProviderIdentity, SessionStore};

@@ -504,6 +504,10 @@ macro_rules! person_sql {
 
                     // Words of any case event may have changed: the report rollups are rebuilt.
                     sqlx::query($crate::store::reports::FORGET_ALL_DAYS).execute(&mut *tx).await.map_err($map_err)?;
+                    sqlx::query($crate::store::reports::FORGET_ALL_TICKET_DAYS)
+                        .execute(&mut *tx)
+                        .await
+                        .map_err($map_err)?;
 
                     // The erasure's own record names the person only by a keyed hash.
                     let detail = format!(

@@ -30,6 +30,7 @@ pub struct PostgresStore {
 /// its migrations 0014 and 0015.
 pub(crate) const LIVE_INDEXES: &[(&str, &str)] = &[
     ("tickets_created_idx", "tickets (created_at)"),
+    ("tickets_conversation_idx", "tickets (conversation)"),
     ("csat_created_idx", "csat (created_at)"),
     ("case_events_conversation_idx", "case_events (conversation)"),
     ("case_events_user_idx", "case_events (platform, user_id)"),
@@ -164,7 +165,7 @@ impl PostgresStore {
 }
 
 crate::store::desk_sql::desk_sql! { db: Postgres, store: PostgresStore, map_err: map_err }
-crate::store::reports::reports_sql! { db: Postgres, store: PostgresStore, map_err: map_err }
+crate::store::reports::reports_sql! { db: Postgres, store: PostgresStore, map_err: map_err, lock_day: Some("SELECT pg_advisory_xact_lock(1919251317, CAST($1 AS INTEGER))") }
 
 crate::store::compliance_sql::compliance_sql! {
     db: Postgres,

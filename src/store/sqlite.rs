@@ -140,7 +140,7 @@ impl SqliteStore {
 }
 
 crate::store::desk_sql::desk_sql! { db: Sqlite, store: SqliteStore, map_err: map_err }
-crate::store::reports::reports_sql! { db: Sqlite, store: SqliteStore, map_err: map_err }
+crate::store::reports::reports_sql! { db: Sqlite, store: SqliteStore, map_err: map_err, lock_day: None }
 
 crate::store::compliance_sql::compliance_sql! {
     db: Sqlite,
