@@ -19,6 +19,7 @@ const QUERIES: &[&str] = &[
     "reports_7d_queue",
     "reports_90d",
     "reports_90d_queue",
+    "reports_90d_first",
     "tickets_list_queue_open",
     "tickets_list_requester",
     "tickets_show",

@@ -73,15 +73,16 @@ pub fn closed_days(from: Millis, to: Millis, now: Millis) -> Option<(Millis, Mil
 }
 
 /// Read everything the period needs: the closed whole days' case events, tickets and ratings
-/// from the rollups, the rest row by row (the open day, the edges of the period, and a closed
-/// day whose rollup a change dropped between its build and the read).
+/// from the rollups; the case events of the rest (the open day, the edges of the period)
+/// counted in SQL; its tickets and ratings row by row, with any closed day whose rollup a
+/// change dropped between its build and the read.
 pub async fn gather(store: &DynStore, opts: &ReportOptions, now: Millis) -> Result<ReportData, StoreError> {
     let (from, to) = (opts.period.from, opts.period.to);
-    let (cases, rollup, tickets, csat, ticket_rollup) = match closed_days(from, to, now) {
+    let (rollup, tickets, csat, ticket_rollup) = match closed_days(from, to, now) {
         Some((a, b)) => {
-            let mut cases = store.case_events(from, a).await?;
-            let rollup = store.case_rollup(a, b, &opts.testers, now).await?;
-            cases.extend(store.case_events(b, to).await?);
+            let mut rollup = store.case_counts(from, a, &opts.testers).await?;
+            rollup.add(store.case_rollup(a, b, &opts.testers, now).await?);
+            rollup.add(store.case_counts(b, to, &opts.testers).await?);
             let ticket_rollup = store.ticket_rollup(a, b, &opts.testers, now).await?;
             let mut live = vec![(from, a)];
             let built: HashSet<Millis> = ticket_rollup.days.iter().copied().collect();
@@ -101,18 +102,17 @@ pub async fn gather(store: &DynStore, opts: &ReportOptions, now: Millis) -> Resu
                 tickets.extend(store.ticket_facts(x, y).await?);
                 csat.extend(store.csat_scores(x, y).await?);
             }
-            (cases, rollup, tickets, csat, ticket_rollup)
+            (rollup, tickets, csat, ticket_rollup)
         }
         None => (
-            store.case_events(from, to).await?,
-            CaseRollup::default(),
+            store.case_counts(from, to, &opts.testers).await?,
             store.ticket_facts(from, to).await?,
             store.csat_scores(from, to).await?,
             TicketRollup::default(),
         ),
     };
     Ok(ReportData {
-        cases,
+        cases: Vec::new(),
         rollup,
         tickets,
         csat,

@@ -118,6 +118,16 @@ pub struct CsatRecord {
     pub at: Millis,
 }
 
+impl CaseRollup {
+    /// Add another range's counts (ranges that do not overlap).
+    pub fn add(&mut self, other: CaseRollup) {
+        self.days.extend(other.days);
+        self.items.extend(other.items);
+        self.unanswered.extend(other.unanswered);
+        self.excluded += other.excluded;
+    }
+}
+
 /// One UTC day in milliseconds.
 pub const DAY_MS: Millis = 24 * 3_600_000;
 
@@ -415,6 +425,10 @@ pub trait ReportStore: Send + Sync {
         testers: &[UserRef],
         now: Millis,
     ) -> Result<CaseRollup>;
+    /// The case events with `from <= at < to`, counted as a rollup is (per day, queue and kind;
+    /// per item; unanswered by wording), test traffic left out, in SQL and stored nowhere: for
+    /// the parts of a period the rollups do not cover, without reading every row.
+    async fn case_counts(&self, from: Millis, to: Millis, testers: &[UserRef]) -> Result<CaseRollup>;
     /// The tickets created and ratings given on the whole UTC days `from_day <= day < to_day`
     /// (midnights), rolled up; days not built yet (or built with another testers list) are
     /// built first, each in its own short transaction. Only for closed days.
@@ -976,6 +990,57 @@ macro_rules! reports_sql {
                         items: items.into_iter().map(CaseItemRow::into_count).collect::<Result<_>>()?,
                         unanswered: unanswered.into_iter().map(UnansweredRow::into_group).collect::<Result<_>>()?,
                         excluded: excluded.unwrap_or(0).max(0) as u64,
+                    })
+                }
+
+                async fn case_counts(&self, from: Millis, to: Millis, testers: &[UserRef]) -> Result<CaseRollup> {
+                    fn period(qb: &mut QueryBuilder<$db>, from: Millis, to: Millis, testers: &[UserRef]) {
+                        qb.push(" FROM case_events c WHERE c.created_at >= ");
+                        qb.push_bind(from);
+                        qb.push(" AND c.created_at < ");
+                        qb.push_bind(to);
+                        qb.push(" AND ").push(NOT_TEST);
+                        push_testers(qb, testers);
+                    }
+                    // One snapshot for all reads, as in `case_rollup`.
+                    let mut tx = self.pool.begin().await.map_err($map_err)?;
+                    let mut qb = QueryBuilder::<$db>::new("SELECT c.created_at - (c.created_at % ");
+                    qb.push_bind(DAY_MS);
+                    qb.push(") AS day, c.queue, c.kind, COUNT(*) AS n");
+                    period(&mut qb, from, to, testers);
+                    qb.push(" GROUP BY 1, c.queue, c.kind");
+                    let days: Vec<CaseDayRow> = qb.build_query_as().fetch_all(&mut *tx).await.map_err($map_err)?;
+                    let mut qb = QueryBuilder::<$db>::new("SELECT c.queue, c.kind, c.intent, c.article, COUNT(*) AS n");
+                    period(&mut qb, from, to, testers);
+                    qb.push(" GROUP BY c.queue, c.kind, c.intent, c.article");
+                    let items: Vec<CaseItemRow> = qb.build_query_as().fetch_all(&mut *tx).await.map_err($map_err)?;
+                    let mut qb = QueryBuilder::<$db>::new(
+                        "SELECT queue, kind, intent, article, query, first_at, first_id, n FROM (SELECT c.queue, \
+                         c.kind, c.intent, c.article, c.query, c.id AS first_id, c.created_at AS first_at, \
+                         ROW_NUMBER() OVER (PARTITION BY c.queue, c.kind, c.intent, c.article, c.query \
+                         ORDER BY c.created_at, c.id) AS rn, COUNT(*) OVER (PARTITION BY c.queue, c.kind, \
+                         c.intent, c.article, c.query) AS n",
+                    );
+                    period(&mut qb, from, to, testers);
+                    qb.push(" AND c.kind IN ('no_match', 'not_solved')) g WHERE rn = 1");
+                    let unanswered: Vec<UnansweredRow> =
+                        qb.build_query_as().fetch_all(&mut *tx).await.map_err($map_err)?;
+                    let all: i64 = sqlx::query_scalar(
+                        "SELECT COUNT(*) FROM case_events WHERE created_at >= $1 AND created_at < $2",
+                    )
+                    .bind(from)
+                    .bind(to)
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err($map_err)?;
+                    tx.commit().await.map_err($map_err)?;
+                    let days = days.into_iter().map(CaseDayRow::into_count).collect::<Result<Vec<_>>>()?;
+                    let kept: u64 = days.iter().map(|d| d.n).sum();
+                    Ok(CaseRollup {
+                        days,
+                        items: items.into_iter().map(CaseItemRow::into_count).collect::<Result<_>>()?,
+                        unanswered: unanswered.into_iter().map(UnansweredRow::into_group).collect::<Result<_>>()?,
+                        excluded: u64::try_from(all).unwrap_or(0).saturating_sub(kept),
                     })
                 }
 
