@@ -61,12 +61,20 @@ END $$;
 
 CREATE FUNCTION report_tickets_changed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    IF TG_OP = 'INSERT' THEN
+        -- A ticket written with a creation time in a day already rolled up (a copy, a repair).
+        PERFORM report_forget_ticket_day(NEW.created_at);
+        RETURN NULL;
+    END IF;
     PERFORM report_forget_ticket(OLD.number, OLD.created_at);
     IF TG_OP = 'UPDATE' AND NEW.created_at <> OLD.created_at THEN
         PERFORM report_forget_ticket_day(NEW.created_at);
     END IF;
     RETURN NULL;
 END $$;
+
+CREATE TRIGGER report_tickets_inserted AFTER INSERT ON tickets
+    FOR EACH ROW EXECUTE FUNCTION report_tickets_changed();
 
 CREATE TRIGGER report_tickets_updated AFTER UPDATE ON tickets
     FOR EACH ROW EXECUTE FUNCTION report_tickets_changed();

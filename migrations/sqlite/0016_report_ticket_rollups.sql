@@ -32,6 +32,11 @@ CREATE TABLE report_ticket_days (
 -- Flagging a conversation finds its tickets.
 CREATE INDEX tickets_conversation_idx ON tickets (conversation);
 
+-- A ticket written with a creation time in a day already rolled up (a copy, a repair).
+CREATE TRIGGER report_tickets_inserted AFTER INSERT ON tickets BEGIN
+    DELETE FROM report_ticket_days WHERE day = NEW.created_at - NEW.created_at % 86400000;
+END;
+
 CREATE TRIGGER report_tickets_updated AFTER UPDATE ON tickets BEGIN
     DELETE FROM report_ticket_days
      WHERE day IN (OLD.created_at - OLD.created_at % 86400000, NEW.created_at - NEW.created_at % 86400000)
