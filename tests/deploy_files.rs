@@ -184,13 +184,11 @@ fn dockerfile_build_steps_match_the_readme() {
     assert!(readme.contains(build), "README's Deploy section shows `{build}`");
     // The shipped binary: copied into the last (runtime) stage.
     let runtime = dockerfile.rsplit("\nFROM ").next().unwrap_or_default();
-    let copy = runtime
-        .lines()
-        .find(|l| l.starts_with("COPY --from=build") && l.contains("target/release/"))
-        .unwrap();
+    let copy =
+        runtime.lines().find(|l| l.starts_with("COPY --from=build") && l.contains("target/dist/")).unwrap();
     let parts: Vec<&str> = copy.split_whitespace().collect();
     let (from, to) = (parts[parts.len() - 2], parts[parts.len() - 1]);
-    assert!(from.ends_with("target/release/deskbot") && readme.contains(from), "README names {from}");
+    assert!(from.ends_with("target/dist/deskbot") && readme.contains(from), "README names {from}");
     assert!(readme.contains(to), "README names {to}");
     assert!(dockerfile.contains("docker build -f deploy/Dockerfile -t deskbot ."));
     assert!(readme.contains("docker build -f deploy/Dockerfile -t deskbot ."));
