@@ -159,8 +159,8 @@ agents = ["discord:{kim}"]
     }
 
     /// Run the `deskbot` binary on this daemon's config and database; its stdout.
-    fn cli(&self, args: &[&str]) -> String {
-        req::cli(self.dir.path(), args)
+    async fn cli(&self, args: &[&str]) -> String {
+        req::cli(self.dir.path(), args).await
     }
 
     /// Stop the daemon, check the REST traffic against Discord's spec, drop the database.
@@ -274,7 +274,7 @@ async fn request_is_approved_on_discord_and_granted_by_webhook(pg: bool) {
         .collect();
     assert_eq!(by, [format!("discord:{}", BOB.0), format!("discord:{}", KIM.0)]);
     assert_eq!(env.store.seats_used("adobe-acrobat-pro").await.unwrap(), 1);
-    let pools: Value = serde_json::from_str(&env.cli(&["licences", "list", "--json"])).unwrap();
+    let pools: Value = serde_json::from_str(&env.cli(&["licences", "list", "--json"]).await).unwrap();
     let acrobat = pools.as_array().unwrap().iter().find(|p| p["item"] == "adobe-acrobat-pro").unwrap();
     assert_eq!((acrobat["used"].as_i64(), acrobat["waiting"].as_i64()), (Some(1), Some(0)), "{acrobat}");
     env.finish().await;
@@ -416,13 +416,13 @@ async fn a_full_pool_on_discord_puts_the_next_in_line_and_self_approval_is_refus
     let max = env.fake.dm_of(MAX.0).unwrap();
     env.wait_text(max, "all 1 seats of Adobe Acrobat Pro licence are taken. You are number 1 in line").await;
     assert_eq!(env.store.seats_used(ACROBAT).await.unwrap(), 1, "never over the pool");
-    let pools: Value = serde_json::from_str(&env.cli(&["licences", "list", "--json"])).unwrap();
+    let pools: Value = serde_json::from_str(&env.cli(&["licences", "list", "--json"]).await).unwrap();
     let acrobat = pools.as_array().unwrap().iter().find(|p| p["item"] == ACROBAT).unwrap();
     assert_eq!((acrobat["used"].as_i64(), acrobat["waiting"].as_i64()), (Some(1), Some(1)), "{acrobat}");
 
     // The operator revokes Erin's seat: the revoke goes to the IdP and Max gets the seat.
     let erin = format!("discord:{}", ERIN.0);
-    env.cli(&["licences", "revoke", ACROBAT, &erin, "--justification", "left the contracts team"]);
+    env.cli(&["licences", "revoke", ACROBAT, &erin, "--justification", "left the contracts team"]).await;
     env.wait_status(1002, RequestStatus::Fulfilled).await;
     assert_eq!(env.status(1001).await, RequestStatus::Revoked);
     let got = req::wait_deliveries(&env.got, 3).await;
@@ -479,7 +479,7 @@ async fn a_review_campaign_on_discord_removes_one_grant(pg: bool) {
     let ar = format!("AR-{}", grant.id);
 
     // The auditor starts a campaign; Bob, Erin's manager, gets Keep / Remove in his DM.
-    let out = env.cli(&["licences", "review", "--item", ACROBAT]);
+    let out = env.cli(&["licences", "review", "--item", ACROBAT]).await;
     assert!(out.contains("access review started: 1 grants, 1 managers asked"), "{out}");
     let (bob_dm, review) = env.dm_with(BOB, "Access review: your reports' access").await;
     assert!(content(&review).contains(&format!("{ar}: erin (discord:{}) holds", ERIN.0)), "{review}");

@@ -78,13 +78,13 @@ impl Desk {
     }
 
     /// Run the `deskbot` binary on this desk's config and database; its stdout.
-    fn cli(&self, args: &[&str]) -> String {
-        req::cli(self.t.dir.path(), args)
+    async fn cli(&self, args: &[&str]) -> String {
+        req::cli(self.t.dir.path(), args).await
     }
 
     /// Run the `deskbot` binary expecting it to fail; its stderr.
-    fn cli_fails(&self, args: &[&str]) -> String {
-        req::cli_fails(self.t.dir.path(), args)
+    async fn cli_fails(&self, args: &[&str]) -> String {
+        req::cli_fails(self.t.dir.path(), args).await
     }
 
     async fn done(self) {
@@ -244,7 +244,7 @@ async fn request_is_approved_by_manager_then_group_and_granted_by_webhook(pg: bo
     assert!(out.contains("A seat of Adobe Acrobat Pro licence is free"), "{out}");
 
     // The operator's and the auditor's view, from the CLI on the same database.
-    let csv = d.cli(&["licences", "report", "--csv"]);
+    let csv = d.cli(&["licences", "report", "--csv"]).await;
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
@@ -260,17 +260,18 @@ async fn request_is_approved_by_manager_then_group_and_granted_by_webhook(pg: bo
     );
     assert!(!csv.contains("console:alice"), "a revoked seat is not held: {csv}");
     let trail: serde_json::Value =
-        serde_json::from_str(&d.cli(&["requests", "show", "R-1001", "--json"])).unwrap();
+        serde_json::from_str(&d.cli(&["requests", "show", "R-1001", "--json"]).await).unwrap();
     assert_eq!(trail["request"]["status"], "revoked");
     assert_eq!(trail["decisions"].as_array().map(Vec::len), Some(2));
     assert_eq!(trail["holding"]["revoke_reason"], "left the contracts team");
-    let pools: serde_json::Value = serde_json::from_str(&d.cli(&["licences", "list", "--json"])).unwrap();
+    let pools: serde_json::Value =
+        serde_json::from_str(&d.cli(&["licences", "list", "--json"]).await).unwrap();
     let acrobat = pools.as_array().unwrap().iter().find(|p| p["item"] == "adobe-acrobat-pro").unwrap();
     assert_eq!(
         (acrobat["used"].as_i64(), acrobat["total"].as_i64(), acrobat["waiting"].as_i64()),
         (Some(1), Some(1), Some(0))
     );
-    let pending = d.cli(&["requests", "list", "--status", "fulfilled"]);
+    let pending = d.cli(&["requests", "list", "--status", "fulfilled"]).await;
     assert!(pending.contains("R-1002") && !pending.contains("R-1001"), "{pending}");
     d.done().await;
 }
@@ -589,7 +590,7 @@ async fn a_review_campaign_removes_one_grant_and_hands_its_seat_on(pg: bool) {
     assert!(out.contains(&format!("Kept {ar}")), "{out}");
     let kept = d.t.app.store.holding(carl.id).await.unwrap().unwrap();
     assert!(kept.reviewed_at > carl.reviewed_at, "the grant is marked reviewed");
-    let csv = d.cli(&["licences", "report", "--csv"]);
+    let csv = d.cli(&["licences", "report", "--csv"]).await;
     assert!(csv.contains("console:carl"), "{csv}");
     d.done().await;
 }
@@ -773,18 +774,18 @@ async fn a_review_campaign_is_started_from_the_command_line(pg: bool) {
     let grant = d.t.app.store.holding_for_request(RequestNumber(1001)).await.unwrap().unwrap();
     let ar = format!("AR-{}", grant.id);
 
-    let err = d.cli_fails(&["licences", "review", "--item", "no-such-item"]);
+    let err = d.cli_fails(&["licences", "review", "--item", "no-such-item"]).await;
     assert!(err.contains("`no-such-item` is not an item of the request catalog"), "{err}");
-    let err = d.cli_fails(&["licences", "review", "--item", "visio-plan-2"]);
+    let err = d.cli_fails(&["licences", "review", "--item", "visio-plan-2"]).await;
     assert!(err.contains("no active grants to review"), "{err}");
-    let err = d.cli_fails(&["licences", "review"]);
+    let err = d.cli_fails(&["licences", "review"]).await;
     assert!(err.contains("--item") && err.contains("--all"), "one of the two is required: {err}");
     assert!(
         !d.audit_kinds().await.iter().any(|k| k == "review.started"),
         "a refused campaign records nothing"
     );
 
-    let out = d.cli(&["licences", "review", "--all", "--by", "auditor"]);
+    let out = d.cli(&["licences", "review", "--all", "--by", "auditor"]).await;
     assert!(out.contains("access review started: 1 grants, 1 managers asked, 0 sent to the leads"), "{out}");
     let out = d.chat("max", &[]).await;
     assert!(out.contains("Access review: your reports' access"), "{out}");
@@ -798,7 +799,7 @@ async fn a_review_campaign_is_started_from_the_command_line(pg: bool) {
     let out = d.chat("max", &[&format!("keep {ar}")]).await;
     assert!(out.contains(&format!("Kept {ar}")), "{out}");
     let kept_at = chrono::DateTime::from_timestamp_millis((d.t.app.clock)()).unwrap();
-    let csv = d.cli(&["licences", "report", "--csv"]);
+    let csv = d.cli(&["licences", "report", "--csv"]).await;
     let mut report = csv::Reader::from_reader(csv.as_bytes());
     let header = report.headers().unwrap().clone();
     let rows: Vec<csv::StringRecord> = report.records().map(Result::unwrap).collect();

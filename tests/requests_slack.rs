@@ -292,7 +292,7 @@ async fn request_is_approved_by_manager_then_group_and_granted_by_webhook(pg: bo
         assert!(req::audit_count(store, kind).await >= 1, "{kind} audited");
     }
     let pools: Value =
-        serde_json::from_str(&req::cli(env.bot.dir(), &["licences", "list", "--json"])).unwrap();
+        serde_json::from_str(&req::cli(env.bot.dir(), &["licences", "list", "--json"]).await).unwrap();
     let acrobat = pools.as_array().unwrap().iter().find(|p| p["item"] == ACROBAT).unwrap();
     assert_eq!((acrobat["used"].as_i64(), acrobat["waiting"].as_i64()), (Some(1), Some(0)), "{acrobat}");
     env.finish().await;
@@ -340,7 +340,7 @@ async fn a_full_pool_puts_the_next_request_in_line_and_a_revocation_hands_the_se
         .await;
     assert_eq!(store.seats_used(ACROBAT).await.unwrap(), 1, "never over the pool");
     let pools: Value =
-        serde_json::from_str(&req::cli(env.bot.dir(), &["licences", "list", "--json"])).unwrap();
+        serde_json::from_str(&req::cli(env.bot.dir(), &["licences", "list", "--json"]).await).unwrap();
     let acrobat = pools.as_array().unwrap().iter().find(|p| p["item"] == ACROBAT).unwrap();
     assert_eq!((acrobat["used"].as_i64(), acrobat["waiting"].as_i64()), (Some(1), Some(1)), "{acrobat}");
 
@@ -349,7 +349,8 @@ async fn a_full_pool_puts_the_next_request_in_line_and_a_revocation_hands_the_se
     req::cli(
         env.bot.dir(),
         &["licences", "revoke", ACROBAT, &erin, "--justification", "left the contracts team"],
-    );
+    )
+    .await;
     req::wait_status(store, 1002, RequestStatus::Fulfilled).await;
     assert_eq!(req::status(store, 1001).await, RequestStatus::Revoked);
     let got = req::wait_deliveries(&env.got, 3).await;
@@ -408,7 +409,7 @@ async fn a_review_campaign_removes_one_grant(pg: bool) {
 
     // The auditor starts a campaign; Bob, Erin's manager, gets Keep / Remove.
     let bob_before = env.bot.posts_in(&dm_of(BOB), None).len();
-    let out = req::cli(env.bot.dir(), &["licences", "review", "--item", ACROBAT]);
+    let out = req::cli(env.bot.dir(), &["licences", "review", "--item", ACROBAT]).await;
     assert!(out.contains("access review started: 1 grants, 1 managers asked"), "{out}");
     let review = env.asked(BOB, bob_before, "Access review: your reports' access").await;
     let text = review.params["text"].as_str().unwrap_or_default();

@@ -208,9 +208,12 @@ pub async fn deciders(store: &DynStore, n: i64) -> Vec<String> {
     store.request_decisions(RequestNumber(n)).await.unwrap().iter().map(|d| d.approver.to_string()).collect()
 }
 
-/// The `deskbot` binary run in `dir` (its `deskbot.toml`, `intents/`).
-fn run_cli(dir: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_deskbot"))
+/// The `deskbot` binary run in `dir` (its `deskbot.toml`, `intents/`). Awaited, not blocked
+/// on: the daemon under test runs on this test's runtime and must keep going meanwhile (a
+/// write transaction it has open when the command starts has to commit, or the command
+/// meets the busy timeout).
+async fn run_cli(dir: &Path, args: &[&str]) -> std::process::Output {
+    tokio::process::Command::new(env!("CARGO_BIN_EXE_deskbot"))
         .args(args)
         .current_dir(dir)
         .env("DESKBOT_INTENTS_DIR", dir.join("intents"))
@@ -218,19 +221,20 @@ fn run_cli(dir: &Path, args: &[&str]) -> std::process::Output {
         .env_remove("DESKBOT_DATABASE_URL")
         .env_remove("DESKBOT_CONFIG")
         .output()
+        .await
         .unwrap()
 }
 
 /// Run the `deskbot` binary in `dir`; its stdout.
-pub fn cli(dir: &Path, args: &[&str]) -> String {
-    let out = run_cli(dir, args);
+pub async fn cli(dir: &Path, args: &[&str]) -> String {
+    let out = run_cli(dir, args).await;
     assert!(out.status.success(), "deskbot {args:?}: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8(out.stdout).unwrap()
 }
 
 /// Run the `deskbot` binary in `dir` expecting it to fail; its stderr.
-pub fn cli_fails(dir: &Path, args: &[&str]) -> String {
-    let out = run_cli(dir, args);
+pub async fn cli_fails(dir: &Path, args: &[&str]) -> String {
+    let out = run_cli(dir, args).await;
     assert!(!out.status.success(), "deskbot {args:?} should fail: {}", String::from_utf8_lossy(&out.stdout));
     String::from_utf8(out.stderr).unwrap()
 }
