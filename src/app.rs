@@ -474,11 +474,25 @@ pub async fn run(
         spawn_listener(&app.config.http.listen, "http server", public, &tracker, &shutdown).await?;
     }
     tracing::info!(intents = app.catalog.load().intents.len(), "deskbot running");
+    return_freed_memory();
     shutdown.cancelled().await;
     tracing::info!("shutting down");
     tracker.close();
     tracker.wait().await;
     Ok(())
+}
+
+/// Hand the heap pages freed since start back to the system. Loading the catalog trains the
+/// matcher on a blocking thread whose allocator arena keeps the training's freed pages
+/// mapped; an idle daemon would carry them for its whole life. Called once startup is done
+/// and after each catalog reload.
+pub fn return_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim only walks glibc's own arenas under their locks; it has no
+    // preconditions and is safe to call from any thread at any time.
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// Bind `addr` and serve `router` there until shutdown.
