@@ -63,6 +63,7 @@ conformance!(
     portal_links_work_once_and_sessions_expire_idle_or_old,
     company_sign_ins_are_taken_once_and_identities_link,
     conversation_messages_join_its_tickets_and_leave_out_internal_notes,
+    a_commit_larger_than_one_statement_writes_every_row_in_order,
 );
 
 async fn conversation_is_created_then_updated_by_version(store: &DynStore) {
@@ -734,4 +735,66 @@ async fn conversation_messages_join_its_tickets_and_leave_out_internal_notes(sto
     assert_eq!(store.conversation_last_message("conv-m").await.unwrap(), lines.last().unwrap().id);
     assert_eq!(store.conversation_messages("conv-m", 1).await.unwrap().len(), 1, "the newest only");
     assert_eq!(store.conversation_last_message("nobody").await.unwrap(), 0);
+}
+
+/// A commit's turns, ratings, case events and queued messages are written together, several
+/// hundred rows per statement: one with more than that keeps every row, in order, and a
+/// replay of its event writes none of them again.
+async fn a_commit_larger_than_one_statement_writes_every_row_in_order(store: &DynStore) {
+    use deskbot::store::{CaseEvent, CaseKind};
+    const N: usize = 1_203;
+    let mut c = commit("conv-big", 0, Some("ev-big"), T0);
+    for i in 0..N {
+        c.messages.push(NewMessage {
+            turn: Turn { from: Speaker::Employee, text: format!("line {i}"), at: T0 },
+            ticket: None,
+            internal: false,
+        });
+        c.outbox.push(outbox(&format!("big-{i}"), Platform::Slack, &format!("reply {i}")));
+        c.cases.push(CaseEvent {
+            kind: CaseKind::Answered,
+            intent: Some("vpn".into()),
+            article: None,
+            queue: deskbot::domain::QueueName::parse("it").unwrap(),
+            query: format!("question {i}"),
+        });
+        c.feedback.push(KbFeedback {
+            intent: None,
+            article: Some("vpn".into()),
+            query: format!("q {i}"),
+            helpful: true,
+        });
+    }
+    let replay = c.clone();
+    applied(store.commit(c).await.unwrap());
+
+    let lines = store.conversation_messages("conv-big", 5_000).await.unwrap();
+    let texts: Vec<String> = lines.iter().map(|m| m.turn.text.clone()).collect();
+    assert!(texts == (0..N).map(|i| format!("line {i}")).collect::<Vec<_>>(), "{} lines", texts.len());
+    assert_eq!(store.outbox_depth().await.unwrap(), N as i64);
+    let mut replies: Vec<String> = Vec::new();
+    loop {
+        let claimed = store.claim_outbox(&[Platform::Slack], "w", T0, 1000, 500).await.unwrap();
+        if claimed.is_empty() {
+            break;
+        }
+        replies.extend(claimed.iter().map(|i| i.message.text.clone()));
+    }
+    assert!(replies == (0..N).map(|i| format!("reply {i}")).collect::<Vec<_>>(), "{} queued", replies.len());
+    let cases = store.case_events(T0, T0 + 1).await.unwrap();
+    let queries: Vec<String> = cases.iter().map(|e| e.query.clone()).collect();
+    assert!(
+        queries == (0..N).map(|i| format!("question {i}")).collect::<Vec<_>>(),
+        "{} cases",
+        queries.len()
+    );
+    assert!(
+        cases.iter().all(|e| e.conversation == "conv-big" && e.user.to_string() == "slack:U-conv-big"),
+        "{:?}",
+        cases[0]
+    );
+
+    assert!(matches!(store.commit(replay).await.unwrap(), CommitOutcome::Duplicate));
+    assert_eq!(store.conversation_messages("conv-big", 5_000).await.unwrap().len(), N);
+    assert_eq!(store.case_events(T0, T0 + 1).await.unwrap().len(), N);
 }

@@ -19,11 +19,7 @@ use async_trait::async_trait;
 /// The steps of a commit, each one statement inside the backend's open transaction.
 #[async_trait]
 pub(crate) trait CommitTx:
-    super::desk_sql::DeskTx
-    + super::compliance_sql::AuditTx
-    + super::reports::ReportTx
-    + super::requests::RequestTx
-    + Send
+    super::desk_sql::DeskTx + super::compliance_sql::AuditTx + super::requests::RequestTx + Send
 {
     /// Record an inbound event's dedupe key; `false` if it was recorded before.
     async fn record_event(&mut self, event: &EventKey, now: Millis) -> Result<bool>;
@@ -70,11 +66,9 @@ pub(crate) trait CommitTx:
         comment: Option<&str>,
         now: Millis,
     ) -> Result<()>;
-    /// Record a KB rating from the conversation `conversation`.
-    async fn insert_feedback(&mut self, conversation: &str, feedback: &KbFeedback, now: Millis)
-    -> Result<()>;
-    /// Queue a message for delivery; a row with the same key already queued is left alone.
-    async fn insert_outbox(&mut self, key: &str, message: &Outbound, now: Millis) -> Result<()>;
+    /// Append a commit's [`Tail`]: its turns, KB ratings, case events, and messages queued for
+    /// delivery (an outbox row whose key is already queued is left alone).
+    async fn insert_tail(&mut self, tail: &Tail<'_>) -> Result<()>;
 }
 
 /// Write everything `commit` describes through `tx`, its audit entries linked under `key`.
@@ -192,28 +186,52 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
     };
 
     let first = created.first().copied();
+    let mut tail = Tail {
+        conversation: &conv.key,
+        user: &conv.user,
+        now,
+        messages: Vec::with_capacity(messages.len()),
+        feedback: &feedback,
+        cases: &cases,
+        outbox: Vec::with_capacity(outbox.len()),
+    };
     for message in &messages {
         let ticket = message.ticket.map(|n| resolve(n, &created));
         let ticket = ticket.filter(|n| n.0 != 0);
         let mut turn = with_number(&message.turn, first);
         turn.text = fill_request_placeholder(&turn.text, request);
-        tx.insert_message(&conv.key, ticket, &turn, message.internal).await?;
-    }
-    for f in &feedback {
-        tx.insert_feedback(&conv.key, f, now).await?;
-    }
-    for case in &cases {
-        tx.insert_case_event(&conv.key, &conv.user, case, now).await?;
+        tail.messages.push((ticket, turn, message.internal));
     }
     for item in &outbox {
         let mut message = item.message.clone();
         message.text = fill_ticket_placeholder(&message.text, first);
         message.kind.fill_new_ticket(first);
         fill_request(&mut message, request);
-        tx.insert_outbox(&item.key, &message, now).await?;
+        tail.outbox.push((&item.key, message));
     }
+    tx.insert_tail(&tail).await?;
     tx.append_audit_tx(key, &audit).await?;
     Ok(CommitOutcome::Applied { created })
+}
+
+/// The rows a commit appends once its tickets and requests are written (transcript turns,
+/// KB feedback, case events, outgoing messages): nothing later in the commit reads them back,
+/// so a backend writes them together, in as few statements as it can (one per 500 rows).
+pub(crate) struct Tail<'a> {
+    pub conversation: &'a str,
+    pub user: &'a crate::domain::UserRef,
+    pub now: Millis,
+    /// Each turn with the ticket it belongs to and whether it is internal, in order.
+    pub messages: Vec<(Option<TicketNumber>, Turn, bool)>,
+    pub feedback: &'a [KbFeedback],
+    pub cases: &'a [crate::store::reports::CaseEvent],
+    /// Outbox key and message, in order.
+    pub outbox: Vec<(&'a str, Outbound)>,
+}
+
+impl Tail<'_> {
+    /// Rows per statement: far below either backend's limit on bound parameters.
+    pub const CHUNK: usize = 500;
 }
 
 /// What the request ops did.

@@ -189,6 +189,7 @@ shared_sql! {
     migrations: "./migrations/postgres",
     next_ticket_sql: "SELECT nextval('ticket_seq')",
     lock_row_sql: " FOR UPDATE",
+    tail_in_cte: true,
 }
 
 /// Map a sqlx error on PostgreSQL to what the caller can act on, by SQLSTATE.

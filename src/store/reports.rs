@@ -391,18 +391,6 @@ pub(crate) const FORGET_ALL_DAYS: &str = "DELETE FROM report_days";
 /// Forget every ticket rollup day.
 pub(crate) const FORGET_ALL_TICKET_DAYS: &str = "DELETE FROM report_ticket_days";
 
-/// The report step inside one commit transaction.
-#[async_trait]
-pub(crate) trait ReportTx: Send {
-    async fn insert_case_event(
-        &mut self,
-        conversation: &str,
-        user: &UserRef,
-        event: &CaseEvent,
-        now: Millis,
-    ) -> Result<()>;
-}
-
 #[async_trait]
 pub trait ReportStore: Send + Sync {
     /// Case events with `from <= at < to`, oldest first.
@@ -626,11 +614,11 @@ macro_rules! reports_sql {
             use $crate::domain::{Millis, UserRef};
             use $crate::store::Result;
             use $crate::store::reports::{
-                CSAT_SCORES, CaseDayRow, CaseEvent, CaseItemRow, CaseRecord, CaseRollup, CaseRow, CsatRecord, CsatRow,
-                DAY_MS, NOT_TEST, ReportStore, ReportTx, TICKET_FACTS, TicketDayRow, TicketFacts, TicketFactsRow,
+                CSAT_SCORES, CaseDayRow, CaseItemRow, CaseRecord, CaseRollup, CaseRow, CsatRecord, CsatRow,
+                DAY_MS, NOT_TEST, ReportStore, TICKET_FACTS, TicketDayRow, TicketFacts, TicketFactsRow,
                 TicketRollup, UnansweredRow, encode_durations, roll_up_day, testers_fingerprint, ticket_rollup_of,
             };
-            use sqlx::{QueryBuilder, Transaction};
+            use sqlx::QueryBuilder;
 
             /// `AND NOT (platform = … AND user_id = …)` for each tester.
             fn push_testers(qb: &mut QueryBuilder<$db>, testers: &[UserRef]) {
@@ -824,35 +812,6 @@ macro_rules! reports_sql {
                     .await
                     .map_err($map_err)?;
                 tx.commit().await.map_err($map_err)
-            }
-
-            #[async_trait::async_trait]
-            impl ReportTx for Transaction<'static, $db> {
-                async fn insert_case_event(
-                    &mut self,
-                    conversation: &str,
-                    user: &UserRef,
-                    event: &CaseEvent,
-                    now: Millis,
-                ) -> Result<()> {
-                    sqlx::query(
-                        "INSERT INTO case_events (conversation, platform, user_id, kind, intent, article, \
-                         queue, query, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                    )
-                    .bind(conversation)
-                    .bind(user.platform.as_str())
-                    .bind(&user.id)
-                    .bind(event.kind.as_str())
-                    .bind(event.intent.as_deref())
-                    .bind(event.article.as_deref())
-                    .bind(event.queue.as_str())
-                    .bind(&event.query)
-                    .bind(now)
-                    .execute(&mut **self)
-                    .await
-                    .map_err($map_err)?;
-                    Ok(())
-                }
             }
 
             /// Rows of `sql` (which binds the period as `$1 <= t < $2`), each turned into `T`.

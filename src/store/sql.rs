@@ -19,19 +19,19 @@ macro_rules! shared_sql {
         map_err: $map_err:path,
         migrations: $migrations:literal,
         next_ticket_sql: $next_ticket:literal,
-        lock_row_sql: $lock_row:literal $(,)?
+        lock_row_sql: $lock_row:literal,
+        tail_in_cte: $tail_in_cte:literal $(,)?
     ) => {
         mod shared {
             use super::*;
-            use $crate::domain::Outbound;
             use $crate::domain::{Millis, Platform, TicketNumber, TicketStatus};
-            use $crate::store::commit::{CommitTx, apply};
+            use $crate::store::commit::{CommitTx, Tail, apply};
             use $crate::store::rows::{
                 ConversationRow, MessageRow, OutboxRow, TicketEventRow, TicketRow, claimed_items, push_ticket_filter,
                 speaker_columns,
             };
             use $crate::store::{
-                Commit, CommitOutcome, ConversationWrite, EventKey, KbFeedback, NewTicket, OutboxItem, Result,
+                Commit, CommitOutcome, ConversationWrite, EventKey, NewTicket, OutboxItem, Result,
                 Store, StoreError, StoredConversation, StoredMessage, Ticket, TicketEvent, TicketFilter, Turn,
             };
             use $crate::store::json::JsonText;
@@ -232,30 +232,138 @@ macro_rules! shared_sql {
                     write(q, self).await.map(drop)
                 }
 
-                async fn insert_feedback(&mut self, conversation: &str, f: &KbFeedback, now: Millis) -> Result<()> {
-                    let q = sqlx::query(
-                        "INSERT INTO kb_feedback (intent, article, query, helpful, created_at, conversation) \
-                         VALUES ($1, $2, $3, $4, $5, $6)",
-                    )
-                    .bind(f.intent.as_deref())
-                    .bind(f.article.as_deref())
-                    .bind(&f.query)
-                    .bind(f.helpful)
-                    .bind(now)
-                    .bind(conversation);
-                    write(q, self).await.map(drop)
+                async fn insert_tail(&mut self, t: &Tail<'_>) -> Result<()> {
+                    let mut outbox = Vec::with_capacity(t.outbox.len());
+                    for (key, message) in &t.outbox {
+                        outbox.push((*key, message.to.platform.as_str(), JsonText::of(message, "outbox message")?));
+                    }
+                    let messages: Vec<_> = t.messages.iter().collect();
+                    let feedback: Vec<_> = t.feedback.iter().collect();
+                    let cases: Vec<_> = t.cases.iter().collect();
+                    let (mut m, mut f, mut c, mut o) =
+                        (messages.as_slice(), feedback.as_slice(), cases.as_slice(), outbox.as_slice());
+                    while !(m.is_empty() && f.is_empty() && c.is_empty() && o.is_empty()) {
+                        let mut batch = TailBatch::<$db>::new($tail_in_cte);
+                        let (now_m, rest) = m.split_at(m.len().min(Tail::CHUNK));
+                        m = rest;
+                        if !now_m.is_empty() {
+                            let qb = batch.part(
+                                "INSERT INTO messages \
+                                 (conversation, ticket_number, speaker_kind, speaker_name, text, internal, created_at) ",
+                            );
+                            qb.push_values(now_m, |mut row, (ticket, turn, internal)| {
+                                let (kind, name) = speaker_columns(&turn.from);
+                                row.push_bind(t.conversation)
+                                    .push_bind(ticket.map(|n| n.0))
+                                    .push_bind(kind)
+                                    .push_bind(name)
+                                    .push_bind(turn.text.as_str())
+                                    .push_bind(*internal)
+                                    .push_bind(turn.at);
+                            });
+                            batch.end_part();
+                        }
+                        let (now_f, rest) = f.split_at(f.len().min(Tail::CHUNK));
+                        f = rest;
+                        if !now_f.is_empty() {
+                            let qb = batch.part(
+                                "INSERT INTO kb_feedback (intent, article, query, helpful, created_at, conversation) ",
+                            );
+                            qb.push_values(now_f, |mut row, fb| {
+                                row.push_bind(fb.intent.as_deref())
+                                    .push_bind(fb.article.as_deref())
+                                    .push_bind(fb.query.as_str())
+                                    .push_bind(fb.helpful)
+                                    .push_bind(t.now)
+                                    .push_bind(t.conversation);
+                            });
+                            batch.end_part();
+                        }
+                        let (now_c, rest) = c.split_at(c.len().min(Tail::CHUNK));
+                        c = rest;
+                        if !now_c.is_empty() {
+                            let qb = batch.part(
+                                "INSERT INTO case_events (conversation, platform, user_id, kind, intent, article, \
+                                 queue, query, created_at) ",
+                            );
+                            qb.push_values(now_c, |mut row, e| {
+                                row.push_bind(t.conversation)
+                                    .push_bind(t.user.platform.as_str())
+                                    .push_bind(t.user.id.as_str())
+                                    .push_bind(e.kind.as_str())
+                                    .push_bind(e.intent.as_deref())
+                                    .push_bind(e.article.as_deref())
+                                    .push_bind(e.queue.as_str())
+                                    .push_bind(e.query.as_str())
+                                    .push_bind(t.now);
+                            });
+                            batch.end_part();
+                        }
+                        let (now_o, rest) = o.split_at(o.len().min(Tail::CHUNK));
+                        o = rest;
+                        if !now_o.is_empty() {
+                            let qb = batch.part(
+                                "INSERT INTO outbox (key, platform, payload, status, attempts, next_attempt_at, created_at) ",
+                            );
+                            qb.push_values(now_o, |mut row, (key, platform, payload)| {
+                                row.push_bind(*key)
+                                    .push_bind(*platform)
+                                    .push_bind(payload)
+                                    .push("'pending'")
+                                    .push("0")
+                                    .push_bind(t.now)
+                                    .push_bind(t.now);
+                            });
+                            qb.push(" ON CONFLICT (key) DO NOTHING");
+                            batch.end_part();
+                        }
+                        batch.execute(self).await?;
+                    }
+                    Ok(())
+                }
+            }
+
+            /// Several inserts sent as one: on SQLite, statements separated by `;` (run by one
+            /// call into the driver's worker); on PostgreSQL, whose extended protocol takes one
+            /// statement, data-modifying `WITH` parts of a single statement.
+            struct TailBatch<DB: sqlx::Database> {
+                qb: QueryBuilder<DB>,
+                in_cte: bool,
+                parts: usize,
+            }
+
+            impl TailBatch<$db> {
+                fn new(in_cte: bool) -> Self {
+                    Self { qb: QueryBuilder::new(""), in_cte, parts: 0 }
                 }
 
-                async fn insert_outbox(&mut self, key: &str, message: &Outbound, now: Millis) -> Result<()> {
-                    let q = sqlx::query(
-                        "INSERT INTO outbox (key, platform, payload, status, attempts, next_attempt_at, created_at) \
-                         VALUES ($1, $2, $3, 'pending', 0, $4, $4) ON CONFLICT (key) DO NOTHING",
-                    )
-                    .bind(key)
-                    .bind(message.to.platform.as_str())
-                    .bind(JsonText::of(message, "outbox message")?)
-                    .bind(now);
-                    write(q, self).await.map(drop)
+                fn part(&mut self, insert: &str) -> &mut QueryBuilder<$db> {
+                    if self.in_cte {
+                        self.qb.push(if self.parts == 0 { "WITH " } else { ", " });
+                        self.qb.push(format_args!("part{} AS (", self.parts));
+                    } else if self.parts > 0 {
+                        self.qb.push("; ");
+                    }
+                    self.parts += 1;
+                    self.qb.push(insert);
+                    &mut self.qb
+                }
+
+                fn end_part(&mut self) {
+                    if self.in_cte {
+                        self.qb.push(")");
+                    }
+                }
+
+                async fn execute(mut self, tx: &mut Transaction<'static, $db>) -> Result<()> {
+                    if self.parts == 0 {
+                        return Ok(());
+                    }
+                    if self.in_cte {
+                        self.qb.push(" SELECT 1");
+                    }
+                    self.qb.build().execute(&mut **tx).await.map_err($map_err)?;
+                    Ok(())
                 }
             }
 

@@ -164,6 +164,7 @@ shared_sql! {
     migrations: "./migrations/sqlite",
     next_ticket_sql: "UPDATE ticket_seq SET next = next + 1 WHERE id = 1 RETURNING next - 1",
     lock_row_sql: "",
+    tail_in_cte: false,
 }
 
 /// Create the database file readable by its owner only (0600) if it does not exist yet;
