@@ -237,86 +237,55 @@ macro_rules! shared_sql {
                     for (key, message) in &t.outbox {
                         outbox.push((*key, message.to.platform.as_str(), JsonText::of(message, "outbox message")?));
                     }
-                    let messages: Vec<_> = t.messages.iter().collect();
-                    let feedback: Vec<_> = t.feedback.iter().collect();
-                    let cases: Vec<_> = t.cases.iter().collect();
                     let (mut m, mut f, mut c, mut o) =
-                        (messages.as_slice(), feedback.as_slice(), cases.as_slice(), outbox.as_slice());
+                        (t.messages.as_slice(), t.feedback, t.cases, outbox.as_slice());
                     while !(m.is_empty() && f.is_empty() && c.is_empty() && o.is_empty()) {
                         let mut batch = TailBatch::<$db>::new($tail_in_cte);
-                        let (now_m, rest) = m.split_at(m.len().min(Tail::CHUNK));
-                        m = rest;
-                        if !now_m.is_empty() {
-                            let qb = batch.part(
-                                "INSERT INTO messages \
-                                 (conversation, ticket_number, speaker_kind, speaker_name, text, internal, created_at) ",
-                            );
-                            qb.push_values(now_m, |mut row, (ticket, turn, internal)| {
-                                let (kind, name) = speaker_columns(&turn.from);
-                                row.push_bind(t.conversation)
-                                    .push_bind(ticket.map(|n| n.0))
-                                    .push_bind(kind)
-                                    .push_bind(name)
-                                    .push_bind(turn.text.as_str())
-                                    .push_bind(*internal)
-                                    .push_bind(turn.at);
-                            });
-                            batch.end_part();
-                        }
-                        let (now_f, rest) = f.split_at(f.len().min(Tail::CHUNK));
-                        f = rest;
-                        if !now_f.is_empty() {
-                            let qb = batch.part(
-                                "INSERT INTO kb_feedback (intent, article, query, helpful, created_at, conversation) ",
-                            );
-                            qb.push_values(now_f, |mut row, fb| {
-                                row.push_bind(fb.intent.as_deref())
-                                    .push_bind(fb.article.as_deref())
-                                    .push_bind(fb.query.as_str())
-                                    .push_bind(fb.helpful)
-                                    .push_bind(t.now)
-                                    .push_bind(t.conversation);
-                            });
-                            batch.end_part();
-                        }
-                        let (now_c, rest) = c.split_at(c.len().min(Tail::CHUNK));
-                        c = rest;
-                        if !now_c.is_empty() {
-                            let qb = batch.part(
-                                "INSERT INTO case_events (conversation, platform, user_id, kind, intent, article, \
-                                 queue, query, created_at) ",
-                            );
-                            qb.push_values(now_c, |mut row, e| {
-                                row.push_bind(t.conversation)
-                                    .push_bind(t.user.platform.as_str())
-                                    .push_bind(t.user.id.as_str())
-                                    .push_bind(e.kind.as_str())
-                                    .push_bind(e.intent.as_deref())
-                                    .push_bind(e.article.as_deref())
-                                    .push_bind(e.queue.as_str())
-                                    .push_bind(e.query.as_str())
-                                    .push_bind(t.now);
-                            });
-                            batch.end_part();
-                        }
-                        let (now_o, rest) = o.split_at(o.len().min(Tail::CHUNK));
-                        o = rest;
-                        if !now_o.is_empty() {
-                            let qb = batch.part(
-                                "INSERT INTO outbox (key, platform, payload, status, attempts, next_attempt_at, created_at) ",
-                            );
-                            qb.push_values(now_o, |mut row, (key, platform, payload)| {
-                                row.push_bind(*key)
-                                    .push_bind(*platform)
-                                    .push_bind(payload)
-                                    .push("'pending'")
-                                    .push("0")
-                                    .push_bind(t.now)
-                                    .push_bind(t.now);
-                            });
-                            qb.push(" ON CONFLICT (key) DO NOTHING");
-                            batch.end_part();
-                        }
+                        let columns = "INSERT INTO messages \
+                            (conversation, ticket_number, speaker_kind, speaker_name, text, internal, created_at) ";
+                        batch.rows(columns, "", &mut m, |mut row, (ticket, turn, internal)| {
+                            let (kind, name) = speaker_columns(&turn.from);
+                            row.push_bind(t.conversation)
+                                .push_bind(ticket.map(|n| n.0))
+                                .push_bind(kind)
+                                .push_bind(name)
+                                .push_bind(turn.text.as_str())
+                                .push_bind(*internal)
+                                .push_bind(turn.at);
+                        });
+                        let columns = "INSERT INTO kb_feedback (intent, article, query, helpful, created_at, conversation) ";
+                        batch.rows(columns, "", &mut f, |mut row, fb| {
+                            row.push_bind(fb.intent.as_deref())
+                                .push_bind(fb.article.as_deref())
+                                .push_bind(fb.query.as_str())
+                                .push_bind(fb.helpful)
+                                .push_bind(t.now)
+                                .push_bind(t.conversation);
+                        });
+                        let columns = "INSERT INTO case_events \
+                            (conversation, platform, user_id, kind, intent, article, queue, query, created_at) ";
+                        batch.rows(columns, "", &mut c, |mut row, e| {
+                            row.push_bind(t.conversation)
+                                .push_bind(t.user.platform.as_str())
+                                .push_bind(t.user.id.as_str())
+                                .push_bind(e.kind.as_str())
+                                .push_bind(e.intent.as_deref())
+                                .push_bind(e.article.as_deref())
+                                .push_bind(e.queue.as_str())
+                                .push_bind(e.query.as_str())
+                                .push_bind(t.now);
+                        });
+                        let columns =
+                            "INSERT INTO outbox (key, platform, payload, status, attempts, next_attempt_at, created_at) ";
+                        batch.rows(columns, " ON CONFLICT (key) DO NOTHING", &mut o, |mut row, (key, platform, payload)| {
+                            row.push_bind(*key)
+                                .push_bind(*platform)
+                                .push_bind(payload)
+                                .push("'pending'")
+                                .push("0")
+                                .push_bind(t.now)
+                                .push_bind(t.now);
+                        });
                         batch.execute(self).await?;
                     }
                     Ok(())
@@ -337,7 +306,21 @@ macro_rules! shared_sql {
                     Self { qb: QueryBuilder::new(""), in_cte, parts: 0 }
                 }
 
-                fn part(&mut self, insert: &str) -> &mut QueryBuilder<$db> {
+                /// Up to [`Tail::CHUNK`] rows taken off the front of `rows` as one more insert
+                /// (`insert` names the table and columns, `suffix` follows the values); none
+                /// when `rows` is empty.
+                fn rows<T>(
+                    &mut self,
+                    insert: &str,
+                    suffix: &str,
+                    rows: &mut &[T],
+                    mut push: impl FnMut(sqlx::query_builder::Separated<'_, $db, &'static str>, &T),
+                ) {
+                    let (now, rest) = rows.split_at(rows.len().min(Tail::CHUNK));
+                    *rows = rest;
+                    if now.is_empty() {
+                        return;
+                    }
                     if self.in_cte {
                         self.qb.push(if self.parts == 0 { "WITH " } else { ", " });
                         self.qb.push(format_args!("part{} AS (", self.parts));
@@ -346,10 +329,8 @@ macro_rules! shared_sql {
                     }
                     self.parts += 1;
                     self.qb.push(insert);
-                    &mut self.qb
-                }
-
-                fn end_part(&mut self) {
+                    self.qb.push_values(now, |row, item| push(row, item));
+                    self.qb.push(suffix);
                     if self.in_cte {
                         self.qb.push(")");
                     }
