@@ -451,6 +451,55 @@ async fn locked_database_reports_busy() {
     assert_eq!(applied(db.store.commit(c).await.unwrap()), vec![TicketNumber(1001)]);
 }
 
+/// Two processes on one SQLite file (each with its own writer connection) claim and finish
+/// outbox rows side by side: the claim is one statement, and SQLite takes the write lock when it
+/// starts, so no row is claimed by both and every row ends done.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_processes_on_one_file_never_claim_a_row_twice() {
+    let db = support::sqlite().await;
+    let other: DynStore = std::sync::Arc::new(
+        deskbot::store::sqlite::SqliteStore::open_with(
+            &db.url,
+            deskbot::store::sqlite::DEFAULT_BUSY_TIMEOUT,
+            support::test_key(),
+        )
+        .await
+        .unwrap(),
+    );
+    support::queue(&db.store, 60, Platform::Slack).await;
+    let workers: Vec<_> = (0..8)
+        .map(|w| {
+            let store = if w % 2 == 0 { db.store.clone() } else { other.clone() };
+            tokio::spawn(async move {
+                let mut got = Vec::new();
+                loop {
+                    let batch = store.claim_outbox(&[Platform::Slack], &format!("w{w}"), T0, 60_000, 2).await;
+                    let ids: Vec<i64> = batch.unwrap().into_iter().map(|i| i.id).collect();
+                    if ids.is_empty() {
+                        return got;
+                    }
+                    store.outbox_done_many(&ids, T0 + 1).await.unwrap();
+                    got.extend(ids);
+                }
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for w in workers {
+        all.extend(w.await.unwrap());
+    }
+    let distinct: HashSet<_> = all.iter().collect();
+    assert_eq!((all.len(), distinct.len()), (60, 60), "a row was claimed twice or never");
+    assert_eq!(other.outbox_depth().await.unwrap(), 0);
+    assert!(
+        db.store
+            .claim_outbox(&[Platform::Slack], "late", T0 + 10_000_000, 1000, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
 #[tokio::test]
 async fn opening_in_a_missing_directory_is_a_clear_error() {
     let dir = tempfile::tempdir().unwrap();
