@@ -122,11 +122,6 @@ impl PostgresStore {
         self.pool.begin().await.map_err(map_err)
     }
 
-    /// Where a write outside a transaction runs.
-    fn writes(&self) -> &PgPool {
-        &self.pool
-    }
-
     /// After an erasure or a purge: VACUUM the catalogued tables, so the old row versions are
     /// no longer visible to anything and their space is reused. (Only `VACUUM FULL`, which
     /// locks the tables, rewrites the files; see the README.)
@@ -147,6 +142,7 @@ impl PostgresStore {
         limit: i64,
     ) -> Result<Vec<OutboxItem>> {
         let platforms: Vec<String> = platforms.iter().map(|p| p.as_str().to_string()).collect();
+        let mut tx = self.begin_write().await?;
         let rows: Vec<OutboxRow> = sqlx::query_as(
             "UPDATE outbox SET status = 'sending', claimed_by = $1, claimed_until = $2, \
              attempts = attempts + 1 \
@@ -161,10 +157,10 @@ impl PostgresStore {
         .bind(platforms)
         .bind(now)
         .bind(limit)
-        .fetch_all(self.writes())
+        .fetch_all(&mut *tx)
         .await
         .map_err(map_err)?;
-        shared::finish_claim(self.writes(), rows).await
+        shared::finish_claim(tx, rows).await
     }
 }
 

@@ -8,8 +8,7 @@
 //! - `impl Store for TheStore`: reads, commit, and outbox bookkeeping.
 //!
 //! The backend supplies what differs: `pool`, `map_err`, its migrations folder, `begin_write()`
-//! (SQLite takes the write lock up front) and `writes()` (the pool a lone write statement runs
-//! on: SQLite's one writer connection), `claim()` (PostgreSQL skips locked rows), how the
+//! (SQLite takes the write lock up front), `claim()` (PostgreSQL skips locked rows), how the
 //! next ticket number is allocated, and how a ticket row is locked for a status change.
 //! [`error_detail`] is a small error helper both backends use when they add context.
 
@@ -49,22 +48,20 @@ macro_rules! shared_sql {
             }
 
             /// Finish a claim: rows whose message cannot be read are marked dead (and logged)
-            /// instead of being retried forever; the rest are returned oldest first. A crash before
-            /// the marking leaves them claimed; the next claim after the lease finds them again.
+            /// instead of being retried forever; the rest are returned oldest first.
             pub(super) async fn finish_claim(
-                writes: &sqlx::Pool<$db>,
+                mut tx: Transaction<'static, $db>,
                 rows: Vec<OutboxRow>,
             ) -> Result<Vec<OutboxItem>> {
                 let (items, unreadable) = claimed_items(rows);
                 for (id, reason) in unreadable {
                     tracing::warn!(outbox_id = id, error = %reason, "outbox row cannot be read; marking it dead");
-                    sqlx::query("UPDATE outbox SET status = 'dead', last_error = $1 WHERE id = $2")
+                    let q = sqlx::query("UPDATE outbox SET status = 'dead', last_error = $1 WHERE id = $2")
                         .bind(reason)
-                        .bind(id)
-                        .execute(writes)
-                        .await
-                        .map_err($map_err)?;
+                        .bind(id);
+                    write(q, &mut tx).await?;
                 }
+                tx.commit().await.map_err($map_err)?;
                 Ok(items)
             }
 
@@ -489,25 +486,23 @@ macro_rules! shared_sql {
                     self.claim(platforms, worker, now, lease_ms, limit.min(1000)).await
                 }
 
-                // The outbox's bookkeeping is one statement each, run on its own (atomic by
-                // itself) on the connection writes go through: no BEGIN and COMMIT around it.
                 async fn outbox_done(&self, id: i64, now: Millis) -> Result<()> {
-                    sqlx::query(
+                    let mut tx = self.begin_write().await?;
+                    let q = sqlx::query(
                         "UPDATE outbox SET status = 'done', sent_at = $1, claimed_by = NULL, \
                          claimed_until = NULL WHERE id = $2",
                     )
                     .bind(now)
-                    .bind(id)
-                    .execute(self.writes())
-                    .await
-                    .map_err($map_err)?;
-                    Ok(())
+                    .bind(id);
+                    write(q, &mut tx).await?;
+                    tx.commit().await.map_err($map_err)
                 }
 
                 async fn outbox_done_many(&self, ids: &[i64], now: Millis) -> Result<()> {
                     if ids.is_empty() {
                         return Ok(());
                     }
+                    let mut tx = self.begin_write().await?;
                     let mut qb = QueryBuilder::<$db>::new("UPDATE outbox SET status = 'done', sent_at = ");
                     qb.push_bind(now);
                     qb.push(", claimed_by = NULL, claimed_until = NULL WHERE id IN (");
@@ -516,23 +511,22 @@ macro_rules! shared_sql {
                         list.push_bind(*id);
                     }
                     qb.push(")");
-                    qb.build().execute(self.writes()).await.map_err($map_err)?;
-                    Ok(())
+                    qb.build().execute(&mut *tx).await.map_err($map_err)?;
+                    tx.commit().await.map_err($map_err)
                 }
 
                 async fn outbox_failed(&self, id: i64, error: &str, next_attempt_at: Option<Millis>) -> Result<()> {
-                    sqlx::query(
+                    let mut tx = self.begin_write().await?;
+                    let q = sqlx::query(
                         "UPDATE outbox SET status = CASE WHEN $1 IS NULL THEN 'dead' ELSE 'pending' END, \
                          next_attempt_at = COALESCE($1, next_attempt_at), last_error = $2, \
                          claimed_by = NULL, claimed_until = NULL WHERE id = $3",
                     )
                     .bind(next_attempt_at)
                     .bind(error)
-                    .bind(id)
-                    .execute(self.writes())
-                    .await
-                    .map_err($map_err)?;
-                    Ok(())
+                    .bind(id);
+                    write(q, &mut tx).await?;
+                    tx.commit().await.map_err($map_err)
                 }
 
                 async fn outbox_depth(&self) -> Result<i64> {

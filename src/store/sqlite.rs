@@ -111,14 +111,7 @@ impl SqliteStore {
         Ok(())
     }
 
-    /// Where a write outside a transaction runs: the writer connection, so it queues with the
-    /// write transactions instead of meeting the busy timeout.
-    fn writes(&self) -> &SqlitePool {
-        &self.writer
-    }
-
-    /// Claim due rows in one `UPDATE … RETURNING` (SQLite takes the write lock when a write
-    /// statement starts, so it needs no transaction around it).
+    /// Claim due rows in one `UPDATE … RETURNING` under the write lock.
     async fn claim(
         &self,
         platforms: &[Platform],
@@ -140,8 +133,9 @@ impl SqliteStore {
         qb.push(")) ORDER BY id LIMIT ").push_bind(limit);
         qb.push(") RETURNING id, key, payload, attempts");
 
-        let rows: Vec<OutboxRow> = qb.build_query_as().fetch_all(self.writes()).await.map_err(map_err)?;
-        shared::finish_claim(self.writes(), rows).await
+        let mut tx = self.begin_write().await?;
+        let rows: Vec<OutboxRow> = qb.build_query_as().fetch_all(&mut *tx).await.map_err(map_err)?;
+        shared::finish_claim(tx, rows).await
     }
 }
 
