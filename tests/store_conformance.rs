@@ -284,19 +284,29 @@ async fn outbox_row_is_claimed_by_one_worker_only(store: &DynStore) {
     assert_eq!(store.outbox_depth().await.unwrap(), 3);
 
     queue(store, 40, Platform::Discord).await;
+    let all = claim_race(std::slice::from_ref(store), Platform::Discord, 3, false).await;
+    let distinct: HashSet<_> = all.iter().collect();
+    assert_eq!((all.len(), distinct.len()), (40, 40), "a row was claimed twice or never");
+}
+
+/// Eight workers, spread over `stores` in turn, claim `platform`'s rows `limit` at a time until
+/// none is left (marking each batch done when `finish`); every id each claimed, in one list.
+async fn claim_race(stores: &[DynStore], platform: Platform, limit: i64, finish: bool) -> Vec<i64> {
     let workers: Vec<_> = (0..8)
         .map(|w| {
-            let store = store.clone();
+            let store = stores[w % stores.len()].clone();
             tokio::spawn(async move {
                 let mut got = Vec::new();
                 loop {
-                    let batch =
-                        store.claim_outbox(&[Platform::Discord], &format!("w{w}"), T0, 60_000, 3).await;
-                    let batch = batch.unwrap();
-                    if batch.is_empty() {
+                    let batch = store.claim_outbox(&[platform], &format!("w{w}"), T0, 60_000, limit).await;
+                    let ids: Vec<i64> = batch.unwrap().into_iter().map(|i| i.id).collect();
+                    if ids.is_empty() {
                         return got;
                     }
-                    got.extend(batch.into_iter().map(|i| i.id));
+                    if finish {
+                        store.outbox_done_many(&ids, T0 + 1).await.unwrap();
+                    }
+                    got.extend(ids);
                 }
             })
         })
@@ -305,8 +315,7 @@ async fn outbox_row_is_claimed_by_one_worker_only(store: &DynStore) {
     for w in workers {
         all.extend(w.await.unwrap());
     }
-    let distinct: HashSet<_> = all.iter().collect();
-    assert_eq!((all.len(), distinct.len()), (40, 40), "a row was claimed twice or never");
+    all
 }
 
 async fn claim_respects_platforms_and_due_time(store: &DynStore) {
@@ -467,27 +476,7 @@ async fn two_processes_on_one_file_never_claim_a_row_twice() {
         .unwrap(),
     );
     support::queue(&db.store, 60, Platform::Slack).await;
-    let workers: Vec<_> = (0..8)
-        .map(|w| {
-            let store = if w % 2 == 0 { db.store.clone() } else { other.clone() };
-            tokio::spawn(async move {
-                let mut got = Vec::new();
-                loop {
-                    let batch = store.claim_outbox(&[Platform::Slack], &format!("w{w}"), T0, 60_000, 2).await;
-                    let ids: Vec<i64> = batch.unwrap().into_iter().map(|i| i.id).collect();
-                    if ids.is_empty() {
-                        return got;
-                    }
-                    store.outbox_done_many(&ids, T0 + 1).await.unwrap();
-                    got.extend(ids);
-                }
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for w in workers {
-        all.extend(w.await.unwrap());
-    }
+    let all = claim_race(&[db.store.clone(), other.clone()], Platform::Slack, 2, true).await;
     let distinct: HashSet<_> = all.iter().collect();
     assert_eq!((all.len(), distinct.len()), (60, 60), "a row was claimed twice or never");
     assert_eq!(other.outbox_depth().await.unwrap(), 0);
