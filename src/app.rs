@@ -134,9 +134,11 @@ pub fn load_model(dir: &Path) -> Result<Arc<Embedder>, AppError> {
     if let Some(m) = models.get(dir) {
         return Ok(m.clone());
     }
+    let started = std::time::Instant::now();
     let model = Arc::new(Embedder::load(dir).map_err(|e| {
         AppError::Usage(format!("matcher.model: {e} (a directory written by `deskbot model import`)"))
     })?);
+    tracing::info!(dir = %dir.display(), ms = started.elapsed().as_millis() as u64, "sentence-embedding model loaded");
     models.insert(dir.to_path_buf(), model.clone());
     Ok(model)
 }

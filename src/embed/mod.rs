@@ -1,6 +1,7 @@
 //! Sentence embeddings from a local BERT-family model directory (all-MiniLM-L6-v2 and its kin):
 //! `config.json`, `tokenizer.json`, `model.safetensors` and `1_Pooling/config.json`, as
-//! `deskbot model import` writes them. The runtime is candle's BERT on the CPU; nothing is ever
+//! `deskbot model import` writes them. The encoder is deskbot's own BERT forward pass ([`bert`]) on
+//! the CPU, its weights read with candle and packed once for the matrix kernel; nothing is ever
 //! downloaded. A sentence's embedding is the mean of its token vectors (padding masked out),
 //! L2-normalised, so the dot product of two embeddings is their cosine.
 //!
@@ -15,12 +16,12 @@
 //! message at a time is fastest on one core; catalog embedding runs in batches of
 //! [`BATCH`] texts of similar length.
 
+pub mod bert;
 pub mod cache;
 pub mod import;
 
-use candle_core::{DType, Device, Tensor};
-use candle_nn::VarBuilder;
-use candle_transformers::models::bert::{BertModel, Config as BertConfig};
+use candle_core::{Device, Tensor};
+use candle_transformers::models::bert::Config as BertConfig;
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -74,7 +75,7 @@ pub struct ModelInfo {
 
 /// A loaded sentence-embedding model.
 pub struct Embedder {
-    model: BertModel,
+    model: bert::Bert,
     tokenizer: Tokenizer,
     info: ModelInfo,
     dir: PathBuf,
@@ -154,9 +155,8 @@ impl Embedder {
             .map_err(|e| file_err(&w_path, format!("not a safetensors file: {e}")))?;
         drop(bytes);
         let parameters = tensors.values().map(Tensor::elem_count).sum();
-        let vb = VarBuilder::from_tensors(tensors, DType::F32, &Device::Cpu);
-        let model =
-            BertModel::load(vb, &config).map_err(|e| file_err(&w_path, format!("not this BERT: {e}")))?;
+        let model = bert::Bert::load(tensors, &config)
+            .map_err(|e| file_err(&w_path, format!("not this BERT: {e}")))?;
         let manifest = dir.join(MANIFEST_FILE);
         let recorded = std::fs::read_to_string(&manifest)
             .ok()
@@ -229,31 +229,8 @@ impl Embedder {
 
     /// Mean-pooled, unit-length embeddings of tokenised texts (padded to the longest).
     fn forward(&self, encodings: &[tokenizers::Encoding]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        if encodings.is_empty() {
-            return Ok(Vec::new());
-        }
-        let len = encodings.iter().map(|e| e.get_ids().len()).max().unwrap_or(0).max(1);
-        let n = encodings.len();
-        let mut ids = vec![0u32; n * len];
-        let mut mask = vec![0u32; n * len];
-        for (row, e) in encodings.iter().enumerate() {
-            for (j, &id) in e.get_ids().iter().enumerate().take(len) {
-                ids[row * len + j] = id;
-                mask[row * len + j] = 1;
-            }
-        }
-        let dev = &self.model.device;
-        let ids = Tensor::from_vec(ids, (n, len), dev).map_err(runtime)?;
-        let mask = Tensor::from_vec(mask, (n, len), dev).map_err(runtime)?;
-        let types = ids.zeros_like().map_err(runtime)?;
-        let hidden = self.model.forward(&ids, &types, Some(&mask)).map_err(runtime)?;
-        // Mean over the real tokens, then unit length.
-        let maskf = mask.to_dtype(DType::F32).map_err(runtime)?.unsqueeze(2).map_err(runtime)?;
-        let summed = hidden.broadcast_mul(&maskf).and_then(|t| t.sum(1)).map_err(runtime)?;
-        let counts = maskf.sum(1).and_then(|c| c.clamp(1e-9f32, f32::MAX)).map_err(runtime)?;
-        let mean = summed.broadcast_div(&counts).map_err(runtime)?;
-        let rows: Vec<Vec<f32>> = mean.to_vec2().map_err(runtime)?;
-        Ok(rows.into_iter().map(normalised).collect())
+        let seqs: Vec<&[u32]> = encodings.iter().map(|e| e.get_ids()).collect();
+        Ok(self.model.embed(&seqs)?.into_iter().map(normalised).collect())
     }
 
     /// Embeddings of `texts` through the cache: only texts not embedded before by this model

@@ -1,5 +1,7 @@
 use super::import::{self, FILES};
 use super::*;
+use candle_core::DType;
+use candle_nn::VarBuilder;
 use std::io::Write;
 
 fn tiny() -> tempfile::TempDir {
@@ -185,4 +187,54 @@ fn the_cache_embeds_each_text_once_and_survives_a_restart() {
     let second = again.embed_cached(&["vpn keeps dropping", "printer jammed"]).expect("embed");
     assert_eq!(second[0], first[1]);
     assert_eq!(cache::Cache::load(&path, &m.info().checksum, m.dim()).expect("cache").len(), 3);
+}
+
+/// candle's `BertModel` is the reference: deskbot's encoder gives the same pooled vectors, alone
+/// and in a padded batch, with every activation the configs name.
+#[test]
+fn the_encoder_matches_candles_bert() {
+    use candle_transformers::models::bert::{BertModel, HiddenAct};
+    let dir = tiny();
+    for act in [HiddenAct::Gelu, HiddenAct::GeluApproximate, HiddenAct::Relu] {
+        let mut config = read_config(dir.path()).expect("config");
+        config.hidden_act = act;
+        let bytes = std::fs::read(dir.path().join(WEIGHTS_FILE)).expect("weights");
+        let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).expect("tensors");
+        let vb = VarBuilder::from_tensors(tensors.clone(), DType::F32, &Device::Cpu);
+        let reference = BertModel::load(vb, &config).expect("candle");
+        let ours = bert::Bert::load(tensors, &config).expect("ours");
+        let seqs: [&[u32]; 3] = [&[2, 11, 12, 5, 13, 6, 14, 3], &[2, 16, 3], &[2, 20, 19, 1, 1, 3]];
+        // One at a time and all three padded into one batch.
+        let batched = ours.embed(&seqs).expect("batch");
+        for (k, ids) in seqs.iter().enumerate() {
+            let t = Tensor::new(*ids, &Device::Cpu).and_then(|t| t.unsqueeze(0)).expect("ids");
+            let hidden = reference.forward(&t, &t.zeros_like().expect("types"), None).expect("forward");
+            let want: Vec<f32> =
+                hidden.mean(1).and_then(|m| m.squeeze(0)).and_then(|m| m.to_vec1()).expect("mean");
+            let alone = ours.embed(&[ids]).expect("alone").remove(0);
+            for got in [&alone, &batched[k]] {
+                let diff = want.iter().zip(got).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+                assert!(diff < 1e-4, "{act:?} sequence {k}: max difference {diff}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_checkpoint_missing_a_tensor_or_with_a_wrong_shape_is_refused_by_name() {
+    let dir = tiny();
+    let config = read_config(dir.path()).expect("config");
+    let bytes = std::fs::read(dir.path().join(WEIGHTS_FILE)).expect("weights");
+    let tensors = candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).expect("tensors");
+    let mut missing = tensors.clone();
+    missing.remove("encoder.layer.1.output.dense.weight");
+    let err = bert::Bert::load(missing, &config).err().expect("refused");
+    assert!(err.contains("encoder.layer.1.output.dense.weight") && err.contains("missing"), "{err}");
+    let mut wrong = tensors;
+    wrong.insert(
+        "encoder.layer.0.intermediate.dense.bias".into(),
+        Tensor::zeros(3, DType::F32, &Device::Cpu).expect("t"),
+    );
+    let err = bert::Bert::load(wrong, &config).err().expect("refused");
+    assert!(err.contains("encoder.layer.0.intermediate.dense.bias") && err.contains("shape"), "{err}");
 }
