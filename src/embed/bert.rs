@@ -161,6 +161,9 @@ impl Bert {
 
     /// Mean-pooled (not yet normalised) embeddings of `seqs` token-id sequences.
     pub fn embed(&self, seqs: &[&[u32]]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        if seqs.is_empty() {
+            return Ok(Vec::new());
+        }
         let h = self.hidden;
         let len = seqs.iter().map(|s| s.len()).max().unwrap_or(0).clamp(1, self.max_positions);
         let rows = seqs.len() * len;

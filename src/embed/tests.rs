@@ -206,6 +206,7 @@ fn the_encoder_matches_candles_bert() {
         let seqs: [&[u32]; 3] = [&[2, 11, 12, 5, 13, 6, 14, 3], &[2, 16, 3], &[2, 20, 19, 1, 1, 3]];
         // One at a time and all three padded into one batch.
         let batched = ours.embed(&seqs).expect("batch");
+        assert!(ours.embed(&[]).expect("nothing").is_empty());
         for (k, ids) in seqs.iter().enumerate() {
             let t = Tensor::new(*ids, &Device::Cpu).and_then(|t| t.unsqueeze(0)).expect("ids");
             let hidden = reference.forward(&t, &t.zeros_like().expect("types"), None).expect("forward");
