@@ -64,6 +64,7 @@ conformance!(
     company_sign_ins_are_taken_once_and_identities_link,
     conversation_messages_join_its_tickets_and_leave_out_internal_notes,
     a_commit_larger_than_one_statement_writes_every_row_in_order,
+    commits_arriving_together_each_keep_their_own_outcome,
 );
 
 async fn conversation_is_created_then_updated_by_version(store: &DynStore) {
@@ -835,4 +836,111 @@ async fn a_commit_larger_than_one_statement_writes_every_row_in_order(store: &Dy
     assert!(matches!(store.commit(replay).await.unwrap(), CommitOutcome::Duplicate));
     assert_eq!(store.conversation_messages("conv-big", 5_000).await.unwrap().len(), N);
     assert_eq!(store.case_events(T0, T0 + 1).await.unwrap().len(), N);
+}
+
+/// Commits that arrive together are written in one transaction (group commit), but each keeps
+/// its own outcome: a replayed event is a duplicate and queues nothing, a stale conversation
+/// version is a conflict whose event stays unrecorded (so its retry applies), a commit that
+/// fails leaves nothing behind, and none of them costs a neighbour its write. Plain commits
+/// (no ticket work) and commits with ticket work are mixed, as they are on a working desk.
+async fn commits_arriving_together_each_keep_their_own_outcome(store: &DynStore) {
+    #[derive(Clone, Copy, Debug, PartialEq)]
+    enum Want {
+        Applied,
+        Duplicate,
+        Conflict,
+        Fails,
+    }
+    // Conversations at version 1 for the stale writers, and events seen before for the replays.
+    for i in 0..8 {
+        applied(store.commit(commit(&format!("old-{i}"), 0, Some(&format!("seen-{i}")), T0)).await.unwrap());
+    }
+    const N: usize = 96;
+    let mut jobs = Vec::new();
+    for i in 0..N {
+        let ticket = i % 2 == 1;
+        let (mut c, want) = match i % 6 {
+            0 | 1 => (commit(&format!("new-{i}"), 0, Some(&format!("ev-{i}")), T0 + 1), Want::Applied),
+            2 => (commit(&format!("new-{i}"), 0, Some(&format!("seen-{}", i % 8)), T0 + 1), Want::Duplicate),
+            3 => (commit(&format!("old-{}", i % 8), 7, Some(&format!("ev-{i}")), T0 + 1), Want::Conflict),
+            4 => (commit(&format!("old-{}", i % 8), 3, Some(&format!("ev-{i}")), T0 + 1), Want::Conflict),
+            _ => {
+                let mut c = commit(&format!("new-{i}"), 0, Some(&format!("ev-{i}")), T0 + 1);
+                c.tickets.push(set_status(TicketNumber(900_000 + i as i64), TicketStatus::Resolved, None));
+                (c, Want::Fails)
+            }
+        };
+        if ticket && want != Want::Fails {
+            c.tickets.push(TicketOp::Create(new_ticket(&format!("filed by {i}"))));
+        }
+        c.messages.push(NewMessage {
+            turn: Turn { from: Speaker::Employee, text: format!("line of {i}"), at: T0 + 1 },
+            ticket: None,
+            internal: false,
+        });
+        c.outbox.push(outbox(&format!("out-{i}"), Platform::Slack, &format!("reply to {i}")));
+        jobs.push((i, c, want));
+    }
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(N));
+    let tasks: Vec<_> = jobs
+        .iter()
+        .cloned()
+        .map(|(i, c, want)| {
+            let (store, barrier) = (store.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                (i, want, store.commit(c).await)
+            })
+        })
+        .collect();
+    let mut created = Vec::new();
+    let mut applied_keys = HashSet::new();
+    for task in tasks {
+        let (i, want, got) = task.await.unwrap();
+        match (want, got) {
+            (Want::Applied, Ok(CommitOutcome::Applied { created: c })) => {
+                assert_eq!(c.len(), usize::from(i % 2 == 1), "commit {i}");
+                created.extend(c);
+                applied_keys.insert(format!("out-{i}"));
+            }
+            (Want::Duplicate, Ok(CommitOutcome::Duplicate)) | (Want::Conflict, Ok(CommitOutcome::Conflict)) => {}
+            (Want::Fails, Err(e)) => assert!(e.to_string().contains(&format!("IT-{}", 900_000 + i)), "{e}"),
+            (want, got) => panic!("commit {i}: wanted {want:?}, got {got:?}"),
+        }
+    }
+    // Every applied commit wrote its rows, once; nothing else was written.
+    let unique: HashSet<_> = created.iter().collect();
+    assert_eq!(unique.len(), created.len(), "ticket numbers are unique: {created:?}");
+    assert_eq!(store.tickets(&TicketFilter { limit: 1000, ..TicketFilter::default() }).await.unwrap().len(), created.len());
+    let mut queued = HashSet::new();
+    loop {
+        let claimed = store.claim_outbox(&[Platform::Slack], "w", T0 + 10, 1000, 500).await.unwrap();
+        if claimed.is_empty() {
+            break;
+        }
+        queued.extend(claimed.into_iter().map(|item| item.key));
+    }
+    assert_eq!(queued, applied_keys);
+    for (i, c, want) in &jobs {
+        let key = &c.conversation.key;
+        let seen = store.event_seen(c.event.as_ref().unwrap()).await.unwrap();
+        let lines = store.conversation_messages(key, 100).await.unwrap();
+        let mine = lines.iter().filter(|m| m.turn.text == format!("line of {i}")).count();
+        match want {
+            Want::Applied => assert!(seen && mine == 1, "commit {i}: seen {seen}, {mine} lines"),
+            Want::Duplicate => assert!(seen && mine == 0, "commit {i}: {mine} lines"),
+            Want::Conflict | Want::Fails => {
+                assert!(!seen && mine == 0, "commit {i}: event recorded {seen}, {mine} lines")
+            }
+        }
+        if *want == Want::Conflict {
+            assert_eq!(store.load_conversation(key).await.unwrap().unwrap().version, 1, "{key}");
+        }
+    }
+    // A conflict's event was not recorded: read again and retried, it applies.
+    let retry = jobs.iter().find(|(_, _, w)| *w == Want::Conflict).map(|(_, c, _)| c.clone()).unwrap();
+    let mut retry = retry;
+    retry.conversation.expected_version = 1;
+    applied(store.commit(retry.clone()).await.unwrap());
+    assert!(store.event_seen(retry.event.as_ref().unwrap()).await.unwrap());
 }

@@ -8,8 +8,8 @@ use super::compliance::NewAuditEntry;
 use super::requests::{REQUEST_PLACEHOLDER, RequestNumber, RequestOp, TimerKind, fill_request_placeholder};
 use super::rows::{resolved_at_after, status_event_kind};
 use super::{
-    Commit, CommitOutcome, ConversationWrite, EventKey, KbFeedback, NewTicket, Result, StoreError, TicketOp,
-    Turn, fill_ticket_placeholder,
+    Commit, CommitOutcome, ConversationWrite, EventKey, KbFeedback, NewMessage, NewOutbox, NewTicket, Result,
+    StoreError, TicketOp, Turn, fill_ticket_placeholder,
 };
 use crate::domain::Outbound;
 use crate::domain::{Millis, TicketNumber, TicketStatus};
@@ -185,33 +185,69 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
         Requests::TimerFiredBefore => return Ok(CommitOutcome::Duplicate),
     };
 
-    let first = created.first().copied();
-    let mut tail = Tail {
-        conversation: &conv.key,
-        user: &conv.user,
-        now,
-        messages: Vec::with_capacity(messages.len()),
-        feedback: &feedback,
-        cases: &cases,
-        outbox: Vec::with_capacity(outbox.len()),
-    };
-    for message in &messages {
-        let ticket = message.ticket.map(|n| resolve(n, &created));
-        let ticket = ticket.filter(|n| n.0 != 0);
-        let mut turn = with_number(&message.turn, first);
-        turn.text = fill_request_placeholder(&turn.text, request);
-        tail.messages.push((ticket, turn, message.internal));
-    }
-    for item in &outbox {
-        let mut message = item.message.clone();
-        message.text = fill_ticket_placeholder(&message.text, first);
-        message.kind.fill_new_ticket(first);
-        fill_request(&mut message, request);
-        tail.outbox.push((&item.key, message));
-    }
-    tx.insert_tail(&tail).await?;
+    let parts = TailParts { conv: &conv, now, messages: &messages, feedback: &feedback, cases: &cases, outbox: &outbox };
+    tx.insert_tail(&parts.tail(&created, request)).await?;
     tx.append_audit_tx(key, &audit).await?;
     Ok(CommitOutcome::Applied { created })
+}
+
+/// A commit that writes no tickets and no requests and whose appended rows fit one statement
+/// each: its dedupe key, conversation and appended rows can go to the database in one call
+/// (see `sql.rs`). `None` for any other commit.
+pub(crate) fn plain(commit: &Commit) -> Option<TailParts<'_>> {
+    let fits = commit.messages.len() <= Tail::CHUNK
+        && commit.feedback.len() <= Tail::CHUNK
+        && commit.cases.len() <= Tail::CHUNK
+        && commit.outbox.len() <= Tail::CHUNK;
+    (commit.tickets.is_empty() && commit.requests.is_empty() && fits).then_some(TailParts {
+        conv: &commit.conversation,
+        now: commit.now,
+        messages: &commit.messages,
+        feedback: &commit.feedback,
+        cases: &commit.cases,
+        outbox: &commit.outbox,
+    })
+}
+
+/// What a commit appends, before the numbers of the tickets and request it creates are known.
+pub(crate) struct TailParts<'a> {
+    pub conv: &'a ConversationWrite,
+    pub now: Millis,
+    pub messages: &'a [NewMessage],
+    pub feedback: &'a [KbFeedback],
+    pub cases: &'a [crate::store::reports::CaseEvent],
+    pub outbox: &'a [NewOutbox],
+}
+
+impl<'a> TailParts<'a> {
+    /// The rows to append, with the created ticket and request numbers filled in.
+    pub(crate) fn tail(&self, created: &[TicketNumber], request: Option<RequestNumber>) -> Tail<'a> {
+        let first = created.first().copied();
+        let mut tail = Tail {
+            conversation: &self.conv.key,
+            user: &self.conv.user,
+            now: self.now,
+            messages: Vec::with_capacity(self.messages.len()),
+            feedback: self.feedback,
+            cases: self.cases,
+            outbox: Vec::with_capacity(self.outbox.len()),
+        };
+        for message in self.messages {
+            let ticket = message.ticket.map(|n| resolve(n, created));
+            let ticket = ticket.filter(|n| n.0 != 0);
+            let mut turn = with_number(&message.turn, first);
+            turn.text = fill_request_placeholder(&turn.text, request);
+            tail.messages.push((ticket, turn, message.internal));
+        }
+        for item in self.outbox {
+            let mut message = item.message.clone();
+            message.text = fill_ticket_placeholder(&message.text, first);
+            message.kind.fill_new_ticket(first);
+            fill_request(&mut message, request);
+            tail.outbox.push((&item.key, message));
+        }
+        tail
+    }
 }
 
 /// The rows a commit appends once its tickets and requests are written (transcript turns,

@@ -12,6 +12,7 @@ mod copy_sql;
 pub mod desk;
 pub(crate) mod desk_sql;
 pub mod grants;
+pub(crate) mod group;
 mod json;
 pub mod key;
 pub mod person;

@@ -223,6 +223,13 @@ macro_rules! person_sql {
             }
 
             /// Replace the person's id and names in one column, in every row.
+            /// A conversation rewritten by an erasure moves on a version, so an event that read
+            /// it before (and holds the old words in its new state) conflicts instead of writing
+            /// them back.
+            fn bump_version(table: &str) -> &'static str {
+                if table == "conversations" { ", version = version + 1" } else { "" }
+            }
+
             async fn scrub_column(tx: &mut Tx, s: &Scrubber, t: &Table, c: &Column) -> Result<u64> {
                 let (table, col) = (t.name, c.name);
                 let mut seen = BTreeSet::new();
@@ -240,7 +247,7 @@ macro_rules! person_sql {
                         if !seen.insert(old.clone()) {
                             continue;
                         }
-                        let sql = format!("UPDATE {table} SET {col} = $1 WHERE {col} = $2");
+                        let sql = format!("UPDATE {table} SET {col} = $1{} WHERE {col} = $2", bump_version(table));
                         let q = if c.json {
                             let v: serde_json::Value = JsonText(old.clone()).parse(&format!("{table}.{col}"))?;
                             let new = JsonText::of(&s.json(&v), col)?;
@@ -482,6 +489,7 @@ macro_rules! person_sql {
                         for (c, fill) in cols {
                             let mut qb = QueryBuilder::<$db>::new(format!("UPDATE {} SET {} = ", t.name, c.name));
                             push_fill(&mut qb, c, fill, &e.pseudonym, &blank);
+                            qb.push(bump_version(t.name));
                             qb.push(" WHERE ");
                             if !push_owned(&mut qb, t.owner, &subj) {
                                 continue;

@@ -9,16 +9,20 @@ use super::rows::OutboxRow;
 use super::sql::{error_detail, shared_sql};
 use super::{OutboxItem, Result, StoreError, redact_url};
 use crate::domain::{Millis, Platform};
+use crate::store::group::GroupCommit;
 use crate::store::key::AuditKey;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, PgConnection, Postgres, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub struct PostgresStore {
     pool: PgPool,
     /// Links the audit chain; `None` only for a store opened to migrate.
     audit_key: Option<AuditKey>,
+    /// Commits queue here; those that arrive together are written in one transaction.
+    group: Arc<GroupCommit>,
 }
 
 /// Indexes on tables that grow with the desk, built after the migrations with `CREATE INDEX
@@ -115,7 +119,12 @@ impl PostgresStore {
             .connect_with(options)
             .await
             .map_err(cannot_open)?;
-        Ok(Self { pool, audit_key })
+        let group = GroupCommit::new(Arc::new(shared::Writer {
+            pool: pool.clone(),
+            begin: "BEGIN",
+            key: audit_key.clone(),
+        }));
+        Ok(Self { pool, audit_key, group })
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {

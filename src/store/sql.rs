@@ -25,7 +25,7 @@ macro_rules! shared_sql {
         mod shared {
             use super::*;
             use $crate::domain::{Millis, Platform, TicketNumber, TicketStatus};
-            use $crate::store::commit::{CommitTx, Tail, apply};
+            use $crate::store::commit::{CommitTx, Tail, apply, plain};
             use $crate::store::rows::{
                 ConversationRow, MessageRow, OutboxRow, TicketEventRow, TicketRow, claimed_items, push_ticket_filter,
                 speaker_columns,
@@ -36,6 +36,7 @@ macro_rules! shared_sql {
             };
             use $crate::store::json::JsonText;
             use sqlx::{QueryBuilder, Transaction};
+            use std::collections::HashSet;
 
             const TICKET_SELECT: &str = "SELECT number, title, description, requester_platform, requester_id, \
                 requester_name, filed_by_platform, filed_by_id, conversation, reply_to, intent, queue, priority, \
@@ -233,77 +234,155 @@ macro_rules! shared_sql {
                 }
 
                 async fn insert_tail(&mut self, t: &Tail<'_>) -> Result<()> {
-                    let mut outbox = Vec::with_capacity(t.outbox.len());
-                    for (key, message) in &t.outbox {
-                        outbox.push((*key, message.to.platform.as_str(), JsonText::of(message, "outbox message")?));
-                    }
-                    let (mut m, mut f, mut c, mut o) =
-                        (t.messages.as_slice(), t.feedback, t.cases, outbox.as_slice());
-                    while !(m.is_empty() && f.is_empty() && c.is_empty() && o.is_empty()) {
+                    let mut rest = TailRest::of(t)?;
+                    while !rest.is_empty() {
                         let mut batch = TailBatch::<$db>::new($tail_in_cte);
-                        let columns = "INSERT INTO messages \
-                            (conversation, ticket_number, speaker_kind, speaker_name, text, internal, created_at) ";
-                        batch.rows(columns, "", &mut m, |mut row, (ticket, turn, internal)| {
-                            let (kind, name) = speaker_columns(&turn.from);
-                            row.push_bind(t.conversation)
-                                .push_bind(ticket.map(|n| n.0))
-                                .push_bind(kind)
-                                .push_bind(name)
-                                .push_bind(turn.text.as_str())
-                                .push_bind(*internal)
-                                .push_bind(turn.at);
-                        });
-                        let columns = "INSERT INTO kb_feedback (intent, article, query, helpful, created_at, conversation) ";
-                        batch.rows(columns, "", &mut f, |mut row, fb| {
-                            row.push_bind(fb.intent.as_deref())
-                                .push_bind(fb.article.as_deref())
-                                .push_bind(fb.query.as_str())
-                                .push_bind(fb.helpful)
-                                .push_bind(t.now)
-                                .push_bind(t.conversation);
-                        });
-                        let columns = "INSERT INTO case_events \
-                            (conversation, platform, user_id, kind, intent, article, queue, query, created_at) ";
-                        batch.rows(columns, "", &mut c, |mut row, e| {
-                            row.push_bind(t.conversation)
-                                .push_bind(t.user.platform.as_str())
-                                .push_bind(t.user.id.as_str())
-                                .push_bind(e.kind.as_str())
-                                .push_bind(e.intent.as_deref())
-                                .push_bind(e.article.as_deref())
-                                .push_bind(e.queue.as_str())
-                                .push_bind(e.query.as_str())
-                                .push_bind(t.now);
-                        });
-                        let columns =
-                            "INSERT INTO outbox (key, platform, payload, status, attempts, next_attempt_at, created_at) ";
-                        batch.rows(columns, " ON CONFLICT (key) DO NOTHING", &mut o, |mut row, (key, platform, payload)| {
-                            row.push_bind(*key)
-                                .push_bind(*platform)
-                                .push_bind(payload)
-                                .push("'pending'")
-                                .push("0")
-                                .push_bind(t.now)
-                                .push_bind(t.now);
-                        });
+                        rest.push(&mut batch, t);
                         batch.execute(self).await?;
                     }
                     Ok(())
                 }
             }
 
-            /// Several inserts sent as one: on SQLite, statements separated by `;` (run by one
-            /// call into the driver's worker); on PostgreSQL, whose extended protocol takes one
-            /// statement, data-modifying `WITH` parts of a single statement.
+            /// The rows of a [`Tail`] not sent yet.
+            struct TailRest<'t> {
+                messages: &'t [(Option<TicketNumber>, Turn, bool)],
+                feedback: &'t [$crate::store::KbFeedback],
+                cases: &'t [$crate::store::reports::CaseEvent],
+                outbox: Vec<(&'t str, &'static str, JsonText)>,
+                sent: usize,
+            }
+
+            impl<'t> TailRest<'t> {
+                fn of(t: &'t Tail<'_>) -> Result<Self> {
+                    let mut outbox = Vec::with_capacity(t.outbox.len());
+                    for (key, message) in &t.outbox {
+                        outbox.push((*key, message.to.platform.as_str(), JsonText::of(message, "outbox message")?));
+                    }
+                    Ok(Self { messages: &t.messages, feedback: t.feedback, cases: t.cases, outbox, sent: 0 })
+                }
+
+                fn is_empty(&self) -> bool {
+                    self.messages.is_empty() && self.feedback.is_empty() && self.cases.is_empty()
+                        && self.outbox.len() == self.sent
+                }
+
+                /// Up to [`Tail::CHUNK`] rows of each kind as inserts of `batch`.
+                fn push(&mut self, batch: &mut TailBatch<$db>, t: &Tail<'_>) {
+                    let columns = "INSERT INTO messages \
+                        (conversation, ticket_number, speaker_kind, speaker_name, text, internal, created_at) ";
+                    batch.rows(columns, "", &mut self.messages, |mut row, (ticket, turn, internal)| {
+                        let (kind, name) = speaker_columns(&turn.from);
+                        row.push_bind(t.conversation)
+                            .push_bind(ticket.map(|n| n.0))
+                            .push_bind(kind)
+                            .push_bind(name)
+                            .push_bind(turn.text.as_str())
+                            .push_bind(*internal)
+                            .push_bind(turn.at);
+                    });
+                    let columns = "INSERT INTO kb_feedback (intent, article, query, helpful, created_at, conversation) ";
+                    batch.rows(columns, "", &mut self.feedback, |mut row, fb| {
+                        row.push_bind(fb.intent.as_deref())
+                            .push_bind(fb.article.as_deref())
+                            .push_bind(fb.query.as_str())
+                            .push_bind(fb.helpful)
+                            .push_bind(t.now)
+                            .push_bind(t.conversation);
+                    });
+                    let columns = "INSERT INTO case_events \
+                        (conversation, platform, user_id, kind, intent, article, queue, query, created_at) ";
+                    batch.rows(columns, "", &mut self.cases, |mut row, e| {
+                        row.push_bind(t.conversation)
+                            .push_bind(t.user.platform.as_str())
+                            .push_bind(t.user.id.as_str())
+                            .push_bind(e.kind.as_str())
+                            .push_bind(e.intent.as_deref())
+                            .push_bind(e.article.as_deref())
+                            .push_bind(e.queue.as_str())
+                            .push_bind(e.query.as_str())
+                            .push_bind(t.now);
+                    });
+                    let columns =
+                        "INSERT INTO outbox (key, platform, payload, status, attempts, next_attempt_at, created_at) ";
+                    let mut outbox = &self.outbox[self.sent..];
+                    let before = outbox.len();
+                    batch.rows(columns, " ON CONFLICT (key) DO NOTHING", &mut outbox, |mut row, (key, platform, payload)| {
+                        row.push_bind(*key)
+                            .push_bind(*platform)
+                            .push_bind(payload)
+                            .push("'pending'")
+                            .push("0")
+                            .push_bind(t.now)
+                            .push_bind(t.now);
+                    });
+                    self.sent += before - outbox.len();
+                }
+            }
+
+            /// Several statements sent as one: on SQLite, statements separated by `;` (run in
+            /// order by one call into the driver's worker, each reporting its changes); on
+            /// PostgreSQL, whose extended protocol takes one statement, data-modifying `WITH`
+            /// parts of a single statement, a part guarded on another by `EXISTS`.
             struct TailBatch<DB: sqlx::Database> {
                 qb: QueryBuilder<DB>,
                 in_cte: bool,
+                /// Statements (SQLite) or `WITH` parts (PostgreSQL) so far.
                 parts: usize,
+                /// A `WITH` part is open (its closing parenthesis not pushed yet).
+                open: bool,
+                /// Named parts, with where their count is reported: the statement's index on
+                /// SQLite, the column of the final `SELECT` on PostgreSQL.
+                names: Vec<(&'static str, usize)>,
+                /// On PostgreSQL, rows are inserted only when this part returned a row.
+                guard_rows: Option<&'static str>,
             }
 
             impl TailBatch<$db> {
                 fn new(in_cte: bool) -> Self {
-                    Self { qb: QueryBuilder::new(""), in_cte, parts: 0 }
+                    Self { qb: QueryBuilder::new(""), in_cte, parts: 0, open: false, names: Vec::new(), guard_rows: None }
+                }
+
+                fn close(&mut self) {
+                    if self.open {
+                        self.qb.push(")");
+                        self.open = false;
+                    }
+                }
+
+                /// Start one more statement (or `WITH` part, named `name`), to be written into
+                /// the returned builder.
+                fn part(&mut self, name: &'static str) -> &mut QueryBuilder<$db> {
+                    self.close();
+                    if self.in_cte {
+                        self.qb.push(if self.parts == 0 { "WITH " } else { ", " });
+                        match name {
+                            "" => self.qb.push(format_args!("part{} AS (", self.parts)),
+                            _ => self.qb.push(format_args!("{name} AS (")),
+                        };
+                        self.open = true;
+                    } else if self.parts > 0 {
+                        self.qb.push("; ");
+                    }
+                    if !name.is_empty() {
+                        let at = if self.in_cte { self.names.len() } else { self.parts };
+                        self.names.push((name, at));
+                    }
+                    self.parts += 1;
+                    &mut self.qb
+                }
+
+                /// A statement with no parameters (SQLite only: PostgreSQL has no place for it).
+                fn raw(&mut self, sql: &'static str) {
+                    self.part("").push(sql);
+                }
+
+                /// The open part returns a row for each row it wrote (PostgreSQL; SQLite reports
+                /// changes without it).
+                fn returning_one(&mut self) {
+                    if self.in_cte {
+                        self.qb.push(" RETURNING 1");
+                    }
                 }
 
                 /// Up to [`Tail::CHUNK`] rows taken off the front of `rows` as one more insert
@@ -321,31 +400,558 @@ macro_rules! shared_sql {
                     if now.is_empty() {
                         return;
                     }
-                    if self.in_cte {
-                        self.qb.push(if self.parts == 0 { "WITH " } else { ", " });
-                        self.qb.push(format_args!("part{} AS (", self.parts));
-                    } else if self.parts > 0 {
-                        self.qb.push("; ");
+                    let guard = self.guard_rows;
+                    let qb = self.part("");
+                    qb.push(insert);
+                    match guard {
+                        Some(g) => {
+                            qb.push("SELECT * FROM (");
+                            qb.push_values(now, |row, item| push(row, item));
+                            qb.push(format_args!(") AS v WHERE EXISTS (SELECT 1 FROM {g})"));
+                        }
+                        None => {
+                            qb.push_values(now, |row, item| push(row, item));
+                        }
                     }
-                    self.parts += 1;
-                    self.qb.push(insert);
-                    self.qb.push_values(now, |row, item| push(row, item));
-                    self.qb.push(suffix);
-                    if self.in_cte {
-                        self.qb.push(")");
-                    }
+                    qb.push(suffix);
                 }
 
                 async fn execute(mut self, tx: &mut Transaction<'static, $db>) -> Result<()> {
                     if self.parts == 0 {
                         return Ok(());
                     }
+                    self.close();
                     if self.in_cte {
                         self.qb.push(" SELECT 1");
                     }
                     self.qb.build().execute(&mut **tx).await.map_err($map_err)?;
                     Ok(())
                 }
+
+                /// The index the next SQLite statement will have.
+                fn next_statement(&self) -> usize {
+                    self.parts
+                }
+
+                /// The column of the final `SELECT` the next named `WITH` part's count will be in.
+                fn count(&self) -> usize {
+                    self.names.len()
+                }
+
+                /// PostgreSQL: run the statement, ending it with a `SELECT` of the count of each
+                /// named part (in the order they were named), then, for each of `seen`, whether
+                /// that event was recorded before the statement.
+                async fn select_counts<'e, E>(mut self, conn: E, seen: &[&$crate::store::EventKey]) -> Result<Vec<i64>>
+                where
+                    E: sqlx::Executor<'e, Database = $db>,
+                {
+                    use sqlx::Row;
+                    if self.parts == 0 {
+                        return Ok(Vec::new());
+                    }
+                    self.close();
+                    self.qb.push(" SELECT ");
+                    let mut columns = 0;
+                    for (name, _) in &self.names {
+                        self.qb.push(if columns == 0 { "" } else { ", " });
+                        self.qb.push(format_args!("(SELECT COUNT(*) FROM {name})"));
+                        columns += 1;
+                    }
+                    for e in seen {
+                        self.qb.push(if columns == 0 { "" } else { ", " });
+                        self.qb.push("(SELECT COUNT(*) FROM inbound_events WHERE platform = ")
+                            .push_bind(e.platform.as_str())
+                            .push(" AND event_id = ")
+                            .push_bind(e.event_id.clone())
+                            .push(")");
+                        columns += 1;
+                    }
+                    if columns == 0 {
+                        self.qb.push("1");
+                    }
+                    let row = self.qb.build().fetch_one(conn).await.map_err($map_err)?;
+                    let mut counts = Vec::with_capacity(columns);
+                    for i in 0..columns {
+                        counts.push(row.try_get::<i64, _>(i).map_err($map_err)?);
+                    }
+                    Ok(counts)
+                }
+            }
+
+            /// The store's writer as group commit drives it.
+            ///
+            /// A *plain* commit (no ticket or request work, see `commit::plain`) needs no
+            /// round trip of its own: plain commits that arrive together are written by one call
+            /// to the database ([`PlainGroup`]). Other commits run step by step, each inside a
+            /// savepoint of its own when they share a transaction. SQLite writes a batch in one
+            /// `BEGIN IMMEDIATE` transaction; PostgreSQL writes plain commits as single
+            /// statements that need no transaction around them, and the rest in one.
+            pub(crate) struct Writer {
+                pub(crate) pool: sqlx::Pool<$db>,
+                /// The statement that opens a write transaction.
+                pub(crate) begin: &'static str,
+                pub(crate) key: Option<$crate::store::key::AuditKey>,
+            }
+
+            type Outcomes = Vec<Option<Result<CommitOutcome>>>;
+
+            impl Writer {
+                fn key(&self) -> Result<&$crate::store::key::AuditKey> {
+                    self.key.as_ref().ok_or_else(|| {
+                        StoreError::Database("this store was opened without the audit key and cannot write the audit log".into())
+                    })
+                }
+
+                async fn begin(&self) -> Result<Transaction<'static, $db>> {
+                    self.pool.begin_with(self.begin).await.map_err($map_err)
+                }
+
+                /// One commit on its own.
+                async fn write_one(&self, commit: &Commit) -> Result<CommitOutcome> {
+                    let key = self.key()?;
+                    if $tail_in_cte && plain(commit).is_some() {
+                        let mut conn = self.pool.acquire().await.map_err($map_err)?;
+                        let mut outcomes = PlainGroup::new(&[commit]).run_guarded(&mut *conn).await?;
+                        return outcomes.pop().unwrap_or(Ok(CommitOutcome::Conflict));
+                    }
+                    let mut tx = self.begin().await?;
+                    // On error `tx` is dropped, which rolls everything back.
+                    let outcome = if plain(commit).is_some() {
+                        let mut outcomes = PlainGroup::new(&[commit]).run_once(&mut tx).await?;
+                        outcomes.pop().unwrap_or(Ok(CommitOutcome::Conflict))?
+                    } else {
+                        apply(&mut tx, key, commit.clone()).await?
+                    };
+                    if matches!(outcome, CommitOutcome::Applied { .. }) {
+                        tx.commit().await.map_err($map_err)?;
+                    } else {
+                        tx.rollback().await.map_err($map_err)?;
+                    }
+                    Ok(outcome)
+                }
+
+                /// Several commits. Fills in the outcome of each commit it wrote (or found a
+                /// duplicate, a conflict or its own error); `Err` when a transaction as a whole
+                /// failed, leaving the commits it held without an outcome (nothing of them is
+                /// written).
+                async fn write_together(&self, commits: &[Commit], outcomes: &mut Outcomes) -> Result<()> {
+                    let key = self.key()?;
+                    let (plain_at, step_at): (Vec<usize>, Vec<usize>) =
+                        (0..commits.len()).partition(|&i| plain(&commits[i]).is_some());
+                    if $tail_in_cte {
+                        // Plain commits: one statement per group, each atomic on its own.
+                        let mut conn = self.pool.acquire().await.map_err($map_err)?;
+                        for group in PlainGroup::split(commits, &plain_at) {
+                            let refs: Vec<&Commit> = group.iter().map(|&i| &commits[i]).collect();
+                            let got = PlainGroup::new(&refs).run_guarded(&mut *conn).await?;
+                            for (i, outcome) in group.into_iter().zip(got) {
+                                outcomes[i] = Some(outcome);
+                            }
+                        }
+                        drop(conn);
+                        if step_at.len() <= 1 {
+                            for i in step_at {
+                                outcomes[i] = Some(self.write_one(&commits[i]).await);
+                            }
+                            return Ok(());
+                        }
+                    }
+                    let mut tx = self.begin().await?;
+                    let mut got = Vec::with_capacity(commits.len());
+                    for &i in &step_at {
+                        sqlx::raw_sql("SAVEPOINT deskbot_commit").execute(&mut *tx).await.map_err($map_err)?;
+                        let outcome = apply(&mut tx, key, commits[i].clone()).await;
+                        if !matches!(outcome, Ok(CommitOutcome::Applied { .. })) {
+                            sqlx::raw_sql("ROLLBACK TO SAVEPOINT deskbot_commit; RELEASE SAVEPOINT deskbot_commit")
+                                .execute(&mut *tx)
+                                .await
+                                .map_err($map_err)?;
+                        }
+                        got.push((i, outcome));
+                    }
+                    if !$tail_in_cte && !plain_at.is_empty() {
+                        let refs: Vec<&Commit> = plain_at.iter().map(|&i| &commits[i]).collect();
+                        let plain_got = PlainGroup::new(&refs).run_in_batch(&mut tx).await?;
+                        got.extend(plain_at.iter().copied().zip(plain_got));
+                    }
+                    tx.commit().await.map_err($map_err)?;
+                    for (i, outcome) in got {
+                        outcomes[i] = Some(outcome);
+                    }
+                    Ok(())
+                }
+            }
+
+            #[async_trait::async_trait]
+            impl $crate::store::group::BatchWriter for Writer {
+                async fn write_batch(&self, commits: Vec<Commit>) -> Vec<Result<CommitOutcome>> {
+                    if commits.len() == 1 {
+                        return vec![self.write_one(&commits[0]).await];
+                    }
+                    let mut outcomes: Outcomes = commits.iter().map(|_| None).collect();
+                    if let Err(e) = self.write_together(&commits, &mut outcomes).await {
+                        // What that transaction held was not written: each commit on its own,
+                        // so one bad commit fails alone.
+                        tracing::debug!(error = %e, "group commit failed; writing its commits one by one");
+                    }
+                    let mut done = Vec::with_capacity(commits.len());
+                    for (commit, outcome) in commits.iter().zip(outcomes) {
+                        done.push(match outcome {
+                            Some(outcome) => outcome,
+                            None => self.write_one(commit).await,
+                        });
+                    }
+                    done
+                }
+            }
+
+            /// Where one plain commit's counted statements are: its dedupe key's insert, its
+            /// conversation's write, and (PostgreSQL) whether its event was seen before.
+            #[derive(Default, Clone, Copy)]
+            struct Marks {
+                ev: Option<usize>,
+                cv: Option<usize>,
+                seen: Option<usize>,
+            }
+
+            /// Plain commits written by one call to the database: each one's dedupe key, its
+            /// conversation (by version) and the rows it appends.
+            ///
+            /// SQLite runs the statements of one call in order and reports each one's changes: a
+            /// commit whose dedupe key was there is a duplicate, one whose conversation version
+            /// moved a conflict, one whose statement failed has that error. Then the call is
+            /// rolled back to the savepoint it opened with and made again without those commits
+            /// ([`PlainGroup::run_in_batch`]).
+            ///
+            /// PostgreSQL takes one statement per call, so each commit becomes data-modifying
+            /// `WITH` parts guarded on one another: the conversation is written only when the
+            /// event was not seen before, the dedupe key only when the conversation was written,
+            /// the rows only when the dedupe key was. A duplicate or a conflict writes nothing,
+            /// so the statement needs no transaction around it, and the commits of one statement
+            /// never touch the same conversation or event ([`PlainGroup::split`]).
+            struct PlainGroup<'c> {
+                commits: &'c [&'c Commit],
+            }
+
+            impl<'c> PlainGroup<'c> {
+                fn new(commits: &'c [&'c Commit]) -> Self {
+                    Self { commits }
+                }
+
+                /// The plain commits at `at`, in groups that each name a conversation and an
+                /// event at most once and append at most [`Tail::CHUNK`] rows in all (a larger
+                /// commit goes alone).
+                fn split(commits: &[Commit], at: &[usize]) -> Vec<Vec<usize>> {
+                    let mut groups: Vec<(Vec<usize>, HashSet<&str>, usize)> = Vec::new();
+                    for &i in at {
+                        let c = &commits[i];
+                        let names = [c.conversation.key.as_str(), c.event.as_ref().map_or("", |e| e.event_id.as_str())];
+                        let rows = c.messages.len() + c.feedback.len() + c.cases.len() + c.outbox.len();
+                        let fits = |g: &(Vec<usize>, HashSet<&str>, usize)| {
+                            g.2 + rows <= Tail::CHUNK && names.iter().all(|n| n.is_empty() || !g.1.contains(n))
+                        };
+                        let g = match groups.iter().position(fits) {
+                            Some(g) => g,
+                            None => {
+                                groups.push((Vec::new(), HashSet::new(), 0));
+                                groups.len() - 1
+                            }
+                        };
+                        let group = &mut groups[g];
+                        group.0.push(i);
+                        group.1.extend(names.into_iter().filter(|n| !n.is_empty()));
+                        group.2 += rows;
+                    }
+                    groups.into_iter().map(|g| g.0).collect()
+                }
+
+                /// SQLite, alone in its transaction: the outcome of each commit (the caller
+                /// rolls back unless every one applied).
+                async fn run_once(&self, tx: &mut Transaction<'static, $db>) -> Result<Vec<Result<CommitOutcome>>> {
+                    let live: Vec<usize> = (0..self.commits.len()).collect();
+                    let (outcomes, _) = self.call(&mut **tx, &live, false).await?;
+                    Ok(outcomes)
+                }
+
+                /// SQLite, inside a batch's transaction: repeat the call without the commits
+                /// that did not apply until the rest all do.
+                async fn run_in_batch(&self, tx: &mut Transaction<'static, $db>) -> Result<Vec<Result<CommitOutcome>>> {
+                    let mut decided: Vec<Option<Result<CommitOutcome>>> = self.commits.iter().map(|_| None).collect();
+                    let mut live: Vec<usize> = (0..self.commits.len()).collect();
+                    while !live.is_empty() {
+                        let (outcomes, all_applied) = self.call(&mut **tx, &live, true).await?;
+                        if all_applied {
+                            for (i, outcome) in live.iter().zip(outcomes) {
+                                decided[*i] = Some(outcome);
+                            }
+                            break;
+                        }
+                        sqlx::raw_sql("ROLLBACK TO SAVEPOINT deskbot_group; RELEASE SAVEPOINT deskbot_group")
+                            .execute(&mut **tx)
+                            .await
+                            .map_err($map_err)?;
+                        let mut next = Vec::with_capacity(live.len());
+                        for (i, outcome) in live.iter().zip(outcomes) {
+                            match outcome {
+                                // Rolled back with the rest: written again by the next call.
+                                Ok(CommitOutcome::Applied { .. }) => next.push(*i),
+                                other => decided[*i] = Some(other),
+                            }
+                        }
+                        live = next;
+                    }
+                    Ok(decided.into_iter().map(|d| d.unwrap_or(Ok(CommitOutcome::Conflict))).collect())
+                }
+
+                /// PostgreSQL: one guarded statement for every commit of the group, no
+                /// transaction needed.
+                async fn run_guarded<'e, E>(&self, conn: E) -> Result<Vec<Result<CommitOutcome>>>
+                where
+                    E: sqlx::Executor<'e, Database = $db>,
+                {
+                    let live: Vec<usize> = (0..self.commits.len()).collect();
+                    let (outcomes, _) = self.call(conn, &live, false).await?;
+                    Ok(outcomes)
+                }
+
+                /// Build and make one call for the commits at `live`. Returns their outcomes (a
+                /// commit after a failed SQLite statement is reported `Applied`: it did not run,
+                /// and the caller runs it again) and whether all of them applied. Errors only for
+                /// what no single commit caused (building a statement, PostgreSQL's statement).
+                async fn call<'e, E>(
+                    &self,
+                    conn: E,
+                    live: &[usize],
+                    savepoint: bool,
+                ) -> Result<(Vec<Result<CommitOutcome>>, bool)>
+                where
+                    E: sqlx::Executor<'e, Database = $db>,
+                {
+                    use futures_util::TryStreamExt;
+                    let mut fb = TailBatch::<$db>::new($tail_in_cte);
+                    if savepoint && !$tail_in_cte {
+                        fb.raw("SAVEPOINT deskbot_group");
+                    }
+                    let mut marks = Vec::with_capacity(live.len());
+                    // The statement index each commit's statements end at (SQLite).
+                    let mut ends = Vec::with_capacity(live.len());
+                    let mut seen_checks: Vec<&EventKeyRef> = Vec::new();
+                    let mut tails = Vec::with_capacity(live.len());
+                    for &i in live {
+                        let commit = self.commits[i];
+                        let parts = plain(commit).ok_or_else(|| StoreError::Database("not a plain commit".into()))?;
+                        tails.push(parts.tail(&[], None));
+                    }
+                    for (n, &i) in live.iter().enumerate() {
+                        let commit = self.commits[i];
+                        let tail = &tails[n];
+                        let mut m = Marks::default();
+                        let names = names_of(n);
+                        if $tail_in_cte {
+                            m.seen = commit.event.as_ref().map(|e| {
+                                seen_checks.push(e);
+                                seen_checks.len() - 1
+                            });
+                            if !commit.conversation.is_none() {
+                                let unseen = commit.event.as_ref();
+                                m.cv = Some(fb.count());
+                                conversation_write(fb.part(names.cv), commit, unseen)?;
+                                fb.returning_one();
+                            }
+                            if let Some(event) = &commit.event {
+                                let guard = m.cv.map(|_| names.cv);
+                                m.ev = Some(fb.count());
+                                event_insert(fb.part(names.ev), event, commit.now, guard);
+                                fb.returning_one();
+                            }
+                            fb.guard_rows = if m.ev.is_some() { Some(names.ev) } else if m.cv.is_some() { Some(names.cv) } else { None };
+                        } else {
+                            if let Some(event) = &commit.event {
+                                m.ev = Some(fb.next_statement());
+                                event_insert(fb.part(""), event, commit.now, None);
+                            }
+                            if !commit.conversation.is_none() {
+                                m.cv = Some(fb.next_statement());
+                                conversation_write(fb.part(""), commit, None)?;
+                            }
+                        }
+                        TailRest::of(tail)?.push(&mut fb, tail);
+                        fb.guard_rows = None;
+                        marks.push(m);
+                        ends.push(fb.next_statement());
+                    }
+                    if $tail_in_cte {
+                        let named = fb.names.len();
+                        let counts = fb.select_counts(conn, &seen_checks).await?;
+                        let get = |at: Option<usize>| -> Result<Option<i64>> {
+                            at.map(|c| {
+                                counts.get(c).copied().ok_or_else(|| StoreError::Database("a count is missing".into()))
+                            })
+                            .transpose()
+                        };
+                        let mut outcomes = Vec::with_capacity(live.len());
+                        let mut all = true;
+                        for m in &marks {
+                            let seen = get(m.seen.map(|s| named + s))?.unwrap_or(0);
+                            let (cv, ev) = (get(m.cv)?, get(m.ev)?);
+                            // The dedupe key is written only after the conversation, so without
+                            // a conversation write a key that was there is a duplicate; with one,
+                            // a key not written means the conversation was not.
+                            let outcome = if seen > 0 || (cv.is_none() && ev == Some(0)) {
+                                CommitOutcome::Duplicate
+                            } else if cv == Some(0) {
+                                CommitOutcome::Conflict
+                            } else {
+                                CommitOutcome::Applied { created: Vec::new() }
+                            };
+                            all &= matches!(outcome, CommitOutcome::Applied { .. });
+                            outcomes.push(Ok(outcome));
+                        }
+                        return Ok((outcomes, all));
+                    }
+                    // SQLite: every statement reports its changes, in order, until one fails.
+                    let mut changes = Vec::with_capacity(fb.parts);
+                    let mut failed = None;
+                    {
+                        let mut results = conn.fetch_many(fb.qb.build());
+                        loop {
+                            match results.try_next().await {
+                                Ok(Some(sqlx::Either::Left(done))) => changes.push(done.rows_affected()),
+                                Ok(Some(sqlx::Either::Right(_))) => {}
+                                Ok(None) => break,
+                                Err(e) => {
+                                    failed = Some($map_err(e));
+                                    break;
+                                }
+                            }
+                        }
+                    }
+                    let skip = usize::from(savepoint);
+                    if failed.is_some() && changes.len() < skip {
+                        return Err(failed.unwrap_or(StoreError::Busy));
+                    }
+                    let mut outcomes = Vec::with_capacity(live.len());
+                    let mut all = true;
+                    for (n, m) in marks.iter().enumerate() {
+                        let ran = changes.len() >= ends[n];
+                        let at_fault = !ran && (n == 0 || changes.len() >= ends[n - 1]);
+                        let outcome = if at_fault {
+                            all = false;
+                            Err(failed.take().unwrap_or(StoreError::Busy))
+                        } else if !ran {
+                            all = false;
+                            Ok(CommitOutcome::Applied { created: Vec::new() })
+                        } else if m.ev.is_some_and(|s| changes[s] == 0) {
+                            all = false;
+                            Ok(CommitOutcome::Duplicate)
+                        } else if m.cv.is_some_and(|s| changes[s] == 0) {
+                            all = false;
+                            Ok(CommitOutcome::Conflict)
+                        } else {
+                            Ok(CommitOutcome::Applied { created: Vec::new() })
+                        };
+                        outcomes.push(outcome);
+                    }
+                    Ok((outcomes, all))
+                }
+            }
+
+            type EventKeyRef = $crate::store::EventKey;
+
+            /// The `WITH` part names of the `n`th commit of a call.
+            struct PartNames {
+                cv: &'static str,
+                ev: &'static str,
+            }
+
+            fn names_of(n: usize) -> PartNames {
+                const CV: [&str; $crate::store::group::MAX_BATCH] = [
+                    "cv0", "cv1", "cv2", "cv3", "cv4", "cv5", "cv6", "cv7", "cv8", "cv9", "cv10", "cv11", "cv12",
+                    "cv13", "cv14", "cv15", "cv16", "cv17", "cv18", "cv19", "cv20", "cv21", "cv22", "cv23", "cv24",
+                    "cv25", "cv26", "cv27", "cv28", "cv29", "cv30", "cv31",
+                ];
+                const EV: [&str; $crate::store::group::MAX_BATCH] = [
+                    "ev0", "ev1", "ev2", "ev3", "ev4", "ev5", "ev6", "ev7", "ev8", "ev9", "ev10", "ev11", "ev12",
+                    "ev13", "ev14", "ev15", "ev16", "ev17", "ev18", "ev19", "ev20", "ev21", "ev22", "ev23", "ev24",
+                    "ev25", "ev26", "ev27", "ev28", "ev29", "ev30", "ev31",
+                ];
+                PartNames { cv: CV[n % CV.len()], ev: EV[n % EV.len()] }
+            }
+
+            /// Record the event's dedupe key; on PostgreSQL only when `guard` wrote a row (and a
+            /// key that is there already is then an error, never a silent skip).
+            fn event_insert(qb: &mut QueryBuilder<$db>, event: &EventKeyRef, now: Millis, guard: Option<&str>) {
+                qb.push("INSERT INTO inbound_events (platform, event_id, seen_at) SELECT ")
+                    .push_bind(event.platform.as_str())
+                    .push(", ")
+                    .push_bind(event.event_id.clone())
+                    .push(", ")
+                    .push_bind(now);
+                match guard {
+                    Some(g) => {
+                        qb.push(format_args!(" WHERE EXISTS (SELECT 1 FROM {g})"));
+                    }
+                    None => {
+                        qb.push(" WHERE TRUE ON CONFLICT (platform, event_id) DO NOTHING");
+                    }
+                }
+            }
+
+            /// Write the commit's conversation: insert it at version 1 or move it on from the
+            /// version it was read at. With `unseen`, only while that event is not recorded.
+            fn conversation_write(
+                qb: &mut QueryBuilder<$db>,
+                commit: &Commit,
+                unseen: Option<&EventKeyRef>,
+            ) -> Result<()> {
+                let conv = &commit.conversation;
+                let reply_to = JsonText::of(&conv.reply_to, "reply address")?;
+                let state = JsonText::of(&conv.state, "conversation state")?;
+                let unseen_sql = |qb: &mut QueryBuilder<$db>, e: &EventKeyRef| {
+                    qb.push(" AND NOT EXISTS (SELECT 1 FROM inbound_events WHERE platform = ")
+                        .push_bind(e.platform.as_str())
+                        .push(" AND event_id = ")
+                        .push_bind(e.event_id.clone())
+                        .push(")");
+                };
+                if conv.expected_version == 0 {
+                    qb.push("INSERT INTO conversations \
+                        (key, platform, user_id, reply_to, state, version, created_at, updated_at) SELECT ")
+                        .push_bind(conv.key.clone())
+                        .push(", ")
+                        .push_bind(conv.user.platform.as_str())
+                        .push(", ")
+                        .push_bind(conv.user.id.clone())
+                        .push(", ")
+                        .push_bind(reply_to)
+                        .push(", ")
+                        .push_bind(state)
+                        .push(", 1, ")
+                        .push_bind(commit.now)
+                        .push(", ")
+                        .push_bind(commit.now)
+                        // A WHERE clause either way: SQLite reads `SELECT … ON` as a join without one.
+                        .push(" WHERE TRUE");
+                    if let Some(e) = unseen {
+                        unseen_sql(qb, e);
+                    }
+                    qb.push(" ON CONFLICT (key) DO NOTHING");
+                } else {
+                    qb.push("UPDATE conversations SET reply_to = ")
+                        .push_bind(reply_to)
+                        .push(", state = ")
+                        .push_bind(state)
+                        .push(", version = version + 1, updated_at = ")
+                        .push_bind(commit.now)
+                        .push(" WHERE key = ")
+                        .push_bind(conv.key.clone())
+                        .push(" AND version = ")
+                        .push_bind(conv.expected_version);
+                    if let Some(e) = unseen {
+                        unseen_sql(qb, e);
+                    }
+                }
+                Ok(())
             }
 
             #[async_trait::async_trait]
@@ -391,16 +997,8 @@ macro_rules! shared_sql {
                 }
 
                 async fn commit(&self, commit: Commit) -> Result<CommitOutcome> {
-                    let key = self.audit_key()?;
-                    let mut tx = self.begin_write().await?;
-                    // On error `tx` is dropped, which rolls everything back.
-                    let outcome = apply(&mut tx, key, commit).await?;
-                    if matches!(outcome, CommitOutcome::Applied { .. }) {
-                        tx.commit().await.map_err($map_err)?;
-                    } else {
-                        tx.rollback().await.map_err($map_err)?;
-                    }
-                    Ok(outcome)
+                    self.audit_key()?;
+                    self.group.commit(commit).await
                 }
 
                 async fn ticket(&self, number: TicketNumber) -> Result<Option<Ticket>> {

@@ -8,12 +8,14 @@ use super::rows::OutboxRow;
 use super::sql::{error_detail, shared_sql};
 use super::{OutboxItem, Result, StoreError};
 use crate::domain::{Millis, Platform};
+use crate::store::group::GroupCommit;
 use crate::store::key::AuditKey;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{QueryBuilder, Sqlite, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How long a statement waits for another writer before reporting [`StoreError::Busy`].
@@ -27,6 +29,8 @@ pub struct SqliteStore {
     writer: SqlitePool,
     /// Links the audit chain; `None` only for a store opened to migrate.
     audit_key: Option<AuditKey>,
+    /// Commits queue here and are written on `writer`, together when they arrive together.
+    group: Arc<GroupCommit>,
 }
 
 impl SqliteStore {
@@ -87,7 +91,12 @@ impl SqliteStore {
                 .await
                 .map_err(cannot_open)?
         };
-        Ok(Self { pool, writer, audit_key })
+        let group = GroupCommit::new(Arc::new(shared::Writer {
+            pool: writer.clone(),
+            begin: "BEGIN IMMEDIATE",
+            key: audit_key.clone(),
+        }));
+        Ok(Self { pool, writer, audit_key, group })
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {

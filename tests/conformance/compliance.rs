@@ -21,6 +21,7 @@ conformance!(
     purge_dry_run_changes_nothing_and_apply_expires_and_audits,
     person_export_then_erase_leaves_only_the_erasure_record,
     erasing_a_filer_removes_their_note_and_id_but_not_the_requesters_ticket,
+    an_event_read_before_an_erasure_cannot_write_the_erased_words_back,
     recurring_job_is_claimed_once_per_period,
     concurrent_grants_of_one_role_record_it_once,
     concurrent_starts_seed_config_grants_once_and_never_over_a_revocation,
@@ -394,4 +395,34 @@ async fn concurrent_starts_seed_config_grants_once_and_never_over_a_revocation(s
     assert_eq!(newest.iter().map(|g| g.in_config).collect::<Vec<_>>(), vec![false, true]);
     assert_eq!(store.sync_config_grants(&wanted, T0 + 40).await.unwrap(), Default::default());
     assert_eq!(audit::verify(store).await.unwrap().broken, None);
+}
+
+/// An event that read a conversation before its owner was erased holds their words in the
+/// state it is about to write. Its commit must conflict (and be worked out again from the erased
+/// conversation), never put the words back: an erasure moves the conversation's version on,
+/// for the owner's conversations and for anyone else's it scrubs.
+async fn an_event_read_before_an_erasure_cannot_write_the_erased_words_back(store: &DynStore) {
+    use deskbot::store::CommitOutcome;
+    let mut first = commit("c-77", 0, Some("e1"), T0);
+    first.conversation.state = serde_json::json!({ "step": "idle", "question": "Erin's laptop LT-77 is stolen" });
+    applied(store.commit(first).await.unwrap());
+    // Someone else's conversation that names her.
+    let mut other = commit("bob", 0, Some("e2"), T0);
+    other.conversation.state = serde_json::json!({ "step": "idle", "question": "Erin asked me to ask" });
+    applied(store.commit(other).await.unwrap());
+    let read_mine = store.load_conversation("c-77").await.unwrap().unwrap();
+    let read_other = store.load_conversation("bob").await.unwrap().unwrap();
+
+    person::erase(store, &support::test_key(), &support::user("U-c-77"), &["Erin".into()], "dpo", T0 + DAY)
+        .await
+        .unwrap();
+
+    for (key, read, event) in [("c-77", &read_mine, "e3"), ("bob", &read_other, "e4")] {
+        let mut late = commit(key, read.version, Some(event), T0 + DAY + 1);
+        late.conversation.state = read.state.clone();
+        assert_eq!(store.commit(late).await.unwrap(), CommitOutcome::Conflict, "{key}");
+        let now = store.load_conversation(key).await.unwrap().unwrap();
+        assert!(!now.state.to_string().contains("Erin"), "{key}: {}", now.state);
+        assert!(now.version > read.version, "{key}");
+    }
 }
