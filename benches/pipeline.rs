@@ -1,5 +1,6 @@
-//! Criterion benchmarks of the hot path: intent matching, KB search, one engine step, and one
-//! inbound event through the service (engine + one SQLite transaction).
+//! Criterion benchmarks of the hot path: intent matching, KB search, one engine step, one
+//! inbound event through the service (engine + one SQLite transaction), and eight events from
+//! eight employees at once (their commits meet in the store's group commit).
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use deskbot::app::App;
@@ -81,6 +82,22 @@ fn bench(c: &mut Criterion) {
             n += 1;
             let ev = inbound(format!("b-{n}"), QUESTIONS[(n as usize) % QUESTIONS.len()]);
             rt.block_on(app.service.handle(ev)).expect("handled")
+        })
+    });
+    c.bench_function("service_handle_sqlite_8_at_once", |b| {
+        let mut n = 0u64;
+        b.iter(|| {
+            n += 1;
+            let events = (0..8u64).map(|u| {
+                let mut ev = inbound(format!("c-{n}-{u}"), QUESTIONS[((n + u) as usize) % QUESTIONS.len()]);
+                ev.user = UserRef::new(Platform::Test, format!("bench-{u}"));
+                ev.conversation = format!("test:bench-{u}");
+                ev.reply_to = Address::new(Platform::Test, format!("bench-{u}"));
+                app.service.handle(ev)
+            });
+            for handled in rt.block_on(futures_util::future::join_all(events)) {
+                handled.expect("handled");
+            }
         })
     });
 }

@@ -864,6 +864,16 @@ async fn commits_arriving_together_each_keep_their_own_outcome(store: &DynStore)
             2 => (commit(&format!("new-{i}"), 0, Some(&format!("seen-{}", i % 8)), T0 + 1), Want::Duplicate),
             3 => (commit(&format!("old-{}", i % 8), 7, Some(&format!("ev-{i}")), T0 + 1), Want::Conflict),
             4 => (commit(&format!("old-{}", i % 8), 3, Some(&format!("ev-{i}")), T0 + 1), Want::Conflict),
+            _ if i % 12 == 5 => {
+                // A plain commit (no ticket work) whose line names a ticket that does not exist.
+                let mut c = commit(&format!("new-{i}"), 0, Some(&format!("ev-{i}")), T0 + 1);
+                c.messages.push(NewMessage {
+                    turn: Turn { from: Speaker::Bot, text: "on a ticket nobody filed".into(), at: T0 + 1 },
+                    ticket: Some(TicketNumber(900_000 + i as i64)),
+                    internal: false,
+                });
+                (c, Want::Fails)
+            }
             _ => {
                 let mut c = commit(&format!("new-{i}"), 0, Some(&format!("ev-{i}")), T0 + 1);
                 c.tickets.push(set_status(TicketNumber(900_000 + i as i64), TicketStatus::Resolved, None));
@@ -903,7 +913,11 @@ async fn commits_arriving_together_each_keep_their_own_outcome(store: &DynStore)
                 created.extend(c);
                 applied_keys.insert(format!("out-{i}"));
             }
-            (Want::Duplicate, Ok(CommitOutcome::Duplicate)) | (Want::Conflict, Ok(CommitOutcome::Conflict)) => {}
+            (Want::Duplicate, Ok(CommitOutcome::Duplicate))
+            | (Want::Conflict, Ok(CommitOutcome::Conflict)) => {}
+            (Want::Fails, Err(e)) if i % 12 == 5 => {
+                assert!(e.to_string().to_lowercase().contains("foreign key"), "{e}")
+            }
             (Want::Fails, Err(e)) => assert!(e.to_string().contains(&format!("IT-{}", 900_000 + i)), "{e}"),
             (want, got) => panic!("commit {i}: wanted {want:?}, got {got:?}"),
         }
@@ -911,7 +925,10 @@ async fn commits_arriving_together_each_keep_their_own_outcome(store: &DynStore)
     // Every applied commit wrote its rows, once; nothing else was written.
     let unique: HashSet<_> = created.iter().collect();
     assert_eq!(unique.len(), created.len(), "ticket numbers are unique: {created:?}");
-    assert_eq!(store.tickets(&TicketFilter { limit: 1000, ..TicketFilter::default() }).await.unwrap().len(), created.len());
+    assert_eq!(
+        store.tickets(&TicketFilter { limit: 1000, ..TicketFilter::default() }).await.unwrap().len(),
+        created.len()
+    );
     let mut queued = HashSet::new();
     loop {
         let claimed = store.claim_outbox(&[Platform::Slack], "w", T0 + 10, 1000, 500).await.unwrap();

@@ -185,7 +185,14 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
         Requests::TimerFiredBefore => return Ok(CommitOutcome::Duplicate),
     };
 
-    let parts = TailParts { conv: &conv, now, messages: &messages, feedback: &feedback, cases: &cases, outbox: &outbox };
+    let parts = TailParts {
+        conv: &conv,
+        now,
+        messages: &messages,
+        feedback: &feedback,
+        cases: &cases,
+        outbox: &outbox,
+    };
     tx.insert_tail(&parts.tail(&created, request)).await?;
     tx.append_audit_tx(key, &audit).await?;
     Ok(CommitOutcome::Applied { created })

@@ -79,7 +79,8 @@ impl GroupCommit {
                 let take = q.jobs.len().min(MAX_BATCH);
                 q.jobs.drain(..take).collect::<Vec<_>>()
             };
-            let (commits, senders): (Vec<Commit>, Vec<_>) = jobs.into_iter().map(|j| (j.commit, j.done)).unzip();
+            let (commits, senders): (Vec<Commit>, Vec<_>) =
+                jobs.into_iter().map(|j| (j.commit, j.done)).unzip();
             let n = commits.len();
             metrics::histogram!("deskbot_store_commit_batch_size").record(n as f64);
             let mut outcomes = self.writer.write_batch(commits).await.into_iter();

@@ -52,7 +52,7 @@ pub use sqlite::SqliteStore;
 pub const TICKET_PLACEHOLDER: &str = "\u{1}ticket\u{1}";
 
 /// Why a store call failed.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The database is locked or busy for longer than the configured timeout.
     #[error("the database is busy (locked by another process); try again")]

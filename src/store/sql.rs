@@ -334,8 +334,8 @@ macro_rules! shared_sql {
                 /// Named parts, with where their count is reported: the statement's index on
                 /// SQLite, the column of the final `SELECT` on PostgreSQL.
                 names: Vec<(&'static str, usize)>,
-                /// On PostgreSQL, rows are inserted only when this part returned a row.
-                guard_rows: Option<&'static str>,
+                /// Rows are inserted only when this condition holds (an SQL expression).
+                guard_rows: Option<String>,
             }
 
             impl TailBatch<$db> {
@@ -400,14 +400,14 @@ macro_rules! shared_sql {
                     if now.is_empty() {
                         return;
                     }
-                    let guard = self.guard_rows;
+                    let guard = self.guard_rows.clone();
                     let qb = self.part("");
                     qb.push(insert);
                     match guard {
                         Some(g) => {
                             qb.push("SELECT * FROM (");
                             qb.push_values(now, |row, item| push(row, item));
-                            qb.push(format_args!(") AS v WHERE EXISTS (SELECT 1 FROM {g})"));
+                            qb.push(format_args!(") AS v WHERE {g}"));
                         }
                         None => {
                             qb.push_values(now, |row, item| push(row, item));
@@ -585,6 +585,17 @@ macro_rules! shared_sql {
             #[async_trait::async_trait]
             impl $crate::store::group::BatchWriter for Writer {
                 async fn write_batch(&self, commits: Vec<Commit>) -> Vec<Result<CommitOutcome>> {
+                    if !$tail_in_cte && commits.iter().all(|c| plain(c).is_some()) {
+                        let refs: Vec<&Commit> = commits.iter().collect();
+                        let written = match self.pool.acquire().await {
+                            Ok(mut conn) => PlainGroup::new(&refs).run_alone(&mut conn).await,
+                            Err(e) => Err($map_err(e)),
+                        };
+                        return match written {
+                            Ok(outcomes) => outcomes,
+                            Err(e) => commits.iter().map(|_| Err(e.clone())).collect(),
+                        };
+                    }
                     if commits.len() == 1 {
                         return vec![self.write_one(&commits[0]).await];
                     }
@@ -703,6 +714,122 @@ macro_rules! shared_sql {
                     Ok(decided.into_iter().map(|d| d.unwrap_or(Ok(CommitOutcome::Conflict))).collect())
                 }
 
+                /// SQLite, the whole transaction in one call: `BEGIN IMMEDIATE`, each commit
+                /// guarded like PostgreSQL's (its conversation only while its event is not
+                /// recorded, its dedupe key only when the conversation was written, a flag for it
+                /// in a connection-private table only when the key was, its rows only under that
+                /// flag), then `COMMIT`. A duplicate or a conflict writes nothing; a failed
+                /// statement stops the call, which is rolled back and made again without the
+                /// commit it belongs to.
+                async fn run_alone(&self, conn: &mut <$db as sqlx::Database>::Connection) -> Result<Vec<Result<CommitOutcome>>> {
+                    use futures_util::TryStreamExt;
+                    use sqlx::Executor;
+                    let mut decided: Vec<Option<Result<CommitOutcome>>> = self.commits.iter().map(|_| None).collect();
+                    let mut live: Vec<usize> = (0..self.commits.len()).collect();
+                    // Commits whose conversation was not written: duplicates or conflicts, told
+                    // apart once the call is over.
+                    let mut unwritten = Vec::new();
+                    while !live.is_empty() {
+                        let mut fb = TailBatch::<$db>::new(false);
+                        fb.raw("BEGIN IMMEDIATE");
+                        fb.raw("CREATE TEMP TABLE IF NOT EXISTS deskbot_applied (job INTEGER PRIMARY KEY)");
+                        fb.raw("DELETE FROM temp.deskbot_applied");
+                        let mut tails = Vec::with_capacity(live.len());
+                        for &i in &live {
+                            let parts = plain(self.commits[i]).ok_or_else(|| StoreError::Database("not a plain commit".into()))?;
+                            tails.push(parts.tail(&[], None));
+                        }
+                        let mut marks = Vec::with_capacity(live.len());
+                        let mut ends = Vec::with_capacity(live.len());
+                        for (n, &i) in live.iter().enumerate() {
+                            let commit = self.commits[i];
+                            let mut m = Marks::default();
+                            let mut last = None;
+                            if !commit.conversation.is_none() {
+                                m.cv = Some(fb.next_statement());
+                                conversation_write(fb.part(""), commit, commit.event.as_ref())?;
+                                last = m.cv;
+                            }
+                            if let Some(event) = &commit.event {
+                                m.ev = Some(fb.next_statement());
+                                let guard = last.map(|_| "changes() = 1");
+                                event_insert(fb.part(""), event, commit.now, guard);
+                                last = m.ev;
+                            }
+                            m.seen = Some(fb.next_statement());
+                            let flag = fb.part("");
+                            flag.push(format_args!("INSERT INTO temp.deskbot_applied (job) SELECT {n}"));
+                            if last.is_some() {
+                                flag.push(" WHERE changes() = 1");
+                            }
+                            fb.guard_rows = Some(format!("EXISTS (SELECT 1 FROM temp.deskbot_applied WHERE job = {n})"));
+                            TailRest::of(&tails[n])?.push(&mut fb, &tails[n]);
+                            fb.guard_rows = None;
+                            marks.push(m);
+                            ends.push(fb.next_statement());
+                        }
+                        fb.raw("COMMIT");
+                        let mut changes = Vec::with_capacity(fb.parts);
+                        let mut failed = None;
+                        {
+                            let mut results = (&mut *conn).fetch_many(fb.qb.build());
+                            loop {
+                                match results.try_next().await {
+                                    Ok(Some(sqlx::Either::Left(done))) => changes.push(done.rows_affected()),
+                                    Ok(Some(sqlx::Either::Right(_))) => {}
+                                    Ok(None) => break,
+                                    Err(e) => {
+                                        failed = Some($map_err(e));
+                                        break;
+                                    }
+                                }
+                            }
+                        }
+                        let Some(err) = failed else {
+                            for (n, &i) in live.iter().enumerate() {
+                                let applied = marks[n].seen.is_some_and(|s| changes.get(s) == Some(&1));
+                                decided[i] = Some(if applied {
+                                    Ok(CommitOutcome::Applied { created: Vec::new() })
+                                } else if marks[n].cv.is_none() {
+                                    Ok(CommitOutcome::Duplicate)
+                                } else {
+                                    unwritten.push(i);
+                                    Ok(CommitOutcome::Conflict)
+                                });
+                            }
+                            break;
+                        };
+                        // Nothing of this call stays; a failed BEGIN leaves nothing to roll back.
+                        let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+                        // The setup statements (three) failed: nothing to blame on one commit.
+                        let at = changes.len();
+                        let Some(n) = (0..live.len()).find(|&n| at < ends[n]).filter(|_| at >= 3) else {
+                            return Err(err);
+                        };
+                        decided[live[n]] = Some(Err(err));
+                        live.remove(n);
+                    }
+                    // A conversation that was not written: a duplicate when the event is recorded
+                    // now (before this call, or by a commit of the same event in it), else a
+                    // conflict.
+                    for i in unwritten {
+                        if let Some(event) = &self.commits[i].event {
+                            let seen: Option<i64> = sqlx::query_scalar(
+                                "SELECT 1 FROM inbound_events WHERE platform = $1 AND event_id = $2",
+                            )
+                            .bind(event.platform.as_str())
+                            .bind(event.event_id.as_str())
+                            .fetch_optional(&mut *conn)
+                            .await
+                            .map_err($map_err)?;
+                            if seen.is_some() {
+                                decided[i] = Some(Ok(CommitOutcome::Duplicate));
+                            }
+                        }
+                    }
+                    Ok(decided.into_iter().map(|d| d.unwrap_or(Ok(CommitOutcome::Conflict))).collect())
+                }
+
                 /// PostgreSQL: one guarded statement for every commit of the group, no
                 /// transaction needed.
                 async fn run_guarded<'e, E>(&self, conn: E) -> Result<Vec<Result<CommitOutcome>>>
@@ -759,12 +886,13 @@ macro_rules! shared_sql {
                                 fb.returning_one();
                             }
                             if let Some(event) = &commit.event {
-                                let guard = m.cv.map(|_| names.cv);
+                                let guard = m.cv.map(|_| format!("EXISTS (SELECT 1 FROM {})", names.cv));
                                 m.ev = Some(fb.count());
-                                event_insert(fb.part(names.ev), event, commit.now, guard);
+                                event_insert(fb.part(names.ev), event, commit.now, guard.as_deref());
                                 fb.returning_one();
                             }
-                            fb.guard_rows = if m.ev.is_some() { Some(names.ev) } else if m.cv.is_some() { Some(names.cv) } else { None };
+                            let last = if m.ev.is_some() { Some(names.ev) } else if m.cv.is_some() { Some(names.cv) } else { None };
+                            fb.guard_rows = last.map(|g| format!("EXISTS (SELECT 1 FROM {g})"));
                         } else {
                             if let Some(event) = &commit.event {
                                 m.ev = Some(fb.next_statement());
@@ -878,7 +1006,7 @@ macro_rules! shared_sql {
                 PartNames { cv: CV[n % CV.len()], ev: EV[n % EV.len()] }
             }
 
-            /// Record the event's dedupe key; on PostgreSQL only when `guard` wrote a row (and a
+            /// Record the event's dedupe key; with a guard, only when that condition holds (and a
             /// key that is there already is then an error, never a silent skip).
             fn event_insert(qb: &mut QueryBuilder<$db>, event: &EventKeyRef, now: Millis, guard: Option<&str>) {
                 qb.push("INSERT INTO inbound_events (platform, event_id, seen_at) SELECT ")
@@ -889,7 +1017,7 @@ macro_rules! shared_sql {
                     .push_bind(now);
                 match guard {
                     Some(g) => {
-                        qb.push(format_args!(" WHERE EXISTS (SELECT 1 FROM {g})"));
+                        qb.push(format_args!(" WHERE {g}"));
                     }
                     None => {
                         qb.push(" WHERE TRUE ON CONFLICT (platform, event_id) DO NOTHING");

@@ -404,7 +404,8 @@ async fn concurrent_starts_seed_config_grants_once_and_never_over_a_revocation(s
 async fn an_event_read_before_an_erasure_cannot_write_the_erased_words_back(store: &DynStore) {
     use deskbot::store::CommitOutcome;
     let mut first = commit("c-77", 0, Some("e1"), T0);
-    first.conversation.state = serde_json::json!({ "step": "idle", "question": "Erin's laptop LT-77 is stolen" });
+    first.conversation.state =
+        serde_json::json!({ "step": "idle", "question": "Erin's laptop LT-77 is stolen" });
     applied(store.commit(first).await.unwrap());
     // Someone else's conversation that names her.
     let mut other = commit("bob", 0, Some("e2"), T0);
