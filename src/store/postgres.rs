@@ -116,11 +116,20 @@ impl PostgresStore {
         let pool = PgPoolOptions::new()
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options)
+            .connect_with(options.clone())
+            .await
+            .map_err(cannot_open)?;
+        // Commits on connections of their own, planned once: every statement they run finds its
+        // rows by key, so a generic plan is as good as a custom one, and PostgreSQL would
+        // otherwise plan each new statement shape afresh for its first five runs.
+        let writer = PgPoolOptions::new()
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.options([("plan_cache_mode", "force_generic_plan")]))
             .await
             .map_err(cannot_open)?;
         let group = GroupCommit::new(Arc::new(shared::Writer {
-            pool: pool.clone(),
+            pool: writer,
             begin: "BEGIN",
             key: audit_key.clone(),
         }));
