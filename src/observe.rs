@@ -101,6 +101,11 @@ fn describe() {
     describe_histogram!("deskbot_matcher_duration_seconds", Unit::Seconds, "Time to classify one message");
     describe_histogram!("deskbot_store_commit_duration_seconds", Unit::Seconds, "Time to commit one event");
     describe_histogram!(
+        "deskbot_store_commit_batch_size",
+        Unit::Count,
+        "Commits written together by one group commit"
+    );
+    describe_histogram!(
         "deskbot_store_query_duration_seconds",
         Unit::Seconds,
         "Time of store reads, by query"

@@ -377,6 +377,7 @@ async fn reports_page_needs_a_login_and_metrics_and_readyz_answer() {
         "deskbot_matcher_duration_seconds_bucket{le=",
         "deskbot_store_commit_duration_seconds_count",
         "# TYPE deskbot_store_commit_duration_seconds histogram",
+        "deskbot_store_commit_batch_size_count",
         "deskbot_outbox_send_failures_total{platform=\"console\",outcome=\"retry\"}",
         "deskbot_outbox_retries_total{platform=\"console\"}",
     ] {
