@@ -428,6 +428,25 @@ macro_rules! shared_sql {
                     Ok(())
                 }
 
+                /// SQLite: run the statements in order; the changes each one reported, up to the
+                /// first that failed, and that failure.
+                async fn changes<'e, E>(mut self, conn: E) -> (Vec<u64>, Option<StoreError>)
+                where
+                    E: sqlx::Executor<'e, Database = $db>,
+                {
+                    use futures_util::TryStreamExt;
+                    let mut changes = Vec::with_capacity(self.parts);
+                    let mut results = conn.fetch_many(self.qb.build());
+                    loop {
+                        match results.try_next().await {
+                            Ok(Some(sqlx::Either::Left(done))) => changes.push(done.rows_affected()),
+                            Ok(Some(sqlx::Either::Right(_))) => {}
+                            Ok(None) => return (changes, None),
+                            Err(e) => return (changes, Some($map_err(e))),
+                        }
+                    }
+                }
+
                 /// The index the next SQLite statement will have.
                 fn next_statement(&self) -> usize {
                     self.parts
@@ -722,8 +741,6 @@ macro_rules! shared_sql {
                 /// statement stops the call, which is rolled back and made again without the
                 /// commit it belongs to.
                 async fn run_alone(&self, conn: &mut <$db as sqlx::Database>::Connection) -> Result<Vec<Result<CommitOutcome>>> {
-                    use futures_util::TryStreamExt;
-                    use sqlx::Executor;
                     let mut decided: Vec<Option<Result<CommitOutcome>>> = self.commits.iter().map(|_| None).collect();
                     let mut live: Vec<usize> = (0..self.commits.len()).collect();
                     // Commits whose conversation was not written: duplicates or conflicts, told
@@ -769,22 +786,7 @@ macro_rules! shared_sql {
                             ends.push(fb.next_statement());
                         }
                         fb.raw("COMMIT");
-                        let mut changes = Vec::with_capacity(fb.parts);
-                        let mut failed = None;
-                        {
-                            let mut results = (&mut *conn).fetch_many(fb.qb.build());
-                            loop {
-                                match results.try_next().await {
-                                    Ok(Some(sqlx::Either::Left(done))) => changes.push(done.rows_affected()),
-                                    Ok(Some(sqlx::Either::Right(_))) => {}
-                                    Ok(None) => break,
-                                    Err(e) => {
-                                        failed = Some($map_err(e));
-                                        break;
-                                    }
-                                }
-                            }
-                        }
+                        let (changes, failed) = fb.changes(&mut *conn).await;
                         let Some(err) = failed else {
                             for (n, &i) in live.iter().enumerate() {
                                 let applied = marks[n].seen.is_some_and(|s| changes.get(s) == Some(&1));
@@ -854,7 +856,6 @@ macro_rules! shared_sql {
                 where
                     E: sqlx::Executor<'e, Database = $db>,
                 {
-                    use futures_util::TryStreamExt;
                     let mut fb = TailBatch::<$db>::new($tail_in_cte);
                     if savepoint && !$tail_in_cte {
                         fb.raw("SAVEPOINT deskbot_group");
@@ -937,23 +938,7 @@ macro_rules! shared_sql {
                         }
                         return Ok((outcomes, all));
                     }
-                    // SQLite: every statement reports its changes, in order, until one fails.
-                    let mut changes = Vec::with_capacity(fb.parts);
-                    let mut failed = None;
-                    {
-                        let mut results = conn.fetch_many(fb.qb.build());
-                        loop {
-                            match results.try_next().await {
-                                Ok(Some(sqlx::Either::Left(done))) => changes.push(done.rows_affected()),
-                                Ok(Some(sqlx::Either::Right(_))) => {}
-                                Ok(None) => break,
-                                Err(e) => {
-                                    failed = Some($map_err(e));
-                                    break;
-                                }
-                            }
-                        }
-                    }
+                    let (changes, mut failed) = fb.changes(conn).await;
                     let skip = usize::from(savepoint);
                     if failed.is_some() && changes.len() < skip {
                         return Err(failed.unwrap_or(StoreError::Busy));
