@@ -65,6 +65,7 @@ conformance!(
     conversation_messages_join_its_tickets_and_leave_out_internal_notes,
     a_commit_larger_than_one_statement_writes_every_row_in_order,
     commits_arriving_together_each_keep_their_own_outcome,
+    an_events_first_read_is_its_conversation_and_the_requesters_tickets,
 );
 
 async fn conversation_is_created_then_updated_by_version(store: &DynStore) {
@@ -435,6 +436,71 @@ async fn tickets_are_listed_newest_first_with_filters(store: &DynStore) {
     assert_eq!(list(mine).await, vec![1002]);
     let queue = deskbot::domain::QueueName::parse("identity").unwrap();
     assert!(list(TicketFilter { queue: Some(queue), ..Default::default() }).await.is_empty());
+}
+
+async fn an_events_first_read_is_its_conversation_and_the_requesters_tickets(store: &DynStore) {
+    let me = support::user("U-c1");
+    let (conversation, tickets) = store.load_for_event("c1", &me, 20).await.unwrap();
+    assert!(conversation.is_none() && tickets.is_empty(), "nothing stored yet");
+    for version in 0..3 {
+        let mut c = commit("c1", version, None, T0 + version);
+        c.tickets.push(TicketOp::Create(new_ticket(&format!("mine {version}"))));
+        applied(store.commit(c).await.unwrap());
+    }
+    let mut theirs = commit("c2", 0, None, T0);
+    theirs.tickets.push(TicketOp::Create(new_ticket("theirs")));
+    applied(store.commit(theirs).await.unwrap());
+    applied(store.commit(commit("c3", 0, None, T0)).await.unwrap());
+
+    let (conversation, tickets) = store.load_for_event("c1", &me, 20).await.unwrap();
+    assert_eq!(conversation, store.load_conversation("c1").await.unwrap());
+    assert_eq!(conversation.map(|c| c.version), Some(3));
+    let mine = TicketFilter { requester: Some(me.clone()), limit: 20, ..Default::default() };
+    assert_eq!(tickets, store.tickets(&mine).await.unwrap(), "the same tickets as the listing, every column");
+    let numbers = |tickets: &[deskbot::store::Ticket]| tickets.iter().map(|t| t.number.0).collect::<Vec<_>>();
+    assert_eq!(numbers(&tickets), vec![1003, 1002, 1001], "only mine, newest first");
+    assert_eq!(tickets[0].title, "mine 2");
+
+    let (_, newest) = store.load_for_event("c1", &me, 2).await.unwrap();
+    assert_eq!(numbers(&newest), vec![1003, 1002], "the limit keeps the newest");
+    let (elsewhere, still_mine) = store.load_for_event("c9", &me, 20).await.unwrap();
+    assert!(elsewhere.is_none(), "a conversation that does not exist is none");
+    assert_eq!(numbers(&still_mine), vec![1003, 1002, 1001]);
+    let (theirs, none) = store.load_for_event("c3", &support::user("U-c3"), 20).await.unwrap();
+    assert_eq!(theirs.map(|c| c.key), Some("c3".to_string()));
+    assert!(none.is_empty(), "someone who filed nothing has no tickets");
+}
+
+// ---- PostgreSQL only ---------------------------------------------------------------------
+
+/// A connection that was used moments ago goes out unchecked; one idle longer is pinged first.
+/// When the server has ended every session (as a restart does), the pause puts each pooled
+/// connection past that point, so reads and commits get a live connection again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_sessions_ended_by_the_server_are_replaced_after_a_pause() {
+    use sqlx::Connection;
+    let Some(db) = support::postgres().await else { return };
+    applied(db.store.commit(commit("c1", 0, Some("e1"), T0)).await.unwrap());
+    assert!(db.store.load_conversation("c1").await.unwrap().is_some());
+
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let ended: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()) AS t",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .unwrap();
+    assert!(ended >= 2, "the store's reader and writer sessions were ended ({ended})");
+    admin.close().await.unwrap();
+    // Longer than the pools' 500 ms "recently used" window.
+    tokio::time::sleep(std::time::Duration::from_millis(700)).await;
+
+    assert_eq!(db.store.load_conversation("c1").await.unwrap().map(|c| c.version), Some(1));
+    applied(db.store.commit(commit("c1", 1, Some("e2"), T0 + 1)).await.unwrap());
+    let (conversation, _) = db.store.load_for_event("c1", &support::user("U-c1"), 20).await.unwrap();
+    assert_eq!(conversation.map(|c| c.version), Some(2));
+    db.finish().await;
 }
 
 // ---- SQLite only -------------------------------------------------------------------------

@@ -36,11 +36,10 @@ impl Service {
         let handled = self
             .commit_with_retry(|| async {
             let (requester, display_name) = requester(inbound);
-            // Both reads at once, on two connections: a message waits for one round trip, not two.
-            let (stored, tickets) = tokio::try_join!(
-                self.store.load_conversation(&inbound.conversation),
-                self.ticket_summaries(requester)
-            )?;
+            // The conversation and the requester's tickets in one round trip.
+            let (stored, mine) =
+                self.store.load_for_event(&inbound.conversation, requester, SUMMARY_LIMIT).await?;
+            let tickets: Vec<TicketSummary> = mine.iter().map(summary).collect();
             let (state, version) = match &stored {
                 Some(c) => match serde_json::from_value::<ConversationState>(c.state.clone()) {
                     Ok(s) => (s, c.version),
@@ -90,7 +89,8 @@ impl Service {
                 &catalog,
                 &self.settings.default_queue,
             );
-            let mut commit = self.to_commit(inbound, step, version, now, notices, reactions).await?;
+            let read = EventRead { version, tickets: &mine };
+            let mut commit = self.to_commit(inbound, step, read, now, notices, reactions).await?;
             commit.cases = cases;
             Ok(Some(commit))
         })
@@ -208,27 +208,19 @@ impl Service {
             .collect()
     }
 
-    /// The tickets `user` filed, newest first (at most 20).
+    /// The tickets `user` filed, newest first (at most [`SUMMARY_LIMIT`]).
     pub async fn ticket_summaries(&self, user: &UserRef) -> Result<Vec<TicketSummary>, StoreError> {
-        let filter = TicketFilter { requester: Some(user.clone()), limit: 20, ..TicketFilter::default() };
-        Ok(self
-            .store
-            .tickets(&filter)
-            .await?
-            .into_iter()
-            .map(|t| TicketSummary {
-                number: t.number,
-                queue: t.queue,
-                conversation: t.conversation,
-                title: t.title,
-                status: t.status,
-                updated_at: t.updated_at,
-                resolved_at: t.resolved_at,
-            })
-            .collect())
+        let filter =
+            TicketFilter { requester: Some(user.clone()), limit: SUMMARY_LIMIT, ..TicketFilter::default() };
+        Ok(self.store.tickets(&filter).await?.iter().map(summary).collect())
     }
 
-    async fn ticket_or_err(&self, number: TicketNumber) -> Result<Ticket, ServiceError> {
+    /// Ticket `number`: from `known` (read with the event's conversation) when it is there,
+    /// else from the store.
+    async fn ticket_or_err(&self, number: TicketNumber, known: &[Ticket]) -> Result<Ticket, ServiceError> {
+        if let Some(t) = known.iter().find(|t| t.number == number) {
+            return Ok(t.clone());
+        }
         self.store.ticket(number).await?.ok_or(ServiceError::NoSuchTicket(number))
     }
 
@@ -272,11 +264,12 @@ impl Service {
         &self,
         inbound: &Inbound,
         step: engine::Step,
-        version: i64,
+        read: EventRead<'_>,
         now: Millis,
         notices: &[String],
         reactions: Vec<Outbound>,
     ) -> Result<Commit, ServiceError> {
+        let EventRead { version, tickets: known } = read;
         let state = serde_json::to_value(&step.state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let line = |from: Speaker, text: &str, ticket: Option<TicketNumber>| NewMessage {
             turn: Turn { from, text: text.to_string(), at: now },
@@ -324,11 +317,11 @@ impl Service {
                     tickets.push(TicketOp::Create(t));
                 }
                 Action::SetTicketStatus { number, status, actor: _, note } => {
-                    let t = self.ticket_or_err(number).await?;
+                    let t = self.ticket_or_err(number, known).await?;
                     merge(&mut desk, workflow::requester_status(&self.desk, &t, status, note, now));
                 }
                 Action::Relay { number, text } => {
-                    let t = self.ticket_or_err(number).await?;
+                    let t = self.ticket_or_err(number, known).await?;
                     messages.push(line(Speaker::Employee, &text, Some(number)));
                     merge(&mut desk, workflow::relay_from_requester(&self.desk, &t, &text, now));
                 }
@@ -464,6 +457,28 @@ fn requester(inbound: &Inbound) -> (&UserRef, Option<&str>) {
     match &inbound.kind {
         InboundKind::FileTicket { author, author_name, .. } => (author, author_name.as_deref()),
         _ => (&inbound.user, inbound.display_name.as_deref()),
+    }
+}
+
+/// What an event's commit was worked out from: the conversation's version and the
+/// requester's tickets as read with it.
+struct EventRead<'a> {
+    version: i64,
+    tickets: &'a [Ticket],
+}
+
+/// How many of a requester's tickets the engine sees (newest first).
+const SUMMARY_LIMIT: i64 = 20;
+
+fn summary(t: &Ticket) -> TicketSummary {
+    TicketSummary {
+        number: t.number,
+        queue: t.queue.clone(),
+        conversation: t.conversation.clone(),
+        title: t.title.clone(),
+        status: t.status,
+        updated_at: t.updated_at,
+        resolved_at: t.resolved_at,
     }
 }
 

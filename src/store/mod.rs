@@ -17,6 +17,7 @@ mod json;
 pub mod key;
 pub mod person;
 pub(crate) mod person_sql;
+mod pool;
 pub mod postgres;
 pub mod reports;
 pub mod requests;
@@ -367,6 +368,15 @@ pub trait Store:
     async fn ping(&self) -> Result<()>;
 
     async fn load_conversation(&self, key: &str) -> Result<Option<StoredConversation>>;
+    /// What handling an employee's event reads first, in one statement: the conversation
+    /// `key` and the tickets `requester` filed, newest first (at most `limit`; the same
+    /// tickets as [`Store::tickets`] with that requester filter).
+    async fn load_for_event(
+        &self,
+        key: &str,
+        requester: &UserRef,
+        limit: i64,
+    ) -> Result<(Option<StoredConversation>, Vec<Ticket>)>;
     /// Write everything one event changed, atomically (see [`Commit`]).
     async fn commit(&self, commit: Commit) -> Result<CommitOutcome>;
     /// Whether an event's dedupe key is recorded: it was handled (or turned away) once.

@@ -113,7 +113,7 @@ impl PostgresStore {
         // and then reports only that it timed out.
         let probe = PgConnection::connect_with(&options).await.map_err(cannot_open)?;
         let _ = probe.close().await;
-        let pool = PgPoolOptions::new()
+        let pool = super::pool::checked_when_idle(PgPoolOptions::new())
             .max_connections(8)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.clone())
@@ -122,7 +122,7 @@ impl PostgresStore {
         // Commits on connections of their own, planned once: every statement they run finds its
         // rows by key, so a generic plan is as good as a custom one, and PostgreSQL would
         // otherwise plan each new statement shape afresh for its first five runs.
-        let writer = PgPoolOptions::new()
+        let writer = super::pool::checked_when_idle(PgPoolOptions::new())
             .max_connections(2)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options.options([("plan_cache_mode", "force_generic_plan")]))

@@ -59,6 +59,33 @@ pub(crate) struct ConversationRow {
     updated_at: i64,
 }
 
+/// A conversation's columns under a `c_` prefix, as a statement that also returns ticket
+/// columns (which share some names) has them.
+#[derive(sqlx::FromRow)]
+pub(crate) struct PrefixedConversationRow {
+    c_key: String,
+    c_platform: String,
+    c_user_id: String,
+    c_reply_to: JsonText,
+    c_state: JsonText,
+    c_version: i64,
+    c_updated_at: i64,
+}
+
+impl From<PrefixedConversationRow> for ConversationRow {
+    fn from(r: PrefixedConversationRow) -> Self {
+        ConversationRow {
+            key: r.c_key,
+            platform: r.c_platform,
+            user_id: r.c_user_id,
+            reply_to: r.c_reply_to,
+            state: r.c_state,
+            version: r.c_version,
+            updated_at: r.c_updated_at,
+        }
+    }
+}
+
 impl ConversationRow {
     pub(crate) fn into_conversation(self) -> Result<StoredConversation> {
         let what = format!("conversation `{}`", self.key);

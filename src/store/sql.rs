@@ -24,11 +24,11 @@ macro_rules! shared_sql {
     ) => {
         mod shared {
             use super::*;
-            use $crate::domain::{Millis, Platform, TicketNumber, TicketStatus};
+            use $crate::domain::{Millis, Platform, TicketNumber, TicketStatus, UserRef};
             use $crate::store::commit::{CommitTx, Tail, apply, plain};
             use $crate::store::rows::{
-                ConversationRow, MessageRow, OutboxRow, TicketEventRow, TicketRow, claimed_items, push_ticket_filter,
-                speaker_columns,
+                ConversationRow, MessageRow, OutboxRow, PrefixedConversationRow, TicketEventRow, TicketRow,
+                claimed_items, push_ticket_filter, speaker_columns, ticket_limit,
             };
             use $crate::store::{
                 Commit, CommitOutcome, ConversationWrite, EventKey, NewTicket, OutboxItem, Result,
@@ -41,6 +41,43 @@ macro_rules! shared_sql {
             const TICKET_SELECT: &str = "SELECT number, title, description, requester_platform, requester_id, \
                 requester_name, filed_by_platform, filed_by_id, conversation, reply_to, intent, queue, priority, \
                 status, assignee, fields, created_at, updated_at, resolved_at, sla FROM tickets";
+
+            /// [`Store::load_for_event`]'s statement: the conversation's columns (prefixed
+            /// `c_`) in a row marked 'c', then one row per ticket, as [`TICKET_SELECT`] and
+            /// `push_ticket_filter` with a requester would list them.
+            const LOAD_FOR_EVENT: &str = "SELECT 'c' AS row_kind, key AS c_key, platform AS c_platform, \
+                user_id AS c_user_id, reply_to AS c_reply_to, state AS c_state, version AS c_version, \
+                updated_at AS c_updated_at, NULL AS number, NULL AS title, NULL AS description, \
+                NULL AS requester_platform, NULL AS requester_id, NULL AS requester_name, NULL AS filed_by_platform, \
+                NULL AS filed_by_id, NULL AS conversation, NULL AS reply_to, NULL AS intent, NULL AS queue, \
+                NULL AS priority, NULL AS status, NULL AS assignee, NULL AS fields, NULL AS created_at, \
+                NULL AS updated_at, NULL AS resolved_at, NULL AS sla FROM conversations WHERE key = $1 \
+                UNION ALL SELECT 't', NULL, NULL, NULL, NULL, NULL, NULL, NULL, number, title, description, \
+                requester_platform, requester_id, requester_name, filed_by_platform, filed_by_id, conversation, \
+                reply_to, intent, queue, priority, status, assignee, fields, created_at, updated_at, \
+                resolved_at, sla FROM (SELECT * FROM tickets WHERE requester_platform = $2 AND requester_id = $3 \
+                ORDER BY number DESC LIMIT $4) AS mine";
+
+            /// Split [`LOAD_FOR_EVENT`]'s rows: the conversation (when it exists) and the
+            /// tickets, newest first.
+            fn event_rows(
+                rows: Vec<<$db as sqlx::Database>::Row>,
+            ) -> Result<(Option<StoredConversation>, Vec<Ticket>)> {
+                use sqlx::{FromRow, Row};
+                let mut conversation = None;
+                let mut tickets = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    let kind: String = row.try_get("row_kind").map_err($map_err)?;
+                    if kind == "c" {
+                        let row = PrefixedConversationRow::from_row(row).map_err($map_err)?;
+                        conversation = Some(ConversationRow::from(row).into_conversation()?);
+                    } else {
+                        tickets.push(TicketRow::from_row(row).map_err($map_err)?.into_ticket()?);
+                    }
+                }
+                tickets.sort_by(|a, b| b.number.cmp(&a.number));
+                Ok((conversation, tickets))
+            }
 
             type Query<'q> = sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments>;
 
@@ -1095,6 +1132,25 @@ macro_rules! shared_sql {
                     .await
                     .map_err($map_err)?;
                     row.map(ConversationRow::into_conversation).transpose()
+                }
+
+                async fn load_for_event(
+                    &self,
+                    key: &str,
+                    requester: &UserRef,
+                    limit: i64,
+                ) -> Result<(Option<StoredConversation>, Vec<Ticket>)> {
+                    // One statement, so one round trip (and on SQLite one hand-off to the
+                    // driver's thread): the conversation's row, marked 'c', then the tickets.
+                    let rows = sqlx::query(LOAD_FOR_EVENT)
+                        .bind(key)
+                        .bind(requester.platform.as_str())
+                        .bind(&requester.id)
+                        .bind(ticket_limit(limit))
+                        .fetch_all(&self.pool)
+                        .await
+                        .map_err($map_err)?;
+                    event_rows(rows)
                 }
 
                 async fn event_seen(&self, event: &EventKey) -> Result<bool> {

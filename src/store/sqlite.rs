@@ -70,7 +70,7 @@ impl SqliteStore {
             // data does not linger in free pages.
             .pragma("secure_delete", "ON")
             .busy_timeout(busy_timeout);
-        let mut pool = SqlitePoolOptions::new().max_connections(8);
+        let mut pool = super::pool::checked_when_idle(SqlitePoolOptions::new()).max_connections(8);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         if !in_memory {
             create_private(options.get_filename())
@@ -84,7 +84,7 @@ impl SqliteStore {
         let writer = if in_memory {
             pool.clone()
         } else {
-            SqlitePoolOptions::new()
+            super::pool::checked_when_idle(SqlitePoolOptions::new())
                 .max_connections(1)
                 .acquire_timeout(busy_timeout.max(Duration::from_secs(1)) * 6)
                 .connect_with(options)
