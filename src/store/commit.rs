@@ -44,14 +44,6 @@ pub(crate) trait CommitTx:
         resolved_at: Option<Millis>,
         now: Millis,
     ) -> Result<()>;
-    async fn insert_ticket_event(
-        &mut self,
-        number: TicketNumber,
-        at: Millis,
-        kind: &str,
-        actor: &str,
-        detail: Option<&str>,
-    ) -> Result<()>;
     async fn insert_message(
         &mut self,
         conversation: &str,
@@ -119,11 +111,9 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
                 match ticket.filed_by.as_ref().map(ToString::to_string).filter(|f| *f != requester) {
                     Some(filer) => {
                         let detail = format!("filed by {filer} for {requester}; {placed}");
-                        audited(tx, &mut audit, number, now, "created", &filer, Some(&detail)).await?;
+                        audited(&mut audit, number, now, "created", &filer, Some(&detail));
                     }
-                    None => {
-                        audited(tx, &mut audit, number, now, "created", &requester, Some(&placed)).await?
-                    }
+                    None => audited(&mut audit, number, now, "created", &requester, Some(&placed)),
                 }
             }
             TicketOp::SetStatus { number, status, actor, note } => {
@@ -132,7 +122,7 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
                 let resolved_at = resolved_at_after(*status, resolved_before, now);
                 tx.set_ticket_status(number, *status, resolved_at, now).await?;
                 let kind = status_event_kind(old, *status);
-                audited(tx, &mut audit, number, now, &kind, actor, note.as_deref()).await?;
+                audited(&mut audit, number, now, &kind, actor, note.as_deref());
             }
             TicketOp::Change { number, actor, change } => {
                 let number = resolve(*number, &created);
@@ -147,8 +137,7 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
                     TicketChange::Sla(_) => continue,
                 };
                 if old != new {
-                    audited(tx, &mut audit, number, now, kind, actor, Some(&format!("{old} → {new}")))
-                        .await?;
+                    audited(&mut audit, number, now, kind, actor, Some(&format!("{old} → {new}")));
                 }
             }
             TicketOp::Schedule { number, kind, due_at } => {
@@ -163,8 +152,7 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
                 }
             }
             TicketOp::Audit { number, kind, actor, detail } => {
-                audited(tx, &mut audit, resolve(*number, &created), now, kind, actor, detail.as_deref())
-                    .await?;
+                audited(&mut audit, resolve(*number, &created), now, kind, actor, detail.as_deref());
             }
             TicketOp::Csat { number, score, comment } => {
                 let number = resolve(*number, &created);
@@ -174,11 +162,13 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
                     Some(c) => format!("score {score}: {c}"),
                     None => format!("score {score}"),
                 };
-                audited(tx, &mut audit, number, now, "csat", &requester, Some(&detail)).await?;
+                audited(&mut audit, number, now, "csat", &requester, Some(&detail));
             }
         }
     }
 
+    // So far only ticket events: each is written to `ticket_events` with the tail.
+    let ticket_events = audit.len();
     let request = match apply_requests(tx, &mut audit, &requests, now).await? {
         Requests::Done(created) => created,
         Requests::PoolFull => return Ok(CommitOutcome::Conflict),
@@ -192,6 +182,7 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
         feedback: &feedback,
         cases: &cases,
         outbox: &outbox,
+        events: &audit[..ticket_events],
     };
     tx.insert_tail(&parts.tail(&created, request)).await?;
     tx.append_audit_tx(key, &audit).await?;
@@ -213,6 +204,7 @@ pub(crate) fn plain(commit: &Commit) -> Option<TailParts<'_>> {
         feedback: &commit.feedback,
         cases: &commit.cases,
         outbox: &commit.outbox,
+        events: &[],
     })
 }
 
@@ -224,6 +216,8 @@ pub(crate) struct TailParts<'a> {
     pub feedback: &'a [KbFeedback],
     pub cases: &'a [crate::store::reports::CaseEvent],
     pub outbox: &'a [NewOutbox],
+    /// Ticket events (each entry names its ticket), in order.
+    pub events: &'a [NewAuditEntry],
 }
 
 impl<'a> TailParts<'a> {
@@ -238,6 +232,7 @@ impl<'a> TailParts<'a> {
             feedback: self.feedback,
             cases: self.cases,
             outbox: Vec::with_capacity(self.outbox.len()),
+            events: self.events,
         };
         for message in self.messages {
             let ticket = message.ticket.map(|n| resolve(n, created));
@@ -270,6 +265,8 @@ pub(crate) struct Tail<'a> {
     pub cases: &'a [crate::store::reports::CaseEvent],
     /// Outbox key and message, in order.
     pub outbox: Vec<(&'a str, Outbound)>,
+    /// Ticket events, in order (each entry's ticket is set).
+    pub events: &'a [NewAuditEntry],
 }
 
 impl Tail<'_> {
@@ -443,17 +440,15 @@ fn fill_request(message: &mut Outbound, created: Option<RequestNumber>) {
     }
 }
 
-/// Record a ticket event in the ticket's history and queue it for the audit chain.
-async fn audited<T: CommitTx + ?Sized>(
-    tx: &mut T,
+/// Queue a ticket event: for the ticket's history (written with the tail) and the audit chain.
+fn audited(
     audit: &mut Vec<NewAuditEntry>,
     number: TicketNumber,
     at: Millis,
     kind: &str,
     actor: &str,
     detail: Option<&str>,
-) -> Result<()> {
-    tx.insert_ticket_event(number, at, kind, actor, detail).await?;
+) {
     audit.push(NewAuditEntry {
         at,
         actor: actor.to_string(),
@@ -462,7 +457,6 @@ async fn audited<T: CommitTx + ?Sized>(
         subject: None,
         detail: detail.map(str::to_string),
     });
-    Ok(())
 }
 
 /// `TicketNumber(0)` names the first ticket this commit creates.

@@ -15,7 +15,7 @@ pub(crate) trait AuditTx: Send {
 }
 
 macro_rules! compliance_sql {
-    (db: $db:ty, store: $store:ty, map_err: $map_err:path, lock: $lock:literal $(,)?) => {
+    (db: $db:ty, store: $store:ty, map_err: $map_err:path, lock: $lock:literal, cte: $cte:literal $(,)?) => {
         mod compliance_shared {
             use super::*;
             use $crate::store::key::AuditKey;
@@ -176,32 +176,41 @@ macro_rules! compliance_sql {
                         return Ok(());
                     }
                     let (mut seq, mut prev) = head(self, key).await?;
+                    let mut linked = Vec::with_capacity(entries.len());
                     for e in entries {
                         seq += 1;
                         let ticket = e.ticket.map(|n| n.0);
                         let hash = entry_hash(
                             key, &prev, seq, e.at, &e.actor, &e.kind, ticket, e.subject.as_deref(), e.detail.as_deref(),
                         );
-                        let q = sqlx::query(
-                            "INSERT INTO audit_log (seq, at, actor, kind, ticket_number, subject, detail, prev_hash, hash) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-                        )
-                        .bind(seq)
-                        .bind(e.at)
-                        .bind(&e.actor)
-                        .bind(&e.kind)
-                        .bind(ticket)
-                        .bind(e.subject.as_deref())
-                        .bind(e.detail.as_deref())
-                        .bind(&prev)
-                        .bind(&hash);
-                        exec(q, self).await?;
-                        prev = hash;
+                        linked.push((seq, e, std::mem::replace(&mut prev, hash.clone()), hash));
                     }
-                    let q = sqlx::query("UPDATE audit_head SET last_seq = $1, last_hash = $2 WHERE id = 1")
-                        .bind(seq)
-                        .bind(&prev);
-                    exec(q, self).await.map(drop)
+                    // The entries (500 a statement) and the moved head go in one statement
+                    // where they fit: `WITH` parts on PostgreSQL, statements of one call on SQLite.
+                    let chunks: Vec<_> = linked.chunks(500).collect();
+                    for (i, chunk) in chunks.iter().enumerate() {
+                        let last = i + 1 == chunks.len();
+                        let mut qb = QueryBuilder::<$db>::new(if $cte && last { "WITH linked AS (" } else { "" });
+                        qb.push("INSERT INTO audit_log (seq, at, actor, kind, ticket_number, subject, detail, prev_hash, hash) ");
+                        qb.push_values(chunk.iter(), |mut row, (seq, e, prev, hash)| {
+                            row.push_bind(*seq)
+                                .push_bind(e.at)
+                                .push_bind(e.actor.as_str())
+                                .push_bind(e.kind.as_str())
+                                .push_bind(e.ticket.map(|n| n.0))
+                                .push_bind(e.subject.as_deref())
+                                .push_bind(e.detail.as_deref())
+                                .push_bind(prev.as_str())
+                                .push_bind(hash.as_str());
+                        });
+                        if last {
+                            qb.push(if $cte { ") " } else { "; " });
+                            qb.push("UPDATE audit_head SET last_seq = ").push_bind(seq);
+                            qb.push(", last_hash = ").push_bind(prev.as_str()).push(" WHERE id = 1");
+                        }
+                        exec(qb.build(), self).await?;
+                    }
+                    Ok(())
                 }
             }
 

@@ -190,6 +190,7 @@ crate::store::compliance_sql::compliance_sql! {
     store: PostgresStore,
     map_err: map_err,
     lock: " FOR UPDATE",
+    cte: true,
 }
 
 crate::store::requests_sql::requests_sql! { db: Postgres, store: PostgresStore, map_err: map_err }

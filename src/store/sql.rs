@@ -210,26 +210,6 @@ macro_rules! shared_sql {
                     write(q, self).await.map(drop)
                 }
 
-                async fn insert_ticket_event(
-                    &mut self,
-                    number: TicketNumber,
-                    at: Millis,
-                    kind: &str,
-                    actor: &str,
-                    detail: Option<&str>,
-                ) -> Result<()> {
-                    let q = sqlx::query(
-                        "INSERT INTO ticket_events (ticket_number, at, kind, actor, detail) \
-                         VALUES ($1, $2, $3, $4, $5)",
-                    )
-                    .bind(number.0)
-                    .bind(at)
-                    .bind(kind)
-                    .bind(actor)
-                    .bind(detail);
-                    write(q, self).await.map(drop)
-                }
-
                 async fn insert_message(
                     &mut self,
                     conversation: &str,
@@ -286,6 +266,7 @@ macro_rules! shared_sql {
                 messages: &'t [(Option<TicketNumber>, Turn, bool)],
                 feedback: &'t [$crate::store::KbFeedback],
                 cases: &'t [$crate::store::reports::CaseEvent],
+                events: &'t [$crate::store::compliance::NewAuditEntry],
                 outbox: Vec<(&'t str, &'static str, JsonText)>,
                 sent: usize,
             }
@@ -296,16 +277,24 @@ macro_rules! shared_sql {
                     for (key, message) in &t.outbox {
                         outbox.push((*key, message.to.platform.as_str(), JsonText::of(message, "outbox message")?));
                     }
-                    Ok(Self { messages: &t.messages, feedback: t.feedback, cases: t.cases, outbox, sent: 0 })
+                    Ok(Self { messages: &t.messages, feedback: t.feedback, cases: t.cases, events: t.events, outbox, sent: 0 })
                 }
 
                 fn is_empty(&self) -> bool {
                     self.messages.is_empty() && self.feedback.is_empty() && self.cases.is_empty()
-                        && self.outbox.len() == self.sent
+                        && self.events.is_empty() && self.outbox.len() == self.sent
                 }
 
                 /// Up to [`Tail::CHUNK`] rows of each kind as inserts of `batch`.
                 fn push(&mut self, batch: &mut TailBatch<$db>, t: &Tail<'_>) {
+                    let columns = "INSERT INTO ticket_events (ticket_number, at, kind, actor, detail) ";
+                    batch.rows(columns, "", &mut self.events, |mut row, e| {
+                        row.push_bind(e.ticket.map(|n| n.0))
+                            .push_bind(e.at)
+                            .push_bind(e.kind.as_str())
+                            .push_bind(e.actor.as_str())
+                            .push_bind(e.detail.as_deref());
+                    });
                     let columns = "INSERT INTO messages \
                         (conversation, ticket_number, speaker_kind, speaker_name, text, internal, created_at) ";
                     batch.rows(columns, "", &mut self.messages, |mut row, (ticket, turn, internal)| {

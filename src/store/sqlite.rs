@@ -156,6 +156,7 @@ crate::store::compliance_sql::compliance_sql! {
     store: SqliteStore,
     map_err: map_err,
     lock: "",
+    cte: false,
 }
 
 crate::store::requests_sql::requests_sql! { db: Sqlite, store: SqliteStore, map_err: map_err }

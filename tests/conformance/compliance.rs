@@ -16,6 +16,7 @@ const DAY: i64 = 86_400_000;
 
 conformance!(
     audit_chain_links_ticket_events_and_appended_entries,
+    a_commit_with_more_ticket_events_than_one_statement_holds_keeps_them_in_order_and_chained,
     concurrent_audit_appends_never_fork_the_chain,
     role_grants_are_justified_renewed_revoked_and_audited,
     purge_dry_run_changes_nothing_and_apply_expires_and_audits,
@@ -61,6 +62,52 @@ async fn audit_chain_links_ticket_events_and_appended_entries(store: &DynStore) 
     assert_eq!(since.len(), 2);
     let v = audit::verify(store).await.unwrap();
     assert_eq!((v.entries, v.last_seq, v.broken), (3, 3, None));
+}
+
+/// A commit's ticket events are written with its other appended rows and its audit entries
+/// with the moved chain head, 500 rows a statement: 1,201 of them come back in order, each
+/// linked to the one before, and the chain verifies.
+async fn a_commit_with_more_ticket_events_than_one_statement_holds_keeps_them_in_order_and_chained(
+    store: &DynStore,
+) {
+    const N: usize = 1_200;
+    let mut c = commit("c1", 0, Some("e1"), T0);
+    c.tickets.push(TicketOp::Create(new_ticket("VPN down")));
+    for i in 0..N {
+        c.tickets.push(TicketOp::Audit {
+            number: deskbot::domain::TicketNumber(0),
+            kind: "note".into(),
+            actor: "agent".into(),
+            detail: Some(format!("step {i}")),
+        });
+    }
+    let n = applied(store.commit(c).await.unwrap())[0];
+
+    let events = store.ticket_events(n).await.unwrap();
+    let details: Vec<_> = events.iter().map(|e| e.detail.clone().unwrap_or_default()).collect();
+    assert_eq!(events.len(), N + 1);
+    assert_eq!(events[0].kind, "created");
+    assert!(
+        details[1..] == (0..N).map(|i| format!("step {i}")).collect::<Vec<_>>(),
+        "ticket events out of order"
+    );
+    let all = store.audit_entries(0, None, 5_000).await.unwrap();
+    assert_eq!(all.len(), N + 1);
+    assert!(all.iter().enumerate().all(|(i, e)| e.seq == i as i64 + 1 && e.ticket_number == Some(n.0)));
+    assert_eq!(all[N].detail.as_deref(), Some(format!("step {}", N - 1).as_str()));
+    for pair in all.windows(2) {
+        assert_eq!(pair[1].prev_hash, pair[0].hash);
+    }
+    assert_eq!(store.audit_head().await.unwrap(), (N as i64 + 1, all[N].hash.clone().unwrap()));
+    let v = audit::verify(store).await.unwrap();
+    assert_eq!((v.entries, v.last_seq, v.broken), (N as u64 + 1, N as i64 + 1, None));
+
+    // The next commit links on from the moved head.
+    let mut c = commit("c1", 1, Some("e2"), T0 + 10);
+    c.tickets.push(set_status(n, TicketStatus::Resolved, Some("fixed")));
+    applied(store.commit(c).await.unwrap());
+    let v = audit::verify(store).await.unwrap();
+    assert_eq!((v.entries, v.broken), (N as u64 + 2, None));
 }
 
 async fn concurrent_audit_appends_never_fork_the_chain(store: &DynStore) {
