@@ -44,13 +44,6 @@ pub(crate) trait CommitTx:
         resolved_at: Option<Millis>,
         now: Millis,
     ) -> Result<()>;
-    async fn insert_message(
-        &mut self,
-        conversation: &str,
-        ticket: Option<TicketNumber>,
-        turn: &Turn,
-        internal: bool,
-    ) -> Result<()>;
     async fn insert_csat(
         &mut self,
         number: TicketNumber,
@@ -95,14 +88,15 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
     // head is locked only after the ticket rows are.
     let mut audit: Vec<NewAuditEntry> = Vec::new();
     let mut created: Vec<TicketNumber> = Vec::new();
+    let mut transcript: Vec<(Option<TicketNumber>, Turn, bool)> = Vec::new();
     for op in &tickets {
         match op {
             TicketOp::Create(ticket) => {
                 let number = tx.insert_ticket(ticket, &conv, now).await?;
                 created.push(number);
+                // Written with the tail, ahead of the commit's own messages.
                 for turn in &ticket.transcript {
-                    let turn = with_number(turn, created.first().copied());
-                    tx.insert_message(&conv.key, Some(number), &turn, false).await?;
+                    transcript.push((Some(number), with_number(turn, created.first().copied()), false));
                 }
                 let placed = format!("queue {}, priority {}", ticket.queue, ticket.priority);
                 let requester =
@@ -184,7 +178,12 @@ pub(crate) async fn apply<T: CommitTx + ?Sized>(
         outbox: &outbox,
         events: &audit[..ticket_events],
     };
-    tx.insert_tail(&parts.tail(&created, request)).await?;
+    let mut tail = parts.tail(&created, request);
+    if !transcript.is_empty() {
+        transcript.append(&mut tail.messages);
+        tail.messages = transcript;
+    }
+    tx.insert_tail(&tail).await?;
     tx.append_audit_tx(key, &audit).await?;
     Ok(CommitOutcome::Applied { created })
 }

@@ -136,6 +136,11 @@ impl PostgresStore {
         Ok(Self { pool, audit_key, group })
     }
 
+    /// Where writes outside a transaction go.
+    fn write_pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
         self.pool.begin().await.map_err(map_err)
     }
@@ -160,7 +165,6 @@ impl PostgresStore {
         limit: i64,
     ) -> Result<Vec<OutboxItem>> {
         let platforms: Vec<String> = platforms.iter().map(|p| p.as_str().to_string()).collect();
-        let mut tx = self.begin_write().await?;
         let rows: Vec<OutboxRow> = sqlx::query_as(
             "UPDATE outbox SET status = 'sending', claimed_by = $1, claimed_until = $2, \
              attempts = attempts + 1 \
@@ -175,10 +179,10 @@ impl PostgresStore {
         .bind(platforms)
         .bind(now)
         .bind(limit)
-        .fetch_all(&mut *tx)
+        .fetch_all(&self.pool)
         .await
         .map_err(map_err)?;
-        shared::finish_claim(tx, rows).await
+        shared::finish_claim(&self.pool, rows).await
     }
 }
 
@@ -206,7 +210,8 @@ shared_sql! {
     store: PostgresStore,
     map_err: map_err,
     migrations: "./migrations/postgres",
-    next_ticket_sql: "SELECT nextval('ticket_seq')",
+    next_ticket_sql: "nextval('ticket_seq')",
+    bump_ticket_sql: None,
     lock_row_sql: " FOR UPDATE",
     tail_in_cte: true,
 }

@@ -19,6 +19,7 @@ macro_rules! shared_sql {
         map_err: $map_err:path,
         migrations: $migrations:literal,
         next_ticket_sql: $next_ticket:literal,
+        bump_ticket_sql: $bump_ticket:expr,
         lock_row_sql: $lock_row:literal,
         tail_in_cte: $tail_in_cte:literal $(,)?
     ) => {
@@ -87,19 +88,23 @@ macro_rules! shared_sql {
 
             /// Finish a claim: rows whose message cannot be read are marked dead (and logged)
             /// instead of being retried forever; the rest are returned oldest first.
+            /// The claim itself is one statement (atomic on its own), so this runs after it has
+            /// committed; a row left claimed by a failure here is claimed again once its lease
+            /// runs out.
             pub(super) async fn finish_claim(
-                mut tx: Transaction<'static, $db>,
+                pool: &sqlx::Pool<$db>,
                 rows: Vec<OutboxRow>,
             ) -> Result<Vec<OutboxItem>> {
                 let (items, unreadable) = claimed_items(rows);
                 for (id, reason) in unreadable {
                     tracing::warn!(outbox_id = id, error = %reason, "outbox row cannot be read; marking it dead");
-                    let q = sqlx::query("UPDATE outbox SET status = 'dead', last_error = $1 WHERE id = $2")
+                    sqlx::query("UPDATE outbox SET status = 'dead', last_error = $1 WHERE id = $2")
                         .bind(reason)
-                        .bind(id);
-                    write(q, &mut tx).await?;
+                        .bind(id)
+                        .execute(pool)
+                        .await
+                        .map_err($map_err)?;
                 }
-                tx.commit().await.map_err($map_err)?;
                 Ok(items)
             }
 
@@ -155,15 +160,14 @@ macro_rules! shared_sql {
                         None => (&c.user, &c.key, &c.reply_to),
                     };
                     let filed_by = t.filed_by.as_ref().unwrap_or(user);
-                    let number: i64 =
-                        sqlx::query_scalar($next_ticket).fetch_one(&mut **self).await.map_err($map_err)?;
-                    let q = sqlx::query(
+                    // The number is taken inside the insert; SQLite then moves its counter on.
+                    let q = sqlx::query_scalar(concat!(
                         "INSERT INTO tickets (number, title, description, requester_platform, requester_id, \
                          requester_name, conversation, reply_to, intent, queue, priority, status, fields, \
-                         created_at, updated_at, filed_by_platform, filed_by_id) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'open', $12, $13, $13, $14, $15)",
-                    )
-                    .bind(number)
+                         created_at, updated_at, filed_by_platform, filed_by_id) VALUES (",
+                        $next_ticket,
+                        ", $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'open', $11, $12, $12, $13, $14) RETURNING number",
+                    ))
                     .bind(&t.title)
                     .bind(&t.description)
                     .bind(user.platform.as_str())
@@ -178,7 +182,11 @@ macro_rules! shared_sql {
                     .bind(now)
                     .bind(filed_by.platform.as_str())
                     .bind(&filed_by.id);
-                    write(q, self).await?;
+                    let number: i64 = q.fetch_one(&mut **self).await.map_err($map_err)?;
+                    let bump: Option<&'static str> = $bump_ticket;
+                    if let Some(bump) = bump {
+                        write(sqlx::query(bump), self).await?;
+                    }
                     Ok(TicketNumber(number))
                 }
 
@@ -207,29 +215,6 @@ macro_rules! shared_sql {
                     .bind(resolved_at)
                     .bind(now)
                     .bind(number.0);
-                    write(q, self).await.map(drop)
-                }
-
-                async fn insert_message(
-                    &mut self,
-                    conversation: &str,
-                    ticket: Option<TicketNumber>,
-                    turn: &Turn,
-                    internal: bool,
-                ) -> Result<()> {
-                    let (kind, name) = speaker_columns(&turn.from);
-                    let q = sqlx::query(
-                        "INSERT INTO messages \
-                         (conversation, ticket_number, speaker_kind, speaker_name, text, internal, created_at) \
-                         VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                    )
-                    .bind(conversation)
-                    .bind(ticket.map(|n| n.0))
-                    .bind(kind)
-                    .bind(name)
-                    .bind(&turn.text)
-                    .bind(internal)
-                    .bind(turn.at);
                     write(q, self).await.map(drop)
                 }
 
@@ -1242,23 +1227,25 @@ macro_rules! shared_sql {
                     self.claim(platforms, worker, now, lease_ms, limit.min(1000)).await
                 }
 
+                // The outbox's updates are single statements, each atomic without a transaction
+                // around it: one call to the database instead of three.
                 async fn outbox_done(&self, id: i64, now: Millis) -> Result<()> {
-                    let mut tx = self.begin_write().await?;
-                    let q = sqlx::query(
+                    sqlx::query(
                         "UPDATE outbox SET status = 'done', sent_at = $1, claimed_by = NULL, \
                          claimed_until = NULL WHERE id = $2",
                     )
                     .bind(now)
-                    .bind(id);
-                    write(q, &mut tx).await?;
-                    tx.commit().await.map_err($map_err)
+                    .bind(id)
+                    .execute(self.write_pool())
+                    .await
+                    .map_err($map_err)
+                    .map(drop)
                 }
 
                 async fn outbox_done_many(&self, ids: &[i64], now: Millis) -> Result<()> {
                     if ids.is_empty() {
                         return Ok(());
                     }
-                    let mut tx = self.begin_write().await?;
                     let mut qb = QueryBuilder::<$db>::new("UPDATE outbox SET status = 'done', sent_at = ");
                     qb.push_bind(now);
                     qb.push(", claimed_by = NULL, claimed_until = NULL WHERE id IN (");
@@ -1267,22 +1254,22 @@ macro_rules! shared_sql {
                         list.push_bind(*id);
                     }
                     qb.push(")");
-                    qb.build().execute(&mut *tx).await.map_err($map_err)?;
-                    tx.commit().await.map_err($map_err)
+                    qb.build().execute(self.write_pool()).await.map_err($map_err).map(drop)
                 }
 
                 async fn outbox_failed(&self, id: i64, error: &str, next_attempt_at: Option<Millis>) -> Result<()> {
-                    let mut tx = self.begin_write().await?;
-                    let q = sqlx::query(
+                    sqlx::query(
                         "UPDATE outbox SET status = CASE WHEN $1 IS NULL THEN 'dead' ELSE 'pending' END, \
                          next_attempt_at = COALESCE($1, next_attempt_at), last_error = $2, \
                          claimed_by = NULL, claimed_until = NULL WHERE id = $3",
                     )
                     .bind(next_attempt_at)
                     .bind(error)
-                    .bind(id);
-                    write(q, &mut tx).await?;
-                    tx.commit().await.map_err($map_err)
+                    .bind(id)
+                    .execute(self.write_pool())
+                    .await
+                    .map_err($map_err)
+                    .map(drop)
                 }
 
                 async fn outbox_depth(&self) -> Result<i64> {

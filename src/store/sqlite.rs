@@ -21,6 +21,11 @@ use std::time::Duration;
 /// How long a statement waits for another writer before reporting [`StoreError::Busy`].
 pub const DEFAULT_BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How much of the database file is read through a memory map (16 GiB of address space; only
+/// the pages read take memory, and the kernel may drop them). SQLite's own build caps this at
+/// 2 GB; `.cargo/config.toml` raises the cap.
+pub(crate) const MMAP_SIZE: &str = "17179869184";
+
 pub struct SqliteStore {
     pool: SqlitePool,
     /// One connection for every write transaction of this process: writers queue on it in
@@ -73,7 +78,15 @@ impl SqliteStore {
             // SQLite's 1,000: under load the default checkpointed dozens of times a second, on
             // the writer's path, and a page rewritten often is copied once per checkpoint.
             .pragma("wal_autocheckpoint", "10000")
+            // Temporary tables (the group commit's bookkeeping) stay in memory, never in a file.
+            .pragma("temp_store", "MEMORY")
+            // Read the database file through a memory map: a page is read straight from the
+            // kernel's cache, shared by every connection, instead of being copied into each
+            // connection's own 2 MB page cache first (eight readers, so a query seldom finds
+            // its pages warm). Halves the reports at size. Writes still go through the log.
+            .pragma("mmap_size", MMAP_SIZE)
             .busy_timeout(busy_timeout);
+
         let mut pool = super::pool::checked_when_idle(SqlitePoolOptions::new()).max_connections(8);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         if !in_memory {
@@ -91,7 +104,9 @@ impl SqliteStore {
             super::pool::checked_when_idle(SqlitePoolOptions::new())
                 .max_connections(1)
                 .acquire_timeout(busy_timeout.max(Duration::from_secs(1)) * 6)
-                .connect_with(options)
+                // The commits' connection reads little and would remap at every growth of
+                // the file, on the commits' path: it reads by copying.
+                .connect_with(options.pragma("mmap_size", "0"))
                 .await
                 .map_err(cannot_open)?
         };
@@ -101,6 +116,11 @@ impl SqliteStore {
             key: audit_key.clone(),
         }));
         Ok(Self { pool, writer, audit_key, group })
+    }
+
+    /// Where writes outside a transaction go.
+    fn write_pool(&self) -> &SqlitePool {
+        &self.writer
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
@@ -146,9 +166,10 @@ impl SqliteStore {
         qb.push(")) ORDER BY id LIMIT ").push_bind(limit);
         qb.push(") RETURNING id, key, payload, attempts");
 
-        let mut tx = self.begin_write().await?;
-        let rows: Vec<OutboxRow> = qb.build_query_as().fetch_all(&mut *tx).await.map_err(map_err)?;
-        shared::finish_claim(tx, rows).await
+        // One statement, so no transaction around it: a writing statement takes the write lock
+        // as it starts, as `BEGIN IMMEDIATE` would.
+        let rows: Vec<OutboxRow> = qb.build_query_as().fetch_all(&self.writer).await.map_err(map_err)?;
+        shared::finish_claim(&self.writer, rows).await
     }
 }
 
@@ -176,7 +197,8 @@ shared_sql! {
     store: SqliteStore,
     map_err: map_err,
     migrations: "./migrations/sqlite",
-    next_ticket_sql: "UPDATE ticket_seq SET next = next + 1 WHERE id = 1 RETURNING next - 1",
+    next_ticket_sql: "(SELECT next FROM ticket_seq WHERE id = 1)",
+    bump_ticket_sql: Some("UPDATE ticket_seq SET next = next + 1 WHERE id = 1"),
     lock_row_sql: "",
     tail_in_cte: false,
 }
@@ -485,5 +507,28 @@ impl super::sessions::SessionStore for SqliteStore {
         let done = sqlx::query(super::sessions::PURGE).bind(now).execute(&mut *tx).await.map_err(map_err)?;
         tx.commit().await.map_err(map_err)?;
         Ok(done.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every reading connection maps the database as far as asked: SQLite silently clamps the
+    /// setting to its build's cap (2 GB unless `.cargo/config.toml` raised it), which would
+    /// leave the newest rows of a large database, at the end of its file, read by copying.
+    #[tokio::test]
+    async fn reading_connections_map_the_database_beyond_sqlites_default_cap() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = format!("sqlite:{}", dir.path().join("map.db").display());
+        let key = AuditKey::from_bytes(vec![3u8; 32]).expect("key");
+        let store = SqliteStore::open(&url, key).await.expect("open");
+        let wanted: i64 = MMAP_SIZE.parse().expect("a number");
+        assert!(wanted > 0x7fff_0000, "the map must reach past 2 GB");
+        let size: i64 = sqlx::query_scalar("PRAGMA mmap_size").fetch_one(&store.pool).await.expect("pragma");
+        assert_eq!(size, wanted, "the build caps memory-mapped reads below the setting");
+        let size: i64 =
+            sqlx::query_scalar("PRAGMA mmap_size").fetch_one(&store.writer).await.expect("pragma");
+        assert_eq!(size, 0, "the commits' connection reads by copying");
     }
 }
