@@ -45,6 +45,9 @@ async fn seeds_and_queries(url: &str, dir: &std::path::Path) {
     assert_eq!(report.tables["tickets"], 450);
     assert_eq!(report.tables["audit_log"], 450);
     assert!(report.tables["messages"] >= 4 * 450 && report.rows > 10 * 450, "{report:?}");
+    for phase in ["load", "indexes", "constraints", "analyze"] {
+        assert!(report.phases.contains_key(phase), "{phase} missing: {report:?}");
+    }
 
     // The product reads them: the tickets list, and numbering continues after the last one.
     let mut target = config.clone();
@@ -79,11 +82,41 @@ async fn seed_and_queries_on_sqlite() {
     seeds_and_queries(&url, dir.path()).await;
 }
 
+/// Every foreign key of `url`'s database, as (table, definition).
+async fn foreign_keys(pg: &pgdb::PgDb) -> Vec<(String, String)> {
+    let mut conn = pg.connect().await;
+    sqlx::query_as(
+        "SELECT t.relname::text, pg_get_constraintdef(c.oid) FROM pg_constraint c \
+         JOIN pg_class t ON t.oid = c.conrelid WHERE c.contype = 'f' ORDER BY 1, 2",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn seed_and_queries_on_postgres() {
     let Some(pg) = pgdb::PgDb::create("seed").await else { return };
     let dir = tempfile::tempdir().unwrap();
     seeds_and_queries(&pg.url, dir.path()).await;
+
+    // The load went in without the foreign keys; they are all back, and they hold.
+    let Some(fresh) = pgdb::PgDb::create("seedref").await else { return };
+    let mut target = config(dir.path());
+    target.database_url = Some(fresh.url.clone());
+    drop(deskbot::app::open_store(&target).await.unwrap());
+    let expected = foreign_keys(&fresh).await;
+    fresh.drop_now().await;
+    assert!(expected.iter().any(|(t, _)| t == "ticket_events"), "{expected:?}");
+    assert_eq!(foreign_keys(&pg).await, expected);
+    let mut conn = pg.connect().await;
+    let orphan = sqlx::query(
+        "UPDATE ticket_events SET ticket_number = -1 WHERE id = (SELECT MIN(id) FROM ticket_events)",
+    )
+    .execute(&mut conn)
+    .await;
+    let refused = orphan.expect_err("an event pointing at no ticket was accepted").to_string();
+    assert!(refused.contains("foreign key"), "{refused}");
     pg.drop_now().await;
 }
 

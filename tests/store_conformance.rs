@@ -503,6 +503,33 @@ async fn postgres_sessions_ended_by_the_server_are_replaced_after_a_pause() {
     db.finish().await;
 }
 
+/// Every delivered outbox row leaves dead index entries behind until vacuum. The claim must
+/// read past them with a plain index scan (which marks them, so the next claim skips them), not
+/// a bitmap scan, which visits every one on every claim: the plan it runs with on a busy,
+/// never-analysed outbox says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_outbox_claim_reads_past_delivered_rows_with_an_index_scan() {
+    let Some(db) = support::postgres().await else { return };
+    for c in 0..20 {
+        let mut batch = commit(&format!("c{c}"), 0, Some(&format!("e{c}")), T0);
+        for k in 0..50 {
+            batch.outbox.push(outbox(&format!("k{c}-{k}"), Platform::Slack, "hello"));
+        }
+        applied(db.store.commit(batch).await.unwrap());
+    }
+    let claimed = db.store.claim_outbox(&[Platform::Slack], "w", T0, 60_000, 1000).await.unwrap();
+    assert_eq!(claimed.len(), 1000);
+    let ids: Vec<i64> = claimed.iter().map(|i| i.id).collect();
+    db.store.outbox_done_many(&ids, T0 + 1).await.unwrap();
+
+    let store = deskbot::store::postgres::PostgresStore::open(&db.url, support::test_key()).await.unwrap();
+    let plan = store.outbox_claim_plan().await.unwrap();
+    assert!(!plan.contains("Bitmap"), "the claim reads the outbox by a bitmap scan:\n{plan}");
+    assert!(plan.contains("Index Scan using outbox_claim_idx"), "{plan}");
+    assert!(db.store.claim_outbox(&[Platform::Slack], "w", T0 + 2, 60_000, 10).await.unwrap().is_empty());
+    db.finish().await;
+}
+
 // ---- SQLite only -------------------------------------------------------------------------
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

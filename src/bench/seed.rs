@@ -57,6 +57,10 @@ pub struct SeedReport {
     pub rows_per_second: f64,
     /// Rows per table.
     pub tables: BTreeMap<String, u64>,
+    /// Seconds spent in each phase: `load` (generating and writing the rows), `indexes`
+    /// (building the secondary indexes), `constraints` (checking the foreign keys, PostgreSQL)
+    /// and `analyze`.
+    pub phases: BTreeMap<String, f64>,
 }
 
 impl SeedReport {
@@ -68,6 +72,8 @@ impl SeedReport {
         for (t, n) in &self.tables {
             s.push_str(&format!("  {t:<14} {n}\n"));
         }
+        let phases: Vec<String> = self.phases.iter().map(|(p, secs)| format!("{p} {secs:.1} s")).collect();
+        s.push_str(&format!("  phases: {}\n", phases.join(", ")));
         s
     }
 }
@@ -568,6 +574,25 @@ impl Pool {
         }
     }
 
+    /// The foreign keys of `tables` (PostgreSQL), as (table, constraint name, definition).
+    async fn foreign_keys(&self, tables: &[&str]) -> Result<Vec<(String, String, String)>, StoreError> {
+        let names: Vec<String> = tables.iter().map(|t| t.to_string()).collect();
+        match self {
+            Pool::Pg(p) => sqlx::query_as(
+                "SELECT t.relname::text, c.conname::text, pg_get_constraintdef(c.oid) \
+                 FROM pg_constraint c JOIN pg_class t ON t.oid = c.conrelid \
+                 WHERE c.contype = 'f' AND t.relname = ANY($1) \
+                 AND t.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) \
+                 ORDER BY t.relname, c.conname",
+            )
+            .bind(&names)
+            .fetch_all(p)
+            .await
+            .map_err(db_err),
+            Pool::Sqlite(_) => Ok(Vec::new()),
+        }
+    }
+
     /// Run one statement of this file's own (or the database's own index definitions).
     async fn exec(&self, stmt: &str) -> Result<(), StoreError> {
         let stmt = sqlx::AssertSqlSafe(stmt.to_string());
@@ -643,7 +668,7 @@ impl Pool {
 /// Build `defs` one after the other on one connection of `pool`.
 async fn build_lane(pool: &PgPool, defs: Vec<String>) -> Result<(), StoreError> {
     let mut conn = pool.acquire().await.map_err(db_err)?;
-    sqlx::raw_sql("SET maintenance_work_mem = '256MB'").execute(&mut *conn).await.map_err(db_err)?;
+    sqlx::raw_sql("SET maintenance_work_mem = '1GB'").execute(&mut *conn).await.map_err(db_err)?;
     for def in defs {
         // The database's own index definitions, read back from its catalogue.
         sqlx::raw_sql(sqlx::AssertSqlSafe(def)).execute(&mut *conn).await.map_err(db_err)?;
@@ -685,6 +710,13 @@ pub async fn seed(config: &Config, args: &SeedArgs) -> Result<SeedReport, AppErr
     for (name, _) in &indexes {
         pool.exec(&format!("DROP INDEX {name}")).await?;
     }
+    // PostgreSQL checks a foreign key row by row, locking the ticket each row points at: the
+    // keys are dropped for the load and added back at the end, which checks every row in one
+    // join (and fails the seed should one not hold).
+    let foreign = pool.foreign_keys(&names).await?;
+    for (table, name, _) in &foreign {
+        pool.exec(&format!("ALTER TABLE {table} DROP CONSTRAINT {name}")).await?;
+    }
     // The report triggers only drop rollups, and an empty database has none: PostgreSQL loads
     // without firing them row by row (SQLite's cost a probe each and cannot be switched off).
     if postgres {
@@ -695,7 +727,7 @@ pub async fn seed(config: &Config, args: &SeedArgs) -> Result<SeedReport, AppErr
 
     // Batches are generated and encoded on a thread of their own while the previous one is
     // written, so generating (and the audit chain's HMACs) overlaps the database's work.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(u64, Vec<(String, u64)>, Encoded)>(2);
+    let (tx, rx) = tokio::sync::mpsc::channel::<(u64, Vec<(String, u64)>, Encoded)>(2);
     let producer = tokio::task::spawn_blocking(move || {
         let mut rng = Rng(0x5EED_DE5B_0710_2026);
         let mut prev = GENESIS_HASH.to_string();
@@ -711,22 +743,35 @@ pub async fn seed(config: &Config, args: &SeedArgs) -> Result<SeedReport, AppErr
         }
         prev
     });
-    let mut tables: BTreeMap<String, u64> = BTreeMap::new();
-    let mut done = 0;
-    let mut written = Ok(());
-    while let Some((count, counts, batch)) = rx.recv().await {
-        if let Err(e) = pool.write(&batch).await {
-            written = Err(e);
-            break;
+    // PostgreSQL takes two batches at once, one connection each: a `COPY` keeps one server
+    // process busy, and the rows have no order to keep (the foreign keys are checked at the end).
+    let rx = tokio::sync::Mutex::new(rx);
+    let progress = std::sync::Mutex::new((0u64, BTreeMap::<String, u64>::new()));
+    let lane = || async {
+        loop {
+            let Some((count, counts, batch)) = rx.lock().await.recv().await else { return Ok(()) };
+            if let Err(e) = pool.write(&batch).await {
+                // The generator stops once nobody takes its batches.
+                rx.lock().await.close();
+                return Err(e);
+            }
+            let mut p = progress.lock().unwrap_or_else(|p| p.into_inner());
+            for (t, n) in counts {
+                *p.1.entry(t).or_default() += n;
+            }
+            p.0 += count;
+            if !args.json {
+                eprint!("\rseeded {}/{} tickets", p.0, args.tickets);
+            }
         }
-        for (t, n) in counts {
-            *tables.entry(t).or_default() += n;
-        }
-        done += count;
-        if !args.json {
-            eprint!("\rseeded {done}/{} tickets", args.tickets);
-        }
-    }
+    };
+    let written = if postgres {
+        let (a, b) = tokio::join!(lane(), lane());
+        a.and(b)
+    } else {
+        lane().await
+    };
+    let (_, tables) = progress.into_inner().unwrap_or_else(|p| p.into_inner());
     drop(rx);
     let prev = producer.await.map_err(|e| AppError::Runtime(format!("the seed generator failed: {e}")))?;
     if !args.json && args.tickets > 0 {
@@ -741,11 +786,30 @@ pub async fn seed(config: &Config, args: &SeedArgs) -> Result<SeedReport, AppErr
             }
         }
     }
+    let mut phases = BTreeMap::new();
+    let mut mark = started;
+    let mut phase = |name: &str| {
+        let now = Instant::now();
+        phases.insert(name.to_string(), now.duration_since(mark).as_secs_f64());
+        mark = now;
+    };
+    phase("load");
     let rebuilt = pool.rebuild(&indexes).await;
+    phase("indexes");
+    // One at a time: adding a foreign key locks the tickets table against another doing so.
+    let mut constrained = Ok(());
+    for (table, name, def) in &foreign {
+        if let Err(e) = pool.exec(&format!("ALTER TABLE {table} ADD CONSTRAINT {name} {def}")).await {
+            constrained = Err(e);
+        }
+    }
+    phase("constraints");
     written?;
     enabled?;
     rebuilt?;
+    constrained?;
     pool.finish(1001 + args.tickets as i64, args.tickets as i64, &prev).await?;
+    phase("analyze");
     let seconds = started.elapsed().as_secs_f64();
     let rows: u64 = tables.values().sum();
     Ok(SeedReport {
@@ -756,5 +820,6 @@ pub async fn seed(config: &Config, args: &SeedArgs) -> Result<SeedReport, AppErr
         seconds,
         rows_per_second: rows as f64 / seconds.max(1e-9),
         tables,
+        phases,
     })
 }

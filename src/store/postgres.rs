@@ -23,6 +23,8 @@ pub struct PostgresStore {
     audit_key: Option<AuditKey>,
     /// Commits queue here; those that arrive together are written in one transaction.
     group: Arc<GroupCommit>,
+    /// The outbox's claims and marks, planned without bitmap scans (see [`Self::connect`]).
+    outbox: PgPool,
 }
 
 /// Indexes on tables that grow with the desk, built after the migrations with `CREATE INDEX
@@ -30,8 +32,8 @@ pub struct PostgresStore {
 /// while they build: the reports' period reads of tickets and ratings, flagging a conversation
 /// as test traffic, a person's rows (export, erasure), and the nightly purge's old transcript
 /// lines and resolved tickets not purged yet; the reports' first public agent reply and SLA
-/// breaches of each ticket; the SLA scheduler's due-timer scan. SQLite builds the same ones in
-/// its migrations 0014 and 0015.
+/// breaches of each ticket; the SLA scheduler's due-timer scan; the outbox claim. SQLite builds
+/// the same ones in its migrations 0014 and 0015 (the outbox claim needs none there, below).
 pub(crate) const LIVE_INDEXES: &[(&str, &str)] = &[
     ("tickets_created_idx", "tickets (created_at)"),
     ("tickets_conversation_idx", "tickets (conversation)"),
@@ -52,6 +54,10 @@ pub(crate) const LIVE_INDEXES: &[(&str, &str)] = &[
         "timers_next_idx",
         "timers ((COALESCE(retry_at, due_at)), id) WHERE fired_at IS NULL AND cancelled_at IS NULL",
     ),
+    // The outbox claim, in id order over the claimable rows only (see `PostgresStore::connect`
+    // for why it is read by a plain index scan). SQLite keeps no dead index entries: its claim
+    // goes through `outbox_due_idx`.
+    ("outbox_claim_idx", "outbox (id) WHERE status IN ('pending', 'sending')"),
     (
         "tickets_expiry_idx",
         "tickets (queue, (COALESCE(resolved_at, updated_at))) \
@@ -59,7 +65,31 @@ pub(crate) const LIVE_INDEXES: &[(&str, &str)] = &[
     ),
 ];
 
+/// The outbox claim: the oldest claimable rows of the given platforms, each taken by one worker.
+const CLAIM_SQL: &str = "UPDATE outbox SET status = 'sending', claimed_by = $1, claimed_until = $2, \
+     attempts = attempts + 1 \
+     WHERE id IN (SELECT id FROM outbox WHERE platform = ANY($3) \
+       AND ((status = 'pending' AND next_attempt_at <= $4) \
+         OR (status = 'sending' AND claimed_until < $4)) \
+       ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED) \
+     RETURNING id, key, payload, attempts";
+
 impl PostgresStore {
+    /// The plan the outbox claim runs with on the outbox's connections (`EXPLAIN`, one line a
+    /// node), for diagnosing a slow claim.
+    pub async fn outbox_claim_plan(&self) -> Result<String> {
+        let lines: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(format!("EXPLAIN {CLAIM_SQL}")))
+            .bind("plan")
+            .bind(0_i64)
+            .bind(vec![Platform::Slack.as_str().to_string()])
+            .bind(0_i64)
+            .bind(64_i64)
+            .fetch_all(self.outbox_pool())
+            .await
+            .map_err(map_err)?;
+        Ok(lines.join("\n"))
+    }
+
     /// Build [`LIVE_INDEXES`] that are missing. An interrupted build leaves an invalid index
     /// behind: it is dropped and built again. A failure is logged, not fatal (the index only
     /// makes reads faster; the next start tries again).
@@ -125,7 +155,7 @@ impl PostgresStore {
         let writer = super::pool::checked_when_idle(PgPoolOptions::new())
             .max_connections(2)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_with(options.options([("plan_cache_mode", "force_generic_plan")]))
+            .connect_with(options.clone().options([("plan_cache_mode", "force_generic_plan")]))
             .await
             .map_err(cannot_open)?;
         let group = GroupCommit::new(Arc::new(shared::Writer {
@@ -133,12 +163,24 @@ impl PostgresStore {
             begin: "BEGIN",
             key: audit_key.clone(),
         }));
-        Ok(Self { pool, audit_key, group })
+        // The outbox claim takes the oldest claimable rows in id order. Each row's status
+        // changes twice on its way to `done`, and each change leaves an index entry behind
+        // until vacuum. A bitmap scan visits every one of them on every claim (about 3 ms a claim
+        // after ten seconds of load, growing until autovacuum comes by); a plain index scan
+        // marks the dead entries it meets, and later claims skip them. The planner prefers the
+        // bitmap scan whenever its statistics are stale, so these connections never use one.
+        let outbox = super::pool::checked_when_idle(PgPoolOptions::new())
+            .max_connections(2)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options.options([("enable_bitmapscan", "off")]))
+            .await
+            .map_err(cannot_open)?;
+        Ok(Self { pool, audit_key, group, outbox })
     }
 
-    /// Where writes outside a transaction go.
-    fn write_pool(&self) -> &PgPool {
-        &self.pool
+    /// Where the outbox's claims and marks go.
+    fn outbox_pool(&self) -> &PgPool {
+        &self.outbox
     }
 
     async fn begin_write(&self) -> Result<Transaction<'static, Postgres>> {
@@ -165,24 +207,16 @@ impl PostgresStore {
         limit: i64,
     ) -> Result<Vec<OutboxItem>> {
         let platforms: Vec<String> = platforms.iter().map(|p| p.as_str().to_string()).collect();
-        let rows: Vec<OutboxRow> = sqlx::query_as(
-            "UPDATE outbox SET status = 'sending', claimed_by = $1, claimed_until = $2, \
-             attempts = attempts + 1 \
-             WHERE id IN (SELECT id FROM outbox WHERE platform = ANY($3) \
-               AND ((status = 'pending' AND next_attempt_at <= $4) \
-                 OR (status = 'sending' AND claimed_until < $4)) \
-               ORDER BY id LIMIT $5 FOR UPDATE SKIP LOCKED) \
-             RETURNING id, key, payload, attempts",
-        )
-        .bind(worker)
-        .bind(now.saturating_add(lease_ms))
-        .bind(platforms)
-        .bind(now)
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(map_err)?;
-        shared::finish_claim(&self.pool, rows).await
+        let rows: Vec<OutboxRow> = sqlx::query_as(CLAIM_SQL)
+            .bind(worker)
+            .bind(now.saturating_add(lease_ms))
+            .bind(platforms)
+            .bind(now)
+            .bind(limit)
+            .fetch_all(self.outbox_pool())
+            .await
+            .map_err(map_err)?;
+        shared::finish_claim(self.outbox_pool(), rows).await
     }
 }
 

@@ -1236,7 +1236,7 @@ macro_rules! shared_sql {
                     )
                     .bind(now)
                     .bind(id)
-                    .execute(self.write_pool())
+                    .execute(self.outbox_pool())
                     .await
                     .map_err($map_err)
                     .map(drop)
@@ -1254,7 +1254,7 @@ macro_rules! shared_sql {
                         list.push_bind(*id);
                     }
                     qb.push(")");
-                    qb.build().execute(self.write_pool()).await.map_err($map_err).map(drop)
+                    qb.build().execute(self.outbox_pool()).await.map_err($map_err).map(drop)
                 }
 
                 async fn outbox_failed(&self, id: i64, error: &str, next_attempt_at: Option<Millis>) -> Result<()> {
@@ -1266,7 +1266,7 @@ macro_rules! shared_sql {
                     .bind(next_attempt_at)
                     .bind(error)
                     .bind(id)
-                    .execute(self.write_pool())
+                    .execute(self.outbox_pool())
                     .await
                     .map_err($map_err)
                     .map(drop)

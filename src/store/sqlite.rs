@@ -86,7 +86,6 @@ impl SqliteStore {
             // its pages warm). Halves the reports at size. Writes still go through the log.
             .pragma("mmap_size", MMAP_SIZE)
             .busy_timeout(busy_timeout);
-
         let mut pool = super::pool::checked_when_idle(SqlitePoolOptions::new()).max_connections(8);
         let in_memory = url.contains(":memory:") || url.contains("mode=memory");
         if !in_memory {
@@ -118,8 +117,9 @@ impl SqliteStore {
         Ok(Self { pool, writer, audit_key, group })
     }
 
-    /// Where writes outside a transaction go.
-    fn write_pool(&self) -> &SqlitePool {
+    /// Where the outbox's claims and marks go: the commits' connection (each is one writing
+    /// statement).
+    fn outbox_pool(&self) -> &SqlitePool {
         &self.writer
     }
 
@@ -168,8 +168,9 @@ impl SqliteStore {
 
         // One statement, so no transaction around it: a writing statement takes the write lock
         // as it starts, as `BEGIN IMMEDIATE` would.
-        let rows: Vec<OutboxRow> = qb.build_query_as().fetch_all(&self.writer).await.map_err(map_err)?;
-        shared::finish_claim(&self.writer, rows).await
+        let rows: Vec<OutboxRow> =
+            qb.build_query_as().fetch_all(self.outbox_pool()).await.map_err(map_err)?;
+        shared::finish_claim(self.outbox_pool(), rows).await
     }
 }
 
