@@ -282,11 +282,15 @@ async fn mention_is_answered_in_a_thread_started_on_that_message() {
     // A thread people start themselves (THREAD_CREATE): ignored unless the bot is mentioned.
     let theirs = env.fake.foreign_thread(GENERAL, MAX.0);
     env.fake.announce_thread(theirs);
-    env.fake.post(theirs, true, MAX, "does anyone know the wifi password?");
+    let chatter = env.fake.post(theirs, true, MAX, "does anyone know the wifi password?");
+    // Turned away (recorded) before the mention comes: the gateway's events are handled
+    // concurrently, and a mention in the thread makes the bot follow it from then on.
+    wait_seen(&env.store, &format!("msg:{theirs}:{chatter}")).await;
     env.fake.post(theirs, true, MAX, &format!("<@{BOT_ID}> I forgot my password"));
     let answer = env.texts(theirs, 1).await;
     assert!(answer[0].to_lowercase().contains("password"), "{answer:?}");
-    assert_eq!(env.fake.texts(theirs).len(), 1, "only the mention was answered");
+    let said = env.fake.texts(theirs);
+    assert_eq!(said.len(), 1, "only the mention was answered: {said:?}");
     let lookups = env
         .fake
         .calls()
