@@ -282,15 +282,23 @@ async fn mention_is_answered_in_a_thread_started_on_that_message() {
     // A thread people start themselves (THREAD_CREATE): ignored unless the bot is mentioned.
     let theirs = env.fake.foreign_thread(GENERAL, MAX.0);
     env.fake.announce_thread(theirs);
-    let chatter = env.fake.post(theirs, true, MAX, "does anyone know the wifi password?");
-    // Turned away (recorded) before the mention comes: the gateway's events are handled
-    // concurrently, and a mention in the thread makes the bot follow it from then on.
-    wait_seen(&env.store, &format!("msg:{theirs}:{chatter}")).await;
+    // Chatter posted before the mention reaches deskbot after it (the gateway's events are
+    // handled side by side): it was said to people, and stays unanswered although deskbot
+    // follows the thread from the mention on.
+    let chatter = env.fake.post_held(theirs, true, MAX, "does anyone know the wifi password?");
     env.fake.post(theirs, true, MAX, &format!("<@{BOT_ID}> I forgot my password"));
     let answer = env.texts(theirs, 1).await;
     assert!(answer[0].to_lowercase().contains("password"), "{answer:?}");
+    wait_outbox_empty(&env.store).await;
+    env.fake.release(chatter);
+    wait_seen(&env.store, &format!("msg:{theirs}:{chatter}")).await;
+    // An answer would have been queued with the event's record: queued, or already sent.
+    assert_eq!(env.store.outbox_depth().await.unwrap(), 0, "nothing more is queued");
     let said = env.fake.texts(theirs);
     assert_eq!(said.len(), 1, "only the mention was answered: {said:?}");
+    // What he says after the mention is for deskbot.
+    env.fake.post(theirs, true, MAX, "Not solved");
+    env.texts(theirs, 2).await;
     let lookups = env
         .fake
         .calls()
@@ -1000,6 +1008,17 @@ async fn a_gateway_event_that_cannot_be_committed_is_counted_as_lost() {
 /// Wait until the store has recorded the event `id` (the router's key: `msg:{channel}:{id}`,
 /// `action:{interaction}`): it was handled or turned away, so anything it would have changed
 /// has changed.
+/// Wait until everything queued has been sent (or given up on).
+async fn wait_outbox_empty(store: &DynStore) {
+    for _ in 0..1500 {
+        if store.outbox_depth().await.unwrap() == 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the outbox never emptied");
+}
+
 async fn wait_seen(store: &DynStore, id: &str) {
     let key = deskbot::store::EventKey { platform: Platform::Discord, event_id: id.to_string() };
     for _ in 0..1500 {

@@ -34,6 +34,7 @@ struct Ids {
     kim: &'static str,
     rev: &'static str,
     lee: &'static str,
+    max: &'static str,
     help: &'static str,
     agents: &'static str,
     random: &'static str,
@@ -47,6 +48,7 @@ const SLACK: Ids = Ids {
     kim: "UKIM",
     rev: "UREV",
     lee: "ULEE",
+    max: "UMAX",
     help: "CHELP",
     agents: "CAGENTS",
     random: "CRANDOM",
@@ -60,6 +62,7 @@ const DISCORD: Ids = Ids {
     kim: "103",
     rev: "104",
     lee: "105",
+    max: "106",
     help: "500",
     agents: "900",
     random: "600",
@@ -156,14 +159,13 @@ impl Table {
 
     /// Route and handle one event; check that a turned-away one changed nothing.
     async fn run(&self, ids: &Ids, sender: &str, place: Place, input: Input) -> Decision {
-        let ev = ChatEvent {
-            platform: ids.platform,
-            place,
-            sender: sender.into(),
-            sender_name: None,
-            at: MONDAY_1000,
-            input,
-        };
+        self.run_at(ids, sender, place, input, MONDAY_1000).await
+    }
+
+    /// [`Table::run`] for an event the platform says was posted at `at`.
+    async fn run_at(&self, ids: &Ids, sender: &str, place: Place, input: Input, at: i64) -> Decision {
+        let ev =
+            ChatEvent { platform: ids.platform, place, sender: sender.into(), sender_name: None, at, input };
         let before = self.app.store.ticket_events(TicketNumber(1001)).await.unwrap().len();
         let decision = match self.app.service.route(ev, &self.lookup).await.unwrap() {
             Route::Skip(_) => Decision::Skipped,
@@ -511,6 +513,84 @@ async fn table(ids: &Ids) {
     );
     // Thread titles are made from redacted text.
     assert!(t.lookup.titles.lock().unwrap().iter().all(|x| x.chars().count() <= 80));
+
+    // Delivered out of order: in a thread bob started himself, his chatter posted a second
+    // before the mention that brought deskbot in arrives after it. It was said to people.
+    let his = Place::Thread { channel: ids.random.into(), thread: t.next(), bot_started: false };
+    let later = |s: i64| MONDAY_1000 + s * 1_000;
+    let rows: Vec<(&str, Input, i64, Decision)> = vec![
+        (
+            "bob mentions deskbot in his thread",
+            msg(&t.next(), "I forgot my password", true),
+            later(2),
+            Applied,
+        ),
+        (
+            "his chatter from a second before arrives after it",
+            msg(&t.next(), "does anyone know the wifi password?", false),
+            later(1),
+            Ignored,
+        ),
+        ("his answer after the mention", msg(&t.next(), "that did not help", false), later(3), Applied),
+    ];
+    for (name, input, at, want) in rows {
+        assert_eq!(t.run_at(ids, ids.bob, his.clone(), input, at).await, want, "{p}: {name}");
+    }
+
+    // The rate limit (20 a minute; the clock stands still) counts what deskbot takes, and the
+    // owner rule holds over it as under it.
+    let hers_key = deskbot::service::router::thread_conversation(p, ids.help, &first);
+    let before = t.app.store.conversation_messages(&hers_key, 1_000).await.unwrap().len();
+    let nobodys = Place::Thread { channel: ids.random.into(), thread: t.next(), bot_started: false };
+    for i in 0..25 {
+        let said = format!("max's chatter {i}");
+        assert_eq!(
+            t.run(ids, ids.max, nobodys.clone(), msg(&t.next(), &said, false)).await,
+            Ignored,
+            "{p}: chatter in a thread deskbot is not in ({i})"
+        );
+    }
+    let nobodys_key = match &nobodys {
+        Place::Thread { channel, thread, .. } => {
+            deskbot::service::router::thread_conversation(p, channel, thread)
+        }
+        _ => unreachable!(),
+    };
+    assert!(
+        t.app.store.load_conversation(&nobodys_key).await.unwrap().is_none(),
+        "{p}: no conversation was made of people's chatter"
+    );
+    let his_dm = Place::Direct { channel: format!("{}9", ids.alice_dm), thread: None };
+    for i in 0..20 {
+        let said = format!("max's question {i}");
+        assert_eq!(
+            t.run(ids, ids.max, his_dm.clone(), msg(&t.next(), &said, false)).await,
+            Applied,
+            "{p}: {i}"
+        );
+    }
+    let slow = |all: Vec<String>| all.iter().filter(|x| x.contains("faster than I can keep up")).count();
+    assert_eq!(slow(chan.all().into_iter().map(|s| s.text).collect()), 0, "{p}: the chatter did not count");
+    let over: Vec<(&str, Input, Decision)> = vec![
+        ("over the limit, max answers alice's question", msg(&t.next(), "max's answer", false), Ignored),
+        (
+            "over the limit, max mentions deskbot in alice's thread",
+            msg(&t.next(), "max's mention", true),
+            Refused(NOT_YOUR_CONVERSATION),
+        ),
+    ];
+    for (name, input, want) in over {
+        assert_eq!(t.run(ids, ids.max, hers.clone(), input).await, want, "{p}: {name}");
+    }
+    let kept = t.app.store.conversation_messages(&hers_key, 1_000).await.unwrap();
+    assert_eq!(kept.len(), before, "{p}: nothing max said was kept in alice's conversation");
+    assert!(!kept.iter().any(|m| m.turn.text.contains("max's")), "{p}");
+    // His own DM over the limit is kept, and he is asked to slow down.
+    assert_eq!(t.run(ids, ids.max, his_dm, msg(&t.next(), "max's one too many", false)).await, Applied);
+    assert_eq!(slow(chan.all().into_iter().map(|s| s.text).collect()), 1, "{p}: asked to slow down");
+    let his = deskbot::service::router::dm_conversation(p, ids.max);
+    let kept = t.app.store.conversation_messages(&his, 1_000).await.unwrap();
+    assert!(kept.iter().any(|m| m.turn.text == "max's one too many"), "{p}: kept in his conversation");
 }
 
 #[tokio::test]

@@ -363,6 +363,29 @@ async fn mention_is_answered_in_its_thread(mode: &str) {
 }
 both_modes!(mention_is_answered_in_its_thread: mention_socket, mention_events);
 
+/// Slack may deliver a thread's events out of the order they were posted: chatter posted
+/// before the mention that brought deskbot in was said to people, and stays unanswered.
+async fn chatter_delivered_after_the_mention_stays_unanswered(mode: &str) {
+    let bot = SlackBot::start(mode).await;
+    let root = bot.fake.ts();
+    bot.event(message(GENERAL, ERIN, "anyone around this afternoon?", &root, None)).await;
+    let chatter = bot.fake.ts();
+    let mention = bot.fake.ts();
+    let text = format!("<@{BOT_USER}> I forgot my password");
+    bot.event(message(GENERAL, ERIN, &text, &mention, Some(&root))).await;
+    bot.wait_post(GENERAL, "password").await;
+    bot.event(message(GENERAL, ERIN, "does anyone know the wifi password?", &chatter, Some(&root))).await;
+    wait_seen(&bot, &format!("msg:{GENERAL}:{chatter}")).await;
+    bot.settled().await;
+    assert_eq!(bot.posts_in(GENERAL, Some(&root)).len(), 1, "only the mention was answered");
+    // What she says after the mention is for deskbot.
+    bot.event(message(GENERAL, ERIN, "Not solved", &bot.fake.ts(), Some(&root))).await;
+    bot.settled().await;
+    assert_eq!(bot.posts_in(GENERAL, Some(&root)).len(), 2, "her answer was taken up");
+    bot.stop().await;
+}
+both_modes!(chatter_delivered_after_the_mention_stays_unanswered: out_of_order_socket, out_of_order_events);
+
 async fn slash_command_help_new_and_status(mode: &str) {
     let bot = SlackBot::start(mode).await;
     let dm = dm_of(ERIN);

@@ -7,5 +7,6 @@
 
 pub mod console;
 pub mod discord;
+pub mod order;
 pub mod slack;
 pub mod webhook;

@@ -2,7 +2,7 @@
 //! it offered, so a typed "2" and a pressed button resolve the same way.
 
 use crate::domain::Choice;
-use crate::domain::{TicketNumber, UserRef};
+use crate::domain::{Millis, TicketNumber, UserRef};
 use crate::intents::Catalog;
 use crate::store::Turn;
 use serde::{Deserialize, Serialize};
@@ -76,6 +76,11 @@ pub struct ConversationState {
     /// shortcut), with what they added; kept until the ticket is filed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub filing: Option<Filing>,
+    /// When the message that began this conversation was posted (the platform's time). A
+    /// thread's plain messages posted before it were not said to deskbot, even when the
+    /// platform delivers them after it (see the router's owner rule).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<Millis>,
 }
 
 /// A ticket asked for from a message: who asked, and the note they typed, if any.

@@ -10,6 +10,7 @@ use crate::domain::{Address, Millis, QueueName, TicketNumber, TicketStatus, User
 use crate::domain::{Inbound, InboundKind, Outbound, OutboundKind, TicketSummary};
 use crate::engine::{self, Action, ConversationState, Origin, State};
 use crate::service::intake::Status;
+use crate::service::limits::Rate;
 use crate::store::{
     Commit, ConversationWrite, EventKey, NewMessage, NewTicket, Speaker, StoreError, Ticket, TicketFilter,
     TicketOp, Turn,
@@ -21,14 +22,8 @@ impl Service {
         inbound: &Inbound,
         notices: &[String],
     ) -> Result<Handled, ServiceError> {
-        // With a language model, a message's embedding takes milliseconds of CPU: compute it
-        // where blocking is allowed; the engine's classification below then finds it ready.
-        if let InboundKind::Message { text } = &inbound.kind
-            && self.catalog.load().prepares()
-        {
-            let (catalog, text) = (self.catalog.load_full(), text.clone());
-            let _ = tokio::task::spawn_blocking(move || catalog.prepare(&text)).await;
-        }
+        // The rate limit is consulted once, for a message the owner rule admitted.
+        let rate: std::sync::OnceLock<Rate> = std::sync::OnceLock::new();
         // Set when the router turns the event away; the commit then only records it.
         let turned_away: std::sync::Mutex<Option<Handled>> = std::sync::Mutex::new(None);
         // A review item this event answers with Remove: its seat is offered on after the commit.
@@ -50,14 +45,22 @@ impl Service {
                 },
                 None => (ConversationState::default(), 0),
             };
-            let decision = match super::router::admit(inbound, stored.as_ref()) {
-                Admission::Admit => None,
-                Admission::Ignore => Some(Handled::Ignored),
-                Admission::Refuse(note) => Some(Handled::Refused { note: note.to_string() }),
-            };
-            if let Some(decision) = decision {
+            if let Some(decision) = turned_away_by(super::router::admit(inbound, stored.as_ref(), state.since)) {
                 *turned_away.lock().unwrap_or_else(|p| p.into_inner()) = Some(decision);
                 return Ok(Some(record_only(inbound, self.now())));
+            }
+            if let InboundKind::Message { text } = &inbound.kind {
+                let rate = *rate.get_or_init(|| self.limits.check(&inbound.user, self.now()));
+                if let Rate::Slow { warn } = rate {
+                    return Ok(Some(self.slow_commit(inbound, stored.as_ref(), warn, self.now())?));
+                }
+                // With a language model, a message's embedding takes milliseconds of CPU:
+                // compute it where blocking is allowed; the engine's classification below then
+                // finds it ready.
+                if self.catalog.load().prepares() {
+                    let (catalog, text) = (self.catalog.load_full(), text.clone());
+                    let _ = tokio::task::spawn_blocking(move || catalog.prepare(&text)).await;
+                }
             }
             let now = self.now();
             let catalog = self.catalog.load();
@@ -69,6 +72,9 @@ impl Service {
                 display_name,
             };
             let mut step = engine::step(&state, inbound, &ctx);
+            if version == 0 {
+                step.state.since = began_at(inbound);
+            }
             *removed.lock().unwrap_or_else(|p| p.into_inner()) = step.actions.iter().find_map(|a| match a {
                 Action::Decide { request, approve: false, .. }
                     if request.starts_with(crate::store::requests::REVIEW_PREFIX) =>
@@ -437,7 +443,16 @@ fn take_parts(
 }
 
 /// A commit that only records the event (its dedupe key): nothing else changes.
-fn record_only(inbound: &Inbound, now: Millis) -> Commit {
+/// What an event turned away by the owner rule comes to (`None`: admitted).
+pub(super) fn turned_away_by(admission: Admission) -> Option<Handled> {
+    match admission {
+        Admission::Admit => None,
+        Admission::Ignore => Some(Handled::Ignored),
+        Admission::Refuse(note) => Some(Handled::Refused { note: note.to_string() }),
+    }
+}
+
+pub(super) fn record_only(inbound: &Inbound, now: Millis) -> Commit {
     Commit {
         event: Some(EventKey { platform: inbound.user.platform, event_id: inbound.event_id.clone() }),
         conversation: ConversationWrite::none(),
@@ -449,6 +464,13 @@ fn record_only(inbound: &Inbound, now: Millis) -> Commit {
         cases: Vec::new(),
         requests: Vec::new(),
     }
+}
+
+/// When a conversation that `inbound` begins began, for the owner rule: a message's posting
+/// time as the platform gave it. Other events carry the time they were received, which is not
+/// comparable with posting times.
+pub(super) fn began_at(inbound: &Inbound) -> Option<Millis> {
+    matches!(inbound.kind, InboundKind::Message { .. }).then_some(inbound.at)
 }
 
 /// Whose conversation an event belongs to, and their name: the sender's, except for a ticket

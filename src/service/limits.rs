@@ -1,15 +1,18 @@
 //! Input bounds (`[limits]`): message length, messages per employee per minute, attachments
 //! per message. A message over the rate is not lost: it is stored in the conversation's
 //! transcript and the employee gets one polite "slow down" per minute; the engine does not run
-//! on it. The rate is counted per process (each process of a PostgreSQL deployment counts the
+//! on it. Only messages deskbot takes count: the owner rule comes first, so talk in threads
+//! deskbot is not part of (or someone else's) is neither counted nor kept. The rate is counted per process (each process of a PostgreSQL deployment counts the
 //! employees it serves).
 
-use super::{Handled, Service, ServiceError, keyed};
+use super::{Service, ServiceError, keyed};
 use crate::compliance::LimitsConfig;
 use crate::domain::{Inbound, InboundKind, Outbound};
 use crate::domain::{Millis, UserRef};
 use crate::engine::ConversationState;
-use crate::store::{Commit, ConversationWrite, EventKey, NewMessage, Speaker, StoreError, Turn};
+use crate::store::{
+    Commit, ConversationWrite, EventKey, NewMessage, Speaker, StoreError, StoredConversation, Turn,
+};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
@@ -116,49 +119,54 @@ pub fn drop_cut_number(text: &mut String) {
 }
 
 impl Service {
-    /// Store a message over the rate limit without running the engine, and (once a minute)
-    /// ask the employee to slow down.
-    pub(super) async fn handle_slow(&self, inbound: &Inbound, warn: bool) -> Result<Handled, ServiceError> {
-        let InboundKind::Message { text } = &inbound.kind else { return Ok(Handled::Duplicate) };
-        self.commit_with_retry(|| async {
-            let stored = self.store.load_conversation(&inbound.conversation).await?;
-            let (state, version) = match stored {
-                Some(c) => (c.state, c.version),
-                None => (
-                    serde_json::to_value(ConversationState::default())
-                        .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                    0,
-                ),
-            };
-            let now = self.now();
-            let mut outbound = Vec::new();
-            if warn {
-                let notice = slow_down_notice(self.limits.config().messages_per_minute);
-                outbound.push(Outbound::message(inbound.reply_to.clone(), notice, Vec::new()));
+    /// The commit for a message over the rate limit: kept in the conversation's transcript
+    /// without running the engine, and (once a minute) a request to slow down. Only messages
+    /// the owner rule admitted come here.
+    pub(super) fn slow_commit(
+        &self,
+        inbound: &Inbound,
+        stored: Option<&StoredConversation>,
+        warn: bool,
+        now: Millis,
+    ) -> Result<Commit, ServiceError> {
+        let text = match &inbound.kind {
+            InboundKind::Message { text } => text.clone(),
+            _ => String::new(),
+        };
+        let (state, version) = match stored {
+            Some(c) => (c.state.clone(), c.version),
+            None => {
+                let fresh =
+                    ConversationState { since: super::employee::began_at(inbound), ..Default::default() };
+                (serde_json::to_value(fresh).map_err(|e| StoreError::Corrupt(e.to_string()))?, 0)
             }
-            Ok(Some(Commit {
-                event: Some(EventKey { platform: inbound.user.platform, event_id: inbound.event_id.clone() }),
-                conversation: ConversationWrite {
-                    key: inbound.conversation.clone(),
-                    user: inbound.user.clone(),
-                    reply_to: inbound.reply_to.clone(),
-                    state,
-                    expected_version: version,
-                },
-                messages: vec![NewMessage {
-                    turn: Turn { from: Speaker::Employee, text: text.clone(), at: now },
-                    ticket: None,
-                    internal: false,
-                }],
-                tickets: Vec::new(),
-                feedback: Vec::new(),
-                outbox: keyed(&format!("{}:{}", inbound.user.platform, inbound.event_id), outbound),
-                now,
-                cases: Vec::new(),
-                requests: Vec::new(),
-            }))
+        };
+        let mut outbound = Vec::new();
+        if warn {
+            let notice = slow_down_notice(self.limits.config().messages_per_minute);
+            outbound.push(Outbound::message(inbound.reply_to.clone(), notice, Vec::new()));
+        }
+        Ok(Commit {
+            event: Some(EventKey { platform: inbound.user.platform, event_id: inbound.event_id.clone() }),
+            conversation: ConversationWrite {
+                key: inbound.conversation.clone(),
+                user: inbound.user.clone(),
+                reply_to: inbound.reply_to.clone(),
+                state,
+                expected_version: version,
+            },
+            messages: vec![NewMessage {
+                turn: Turn { from: Speaker::Employee, text, at: now },
+                ticket: None,
+                internal: false,
+            }],
+            tickets: Vec::new(),
+            feedback: Vec::new(),
+            outbox: keyed(&format!("{}:{}", inbound.user.platform, inbound.event_id), outbound),
+            now,
+            cases: Vec::new(),
+            requests: Vec::new(),
         })
-        .await
     }
 }
 

@@ -259,11 +259,6 @@ impl Service {
         if let Some(number) = self.desk_ticket(&inbound).await? {
             return self.handle_desk(number, &inbound).await;
         }
-        if matches!(inbound.kind, InboundKind::Message { .. })
-            && let limits::Rate::Slow { warn } = self.limits.check(&inbound.user, self.now())
-        {
-            return self.handle_slow(&inbound, warn).await;
-        }
         let mut notices = Vec::new();
         if truncated {
             notices.push(crate::engine::TRUNCATED_NOTICE.to_string());

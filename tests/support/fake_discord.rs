@@ -58,6 +58,10 @@ enum Control {
 struct State_ {
     calls: Vec<Call>,
     messages: HashMap<u64, Value>,
+    /// Posted messages whose MESSAGE_CREATE is held back.
+    held: HashMap<u64, Value>,
+    /// The time of the latest message a person posted, in ms.
+    last_posted_ms: i64,
     channels: HashMap<u64, Value>,
     dms: HashMap<u64, u64>,
     nonces: HashMap<(u64, String), u64>,
@@ -88,6 +92,11 @@ pub fn user(id: u64, name: &str) -> Value {
     })
 }
 
+/// Now, as Discord writes a message's time (a message's time is when it was posted).
+fn now_timestamp() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+}
+
 /// A message object as Discord documents it.
 pub fn message(
     id: u64,
@@ -99,7 +108,7 @@ pub fn message(
 ) -> Value {
     let mut m = json!({
         "id": id.to_string(), "channel_id": channel.to_string(), "author": author, "content": content,
-        "timestamp": TIMESTAMP, "edited_timestamp": null, "tts": false, "mention_everyone": false,
+        "timestamp": now_timestamp(), "edited_timestamp": null, "tts": false, "mention_everyone": false,
         "mentions": mentions, "mention_roles": [], "attachments": [], "embeds": [], "pinned": false,
         "type": 0, "flags": 0, "components": [],
     });
@@ -402,18 +411,47 @@ impl FakeDiscord {
 
     /// A person posts a message (stored so deskbot can fetch it) and the gateway dispatches it.
     pub fn post(&self, channel: u64, guild: bool, author: (u64, &str), content: &str) -> u64 {
+        let (id, d) = self.compose(channel, guild, author, content);
+        self.dispatch("MESSAGE_CREATE", d);
+        id
+    }
+
+    /// A message posted now whose MESSAGE_CREATE the gateway sends only when
+    /// [`FakeDiscord::release`] is called: events reach a bot out of the order they were posted.
+    pub fn post_held(&self, channel: u64, guild: bool, author: (u64, &str), content: &str) -> u64 {
+        let (id, d) = self.compose(channel, guild, author, content);
+        self.st.lock().unwrap().held.insert(id, d);
+        id
+    }
+
+    /// Send a held message's MESSAGE_CREATE.
+    pub fn release(&self, id: u64) {
+        let d = self.st.lock().unwrap().held.remove(&id).expect("a held message");
+        self.dispatch("MESSAGE_CREATE", d);
+    }
+
+    /// A new message in the fake's world, and its MESSAGE_CREATE payload.
+    fn compose(&self, channel: u64, guild: bool, author: (u64, &str), content: &str) -> (u64, Value) {
         let id = self.id();
         let mentions =
             if content.contains(&format!("<@{BOT_ID}>")) { vec![user(BOT_ID, "deskbot")] } else { vec![] };
-        let m = message(id, channel, guild.then_some(GUILD), user(author.0, author.1), content, mentions);
-        self.st.lock().unwrap().messages.insert(id, m.clone());
+        let mut m = message(id, channel, guild.then_some(GUILD), user(author.0, author.1), content, mentions);
+        {
+            // People's messages are at least a millisecond apart, so their order shows in
+            // their times (as it does in Discord's, where two come from two keyboards).
+            let mut st = self.st.lock().unwrap();
+            let now = chrono::Utc::now().timestamp_millis().max(st.last_posted_ms + 1);
+            st.last_posted_ms = now;
+            let at = chrono::DateTime::from_timestamp_millis(now).expect("a time");
+            m["timestamp"] = json!(at.to_rfc3339_opts(chrono::SecondsFormat::Micros, false));
+            st.messages.insert(id, m.clone());
+        }
         let mut d = m;
         if guild {
             d["member"] =
                 json!({"roles": [], "joined_at": TIMESTAMP, "deaf": false, "mute": false, "flags": 0});
         }
-        self.dispatch("MESSAGE_CREATE", d);
-        id
+        (id, d)
     }
 
     pub fn react(&self, channel: u64, guild: bool, message_id: u64, who: (u64, &str), emoji: &str) -> u64 {

@@ -140,9 +140,10 @@ impl FakeSlack {
         self.inner.emails.lock().unwrap().insert(email.to_lowercase(), id.to_string());
     }
 
-    /// A fresh message timestamp (`1700000000.000100`).
+    /// A fresh timestamp for a person's message (`1700000000.001000`): a millisecond after the
+    /// last one, so their order shows in their times as it does in Slack's.
     pub fn ts(&self) -> String {
-        ts_string(self.inner.next_ts.fetch_add(100, Ordering::SeqCst))
+        ts_string(self.inner.next_ts.fetch_add(1_000, Ordering::SeqCst))
     }
 
     /// Remember a message so `conversations.history` can return it.

@@ -59,6 +59,8 @@ impl Adapter {
             return;
         }
         let channel = m.channel_id.get();
+        // Snowflakes grow with time: a later message of the channel waits for this one.
+        let _turn = self.order.enter(&channel.to_string(), u128::from(m.id.get())).await;
         let user = m.author.id.get();
         let nick = m.member.as_ref().and_then(|mm| mm.nick.clone());
         let name = nick.or_else(|| m.author.global_name.clone()).unwrap_or_else(|| m.author.name.clone());
@@ -76,7 +78,10 @@ impl Adapter {
             place,
             sender: user.to_string(),
             sender_name: Some(name),
-            at: m.timestamp.unix_timestamp().saturating_mul(1000),
+            // When it was posted, to the millisecond (the owner rule orders a thread's messages
+            // by it; the gateway's events are handled side by side).
+            at: i64::try_from(m.timestamp.unix_timestamp_nanos() / 1_000_000)
+                .unwrap_or_else(|_| self.service.now()),
             input: Input::Message {
                 id: m.id.to_string(),
                 text,

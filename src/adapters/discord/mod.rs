@@ -49,6 +49,8 @@ pub struct Adapter {
     /// The queues' agents' channels on Discord.
     queue_channels: HashSet<u64>,
     statuses: Arc<ChannelStatuses>,
+    /// Each channel's messages are handed on in the order they were posted.
+    pub(crate) order: crate::adapters::order::ChannelOrder,
 }
 
 impl Adapter {
@@ -65,7 +67,15 @@ impl Adapter {
             .filter_map(|q| q.cfg.channel.get(&Platform::Discord))
             .filter_map(|c| config::parse_snowflake(c))
             .collect();
-        Self { service, http, places, me: AtomicU64::new(0), queue_channels, statuses }
+        Self {
+            service,
+            http,
+            places,
+            me: AtomicU64::new(0),
+            queue_channels,
+            statuses,
+            order: Default::default(),
+        }
     }
 
     /// Report the gateway's state for `/readyz`.

@@ -58,6 +58,8 @@ pub struct Handler {
     pub(super) channel_names: Mutex<HashMap<String, Option<String>>>,
     /// The longest one Web API call may take.
     pub(super) api_timeout: std::time::Duration,
+    /// Each channel's messages are handed on in the order they were posted.
+    pub(super) order: crate::adapters::order::ChannelOrder,
 }
 
 /// Slack's `ts` ("1700000000.000100") as milliseconds.
@@ -165,6 +167,11 @@ impl Handler {
     /// A message event (DM, channel post, thread reply) or an `app_mention`: the same post
     /// arrives as both when deskbot is mentioned, and the router's key makes them one.
     pub(super) async fn on_message(&self, m: Msg<'_>, at: Millis) -> Result<(), HandleError> {
+        // A later message of the channel (or of its threads) waits for this one.
+        let _turn = match crate::adapters::order::slack_key(m.ts) {
+            Some(key) => Some(self.order.enter(m.channel, key).await),
+            None => None,
+        };
         let mention = format!("<@{}>", self.bot_user);
         let mentions_bot = m.text.contains(&mention);
         let event = ChatEvent {

@@ -130,6 +130,7 @@ pub async fn start(
         channel_names: Default::default(),
         slash_command: settings.slash_command.clone(),
         api_timeout: settings.api_timeout,
+        order: Default::default(),
     });
     let channel: Arc<dyn Channel> =
         Arc::new(SlackChannel::new(client.clone(), token.clone(), settings.api_timeout));

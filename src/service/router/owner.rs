@@ -8,7 +8,7 @@
 //! Agents in a ticket's thread never reach this rule: the desk decides what they may do, from
 //! the grants ledger.
 
-use crate::domain::{Inbound, InboundKind, UserRef, Via};
+use crate::domain::{Inbound, InboundKind, Millis, UserRef, Via};
 use crate::store::StoredConversation;
 
 /// Shown privately to someone who pressed a button in another person's conversation.
@@ -27,14 +27,24 @@ pub enum Admission {
     Refuse(&'static str),
 }
 
-/// The owner rule. `stored` is the conversation the event names, if it exists.
-pub fn admit(inbound: &Inbound, stored: Option<&StoredConversation>) -> Admission {
+/// The owner rule. `stored` is the conversation the event names, if it exists, and `since`
+/// when the message that began it was posted (the platform's time, when known).
+pub fn admit(inbound: &Inbound, stored: Option<&StoredConversation>, since: Option<Millis>) -> Admission {
     // A ticket filed from someone's message belongs to its author; anyone may ask for it (the
     // filer is recorded beside the requester).
     if matches!(inbound.kind, InboundKind::FileTicket { .. }) {
         return Admission::Admit;
     }
     let owner: Option<&UserRef> = stored.map(|c| &c.user);
+    // Platforms deliver a channel's events side by side, not always in the order they were
+    // posted: a plain message in a thread, posted before the mention that brought deskbot in,
+    // can arrive after it. It was said to people, not to deskbot.
+    let before_deskbot = inbound.via == Via::Thread
+        && matches!(inbound.kind, InboundKind::Message { .. })
+        && since.is_some_and(|s| inbound.at < s);
+    if owner.is_some() && before_deskbot {
+        return Admission::Ignore;
+    }
     match (owner, inbound.via) {
         (Some(o), _) if *o == inbound.user => Admission::Admit,
         // A thread deskbot has no conversation in: people talking to each other.
@@ -183,7 +193,49 @@ mod tests {
             ("first DM", "bob", Via::Direct, text("hi"), None, Admission::Admit),
         ];
         for (name, sender, via, kind, stored, want) in cases {
-            assert_eq!(admit(&event(sender, via, kind), stored), want, "{name}");
+            assert_eq!(admit(&event(sender, via, kind), stored, None), want, "{name}");
         }
+    }
+
+    /// The order of posting decides, not the order of delivery: alice's conversation began
+    /// with a message posted at 2,000.
+    #[test]
+    fn a_thread_message_posted_before_the_conversation_began_is_not_for_deskbot() {
+        let alice = conversation("alice");
+        let at = |sender: &str, via: Via, t: Millis| Inbound { at: t, ..event(sender, via, text("x")) };
+        let cases: Vec<(&str, Inbound, Option<Millis>, Admission)> = vec![
+            (
+                "her chatter from before the mention",
+                at("alice", Via::Thread, 1_999),
+                Some(2_000),
+                Admission::Ignore,
+            ),
+            ("her answer after it", at("alice", Via::Thread, 2_001), Some(2_000), Admission::Admit),
+            (
+                "posted in the same millisecond",
+                at("alice", Via::Thread, 2_000),
+                Some(2_000),
+                Admission::Admit,
+            ),
+            (
+                "an earlier mention is still for deskbot",
+                at("alice", Via::Addressed, 1_000),
+                Some(2_000),
+                Admission::Admit,
+            ),
+            (
+                "a conversation from before start times were kept",
+                at("alice", Via::Thread, 1),
+                None,
+                Admission::Admit,
+            ),
+            ("a bystander's earlier chatter", at("bob", Via::Thread, 1_000), Some(2_000), Admission::Ignore),
+        ];
+        for (name, inbound, since, want) in cases {
+            assert_eq!(admit(&inbound, Some(&alice), since), want, "{name}");
+        }
+        // Her pressing a button is not a message: when it was pressed does not matter.
+        let pressed = Inbound { at: 1_000, ..event("alice", Via::Thread, button()) };
+        assert_eq!(admit(&pressed, Some(&alice), Some(2_000)), Admission::Admit);
     }
 }
