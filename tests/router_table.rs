@@ -167,6 +167,8 @@ impl Table {
         let ev =
             ChatEvent { platform: ids.platform, place, sender: sender.into(), sender_name: None, at, input };
         let before = self.app.store.ticket_events(TicketNumber(1001)).await.unwrap().len();
+        let desk_key = format!("desk:{}", TicketNumber(1001));
+        let desk_before = self.app.store.load_conversation(&desk_key).await.unwrap().map(|c| c.version);
         let decision = match self.app.service.route(ev, &self.lookup).await.unwrap() {
             Route::Skip(_) => Decision::Skipped,
             Route::Problem(p) => Decision::Problem(known(&p)),
@@ -190,6 +192,8 @@ impl Table {
                 };
                 if decision != Decision::Applied {
                     assert_eq!(self.app.store.outbox_depth().await.unwrap(), 0, "nothing was queued");
+                    let desk = self.app.store.load_conversation(&desk_key).await.unwrap().map(|c| c.version);
+                    assert_eq!(desk, desk_before, "the ticket's desk row did not change");
                     let after = self.app.store.ticket_events(TicketNumber(1001)).await.unwrap().len();
                     assert_eq!(after, before, "the ticket did not change");
                 }
@@ -265,6 +269,10 @@ async fn table(ids: &Ids) {
         bot_started: p == Platform::Discord,
     };
     let answer = t.next();
+    let bobs = t.next();
+    // On Slack a thread's messages sit in its channel; on Discord the thread is a channel.
+    let bobs_channel = if p == Platform::Discord { first.as_str() } else { ids.help };
+    t.lookup.remember(bobs_channel, &bobs, ids.bob, "my monitor flickers all day");
 
     // Rows before the ticket exists: place × actor × input → decision.
     let rows: Vec<(&str, &str, Place, Input, Decision)> = vec![
@@ -354,6 +362,13 @@ async fn table(ids: &Ids) {
             Input::Button { delivery: t.next(), message: first.clone(), value: cards::REPLY.into() },
             Problem(NOT_A_CARD),
         ),
+        (
+            "bystander files his own message in alice's thread with the ticket emoji",
+            ids.bob,
+            hers.clone(),
+            Input::Reaction { message: bobs.clone(), emoji: "ticket".into(), author: None },
+            Refused(NOT_YOUR_CONVERSATION),
+        ),
         ("employee answers her own question", ids.alice, hers.clone(), msg(&t.next(), "1", false), Applied),
     ];
     for (name, who, place, input, want) in rows {
@@ -374,6 +389,7 @@ async fn table(ids: &Ids) {
     let card_place = Place::Channel { channel: ids.agents.into(), name: None };
     let claim = |d: String| Input::Button { delivery: d, message: card.clone(), value: cards::CLAIM.into() };
     let react = |e: &str| Input::Reaction { message: card.clone(), emoji: e.into(), author: None };
+    let plain = t.next();
     let form = |d: String, text: &str| Input::ReplyForm {
         delivery: d,
         card: card.clone(),
@@ -433,6 +449,27 @@ async fn table(ids: &Ids) {
             Refused(REFUSAL),
         ),
         (
+            "bystander opens the reply form from the card",
+            ids.bob,
+            card_place.clone(),
+            Input::Button { delivery: t.next(), message: card.clone(), value: cards::REPLY.into() },
+            Problem(REFUSAL),
+        ),
+        (
+            "revoked agent opens the reply form from the card",
+            ids.rev,
+            card_place.clone(),
+            Input::Button { delivery: t.next(), message: card.clone(), value: cards::REPLY.into() },
+            Problem(REFUSAL),
+        ),
+        (
+            "bystander reacts to a message in the agents' channel that is no card",
+            ids.bob,
+            card_place.clone(),
+            Input::Reaction { message: plain.clone(), emoji: "tada".into(), author: None },
+            Ignored,
+        ),
+        (
             "agent opens the reply form from the card",
             ids.kim,
             card_place.clone(),
@@ -479,6 +516,11 @@ async fn table(ids: &Ids) {
     for (name, who, place, input, want) in rows {
         assert_eq!(t.run(ids, who, place, input).await, want, "{p}: {name}");
     }
+    let plain_key = deskbot::service::router::thread_conversation(p, ids.agents, &plain);
+    assert!(
+        t.app.store.load_conversation(&plain_key).await.unwrap().is_none(),
+        "{p}: a reaction on no card made no conversation"
+    );
     // The agent's form reply reached alice in her thread, as the agent; nothing the refused
     // actors wrote reached anyone.
     let chan = t.chans.iter().find(|c| c.platform() == p).unwrap();

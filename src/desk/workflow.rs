@@ -8,7 +8,7 @@ use super::commands::{self, Command, ThreadInput};
 use super::runtime::{Desk, QueueRuntime};
 use super::sla;
 use crate::domain::Outbound;
-use crate::domain::{Address, Millis, TicketStatus, UserRef};
+use crate::domain::{Address, Millis, QueueName, TicketStatus, UserRef};
 use crate::engine::rating_choices;
 use crate::store::{NewMessage, SlaState, Speaker, Ticket, TicketChange, TicketOp, Turn};
 use crate::usertext::mark;
@@ -31,6 +31,11 @@ pub struct Outcome {
     pub kb_draft: Option<(String, String)>,
     /// The actor may not do this: nothing changed, and they are told this privately.
     pub refused: Option<String>,
+}
+
+/// What someone without an active grant for a ticket's queue is told when they act on it.
+pub fn refusal(queue: &QueueName) -> String {
+    format!("Only agents of the {queue} queue can do that. Nothing was changed.")
 }
 
 /// Who acts, from where.
@@ -326,8 +331,7 @@ pub fn act(
         return c.finish();
     }
     if !access.may_act(&t.queue, actor.user, actor.origin) {
-        c.out.refused =
-            Some(format!("Only agents of the {} queue can do that. Nothing was changed.", t.queue));
+        c.out.refused = Some(refusal(&t.queue));
         return c.finish();
     }
     let s = &desk.settings;

@@ -121,15 +121,20 @@ impl Service {
                     Some(e) => format!("{}:{}", e.platform, e.event_id),
                     None => format!("desk:{number}:{now}"),
                 };
-                Ok(Some(Commit {
-                    event: event.clone(),
-                    conversation: ConversationWrite {
+                // A refusal records the event and changes nothing, not even the desk's row.
+                let conversation = match out.refused {
+                    Some(_) => ConversationWrite::none(),
+                    None => ConversationWrite {
                         key: key.clone(),
                         user: UserRef::new(Platform::System, "desk"),
                         reply_to: Address::new(Platform::System, key.clone()),
                         state: json!({ "ticket": number.0 }),
                         expected_version: version,
                     },
+                };
+                Ok(Some(Commit {
+                    event: event.clone(),
+                    conversation,
                     messages: out.messages,
                     tickets: out.ops,
                     feedback: Vec::new(),

@@ -602,12 +602,20 @@ impl Service {
                 Place::Thread { channel, thread, .. } => (channel, thread.as_str()),
                 _ => return Ok(Route::Problem(NOT_A_CARD.into())),
             };
-            return Ok(match self.card_ticket(p, channel, card).await? {
-                Some(ticket) => {
-                    Route::OpenReplyForm { ticket, channel: channel.clone(), card: card.to_string() }
-                }
-                None => Route::Problem(NOT_A_CARD.into()),
-            });
+            let Some(ticket) = self.card_ticket(p, channel, card).await? else {
+                return Ok(Route::Problem(NOT_A_CARD.into()));
+            };
+            // The form opens only for someone who may send what it sends (the submission is
+            // checked again, as the agent writing in the ticket's thread).
+            let Some(t) = self.store.ticket(ticket).await.map_err(ServiceError::from)? else {
+                return Ok(Route::Problem(NOT_A_CARD.into()));
+            };
+            let actor = UserRef::new(p, ev.sender.clone());
+            let origin = Address::new(p, channel.clone()).in_thread(card.to_string());
+            if !self.access().await?.may_act(&t.queue, &actor, &origin) {
+                return Ok(Route::Problem(crate::desk::workflow::refusal(&t.queue)));
+            }
+            return Ok(Route::OpenReplyForm { ticket, channel: channel.clone(), card: card.to_string() });
         }
         let answer = match &ev.place {
             Place::Direct { channel, thread } => {

@@ -30,12 +30,22 @@ pub enum Admission {
 /// The owner rule. `stored` is the conversation the event names, if it exists, and `since`
 /// when the message that began it was posted (the platform's time, when known).
 pub fn admit(inbound: &Inbound, stored: Option<&StoredConversation>, since: Option<Millis>) -> Admission {
-    // A ticket filed from someone's message belongs to its author; anyone may ask for it (the
-    // filer is recorded beside the requester).
-    if matches!(inbound.kind, InboundKind::FileTicket { .. }) {
-        return Admission::Admit;
-    }
     let owner: Option<&UserRef> = stored.map(|c| &c.user);
+    match &inbound.kind {
+        // A ticket filed from someone's message belongs to its author; anyone may ask for it
+        // (the filer is recorded beside the requester). It joins the conversation the message
+        // sits in, so not a conversation of someone else's: that stays as it was.
+        InboundKind::FileTicket { author, .. } => {
+            return match owner {
+                Some(o) if o != author => Admission::Refuse(NOT_YOUR_CONVERSATION),
+                _ => Admission::Admit,
+            };
+        }
+        // Reactions act on tickets only, and the desk takes those before this rule: on a
+        // conversation, or on a message that is neither, a reaction is nothing.
+        InboundKind::Reaction { .. } => return Admission::Ignore,
+        _ => {}
+    }
     // Platforms deliver a channel's events side by side, not always in the order they were
     // posted: a plain message in a thread, posted before the mention that brought deskbot in,
     // can arrive after it. It was said to people, not to deskbot.
@@ -96,6 +106,15 @@ mod tests {
 
     fn text(t: &str) -> InboundKind {
         InboundKind::Message { text: t.into() }
+    }
+
+    fn filed(author: &str, t: &str) -> InboundKind {
+        InboundKind::FileTicket {
+            text: t.into(),
+            author: UserRef::new(Platform::Slack, author),
+            author_name: None,
+            note: None,
+        }
     }
 
     fn button() -> InboundKind {
@@ -191,6 +210,46 @@ mod tests {
                 Admission::Admit,
             ),
             ("first DM", "bob", Via::Direct, text("hi"), None, Admission::Admit),
+            (
+                "bystander files his own message in alice's thread",
+                "bob",
+                Via::Direct,
+                filed("bob", "my monitor flickers"),
+                Some(&alice),
+                Admission::Refuse(NOT_YOUR_CONVERSATION),
+            ),
+            (
+                "bystander files carol's message in alice's thread",
+                "bob",
+                Via::Direct,
+                filed("carol", "my monitor flickers"),
+                Some(&alice),
+                Admission::Refuse(NOT_YOUR_CONVERSATION),
+            ),
+            (
+                "someone files a message where nobody talks to deskbot yet",
+                "bob",
+                Via::Direct,
+                filed("carol", "my monitor flickers"),
+                None,
+                Admission::Admit,
+            ),
+            (
+                "a reaction on a message that is no ticket's",
+                "bob",
+                Via::Direct,
+                InboundKind::Reaction { emoji: "tada".into(), message: "1".into(), text: None },
+                None,
+                Admission::Ignore,
+            ),
+            (
+                "alice reacts in her own conversation",
+                "alice",
+                Via::Direct,
+                InboundKind::Reaction { emoji: "tada".into(), message: "1".into(), text: None },
+                Some(&alice),
+                Admission::Ignore,
+            ),
         ];
         for (name, sender, via, kind, stored, want) in cases {
             assert_eq!(admit(&event(sender, via, kind), stored, None), want, "{name}");
