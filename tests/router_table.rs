@@ -16,7 +16,9 @@ use deskbot::domain::{Attachment, ChatEvent, FetchedMessage, Input, Place, Platf
 use deskbot::domain::{Channel, InboundKind};
 use deskbot::outbox::Outbox;
 use deskbot::service::Handled;
-use deskbot::service::router::{Lookup, NOT_A_CARD, NOT_YOUR_BUTTON, NOT_YOUR_CONVERSATION, Route};
+use deskbot::service::router::{
+    Lookup, NOT_A_CARD, NOT_FROM_A_QUEUE, NOT_YOUR_BUTTON, NOT_YOUR_CONVERSATION, Route,
+};
 use deskbot::store::EventKey;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -213,10 +215,17 @@ impl Table {
 
 /// The fixed texts the router and the desk say, by identity.
 fn known(note: &str) -> &'static str {
-    [NOT_YOUR_BUTTON, NOT_YOUR_CONVERSATION, NOT_A_CARD, REFUSAL, "Describe the problem first."]
-        .into_iter()
-        .find(|k| *k == note)
-        .unwrap_or_else(|| panic!("an unexpected note: {note}"))
+    [
+        NOT_YOUR_BUTTON,
+        NOT_YOUR_CONVERSATION,
+        NOT_A_CARD,
+        NOT_FROM_A_QUEUE,
+        REFUSAL,
+        "Describe the problem first.",
+    ]
+    .into_iter()
+    .find(|k| *k == note)
+    .unwrap_or_else(|| panic!("an unexpected note: {note}"))
 }
 
 async fn table(ids: &Ids) {
@@ -390,6 +399,9 @@ async fn table(ids: &Ids) {
     let claim = |d: String| Input::Button { delivery: d, message: card.clone(), value: cards::CLAIM.into() };
     let react = |e: &str| Input::Reaction { message: card.clone(), emoji: e.into(), author: None };
     let plain = t.next();
+    let note = t.next();
+    let note_channel = if p == Platform::Discord { card.as_str() } else { ids.agents };
+    t.lookup.remember(note_channel, &note, ids.kim, "internal: the requester sounds upset");
     let form = |d: String, text: &str| Input::ReplyForm {
         delivery: d,
         card: card.clone(),
@@ -468,6 +480,20 @@ async fn table(ids: &Ids) {
             card_place.clone(),
             Input::Reaction { message: plain.clone(), emoji: "tada".into(), author: None },
             Ignored,
+        ),
+        (
+            "revoked agent files an internal note in the card's thread as a ticket",
+            ids.rev,
+            desk.clone(),
+            Input::FileMessage { delivery: t.next(), message: note.clone(), note: None },
+            Problem(NOT_FROM_A_QUEUE),
+        ),
+        (
+            "agent files the card itself as a ticket",
+            ids.kim,
+            card_place.clone(),
+            Input::FileMessage { delivery: t.next(), message: card.clone(), note: None },
+            Problem(NOT_FROM_A_QUEUE),
         ),
         (
             "agent opens the reply form from the card",

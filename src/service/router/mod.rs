@@ -37,6 +37,9 @@ pub const MESSAGE_UNREADABLE: &str =
     "That message could not be read just now, so no ticket was filed. Please try again.";
 /// Shown when the reply form or button is used anywhere but on a ticket's card.
 pub const NOT_A_CARD: &str = "That works on ticket cards only.";
+/// Filing from a message in a queue's channel (its cards, its agents' threads and notes).
+pub const NOT_FROM_A_QUEUE: &str =
+    "Tickets are filed from people's messages, not from a queue's channel: nothing was filed.";
 /// Shown when a ticket action names a ticket that is not the sender's (or does not exist).
 pub const NO_SUCH_TICKET: &str = "There is no such ticket of yours.";
 /// Shown when a ticket's conversation has moved on to another question or ticket.
@@ -540,6 +543,13 @@ impl Service {
         lookup: &dyn Lookup,
     ) -> Result<Route, RouteError> {
         let p = ev.platform;
+        // A queue's channel holds cards and the agents' work on them (internal notes among it):
+        // none of it becomes a new ticket, by any of the ways of filing.
+        if let Place::Thread { channel, .. } | Place::Channel { channel, .. } = &ev.place
+            && self.is_queue_channel(p, channel)
+        {
+            return Ok(Route::Problem(NOT_FROM_A_QUEUE.into()));
+        }
         let found = match lookup.message(sits_in, message).await {
             Ok(Some(found)) => found,
             Ok(None) => return Ok(Route::Problem(MESSAGE_GONE.into())),
