@@ -1,5 +1,7 @@
 //! Access and licence requests, the pure part: which approval steps a request goes through and
-//! who may decide each ([`plan`]), and what one approver's decision does ([`decide`]).
+//! who may decide each ([`plan`]), who of them still may now ([`standing`]: the grants ledger
+//! and the directory decide, not the copy taken at submission), and what one approver's
+//! decision does ([`decide`], [`decide_now`]).
 //! Segregation of duties lives here: nobody decides their own request, a step whose approvers
 //! include the requester is skipped (unless no other step is left, when its other approvers
 //! decide), and a two-person step needs two different approvers. `service::requests` reads
@@ -153,6 +155,58 @@ pub fn decide(
     })
 }
 
+/// Who of `step`'s stored approvers still may decide it now. The step keeps the approvers it
+/// was sent to (and those an escalation added), but the grants ledger and the directory decide
+/// (SECURITY.md invariant 3): a stored approver stands only while, for a group step, they hold
+/// the group's approver grant (`group`: the ledger's current approvers of a group); for a
+/// manager step, the directory (`manager_of`) names them the requester's manager or the manager
+/// of another of the step's approvers (an escalation's manager's manager); and on any step
+/// while they are a current lead of the item's queue (`leads`), whom an escalation adds. Never
+/// the requester.
+pub fn standing(
+    requester: &UserRef,
+    step: &PlannedStep,
+    group: impl Fn(&str) -> Vec<UserRef>,
+    manager_of: impl Fn(&UserRef) -> Option<UserRef>,
+    leads: &[UserRef],
+) -> Vec<UserRef> {
+    let holders = step.rule.strip_prefix("group:").map(group).unwrap_or_default();
+    let manager_step = step.rule == ApproverRule::Manager.to_string();
+    let managed = |a: &UserRef| {
+        manager_step
+            && (manager_of(requester).as_ref() == Some(a)
+                || step.approvers.iter().any(|x| x != a && manager_of(x).as_ref() == Some(a)))
+    };
+    step.approvers
+        .iter()
+        .filter(|a| *a != requester && (holders.contains(a) || leads.contains(a) || managed(a)))
+        .cloned()
+        .collect()
+}
+
+/// [`decide`], and then whether `actor` still stands among the current step's approvers
+/// (`standing`, from [`standing`]): someone the step was sent to who has since lost the grant
+/// (or the directory's say) is refused, privately, and nothing is recorded.
+pub fn decide_now(
+    request: &Request,
+    standing: &[UserRef],
+    decisions: &[Decision],
+    actor: &UserRef,
+    approve: bool,
+) -> Result<Next, String> {
+    let next = decide(request, decisions, actor, approve)?;
+    if standing.contains(actor) {
+        return Ok(next);
+    }
+    let n = request.number;
+    let at = usize::try_from(request.step).unwrap_or(usize::MAX);
+    let why = match request.steps.get(at).and_then(|s| s.rule.strip_prefix("group:")) {
+        Some(g) => format!("you no longer hold the approver grant of the {g} group"),
+        None => "you are no longer one of its approvers (your grant or the directory changed)".to_string(),
+    };
+    Err(format!("{n} is not waiting for your decision: {why}. Nothing was recorded."))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,6 +288,40 @@ mod tests {
         assert_eq!(steps[0].skipped, None);
         assert_eq!(steps[0].needed, 2);
         assert_eq!(steps[0].approvers, vec![u("test:gus"), u("test:gil")]);
+    }
+
+    #[test]
+    fn only_approvers_who_still_hold_the_grant_stand() {
+        let group = |_: &str| vec![u("test:gus"), u("test:gil")];
+        let mut steps = plan(&item(Approval::Single), &u("test:ann"), Some(u("test:max")), group);
+        // An escalation added a lead to the group step, and the manager's manager to the first.
+        steps[1].approvers.push(u("test:lee"));
+        steps[0].approvers.push(u("test:boss"));
+        let manager_of = |x: &UserRef| match x.id.as_str() {
+            "ann" => Some(u("test:max")),
+            "max" => Some(u("test:boss")),
+            _ => None,
+        };
+        // gil's grant was revoked; lee is still a lead.
+        let now = |_: &str| vec![u("test:gus"), u("test:new")];
+        let leads = [u("test:lee")];
+        let group_now = standing(&u("test:ann"), &steps[1], now, manager_of, &leads);
+        assert_eq!(group_now, vec![u("test:gus"), u("test:lee")], "never someone the step was not sent to");
+        let manager_now = standing(&u("test:ann"), &steps[0], now, manager_of, &leads);
+        assert_eq!(manager_now, vec![u("test:max"), u("test:boss")]);
+        // lee is no lead any more, and ann has another manager now.
+        let moved = |x: &UserRef| (x.id == "ann").then(|| u("test:mia"));
+        assert_eq!(standing(&u("test:ann"), &steps[1], now, moved, &[]), vec![u("test:gus")]);
+        assert!(standing(&u("test:ann"), &steps[0], now, moved, &[]).is_empty());
+
+        let r = request(steps, 1);
+        let refused = decide_now(&r, &group_now, &[], &u("test:gil"), true).unwrap_err();
+        assert!(refused.contains("not waiting for your decision"), "{refused}");
+        assert!(refused.contains("no longer hold the approver grant of the owners group"), "{refused}");
+        assert_eq!(decide_now(&r, &group_now, &[], &u("test:gus"), true), Ok(Next::Approved));
+        assert_eq!(decide_now(&r, &group_now, &[], &u("test:lee"), false), Ok(Next::Denied));
+        let own = decide_now(&r, &group_now, &[], &u("test:ann"), true).unwrap_err();
+        assert!(own.contains("your own request"), "the usual refusals come first: {own}");
     }
 
     #[test]

@@ -57,7 +57,7 @@ impl Service {
                     && Some(r.step) == t.step
                 {
                     let more = if t.kind == TimerKind::ApprovalRemind {
-                        self.remind(&r, now)
+                        self.remind(&r, now).await?
                     } else {
                         self.escalate(&r).await?
                     };
@@ -90,12 +90,16 @@ impl Service {
         Ok(handled)
     }
 
-    /// Remind the step's approvers once; escalate after as long again.
-    fn remind(&self, r: &Request, now: Millis) -> Parts {
+    /// Remind the step's approvers once (those who still hold the grant: a revoked approver is
+    /// not sent the justification again); escalate after as long again.
+    async fn remind(&self, r: &Request, now: Millis) -> Result<Parts, ServiceError> {
         let at = usize::try_from(r.step).unwrap_or(usize::MAX);
-        let Some(step) = r.steps.get(at) else { return Parts::default() };
+        if r.steps.get(at).is_none() {
+            return Ok(Parts::default());
+        }
+        let standing = self.standing(r, at).await?;
         let mut parts = Parts::default();
-        parts.outbox.extend(approval_dms(r, at, &step.approvers, "⏰ Reminder: approval still needed"));
+        parts.outbox.extend(approval_dms(r, at, &standing, "⏰ Reminder: approval still needed"));
         let catalog = self.catalog.load();
         let due = match catalog.item(&r.item) {
             Some(item) => self.approval_due(item, now),
@@ -107,14 +111,14 @@ impl Service {
             step: Some(r.step),
             due_at: due,
         });
-        let to: Vec<String> = step.approvers.iter().map(ToString::to_string).collect();
+        let to: Vec<String> = standing.iter().map(ToString::to_string).collect();
         parts.ops.push(RequestOp::Audit {
             kind: "request.reminded".into(),
             actor: "deskbot".into(),
             subject: r.number.to_string(),
             detail: format!("{} step {} undecided: reminded {}", r.number, r.step + 1, to.join(", ")),
         });
-        parts
+        Ok(parts)
     }
 
     /// Add the next approver (the manager's manager for a manager step) or else the item

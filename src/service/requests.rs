@@ -1,7 +1,7 @@
 //! Access and licence requests through the pipeline: recording a request the engine collected
 //! (its approval steps planned from the directory and the grants ledger), an approver's
-//! decision (checked against the request's current step: only its addressed approvers, never
-//! the requester), taking a seat or joining the waiting line, fulfilment (a signed
+//! decision (checked against the request's current step: only its addressed approvers who
+//! still hold their grant in the ledger now, never the requester), taking a seat or joining the waiting line, fulfilment (a signed
 //! `access.grant` / `access.revoke` webhook through the outbox, or a ticket in the item's
 //! queue), revocation from the CLI and offering a freed seat to the next in line. Each event
 //! is one commit; the employee is told at every step. The pure rules are `desk::requests`.
@@ -242,7 +242,30 @@ impl Service {
             return Ok(Err(format!("There is no request {number}.")));
         };
         let decisions = self.store.request_decisions(number).await?;
-        Ok(rules::decide(&r, &decisions, actor, approve).map(|next| (r, decisions, next)))
+        let at = usize::try_from(r.step).unwrap_or(usize::MAX);
+        let standing = self.standing(&r, at).await?;
+        Ok(rules::decide_now(&r, &standing, &decisions, actor, approve).map(|next| (r, decisions, next)))
+    }
+
+    /// Who of step `at` of `r` still may decide it now: its stored approvers checked against
+    /// the grants ledger and the directory as they are now ([`rules::standing`]).
+    pub(super) async fn standing(&self, r: &Request, at: usize) -> Result<Vec<UserRef>, ServiceError> {
+        let access = self.access().await?;
+        let directory = self.directory().await;
+        Ok(self.standing_in(r, at, &access, &directory))
+    }
+
+    /// [`Service::standing`] with the ledger's grants and the directory already read.
+    fn standing_in(
+        &self,
+        r: &Request,
+        at: usize,
+        access: &crate::desk::access::Access,
+        directory: &crate::desk::directory::Directory,
+    ) -> Vec<UserRef> {
+        let Some(step) = r.steps.get(at) else { return Vec::new() };
+        let leads = access.leads(&self.item_queue(&r.item));
+        rules::standing(&r.requester, step, |g| access.approvers(g), |u| directory.manager_of(u), &leads)
     }
 
     /// An approver's decision, checked again against the store.
@@ -283,7 +306,13 @@ impl Service {
                     Some(item) => self.approval_due(item, now),
                     None => now.saturating_add(crate::intents::requests::DAY_MS),
                 };
-                let next_text = route_to_step(&r, at, remind_at, &mut routed);
+                // The next step is sent only to those of its approvers who still hold the grant.
+                let mut ahead = r.clone();
+                let standing = self.standing(&r, at).await?;
+                if let Some(step) = ahead.steps.get_mut(at) {
+                    step.approvers = standing;
+                }
+                let next_text = route_to_step(&ahead, at, remind_at, &mut routed);
                 parts.extend(routed);
                 let whose = step_now.map(step_name).unwrap_or_default();
                 parts.replies.push(format!("Approved {n}. It goes on to the next step."));
@@ -454,18 +483,22 @@ impl Service {
         Ok(parts)
     }
 
-    /// "approvals": the pending requests whose current step waits for `user`'s decision, each
-    /// sent again to their DM with its buttons (a justification is never shown where others
-    /// read), and a reply that says how many.
+    /// "approvals": the pending requests whose current step waits for `user`'s decision (only
+    /// while they still hold the grant that made them its approver), each sent again to their
+    /// DM with its buttons (a justification is never shown where others read), and a reply
+    /// that says how many.
     pub(super) async fn awaiting_approval(&self, user: &UserRef) -> Result<Parts, ServiceError> {
         let mut parts = Parts::default();
         let mut numbers = Vec::new();
+        let access = self.access().await?;
+        let directory = self.directory().await;
         for r in self.store.requests(Some(RequestStatus::Pending), MAX_LISTED).await? {
+            let Ok(at) = usize::try_from(r.step) else { continue };
             let decisions = self.store.request_decisions(r.number).await?;
-            if rules::decide(&r, &decisions, user, true).is_err() {
+            let standing = self.standing_in(&r, at, &access, &directory);
+            if rules::decide_now(&r, &standing, &decisions, user, true).is_err() {
                 continue;
             }
-            let Ok(at) = usize::try_from(r.step) else { continue };
             parts.outbox.extend(approval_dms(
                 &r,
                 at,
