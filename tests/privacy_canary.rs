@@ -41,6 +41,12 @@ const SHORTCUT: &str = "cnry-shortcut-c0de the badge reader at oncology rejects 
 
 const WORDS: [&str; 7] = [DM, SLOT, THREAD, AGENT, CSAT, REOPEN, SHORTCUT];
 
+/// The victim's DM conversation key, shaped as the router shapes every DM's
+/// (`{platform}:dm:{user id}`): it carries their id.
+fn victim_dm() -> String {
+    deskbot::service::router::dm_conversation(Platform::Test, VICTIM)
+}
+
 /// A canary's unique first word.
 fn mark(words: &'static str) -> &'static str {
     words.split(' ').next().unwrap_or(words)
@@ -118,13 +124,13 @@ impl Desk {
     /// The victim, in their DM.
     async fn says(&self, text: &str) {
         let to = Address::new(Platform::Test, "dm-victim");
-        self.send(VICTIM, NAME, to, "test:dm-victim", InboundKind::Message { text: text.into() }).await;
+        self.send(VICTIM, NAME, to, &victim_dm(), InboundKind::Message { text: text.into() }).await;
         self.deliver().await;
     }
 
     async fn picks(&self, id: &str) {
         let to = Address::new(Platform::Test, "dm-victim");
-        self.send(VICTIM, NAME, to, "test:dm-victim", InboundKind::Choice { id: id.into() }).await;
+        self.send(VICTIM, NAME, to, &victim_dm(), InboundKind::Choice { id: id.into() }).await;
         self.deliver().await;
     }
 
@@ -193,7 +199,7 @@ impl Desk {
         assert_eq!(all.len(), 2, "the shortcut filed a ticket");
         // The reopen stays queued: its relay, card update and webhook are undelivered.
         let to = Address::new(Platform::Test, "dm-victim");
-        self.send(VICTIM, NAME, to, "test:dm-victim", InboundKind::Message { text: REOPEN.into() }).await;
+        self.send(VICTIM, NAME, to, &victim_dm(), InboundKind::Message { text: REOPEN.into() }).await;
         let t = self.t.app.store.ticket(n).await.unwrap().unwrap();
         assert_eq!(t.status, TicketStatus::Open, "reopened");
         (n, all[1])

@@ -5,7 +5,7 @@
 use super::RetentionConfig;
 use crate::domain::{Millis, QueueName};
 use crate::store::DynStore;
-use crate::store::compliance::{PurgePlan, QueueCutoffs};
+use crate::store::compliance::{ALL_QUEUES, PurgePlan, QueueCutoffs};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -24,9 +24,10 @@ pub fn is_configured(cfg: &RetentionConfig) -> bool {
         || cfg.queue.values().any(|q| q.transcripts_days.is_some() || q.closed_tickets_days.is_some())
 }
 
-/// The cutoffs at `now` for every queue.
+/// The cutoffs at `now` for every queue, and last the global ones under [`ALL_QUEUES`] for the
+/// tickets of every other queue (one removed from the config, or renamed, since they were filed).
 pub fn plan(cfg: &RetentionConfig, queues: &[QueueName], now: Millis, actor: &str) -> PurgePlan {
-    let queues = queues
+    let mut queues: Vec<QueueCutoffs> = queues
         .iter()
         .map(|q| {
             let o = cfg.queue.get(q.as_str());
@@ -37,6 +38,11 @@ pub fn plan(cfg: &RetentionConfig, queues: &[QueueName], now: Millis, actor: &st
             }
         })
         .collect();
+    queues.push(QueueCutoffs {
+        queue: ALL_QUEUES.to_string(),
+        transcripts_before: cutoff(now, cfg.transcripts_days),
+        closed_before: cutoff(now, cfg.closed_tickets_days),
+    });
     PurgePlan { queues, other_before: cutoff(now, cfg.transcripts_days), actor: actor.to_string() }
 }
 
@@ -94,6 +100,10 @@ mod tests {
         assert_eq!(p.queues[1].transcripts_before, Some(70 * DAY_MS));
         assert_eq!(p.queues[1].closed_before, None);
         assert_eq!(p.other_before, Some(70 * DAY_MS));
+        // Every other queue (one no longer in the config) under the global periods.
+        assert_eq!(p.queues[2].queue, ALL_QUEUES);
+        assert_eq!(p.queues[2].transcripts_before, Some(70 * DAY_MS));
+        assert_eq!(p.queues[2].closed_before, None);
         assert!(is_configured(&cfg) && !is_configured(&RetentionConfig::default()));
     }
 }

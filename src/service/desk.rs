@@ -164,32 +164,62 @@ impl Service {
     }
 
     /// Write a draft KB article for an admin to review; failures are logged, not fatal.
+    /// The file is named by the ticket and a counter only (`draft-1001-1.md`: no words of the
+    /// title in a file name), readable by its owner only, and recorded in the audit log under
+    /// the ticket (`catalogue::KB_DRAFT_WRITTEN`, the path as the detail), which is how
+    /// `person export|erase` and the retention purge find it. The log names ticket and path.
     async fn write_draft(&self, number: TicketNumber, title: &str, body: &str) {
+        use crate::store::catalogue::{KB_DRAFT_WRITTEN, draft_file_name};
         let Some(dir) = &self.drafts_dir else { return };
-        let slug: String = title
-            .to_lowercase()
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '-' })
-            .collect::<String>()
-            .split('-')
-            .filter(|s| !s.is_empty())
-            .take(8)
-            .collect::<Vec<_>>()
-            .join("-");
-        let id = format!("draft-{}-{slug}", number.0);
-        let text = format!(
-            "+++\nid = \"{id}\"\ntitle = {}\ntags = [\"draft\"]\n+++\n{body}\n\n(Drafted from {number}; review before moving it into the knowledge base.)\n",
-            toml_string(title)
-        );
-        let path = dir.join(format!("{id}.md"));
         let result = async {
             tokio::fs::create_dir_all(dir).await?;
-            tokio::fs::write(&path, text).await
+            // Absolute, so an erasure or a purge run from another directory finds it.
+            let dir = std::path::absolute(dir)?;
+            // The first free counter (created exclusively: two drafts never share a file).
+            for n in 1..=10_000u32 {
+                let name = draft_file_name(number, n);
+                let id = name.trim_end_matches(".md");
+                let text = format!(
+                    "+++\nid = \"{id}\"\ntitle = {}\ntags = [\"draft\"]\n+++\n{body}\n\n(Drafted from {number}; review before moving it into the knowledge base.)\n",
+                    toml_string(title)
+                );
+                let path = dir.join(&name);
+                let mut open = tokio::fs::OpenOptions::new();
+                open.write(true).create_new(true);
+                #[cfg(unix)]
+                open.mode(0o600);
+                match open.open(&path).await {
+                    Ok(mut file) => {
+                        use tokio::io::AsyncWriteExt;
+                        file.write_all(text.as_bytes()).await?;
+                        file.flush().await?;
+                        return Ok(path);
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                    Err(e) => return Err(e),
+                }
+            }
+            Err(std::io::Error::other("no free draft file name"))
         }
         .await;
-        match result {
-            Ok(()) => tracing::info!(ticket = %number, path = %path.display(), "draft KB article written"),
-            Err(e) => tracing::warn!(ticket = %number, error = %e, "cannot write draft KB article"),
+        let path = match result {
+            Ok(path) => path,
+            Err(e) => {
+                tracing::warn!(ticket = %number, error = %e.kind(), "cannot write draft KB article");
+                return;
+            }
+        };
+        tracing::info!(ticket = %number, path = %path.display(), "draft KB article written");
+        let entry = crate::store::compliance::NewAuditEntry {
+            at: self.now(),
+            actor: "desk".into(),
+            kind: KB_DRAFT_WRITTEN.into(),
+            ticket: Some(number),
+            subject: None,
+            detail: Some(path.display().to_string()),
+        };
+        if let Err(e) = self.store.append_audit(&[entry]).await {
+            tracing::error!(ticket = %number, path = %path.display(), error = %e, "draft KB article written but not recorded in the audit log");
         }
     }
 }

@@ -62,7 +62,14 @@ pub enum Purge {
     Set(Fill),
     /// An actor column: where it names the ticket's requester it becomes `requester`.
     RequesterAsRole,
+    /// A conversation key (a DM's is `{platform}:dm:{user id}`): becomes `purged`, or
+    /// [`PURGED_TEST_CONVERSATION`] where the key is flagged as test traffic, which is flagged
+    /// in turn, so the reports keep leaving those rows out.
+    ConversationKey,
 }
+
+/// What a purged conversation key flagged as test traffic becomes (itself flagged).
+pub const PURGED_TEST_CONVERSATION: &str = "purged-test";
 
 /// Which rows of a table belong to a person (for export and erase).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -228,7 +235,13 @@ pub const CATALOGUE: &[Table] = &[
                 Purge::Set(Pseudonym),
                 "who filed it: the requester, or whoever filed it from their message",
             ),
-            col("conversation", Id, Scrub, Purge::Set(Pseudonym), "the conversation key it was filed from"),
+            col(
+                "conversation",
+                Id,
+                Scrub,
+                Purge::ConversationKey,
+                "the conversation key it was filed from (a DM's names the requester)",
+            ),
             json(
                 "reply_to",
                 Address,
@@ -762,8 +775,9 @@ pub const CATALOGUE: &[Table] = &[
                 "conversation",
                 Id,
                 Scrub,
-                Purge::Keep,
-                "the conversation key the reports group cases by (channel/thread ids)",
+                Purge::ConversationKey,
+                "the conversation key (a DM's names the person); the reports read it only to leave test \
+                 traffic out, which the purge's fill keeps",
             ),
             not("platform", "the platform's name"),
             col("user_id", Id, Replace(Pseudonym), Purge::Set(Pseudonym), "who asked"),
@@ -871,6 +885,38 @@ pub fn unclassified(table_name: &str, column: &str) -> Option<String> {
              say whether it holds a person's id, name or words and how export, erase and purge treat it"
         )),
         Some(_) => None,
+    }
+}
+
+/// Outside the database: 📖 drafts KB articles into files (`desk.kb_drafts_dir`) holding the
+/// ticket's title and the words reacted to (often a requester's, quoted with their name). Each
+/// is recorded in the audit log as an entry of this kind under its ticket, its absolute path as
+/// the detail; `person export` reads the drafts of the person's tickets, `person erase` deletes
+/// them and the retention purge deletes those of the tickets it anonymises.
+pub const KB_DRAFT_WRITTEN: &str = "kb_draft_written";
+
+/// A draft's file name: the ticket number and a counter, never words of the title.
+pub fn draft_file_name(ticket: crate::domain::TicketNumber, n: u32) -> String {
+    format!("draft-{}-{n}.md", ticket.0)
+}
+
+/// The draft file a [`KB_DRAFT_WRITTEN`] entry of ticket `ticket` names, if its detail is an
+/// absolute path to a file named as [`draft_file_name`] names that ticket's drafts (nothing
+/// else is ever deleted on an entry's say-so).
+pub fn draft_path(ticket: i64, detail: &str) -> Option<std::path::PathBuf> {
+    let path = std::path::Path::new(detail);
+    let name = path.file_name()?.to_str()?;
+    let n = name.strip_prefix(&format!("draft-{ticket}-"))?.strip_suffix(".md")?;
+    let ok = path.is_absolute() && !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit());
+    ok.then(|| path.to_path_buf())
+}
+
+/// Delete a draft file; true if it was there (one already gone is not an error).
+pub fn remove_draft(path: &std::path::Path) -> std::io::Result<bool> {
+    match std::fs::remove_file(path) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
     }
 }
 

@@ -21,15 +21,18 @@ macro_rules! compliance_sql {
             use $crate::store::key::AuditKey;
             use $crate::domain::{Millis, UserRef};
             use $crate::store::compliance::{
-                AuditEntry, ChainKeying, ComplianceStore, GENESIS_HASH, GrantOutcome, KEYED_KIND, NewAuditEntry,
+                ALL_QUEUES, AuditEntry, ChainKeying, ComplianceStore, GENESIS_HASH, GrantOutcome, KEYED_KIND, NewAuditEntry,
                 NewGrant, PurgePlan, PurgeReport, Role, RoleGrant, entry_hash, plain_chain_fault,
             };
-            use $crate::store::catalogue::{Column, Expiry, Fill, Purge, Table, CATALOGUE};
+            use $crate::store::catalogue::{
+                Column, Expiry, Fill, Purge, Table, CATALOGUE, KB_DRAFT_WRITTEN, PURGED_TEST_CONVERSATION, draft_path,
+                remove_draft,
+            };
             use $crate::store::compliance_sql::AuditTx;
             use $crate::store::grants::{CONFIG_GRANTOR, ConfigSync, SyncStep, plan_config_sync};
             use $crate::store::json::JsonText;
             use $crate::store::{Result, StoreError};
-            use sqlx::{QueryBuilder, Row, Transaction};
+            use sqlx::{AssertSqlSafe, QueryBuilder, Row, Transaction};
 
             pub(super) type Tx = Transaction<'static, $db>;
             const PURGED: &str = "purged";
@@ -238,6 +241,40 @@ macro_rules! compliance_sql {
                 Ok(total)
             }
 
+            /// `queue = …`, or for [`ALL_QUEUES`] every queue but the `listed` ones.
+            fn push_queue(qb: &mut QueryBuilder<$db>, queue: &str, listed: &[String]) {
+                if queue != ALL_QUEUES {
+                    qb.push("queue = ").push_bind(queue.to_string());
+                } else if listed.is_empty() {
+                    qb.push("1 = 1");
+                } else {
+                    qb.push("queue NOT IN (");
+                    let mut list = qb.separated(", ");
+                    for q in listed {
+                        list.push_bind(q.clone());
+                    }
+                    qb.push(")");
+                }
+            }
+
+            /// The KB draft files the audit log records for these tickets (see
+            /// `catalogue::KB_DRAFT_WRITTEN`).
+            async fn draft_files(tx: &mut Tx, numbers: &[i64]) -> Result<Vec<(i64, std::path::PathBuf)>> {
+                let mut found = Vec::new();
+                for chunk in numbers.chunks(500) {
+                    let mut qb = QueryBuilder::<$db>::new("SELECT ticket_number, detail FROM audit_log WHERE kind = ");
+                    qb.push_bind(KB_DRAFT_WRITTEN).push(" AND ticket_number IN");
+                    push_numbers(&mut qb, chunk);
+                    let rows: Vec<(Option<i64>, Option<String>)> =
+                        qb.build_query_as().fetch_all(&mut **tx).await.map_err($map_err)?;
+                    found.extend(rows.into_iter().filter_map(|(t, d)| {
+                        let t = t?;
+                        Some((t, draft_path(t, d.as_deref()?)?))
+                    }));
+                }
+                Ok(found)
+            }
+
             /// A catalogue fill as a bound value: `pseudonym` stands in for `Fill::Pseudonym`
             /// (`purged` in a purge), `blank` for `Fill::BlankState`.
             pub(super) fn push_fill(qb: &mut QueryBuilder<$db>, c: &Column, fill: Fill, pseudonym: &str, blank: &JsonText) {
@@ -268,7 +305,8 @@ macro_rules! compliance_sql {
                         _ => None,
                     })
                     .collect();
-                if cols.is_empty() {
+                let keys: Vec<&Column> = t.columns.iter().filter(|c| c.purge == Purge::ConversationKey).collect();
+                if cols.is_empty() && keys.is_empty() {
                     return None;
                 }
                 let mut qb = QueryBuilder::<$db>::new(format!("UPDATE {} SET ", t.name));
@@ -276,12 +314,26 @@ macro_rules! compliance_sql {
                     qb.push(if i == 0 { "" } else { ", " }).push(format!("{} = ", c.name));
                     push_purge_fill(&mut qb, c, *fill);
                 }
+                for (i, c) in keys.iter().enumerate() {
+                    qb.push(if i + cols.len() == 0 { "" } else { ", " });
+                    qb.push(format!(
+                        "{c} = CASE WHEN {c} IN (SELECT key FROM test_conversations) THEN '{PURGED_TEST_CONVERSATION}' \
+                         ELSE '{PURGED}' END",
+                        c = c.name
+                    ));
+                }
                 qb.push(" WHERE ");
                 filter(&mut qb);
                 qb.push(" AND (1 = 0");
                 for (c, fill) in &cols {
                     qb.push(format!(" OR {} IS DISTINCT FROM ", c.name));
                     push_purge_fill(&mut qb, c, *fill);
+                }
+                for c in &keys {
+                    qb.push(format!(
+                        " OR COALESCE({}, '') NOT IN ('{PURGED}', '{PURGED_TEST_CONVERSATION}')",
+                        c.name
+                    ));
                 }
                 qb.push(")");
                 Some(qb)
@@ -341,7 +393,13 @@ macro_rules! compliance_sql {
                     let Expiry::Age { at, queue } = t.expiry else { continue };
                     let mut cuts: Vec<(Option<String>, Millis)> = Vec::new();
                     if queue.is_some() {
-                        cuts.extend(plan.queues.iter().filter_map(|q| q.transcripts_before.map(|c| (Some(q.queue.clone()), c))));
+                        // `ALL_QUEUES`: the global cutoff below covers every row.
+                        cuts.extend(
+                            plan.queues
+                                .iter()
+                                .filter(|q| q.queue != ALL_QUEUES)
+                                .filter_map(|q| q.transcripts_before.map(|c| (Some(q.queue.clone()), c))),
+                        );
                     }
                     cuts.extend(plan.other_before.map(|c| (None, c)));
                     for (q, cut) in cuts {
@@ -615,34 +673,45 @@ macro_rules! compliance_sql {
                     head(&mut tx, key).await?;
                     let mut r = PurgeReport::default();
                     let mut relink_from: Option<i64> = None;
+                    // Conversation keys flagged as test traffic become one key, flagged too.
+                    let flag = sqlx::query(AssertSqlSafe(format!(
+                        "INSERT INTO test_conversations (key, created_at) SELECT '{PURGED_TEST_CONVERSATION}', $1 \
+                         WHERE EXISTS (SELECT 1 FROM test_conversations) ON CONFLICT (key) DO NOTHING"
+                    )))
+                    .bind(now);
+                    exec(flag, &mut tx).await?;
+                    // The plan's `ALL_QUEUES` entry covers every queue it does not list: tickets
+                    // left in a queue since removed from (or renamed in) the config.
+                    let listed: Vec<String> =
+                        plan.queues.iter().filter(|q| q.queue != ALL_QUEUES).map(|q| q.queue.clone()).collect();
+                    let mut drafts: Vec<(i64, std::path::PathBuf)> = Vec::new();
                     for q in &plan.queues {
                         if let Some(cut) = q.transcripts_before {
-                            let d = sqlx::query(
-                                "DELETE FROM messages WHERE created_at < $1 AND ticket_number IN \
-                                 (SELECT number FROM tickets WHERE queue = $2)",
-                            )
-                            .bind(cut)
-                            .bind(&q.queue);
-                            r.messages_deleted += exec(d, &mut tx).await?;
+                            let mut d = QueryBuilder::<$db>::new("DELETE FROM messages WHERE created_at < ");
+                            d.push_bind(cut).push(" AND ticket_number IN (SELECT number FROM tickets WHERE ");
+                            push_queue(&mut d, &q.queue, &listed);
+                            d.push(")");
+                            r.messages_deleted += d.build().execute(&mut *tx).await.map_err($map_err)?.rows_affected();
                         }
                         let Some(cut) = q.closed_before else { continue };
                         // Shaped like tickets_expiry_idx (its predicate spelled the same, with
                         // PURGED inline) so both databases use the partial index.
-                        let numbers: Vec<i64> = sqlx::query_scalar(
-                            "SELECT number FROM tickets WHERE queue = $1 AND status IN ('resolved', 'closed') \
-                             AND requester_id <> 'purged' AND COALESCE(resolved_at, updated_at) < $2",
+                        let mut s = QueryBuilder::<$db>::new("SELECT number FROM tickets WHERE ");
+                        push_queue(&mut s, &q.queue, &listed);
+                        s.push(
+                            " AND status IN ('resolved', 'closed') AND requester_id <> 'purged' \
+                             AND COALESCE(resolved_at, updated_at) < ",
                         )
-                        .bind(&q.queue)
-                        .bind(cut)
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err($map_err)?;
+                        .push_bind(cut);
+                        let numbers: Vec<i64> = s.build_query_scalar().fetch_all(&mut *tx).await.map_err($map_err)?;
                         if numbers.is_empty() {
                             continue;
                         }
                         r.messages_deleted += exec_in(&mut tx, "DELETE FROM messages WHERE ticket_number IN", &numbers).await?;
                         exec_in(&mut tx, "DELETE FROM ticket_cards WHERE ticket_number IN", &numbers).await?;
                         exec_in(&mut tx, "DELETE FROM timers WHERE ticket_number IN", &numbers).await?;
+                        // Read before the audit details naming them are purged.
+                        drafts.extend(draft_files(&mut tx, &numbers).await?);
                         let first = expire_tickets(&mut tx, &numbers, &mut r).await?;
                         relink_from = relink_from.into_iter().chain(first).min();
                     }
@@ -674,6 +743,17 @@ macro_rules! compliance_sql {
                         tx.commit().await.map_err($map_err)?;
                         if let Err(e) = self.wipe_freed().await {
                             tracing::warn!(error = %$crate::store::sql::error_detail(&e), "purged, but freed pages could not be wiped yet");
+                        }
+                        // The KB drafts of the tickets anonymised (files: after the commit).
+                        for (ticket, path) in &drafts {
+                            if let Err(e) = remove_draft(path) {
+                                tracing::error!(
+                                    ticket,
+                                    path = %path.display(),
+                                    error = %e.kind(),
+                                    "purged, but a draft KB article of the ticket could not be deleted"
+                                );
+                            }
                         }
                     } else {
                         tx.rollback().await.map_err($map_err)?;

@@ -129,3 +129,17 @@ fn rules_are_consistent() {
         }
     }
 }
+
+#[test]
+fn only_draft_files_of_the_entrys_own_ticket_are_named_for_deletion() {
+    let n = crate::domain::TicketNumber(1001);
+    assert_eq!(draft_file_name(n, 2), "draft-1001-2.md");
+    let ok = std::env::temp_dir().join("drafts").join(draft_file_name(n, 2));
+    assert_eq!(draft_path(1001, &ok.display().to_string()), Some(ok.clone()));
+    assert_eq!(draft_path(1002, &ok.display().to_string()), None, "another ticket's");
+    assert_eq!(draft_path(1001, "drafts/draft-1001-2.md"), None, "relative");
+    let other = std::env::temp_dir().join("deskbot.db");
+    assert_eq!(draft_path(1001, &other.display().to_string()), None, "not a draft");
+    let words = std::env::temp_dir().join("draft-1001-vpn-down.md");
+    assert_eq!(draft_path(1001, &words.display().to_string()), None, "not a draft name");
+}
