@@ -52,6 +52,27 @@ impl Desk {
         self.say_with(user, name, text, Vec::new()).await
     }
 
+    /// `user` says `text` in conversation `conversation` (their own).
+    async fn say_in(&self, conversation: &str, user: &str, name: &str, text: &str) {
+        let n = self.n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let inbound = Inbound {
+            event_id: format!("ev-{n}"),
+            user: UserRef::new(Platform::Test, user),
+            display_name: Some(name.to_string()),
+            conversation: conversation.to_string(),
+            reply_to: Address::new(Platform::Test, conversation),
+            kind: InboundKind::Message { text: text.to_string() },
+            at: 0,
+            message_id: None,
+            message_channel: None,
+            attachments: Vec::new(),
+            via: Default::default(),
+        };
+        self.t.app.service.handle(inbound).await.unwrap();
+        let chan: Arc<dyn Channel> = self.chan.clone();
+        Outbox::new(self.t.app.store.clone(), vec![chan], 8, self.clock.clock()).deliver_due().await.unwrap();
+    }
+
     async fn say_with(&self, user: &str, name: &str, text: &str, attachments: Vec<Attachment>) {
         let n = self.n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let inbound = Inbound {
@@ -155,6 +176,32 @@ async fn export_then_erase_leaves_only_the_erasure_record_in_the_database_file()
         (&before.queue, "resolved", before.created_at),
         "statistics stay"
     );
+}
+
+#[tokio::test]
+async fn erasing_a_person_finds_their_name_in_others_words_in_any_letter_case() {
+    let d = Desk::new("").await;
+    d.say("U0EMILE", "Émile Øster", "talk to a person").await;
+    d.say("U0EMILE", "Émile Øster", "my docking station is dead").await;
+    // Colleagues' own tickets name him as written, and in capitals.
+    d.say_in("test:DM-bob", "U0BOB", "Bob Rank", "talk to a person").await;
+    d.say_in("test:DM-bob", "U0BOB", "Bob Rank", "the plotter jams; ask Émile Øster").await;
+    d.say_in("test:DM-ann", "U0ANN", "Ann Lind", "talk to a person").await;
+    d.say_in("test:DM-ann", "U0ANN", "Ann Lind", "the plotter jams again, ÉMILE ØSTER saw it").await;
+    let store = &d.t.app.store;
+    let bytes = d.disk_bytes().await;
+    assert!(
+        count(&bytes, "ask Émile Øster") > 0 && count(&bytes, "ÉMILE ØSTER saw") > 0,
+        "the words are stored"
+    );
+    let key = deskbot::compliance::key::AuditKey::from_bytes(vec![7u8; 32]).unwrap();
+    let user = UserRef::new(Platform::Test, "U0EMILE");
+    person::erase(store, &key, &user, &[], "dpo", T0 + 1000).await.unwrap();
+    let bytes = d.disk_bytes().await;
+    for form in ["Émile Øster", "ÉMILE ØSTER", "émile øster", "Øster", "ØSTER", "øster"] {
+        assert_eq!(count(&bytes, form), 0, "{form} is still on disk");
+    }
+    assert!(count(&bytes, "plotter jams") > 0, "the colleague's own words stay");
 }
 
 fn deskbot(dir: &Path, args: &[&str]) -> Output {

@@ -111,6 +111,66 @@ pub trait PersonStore: Send + Sync {
     async fn erase_person(&self, erasure: &Erasure) -> Result<ErasureReport>;
 }
 
+/// How a backend finds the rows whose text holds a needle in any letter case, non-ASCII
+/// letters included (a person named "Émile Øster" is found as "ÉMILE ØSTER" too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Contains {
+    /// `LOWER(x) LIKE '%needle%'`: PostgreSQL folds every letter's case.
+    Like,
+    /// `x GLOB '*[Éé]mile*'`: SQLite's `LOWER` and `LIKE` fold ASCII letters only, so each
+    /// letter becomes the class of its cases.
+    Glob,
+}
+
+impl Contains {
+    /// The SQL before and after the bound pattern, testing `expr`.
+    pub(crate) fn sql(self, expr: &str) -> (String, &'static str) {
+        match self {
+            Contains::Like => (format!("LOWER({expr}) LIKE "), " ESCAPE '\\'"),
+            Contains::Glob => (format!("{expr} GLOB "), ""),
+        }
+    }
+
+    /// The pattern to bind for `needle`.
+    pub(crate) fn pattern(self, needle: &str) -> String {
+        match self {
+            Contains::Like => like_anywhere(needle),
+            Contains::Glob => glob_anywhere(needle),
+        }
+    }
+}
+
+/// A `GLOB` pattern matching `needle` anywhere, in any letter case (Unicode case mappings that
+/// are one character; `*`, `?` and `[` match themselves).
+pub(crate) fn glob_anywhere(needle: &str) -> String {
+    let mut out = String::from("*");
+    for c in needle.chars() {
+        let mut cases: Vec<char> = vec![c];
+        for m in [c.to_lowercase().collect::<Vec<_>>(), c.to_uppercase().collect::<Vec<_>>()] {
+            if let [one] = m.as_slice()
+                && !cases.contains(one)
+            {
+                cases.push(*one);
+            }
+        }
+        match (c, cases.len()) {
+            ('*' | '?' | '[', _) => {
+                out.push('[');
+                out.push(c);
+                out.push(']');
+            }
+            (_, 1) => out.push(c),
+            _ => {
+                out.push('[');
+                out.extend(cases);
+                out.push(']');
+            }
+        }
+    }
+    out.push('*');
+    out
+}
+
 /// A `LIKE` pattern matching `needle` anywhere (lower-cased; `\` escapes).
 pub(crate) fn like_anywhere(needle: &str) -> String {
     let mut out = String::from("%");
@@ -230,5 +290,7 @@ mod tests {
         assert_eq!(s.text("U0ZEDX and Zeldas stay"), "U0ZEDX and Zeldas stay");
         assert_eq!(s.json(&serde_json::json!({"to": ["U0ZED"]})), serde_json::json!({"to": ["erased-1"]}));
         assert_eq!(like_anywhere("a_b%"), "%a\\_b\\%%");
+        assert_eq!(glob_anywhere("Éa*1"), "*[Éé][aA][*]1*");
+        assert_eq!(glob_anywhere("ß?["), "*ß[?][[]*");
     }
 }

@@ -6,7 +6,7 @@
 //! commits, the backend's `wipe_freed` clears freed pages from disk.
 
 macro_rules! person_sql {
-    (db: $db:ty, store: $store:ty, map_err: $map_err:path $(,)?) => {
+    (db: $db:ty, store: $store:ty, map_err: $map_err:path, contains: $contains:expr $(,)?) => {
         mod person_shared {
             use super::*;
             use super::compliance_shared::{audit, exec, head, push_fill, push_numbers, relink, Tx};
@@ -17,7 +17,7 @@ macro_rules! person_sql {
             use $crate::store::json::JsonText;
             use $crate::store::person::{
                 ConversationRecord, Erasure, ErasureReport, PersonData, PersonStore, RatingRecord, Scrubber,
-                json_strings, like_anywhere,
+                json_strings, Contains,
             };
             use $crate::store::rows::{MessageRow, TicketRow};
             use $crate::store::{Result, StoreError};
@@ -234,12 +234,12 @@ macro_rules! person_sql {
                 let (table, col) = (t.name, c.name);
                 let mut seen = BTreeSet::new();
                 let mut changed = 0;
+                const CONTAINS: Contains = $contains;
+                let (before, after) = CONTAINS.sql(&format!("CAST({col} AS TEXT)"));
                 for needle in &s.needles {
-                    let sql = format!(
-                        "SELECT DISTINCT CAST({col} AS TEXT) FROM {table} WHERE LOWER(CAST({col} AS TEXT)) LIKE $1 ESCAPE '\\'"
-                    );
+                    let sql = format!("SELECT DISTINCT CAST({col} AS TEXT) FROM {table} WHERE {before}$1{after}");
                     let olds: Vec<String> = sqlx::query_scalar(AssertSqlSafe(sql))
-                        .bind(like_anywhere(needle))
+                        .bind(CONTAINS.pattern(needle))
                         .fetch_all(&mut **tx)
                         .await
                         .map_err($map_err)?;
@@ -273,10 +273,12 @@ macro_rules! person_sql {
                 let Some(t) = $crate::store::catalogue::table(CHAIN) else { return Ok(None) };
                 let mut qb = QueryBuilder::<$db>::new("SELECT MIN(seq) FROM audit_log WHERE ");
                 push_owned(&mut qb, t.owner, s);
+                const CONTAINS: Contains = $contains;
                 for c in t.personal() {
+                    let (before, after) = CONTAINS.sql(&format!("CAST({} AS TEXT)", c.name));
                     for needle in &scrub.needles {
-                        qb.push(format!(" OR LOWER(CAST({} AS TEXT)) LIKE ", c.name));
-                        qb.push_bind(like_anywhere(needle)).push(" ESCAPE '\\'");
+                        qb.push(format!(" OR {before}"));
+                        qb.push_bind(CONTAINS.pattern(needle)).push(after);
                     }
                 }
                 qb.build_query_scalar().fetch_one(&mut **tx).await.map_err($map_err)
@@ -380,8 +382,10 @@ macro_rules! person_sql {
                     } else {
                         qb.push("1 = 0");
                     }
+                    const CONTAINS: Contains = $contains;
+                    let (before, after) = CONTAINS.sql("COALESCE(detail, '')");
                     for needle in std::iter::once(&user.id).chain(all_names.iter()) {
-                        qb.push(" OR LOWER(COALESCE(detail, '')) LIKE ").push_bind(like_anywhere(needle)).push(" ESCAPE '\\'");
+                        qb.push(format!(" OR {before}")).push_bind(CONTAINS.pattern(needle)).push(after);
                     }
                     qb.push(" OR ticket_number IN");
                     push_numbers(&mut qb, &numbers_with_zero(&subj));

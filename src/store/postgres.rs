@@ -237,6 +237,7 @@ crate::store::person_sql::person_sql! {
     db: Postgres,
     store: PostgresStore,
     map_err: map_err,
+    contains: crate::store::person::Contains::Like,
 }
 
 shared_sql! {

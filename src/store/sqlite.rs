@@ -191,6 +191,7 @@ crate::store::person_sql::person_sql! {
     db: Sqlite,
     store: SqliteStore,
     map_err: map_err,
+    contains: crate::store::person::Contains::Glob,
 }
 
 shared_sql! {
