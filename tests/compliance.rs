@@ -179,6 +179,36 @@ async fn export_then_erase_leaves_only_the_erasure_record_in_the_database_file()
 }
 
 #[tokio::test]
+async fn erasing_an_approver_finds_the_name_their_decisions_were_recorded_under() {
+    let d = Desk::new("").await;
+    // Jane Quist decided a request; she filed no ticket and never talked to deskbot.
+    sql(
+        d.t.dir.path(),
+        "INSERT INTO requests (number, item, item_title, requester_platform, requester_id, requester_name, \
+         conversation, reply_to, fields, justification, status, step, steps, fulfil, created_at, updated_at) \
+         VALUES (1001, 'db', 'DB', 'test', 'U0REQ', 'Rex Requester', 'test:dm:U0REQ', '{}', '{}', 'for work', \
+         'approved', 0, '[]', 'queue:access', 0, 0)",
+    )
+    .await;
+    sql(
+        d.t.dir.path(),
+        "INSERT INTO request_decisions (request_number, step, approver_platform, approver_id, approver_name, \
+         decision, at) VALUES (1001, 0, 'test', 'U0JANE', 'Jane Quist', 'approve', 0)",
+    )
+    .await;
+    // A colleague's ticket names her.
+    d.say_in("test:DM-bob", "U0BOB", "Bob Rank", "talk to a person").await;
+    d.say_in("test:DM-bob", "U0BOB", "Bob Rank", "the database access Jane Quist approved does not work")
+        .await;
+    assert!(count(&d.disk_bytes().await, "Quist") > 1, "the words are stored");
+    let store = &d.t.app.store;
+    let key = deskbot::compliance::key::AuditKey::from_bytes(vec![7u8; 32]).unwrap();
+    let user = UserRef::new(Platform::Test, "U0JANE");
+    person::erase(store, &key, &user, &[], "dpo", T0 + 1000).await.unwrap();
+    assert_eq!(count(&d.disk_bytes().await, "Quist"), 0, "her name is still on disk");
+}
+
+#[tokio::test]
 async fn erasing_a_person_finds_their_name_in_others_words_in_any_letter_case() {
     let d = Desk::new("").await;
     d.say("U0EMILE", "Émile Øster", "talk to a person").await;

@@ -375,6 +375,22 @@ macro_rules! person_sql {
                             .await
                             .map_err($map_err)?;
                     all_names.extend(agent.flatten());
+                    // The names they were recorded under as a requester, an approver or a seat's
+                    // holder: others' words (a decision's notice, a reminder) quote those too.
+                    let recorded: Vec<String> = sqlx::query_scalar(
+                        "SELECT requester_name FROM requests WHERE requester_platform = $1 AND requester_id = $2 \
+                           AND requester_name IS NOT NULL \
+                         UNION SELECT approver_name FROM request_decisions WHERE approver_platform = $1 \
+                           AND approver_id = $2 AND approver_name IS NOT NULL \
+                         UNION SELECT holder_name FROM seat_holdings WHERE holder_platform = $1 AND holder_id = $2 \
+                           AND holder_name IS NOT NULL",
+                    )
+                    .bind(p)
+                    .bind(&user.id)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err($map_err)?;
+                    all_names.extend(recorded.into_iter().map(|n| n.trim().to_string()).filter(|n| !n.is_empty()));
 
                     let mut qb = QueryBuilder::<$db>::new("SELECT * FROM audit_log WHERE ");
                     if let Some(t) = $crate::store::catalogue::table(CHAIN) {
