@@ -54,33 +54,30 @@ impl Desk {
 
     /// `user` says `text` in conversation `conversation` (their own).
     async fn say_in(&self, conversation: &str, user: &str, name: &str, text: &str) {
+        self.send(conversation, conversation, user, name, text, Vec::new()).await
+    }
+
+    async fn say_with(&self, user: &str, name: &str, text: &str, attachments: Vec<Attachment>) {
+        self.send("test:DM-7", "DM-7", user, name, text, attachments).await
+    }
+
+    /// Hand one message to the service, then deliver what it queued.
+    async fn send(
+        &self,
+        conversation: &str,
+        reply_channel: &str,
+        user: &str,
+        name: &str,
+        text: &str,
+        attachments: Vec<Attachment>,
+    ) {
         let n = self.n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         let inbound = Inbound {
             event_id: format!("ev-{n}"),
             user: UserRef::new(Platform::Test, user),
             display_name: Some(name.to_string()),
             conversation: conversation.to_string(),
-            reply_to: Address::new(Platform::Test, conversation),
-            kind: InboundKind::Message { text: text.to_string() },
-            at: 0,
-            message_id: None,
-            message_channel: None,
-            attachments: Vec::new(),
-            via: Default::default(),
-        };
-        self.t.app.service.handle(inbound).await.unwrap();
-        let chan: Arc<dyn Channel> = self.chan.clone();
-        Outbox::new(self.t.app.store.clone(), vec![chan], 8, self.clock.clock()).deliver_due().await.unwrap();
-    }
-
-    async fn say_with(&self, user: &str, name: &str, text: &str, attachments: Vec<Attachment>) {
-        let n = self.n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let inbound = Inbound {
-            event_id: format!("ev-{n}"),
-            user: UserRef::new(Platform::Test, user),
-            display_name: Some(name.to_string()),
-            conversation: format!("test:DM-{n}0"),
-            reply_to: Address::new(Platform::Test, "DM-7"),
+            reply_to: Address::new(Platform::Test, reply_channel),
             kind: InboundKind::Message { text: text.to_string() },
             at: 0,
             message_id: None,
@@ -88,7 +85,6 @@ impl Desk {
             attachments,
             via: Default::default(),
         };
-        let inbound = Inbound { conversation: "test:DM-7".into(), ..inbound };
         self.t.app.service.handle(inbound).await.unwrap();
         let chan: Arc<dyn Channel> = self.chan.clone();
         Outbox::new(self.t.app.store.clone(), vec![chan], 8, self.clock.clock()).deliver_due().await.unwrap();
