@@ -442,7 +442,6 @@ fn take_parts(
     outbound.extend(parts.outbox);
 }
 
-/// A commit that only records the event (its dedupe key): nothing else changes.
 /// What an event turned away by the owner rule comes to (`None`: admitted).
 pub(super) fn turned_away_by(admission: Admission) -> Option<Handled> {
     match admission {
@@ -452,6 +451,7 @@ pub(super) fn turned_away_by(admission: Admission) -> Option<Handled> {
     }
 }
 
+/// A commit that only records the event (its dedupe key): nothing else changes.
 pub(super) fn record_only(inbound: &Inbound, now: Millis) -> Commit {
     Commit {
         event: Some(EventKey { platform: inbound.user.platform, event_id: inbound.event_id.clone() }),
