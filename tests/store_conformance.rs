@@ -156,7 +156,7 @@ async fn ticket_numbers_are_unique_and_increasing(store: &DynStore) {
 async fn created_ticket_keeps_requester_transcript_and_audit(store: &DynStore) {
     let mut c = commit("c1", 0, Some("e1"), T0);
     c.tickets.push(TicketOp::Create(new_ticket("VPN down")));
-    let note = Turn { from: Speaker::Agent("bo".into()), text: "checking".into(), at: T0 };
+    let note = Turn { from: Speaker::Agent("bo".into()), text: "checking".into(), at: T0, by: None };
     c.messages.push(NewMessage { turn: note.clone(), ticket: Some(TicketNumber(0)), internal: true });
     c.messages.push(NewMessage { turn: note.clone(), ticket: None, internal: false });
     let number = applied(store.commit(c).await.unwrap())[0];
@@ -206,6 +206,7 @@ async fn ticket_filed_from_someone_elses_message_records_requester_and_filer(sto
         from: Speaker::Filer("Bob".into()),
         text: "urgent for the board".into(),
         at: T0,
+        by: None,
     });
     c.tickets.push(TicketOp::Create(t));
     let filed = applied(store.commit(c).await.unwrap())[0];
@@ -244,7 +245,7 @@ async fn placeholder_is_replaced_with_created_ticket_number(store: &DynStore) {
     c.tickets.push(TicketOp::Create(new_ticket("VPN down")));
     let text = format!("Filed as {TICKET_PLACEHOLDER}.");
     c.outbox.push(outbox("k1", Platform::Slack, &text));
-    let turn = Turn { from: Speaker::Bot, text: text.clone(), at: T0 };
+    let turn = Turn { from: Speaker::Bot, text: text.clone(), at: T0, by: None };
     c.messages.push(NewMessage { turn, ticket: Some(TicketNumber(0)), internal: false });
     let number = applied(store.commit(c).await.unwrap())[0];
 
@@ -837,13 +838,13 @@ async fn conversation_messages_join_its_tickets_and_leave_out_internal_notes(sto
     let mut c = commit("conv-m", 0, Some("ev-m1"), T0);
     c.tickets.push(TicketOp::Create(new_ticket("printer on fire")));
     c.messages.push(NewMessage {
-        turn: Turn { from: Speaker::Employee, text: "the printer is on fire".into(), at: T0 },
+        turn: Turn { from: Speaker::Employee, text: "the printer is on fire".into(), at: T0, by: None },
         ticket: None,
         internal: false,
     });
     // The copy of it the new ticket keeps is not shown twice.
     c.messages.push(NewMessage {
-        turn: Turn { from: Speaker::Employee, text: "copied into the ticket".into(), at: T0 },
+        turn: Turn { from: Speaker::Employee, text: "copied into the ticket".into(), at: T0, by: None },
         ticket: Some(TicketNumber(0)),
         internal: false,
     });
@@ -853,7 +854,7 @@ async fn conversation_messages_join_its_tickets_and_leave_out_internal_notes(sto
     desk.conversation = deskbot::store::ConversationWrite::none();
     for (text, internal) in [("a public reply", false), ("an internal note", true)] {
         desk.messages.push(NewMessage {
-            turn: Turn { from: Speaker::Agent("dana".into()), text: text.into(), at: T0 + 1 },
+            turn: Turn { from: Speaker::Agent("dana".into()), text: text.into(), at: T0 + 1, by: None },
             ticket: Some(number),
             internal,
         });
@@ -878,7 +879,7 @@ async fn a_commit_larger_than_one_statement_writes_every_row_in_order(store: &Dy
     let mut c = commit("conv-big", 0, Some("ev-big"), T0);
     for i in 0..N {
         c.messages.push(NewMessage {
-            turn: Turn { from: Speaker::Employee, text: format!("line {i}"), at: T0 },
+            turn: Turn { from: Speaker::Employee, text: format!("line {i}"), at: T0, by: None },
             ticket: None,
             internal: false,
         });
@@ -961,7 +962,7 @@ async fn commits_arriving_together_each_keep_their_own_outcome(store: &DynStore)
                 // A plain commit (no ticket work) whose line names a ticket that does not exist.
                 let mut c = commit(&format!("new-{i}"), 0, Some(&format!("ev-{i}")), T0 + 1);
                 c.messages.push(NewMessage {
-                    turn: Turn { from: Speaker::Bot, text: "on a ticket nobody filed".into(), at: T0 + 1 },
+                    turn: Turn { from: Speaker::Bot, text: "on a ticket nobody filed".into(), at: T0 + 1, by: None },
                     ticket: Some(TicketNumber(900_000 + i as i64)),
                     internal: false,
                 });
@@ -977,7 +978,7 @@ async fn commits_arriving_together_each_keep_their_own_outcome(store: &DynStore)
             c.tickets.push(TicketOp::Create(new_ticket(&format!("filed by {i}"))));
         }
         c.messages.push(NewMessage {
-            turn: Turn { from: Speaker::Employee, text: format!("line of {i}"), at: T0 + 1 },
+            turn: Turn { from: Speaker::Employee, text: format!("line of {i}"), at: T0 + 1, by: None },
             ticket: None,
             internal: false,
         });

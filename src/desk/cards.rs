@@ -137,8 +137,8 @@ mod tests {
             .collect();
         assert_eq!(user, ["[login](https://evil.example)", "<!channel> (slack:U1)"]);
         let turns = vec![
-            Turn { from: Speaker::Employee, text: "*urgent* @everyone\nmore".into(), at: 0 },
-            Turn { from: Speaker::Agent("<@U9>".into()), text: "on it".into(), at: 1 },
+            Turn { from: Speaker::Employee, text: "*urgent* @everyone\nmore".into(), at: 0, by: None },
+            Turn { from: Speaker::Agent("<@U9>".into()), text: "on it".into(), at: 1, by: None },
         ];
         let t = transcript_text(&turns, "unused");
         let user: Vec<&str> = spans(&t)

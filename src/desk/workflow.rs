@@ -82,8 +82,10 @@ impl<'d> Ctx<'d> {
         self.out.outbox.push(Outbound::message(self.t.reply_to.clone(), text, choices));
     }
 
-    fn record(&mut self, from: Speaker, text: &str, internal: bool) {
-        let turn = Turn { from, text: text.to_string(), at: self.now };
+    /// An agent's words in the ticket's transcript, attributed to them.
+    fn record(&mut self, actor: &Actor<'_>, text: &str, internal: bool) {
+        let from = Speaker::Agent(actor.name.to_string());
+        let turn = Turn { from, text: text.to_string(), at: self.now, by: Some(actor.user.clone()) };
         self.out.messages.push(NewMessage { turn, ticket: Some(self.t.number), internal });
     }
 
@@ -373,7 +375,7 @@ pub fn act(
     };
     if let ThreadInput::Note(text) = &input {
         if !text.is_empty() {
-            c.record(Speaker::Agent(actor.name.to_string()), text, true);
+            c.record(actor, text, true);
         }
         return c.finish();
     }
@@ -439,7 +441,7 @@ fn command_effects(c: &mut Ctx<'_>, access: &Access, actor: &Actor<'_>, cmd: Com
                 Some(m) => format!("{} (IT) on {n}: {m}\nThe IT team is waiting for your reply.", actor.name),
                 None => format!("The IT team is waiting for your reply on {n}. Just answer here."),
             };
-            c.record(Speaker::Agent(actor.name.to_string()), &text, false);
+            c.record(actor, &text, false);
             c.tell_requester(text, Vec::new());
             c.thread(format!("⏸ {} set {n} to pending", mark(actor.name)));
         }
@@ -449,7 +451,7 @@ fn command_effects(c: &mut Ctx<'_>, access: &Access, actor: &Actor<'_>, cmd: Com
             }
             c.transition(TicketStatus::Resolved, &who, msg.clone());
             let text = crate::engine::resolved_notice(&n.to_string(), actor.name, msg.as_deref());
-            c.record(Speaker::Agent(actor.name.to_string()), &text, false);
+            c.record(actor, &text, false);
             c.tell_requester(text, rating_choices());
             c.thread(format!("✅ {} resolved {n}", mark(actor.name)));
         }
@@ -463,7 +465,7 @@ fn command_effects(c: &mut Ctx<'_>, access: &Access, actor: &Actor<'_>, cmd: Com
         }
         Command::Reply(text) => {
             let msg = format!("{} (IT) on {n}: {text}", actor.name);
-            c.record(Speaker::Agent(actor.name.to_string()), &text, false);
+            c.record(actor, &text, false);
             c.tell_requester(msg, Vec::new());
             let mut state = c.t.sla.clone().unwrap_or_default();
             if state.first_response_at.is_none() && c.t.sla.is_some() {

@@ -5,7 +5,7 @@ use super::replies;
 use super::state::{self, ConversationState, Filing, State, choices_for, pick_choice, question_for};
 use super::words::{self, StatusQuery};
 use super::{Action, Context, Step};
-use crate::domain::{Inbound, InboundKind};
+use crate::domain::{Inbound, InboundKind, UserRef};
 use crate::domain::{TicketNumber, TicketStatus};
 use crate::intents::{Answer, FileWhen, Intent, template};
 use crate::store::{KbFeedback, NewTicket, Speaker, Turn};
@@ -71,7 +71,12 @@ impl Stepper<'_, '_> {
     }
 
     fn turn(&mut self, from: Speaker, text: &str) {
-        self.st.push_turn(Turn { from, text: text.to_string(), at: self.ctx.now });
+        self.turn_by(from, text, None);
+    }
+
+    /// A turn said by someone other than the conversation's owner (`by`).
+    fn turn_by(&mut self, from: Speaker, text: &str, by: Option<UserRef>) {
+        self.st.push_turn(Turn { from, text: text.to_string(), at: self.ctx.now, by });
     }
 
     fn say(&mut self, text: impl Into<String>) {
@@ -221,7 +226,7 @@ impl Stepper<'_, '_> {
             && let Some(note) = &f.note
         {
             let who = f.by_name.clone().unwrap_or_else(|| f.by.to_string());
-            self.turn(Speaker::Filer(who), note);
+            self.turn_by(Speaker::Filer(who), note, Some(f.by.clone()));
         }
         self.escalate_new(text)
     }

@@ -278,7 +278,7 @@ impl Service {
         let EventRead { version, tickets: known } = read;
         let state = serde_json::to_value(&step.state).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let line = |from: Speaker, text: &str, ticket: Option<TicketNumber>| NewMessage {
-            turn: Turn { from, text: text.to_string(), at: now },
+            turn: Turn { from, text: text.to_string(), at: now, by: None },
             ticket,
             internal: false,
         };

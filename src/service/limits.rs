@@ -156,7 +156,7 @@ impl Service {
                 expected_version: version,
             },
             messages: vec![NewMessage {
-                turn: Turn { from: Speaker::Employee, text, at: now },
+                turn: Turn { from: Speaker::Employee, text, at: now, by: None },
                 ticket: None,
                 internal: false,
             }],

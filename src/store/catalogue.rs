@@ -80,6 +80,11 @@ pub enum Owner {
     Person { platform: &'static str, id: &'static str },
     /// Rows of the person's tickets or conversations (either column may be absent).
     Linked { ticket: Option<&'static str>, conversation: Option<&'static str> },
+    /// Transcript lines: those of the person's tickets or conversations (as [`Owner::Linked`]),
+    /// and those whose speaker columns name them: what they said in someone else's ticket (the
+    /// note they added filing it from that person's message, an agent's reply or internal
+    /// note). The lines they spoke are their own words whatever the table's `own_words` says.
+    Spoken { ticket: &'static str, conversation: &'static str, platform: &'static str, id: &'static str },
     /// History rows: those the person acted in or is the subject of, and every row of their
     /// tickets (reopen notes, rating comments, and agents' notes about them).
     Acts { ticket: &'static str, actor: &'static str, subject: Option<&'static str> },
@@ -124,8 +129,8 @@ pub struct Table {
     /// Erasing a person deletes their rows instead of rewriting them.
     pub erase_deletes_rows: bool,
     /// Among the person's rows, those whose `Words` columns hold what they themselves wrote
-    /// (an SQL condition; `None`: none to look for). An erasure looks for these words quoted in
-    /// queued deliveries.
+    /// (an SQL condition; `None`: none to look for), besides the rows they spoke
+    /// ([`Owner::Spoken`]). An erasure looks for these words quoted in queued deliveries.
     pub own_words: Option<&'static str>,
     pub expiry: Expiry,
     pub columns: &'static [Column],
@@ -266,14 +271,35 @@ pub const CATALOGUE: &[Table] = &[
     },
     Table {
         name: "messages",
-        owner: Owner::Linked { ticket: Some("ticket_number"), conversation: Some("conversation") },
+        owner: Owner::Spoken {
+            ticket: "ticket_number",
+            conversation: "conversation",
+            platform: "speaker_platform",
+            id: "speaker_id",
+        },
         erase_deletes_rows: false,
         own_words: Some("speaker_kind = 'employee'"),
         expiry: Expiry::Deleted,
         columns: &[
             col("conversation", Id, Scrub, Purge::WithRow, "the conversation key"),
-            not("speaker_kind", "employee | bot | agent | system"),
-            col("speaker_name", Name, Scrub, Purge::WithRow, "the agent's display name"),
+            not("speaker_kind", "employee | bot | agent | filer | system"),
+            col(
+                "speaker_name",
+                Name,
+                Scrub,
+                Purge::WithRow,
+                "the display name of the agent, or of whoever filed the ticket from the requester's message",
+            ),
+            not("speaker_platform", "the platform's name"),
+            col(
+                "speaker_id",
+                Id,
+                Scrub,
+                Purge::WithRow,
+                "who said the line, where not the conversation's owner: the agent, or whoever filed the \
+                 ticket from the requester's message; scrubbed, not replaced, in the requester's rows, \
+                 so an agent's line stays theirs when the requester is erased",
+            ),
             col(
                 "text",
                 Words,

@@ -467,7 +467,12 @@ fn resolve(number: TicketNumber, created: &[TicketNumber]) -> TicketNumber {
 }
 
 fn with_number(turn: &Turn, created: Option<TicketNumber>) -> Turn {
-    Turn { from: turn.from.clone(), text: fill_ticket_placeholder(&turn.text, created), at: turn.at }
+    Turn {
+        from: turn.from.clone(),
+        text: fill_ticket_placeholder(&turn.text, created),
+        at: turn.at,
+        by: turn.by.clone(),
+    }
 }
 
 /// The current status of a ticket the commit changes; an unknown number fails the commit.

@@ -144,6 +144,12 @@ pub struct Turn {
     pub from: Speaker,
     pub text: String,
     pub at: Millis,
+    /// Who said it, where that is someone other than the conversation's owner: the person who
+    /// filed the ticket (their note), the agent (their reply or note). Erase and export find
+    /// their words in others' tickets by it (`messages.speaker_platform`, `speaker_id`).
+    /// Absent in lines stored before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<UserRef>,
 }
 
 /// A message row to append to the conversation's transcript.

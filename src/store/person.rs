@@ -45,7 +45,8 @@ pub struct PersonData {
     pub roles: Vec<RoleGrant>,
     pub audit: Vec<AuditEntry>,
     /// Every row the personal-data catalogue attributes to the person, by table, with the
-    /// catalogue's text and JSON columns (the complete record; the lists above are views).
+    /// catalogue's text and JSON columns (the complete record; the lists above are views), and
+    /// under [`WORDS_IN_OTHERS_CONVERSATIONS`] what they added to others' conversations.
     pub records: BTreeMap<String, Vec<serde_json::Map<String, serde_json::Value>>>,
 }
 
@@ -253,6 +254,57 @@ impl Scrubber {
     }
 }
 
+/// The export's name for the words a person added to others' conversations (see
+/// [`erase_words_by`]): each an object of the conversation's state whose `by` is them (a
+/// transcript line, a filing and its note), without the rest of that state, which is not theirs.
+pub const WORDS_IN_OTHERS_CONVERSATIONS: &str = "words_in_others_conversations";
+
+/// Every object in `v` whose `by` is `who` (a serialized `UserRef`), outermost first.
+pub(crate) fn said_by(v: &serde_json::Value, who: &serde_json::Value, out: &mut Vec<serde_json::Value>) {
+    use serde_json::Value;
+    match v {
+        Value::Array(a) => a.iter().for_each(|x| said_by(x, who, out)),
+        Value::Object(o) if o.get("by") == Some(who) => out.push(v.clone()),
+        Value::Object(o) => o.values().for_each(|x| said_by(x, who, out)),
+        _ => {}
+    }
+}
+
+/// In a conversation state that is not the person's, the words they added as someone other
+/// than its owner (a note typed filing a ticket from the owner's message, kept while the form's
+/// questions are asked): every object whose `by` is `who` (a serialized `UserRef`) has what it
+/// holds of them — `text`, `note`, `by_name` and the speaker's `name` — replaced by `[erased]`.
+/// True if anything changed.
+pub(crate) fn erase_words_by(v: &mut serde_json::Value, who: &serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Array(a) => a.iter_mut().fold(false, |changed, x| erase_words_by(x, who) | changed),
+        Value::Object(o) => {
+            let mut changed = false;
+            if o.get("by") == Some(who) {
+                for k in ["text", "note", "by_name"] {
+                    if let Some(x) = o.get_mut(k)
+                        && x.is_string()
+                        && x.as_str() != Some(super::catalogue::ERASED)
+                    {
+                        *x = Value::from(super::catalogue::ERASED);
+                        changed = true;
+                    }
+                }
+                if let Some(x) = o.get_mut("from").and_then(|f| f.get_mut("name"))
+                    && x.is_string()
+                    && x.as_str() != Some(super::catalogue::ERASED)
+                {
+                    *x = Value::from(super::catalogue::ERASED);
+                    changed = true;
+                }
+            }
+            o.values_mut().fold(changed, |changed, x| erase_words_by(x, who) | changed)
+        }
+        _ => false,
+    }
+}
+
 /// Every string in a JSON value (object keys too).
 pub(crate) fn json_strings(v: &serde_json::Value, out: &mut Vec<String>) {
     use serde_json::Value;
@@ -292,5 +344,30 @@ mod tests {
         assert_eq!(like_anywhere("a_b%"), "%a\\_b\\%%");
         assert_eq!(glob_anywhere("Éa*1"), "*[Éé][aA][*]1*");
         assert_eq!(glob_anywhere("ß?["), "*ß[?][[]*");
+    }
+
+    #[test]
+    fn words_said_by_the_person_in_anothers_state_are_erased_and_nothing_else() {
+        let bob = serde_json::to_value(UserRef::new(Platform::Slack, "U0BOB")).unwrap();
+        let ann = serde_json::to_value(UserRef::new(Platform::Slack, "U0ANN")).unwrap();
+        let mut state = serde_json::json!({
+            "transcript": [
+                {"from": {"kind": "employee"}, "text": "carol's words", "at": 1},
+                {"from": {"kind": "filer", "name": "Bob"}, "text": "bob's note", "at": 2, "by": bob},
+                {"from": {"kind": "agent", "name": "Ann"}, "text": "ann's reply", "at": 3, "by": ann},
+            ],
+            "filing": {"by": bob, "by_name": "Bob", "note": "bob's note"},
+        });
+        let mut said = Vec::new();
+        said_by(&state, &bob, &mut said);
+        assert_eq!(said, vec![state["filing"].clone(), state["transcript"][1].clone()], "Bob's, not Carol's");
+        assert!(erase_words_by(&mut state, &bob));
+        let t = &state["transcript"];
+        assert_eq!(t[0]["text"], "carol's words");
+        assert_eq!((&t[1]["text"], &t[1]["from"]["name"]), (&"[erased]".into(), &"[erased]".into()));
+        assert_eq!((&t[2]["text"], &t[2]["from"]["name"]), (&"ann's reply".into(), &"Ann".into()));
+        assert_eq!(state["filing"]["note"], "[erased]");
+        assert_eq!(state["filing"]["by_name"], "[erased]");
+        assert!(!erase_words_by(&mut state, &bob), "nothing left to erase");
     }
 }

@@ -17,7 +17,7 @@ macro_rules! person_sql {
             use $crate::store::json::JsonText;
             use $crate::store::person::{
                 ConversationRecord, Erasure, ErasureReport, PersonData, PersonStore, RatingRecord, Scrubber,
-                json_strings, Contains,
+                erase_words_by, json_strings, said_by, Contains, WORDS_IN_OTHERS_CONVERSATIONS,
             };
             use $crate::store::rows::{MessageRow, TicketRow};
             use $crate::store::{Result, StoreError};
@@ -111,6 +111,14 @@ macro_rules! person_sql {
                         }
                         qb.push(")");
                     }
+                    Owner::Spoken { ticket, conversation, platform, id } => {
+                        qb.push("(");
+                        let linked = Owner::Linked { ticket: Some(ticket), conversation: Some(conversation) };
+                        push_owned(qb, linked, s);
+                        qb.push(" OR ");
+                        push_owned(qb, Owner::Person { platform, id }, s);
+                        qb.push(")");
+                    }
                     Owner::Acts { ticket, actor, subject } => {
                         qb.push(format!("({actor} = ")).push_bind(s.uref.clone());
                         if let Some(sub) = subject {
@@ -124,12 +132,14 @@ macro_rules! person_sql {
                 true
             }
 
-            /// The catalogued columns of the person's rows of `t`, as JSON objects.
+            /// The catalogued columns of the person's rows of `t`, as JSON objects; with
+            /// `own_words`, only the rows holding what they themselves wrote (the table's
+            /// `own_words`, and the rows they spoke).
             async fn owned_rows(
                 tx: &mut Tx,
                 t: &Table,
                 s: &Subject,
-                extra: Option<&str>,
+                own_words: bool,
                 only: Option<&Column>,
             ) -> Result<Vec<serde_json::Map<String, serde_json::Value>>> {
                 let cols: Vec<&Column> = match only {
@@ -141,8 +151,13 @@ macro_rules! person_sql {
                 if !push_owned(&mut qb, t.owner, s) {
                     return Ok(Vec::new());
                 }
-                if let Some(cond) = extra {
-                    qb.push(format!(" AND ({cond})"));
+                if own_words {
+                    qb.push(format!(" AND (({})", t.own_words.unwrap_or("1 = 0")));
+                    if let Owner::Spoken { platform, id, .. } = t.owner {
+                        qb.push(" OR ");
+                        push_owned(&mut qb, Owner::Person { platform, id }, s);
+                    }
+                    qb.push(")");
                 }
                 let rows = qb.build().fetch_all(&mut **tx).await.map_err($map_err)?;
                 let mut out = Vec::new();
@@ -169,9 +184,11 @@ macro_rules! person_sql {
             async fn own_words(tx: &mut Tx, s: &Subject) -> Result<Vec<String>> {
                 let mut words = BTreeSet::new();
                 for t in CATALOGUE {
-                    let Some(cond) = t.own_words else { continue };
+                    if t.own_words.is_none() && !matches!(t.owner, Owner::Spoken { .. }) {
+                        continue;
+                    }
                     for c in t.columns.iter().filter(|c| c.holds == $crate::store::catalogue::Holds::Words) {
-                        for row in owned_rows(tx, t, s, Some(cond), Some(c)).await? {
+                        for row in owned_rows(tx, t, s, true, Some(c)).await? {
                             let mut found = Vec::new();
                             row.values().for_each(|v| json_strings(v, &mut found));
                             words.extend(found.into_iter().filter(|w| w.chars().count() >= MIN_QUOTE));
@@ -268,6 +285,50 @@ macro_rules! person_sql {
                 Ok(changed)
             }
 
+            /// Others' conversations whose state holds the person's id (the words they added
+            /// as someone other than the owner are found in them): `(key, state)`.
+            async fn others_states(tx: &mut Tx, s: &Subject) -> Result<Vec<(String, serde_json::Value)>> {
+                const CONTAINS: Contains = $contains;
+                let (before, after) = CONTAINS.sql("CAST(state AS TEXT)");
+                let sql = format!(
+                    "SELECT key, state FROM conversations WHERE {before}$1{after} \
+                     AND NOT (platform = $2 AND user_id = $3)"
+                );
+                let rows: Vec<(String, JsonText)> = sqlx::query_as(AssertSqlSafe(sql))
+                    .bind(CONTAINS.pattern(&s.id))
+                    .bind(&s.platform)
+                    .bind(&s.id)
+                    .fetch_all(&mut **tx)
+                    .await
+                    .map_err($map_err)?;
+                rows.into_iter().map(|(key, state)| Ok((key, state.parse("conversation state")?))).collect()
+            }
+
+            /// The person as a transcript line's or a filing's `by` names them.
+            fn by_value(user: &UserRef) -> Result<serde_json::Value> {
+                serde_json::to_value(user).map_err(|x| StoreError::Database(x.to_string()))
+            }
+
+            /// Others' conversation states holding words the person added as someone other
+            /// than their owner (see `erase_words_by`): those words erased. Returns the states
+            /// rewritten.
+            async fn erase_spoken_in_states(tx: &mut Tx, s: &Subject, user: &UserRef) -> Result<u64> {
+                let who = by_value(user)?;
+                let mut changed = 0;
+                for (key, mut v) in others_states(tx, s).await? {
+                    if erase_words_by(&mut v, &who) {
+                        let q = sqlx::query(AssertSqlSafe(format!(
+                            "UPDATE conversations SET state = $1{} WHERE key = $2",
+                            bump_version("conversations")
+                        )))
+                        .bind(JsonText::of(&v, "conversation state")?)
+                        .bind(key);
+                        changed += exec(q, tx).await?;
+                    }
+                }
+                Ok(changed)
+            }
+
             /// The first audit entry an erasure can rewrite (the chain is re-linked from there).
             async fn first_touched_entry(tx: &mut Tx, s: &Subject, scrub: &Scrubber) -> Result<Option<i64>> {
                 let Some(t) = $crate::store::catalogue::table(CHAIN) else { return Ok(None) };
@@ -327,8 +388,8 @@ macro_rules! person_sql {
                     let tickets = rows.into_iter().map(TicketRow::into_ticket).collect::<Result<Vec<_>>>()?;
 
                     let mut qb = QueryBuilder::<$db>::new(
-                        "SELECT conversation, ticket_number, speaker_kind, speaker_name, text, internal, created_at \
-                         FROM messages WHERE ",
+                        "SELECT conversation, ticket_number, speaker_kind, speaker_name, speaker_platform, speaker_id, \
+                         text, internal, created_at FROM messages WHERE ",
                     );
                     if let Some(t) = $crate::store::catalogue::table("messages") {
                         push_owned(&mut qb, t.owner, &subj);
@@ -375,15 +436,19 @@ macro_rules! person_sql {
                             .await
                             .map_err($map_err)?;
                     all_names.extend(agent.flatten());
-                    // The names they were recorded under as a requester, an approver or a seat's
-                    // holder: others' words (a decision's notice, a reminder) quote those too.
+                    // The names they were recorded under as a requester, an approver, a seat's
+                    // holder or the speaker of a line in someone else's ticket (a filer's note, an
+                    // agent's reply): others' words (a decision's notice, a reminder, a card's
+                    // transcript) quote those too.
                     let recorded: Vec<String> = sqlx::query_scalar(
                         "SELECT requester_name FROM requests WHERE requester_platform = $1 AND requester_id = $2 \
                            AND requester_name IS NOT NULL \
                          UNION SELECT approver_name FROM request_decisions WHERE approver_platform = $1 \
                            AND approver_id = $2 AND approver_name IS NOT NULL \
                          UNION SELECT holder_name FROM seat_holdings WHERE holder_platform = $1 AND holder_id = $2 \
-                           AND holder_name IS NOT NULL",
+                           AND holder_name IS NOT NULL \
+                         UNION SELECT speaker_name FROM messages WHERE speaker_platform = $1 AND speaker_id = $2 \
+                           AND speaker_name IS NOT NULL",
                     )
                     .bind(p)
                     .bind(&user.id)
@@ -427,11 +492,21 @@ macro_rules! person_sql {
                                 })
                                 .collect()
                         } else {
-                            owned_rows(&mut tx, t, &subj, None, None).await?
+                            owned_rows(&mut tx, t, &subj, false, None).await?
                         };
                         if !rows.is_empty() {
                             records.insert(t.name.to_string(), rows);
                         }
+                    }
+                    let who = by_value(user)?;
+                    let mut said = Vec::new();
+                    for (_, state) in others_states(&mut tx, &subj).await? {
+                        said_by(&state, &who, &mut said);
+                    }
+                    let said: Vec<serde_json::Map<String, serde_json::Value>> =
+                        said.into_iter().filter_map(|v| v.as_object().cloned()).collect();
+                    if !said.is_empty() {
+                        records.insert(WORDS_IN_OTHERS_CONVERSATIONS.to_string(), said);
                     }
                     tx.rollback().await.map_err($map_err)?;
                     Ok(PersonData {
@@ -519,6 +594,8 @@ macro_rules! person_sql {
                             r.add(t.name, qb.build().execute(&mut *tx).await.map_err($map_err)?.rows_affected());
                         }
                     }
+                    // Their words in others' conversations, found by their id before it is scrubbed.
+                    r.add("conversations", erase_spoken_in_states(&mut tx, &subj, &e.user).await?);
                     // Everyone else's rows: their id and names replaced wherever they appear.
                     for t in CATALOGUE {
                         for c in t.columns.iter().filter(|c| matches!(c.erase, Erase::Replace(_) | Erase::Scrub)) {

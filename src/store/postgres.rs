@@ -30,10 +30,11 @@ pub struct PostgresStore {
 /// Indexes on tables that grow with the desk, built after the migrations with `CREATE INDEX
 /// CONCURRENTLY` (which cannot run in a migration's transaction) so a live desk keeps writing
 /// while they build: the reports' period reads of tickets and ratings, flagging a conversation
-/// as test traffic, a person's rows (export, erasure), and the nightly purge's old transcript
-/// lines and resolved tickets not purged yet; the reports' first public agent reply and SLA
-/// breaches of each ticket; the SLA scheduler's due-timer scan; the outbox claim. SQLite builds
-/// the same ones in its migrations 0014 and 0015 (the outbox claim needs none there, below).
+/// as test traffic, a person's rows and the lines they spoke in others' tickets (export,
+/// erasure), and the nightly purge's old transcript lines and resolved tickets not purged yet;
+/// the reports' first public agent reply and SLA breaches of each ticket; the SLA scheduler's
+/// due-timer scan; the outbox claim. SQLite builds the same ones in its migrations 0014, 0015
+/// and 0017 (the outbox claim needs none there, below).
 pub(crate) const LIVE_INDEXES: &[(&str, &str)] = &[
     ("tickets_created_idx", "tickets (created_at)"),
     ("tickets_conversation_idx", "tickets (conversation)"),
@@ -50,6 +51,7 @@ pub(crate) const LIVE_INDEXES: &[(&str, &str)] = &[
     ("audit_log_actor_idx", "audit_log (actor)"),
     ("audit_log_subject_idx", "audit_log (subject)"),
     ("messages_created_idx", "messages (created_at)"),
+    ("messages_speaker_idx", "messages (speaker_platform, speaker_id) WHERE speaker_id IS NOT NULL"),
     (
         "timers_next_idx",
         "timers ((COALESCE(retry_at, due_at)), id) WHERE fired_at IS NULL AND cancelled_at IS NULL",

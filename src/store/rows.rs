@@ -37,6 +37,22 @@ pub(crate) fn speaker_columns(speaker: &Speaker) -> (&'static str, Option<&str>)
     }
 }
 
+/// Who said a transcript line, as stored: `(speaker_platform, speaker_id)`, both NULL where
+/// the line does not say (and in lines stored before it was recorded).
+pub(crate) fn speaker_id_columns(turn: &Turn) -> (Option<&'static str>, Option<&str>) {
+    match &turn.by {
+        Some(u) => (Some(u.platform.as_str()), Some(u.id.as_str())),
+        None => (None, None),
+    }
+}
+
+fn speaker_id_from_columns(platform: Option<String>, id: Option<String>) -> Result<Option<UserRef>> {
+    match (platform, id) {
+        (Some(p), Some(id)) => Ok(Some(UserRef::new(parse(&p, "message speaker platform")?, id))),
+        _ => Ok(None),
+    }
+}
+
 fn speaker_from_columns(kind: &str, name: Option<String>) -> Result<Speaker> {
     match (kind, name) {
         ("employee", _) => Ok(Speaker::Employee),
@@ -177,6 +193,8 @@ pub(crate) struct MessageRow {
     ticket_number: Option<i64>,
     speaker_kind: String,
     speaker_name: Option<String>,
+    speaker_platform: Option<String>,
+    speaker_id: Option<String>,
     text: String,
     internal: bool,
     created_at: i64,
@@ -192,6 +210,7 @@ impl MessageRow {
                 from: speaker_from_columns(&self.speaker_kind, self.speaker_name)?,
                 text: self.text,
                 at: self.created_at,
+                by: speaker_id_from_columns(self.speaker_platform, self.speaker_id)?,
             },
             internal: self.internal,
         })
@@ -320,5 +339,19 @@ mod tests {
             assert_eq!(speaker_from_columns(kind, name.map(str::to_string)).ok(), Some(s));
         }
         assert!(matches!(speaker_from_columns("robot", None), Err(StoreError::Corrupt(_))));
+    }
+
+    #[test]
+    fn a_speakers_id_round_trips_through_columns() {
+        let by = UserRef::new(Platform::Slack, "U0BOB");
+        let turn =
+            Turn { from: Speaker::Filer("Bob".into()), text: "see".into(), at: 0, by: Some(by.clone()) };
+        let (p, id) = speaker_id_columns(&turn);
+        assert_eq!((p, id), (Some("slack"), Some("U0BOB")));
+        let back = speaker_id_from_columns(p.map(str::to_string), id.map(str::to_string));
+        assert_eq!(back.ok(), Some(Some(by)));
+        assert_eq!(speaker_id_from_columns(None, None).ok(), Some(None));
+        let bad = speaker_id_from_columns(Some("carrier-pigeon".into()), Some("U1".into()));
+        assert!(matches!(bad, Err(StoreError::Corrupt(_))));
     }
 }

@@ -29,7 +29,7 @@ macro_rules! shared_sql {
             use $crate::store::commit::{CommitTx, Tail, apply, plain};
             use $crate::store::rows::{
                 ConversationRow, MessageRow, OutboxRow, PrefixedConversationRow, TicketEventRow, TicketRow,
-                claimed_items, push_ticket_filter, speaker_columns, ticket_limit,
+                claimed_items, push_ticket_filter, speaker_columns, speaker_id_columns, ticket_limit,
             };
             use $crate::store::{
                 Commit, CommitOutcome, ConversationWrite, EventKey, NewTicket, OutboxItem, Result,
@@ -280,14 +280,17 @@ macro_rules! shared_sql {
                             .push_bind(e.actor.as_str())
                             .push_bind(e.detail.as_deref());
                     });
-                    let columns = "INSERT INTO messages \
-                        (conversation, ticket_number, speaker_kind, speaker_name, text, internal, created_at) ";
+                    let columns = "INSERT INTO messages (conversation, ticket_number, speaker_kind, speaker_name, \
+                        speaker_platform, speaker_id, text, internal, created_at) ";
                     batch.rows(columns, "", &mut self.messages, |mut row, (ticket, turn, internal)| {
                         let (kind, name) = speaker_columns(&turn.from);
+                        let (platform, id) = speaker_id_columns(turn);
                         row.push_bind(t.conversation)
                             .push_bind(ticket.map(|n| n.0))
                             .push_bind(kind)
                             .push_bind(name)
+                            .push_bind(platform)
+                            .push_bind(id)
                             .push_bind(turn.text.as_str())
                             .push_bind(*internal)
                             .push_bind(turn.at);
@@ -1173,8 +1176,8 @@ macro_rules! shared_sql {
 
                 async fn conversation_messages(&self, key: &str, limit: i64) -> Result<Vec<StoredMessage>> {
                     let rows: Vec<MessageRow> = sqlx::query_as(
-                        "SELECT id, conversation, ticket_number, speaker_kind, speaker_name, text, internal, \
-                         created_at FROM messages WHERE internal = $2 AND ((conversation = $1 AND ticket_number IS NULL) OR \
+                        "SELECT id, conversation, ticket_number, speaker_kind, speaker_name, speaker_platform, speaker_id, \
+                         text, internal, created_at FROM messages WHERE internal = $2 AND ((conversation = $1 AND ticket_number IS NULL) OR \
                          (conversation <> $1 AND ticket_number IN (SELECT number FROM tickets WHERE conversation = $1))) ORDER BY id DESC LIMIT $3",
                     )
                     .bind(key)
@@ -1203,8 +1206,8 @@ macro_rules! shared_sql {
 
                 async fn ticket_messages(&self, number: TicketNumber) -> Result<Vec<StoredMessage>> {
                     let rows: Vec<MessageRow> = sqlx::query_as(
-                        "SELECT conversation, ticket_number, speaker_kind, speaker_name, text, internal, \
-                         created_at FROM messages WHERE ticket_number = $1 ORDER BY created_at, id",
+                        "SELECT conversation, ticket_number, speaker_kind, speaker_name, speaker_platform, speaker_id, \
+                         text, internal, created_at FROM messages WHERE ticket_number = $1 ORDER BY created_at, id",
                     )
                     .bind(number.0)
                     .fetch_all(&self.pool)

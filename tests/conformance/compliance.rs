@@ -177,7 +177,7 @@ async fn purge_dry_run_changes_nothing_and_apply_expires_and_audits(store: &DynS
     c.tickets.push(TicketOp::Create(new_ticket("old and closed")));
     c.tickets.push(TicketOp::Create(new_ticket("still open")));
     c.messages.push(NewMessage {
-        turn: Turn { from: Speaker::Employee, text: "hello".into(), at: T0 },
+        turn: Turn { from: Speaker::Employee, text: "hello".into(), at: T0, by: None },
         ticket: None,
         internal: false,
     });
@@ -239,7 +239,7 @@ async fn person_export_then_erase_leaves_only_the_erasure_record(store: &DynStor
     for (from, text) in [(Speaker::Employee, "I am Zelda Quux"), (Speaker::Bot, "Thanks, Zelda Quux (U-zed)")]
     {
         c.messages.push(NewMessage {
-            turn: Turn { from, text: text.into(), at: T0 },
+            turn: Turn { from, text: text.into(), at: T0, by: None },
             ticket: None,
             internal: false,
         });
@@ -334,6 +334,7 @@ async fn erasing_a_filer_removes_their_note_and_id_but_not_the_requesters_ticket
         from: Speaker::Filer("Filbert".into()),
         text: "Filbert's own words".into(),
         at: T0,
+        by: None,
     });
     c.tickets.push(TicketOp::Create(t));
     let n = applied(store.commit(c).await.unwrap())[0];

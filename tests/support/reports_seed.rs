@@ -154,7 +154,7 @@ impl Seeder<'_> {
     async fn agent_says(&mut self, n: TicketNumber, at: Millis, internal: bool) {
         self.desk(n, at, |c| {
             c.messages.push(NewMessage {
-                turn: Turn { from: Speaker::Agent("Ann".into()), text: "On it".into(), at },
+                turn: Turn { from: Speaker::Agent("Ann".into()), text: "On it".into(), at, by: None },
                 ticket: Some(n),
                 internal,
             })

@@ -101,8 +101,8 @@ pub fn new_ticket(title: &str) -> NewTicket {
         priority: Priority::High,
         fields: [("device".to_string(), "LT-0042".to_string())].into_iter().collect(),
         transcript: vec![
-            Turn { from: Speaker::Employee, text: "vpn is down".to_string(), at: T0 - 2000 },
-            Turn { from: Speaker::Bot, text: "Did restarting help?".to_string(), at: T0 - 1000 },
+            Turn { from: Speaker::Employee, text: "vpn is down".to_string(), at: T0 - 2000, by: None },
+            Turn { from: Speaker::Bot, text: "Did restarting help?".to_string(), at: T0 - 1000, by: None },
         ],
         requester_name: Some("Ana".to_string()),
         filed_by: None,
