@@ -13,12 +13,14 @@ mod support;
 #[path = "support/pgdb.rs"]
 mod pgdb;
 
+#[path = "support/canary.rs"]
+mod canary;
+
 use deskbot::compliance::key::AuditKey;
 use deskbot::compliance::{audit, person};
 use deskbot::domain::{Address, Channel, Inbound, InboundKind, Platform, TicketNumber, UserRef};
 use deskbot::outbox::Outbox;
 use deskbot::store::{Speaker, TicketFilter};
-use sqlx::{Connection, PgConnection, SqliteConnection};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use support::test_channel::TestChannel;
@@ -163,30 +165,9 @@ impl Desk {
     /// Every one of `marks` found in the database, with where.
     async fn found(&self, marks: &[&str]) -> Vec<String> {
         match &self.pg {
-            None => self.sqlite_found(marks).await,
-            Some(pg) => pg_found(pg.connect().await, marks).await,
+            None => canary::in_sqlite_files(self.t.dir.path(), marks).await,
+            Some(pg) => canary::in_postgres_columns(pg.connect().await, marks).await,
         }
-    }
-
-    /// The database file and its WAL, shared memory and journal as bytes, after a checkpoint.
-    async fn sqlite_found(&self, marks: &[&str]) -> Vec<String> {
-        let db = self.t.dir.path().join("deskbot.db");
-        let mut conn = SqliteConnection::connect(&format!("sqlite:{}", db.display())).await.unwrap();
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut conn).await.unwrap();
-        conn.close().await.unwrap();
-        let mut found = Vec::new();
-        for ext in ["", "-wal", "-shm", "-journal"] {
-            let Ok(bytes) = std::fs::read(self.t.dir.path().join(format!("deskbot.db{ext}"))) else {
-                continue;
-            };
-            for m in marks {
-                let hits = bytes.windows(m.len()).filter(|w| w.eq_ignore_ascii_case(m.as_bytes())).count();
-                if hits > 0 {
-                    found.push(format!("{m} ×{hits} in deskbot.db{ext}"));
-                }
-            }
-        }
-        found
     }
 
     async fn erase(&self, who: &str) {
@@ -202,34 +183,6 @@ impl Desk {
             pg.drop_now().await;
         }
     }
-}
-
-/// Every text and JSON column of every table, searched for every mark.
-async fn pg_found(mut conn: PgConnection, marks: &[&str]) -> Vec<String> {
-    let cols: Vec<(String, String)> = sqlx::query_as(
-        "SELECT table_name::text, column_name::text FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND data_type IN ('text', 'jsonb', 'json', 'character varying')",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap();
-    assert!(cols.len() > 50, "{cols:?}");
-    let mut found = Vec::new();
-    for (t, c) in cols {
-        for m in marks {
-            let sql = format!("SELECT COUNT(*) FROM \"{t}\" WHERE CAST(\"{c}\" AS TEXT) ILIKE $1");
-            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .bind(format!("%{m}%"))
-                .fetch_one(&mut conn)
-                .await
-                .unwrap();
-            if n > 0 {
-                found.push(format!("{m} ×{n} in {t}.{c}"));
-            }
-        }
-    }
-    conn.close().await.unwrap();
-    found
 }
 
 /// What an export of `who` says about ticket `n`'s lines: their texts, and its `messages`

@@ -11,6 +11,9 @@ mod support;
 #[path = "support/pgdb.rs"]
 mod pgdb;
 
+#[path = "support/canary.rs"]
+mod canary;
+
 use deskbot::compliance::catalogue;
 use deskbot::compliance::key::AuditKey;
 use deskbot::compliance::{audit, person, retention};
@@ -19,7 +22,7 @@ use deskbot::domain::{Channel, Inbound, InboundKind};
 use deskbot::outbox::Outbox;
 use deskbot::service::scheduler;
 use deskbot::store::TicketFilter;
-use sqlx::{Connection, PgConnection, Row, SqliteConnection};
+use sqlx::{Connection, Row, SqliteConnection};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use support::test_channel::TestChannel;
@@ -208,30 +211,9 @@ impl Desk {
     /// Every canary found, with where.
     async fn leftovers(&self) -> Vec<String> {
         match &self.pg {
-            None => self.sqlite_leftovers().await,
-            Some(pg) => pg_leftovers(&mut pg.connect().await).await,
+            None => canary::in_sqlite_files(self.t.dir.path(), &marks()).await,
+            Some(pg) => canary::in_postgres_columns(pg.connect().await, &marks()).await,
         }
-    }
-
-    /// The database file and its WAL and shared memory, as bytes, after a checkpoint.
-    async fn sqlite_leftovers(&self) -> Vec<String> {
-        let db = self.t.dir.path().join("deskbot.db");
-        let mut conn = SqliteConnection::connect(&format!("sqlite:{}", db.display())).await.unwrap();
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut conn).await.unwrap();
-        conn.close().await.unwrap();
-        let mut found = Vec::new();
-        for ext in ["", "-wal", "-shm", "-journal"] {
-            let Ok(bytes) = std::fs::read(self.t.dir.path().join(format!("deskbot.db{ext}"))) else {
-                continue;
-            };
-            for m in marks() {
-                let hits = bytes.windows(m.len()).filter(|w| w.eq_ignore_ascii_case(m.as_bytes())).count();
-                if hits > 0 {
-                    found.push(format!("{m} ×{hits} in deskbot.db{ext}"));
-                }
-            }
-        }
-        found
     }
 
     async fn finish(self) {
@@ -240,33 +222,6 @@ impl Desk {
             pg.drop_now().await;
         }
     }
-}
-
-/// Every text and JSON column of every table, searched for every canary.
-async fn pg_leftovers(conn: &mut PgConnection) -> Vec<String> {
-    let cols: Vec<(String, String)> = sqlx::query_as(
-        "SELECT table_name::text, column_name::text FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND data_type IN ('text', 'jsonb', 'json', 'character varying')",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .unwrap();
-    assert!(cols.len() > 50, "{cols:?}");
-    let mut found = Vec::new();
-    for (t, c) in cols {
-        for m in marks() {
-            let sql = format!("SELECT COUNT(*) FROM \"{t}\" WHERE CAST(\"{c}\" AS TEXT) ILIKE $1");
-            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .bind(format!("%{m}%"))
-                .fetch_one(&mut *conn)
-                .await
-                .unwrap();
-            if n > 0 {
-                found.push(format!("{m} ×{n} in {t}.{c}"));
-            }
-        }
-    }
-    found
 }
 
 fn key() -> AuditKey {
@@ -449,13 +404,7 @@ async fn the_live_schema_has_no_unclassified_text_column_on_either_backend() {
 
     let Some(d) = Desk::postgres().await else { return };
     let mut conn = d.pg.as_ref().unwrap().connect().await;
-    let cols: Vec<(String, String)> = sqlx::query_as(
-        "SELECT table_name::text, column_name::text FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND data_type IN ('text', 'jsonb', 'json', 'character varying')",
-    )
-    .fetch_all(&mut conn)
-    .await
-    .unwrap();
+    let cols = canary::postgres_text_columns(&mut conn).await;
     let missing: Vec<String> = cols.iter().filter_map(|(t, c)| catalogue::unclassified(t, c)).collect();
     assert!(missing.is_empty(), "PostgreSQL:\n{}", missing.join("\n"));
     conn.close().await.unwrap();
