@@ -533,4 +533,18 @@ mod tests {
             sqlx::query_scalar("PRAGMA mmap_size").fetch_one(&store.writer).await.expect("pragma");
         assert_eq!(size, 0, "the commits' connection reads by copying");
     }
+
+    /// SQLite is built with the query planner stability guarantee on (`.cargo/config.toml`):
+    /// otherwise every statement with a bound `LIMIT` (the per-message read, the outbox claim)
+    /// is compiled afresh each time it runs, since binding its limit again marks it stale.
+    #[tokio::test]
+    async fn sqlite_is_built_to_keep_a_prepared_statement_across_bound_values() {
+        let store = SqliteStore::open("sqlite::memory:", AuditKey::from_bytes(vec![3u8; 32]).expect("key"))
+            .await
+            .expect("open");
+        let options: Vec<String> =
+            sqlx::query_scalar("PRAGMA compile_options").fetch_all(&store.pool).await.expect("pragma");
+        assert!(options.iter().any(|o| o == "ENABLE_QPSG"), "built without ENABLE_QPSG: {options:?}");
+        assert!(options.iter().any(|o| o == "MAX_MMAP_SIZE=68719476736"), "{options:?}");
+    }
 }
