@@ -556,9 +556,8 @@ async fn card_numbers_split_by_the_length_cut_or_typed_full_width_are_not_stored
     }
     // In the file, each fragment with what was typed next to it: four bare digits also turn up
     // in random ids and hashes.
-    for fragment in
-        ["card 4012", "4012 8", "8888 1881", "８８８８", "５５５５", "card 5555", "5555 5555", "5555 4444", "4444 was"]
-    {
+    let typed = ["card 4012", "4012 8", "8888 1881", "card 5555", "5555 5555", "5555 4444", "4444 was"];
+    for fragment in typed.into_iter().chain(["８８８８", "５５５５"]) {
         assert_eq!(count(&bytes, fragment), 0, "{fragment} is in the database file");
     }
 }

@@ -962,7 +962,12 @@ async fn commits_arriving_together_each_keep_their_own_outcome(store: &DynStore)
                 // A plain commit (no ticket work) whose line names a ticket that does not exist.
                 let mut c = commit(&format!("new-{i}"), 0, Some(&format!("ev-{i}")), T0 + 1);
                 c.messages.push(NewMessage {
-                    turn: Turn { from: Speaker::Bot, text: "on a ticket nobody filed".into(), at: T0 + 1, by: None },
+                    turn: Turn {
+                        from: Speaker::Bot,
+                        text: "on a ticket nobody filed".into(),
+                        at: T0 + 1,
+                        by: None,
+                    },
                     ticket: Some(TicketNumber(900_000 + i as i64)),
                     internal: false,
                 });
