@@ -4,8 +4,9 @@
 //! them can no longer decide it: their Approve / Deny press and their typed "approve R-n" are
 //! refused privately (the request stays pending, no decision is stored, the requester is told
 //! nothing), "approvals" lists nothing for them and reminders no longer reach them. The same
-//! holds for a lead an escalation added once their lead grant is revoked. Approvers who still
-//! hold their grant decide as before. On SQLite and on PostgreSQL.
+//! holds for a lead an escalation added once their lead grant is revoked, and being a lead does
+//! not keep a group approver who lost the group's grant on a step no escalation added them to.
+//! Approvers who still hold their grant decide as before. On SQLite and on PostgreSQL.
 
 #[path = "support/pgdb.rs"]
 mod pgdb;
@@ -257,6 +258,57 @@ async fn a_lead_an_escalation_added_is_refused_once_their_lead_grant_is_revoked(
     d.done().await;
 }
 
+async fn a_group_approver_who_is_also_a_lead_is_refused_once_their_approver_grant_is_revoked(pg: bool) {
+    let Some(d) = desk(pg).await else { return };
+    // gus approves for the software group and also leads the service desk, whose leads an
+    // escalation of Acrobat's steps would add.
+    let now = (d.t.app.clock)();
+    d.t.app.store.grant_role(&req::lead("console:gus", "service-desk"), now).await.unwrap();
+    d.t.app.service.forget_grants().await;
+    d.chat("alice", &["I need acrobat", "to sign supplier contracts every single week"]).await;
+    let out = d.chat("max", &["approve R-1001"]).await;
+    assert!(out.contains("Approved R-1001. It goes on to the next step."), "{out}");
+    let out = d.chat("gus", &[]).await;
+    assert!(out.contains("Approval needed (step 2 of 2, group:software-approvers)"), "{out}");
+
+    // He leaves the group, but stays a lead: he was sent the step as an approver, and no
+    // escalation added him, so being a lead does not let him decide it.
+    roles_revoke_in(
+        d.config(),
+        "console:gus",
+        "approver",
+        Scope { queue: None, group: Some("software-approvers") },
+        "left the software team",
+        Some("ann".into()),
+    )
+    .await
+    .unwrap();
+    tokio::time::sleep(SNAPSHOT_AGE).await;
+    let leads = d.t.app.store.role_grants(false).await.unwrap();
+    assert!(
+        leads.iter().any(|g| g.user.id == "gus" && g.role == deskbot::store::compliance::Role::Lead),
+        "gus is still a lead: {leads:?}"
+    );
+
+    let approve = d.press("gus", "approve:R-1001", "gus-approve").await;
+    assert!(
+        refused(&approve, "no longer hold the approver grant of the software-approvers group"),
+        "{approve:?}"
+    );
+    let typed = d.say("gus", "approve R-1001", "gus-typed").await;
+    assert!(refused(&typed, "no longer hold the approver grant"), "{typed:?}");
+    let out = d.chat("gus", &["approvals"]).await;
+    assert!(out.contains("No request waits for your approval."), "{out}");
+    assert_eq!(d.status(1001).await, RequestStatus::Pending);
+    assert_eq!(d.deciders(1001).await, ["console:max"], "no decision of gus is stored");
+
+    // Positive control: gil still holds the grant and approves.
+    let out = d.chat("gil", &["approve R-1001"]).await;
+    assert!(out.contains("Approved R-1001."), "{out}");
+    assert_eq!(d.status(1001).await, RequestStatus::Approved);
+    d.done().await;
+}
+
 #[tokio::test]
 async fn sqlite_a_revoked_approver_can_no_longer_decide_what_was_sent_to_them() {
     a_revoked_approver_can_no_longer_decide_what_was_sent_to_them(false).await;
@@ -275,4 +327,14 @@ async fn sqlite_a_lead_an_escalation_added_is_refused_once_their_lead_grant_is_r
 #[tokio::test]
 async fn postgres_a_lead_an_escalation_added_is_refused_once_their_lead_grant_is_revoked() {
     a_lead_an_escalation_added_is_refused_once_their_lead_grant_is_revoked(true).await;
+}
+
+#[tokio::test]
+async fn sqlite_a_group_approver_who_is_also_a_lead_is_refused_once_their_approver_grant_is_revoked() {
+    a_group_approver_who_is_also_a_lead_is_refused_once_their_approver_grant_is_revoked(false).await;
+}
+
+#[tokio::test]
+async fn postgres_a_group_approver_who_is_also_a_lead_is_refused_once_their_approver_grant_is_revoked() {
+    a_group_approver_who_is_also_a_lead_is_refused_once_their_approver_grant_is_revoked(true).await;
 }

@@ -121,6 +121,7 @@ pub async fn emit(store: &DynStore, webhooks: &[String], now: Millis) -> Result<
                 text: format!("{ANCHOR_EVENT} #{}", anchor.seq),
                 choices: Vec::new(),
                 kind: OutboundKind::Webhook { event: ANCHOR_EVENT.to_string(), body: body.clone() },
+                about: Default::default(),
             },
         })
         .collect();

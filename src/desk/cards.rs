@@ -65,13 +65,25 @@ fn card_choices() -> Vec<Choice> {
 /// A new card in one channel.
 pub fn new_card(to: Address, t: &Ticket) -> Outbound {
     let card = card_of(t);
-    Outbound { to, text: card_text(&card), choices: card_choices(), kind: OutboundKind::Card { card } }
+    Outbound {
+        to,
+        text: card_text(&card),
+        choices: card_choices(),
+        kind: OutboundKind::Card { card },
+        about: Default::default(),
+    }
 }
 
 /// The card edited in place.
 pub fn card_update(to: Address, t: &Ticket) -> Outbound {
     let card = card_of(t);
-    Outbound { to, text: card_text(&card), choices: card_choices(), kind: OutboundKind::CardUpdate { card } }
+    Outbound {
+        to,
+        text: card_text(&card),
+        choices: card_choices(),
+        kind: OutboundKind::CardUpdate { card },
+        about: Default::default(),
+    }
 }
 
 /// A message in the ticket's thread.
@@ -81,6 +93,7 @@ pub fn thread_reply(to: Address, number: TicketNumber, text: impl Into<String>) 
         text: text.into(),
         choices: Vec::new(),
         kind: OutboundKind::ThreadReply { ticket: number },
+        about: Default::default(),
     }
 }
 

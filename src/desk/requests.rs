@@ -82,6 +82,7 @@ pub fn plan(
                 approvers: all.into_iter().filter(|a| a != requester).collect(),
                 needed,
                 skipped: own.then(|| SELF_SKIP.to_string()),
+                escalated: Vec::new(),
             }
         })
         .collect();
@@ -160,9 +161,10 @@ pub fn decide(
 /// (SECURITY.md invariant 3): a stored approver stands only while, for a group step, they hold
 /// the group's approver grant (`group`: the ledger's current approvers of a group); for a
 /// manager step, the directory (`manager_of`) names them the requester's manager or the manager
-/// of another of the step's approvers (an escalation's manager's manager); and on any step
-/// while they are a current lead of the item's queue (`leads`), whom an escalation adds. Never
-/// the requester.
+/// of another of the step's approvers (an escalation's manager's manager); and, when an
+/// escalation added them to the step (`step.escalated`), while they are a current lead of the
+/// item's queue (`leads`). Being a lead does not let a group approver who lost the group's grant
+/// go on deciding what was sent to them as an approver. Never the requester.
 pub fn standing(
     requester: &UserRef,
     step: &PlannedStep,
@@ -179,7 +181,10 @@ pub fn standing(
     };
     step.approvers
         .iter()
-        .filter(|a| *a != requester && (holders.contains(a) || leads.contains(a) || managed(a)))
+        .filter(|a| {
+            let escalated_lead = step.escalated.contains(a) && leads.contains(a);
+            *a != requester && (holders.contains(a) || escalated_lead || managed(a))
+        })
         .cloned()
         .collect()
 }
@@ -296,7 +301,9 @@ mod tests {
         let mut steps = plan(&item(Approval::Single), &u("test:ann"), Some(u("test:max")), group);
         // An escalation added a lead to the group step, and the manager's manager to the first.
         steps[1].approvers.push(u("test:lee"));
+        steps[1].escalated.push(u("test:lee"));
         steps[0].approvers.push(u("test:boss"));
+        steps[0].escalated.push(u("test:boss"));
         let manager_of = |x: &UserRef| match x.id.as_str() {
             "ann" => Some(u("test:max")),
             "max" => Some(u("test:boss")),
@@ -309,6 +316,14 @@ mod tests {
         assert_eq!(group_now, vec![u("test:gus"), u("test:lee")], "never someone the step was not sent to");
         let manager_now = standing(&u("test:ann"), &steps[0], now, manager_of, &leads);
         assert_eq!(manager_now, vec![u("test:max"), u("test:boss")]);
+        // gil lost the group's grant but is a lead of the queue too: he was sent the step as a
+        // group approver, not by an escalation, so being a lead does not let him decide it.
+        let gil_leads = [u("test:lee"), u("test:gil")];
+        let with_gil = standing(&u("test:ann"), &steps[1], now, manager_of, &gil_leads);
+        assert_eq!(with_gil, vec![u("test:gus"), u("test:lee")], "gil stands only as an escalation's lead");
+        let refused =
+            decide_now(&request(steps.clone(), 1), &with_gil, &[], &u("test:gil"), true).unwrap_err();
+        assert!(refused.contains("no longer hold the approver grant"), "{refused}");
         // lee is no lead any more, and ann has another manager now.
         let moved = |x: &UserRef| (x.id == "ann").then(|| u("test:mia"));
         assert_eq!(standing(&u("test:ann"), &steps[1], now, moved, &[]), vec![u("test:gus")]);

@@ -79,7 +79,9 @@ impl<'d> Ctx<'d> {
     }
 
     fn tell_requester(&mut self, text: impl Into<String>, choices: Vec<crate::domain::Choice>) {
-        self.out.outbox.push(Outbound::message(self.t.reply_to.clone(), text, choices));
+        self.out
+            .outbox
+            .push(Outbound::message(self.t.reply_to.clone(), text, choices).about_ticket(self.t.number));
     }
 
     /// An agent's words in the ticket's transcript, attributed to them.
@@ -208,6 +210,7 @@ impl<'d> Ctx<'d> {
                 text: format!("{event} {}", self.t.number),
                 choices: Vec::new(),
                 kind,
+                about: Default::default(),
             });
         }
     }
@@ -509,11 +512,15 @@ pub fn fire(access: &Access, t: &Ticket, kind: &str, now: Millis) -> Outcome {
             ));
             for lead in leads {
                 let to = Address::person(lead.platform, &lead.id);
-                c.out.outbox.push(Outbound::message(
-                    to,
-                    format!("🚨 {n} ({}) in {} breached its {what} SLA.", mark(&t.title), t.queue),
-                    Vec::new(),
-                ));
+                // It quotes the title: about the ticket, for an erasure and the purge.
+                c.out.outbox.push(
+                    Outbound::message(
+                        to,
+                        format!("🚨 {n} ({}) in {} breached its {what} SLA.", mark(&t.title), t.queue),
+                        Vec::new(),
+                    )
+                    .about_ticket(n),
+                );
             }
         }
         PENDING_REMINDER if t.status == TicketStatus::Pending => {

@@ -125,12 +125,57 @@ pub struct Outbound {
     pub choices: Vec<Choice>,
     #[serde(default, skip_serializing_if = "OutboundKind::is_message")]
     pub kind: OutboundKind,
+    /// The ticket or request whose words it quotes, if any (see [`About`]).
+    #[serde(default, skip_serializing_if = "About::is_empty")]
+    pub about: About,
+}
+
+/// What a delivery is about: the ticket or the request whose words (a title, a justification,
+/// form answers) it quotes. Never sent anywhere; an erasure drops (or, once delivered, blanks)
+/// the deliveries about the person's tickets and requests, and the retention purge those about
+/// the tickets it expires, however short the words quoted (`store::catalogue::delivery_ticket`).
+/// Cards, card updates, thread replies and webhooks name their ticket in their kind already.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct About {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ticket: Option<TicketNumber>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub request: Option<super::RequestNumber>,
+}
+
+impl About {
+    pub fn is_empty(&self) -> bool {
+        self.ticket.is_none() && self.request.is_none()
+    }
 }
 
 impl Outbound {
     /// A plain message, optionally with choices.
     pub fn message(to: Address, text: impl Into<String>, choices: Vec<Choice>) -> Self {
-        Self { to, text: text.into(), choices, kind: OutboundKind::Message }
+        Self { to, text: text.into(), choices, kind: OutboundKind::Message, about: About::default() }
+    }
+
+    /// The same, about ticket `n` (it quotes the ticket's words).
+    pub fn about_ticket(mut self, n: TicketNumber) -> Self {
+        self.about.ticket = Some(n);
+        self
+    }
+
+    /// The same, about request `n` (it quotes the request's words).
+    pub fn about_request(mut self, n: super::RequestNumber) -> Self {
+        self.about.request = Some(n);
+        self
+    }
+
+    /// Replace `TicketNumber(0)` ("the ticket this commit creates") with its number, in the
+    /// kind and in [`About`].
+    pub fn fill_new_ticket(&mut self, created: Option<TicketNumber>) {
+        self.kind.fill_new_ticket(created);
+        if let (Some(n), Some(t)) = (created, self.about.ticket.as_mut())
+            && t.0 == 0
+        {
+            *t = n;
+        }
     }
 
     /// A short note only `user` sees, beside `to` (where they acted).
@@ -140,6 +185,7 @@ impl Outbound {
             text: text.into(),
             choices: Vec::new(),
             kind: OutboundKind::Private { user: user.id.clone() },
+            about: About::default(),
         }
     }
 }

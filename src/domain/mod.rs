@@ -9,8 +9,8 @@ pub mod status;
 pub use event::{ChatEvent, FetchedMessage, Input, Place, TicketAction};
 
 pub use message::{
-    Attachment, Channel, Choice, Delivered, Inbound, InboundKind, MAX_INBOUND_TEXT, Outbound, OutboundKind,
-    SendError, TicketCard, TicketSummary, Via, sanitize_text,
+    About, Attachment, Channel, Choice, Delivered, Inbound, InboundKind, MAX_INBOUND_TEXT, Outbound,
+    OutboundKind, SendError, TicketCard, TicketSummary, Via, sanitize_text,
 };
 
 use serde::{Deserialize, Serialize};
@@ -217,6 +217,29 @@ impl FromStr for TicketStatus {
             .into_iter()
             .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
             .ok_or_else(|| format!("unknown status `{s}` (known: open, pending, resolved, closed)"))
+    }
+}
+
+/// A request's number, shown as `R-1001`. `RequestNumber(0)` in a `RequestOp` names the
+/// request the same commit creates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct RequestNumber(pub i64);
+
+impl std::fmt::Display for RequestNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "R-{}", self.0)
+    }
+}
+
+impl std::str::FromStr for RequestNumber {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let t = s.trim();
+        let digits = t.strip_prefix("R-").or_else(|| t.strip_prefix("r-")).unwrap_or(t);
+        match digits.parse::<i64>() {
+            Ok(n) if n > 0 => Ok(RequestNumber(n)),
+            _ => Err(format!("`{t}` is not a request number (like R-1001)")),
+        }
     }
 }
 

@@ -209,7 +209,7 @@ impl Service {
                     emoji: self.intake.emoji(s).to_string(),
                     message: origin.message.clone(),
                 };
-                Outbound { to, text: String::new(), choices: Vec::new(), kind }
+                Outbound { to, text: String::new(), choices: Vec::new(), kind, about: Default::default() }
             })
             .collect()
     }

@@ -150,6 +150,7 @@ impl Service {
         let mut steps = r.steps.clone();
         if let Some(s) = steps.get_mut(at) {
             s.approvers.extend(added.iter().cloned());
+            s.escalated.extend(added.iter().cloned());
         }
         let names: Vec<String> = added.iter().map(ToString::to_string).collect();
         parts.ops.push(RequestOp::SetSteps {
@@ -282,7 +283,7 @@ fn warn_expiry(r: &Request, expires: Millis) -> Parts {
         r.number
     );
     let choices = vec![Choice::new(format!("{EXTEND_PREFIX}{}", r.number), "Extend")];
-    parts.outbox.push(Outbound::message(r.reply_to.clone(), text, choices));
+    parts.outbox.push(Outbound::message(r.reply_to.clone(), text, choices).about_request(r.number));
     parts.ops.push(RequestOp::Audit {
         kind: "access.expiry_warned".into(),
         actor: "deskbot".into(),

@@ -10,7 +10,7 @@ use super::{Handled, Service, ServiceError, keyed};
 use crate::desk::requests::{self as rules, Next};
 use crate::desk::workflow;
 use crate::domain::{
-    Address, Choice, Millis, Outbound, OutboundKind, Platform, Priority, TicketNumber, TicketStatus,
+    About, Address, Choice, Millis, Outbound, OutboundKind, Platform, Priority, TicketNumber, TicketStatus,
 };
 use crate::domain::{QueueName, UserRef};
 use crate::engine::{APPROVE_PREFIX, DENY_PREFIX};
@@ -95,7 +95,7 @@ pub(super) fn step_name(step: &PlannedStep) -> String {
 }
 
 pub(super) fn tell(r: &Request, text: String) -> Outbound {
-    Outbound::message(r.reply_to.clone(), text, Vec::new())
+    Outbound::message(r.reply_to.clone(), text, Vec::new()).about_request(r.number)
 }
 
 /// The approval DM for each approver of step `at`.
@@ -126,7 +126,11 @@ pub(super) fn approval_dms(r: &Request, at: usize, to: &[UserRef], heading: &str
         Choice::new(format!("{DENY_PREFIX}{n}"), "Deny"),
     ];
     to.iter()
-        .map(|a| Outbound::message(Address::person(a.platform, &a.id), text.clone(), choices.clone()))
+        .map(|a| {
+            // It quotes the justification and the answers: about the request, for an erasure.
+            Outbound::message(Address::person(a.platform, &a.id), text.clone(), choices.clone())
+                .about_request(r.number)
+        })
         .collect()
 }
 
@@ -831,6 +835,7 @@ fn access_webhook(
         text: format!("{event} {}", shown(r)),
         choices: Vec::new(),
         kind: OutboundKind::Webhook { event: event.to_string(), body },
+        about: About { request: Some(r.number), ..About::default() },
     }
 }
 

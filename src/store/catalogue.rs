@@ -45,9 +45,10 @@ pub enum Erase {
     Replace(Fill),
     /// Every row: the person's ids become the pseudonym, their names `[erased]`.
     Scrub,
-    /// Deliveries (`outbox.payload`): an undelivered row that is addressed to the person,
-    /// anchored to one of their tickets, or quotes their id, names or words is dropped; a
-    /// delivered one is replaced by an empty message to nowhere.
+    /// Deliveries (`outbox.payload`): an undelivered row that is addressed to the person, about
+    /// one of their tickets or requests ([`delivery_ticket`], [`delivery_request`]), or quotes
+    /// their id, names or words is dropped; a delivered one is replaced by an empty message to
+    /// nowhere.
     Deliveries,
 }
 
@@ -66,6 +67,11 @@ pub enum Purge {
     /// [`PURGED_TEST_CONVERSATION`] where the key is flagged as test traffic, which is flagged
     /// in turn, so the reports keep leaving those rows out.
     ConversationKey,
+    /// Deliveries (`outbox.payload`, whose rows are otherwise deleted with the transcripts):
+    /// those about a ticket the purge anonymises ([`delivery_ticket`]) go at once, an
+    /// undelivered one (queued, or dead after its last attempt) dropped, a delivered one
+    /// replaced by an empty message to nowhere ([`PURGED_ADDRESS`], [`PURGED_WORDS`]).
+    Deliveries,
 }
 
 /// What a purged conversation key flagged as test traffic becomes (itself flagged).
@@ -96,7 +102,8 @@ pub enum Owner {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Expiry {
     /// Whole rows are deleted by the purge's own rules (see `compliance_sql.rs`: transcript
-    /// lines, idle conversations, delivered messages, dedupe keys).
+    /// lines, idle conversations, delivered messages, dedupe keys); deliveries about an expired
+    /// ticket go earlier, with the ticket's expiry ([`Purge::Deliveries`]).
     Deleted,
     /// Rows of tickets the purge anonymises (resolved or closed before the queue's cutoff),
     /// found by this ticket-number column.
@@ -173,6 +180,34 @@ pub const NOWHERE: &str = r#"{"platform":"system","channel":"erased"}"#;
 pub const PURGED_ADDRESS: &str = r#"{"platform":"system","channel":"purged"}"#;
 /// What stands in for erased words.
 pub const ERASED: &str = "[erased]";
+/// What stands in for purged words.
+pub const PURGED_WORDS: &str = "[purged]";
+
+/// The ticket a delivery (an `outbox.payload`) is about: a card's or a card update's, a thread
+/// reply's, a ticket webhook's, or the one it names as its `about` (`domain::About`: a DM that
+/// quotes the ticket's title, a message to its requester).
+pub fn delivery_ticket(payload: &serde_json::Value) -> Option<i64> {
+    let kind = payload.get("kind");
+    [
+        kind.and_then(|k| k.pointer("/card/number")),
+        kind.and_then(|k| k.get("ticket")),
+        kind.and_then(|k| k.pointer("/body/ticket/number")),
+        payload.pointer("/about/ticket"),
+    ]
+    .into_iter()
+    .flatten()
+    .find_map(serde_json::Value::as_i64)
+}
+
+/// The request a delivery is about: the one it names as its `about` (approval DMs, which quote
+/// the justification and answers; messages to the requester; fulfilment webhooks), or a
+/// fulfilment webhook's `request`.
+pub fn delivery_request(payload: &serde_json::Value) -> Option<i64> {
+    payload.pointer("/about/request").and_then(serde_json::Value::as_i64).or_else(|| {
+        let named = payload.pointer("/kind/body/request")?.as_str()?;
+        named.parse::<crate::domain::RequestNumber>().ok().map(|n| n.0)
+    })
+}
 
 /// Every table of the schema and its text and JSON columns.
 pub const CATALOGUE: &[Table] = &[
@@ -363,8 +398,9 @@ pub const CATALOGUE: &[Table] = &[
                 "payload",
                 Words,
                 Erase::Deliveries,
-                Purge::WithRow,
-                "the message: text, cards, transcripts, webhook bodies",
+                Purge::Deliveries,
+                "the message: text, cards, transcripts, webhook bodies; those about an expired ticket \
+                 go with its expiry, the rest with the transcripts",
             ),
             not("status", "pending | sending | done | dead"),
             not("claimed_by", "the delivering process (host and pid)"),

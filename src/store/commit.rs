@@ -243,7 +243,7 @@ impl<'a> TailParts<'a> {
         for item in self.outbox {
             let mut message = item.message.clone();
             message.text = fill_ticket_placeholder(&message.text, first);
-            message.kind.fill_new_ticket(first);
+            message.fill_new_ticket(first);
             fill_request(&mut message, request);
             tail.outbox.push((&item.key, message));
         }
@@ -422,8 +422,13 @@ async fn apply_requests<T: CommitTx + ?Sized>(
 }
 
 /// Put the created request's number where an outbound message names it: its text, its choices
-/// (approval buttons) and a webhook body.
+/// (approval buttons), a webhook body and what it is about.
 fn fill_request(message: &mut Outbound, created: Option<RequestNumber>) {
+    if let (Some(n), Some(r)) = (created, message.about.request.as_mut())
+        && r.0 == 0
+    {
+        *r = n;
+    }
     message.text = fill_request_placeholder(&message.text, created);
     for c in &mut message.choices {
         c.id = fill_request_placeholder(&c.id, created);

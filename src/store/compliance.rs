@@ -298,7 +298,10 @@ pub struct PurgeReport {
     pub messages_deleted: u64,
     pub tickets_anonymised: u64,
     pub conversations_deleted: u64,
+    /// Deliveries deleted: old ones, and undelivered (or dead) ones about expired tickets.
     pub outbox_deleted: u64,
+    /// Delivered messages about expired tickets, replaced by an empty message to nowhere.
+    pub outbox_blanked: u64,
     pub feedback_anonymised: u64,
     /// Ticket history, ratings, audit details and report questions anonymised (the catalogue's
     /// other expiring columns).
@@ -314,6 +317,7 @@ impl PurgeReport {
             + self.tickets_anonymised
             + self.conversations_deleted
             + self.outbox_deleted
+            + self.outbox_blanked
             + self.feedback_anonymised
             + self.records_anonymised
             + self.dedupe_keys_deleted
@@ -323,11 +327,12 @@ impl PurgeReport {
     pub fn summary(&self) -> String {
         format!(
             "messages deleted {}, tickets anonymised {}, conversations deleted {}, deliveries deleted {}, \
-             feedback queries anonymised {}, records anonymised {}, dedupe keys deleted {}",
+             deliveries blanked {}, feedback queries anonymised {}, records anonymised {}, dedupe keys deleted {}",
             self.messages_deleted,
             self.tickets_anonymised,
             self.conversations_deleted,
             self.outbox_deleted,
+            self.outbox_blanked,
             self.feedback_anonymised,
             self.records_anonymised,
             self.dedupe_keys_deleted

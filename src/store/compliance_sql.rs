@@ -25,9 +25,10 @@ macro_rules! compliance_sql {
                 NewGrant, PurgePlan, PurgeReport, Role, RoleGrant, entry_hash, plain_chain_fault,
             };
             use $crate::store::catalogue::{
-                Column, Expiry, Fill, Purge, Table, CATALOGUE, KB_DRAFT_WRITTEN, PURGED_TEST_CONVERSATION, draft_path,
-                remove_draft,
+                Column, Expiry, Fill, Purge, Table, CATALOGUE, KB_DRAFT_WRITTEN, PURGED_ADDRESS, PURGED_TEST_CONVERSATION,
+                PURGED_WORDS, delivery_ticket, draft_path, remove_draft,
             };
+            use std::collections::BTreeSet;
             use $crate::store::compliance_sql::AuditTx;
             use $crate::store::grants::{CONFIG_GRANTOR, ConfigSync, SyncStep, plan_config_sync};
             use $crate::store::json::JsonText;
@@ -386,6 +387,45 @@ macro_rules! compliance_sql {
                 Ok(first)
             }
 
+            /// The deliveries about the expired tickets (the catalogue's `Purge::Deliveries`):
+            /// a delivered one keeps only that it was sent; an undelivered one (queued, being
+            /// sent, or dead after its last attempt: it would never go now) is dropped.
+            async fn expire_deliveries(tx: &mut Tx, numbers: &BTreeSet<i64>, r: &mut PurgeReport) -> Result<()> {
+                if numbers.is_empty() {
+                    return Ok(());
+                }
+                let tombstone = JsonText(
+                    serde_json::json!({
+                        "to": serde_json::from_str::<serde_json::Value>(PURGED_ADDRESS).unwrap_or_default(),
+                        "text": PURGED_WORDS,
+                    })
+                    .to_string(),
+                );
+                for t in CATALOGUE {
+                    for c in t.columns.iter().filter(|c| c.purge == Purge::Deliveries) {
+                        let (table, col) = (t.name, c.name);
+                        let sql = format!("SELECT id, status, {col} FROM {table} ORDER BY id");
+                        let rows: Vec<(i64, String, JsonText)> =
+                            sqlx::query_as(AssertSqlSafe(sql)).fetch_all(&mut **tx).await.map_err($map_err)?;
+                        for (id, status, payload) in rows {
+                            let v: serde_json::Value = payload.parse("outbox message")?;
+                            if !delivery_ticket(&v).is_some_and(|n| numbers.contains(&n)) {
+                                continue;
+                            }
+                            if status == "done" {
+                                let sql = format!("UPDATE {table} SET {col} = $1, last_error = NULL WHERE id = $2");
+                                let q = sqlx::query(AssertSqlSafe(sql)).bind(tombstone.clone()).bind(id);
+                                r.outbox_blanked += exec(q, tx).await?;
+                            } else {
+                                let q = sqlx::query(AssertSqlSafe(format!("DELETE FROM {table} WHERE id = $1"))).bind(id);
+                                r.outbox_deleted += exec(q, tx).await?;
+                            }
+                        }
+                    }
+                }
+                Ok(())
+            }
+
             /// Anonymise what the catalogue says of rows older than the transcripts cutoff (the
             /// queue's, for tables with a queue column, and the global one).
             async fn expire_by_age(tx: &mut Tx, plan: &PurgePlan, r: &mut PurgeReport) -> Result<()> {
@@ -685,6 +725,7 @@ macro_rules! compliance_sql {
                     let listed: Vec<String> =
                         plan.queues.iter().filter(|q| q.queue != ALL_QUEUES).map(|q| q.queue.clone()).collect();
                     let mut drafts: Vec<(i64, std::path::PathBuf)> = Vec::new();
+                    let mut expired: BTreeSet<i64> = BTreeSet::new();
                     for q in &plan.queues {
                         if let Some(cut) = q.transcripts_before {
                             let mut d = QueryBuilder::<$db>::new("DELETE FROM messages WHERE created_at < ");
@@ -714,6 +755,7 @@ macro_rules! compliance_sql {
                         drafts.extend(draft_files(&mut tx, &numbers).await?);
                         let first = expire_tickets(&mut tx, &numbers, &mut r).await?;
                         relink_from = relink_from.into_iter().chain(first).min();
+                        expired.extend(numbers);
                     }
                     if let Some(cut) = plan.other_before {
                         let steps: [(&str, &mut u64); 4] = [
@@ -732,6 +774,8 @@ macro_rules! compliance_sql {
                             *count += exec(sqlx::query(sql).bind(cut), &mut tx).await?;
                         }
                     }
+                    // After the old deliveries went: fewer rows to read.
+                    expire_deliveries(&mut tx, &expired, &mut r).await?;
                     expire_by_age(&mut tx, plan, &mut r).await?;
                     // A dry run rolls back: re-linking the chain would only cost time.
                     if let (Some(from), true) = (relink_from, apply) {

@@ -11,7 +11,9 @@ macro_rules! person_sql {
             use super::*;
             use super::compliance_shared::{audit, exec, head, push_fill, push_numbers, relink, Tx};
             use $crate::domain::{TicketNumber, UserRef};
-            use $crate::store::catalogue::{Column, Erase, Fill, Owner, Table, CATALOGUE, ERASED, NOWHERE};
+            use $crate::store::catalogue::{
+                delivery_request, delivery_ticket, Column, Erase, Fill, Owner, Table, CATALOGUE, ERASED, NOWHERE,
+            };
             use $crate::store::compliance::{AuditEntry, ComplianceStore};
             use $crate::store::compliance_sql::AuditTx;
             use $crate::store::json::JsonText;
@@ -30,13 +32,15 @@ macro_rules! person_sql {
             /// not otherwise tied to them (shorter ones are too common to be theirs).
             const MIN_QUOTE: usize = 16;
 
-            /// The person as the store knows them: their tickets, conversations and the
-            /// addresses replies to them go to.
+            /// The person as the store knows them: their tickets, requests, conversations and
+            /// the addresses replies to them go to.
             struct Subject {
                 platform: String,
                 id: String,
                 uref: String,
                 numbers: Vec<i64>,
+                /// The numbers of the requests they made.
+                requests: Vec<i64>,
                 keys: Vec<String>,
                 addresses: Vec<serde_json::Value>,
             }
@@ -58,10 +62,19 @@ macro_rules! person_sql {
                         .fetch_all(&mut **tx)
                         .await
                         .map_err($map_err)?;
+                let requests: Vec<(i64, JsonText)> = sqlx::query_as(
+                    "SELECT number, reply_to FROM requests WHERE requester_platform = $1 AND requester_id = $2",
+                )
+                .bind(p)
+                .bind(&user.id)
+                .fetch_all(&mut **tx)
+                .await
+                .map_err($map_err)?;
                 let mut keys: BTreeSet<String> = convs.iter().map(|c| c.0.clone()).collect();
                 keys.extend(tickets.iter().map(|t| t.1.clone()));
                 let mut addresses = Vec::new();
-                for reply_to in tickets.iter().map(|t| &t.2).chain(convs.iter().map(|c| &c.1)) {
+                let replies = tickets.iter().map(|t| &t.2).chain(convs.iter().map(|c| &c.1));
+                for reply_to in replies.chain(requests.iter().map(|r| &r.1)) {
                     let a = address_of(&reply_to.parse::<serde_json::Value>("reply address")?);
                     if !addresses.contains(&a) {
                         addresses.push(a);
@@ -72,6 +85,7 @@ macro_rules! person_sql {
                     id: user.id.clone(),
                     uref: user.to_string(),
                     numbers: tickets.iter().map(|t| t.0).collect(),
+                    requests: requests.iter().map(|r| r.0).collect(),
                     keys: keys.into_iter().collect(),
                     addresses,
                 })
@@ -198,19 +212,18 @@ macro_rules! person_sql {
                 Ok(words.into_iter().collect())
             }
 
-            /// Is this delivery the person's: addressed to them, about one of their tickets, or
-            /// quoting their id, names or words?
+            /// Is this delivery the person's: addressed to them, about one of their tickets or
+            /// requests (whatever the length of the words it quotes), or quoting their id, names
+            /// or words?
             fn concerns(payload: &serde_json::Value, s: &Subject, scrub: &Scrubber, words: &[String]) -> bool {
                 if let Some(to) = payload.get("to")
                     && s.addresses.contains(&address_of(to))
                 {
                     return true;
                 }
-                let kind = payload.get("kind");
-                let ticket = kind.and_then(|k| {
-                    k.pointer("/card/number").or_else(|| k.get("ticket")).or_else(|| k.pointer("/body/ticket/number"))
-                });
-                if ticket.and_then(serde_json::Value::as_i64).is_some_and(|n| s.numbers.contains(&n)) {
+                if delivery_ticket(payload).is_some_and(|n| s.numbers.contains(&n))
+                    || delivery_request(payload).is_some_and(|n| s.requests.contains(&n))
+                {
                     return true;
                 }
                 let mut strings = Vec::new();

@@ -14,28 +14,9 @@ use super::Result;
 /// Stands for the number of the request a commit creates, in outbox texts and choice ids.
 pub const REQUEST_PLACEHOLDER: &str = "\u{1}request\u{1}";
 
-/// A request's number, shown as `R-1001`. `RequestNumber(0)` in a [`RequestOp`] names the
-/// request the same commit creates.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct RequestNumber(pub i64);
-
-impl std::fmt::Display for RequestNumber {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "R-{}", self.0)
-    }
-}
-
-impl std::str::FromStr for RequestNumber {
-    type Err = String;
-    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
-        let t = s.trim();
-        let digits = t.strip_prefix("R-").or_else(|| t.strip_prefix("r-")).unwrap_or(t);
-        match digits.parse::<i64>() {
-            Ok(n) if n > 0 => Ok(RequestNumber(n)),
-            _ => Err(format!("`{t}` is not a request number (like R-1001)")),
-        }
-    }
-}
+/// A request's number (`R-1001`), kept with the domain's types: deliveries name the request
+/// they are about.
+pub use crate::domain::RequestNumber;
 
 /// Where a request stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +84,11 @@ pub struct PlannedStep {
     /// Why the step is skipped (the requester is one of its approvers), if it is.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub skipped: Option<String>,
+    /// Those of `approvers` an escalation added (a manager's manager, the item queue's leads),
+    /// not the step's own approvers: a lead stands on the step only if they are here (steps
+    /// stored before this was recorded have none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub escalated: Vec<UserRef>,
 }
 
 /// A request to record.

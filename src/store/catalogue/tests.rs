@@ -112,12 +112,15 @@ fn rules_are_consistent() {
             if matches!(c.erase, Erase::Replace(_)) {
                 assert!(!matches!(t.owner, Owner::Nobody | Owner::Deliveries), "{at}: whose rows?");
             }
-            if c.erase == Erase::Deliveries {
+            if c.erase == Erase::Deliveries || c.purge == Purge::Deliveries {
                 assert_eq!(t.owner, Owner::Deliveries, "{at}");
+                assert_eq!((c.erase, c.purge), (Erase::Deliveries, Purge::Deliveries), "{at}");
             }
             match t.expiry {
                 Expiry::Kept => assert_eq!(c.purge, Purge::Keep, "{at}: the table never expires"),
-                Expiry::Deleted => assert!(matches!(c.purge, Purge::WithRow | Purge::Keep), "{at}"),
+                Expiry::Deleted => {
+                    assert!(matches!(c.purge, Purge::WithRow | Purge::Keep | Purge::Deliveries), "{at}")
+                }
                 Expiry::Ticket(_) | Expiry::Age { .. } => assert_ne!(c.purge, Purge::WithRow, "{at}"),
             }
             if c.purge == Purge::RequesterAsRole {
@@ -142,4 +145,20 @@ fn only_draft_files_of_the_entrys_own_ticket_are_named_for_deletion() {
     assert_eq!(draft_path(1001, &other.display().to_string()), None, "not a draft");
     let words = std::env::temp_dir().join("draft-1001-vpn-down.md");
     assert_eq!(draft_path(1001, &words.display().to_string()), None, "not a draft name");
+}
+
+#[test]
+fn deliveries_name_their_ticket_or_request_wherever_the_payload_keeps_it() {
+    use serde_json::json;
+    let card = json!({"to": {}, "text": "x", "kind": {"type": "card", "card": {"number": 7}}});
+    let reply = json!({"to": {}, "text": "x", "kind": {"type": "thread_reply", "ticket": 8}});
+    let hook = json!({"to": {}, "text": "x", "kind": {"type": "webhook", "body": {"ticket": {"number": 9}}}});
+    let dm = json!({"to": {}, "text": "🚨 IT-10 (short) breached", "about": {"ticket": 10}});
+    let plain = json!({"to": {}, "text": "IT-11 mentioned in passing"});
+    let found: Vec<_> = [&card, &reply, &hook, &dm, &plain].iter().map(|p| delivery_ticket(p)).collect();
+    assert_eq!(found, [Some(7), Some(8), Some(9), Some(10), None]);
+    let ask = json!({"to": {}, "text": "Justification: short", "about": {"request": 1001}});
+    let grant = json!({"to": {}, "text": "x", "kind": {"type": "webhook", "body": {"request": "R-1002"}}});
+    let found: Vec<_> = [&ask, &grant, &plain].iter().map(|p| delivery_request(p)).collect();
+    assert_eq!(found, [Some(1001), Some(1002), None]);
 }
