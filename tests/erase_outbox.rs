@@ -245,10 +245,13 @@ async fn erasing_a_requester_leaves_no_short_quote_in_any_delivery(pg: bool) {
     let tickets = d.tickets().await;
     assert_eq!(tickets.len(), 1, "a ticket was filed: {:?}", d.chan.all());
     // Her request's justification is nine characters; the approval DM to max is delivered.
+    d.says(RITA, "new question").await;
     d.says(RITA, "I need acrobat").await;
     d.says(RITA, WHY).await;
     d.deliver().await;
-    let r = d.t.app.store.request(RequestNumber(1001)).await.unwrap().expect("the request was recorded");
+    let Some(r) = d.t.app.store.request(RequestNumber(1001)).await.unwrap() else {
+        panic!("the request was not recorded: {:?}", d.chan.texts("dm-U0RITA"))
+    };
     assert_eq!(r.justification, WHY);
     let max = d.chan.texts("max");
     assert!(max.iter().any(|t| t.contains("Approval needed") && t.contains(WHY)), "{max:?}");
