@@ -2,7 +2,7 @@
 //! being addressed to them are found by what they are about, not by how long the words are.
 //! A requester whose ticket title is nine characters (the SLA-breach DM to the queue's lead
 //! quotes it) and whose request's justification is nine characters (the approval DM to their
-//! manager quotes it) is erased: neither canary is left in the raw SQLite file or in any text
+//! manager quotes it, with her one-letter display name) is erased: neither canary is left in the raw SQLite file or in any text
 //! or JSON column on PostgreSQL, while a bystander's queued delivery stays. And the retention
 //! purge of a ticket past its queue's cutoff takes its words out of the outbox at once (the
 //! delivered card and requester notices blanked, a dead letter about it dropped), long before
@@ -38,6 +38,14 @@ const DAY: i64 = 86_400_000;
 const RITA: &str = "U0RITA";
 const TITLE: &str = "zqvtitle9";
 const WHY: &str = "zqvwhy9xk";
+/// Rita's display name: one letter, too short to be looked for in others' words, so only what
+/// a delivery is about can tie the approval DM (which names her by it) to her.
+const RITA_NAME: &str = "R";
+
+fn display_name(user: &str) -> &str {
+    if user == RITA { RITA_NAME } else { user }
+}
+
 /// A ticket's words that expire with it (the purge test).
 const EXPIRING: &str = "zqvexpire the plotter on floor three eats paper";
 /// A bystander's words that stay (the purge test).
@@ -107,7 +115,7 @@ impl Desk {
         let inbound = Inbound {
             event_id: format!("ev-{n}"),
             user: UserRef::new(Platform::Test, user),
-            display_name: Some(user.to_string()),
+            display_name: Some(display_name(user).to_string()),
             conversation: deskbot::service::router::dm_conversation(Platform::Test, user),
             reply_to: Address::new(Platform::Test, format!("dm-{user}")),
             kind: InboundKind::Message { text: text.into() },
