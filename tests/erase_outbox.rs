@@ -10,6 +10,8 @@
 
 mod support;
 
+#[path = "support/canary.rs"]
+mod canary;
 #[path = "support/pgdb.rs"]
 mod pgdb;
 
@@ -24,7 +26,7 @@ use deskbot::outbox::Outbox;
 use deskbot::service::scheduler;
 use deskbot::store::TicketFilter;
 use deskbot::store::requests::RequestNumber;
-use sqlx::{Connection, PgConnection, SqliteConnection};
+use sqlx::{Connection, SqliteConnection};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use support::test_channel::TestChannel;
@@ -151,26 +153,10 @@ impl Desk {
     /// Where `marks` are found: the SQLite file (and its WAL, after a checkpoint), or every
     /// text and JSON column on PostgreSQL.
     async fn found(&self, marks: &[&str]) -> Vec<String> {
-        if let Some(pg) = &self.pg {
-            return pg_found(&mut pg.connect().await, marks, None).await;
+        match &self.pg {
+            Some(pg) => canary::in_postgres_columns(pg.connect().await, marks).await,
+            None => canary::in_sqlite_files(self.t.dir.path(), marks).await,
         }
-        let db = self.t.dir.path().join("deskbot.db");
-        let mut conn = SqliteConnection::connect(&format!("sqlite:{}", db.display())).await.unwrap();
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut conn).await.unwrap();
-        conn.close().await.unwrap();
-        let mut found = Vec::new();
-        for ext in ["", "-wal", "-shm", "-journal"] {
-            let Ok(bytes) = std::fs::read(self.t.dir.path().join(format!("deskbot.db{ext}"))) else {
-                continue;
-            };
-            for m in marks {
-                let hits = bytes.windows(m.len()).filter(|w| w.eq_ignore_ascii_case(m.as_bytes())).count();
-                if hits > 0 {
-                    found.push(format!("{m} ×{hits} in deskbot.db{ext}"));
-                }
-            }
-        }
-        found
     }
 
     /// Outbox rows (status, payload, last error) holding `mark`, on either backend.
@@ -211,33 +197,6 @@ impl Desk {
             pg.drop_now().await;
         }
     }
-}
-
-/// Every text and JSON column (of `table`, or of every table) searched for every mark.
-async fn pg_found(conn: &mut PgConnection, marks: &[&str], table: Option<&str>) -> Vec<String> {
-    let cols: Vec<(String, String)> = sqlx::query_as(
-        "SELECT table_name::text, column_name::text FROM information_schema.columns \
-         WHERE table_schema = current_schema() AND data_type IN ('text', 'jsonb', 'json', 'character varying')",
-    )
-    .fetch_all(&mut *conn)
-    .await
-    .unwrap();
-    assert!(cols.len() > 50, "{cols:?}");
-    let mut found = Vec::new();
-    for (t, c) in cols.into_iter().filter(|(t, _)| table.is_none_or(|x| x == t)) {
-        for m in marks {
-            let sql = format!("SELECT COUNT(*) FROM \"{t}\" WHERE CAST(\"{c}\" AS TEXT) ILIKE $1");
-            let n: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
-                .bind(format!("%{m}%"))
-                .fetch_one(&mut *conn)
-                .await
-                .unwrap();
-            if n > 0 {
-                found.push(format!("{m} ×{n} in {t}.{c}"));
-            }
-        }
-    }
-    found
 }
 
 fn key() -> AuditKey {

@@ -1,7 +1,8 @@
 //! The auditor's search for canaries: each of a list of marks found in a test desk's database,
 //! with where — in the raw SQLite file and its -wal, -shm and -journal (after a checkpoint), or
 //! in every text and JSON column of a PostgreSQL database. Matching ignores ASCII case. Shared
-//! by the erasure tests (`privacy_canary.rs`, `erase_speakers.rs`); included by `#[path]`.
+//! by the erasure tests (`privacy_canary.rs`, `erase_speakers.rs`, `erase_outbox.rs`); included by
+//! `#[path]`.
 #![allow(dead_code)]
 
 use sqlx::{Connection, PgConnection, SqliteConnection};
