@@ -1124,7 +1124,7 @@ macro_rules! shared_sql {
                         .bind(requester.platform.as_str())
                         .bind(&requester.id)
                         .bind(ticket_limit(limit))
-                        .fetch_all(&self.pool)
+                        .fetch_all(self.event_pool())
                         .await
                         .map_err($map_err)?;
                     event_rows(rows)

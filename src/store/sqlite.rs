@@ -123,6 +123,11 @@ impl SqliteStore {
         &self.writer
     }
 
+    /// Where the per-message read goes: the reading connections.
+    fn event_pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     async fn begin_write(&self) -> Result<Transaction<'static, Sqlite>> {
         self.writer.begin_with("BEGIN IMMEDIATE").await.map_err(map_err)
     }
