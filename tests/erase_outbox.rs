@@ -12,27 +12,19 @@ mod support;
 
 #[path = "support/canary.rs"]
 mod canary;
+#[path = "support/desk.rs"]
+mod desk;
 #[path = "support/pgdb.rs"]
 mod pgdb;
 
-use deskbot::app::App;
+use desk::Desk;
 use deskbot::compliance::key::AuditKey;
 use deskbot::compliance::{person, retention};
-use deskbot::config::{Config, Sources};
-use deskbot::domain::{
-    Address, Channel, Inbound, InboundKind, Platform, TicketNumber, TicketStatus, UserRef,
-};
-use deskbot::outbox::Outbox;
+use deskbot::domain::{Address, InboundKind, Platform, TicketStatus, UserRef};
 use deskbot::service::scheduler;
-use deskbot::store::TicketFilter;
 use deskbot::store::requests::RequestNumber;
 use sqlx::{Connection, SqliteConnection};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use support::test_channel::TestChannel;
-use support::{Captured, TestApp, TestClock};
 
-const T0: i64 = 1_795_797_000_000; // a Friday afternoon
 const DAY: i64 = 86_400_000;
 
 /// The requester, and their two short canaries (shorter than any quote an erasure looks for
@@ -53,7 +45,7 @@ const EXPIRING: &str = "zqvexpire the plotter on floor three eats paper";
 /// A bystander's words that stay (the purge test).
 const STAYING: &str = "zqvstays the badge reader at the loading dock";
 
-fn config(dir: &std::path::Path, db: Option<&str>) -> String {
+fn config(dir: &std::path::Path) -> String {
     let people = dir.join("people.csv");
     support::requests::people_csv(
         &people,
@@ -62,11 +54,7 @@ fn config(dir: &std::path::Path, db: Option<&str>) -> String {
             ("test:max", "max@example.com", "", "Design"),
         ],
     );
-    let mut c = String::new();
-    if let Some(url) = db {
-        c.push_str(&format!("database_url = \"{url}\"\n"));
-    }
-    c.push_str("[retention]\nclosed_tickets_days = 30\n\n");
+    let mut c = String::from("[retention]\nclosed_tickets_days = 30\n\n");
     c.push_str(&support::requests::directory_toml(&people));
     c.push_str(
         "\n[[queue]]\nname = \"service-desk\"\nchannel = { test = \"agents\" }\nagents = [\"test:kim\"]\n\
@@ -80,83 +68,27 @@ fn config(dir: &std::path::Path, db: Option<&str>) -> String {
     c
 }
 
-struct Desk {
-    t: TestApp,
-    clock: TestClock,
-    chan: Arc<TestChannel>,
-    n: AtomicU64,
-    pg: Option<pgdb::PgDb>,
-}
-
-impl Desk {
-    /// A desk on SQLite, or on a fresh PostgreSQL database (`None` when that is skipped).
-    async fn new(pg: bool) -> Option<Desk> {
-        let db = if pg { Some(pgdb::PgDb::create("erase_outbox").await?) } else { None };
-        let clock = TestClock::at(T0);
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("deskbot.toml");
-        std::fs::write(&file, config(dir.path(), db.as_ref().map(|d| d.url.as_str()))).unwrap();
-        let mut cfg =
-            Config::load_from(&Sources { file: Some(file), data_dir: Some(dir.path().into()) }, &[]).unwrap();
+/// A desk on SQLite, or on a fresh PostgreSQL database (`None` when that is skipped).
+async fn desk(pg: bool) -> Option<Desk> {
+    Desk::new(pg.then_some("erase_outbox"), config, |cfg, dir| {
         // The starter pack, with Acrobat's justification allowed to be short.
-        cfg.intents_dir = support::requests::intents(dir.path(), 5);
+        cfg.intents_dir = support::requests::intents(dir, 5);
         let licences = cfg.intents_dir.join("catalog").join("licences.toml");
         let text = std::fs::read_to_string(&licences).unwrap();
         assert!(text.contains("min_chars = 20"), "Acrobat's justification rule");
         std::fs::write(&licences, text.replacen("min_chars = 20", "min_chars = 5", 1)).unwrap();
-        cfg.hot_reload = false;
-        let app = App::build_with_clock(cfg, clock.clock()).await.unwrap();
-        let t = TestApp { app, dir, out: Captured::default() };
-        Some(Desk { t, clock, chan: Arc::default(), n: AtomicU64::new(0), pg: db })
-    }
+    })
+    .await
+}
 
+impl Desk {
     /// `user` says `text` in their DM (nothing is delivered).
     async fn says(&self, user: &str, text: &str) {
-        let n = self.n.fetch_add(1, Ordering::SeqCst);
         self.clock.advance(1_000);
-        let inbound = Inbound {
-            event_id: format!("ev-{n}"),
-            user: UserRef::new(Platform::Test, user),
-            display_name: Some(display_name(user).to_string()),
-            conversation: deskbot::service::router::dm_conversation(Platform::Test, user),
-            reply_to: Address::new(Platform::Test, format!("dm-{user}")),
-            kind: InboundKind::Message { text: text.into() },
-            at: 0,
-            message_id: Some(format!("msg-{n}")),
-            message_channel: None,
-            attachments: Vec::new(),
-            via: Default::default(),
-        };
-        self.t.app.service.handle(inbound).await.unwrap();
-    }
-
-    async fn deliver(&self) {
-        let chan: Arc<dyn Channel> = self.chan.clone();
-        Outbox::new(self.t.app.store.clone(), vec![chan], 8, self.clock.clock()).deliver_due().await.unwrap();
-    }
-
-    async fn tickets(&self) -> Vec<TicketNumber> {
-        let mut v: Vec<_> = self
-            .t
-            .app
-            .store
-            .tickets(&TicketFilter::default())
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|t| t.number)
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// Where `marks` are found: the SQLite file (and its WAL, after a checkpoint), or every
-    /// text and JSON column on PostgreSQL.
-    async fn found(&self, marks: &[&str]) -> Vec<String> {
-        match &self.pg {
-            Some(pg) => canary::in_postgres_columns(pg.connect().await, marks).await,
-            None => canary::in_sqlite_files(self.t.dir.path(), marks).await,
-        }
+        let to = Address::new(Platform::Test, format!("dm-{user}"));
+        let conversation = deskbot::service::router::dm_conversation(Platform::Test, user);
+        let kind = InboundKind::Message { text: text.into() };
+        self.send(user, display_name(user), to, &conversation, kind).await;
     }
 
     /// Outbox rows (status, payload, last error) holding `mark`, on either backend.
@@ -165,7 +97,7 @@ impl Desk {
         let rows: Vec<(String, String, String)> = match &self.pg {
             Some(pg) => sqlx::query_as(sql).fetch_all(&mut pg.connect().await).await.unwrap(),
             None => {
-                let db = self.t.dir.path().join("deskbot.db");
+                let db = self.sqlite_file();
                 let mut conn = SqliteConnection::connect(&format!("sqlite:{}", db.display())).await.unwrap();
                 sqlx::query_as(sql).fetch_all(&mut conn).await.unwrap()
             }
@@ -175,28 +107,6 @@ impl Desk {
             .map(|(s, p, _)| format!("{s}: {p}"))
             .collect()
     }
-
-    async fn sql(&self, statement: &str) {
-        match &self.pg {
-            Some(pg) => {
-                let mut conn = pg.connect().await;
-                sqlx::query(sqlx::AssertSqlSafe(statement.to_string())).execute(&mut conn).await.unwrap();
-            }
-            None => {
-                let db = self.t.dir.path().join("deskbot.db");
-                let mut conn = SqliteConnection::connect(&format!("sqlite:{}", db.display())).await.unwrap();
-                sqlx::query(sqlx::AssertSqlSafe(statement.to_string())).execute(&mut conn).await.unwrap();
-                conn.close().await.unwrap();
-            }
-        }
-    }
-
-    async fn finish(self) {
-        if let Some(pg) = self.pg {
-            drop(self.t);
-            pg.drop_now().await;
-        }
-    }
 }
 
 fn key() -> AuditKey {
@@ -204,7 +114,7 @@ fn key() -> AuditKey {
 }
 
 async fn erasing_a_requester_leaves_no_short_quote_in_any_delivery(pg: bool) {
-    let Some(d) = Desk::new(pg).await else { return };
+    let Some(d) = desk(pg).await else { return };
     // Rita's ticket has a nine-character title; it is filed and its card delivered.
     d.says(RITA, "talk to a person").await;
     d.says(RITA, TITLE).await;
@@ -250,7 +160,7 @@ async fn erasing_a_requester_leaves_no_short_quote_in_any_delivery(pg: bool) {
         "{before:?}"
     );
     let user = UserRef::new(Platform::Test, RITA);
-    let now = d.clock.0.load(Ordering::SeqCst);
+    let now = d.now();
     let report = person::erase(&d.t.app.store, &key(), &user, &[], "dpo", now).await.unwrap();
     assert!(report.deliveries_dropped >= 1 && report.deliveries_blanked >= 1, "{report:?}");
     let left = d.found(&[TITLE, WHY, RITA]).await;
@@ -266,7 +176,7 @@ async fn erasing_a_requester_leaves_no_short_quote_in_any_delivery(pg: bool) {
 }
 
 async fn a_purge_takes_an_expired_tickets_words_out_of_the_outbox(pg: bool) {
-    let Some(d) = Desk::new(pg).await else { return };
+    let Some(d) = desk(pg).await else { return };
     d.says("ann", "talk to a person").await;
     d.says("ann", EXPIRING).await;
     d.deliver().await;
@@ -294,7 +204,7 @@ async fn a_purge_takes_an_expired_tickets_words_out_of_the_outbox(pg: bool) {
     // Past the queue's cutoff for closed tickets (no transcripts period is configured: only
     // the ticket's expiry can take the outbox rows' words).
     d.clock.advance(40 * DAY);
-    let now = d.clock.0.load(Ordering::SeqCst);
+    let now = d.now();
     let cfg = &d.t.app.config;
     let plan = retention::plan(&cfg.retention, &cfg.queue_names(), now, "retention");
     let r = d.t.app.store.purge(&plan, now, true).await.unwrap();

@@ -16,17 +16,14 @@ mod pgdb;
 #[path = "support/canary.rs"]
 mod canary;
 
+#[path = "support/desk.rs"]
+mod desk;
+
+use desk::Desk;
 use deskbot::compliance::key::AuditKey;
 use deskbot::compliance::{audit, person};
-use deskbot::domain::{Address, Channel, Inbound, InboundKind, Platform, TicketNumber, UserRef};
-use deskbot::outbox::Outbox;
-use deskbot::store::{Speaker, TicketFilter};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use support::test_channel::TestChannel;
-use support::{TestApp, TestClock};
-
-const T0: i64 = 1_795_797_000_000;
+use deskbot::domain::{Address, InboundKind, Platform, TicketNumber, UserRef};
+use deskbot::store::Speaker;
 
 const CAROL: &str = "UREQCAROL5";
 const CAROL_NAME: &str = "Carolina Reyesdottir";
@@ -51,11 +48,8 @@ fn mark(words: &'static str) -> &'static str {
     words.split(' ').next().unwrap_or(words)
 }
 
-fn config(db: Option<&str>) -> String {
+fn config() -> String {
     let mut c = String::new();
-    if let Some(url) = db {
-        c.push_str(&format!("database_url = \"{url}\"\n"));
-    }
     // The webhook's deliveries never go out (nothing listens): they stay queued.
     c.push_str("[[webhook]]\nname = \"itsm\"\nurl = \"http://127.0.0.1:9/hook\"\nsecret = \"s3cret\"\n");
     for q in
@@ -76,52 +70,8 @@ fn user(id: &str) -> UserRef {
     UserRef::new(Platform::Test, id)
 }
 
-struct Desk {
-    t: TestApp,
-    clock: TestClock,
-    chan: Arc<TestChannel>,
-    n: AtomicU64,
-    pg: Option<pgdb::PgDb>,
-}
-
+/// Bob's and the agent's ways in; each message comes a second after the one before.
 impl Desk {
-    async fn sqlite() -> Desk {
-        let clock = TestClock::at(T0);
-        let t = TestApp::with_config(&config(None), clock.clock()).await;
-        Desk { t, clock, chan: Arc::default(), n: AtomicU64::new(0), pg: None }
-    }
-
-    async fn postgres() -> Option<Desk> {
-        let pg = pgdb::PgDb::create("speakers").await?;
-        let clock = TestClock::at(T0);
-        let t = TestApp::with_config(&config(Some(&pg.url)), clock.clock()).await;
-        Some(Desk { t, clock, chan: Arc::default(), n: AtomicU64::new(0), pg: Some(pg) })
-    }
-
-    async fn send(&self, who: &str, name: &str, to: Address, conversation: &str, kind: InboundKind) {
-        let n = self.n.fetch_add(1, Ordering::SeqCst);
-        self.clock.advance(1000);
-        let inbound = Inbound {
-            event_id: format!("ev-{n}"),
-            user: user(who),
-            display_name: Some(name.to_string()),
-            conversation: conversation.to_string(),
-            reply_to: to,
-            kind,
-            at: 0,
-            message_id: Some(format!("msg-{n}")),
-            message_channel: None,
-            attachments: Vec::new(),
-            via: Default::default(),
-        };
-        self.t.app.service.handle(inbound).await.unwrap();
-    }
-
-    async fn deliver(&self) {
-        let chan: Arc<dyn Channel> = self.chan.clone();
-        Outbox::new(self.t.app.store.clone(), vec![chan], 8, self.clock.clock()).deliver_due().await.unwrap();
-    }
-
     /// Bob files Carol's message, posted in thread `thread` of #general, with his note.
     async fn bob_files(&self, thread: &str, words: &str) {
         let to = Address::new(Platform::Test, "general").in_thread(thread);
@@ -131,57 +81,23 @@ impl Desk {
             author_name: Some(CAROL_NAME.into()),
             note: Some(BOB_NOTE.into()),
         };
+        self.clock.advance(1000);
         self.send(BOB, BOB_NAME, to, &format!("test:general:{thread}"), kind).await;
     }
 
     /// The agent, in ticket `n`'s thread.
     async fn agent(&self, n: TicketNumber, text: &str) {
-        let all = self.chan.all();
-        let i = all
-            .iter()
-            .position(|s| s.kind == "card" && s.text.contains(&n.to_string()))
-            .unwrap_or_else(|| panic!("no card for {n}: {all:?}"));
-        let card = format!("m{}", i + 1);
+        let card = self.card(n);
         let to = Address::new(Platform::Test, "agents").in_thread(card.clone());
         let kind = InboundKind::Message { text: text.into() };
+        self.clock.advance(1000);
         self.send(AGENT, AGENT_NAME, to, &format!("test:agents:{card}"), kind).await;
     }
 
-    async fn tickets(&self) -> Vec<TicketNumber> {
-        let mut v: Vec<_> = self
-            .t
-            .app
-            .store
-            .tickets(&TicketFilter::default())
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|t| t.number)
-            .collect();
-        v.sort();
-        v
-    }
-
-    /// Every one of `marks` found in the database, with where.
-    async fn found(&self, marks: &[&str]) -> Vec<String> {
-        match &self.pg {
-            None => canary::in_sqlite_files(self.t.dir.path(), marks).await,
-            Some(pg) => canary::in_postgres_columns(pg.connect().await, marks).await,
-        }
-    }
-
     async fn erase(&self, who: &str) {
-        let now = self.clock.0.load(Ordering::SeqCst);
-        let r = person::erase(&self.t.app.store, &key(), &user(who), &[], "dpo", now).await.unwrap();
+        let r = person::erase(&self.t.app.store, &key(), &user(who), &[], "dpo", self.now()).await.unwrap();
         assert!(r.compacted, "freed pages were wiped: {r:?}");
         assert_eq!(audit::verify(&self.t.app.store).await.unwrap().broken, None, "the chain is re-linked");
-    }
-
-    async fn finish(self) {
-        if let Some(pg) = self.pg {
-            drop(self.t);
-            pg.drop_now().await;
-        }
     }
 }
 
@@ -310,22 +226,24 @@ async fn a_filers_note_waiting_in_the_requesters_conversation_goes_with_the_file
 
 #[tokio::test]
 async fn filer_and_agent_lines_are_exported_and_erased_on_sqlite() {
-    export_and_erase_find_the_filer_and_the_agent_in_the_requesters_ticket(Desk::sqlite().await).await;
+    export_and_erase_find_the_filer_and_the_agent_in_the_requesters_ticket(Desk::sqlite(&config()).await)
+        .await;
 }
 
 #[tokio::test]
 async fn filer_and_agent_lines_are_exported_and_erased_on_postgres() {
-    let Some(d) = Desk::postgres().await else { return };
+    let Some(d) = Desk::postgres("speakers", &config()).await else { return };
     export_and_erase_find_the_filer_and_the_agent_in_the_requesters_ticket(d).await;
 }
 
 #[tokio::test]
 async fn a_waiting_filers_note_is_erased_with_the_filer_on_sqlite() {
-    a_filers_note_waiting_in_the_requesters_conversation_goes_with_the_filer(Desk::sqlite().await).await;
+    a_filers_note_waiting_in_the_requesters_conversation_goes_with_the_filer(Desk::sqlite(&config()).await)
+        .await;
 }
 
 #[tokio::test]
 async fn a_waiting_filers_note_is_erased_with_the_filer_on_postgres() {
-    let Some(d) = Desk::postgres().await else { return };
+    let Some(d) = Desk::postgres("speakers", &config()).await else { return };
     a_filers_note_waiting_in_the_requesters_conversation_goes_with_the_filer(d).await;
 }

@@ -14,21 +14,19 @@ mod pgdb;
 #[path = "support/canary.rs"]
 mod canary;
 
+#[path = "support/desk.rs"]
+mod desk;
+
+use desk::Desk;
 use deskbot::compliance::catalogue;
 use deskbot::compliance::key::AuditKey;
 use deskbot::compliance::{audit, person, retention};
+use deskbot::domain::InboundKind;
 use deskbot::domain::{Address, Platform, TicketNumber, TicketStatus, UserRef};
-use deskbot::domain::{Channel, Inbound, InboundKind};
-use deskbot::outbox::Outbox;
 use deskbot::service::scheduler;
-use deskbot::store::TicketFilter;
 use sqlx::{Connection, Row, SqliteConnection};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use support::test_channel::TestChannel;
-use support::{TestApp, TestClock};
+use std::sync::atomic::Ordering;
 
-const T0: i64 = 1_795_797_000_000; // a Friday afternoon
 const DAY: i64 = 86_400_000;
 
 /// The canaries, one per path; the user id and display name are canaries too.
@@ -61,12 +59,8 @@ fn marks() -> Vec<&'static str> {
     m
 }
 
-fn config(db: Option<&str>) -> String {
-    let mut c = String::new();
-    if let Some(url) = db {
-        c.push_str(&format!("database_url = \"{url}\"\n"));
-    }
-    c.push_str(
+fn config() -> String {
+    let mut c = String::from(
         "[retention]\ntranscripts_days = 30\nclosed_tickets_days = 30\n\n\
          [[webhook]]\nname = \"itsm\"\nurl = \"http://127.0.0.1:9/hook\"\nsecret = \"s3cret\"\n\n\
          [[queue]]\nname = \"service-desk\"\nchannel = { test = \"agents\" }\nagents = [\"test:kim\"]\n",
@@ -79,51 +73,7 @@ fn config(db: Option<&str>) -> String {
     c
 }
 
-struct Desk {
-    t: TestApp,
-    clock: TestClock,
-    chan: Arc<TestChannel>,
-    n: AtomicU64,
-    pg: Option<pgdb::PgDb>,
-}
-
 impl Desk {
-    async fn sqlite() -> Desk {
-        let clock = TestClock::at(T0);
-        let t = TestApp::with_config(&config(None), clock.clock()).await;
-        Desk { t, clock, chan: Arc::default(), n: AtomicU64::new(0), pg: None }
-    }
-
-    async fn postgres() -> Option<Desk> {
-        let pg = pgdb::PgDb::create("canary").await?;
-        let clock = TestClock::at(T0);
-        let t = TestApp::with_config(&config(Some(&pg.url)), clock.clock()).await;
-        Some(Desk { t, clock, chan: Arc::default(), n: AtomicU64::new(0), pg: Some(pg) })
-    }
-
-    async fn send(&self, user: &str, name: &str, to: Address, conversation: &str, kind: InboundKind) {
-        let n = self.n.fetch_add(1, Ordering::SeqCst);
-        let inbound = Inbound {
-            event_id: format!("ev-{n}"),
-            user: UserRef::new(Platform::Test, user),
-            display_name: Some(name.to_string()),
-            conversation: conversation.to_string(),
-            reply_to: to,
-            kind,
-            at: 0,
-            message_id: Some(format!("msg-{n}")),
-            message_channel: None,
-            attachments: Vec::new(),
-            via: Default::default(),
-        };
-        self.t.app.service.handle(inbound).await.unwrap();
-    }
-
-    async fn deliver(&self) {
-        let chan: Arc<dyn Channel> = self.chan.clone();
-        Outbox::new(self.t.app.store.clone(), vec![chan], 8, self.clock.clock()).deliver_due().await.unwrap();
-    }
-
     /// The victim, in their DM.
     async fn says(&self, text: &str) {
         let to = Address::new(Platform::Test, "dm-victim");
@@ -143,30 +93,6 @@ impl Desk {
         let to = Address::new(Platform::Test, "agents").in_thread(card.clone());
         let kind = InboundKind::Message { text: text.into() };
         self.send("kim", "Kim", to, &format!("test:agents:{card}"), kind).await;
-    }
-
-    fn card(&self, n: TicketNumber) -> String {
-        let all = self.chan.all();
-        let i = all
-            .iter()
-            .position(|s| s.kind == "card" && s.text.contains(&n.to_string()))
-            .unwrap_or_else(|| panic!("no card for {n}: {all:?}"));
-        format!("m{}", i + 1)
-    }
-
-    async fn tickets(&self) -> Vec<TicketNumber> {
-        let mut v: Vec<_> = self
-            .t
-            .app
-            .store
-            .tickets(&TicketFilter::default())
-            .await
-            .unwrap()
-            .into_iter()
-            .map(|t| t.number)
-            .collect();
-        v.sort();
-        v
     }
 
     /// Plant every canary. Returns the DM ticket and the shortcut ticket. The last steps stay
@@ -210,17 +136,7 @@ impl Desk {
 
     /// Every canary found, with where.
     async fn leftovers(&self) -> Vec<String> {
-        match &self.pg {
-            None => canary::in_sqlite_files(self.t.dir.path(), &marks()).await,
-            Some(pg) => canary::in_postgres_columns(pg.connect().await, &marks()).await,
-        }
-    }
-
-    async fn finish(self) {
-        if let Some(pg) = self.pg {
-            drop(self.t);
-            pg.drop_now().await;
-        }
+        self.found(&marks()).await
     }
 }
 
@@ -267,9 +183,7 @@ async fn erase_leaves_no_canary(d: Desk) {
     };
     let before = d.t.app.store.outbox_list(None, 1000).await.unwrap();
 
-    let r = person::erase(&d.t.app.store, &key(), &user, &[], "dpo", d.clock.0.load(Ordering::SeqCst))
-        .await
-        .unwrap();
+    let r = person::erase(&d.t.app.store, &key(), &user, &[], "dpo", d.now()).await.unwrap();
     let after = d.t.app.store.outbox_list(None, 1000).await.unwrap();
     let bobs = |rows: &[deskbot::store::OutboxRecord]| -> Vec<(i64, String)> {
         let last_event = format!("test:ev-{}", d.n.load(Ordering::SeqCst) - 1);
@@ -329,7 +243,7 @@ async fn purge_past_retention_leaves_no_canary(d: Desk) {
         assert_eq!(d.t.app.store.ticket(t).await.unwrap().unwrap().status, TicketStatus::Closed);
     }
     d.clock.advance(31 * DAY);
-    let now = d.clock.0.load(Ordering::SeqCst);
+    let now = d.now();
     let cfg = &d.t.app.config;
     let plan = retention::plan(&cfg.retention, &cfg.queue_names(), now, "retention");
     let r = d.t.app.store.purge(&plan, now, true).await.unwrap();
@@ -342,23 +256,23 @@ async fn purge_past_retention_leaves_no_canary(d: Desk) {
 
 #[tokio::test]
 async fn erase_leaves_no_canary_in_the_sqlite_file() {
-    erase_leaves_no_canary(Desk::sqlite().await).await;
+    erase_leaves_no_canary(Desk::sqlite(&config()).await).await;
 }
 
 #[tokio::test]
 async fn erase_leaves_no_canary_in_any_postgres_column() {
-    let Some(d) = Desk::postgres().await else { return };
+    let Some(d) = Desk::postgres("canary", &config()).await else { return };
     erase_leaves_no_canary(d).await;
 }
 
 #[tokio::test]
 async fn purge_past_retention_leaves_no_canary_in_the_sqlite_file() {
-    purge_past_retention_leaves_no_canary(Desk::sqlite().await).await;
+    purge_past_retention_leaves_no_canary(Desk::sqlite(&config()).await).await;
 }
 
 #[tokio::test]
 async fn purge_past_retention_leaves_no_canary_in_any_postgres_column() {
-    let Some(d) = Desk::postgres().await else { return };
+    let Some(d) = Desk::postgres("canary", &config()).await else { return };
     purge_past_retention_leaves_no_canary(d).await;
 }
 
@@ -390,19 +304,17 @@ async fn unclassified_sqlite(path: &std::path::Path) -> Vec<String> {
 
 #[tokio::test]
 async fn the_live_schema_has_no_unclassified_text_column_on_either_backend() {
-    let d = Desk::sqlite().await;
-    let missing = unclassified_sqlite(&d.t.dir.path().join("deskbot.db")).await;
+    let d = Desk::sqlite(&config()).await;
+    let db = d.sqlite_file();
+    let missing = unclassified_sqlite(&db).await;
     assert!(missing.is_empty(), "SQLite:\n{}", missing.join("\n"));
     // The check bites: a column added behind the catalogue's back is reported.
-    let db = d.t.dir.path().join("deskbot.db");
-    let mut conn = SqliteConnection::connect(&format!("sqlite:{}", db.display())).await.unwrap();
-    sqlx::query("ALTER TABLE tickets ADD COLUMN diagnosis TEXT").execute(&mut conn).await.unwrap();
-    conn.close().await.unwrap();
+    d.sql("ALTER TABLE tickets ADD COLUMN diagnosis TEXT").await;
     let missing = unclassified_sqlite(&db).await;
     assert_eq!(missing.len(), 1, "{missing:?}");
     assert!(missing[0].contains("tickets.diagnosis"));
 
-    let Some(d) = Desk::postgres().await else { return };
+    let Some(d) = Desk::postgres("canary", &config()).await else { return };
     let mut conn = d.pg.as_ref().unwrap().connect().await;
     let cols = canary::postgres_text_columns(&mut conn).await;
     let missing: Vec<String> = cols.iter().filter_map(|(t, c)| catalogue::unclassified(t, c)).collect();

@@ -9,21 +9,22 @@ mod support;
 #[path = "support/pgdb.rs"]
 mod pgdb;
 
+#[path = "support/canary.rs"]
+mod canary;
+
+#[path = "support/desk.rs"]
+mod desk;
+
+use desk::Desk;
 use deskbot::compliance::key::AuditKey;
 use deskbot::compliance::{person, retention};
+use deskbot::domain::InboundKind;
 use deskbot::domain::{Address, Platform, TicketNumber, UserRef};
-use deskbot::domain::{Channel, Inbound, InboundKind};
-use deskbot::outbox::Outbox;
-use deskbot::store::TicketFilter;
-use sqlx::Connection;
 use std::io::Write;
+use std::ops::Deref;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, Once};
-use support::test_channel::TestChannel;
-use support::{TestApp, TestClock};
+use std::sync::{Mutex, Once};
 
-const T0: i64 = 1_795_797_000_000;
 const DAY: i64 = 86_400_000;
 const VICTIM: &str = "UCANARYFILES3";
 const NAME: &str = "Zebulon Fennimore";
@@ -58,16 +59,12 @@ fn capture_logs() {
     });
 }
 
-fn config(db: Option<&str>, drafts: &std::path::Path) -> String {
-    let mut c = String::new();
-    if let Some(url) = db {
-        c.push_str(&format!("database_url = \"{url}\"\n"));
-    }
-    c.push_str(&format!(
+fn config(drafts: &std::path::Path) -> String {
+    let mut c = format!(
         "[retention]\ntranscripts_days = 30\nclosed_tickets_days = 30\n\n[desk]\nkb_drafts_dir = \"{}\"\n\n\
          [[queue]]\nname = \"service-desk\"\nchannel = {{ test = \"agents\" }}\nagents = [\"test:kim\"]\n",
         drafts.display()
-    ));
+    );
     for q in ["identity", "network", "hardware", "software", "access", "security", "facilities"] {
         c.push_str(&format!(
             "\n[[queue]]\nname = \"{q}\"\nchannel = {{ test = \"agents\" }}\nagents = [\"test:kim\"]\n"
@@ -76,60 +73,45 @@ fn config(db: Option<&str>, drafts: &std::path::Path) -> String {
     c
 }
 
-struct Desk {
-    t: TestApp,
-    clock: TestClock,
-    chan: Arc<TestChannel>,
-    n: AtomicU64,
-    pg: Option<pgdb::PgDb>,
+/// The desk, and the directory its 📖 drafts are written to.
+struct Files {
+    desk: Desk,
     drafts: tempfile::TempDir,
 }
 
-impl Desk {
-    async fn sqlite() -> Desk {
+impl Deref for Files {
+    type Target = Desk;
+    fn deref(&self) -> &Desk {
+        &self.desk
+    }
+}
+
+impl Files {
+    async fn sqlite() -> Files {
         capture_logs();
         let drafts = tempfile::tempdir().unwrap();
-        let clock = TestClock::at(T0);
-        let t = TestApp::with_config(&config(None, drafts.path()), clock.clock()).await;
-        Desk { t, clock, chan: Arc::default(), n: AtomicU64::new(0), pg: None, drafts }
+        let desk = Desk::sqlite(&config(drafts.path())).await;
+        Files { desk, drafts }
     }
 
-    async fn postgres() -> Option<Desk> {
+    async fn postgres() -> Option<Files> {
         capture_logs();
-        let pg = pgdb::PgDb::create("files").await?;
         let drafts = tempfile::tempdir().unwrap();
-        let clock = TestClock::at(T0);
-        let t = TestApp::with_config(&config(Some(&pg.url), drafts.path()), clock.clock()).await;
-        Some(Desk { t, clock, chan: Arc::default(), n: AtomicU64::new(0), pg: Some(pg), drafts })
+        let desk = Desk::postgres("files", &config(drafts.path())).await?;
+        Some(Files { desk, drafts })
     }
 
-    async fn send(&self, user: &str, name: &str, to: Address, conversation: &str, kind: InboundKind) {
-        let n = self.n.fetch_add(1, Ordering::SeqCst);
-        let inbound = Inbound {
-            event_id: format!("ev-{n}"),
-            user: UserRef::new(Platform::Test, user),
-            display_name: Some(name.to_string()),
-            conversation: conversation.to_string(),
-            reply_to: to,
-            kind,
-            at: 0,
-            message_id: Some(format!("msg-{n}")),
-            message_channel: None,
-            attachments: Vec::new(),
-            via: Default::default(),
-        };
-        self.t.app.service.handle(inbound).await.unwrap();
-        let chan: Arc<dyn Channel> = self.chan.clone();
-        Outbox::new(self.t.app.store.clone(), vec![chan], 8, self.clock.clock()).deliver_due().await.unwrap();
-    }
-
-    fn card(&self, n: TicketNumber) -> String {
-        let all = self.chan.all();
-        let i = all
-            .iter()
-            .position(|s| s.kind == "card" && s.text.contains(&n.to_string()))
-            .unwrap_or_else(|| panic!("no card for {n}: {all:?}"));
-        format!("m{}", i + 1)
+    /// What `user` sends is handled, and what is due delivered.
+    async fn send_delivered(
+        &self,
+        user: &str,
+        name: &str,
+        to: Address,
+        conversation: &str,
+        kind: InboundKind,
+    ) {
+        self.send(user, name, to, conversation, kind).await;
+        self.deliver().await;
     }
 
     /// Kim files a ticket from the victim's message in a public channel.
@@ -141,17 +123,17 @@ impl Desk {
             author_name: Some(NAME.into()),
             note: None,
         };
-        self.send("kim", "Kim", to, "test:general:t-500", kind).await;
-        let all = self.t.app.store.tickets(&TicketFilter::default()).await.unwrap();
+        self.send_delivered("kim", "Kim", to, "test:general:t-500", kind).await;
+        let all = self.tickets().await;
         assert_eq!(all.len(), 1, "filed: {:?}", self.chan.all());
-        all[0].number
+        all[0]
     }
 
     /// Kim, in ticket `n`'s thread.
     async fn thread(&self, n: TicketNumber, kind: InboundKind) {
         let card = self.card(n);
         let to = Address::new(Platform::Test, "agents").in_thread(card.clone());
-        self.send("kim", "Kim", to, &format!("test:agents:{card}"), kind).await;
+        self.send_delivered("kim", "Kim", to, &format!("test:agents:{card}"), kind).await;
     }
 
     /// Kim's 📖 on the requester's words relayed into the thread. Returns the draft's path.
@@ -168,22 +150,6 @@ impl Desk {
         std::fs::read_dir(self.drafts.path()).unwrap().map(|e| e.unwrap().path()).collect()
     }
 
-    async fn sql(&self, statement: &str) {
-        match &self.pg {
-            Some(pg) => {
-                let mut c = pg.connect().await;
-                sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string())).execute(&mut c).await.unwrap();
-            }
-            None => {
-                let db = self.t.dir.path().join("deskbot.db");
-                let mut c =
-                    sqlx::SqliteConnection::connect(&format!("sqlite:{}", db.display())).await.unwrap();
-                sqlx::raw_sql(sqlx::AssertSqlSafe(statement.to_string())).execute(&mut c).await.unwrap();
-                c.close().await.unwrap();
-            }
-        }
-    }
-
     /// Resolve `n`, let time pass beyond the retention periods, and run the purge.
     async fn purge_after_resolving(&self, n: TicketNumber, queue_renamed: bool) -> u64 {
         self.thread(n, InboundKind::Message { text: "!resolve".into() }).await;
@@ -192,17 +158,14 @@ impl Desk {
             self.sql(&format!("UPDATE tickets SET queue = 'retired' WHERE number = {}", n.0)).await;
         }
         self.clock.advance(45 * DAY);
-        let now = self.clock.0.load(Ordering::SeqCst);
+        let now = self.now();
         let cfg = &self.t.app.config;
         let plan = retention::plan(&cfg.retention, &cfg.queue_names(), now, "retention");
         self.t.app.store.purge(&plan, now, true).await.unwrap().tickets_anonymised
     }
 
     async fn finish(self) {
-        if let Some(pg) = self.pg {
-            drop(self.t);
-            pg.drop_now().await;
-        }
+        self.desk.finish().await;
     }
 }
 
@@ -211,7 +174,7 @@ fn logs() -> String {
 }
 
 /// The draft: named, logged and written without a word of anyone's; exported; erased.
-async fn drafts_carry_no_words_outside_and_go_with_an_erasure(d: Desk) {
+async fn drafts_carry_no_words_outside_and_go_with_an_erasure(d: Files) {
     let n = d.file().await;
     let path = d.draft(n).await;
     let text = std::fs::read_to_string(&path).unwrap();
@@ -249,12 +212,12 @@ async fn drafts_carry_no_words_outside_and_go_with_an_erasure(d: Desk) {
     assert!(exported.contains(&path.display().to_string()) && exported.contains(QUOTED), "{exported}");
 
     let key = AuditKey::from_bytes(b"files-test-key-files-test-key-0123456".to_vec()).unwrap();
-    person::erase(&d.t.app.store, &key, &user, &[], "dpo", d.clock.0.load(Ordering::SeqCst)).await.unwrap();
+    person::erase(&d.t.app.store, &key, &user, &[], "dpo", d.now()).await.unwrap();
     assert!(d.files().is_empty(), "the erasure deleted the drafts: {:?}", d.files());
     d.finish().await;
 }
 
-async fn purge_deletes_the_drafts_of_the_tickets_it_anonymises(d: Desk) {
+async fn purge_deletes_the_drafts_of_the_tickets_it_anonymises(d: Files) {
     let n = d.file().await;
     let path = d.draft(n).await;
     assert_eq!(d.purge_after_resolving(n, false).await, 1);
@@ -262,7 +225,7 @@ async fn purge_deletes_the_drafts_of_the_tickets_it_anonymises(d: Desk) {
     d.finish().await;
 }
 
-async fn purge_reaches_a_queue_no_longer_configured(d: Desk) {
+async fn purge_reaches_a_queue_no_longer_configured(d: Files) {
     let n = d.file().await;
     let path = d.draft(n).await;
     assert_eq!(d.purge_after_resolving(n, true).await, 1, "the ticket in the removed queue was anonymised");
@@ -275,33 +238,33 @@ async fn purge_reaches_a_queue_no_longer_configured(d: Desk) {
 
 #[tokio::test]
 async fn drafts_carry_no_words_outside_and_go_with_an_erasure_on_sqlite() {
-    drafts_carry_no_words_outside_and_go_with_an_erasure(Desk::sqlite().await).await;
+    drafts_carry_no_words_outside_and_go_with_an_erasure(Files::sqlite().await).await;
 }
 
 #[tokio::test]
 async fn drafts_carry_no_words_outside_and_go_with_an_erasure_on_postgres() {
-    let Some(d) = Desk::postgres().await else { return };
+    let Some(d) = Files::postgres().await else { return };
     drafts_carry_no_words_outside_and_go_with_an_erasure(d).await;
 }
 
 #[tokio::test]
 async fn purge_deletes_the_drafts_of_the_tickets_it_anonymises_on_sqlite() {
-    purge_deletes_the_drafts_of_the_tickets_it_anonymises(Desk::sqlite().await).await;
+    purge_deletes_the_drafts_of_the_tickets_it_anonymises(Files::sqlite().await).await;
 }
 
 #[tokio::test]
 async fn purge_deletes_the_drafts_of_the_tickets_it_anonymises_on_postgres() {
-    let Some(d) = Desk::postgres().await else { return };
+    let Some(d) = Files::postgres().await else { return };
     purge_deletes_the_drafts_of_the_tickets_it_anonymises(d).await;
 }
 
 #[tokio::test]
 async fn purge_reaches_a_queue_no_longer_configured_on_sqlite() {
-    purge_reaches_a_queue_no_longer_configured(Desk::sqlite().await).await;
+    purge_reaches_a_queue_no_longer_configured(Files::sqlite().await).await;
 }
 
 #[tokio::test]
 async fn purge_reaches_a_queue_no_longer_configured_on_postgres() {
-    let Some(d) = Desk::postgres().await else { return };
+    let Some(d) = Files::postgres().await else { return };
     purge_reaches_a_queue_no_longer_configured(d).await;
 }

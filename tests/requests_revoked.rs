@@ -113,6 +113,23 @@ impl Desk {
         self.t.app.service.handle(inbound).await.unwrap()
     }
 
+    /// gus leaves the software group: the admin revokes his approver grant of it with the CLI's
+    /// code path, and the desk has seen the revocation.
+    async fn gus_leaves_the_software_group(&self) {
+        let scope = Scope { queue: None, group: Some("software-approvers") };
+        roles_revoke_in(
+            self.config(),
+            "console:gus",
+            "approver",
+            scope,
+            "left the software team",
+            Some("ann".into()),
+        )
+        .await
+        .unwrap();
+        tokio::time::sleep(SNAPSHOT_AGE).await;
+    }
+
     fn config(&self) -> Config {
         self.t.app.config.clone()
     }
@@ -161,18 +178,7 @@ async fn a_revoked_approver_can_no_longer_decide_what_was_sent_to_them(pg: bool)
     }
     d.chat("alice", &[]).await; // what alice was told so far, read
 
-    // gus leaves the group: the admin revokes his grant with the CLI's code path.
-    roles_revoke_in(
-        d.config(),
-        "console:gus",
-        "approver",
-        Scope { queue: None, group: Some("software-approvers") },
-        "left the software team",
-        Some("ann".into()),
-    )
-    .await
-    .unwrap();
-    tokio::time::sleep(SNAPSHOT_AGE).await;
+    d.gus_leaves_the_software_group().await;
 
     // The old DM's buttons, the typed command and "approvals" are all refused or empty.
     let outbox_before = d.t.app.store.outbox_depth().await.unwrap();
@@ -273,17 +279,7 @@ async fn a_group_approver_who_is_also_a_lead_is_refused_once_their_approver_gran
 
     // He leaves the group, but stays a lead: he was sent the step as an approver, and no
     // escalation added him, so being a lead does not let him decide it.
-    roles_revoke_in(
-        d.config(),
-        "console:gus",
-        "approver",
-        Scope { queue: None, group: Some("software-approvers") },
-        "left the software team",
-        Some("ann".into()),
-    )
-    .await
-    .unwrap();
-    tokio::time::sleep(SNAPSHOT_AGE).await;
+    d.gus_leaves_the_software_group().await;
     let leads = d.t.app.store.role_grants(false).await.unwrap();
     assert!(
         leads.iter().any(|g| g.user.id == "gus" && g.role == deskbot::store::compliance::Role::Lead),

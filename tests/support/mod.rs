@@ -9,7 +9,7 @@ pub mod test_channel;
 use deskbot::app::{self, App, ChatOptions};
 use deskbot::config::{Config, Sources};
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 /// A `Write` whose bytes the test can read back.
@@ -58,13 +58,25 @@ impl TestApp {
 
     /// The app from a `deskbot.toml` text, with a clock the test controls.
     pub async fn with_config(toml: &str, clock: deskbot::service::Clock) -> TestApp {
+        Self::with_config_in(|_| toml.to_string(), |_, _| {}, clock).await
+    }
+
+    /// The app from the `deskbot.toml` text `toml` writes for the app's fresh data directory
+    /// (it may put files there the config names), with a clock the test controls. The config
+    /// has the starter pack and no hot reload unless `adjust` changes it before the app is built.
+    pub async fn with_config_in(
+        toml: impl FnOnce(&Path) -> String,
+        adjust: impl FnOnce(&mut Config, &Path),
+        clock: deskbot::service::Clock,
+    ) -> TestApp {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("deskbot.toml");
-        std::fs::write(&file, toml).unwrap();
+        std::fs::write(&file, toml(dir.path())).unwrap();
         let mut config =
             Config::load_from(&Sources { file: Some(file), data_dir: Some(dir.path().into()) }, &[]).unwrap();
         config.intents_dir = starter_pack();
         config.hot_reload = false;
+        adjust(&mut config, dir.path());
         let app = App::build_with_clock(config, clock).await.unwrap();
         TestApp { app, dir, out: Captured::default() }
     }
