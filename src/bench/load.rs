@@ -3,13 +3,17 @@
 //!
 //! The mix, per session of one employee: 3 in 5 ask a question the starter pack answers from
 //! the KB and say it solved it; 2 in 5 ask for a person, describe a problem (answering a form
-//! question if the intent asks one), get an agent reply, have the ticket resolved by the desk
-//! and rate it. Each worker owns its employees, so a conversation's events stay in order.
+//! question if the intent asks one), get an agent reply, have the ticket resolved by the desk,
+//! rate it and decline to add a comment. An employee whose conversation holds an earlier
+//! ticket says "new issue" first, as a person must: anything else there would be added to
+//! (or reopen) that ticket instead of filing a new one. Each worker owns its employees, so a
+//! conversation's events stay in order.
 
 use crate::domain::{Address, Platform, TicketNumber, UserRef};
 use crate::domain::{Channel, Delivered, Inbound, InboundKind, Outbound, SendError};
 use crate::service::{Handled, Service};
 use async_trait::async_trait;
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -85,11 +89,14 @@ struct Worker {
     prefix: String,
     seq: u64,
     stats: WorkerStats,
+    /// Employees whose conversation holds a ticket filed earlier in the run.
+    filed: HashSet<String>,
 }
 
 /// Run one worker until the budget is spent. `prefix` makes its users and event ids unique.
 pub async fn run_worker(service: Arc<Service>, budget: Budget, prefix: String) -> WorkerStats {
-    let mut w = Worker { service, budget, prefix, seq: 0, stats: WorkerStats::default() };
+    let mut w =
+        Worker { service, budget, prefix, seq: 0, stats: WorkerStats::default(), filed: HashSet::new() };
     let mut session = 0usize;
     loop {
         let user = format!("{}-u{}", w.prefix, session % USERS_PER_WORKER);
@@ -112,8 +119,11 @@ impl Worker {
     }
 
     /// Ask for a person, describe the problem (answer form questions), agent reply, resolve,
-    /// rate.
+    /// rate, no comment.
     async fn ticket_session(&mut self, user: &str, problem: &str) -> bool {
+        if self.filed.contains(user) && self.say(user, "new issue").await.is_none() {
+            return false;
+        }
         if self.say(user, "talk to a person").await.is_none() {
             return false;
         }
@@ -131,6 +141,7 @@ impl Worker {
         }
         let Some(number) = number else { return true };
         self.stats.tickets += 1;
+        self.filed.insert(user.to_string());
         let reply = InboundKind::AgentReply {
             number,
             agent: "bench-agent".into(),
@@ -139,7 +150,7 @@ impl Worker {
         if self.event(user, reply).await.is_none() || !self.resolve(number).await {
             return false;
         }
-        self.say(user, "5").await.is_some()
+        self.say(user, "5").await.is_some() && self.say(user, "no").await.is_some()
     }
 
     async fn say(&mut self, user: &str, text: &str) -> Option<Vec<TicketNumber>> {
