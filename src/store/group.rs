@@ -7,10 +7,18 @@
 //!
 //! The batch is written by a task of its own, not by the caller: a caller that gives up waiting
 //! (a dropped future) cannot abandon other callers' commits half-way.
+//!
+//! That task runs on a thread of its own ([`writer_runtime`]), not among the tasks that handle
+//! events. The writer is the one place every commit of a process goes through, one after the
+//! other, and each step of a write waits for the database to answer before it sends the next:
+//! among the event tasks, each of those wake-ups could queue behind whatever the engine (or a
+//! read on SQLite) was doing on the runtime's threads, leaving the writer idle while commits
+//! piled up.
 
 use super::{Commit, CommitOutcome, Result, StoreError};
 use async_trait::async_trait;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
+use tokio::runtime::Handle;
 use tokio::sync::oneshot;
 
 /// Commits per transaction at most. PostgreSQL keeps up to 64 subtransactions of a transaction
@@ -35,19 +43,60 @@ struct Queue {
     writing: bool,
 }
 
+/// The runtime the writers' tasks run on: one thread for the process, shared by every store it
+/// opens, started on first use. It sleeps while nothing is being written. `None` if the thread
+/// cannot be started; the writers then run among the other tasks.
+fn writer_runtime() -> Option<Handle> {
+    static RUNTIME: OnceLock<Option<Handle>> = OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start the writer's runtime; commits run with the other tasks");
+                    return None;
+                }
+            };
+            let handle = runtime.handle().clone();
+            let started = std::thread::Builder::new()
+                .name("deskbot-writer".into())
+                .spawn(move || runtime.block_on(std::future::pending::<()>()));
+            match started {
+                Ok(_) => Some(handle),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot start the writer's thread; commits run with the other tasks");
+                    None
+                }
+            }
+        })
+        .clone()
+}
+
 /// The queue in front of one store's writer.
 pub(crate) struct GroupCommit {
     queue: Mutex<Queue>,
     writer: Arc<dyn BatchWriter>,
+    /// Where the batches are written ([`writer_runtime`]); `None`: on the caller's runtime.
+    runtime: Option<Handle>,
 }
 
 impl GroupCommit {
     pub(crate) fn new(writer: Arc<dyn BatchWriter>) -> Arc<Self> {
-        Arc::new(Self { queue: Mutex::new(Queue::default()), writer })
+        Arc::new(Self { queue: Mutex::new(Queue::default()), writer, runtime: writer_runtime() })
     }
 
     fn queue(&self) -> std::sync::MutexGuard<'_, Queue> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Start a task that writes the queue: on the writer's runtime, else on the caller's.
+    fn start_drain(self: &Arc<Self>) {
+        let group = self.clone();
+        let drain = async move { group.drain().await };
+        match self.runtime.clone().or_else(|| Handle::try_current().ok()) {
+            Some(runtime) => drop(runtime.spawn(drain)),
+            None => tracing::error!("no runtime to write commits on"),
+        }
     }
 
     /// Queue `commit` and wait for its outcome.
@@ -59,8 +108,7 @@ impl GroupCommit {
             !std::mem::replace(&mut q.writing, true)
         };
         if start {
-            let group = self.clone();
-            tokio::spawn(async move { group.drain().await });
+            self.start_drain();
         }
         outcome.await.map_err(|_| StoreError::Database("the commit was abandoned (shutting down)".into()))?
     }
@@ -107,8 +155,8 @@ impl Drop for Restart {
             q.writing = !q.jobs.is_empty();
             q.writing
         };
-        if restart && let Ok(handle) = tokio::runtime::Handle::try_current() {
-            handle.spawn(async move { group.drain().await });
+        if restart {
+            group.start_drain();
         }
     }
 }

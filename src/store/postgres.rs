@@ -198,6 +198,16 @@ impl PostgresStore {
         &self.outbox
     }
 
+    /// The per-message read is a round trip to the server either way: always on the pool.
+    fn inline_load_for_event(
+        &self,
+        _key: &str,
+        _requester: &crate::domain::UserRef,
+        _limit: i64,
+    ) -> Option<Result<(Option<super::StoredConversation>, Vec<super::Ticket>)>> {
+        None
+    }
+
     /// Where the per-message read goes.
     fn event_pool(&self) -> &PgPool {
         &self.events

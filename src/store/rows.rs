@@ -171,6 +171,54 @@ impl TicketRow {
     }
 }
 
+/// [`ConversationRow`] and [`TicketRow`] as the SQLite store's reads on the calling thread
+/// (`sqlite::InlineReads`) take them from a row of the per-message read: the conversation's
+/// columns from `at` on, the ticket's from `at` on, in the order the sqlx rows name them.
+impl ConversationRow {
+    pub(crate) fn from_rusqlite(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Self> {
+        Ok(ConversationRow {
+            key: r.get(at)?,
+            platform: r.get(at + 1)?,
+            user_id: r.get(at + 2)?,
+            reply_to: JsonText(r.get(at + 3)?),
+            state: JsonText(r.get(at + 4)?),
+            version: r.get(at + 5)?,
+            updated_at: r.get(at + 6)?,
+        })
+    }
+}
+
+impl TicketRow {
+    pub(crate) fn number(&self) -> i64 {
+        self.number
+    }
+
+    pub(crate) fn from_rusqlite(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Self> {
+        Ok(TicketRow {
+            number: r.get(at)?,
+            title: r.get(at + 1)?,
+            description: r.get(at + 2)?,
+            requester_platform: r.get(at + 3)?,
+            requester_id: r.get(at + 4)?,
+            requester_name: r.get(at + 5)?,
+            filed_by_platform: r.get(at + 6)?,
+            filed_by_id: r.get(at + 7)?,
+            conversation: r.get(at + 8)?,
+            reply_to: JsonText(r.get(at + 9)?),
+            intent: r.get(at + 10)?,
+            queue: r.get(at + 11)?,
+            priority: r.get(at + 12)?,
+            status: r.get(at + 13)?,
+            assignee: r.get(at + 14)?,
+            fields: JsonText(r.get(at + 15)?),
+            created_at: r.get(at + 16)?,
+            updated_at: r.get(at + 17)?,
+            resolved_at: r.get(at + 18)?,
+            sla: r.get::<_, Option<String>>(at + 19)?.map(JsonText),
+        })
+    }
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct TicketEventRow {
     at: i64,

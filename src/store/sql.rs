@@ -46,7 +46,7 @@ macro_rules! shared_sql {
             /// [`Store::load_for_event`]'s statement: the conversation's columns (prefixed
             /// `c_`) in a row marked 'c', then one row per ticket, as [`TICKET_SELECT`] and
             /// `push_ticket_filter` with a requester would list them.
-            const LOAD_FOR_EVENT: &str = "SELECT 'c' AS row_kind, key AS c_key, platform AS c_platform, \
+            pub(crate) const LOAD_FOR_EVENT: &str = "SELECT 'c' AS row_kind, key AS c_key, platform AS c_platform, \
                 user_id AS c_user_id, reply_to AS c_reply_to, state AS c_state, version AS c_version, \
                 updated_at AS c_updated_at, NULL AS number, NULL AS title, NULL AS description, \
                 NULL AS requester_platform, NULL AS requester_id, NULL AS requester_name, NULL AS filed_by_platform, \
@@ -61,7 +61,7 @@ macro_rules! shared_sql {
 
             /// Split [`LOAD_FOR_EVENT`]'s rows: the conversation (when it exists) and the
             /// tickets, newest first.
-            fn event_rows(
+            pub(crate) fn event_rows(
                 rows: Vec<<$db as sqlx::Database>::Row>,
             ) -> Result<(Option<StoredConversation>, Vec<Ticket>)> {
                 use sqlx::{FromRow, Row};
@@ -1117,6 +1117,11 @@ macro_rules! shared_sql {
                     requester: &UserRef,
                     limit: i64,
                 ) -> Result<(Option<StoredConversation>, Vec<Ticket>)> {
+                    // Where the backend can read on the calling thread (SQLite, see
+                    // `sqlite::InlineReads`), it does.
+                    if let Some(read) = self.inline_load_for_event(key, requester, ticket_limit(limit)) {
+                        return read;
+                    }
                     // One statement, so one round trip (and on SQLite one hand-off to the
                     // driver's thread): the conversation's row, marked 'c', then the tickets.
                     let rows = sqlx::query(LOAD_FOR_EVENT)
